@@ -1,0 +1,96 @@
+package dev.creditgate;
+
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The guard's decision for one call: admitted or denied, and why. An expected outcome, so a value
+ * rather than an exception; {@link CreditBalanceGuard#guard} turns a denial into
+ * {@link CreditBalanceBlockedException} for callers that prefer that.
+ *
+ * <p>Instances are shared per reason; compare with {@link #reason()}.
+ */
+public final class Admission {
+
+  /** Why the guard decided as it did. */
+  public enum Reason {
+    /** The snapshot shows a positive balance and no block. */
+    BALANCE_POSITIVE(true, false),
+    /** The credit store does not know the account, or no store is wired (the seed admits). */
+    NO_SNAPSHOT(true, false),
+    /** The call has no account. */
+    SKIPPED_NO_ACCOUNT(true, false),
+    /** A trusted caller asked not to charge the call. */
+    SKIPPED_SKIP_CHARGE(true, false),
+    /** The guard has no cache wired and admits everything (seed step G0). */
+    NOT_WIRED(true, false),
+    /** The cache failed or exceeded its time budget; admitted because the guard fails open. */
+    FAIL_OPEN_CACHE_ERROR(true, true),
+    /** The credit store failed; admitted because the guard fails open. */
+    FAIL_OPEN_STORE_ERROR(true, true),
+    /** The credit store exceeded its fetch timeout; admitted because the guard fails open. */
+    FAIL_OPEN_STORE_TIMEOUT(true, true),
+    /** The account's blocked marker is set. */
+    DENIED_BLOCKED_MARKER(false, false),
+    /** The balance is zero or negative. */
+    DENIED_NON_POSITIVE_BALANCE(false, false),
+    /** The credit store says the account is blocked, whatever its balance. */
+    DENIED_STORE_BLOCKED(false, false),
+    /** Neither cache nor store could answer and the guard is configured to fail closed. */
+    DENIED_UNAVAILABLE(false, true);
+
+    private final boolean admitted;
+    private final boolean degraded;
+
+    Reason(boolean admitted, boolean degraded) {
+      this.admitted = admitted;
+      this.degraded = degraded;
+    }
+
+    public boolean admitted() {
+      return admitted;
+    }
+
+    /** Whether the decision was taken without an answer from the cache or the store. */
+    public boolean degraded() {
+      return degraded;
+    }
+  }
+
+  private static final Map<Reason, Admission> BY_REASON = new EnumMap<>(Reason.class);
+
+  static {
+    for (Reason reason : Reason.values()) {
+      BY_REASON.put(reason, new Admission(reason));
+    }
+  }
+
+  private final Reason reason;
+
+  private Admission(Reason reason) {
+    this.reason = reason;
+  }
+
+  /** The shared admission for {@code reason}. */
+  public static Admission of(Reason reason) {
+    return BY_REASON.get(Objects.requireNonNull(reason, "reason"));
+  }
+
+  public Reason reason() {
+    return reason;
+  }
+
+  public boolean isAdmitted() {
+    return reason.admitted();
+  }
+
+  public boolean isDenied() {
+    return !reason.admitted();
+  }
+
+  @Override
+  public String toString() {
+    return (isAdmitted() ? "Admitted[" : "Denied[") + reason + "]";
+  }
+}

@@ -1,0 +1,387 @@
+package dev.creditgate;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import dev.creditgate.internal.ThrottledLog;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decides, right before an LLM call, whether its account may spend: the credit balance guard of
+ * the seed (steps G0-G5 in REFERENCE.md), with its known gaps closed.
+ *
+ * <p>The common path is one cache round trip: {@link CreditCache#lookup} returns the blocked
+ * marker and the balance snapshot together. On a miss the guard reads the credit store and
+ * back-fills the cache. It fails open by default: when the cache or the store cannot answer in
+ * time the call is admitted and the reason says so ({@link Admission.Reason#degraded()}).
+ *
+ * <p>Differences from the seed, each deliberate:
+ * <ol>
+ *   <li>An account the store reports as blocked is denied on first sight, whatever its balance,
+ *       and the cached snapshot carries the blocked flag, so a block never lapses while a snapshot
+ *       is cached.</li>
+ *   <li>One cache round trip (marker and snapshot together) instead of two.</li>
+ *   <li>Concurrent misses for one account make one store fetch (single flight); the others wait
+ *       for its result within the fetch timeout.</li>
+ *   <li>Each cache call has a time budget ({@link #DEFAULT_CACHE_TIMEOUT}); a late answer counts as
+ *       an error, so a slow cache never stalls a call.</li>
+ *   <li>The store fetch runs on the guard's executor with its own timeout: interrupting or
+ *       abandoning the caller does not cancel it, and its back-fill still lands.</li>
+ *   <li>{@link Builder#failClosed(boolean)} denies when neither cache nor store can answer.</li>
+ *   <li>The blocked marker records the snapshot version it was set for; a newer snapshot (a
+ *       top-up written by the ledger) overrides an older marker at once.</li>
+ * </ol>
+ *
+ * <p>Create one guard per process and share it; it is thread-safe. {@link #close()} stops the
+ * executor the guard created (not one passed in).
+ */
+public final class CreditBalanceGuard implements AutoCloseable {
+
+  /** How long a blocked marker lives (the seed's 5 minutes). */
+  public static final Duration DEFAULT_BLOCKED_TTL = Duration.ofMinutes(5);
+  /** How long a back-filled snapshot lives (the seed's 10 minutes). */
+  public static final Duration DEFAULT_SNAPSHOT_TTL = Duration.ofMinutes(10);
+  /** How long a caller waits for the credit store (the seed's 1 second). */
+  public static final Duration DEFAULT_FETCH_TIMEOUT = Duration.ofSeconds(1);
+  /**
+   * How long a caller waits for each cache call. 50 ms is far above a healthy Redis round trip
+   * (well under 1 ms on a LAN) and far below an LLM call, so a sick cache costs little.
+   */
+  public static final Duration DEFAULT_CACHE_TIMEOUT = Duration.ofMillis(50);
+
+  private static final Logger LOG = LoggerFactory.getLogger(CreditBalanceGuard.class);
+
+  private final CreditCache cache;
+  private final CreditSnapshotProvider store;
+  private final Duration blockedTtl;
+  private final Duration snapshotTtl;
+  private final long fetchTimeoutNanos;
+  private final long cacheTimeoutNanos;
+  private final boolean failClosed;
+  private final GuardListener listener;
+  private final Ticker ticker;
+  private final ExecutorService executor;
+  private final boolean ownsExecutor;
+  private final ConcurrentHashMap<String, CompletableFuture<Optional<CreditSnapshot>>> inflight =
+      new ConcurrentHashMap<>();
+  private final ThrottledLog cacheLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
+  private final ThrottledLog storeLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
+
+  private CreditBalanceGuard(Builder b) {
+    this.cache = b.cache;
+    this.store = b.store;
+    this.blockedTtl = b.blockedTtl;
+    this.snapshotTtl = b.snapshotTtl;
+    this.fetchTimeoutNanos = b.fetchTimeout.toNanos();
+    this.cacheTimeoutNanos = b.cacheTimeout.toNanos();
+    this.failClosed = b.failClosed;
+    this.listener = b.listener;
+    this.ticker = b.ticker;
+    this.ownsExecutor = b.executor == null;
+    this.executor = ownsExecutor ? Executors.newVirtualThreadPerTaskExecutor() : b.executor;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Decides whether the call described by {@code context} may spend. Never throws for an
+   * infrastructure failure: those become a degraded admission (or denial, when failing closed).
+   */
+  public Admission check(BillingContext context) {
+    Objects.requireNonNull(context, "context");
+    long start = ticker.read();
+    BillingContext normalized = context.normalize();
+    Admission admission = Admission.of(decide(normalized));
+    listener.onDecision(normalized, admission, ticker.read() - start);
+    return admission;
+  }
+
+  /**
+   * Like {@link #check} but throws on denial.
+   *
+   * @throws CreditBalanceBlockedException when the account may not spend
+   */
+  public Admission guard(BillingContext context) {
+    Admission admission = check(context);
+    if (admission.isDenied()) {
+      throw new CreditBalanceBlockedException(admission);
+    }
+    return admission;
+  }
+
+  private Admission.Reason decide(BillingContext context) {
+    if (cache == null) {
+      return Admission.Reason.NOT_WIRED;
+    }
+    if (!context.hasAccount()) {
+      return Admission.Reason.SKIPPED_NO_ACCOUNT;
+    }
+    if (context.skipCharge()) {
+      return Admission.Reason.SKIPPED_SKIP_CHARGE;
+    }
+    String accountId = context.accountId();
+    CacheLookup found;
+    try {
+      found = await(cache.lookup(accountId), cacheTimeoutNanos);
+    } catch (Exception e) {
+      cacheLog.warn(ticker.read(), "credit guard cache lookup failed, account_id={}: {}", accountId, describe(e));
+      restoreInterrupt(e);
+      return failClosed ? fromStore(accountId, true) : Admission.Reason.FAIL_OPEN_CACHE_ERROR;
+    }
+    if (found.markerApplies()) {
+      return Admission.Reason.DENIED_BLOCKED_MARKER;
+    }
+    CreditSnapshot snapshot = found.snapshot();
+    if (snapshot == null) {
+      return fromStore(accountId, false);
+    }
+    Admission.Reason reason = judge(snapshot);
+    if (!reason.admitted()) {
+      markBlocked(accountId, snapshot.version());
+    }
+    return reason;
+  }
+
+  private static Admission.Reason judge(CreditSnapshot snapshot) {
+    if (snapshot.blocked()) {
+      return Admission.Reason.DENIED_STORE_BLOCKED;
+    }
+    return snapshot.availableCredit() > 0
+        ? Admission.Reason.BALANCE_POSITIVE
+        : Admission.Reason.DENIED_NON_POSITIVE_BALANCE;
+  }
+
+  private Admission.Reason fromStore(String accountId, boolean cacheFailed) {
+    if (store == null) {
+      return cacheFailed ? Admission.Reason.DENIED_UNAVAILABLE : Admission.Reason.NO_SNAPSHOT;
+    }
+    CompletableFuture<Optional<CreditSnapshot>> fetch = singleFlightFetch(accountId);
+    Optional<CreditSnapshot> snapshot;
+    try {
+      snapshot = fetch.get(fetchTimeoutNanos, TimeUnit.NANOSECONDS);
+    } catch (TimeoutException | InterruptedException e) {
+      // An interrupted caller is abandoning its request; the fetch goes on without it.
+      restoreInterrupt(e);
+      storeLog.warn(ticker.read(), "credit guard store fetch timed out, account_id={}", accountId);
+      return failClosed ? Admission.Reason.DENIED_UNAVAILABLE : Admission.Reason.FAIL_OPEN_STORE_TIMEOUT;
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof TimeoutException) {
+        storeLog.warn(ticker.read(), "credit guard store fetch timed out, account_id={}", accountId);
+        return failClosed ? Admission.Reason.DENIED_UNAVAILABLE : Admission.Reason.FAIL_OPEN_STORE_TIMEOUT;
+      }
+      storeLog.warn(ticker.read(), "credit guard store fetch failed, account_id={}: {}", accountId, describe(cause));
+      return failClosed ? Admission.Reason.DENIED_UNAVAILABLE : Admission.Reason.FAIL_OPEN_STORE_ERROR;
+    }
+    return snapshot.map(CreditBalanceGuard::judge).orElse(Admission.Reason.NO_SNAPSHOT);
+  }
+
+  /** Joins the account's fetch under way, or starts one. */
+  private CompletableFuture<Optional<CreditSnapshot>> singleFlightFetch(String accountId) {
+    CompletableFuture<Optional<CreditSnapshot>> mine = new CompletableFuture<>();
+    CompletableFuture<Optional<CreditSnapshot>> running = inflight.putIfAbsent(accountId, mine);
+    if (running != null) {
+      return running;
+    }
+    // The shared result expires with the fetch timeout, so a hung store cannot hold later callers;
+    // the task itself goes on and still back-fills the cache when the store answers.
+    mine.orTimeout(fetchTimeoutNanos, TimeUnit.NANOSECONDS)
+        .whenComplete((result, error) -> inflight.remove(accountId, mine));
+    try {
+      executor.execute(() -> fetchAndBackfill(accountId, mine));
+    } catch (RejectedExecutionException e) {
+      mine.completeExceptionally(e);
+    }
+    return mine;
+  }
+
+  private void fetchAndBackfill(String accountId, CompletableFuture<Optional<CreditSnapshot>> result) {
+    Optional<CreditSnapshot> fetched;
+    try {
+      fetched = Objects.requireNonNullElse(store.fetchSnapshot(accountId), Optional.empty());
+    } catch (Throwable t) {
+      result.completeExceptionally(t);
+      return;
+    }
+    fetched.ifPresent(snapshot -> backfill(accountId, snapshot));
+    result.complete(fetched);
+  }
+
+  private void backfill(String accountId, CreditSnapshot snapshot) {
+    CompletableFuture<?> put = call(() -> cache.putSnapshot(accountId, snapshot, snapshotTtl));
+    CompletableFuture<?> marker = snapshot.canSpend()
+        ? call(() -> cache.clearBlocked(accountId))
+        : call(() -> cache.setBlocked(accountId, snapshot.version(), blockedTtl));
+    awaitWrite(put, "back-fill snapshot", accountId);
+    awaitWrite(marker, snapshot.canSpend() ? "clear blocked marker" : "set blocked marker", accountId);
+  }
+
+  private void markBlocked(String accountId, long version) {
+    call(() -> cache.setBlocked(accountId, version, blockedTtl)).whenComplete((ignored, error) -> {
+      if (error != null) {
+        cacheLog.warn(ticker.read(), "credit guard set blocked marker failed, account_id={}: {}",
+            accountId, describe(error));
+      }
+    });
+  }
+
+  private void awaitWrite(CompletableFuture<?> write, String what, String accountId) {
+    try {
+      await(write, cacheTimeoutNanos);
+    } catch (Exception e) {
+      restoreInterrupt(e);
+      cacheLog.warn(ticker.read(), "credit guard {} failed, account_id={}: {}", what, accountId, describe(e));
+    }
+  }
+
+  /** Calls a cache method, turning a synchronous throw into a failed future. */
+  private static CompletableFuture<?> call(java.util.function.Supplier<CompletableFuture<?>> write) {
+    try {
+      return Objects.requireNonNull(write.get(), "cache returned a null future");
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  private static <T> T await(CompletableFuture<T> future, long timeoutNanos)
+      throws InterruptedException, ExecutionException, TimeoutException {
+    if (future == null) {
+      throw new ExecutionException(new NullPointerException("cache returned a null future"));
+    }
+    T value = future.get(timeoutNanos, TimeUnit.NANOSECONDS);
+    if (value == null) {
+      throw new ExecutionException(new NullPointerException("cache returned null"));
+    }
+    return value;
+  }
+
+  private static void restoreInterrupt(Exception e) {
+    if (e instanceof InterruptedException) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static String describe(Throwable t) {
+    if (t instanceof ExecutionException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    if (t instanceof TimeoutException) {
+      return "no answer within the time budget";
+    }
+    return t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
+  }
+
+  /** Stops the executor the guard created; fetches under way are abandoned. */
+  @Override
+  public void close() {
+    if (ownsExecutor) {
+      executor.shutdownNow();
+    }
+  }
+
+  /**
+   * Options for a {@link CreditBalanceGuard}. Every option has the seed's default; each setter
+   * validates its value and names it in the error.
+   */
+  public static final class Builder {
+    private CreditCache cache;
+    private CreditSnapshotProvider store;
+    private Duration blockedTtl = DEFAULT_BLOCKED_TTL;
+    private Duration snapshotTtl = DEFAULT_SNAPSHOT_TTL;
+    private Duration fetchTimeout = DEFAULT_FETCH_TIMEOUT;
+    private Duration cacheTimeout = DEFAULT_CACHE_TIMEOUT;
+    private boolean failClosed;
+    private GuardListener listener = GuardListener.NOOP;
+    private Ticker ticker = Ticker.systemTicker();
+    private ExecutorService executor;
+
+    private Builder() {
+    }
+
+    /** The cache; without one the guard admits everything (seed step G0). */
+    public Builder cache(CreditCache cache) {
+      this.cache = cache;
+      return this;
+    }
+
+    /** The credit store read on a cache miss; without one a miss is admitted. */
+    public Builder snapshotProvider(CreditSnapshotProvider store) {
+      this.store = store;
+      return this;
+    }
+
+    public Builder blockedTtl(Duration ttl) {
+      this.blockedTtl = requirePositive("blockedTtl", ttl);
+      return this;
+    }
+
+    public Builder snapshotTtl(Duration ttl) {
+      this.snapshotTtl = requirePositive("snapshotTtl", ttl);
+      return this;
+    }
+
+    /** How long a caller waits for the credit store on a miss. */
+    public Builder fetchTimeout(Duration timeout) {
+      this.fetchTimeout = requirePositive("fetchTimeout", timeout);
+      return this;
+    }
+
+    /** How long a caller waits for each cache call before treating it as failed. */
+    public Builder cacheTimeout(Duration timeout) {
+      this.cacheTimeout = requirePositive("cacheTimeout", timeout);
+      return this;
+    }
+
+    /**
+     * Whether to deny when neither the cache nor the store can answer. Off by default: an
+     * infrastructure fault should not block every LLM call, and the ledger still records charges.
+     */
+    public Builder failClosed(boolean failClosed) {
+      this.failClosed = failClosed;
+      return this;
+    }
+
+    public Builder listener(GuardListener listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /** The time source for decision latency; tests pass a fake. */
+    public Builder ticker(Ticker ticker) {
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    /**
+     * The executor store fetches run on. The caller keeps ownership; by default the guard creates
+     * a virtual-thread executor and closes it in {@link CreditBalanceGuard#close()}.
+     */
+    public Builder executor(ExecutorService executor) {
+      this.executor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    public CreditBalanceGuard build() {
+      return new CreditBalanceGuard(this);
+    }
+
+    private static Duration requirePositive(String name, Duration value) {
+      if (value == null || value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException(name + " must be positive, but was " + value);
+      }
+      return value;
+    }
+  }
+}
