@@ -113,6 +113,8 @@ public final class JdbcCreditLedger implements CreditLedger {
   private final CacheSync cacheSync;
   private final ScheduledExecutorService scheduler;
   private final ReentrantLock replayLock = new ReentrantLock();
+  private final ReentrantLock sqliteWriteLock = new ReentrantLock(true);
+  private final long statementTimeoutMillis;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicLong spooled = new AtomicLong();
   private final AtomicLong replayed = new AtomicLong();
@@ -124,6 +126,7 @@ public final class JdbcCreditLedger implements CreditLedger {
   private JdbcCreditLedger(Builder b) {
     this.dialect = Dialect.of(b.jdbcUrl);
     this.clock = b.clock;
+    this.statementTimeoutMillis = b.statementTimeout.toMillis();
     this.queryTimeoutSeconds = (int) Math.max(1, (b.statementTimeout.toMillis() + 999) / 1000);
     this.priceRuleRefreshMillis = b.priceRuleRefresh.toMillis();
     this.dataSource = createDataSource(b, dialect);
@@ -937,6 +940,29 @@ public final class JdbcCreditLedger implements CreditLedger {
   }
 
   private <T> T transaction(SqlWork<T> work) {
+    if (dialect != Dialect.SQLITE) {
+      return transactionOnce(work);
+    }
+    // SQLite has one writer at a time; its busy handler polls and is unfair, so under load a writer
+    // can starve past the busy timeout. Queueing this process's writers fairly here leaves the busy
+    // timeout to arbitrate only with other processes.
+    try {
+      if (!sqliteWriteLock.tryLock(statementTimeoutMillis, TimeUnit.MILLISECONDS)) {
+        throw new LedgerUnavailableException("ledger database busy: no write turn within " + statementTimeoutMillis
+            + " ms", null);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new LedgerUnavailableException("interrupted while waiting for a write turn", e);
+    }
+    try {
+      return transactionOnce(work);
+    } finally {
+      sqliteWriteLock.unlock();
+    }
+  }
+
+  private <T> T transactionOnce(SqlWork<T> work) {
     try (Connection c = dataSource.getConnection()) {
       begin(c);
       boolean committed = false;
