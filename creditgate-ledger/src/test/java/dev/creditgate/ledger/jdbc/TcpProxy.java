@@ -73,6 +73,11 @@ final class TcpProxy implements AutoCloseable {
     }
   }
 
+  boolean isCut() {
+    ServerSocket current = server;
+    return current == null || current.isClosed();
+  }
+
   /** Stops listening and breaks every open connection. */
   synchronized void cut() {
     closeQuietly(server);
