@@ -28,16 +28,6 @@ class SqlitePragmaTest {
         assertThat(pragma(s, "busy_timeout")).isEqualTo("5000");
         assertThat(pragma(s, "foreign_keys")).isEqualTo("1");
       }
-      long start = System.nanoTime();
-      for (int i = 0; i < 20; i++) {
-        ledger.grant("a", 1, "g" + i, "admin", "");
-      }
-      System.out.println("20 grants took ms " + (System.nanoTime() - start) / 1_000_000);
-      for (int i = 0; i < 9; i++) {
-        long t = System.nanoTime();
-        ledger.grant("b", 1_000_000_000_000_000L, "g" + i, "admin", "");
-        System.out.println("big grant took ms " + (System.nanoTime() - t) / 1_000_000);
-      }
     }
   }
 
