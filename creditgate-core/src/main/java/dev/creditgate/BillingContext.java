@@ -69,8 +69,10 @@ public record BillingContext(
     if (value == null) {
       return "null";
     }
-    String shown = value.length() > 160 ? value.substring(0, 160) + "...(" + value.length() + " chars)" : value;
-    return "'" + shown + "'";
+    if (value.length() > MAX_ACCOUNT_ID_LENGTH) {
+      return "'" + value.substring(0, 32) + "...' (" + value.length() + " chars)";
+    }
+    return "'" + value + "'";
   }
 
   /** The same context with every string trimmed. */
