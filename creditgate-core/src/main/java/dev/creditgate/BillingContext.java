@@ -77,6 +77,12 @@ public record BillingContext(
 
   /** The same context with every string trimmed. */
   public BillingContext normalize() {
+    // trim() returns the same instance when there is nothing to trim: the common case allocates nothing.
+    if (accountId.trim() == accountId && eventId.trim() == eventId && scene.trim() == scene
+        && requestId.trim() == requestId && conversationId.trim() == conversationId
+        && modelAlias.trim() == modelAlias) {
+      return this;
+    }
     return new BillingContext(accountId.trim(), eventId.trim(), scene.trim(), requestId.trim(),
         conversationId.trim(), modelAlias.trim(), skipCharge);
   }
