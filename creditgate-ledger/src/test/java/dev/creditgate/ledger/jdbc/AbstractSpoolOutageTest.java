@@ -57,7 +57,7 @@ abstract class AbstractSpoolOutageTest {
     return JdbcCreditLedger.builder()
         .jdbcUrl(jdbcUrl())
         .spoolDirectory(spoolDirectory)
-        .connectionTimeout(Duration.ofMillis(500))
+        .connectionTimeout(Duration.ofSeconds(2))
         .statementTimeout(Duration.ofSeconds(1))
         .replayInterval(Duration.ofMillis(100))
         .build();
