@@ -38,9 +38,10 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -432,28 +433,28 @@ public final class JdbcCreditLedger implements CreditLedger {
   }
 
   /**
-   * Group commit: concurrent charges are written by a few committer threads, many charges (of any
-   * accounts) per transaction, so one commit (one fsync) serves the whole batch. Accounts are
-   * locked in id order within a batch, so two batches never deadlock. A charge the ledger refuses
-   * (an idempotency conflict) fails alone; a database error rolls the batch back and its charges are
-   * then written one by one, so one bad charge never sinks the others.
+   * Group commit: concurrent charges are written many (of any accounts) per transaction, so one
+   * commit (one fsync) serves the whole batch. There are no committer threads: a caller whose
+   * charge is queued becomes the committer when one of the few committer slots is free, writes
+   * whatever is queued until its own charge is done, and leaves; the others wait for their result.
+   * A lone caller thus commits on its own thread without a hand-off. Accounts are locked in id order
+   * within a batch, so two batches never deadlock. A charge the ledger refuses (an idempotency
+   * conflict) fails alone; a database error rolls the batch back and its charges are then written
+   * one by one, so one bad charge never sinks the others.
    */
   private final class ChargeBatcher {
-    private final LinkedBlockingQueue<PendingCharge> queue = new LinkedBlockingQueue<>();
-    private final List<Thread> committers = new ArrayList<>();
+    private static final long WAIT_SLICE_MILLIS = 5;
+
+    private final ConcurrentLinkedQueue<PendingCharge> queue = new ConcurrentLinkedQueue<>();
+    private final Semaphore committerSlots;
     private final int maxBatch;
-    private final long waitMillis;
+    private final long waitNanos;
     private volatile boolean stopped;
 
-    ChargeBatcher(int committerCount, int maxBatch, long waitMillis) {
+    ChargeBatcher(int committers, int maxBatch, long waitMillis) {
+      this.committerSlots = new Semaphore(committers);
       this.maxBatch = maxBatch;
-      this.waitMillis = waitMillis;
-      for (int i = 0; i < committerCount; i++) {
-        Thread thread = new Thread(this::run, "creditgate-ledger-committer-" + THREADS.incrementAndGet());
-        thread.setDaemon(true);
-        committers.add(thread);
-        thread.start();
-      }
+      this.waitNanos = TimeUnit.MILLISECONDS.toNanos(waitMillis);
     }
 
     ChargeResult submit(ChargeRequest request, Quote quote) {
@@ -462,15 +463,36 @@ public final class JdbcCreditLedger implements CreditLedger {
       }
       PendingCharge pending = new PendingCharge(request, quote, new CompletableFuture<>());
       queue.add(pending);
+      long deadline = System.nanoTime() + waitNanos;
+      while (!pending.result().isDone()) {
+        if (committerSlots.tryAcquire()) {
+          try {
+            commitUntilDone(pending);
+          } finally {
+            committerSlots.release();
+          }
+          continue;
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          // It may still commit; the caller spools it and the replay finds it applied (same event id).
+          throw new LedgerUnavailableException("charge not committed within " + waitNanos / 1_000_000 + " ms", null);
+        }
+        try {
+          // Bounded so that a charge queued just as the last committer left is picked up.
+          pending.result().get(Math.min(left, TimeUnit.MILLISECONDS.toNanos(WAIT_SLICE_MILLIS)), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+          // try to become the committer
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new LedgerUnavailableException("interrupted while waiting for the charge to commit", e);
+        } catch (ExecutionException e) {
+          break;
+        }
+      }
       try {
-        return pending.result().get(waitMillis, TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new LedgerUnavailableException("interrupted while waiting for the charge to commit", e);
-      } catch (TimeoutException e) {
-        // It may still commit; the caller spools it and the replay finds it applied (same event id).
-        throw new LedgerUnavailableException("charge not committed within " + waitMillis + " ms", e);
-      } catch (ExecutionException e) {
+        return pending.result().join();
+      } catch (java.util.concurrent.CompletionException e) {
         if (e.getCause() instanceof RuntimeException runtime) {
           throw runtime;
         }
@@ -478,28 +500,26 @@ public final class JdbcCreditLedger implements CreditLedger {
       }
     }
 
-    private void run() {
+    /** Writes queued charges, a batch per transaction, until {@code mine} is done or the queue is empty. */
+    private void commitUntilDone(PendingCharge mine) {
       List<PendingCharge> batch = new ArrayList<>(maxBatch);
-      while (!stopped) {
+      while (!mine.result().isDone()) {
+        PendingCharge next;
+        while (batch.size() < maxBatch && (next = queue.poll()) != null) {
+          batch.add(next);
+        }
+        if (batch.isEmpty()) {
+          return;
+        }
         try {
-          PendingCharge first = queue.poll(100, TimeUnit.MILLISECONDS);
-          if (first == null) {
-            continue;
-          }
-          batch.add(first);
-          queue.drainTo(batch, maxBatch - 1);
           commit(batch);
-        } catch (InterruptedException e) {
-          break;
         } catch (RuntimeException e) {
           for (PendingCharge pending : batch) {
             pending.result().completeExceptionally(e);
           }
-        } finally {
-          batch.clear();
         }
+        batch.clear();
       }
-      failAll(new LedgerUnavailableException("the ledger is closing", null));
     }
 
     private void commit(List<PendingCharge> batch) {
@@ -557,26 +577,12 @@ public final class JdbcCreditLedger implements CreditLedger {
       }
     }
 
-    private void failAll(RuntimeException e) {
-      PendingCharge p;
-      while ((p = queue.poll()) != null) {
-        p.result().completeExceptionally(e);
-      }
-    }
-
     void stop() {
       stopped = true;
-      for (Thread thread : committers) {
-        thread.interrupt();
+      PendingCharge pending;
+      while ((pending = queue.poll()) != null) {
+        pending.result().completeExceptionally(new LedgerUnavailableException("the ledger is closing", null));
       }
-      for (Thread thread : committers) {
-        try {
-          thread.join(TimeUnit.SECONDS.toMillis(10));
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-      failAll(new LedgerUnavailableException("the ledger is closing", null));
     }
   }
 
