@@ -559,9 +559,7 @@ public final class JdbcCreditLedger implements CreditLedger {
         PendingCharge p = ordered.get(i);
         Object outcome = outcomes.get(i);
         if (outcome instanceof Applied applied) {
-          if (!applied.replayed()) {
-            cacheSync.publish(p.request().accountId(), applied.account().snapshot());
-          }
+          cacheSync.publish(p.request().accountId(), applied.account().snapshot());
           p.result().complete(chargeResult(applied, p.request(), p.quote()));
         } else {
           p.result().completeExceptionally((RuntimeException) outcome);
@@ -662,9 +660,10 @@ public final class JdbcCreditLedger implements CreditLedger {
     for (int attempt = 1; ; attempt++) {
       try {
         Applied applied = transaction(c -> applyIn(c, accountId, eventId, create, change));
-        if (!applied.replayed()) {
-          cacheSync.publish(accountId, applied.account().snapshot());
-        }
+        // Also on a replay: the first attempt may have committed without reaching the cache (a lost
+        // commit acknowledgement, a spooled charge already applied). The write is versioned, so a
+        // repeat is harmless.
+        cacheSync.publish(accountId, applied.account().snapshot());
         return applied;
       } catch (UniqueRace race) {
         if (attempt >= UNIQUE_RACE_ATTEMPTS) {
@@ -1148,21 +1147,43 @@ public final class JdbcCreditLedger implements CreditLedger {
   }
 
   private <T> T transactionOnce(SqlWork<T> work) {
-    try (Connection c = dataSource.getConnection()) {
-      begin(c);
-      boolean committed = false;
-      try {
-        T result = work.run(c);
-        commit(c);
-        committed = true;
-        return result;
-      } finally {
-        if (!committed) {
-          rollbackQuietly(c);
-        }
-      }
+    Connection c;
+    try {
+      c = dataSource.getConnection();
     } catch (SQLException e) {
       throw translate(e);
+    }
+    T result;
+    try {
+      begin(c);
+      result = work.run(c);
+      commit(c);
+    } catch (SQLException e) {
+      rollbackQuietly(c);
+      closeQuietly(c);
+      throw translate(e);
+    } catch (RuntimeException | Error e) {
+      rollbackQuietly(c);
+      closeQuietly(c);
+      throw e;
+    }
+    // Committed: whatever fails from here on must not make the caller think the change was lost.
+    try {
+      if (dialect == Dialect.POSTGRESQL) {
+        c.setAutoCommit(true);
+      }
+    } catch (SQLException e) {
+      LOG.debug("resetting auto-commit after a commit failed: {}", e.toString());
+    }
+    closeQuietly(c);
+    return result;
+  }
+
+  private static void closeQuietly(Connection c) {
+    try {
+      c.close();
+    } catch (SQLException e) {
+      LOG.debug("closing a connection failed: {}", e.toString());
     }
   }
 
@@ -1195,7 +1216,6 @@ public final class JdbcCreditLedger implements CreditLedger {
       }
     } else {
       c.commit();
-      c.setAutoCommit(true);
     }
   }
 
