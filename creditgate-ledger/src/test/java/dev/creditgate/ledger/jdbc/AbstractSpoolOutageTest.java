@@ -131,19 +131,19 @@ abstract class AbstractSpoolOutageTest {
     try (JdbcCreditLedger ledger = open()) {
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
       ledger.grant(account, 1_000, "g1", "admin", "");
-      assertThat(ledger.charge(charge(1)).status()).isEqualTo(ChargeResult.Status.APPLIED);
+      assertThat(ledger.charge(charge(0)).status()).isEqualTo(ChargeResult.Status.APPLIED);
       takeDatabaseAway();
-      ChargeRequest different = new ChargeRequest(account, "c1", "req-1", scene, "openai", "gpt-test",
+      ChargeRequest different = new ChargeRequest(account, "c0", "req-0", scene, "openai", "gpt-test",
           new Usage(1, 1, 0, 0), false, "{}");
       assertThat(ledger.charge(different).status()).isEqualTo(ChargeResult.Status.SPOOLED);
-      assertThat(ledger.charge(charge(2)).status()).isEqualTo(ChargeResult.Status.SPOOLED);
+      assertThat(ledger.charge(charge(1)).status()).isEqualTo(ChargeResult.Status.SPOOLED);
       bringDatabaseBack();
       await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
 
       assertThat(ledger.stats().rejectedTotal()).isEqualTo(1);
       assertThat(ledger.stats().replayedTotal()).isEqualTo(1);
       assertThat(Files.readString(spoolDirectory.resolve(ChargeSpool.REJECTED_FILE)))
-          .contains("c1").contains("different payload");
+          .contains("'c0'").contains("different payload");
       assertAppliedExactlyOnce(ledger, 2);
     }
   }
