@@ -33,7 +33,7 @@ import javax.sql.DataSource;
  * update) for the same time, after a warm-up, and prints the ratio.
  *
  * <p>{@code java -cp creditgate-bench/target/benchmarks.jar dev.creditgate.bench.ledger.LedgerChargeBenchmark
- * [seconds per measurement] [dialects: postgresql,sqlite] [writers: 1,8,64] [rounds: 3]}
+ * [seconds per measurement] [dialects: postgresql,sqlite] [writers: 1,8,64] [rounds: 3] [chargeBatchSize: 64]}
  */
 public final class LedgerChargeBenchmark {
 
@@ -50,6 +50,8 @@ public final class LedgerChargeBenchmark {
     long warmupMillis = Math.max(500, measureMillis / 3);
 
     int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
+    int batchSize = args.length > 4 ? Integer.parseInt(args[4]) : JdbcCreditLedger.DEFAULT_CHARGE_BATCH_SIZE;
+    System.out.printf(Locale.ROOT, "chargeBatchSize %d, %.1f s per measurement, %d rounds%n", batchSize, seconds, rounds);
     System.out.printf(Locale.ROOT, "%-10s | %7s | %14s | %14s | %5s | %s | %s%n", "database", "writers",
         "baseline ops/s", "charges/s", "median ratio", "ratio per round", "errors (baseline/ledger)");
     for (String dialectName : dialects.split(",")) {
@@ -65,6 +67,7 @@ public final class LedgerChargeBenchmark {
           .jdbcUrl(url)
           .spoolDirectory(temp.resolve("spool"))
           .poolSize(16)
+          .chargeBatchSize(batchSize)
           .build()) {
         ledger.createPriceRule(new PriceRule(0, "bench", "", "", 3200, 16000, 800, 16000, 100, 0, 0, true));
         openAccounts(ledger.dataSource(), dialect);
