@@ -531,20 +531,15 @@ public final class JdbcCreditLedger implements CreditLedger {
       ordered.sort(java.util.Comparator.comparing(p -> p.request().accountId()));
       List<Object> outcomes;
       try {
-        outcomes = transaction(c -> {
-          List<Object> results = new ArrayList<>(ordered.size());
-          for (PendingCharge p : ordered) {
-            try {
-              results.add(applyIn(c, p.request().accountId(), p.request().eventId(), true,
-                  Change.charge(p.request(), p.quote())));
-            } catch (IdempotencyConflictException | IllegalArgumentException e) {
-              // Refused before anything was written for it: the rest of the batch goes on.
-              results.add(e);
-            }
-          }
-          return results;
-        });
+        outcomes = transaction(c -> applyBatch(c, ordered));
       } catch (LedgerUnavailableException e) {
+        if (e.getCause() instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("40")) {
+          // A deadlock or serialization failure (possible when batches create the same new accounts).
+          for (PendingCharge p : ordered) {
+            complete(p);
+          }
+          return;
+        }
         for (PendingCharge p : ordered) {
           p.result().completeExceptionally(e);
         }
@@ -652,6 +647,241 @@ public final class JdbcCreditLedger implements CreditLedger {
     } catch (RuntimeException e) {
       LOG.warn("spool replay failed: {}", e.toString());
     }
+  }
+
+  /** An entry a batch will insert, and where its outcome goes. */
+  private record BatchInsert(int slot, String accountId, String eventId, Change change, long balanceAfter) {
+  }
+
+  /** In a batch, a charge that repeats an earlier charge of the same batch. */
+  private record SameAsSlot(int slot, Account account) {
+  }
+
+  /**
+   * Applies a batch of charges (sorted by account) with a fixed number of statements whatever its
+   * size: lock the accounts, read the entries of their event ids, compute every new state in
+   * memory, then one batched update and one batched insert. Returns, per charge, an {@link Applied}
+   * or the exception that refused it (refused before anything was written for it).
+   */
+  private List<Object> applyBatch(Connection c, List<PendingCharge> ordered) throws SQLException {
+    Instant now = now();
+    List<String> ids = ordered.stream().map(p -> p.request().accountId()).distinct().toList();
+    java.util.Map<String, Account> original = lockAccounts(c, ids);
+    if (original.size() < ids.size()) {
+      List<String> missing = ids.stream().filter(id -> !original.containsKey(id)).toList();
+      try (PreparedStatement s = prepare(c, "INSERT INTO accounts (" + ACCOUNT_COLUMNS
+          + ") VALUES (?, 0, ?, 0, 0, 0, 0, ?, ?) ON CONFLICT (id) DO NOTHING")) {
+        for (String id : missing) {
+          s.setString(1, id);
+          s.setBoolean(2, false);
+          dialect.setInstant(s, 3, now);
+          dialect.setInstant(s, 4, now);
+          s.addBatch();
+        }
+        s.executeBatch();
+      }
+      original.putAll(lockAccounts(c, missing));
+    }
+    java.util.Map<String, StoredEntry> stored = findEntries(c, ordered);
+    java.util.Map<String, Account> current = new java.util.HashMap<>(original);
+    java.util.Map<String, Integer> insertedSlot = new java.util.HashMap<>();
+    List<Object> results = new ArrayList<>(ordered.size());
+    List<BatchInsert> inserts = new ArrayList<>();
+    for (PendingCharge p : ordered) {
+      String accountId = p.request().accountId();
+      String eventId = p.request().eventId();
+      String key = accountId + '\n' + eventId;
+      Change change = Change.charge(p.request(), p.quote());
+      Account account = current.get(accountId);
+      StoredEntry existing = stored.get(key);
+      if (existing != null) {
+        String difference = change.differenceFrom(existing);
+        Integer slot = insertedSlot.get(key);
+        if (difference != null) {
+          results.add(new IdempotencyConflictException(accountId, eventId, difference));
+        } else if (slot != null) {
+          results.add(new SameAsSlot(slot, account));
+        } else {
+          results.add(new Applied(existing.entry(), account, true));
+        }
+        continue;
+      }
+      long balance;
+      long consumed;
+      try {
+        balance = addExact(account.balance(), change.amount(), "balance", change, accountId);
+        consumed = addExact(account.consumed(), -change.amount(), "consumed total", change, accountId);
+      } catch (IllegalArgumentException e) {
+        results.add(e);
+        continue;
+      }
+      current.put(accountId, new Account(accountId, balance, account.blocked(), account.version() + 1,
+          account.granted(), consumed, account.refunded(), account.createdAt(), now));
+      int slot = results.size();
+      results.add(null);
+      inserts.add(new BatchInsert(slot, accountId, eventId, change, balance));
+      insertedSlot.put(key, slot);
+      stored.put(key, new StoredEntry(new LedgerEntry(0, accountId, eventId, EntryKind.CHARGE, change.amount(),
+          balance, change.requestId(), change.scene(), change.model(), change.usage(), change.costMicros(),
+          change.priceRuleId(), change.unpriced(), change.estimated(), change.actor(), change.reason(),
+          change.metadata(), now), change.provider(), null));
+    }
+    if (inserts.isEmpty()) {
+      return results;
+    }
+    try (PreparedStatement s = prepare(c, "UPDATE accounts SET balance = ?, version = ?, consumed = ?, "
+        + "updated_at = ? WHERE id = ? AND version = ?")) {
+      for (String id : ids) {
+        Account before = original.get(id);
+        Account after = current.get(id);
+        if (after.version() == before.version()) {
+          continue;
+        }
+        s.setLong(1, after.balance());
+        s.setLong(2, after.version());
+        s.setLong(3, after.consumed());
+        dialect.setInstant(s, 4, now);
+        s.setString(5, id);
+        s.setLong(6, before.version());
+        s.addBatch();
+      }
+      for (int count : s.executeBatch()) {
+        if (count != 1 && count != Statement.SUCCESS_NO_INFO) {
+          throw new IllegalStateException("an account of the batch changed under its lock");
+        }
+      }
+    }
+    long[] entryIds = insertEntries(c, inserts, now);
+    for (int i = 0; i < inserts.size(); i++) {
+      BatchInsert insert = inserts.get(i);
+      Change ch = insert.change();
+      LedgerEntry entry = new LedgerEntry(entryIds[i], insert.accountId(), insert.eventId(), ch.kind(), ch.amount(),
+          insert.balanceAfter(), ch.requestId(), ch.scene(), ch.model(), ch.usage(), ch.costMicros(),
+          ch.priceRuleId(), ch.unpriced(), ch.estimated(), ch.actor(), ch.reason(), ch.metadata(), now);
+      results.set(insert.slot(), new Applied(entry, current.get(insert.accountId()), false));
+    }
+    for (int i = 0; i < results.size(); i++) {
+      if (results.get(i) instanceof SameAsSlot same) {
+        Applied first = (Applied) results.get(same.slot());
+        results.set(i, new Applied(first.entry(), current.get(first.entry().accountId()), true));
+      }
+    }
+    return results;
+  }
+
+  private java.util.Map<String, Account> lockAccounts(Connection c, List<String> ids) throws SQLException {
+    java.util.Map<String, Account> found = new java.util.HashMap<>();
+    String marks = String.join(", ", java.util.Collections.nCopies(ids.size(), "?"));
+    try (PreparedStatement s = prepare(c, "SELECT " + ACCOUNT_COLUMNS + " FROM accounts WHERE id IN (" + marks
+        + ") ORDER BY id" + dialect.lockClause())) {
+      for (int i = 0; i < ids.size(); i++) {
+        s.setString(i + 1, ids.get(i));
+      }
+      try (ResultSet rows = s.executeQuery()) {
+        while (rows.next()) {
+          Account account = readAccount(rows);
+          found.put(account.id(), account);
+        }
+      }
+    }
+    return found;
+  }
+
+  private java.util.Map<String, StoredEntry> findEntries(Connection c, List<PendingCharge> charges)
+      throws SQLException {
+    List<String> accounts = charges.stream().map(p -> p.request().accountId()).distinct().toList();
+    List<String> events = charges.stream().map(p -> p.request().eventId()).distinct().toList();
+    java.util.Set<String> wanted = new java.util.HashSet<>();
+    for (PendingCharge p : charges) {
+      wanted.add(p.request().accountId() + '\n' + p.request().eventId());
+    }
+    java.util.Map<String, StoredEntry> found = new java.util.HashMap<>();
+    try (PreparedStatement s = prepare(c, "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE account_id IN ("
+        + String.join(", ", java.util.Collections.nCopies(accounts.size(), "?")) + ") AND event_id IN ("
+        + String.join(", ", java.util.Collections.nCopies(events.size(), "?")) + ")")) {
+      int index = 1;
+      for (String account : accounts) {
+        s.setString(index++, account);
+      }
+      for (String event : events) {
+        s.setString(index++, event);
+      }
+      try (ResultSet rows = s.executeQuery()) {
+        while (rows.next()) {
+          StoredEntry entry = readEntry(rows);
+          String key = entry.entry().accountId() + '\n' + entry.entry().eventId();
+          if (wanted.contains(key)) {
+            found.put(key, entry);
+          }
+        }
+      }
+    }
+    return found;
+  }
+
+  private static final String INSERT_ENTRY = "INSERT INTO entries (account_id, event_id, kind, amount, "
+      + "balance_after, request_id, scene, provider, model, input_tokens, output_tokens, cached_tokens, "
+      + "reasoning_tokens, cost_micros, price_rule_id, unpriced, estimated, ref_event_id, actor, reason, metadata, "
+      + "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+  /** Inserts the entries and returns their ids: one pipelined batch on PostgreSQL, a loop in-process on SQLite. */
+  private long[] insertEntries(Connection c, List<BatchInsert> inserts, Instant now) throws SQLException {
+    long[] ids = new long[inserts.size()];
+    if (dialect == Dialect.POSTGRESQL) {
+      try (PreparedStatement s = c.prepareStatement(INSERT_ENTRY, new String[] {"id"})) {
+        for (BatchInsert insert : inserts) {
+          bindEntry(s, insert.accountId(), insert.eventId(), insert.change(), insert.balanceAfter(), now);
+          s.addBatch();
+        }
+        s.executeBatch();
+        try (ResultSet keys = s.getGeneratedKeys()) {
+          for (int i = 0; i < ids.length; i++) {
+            if (!keys.next()) {
+              throw new IllegalStateException("the database returned " + i + " ids for " + ids.length + " entries");
+            }
+            ids[i] = keys.getLong(1);
+          }
+        }
+      }
+      return ids;
+    }
+    try (PreparedStatement s = prepare(c, INSERT_ENTRY + " RETURNING id")) {
+      for (int i = 0; i < ids.length; i++) {
+        BatchInsert insert = inserts.get(i);
+        bindEntry(s, insert.accountId(), insert.eventId(), insert.change(), insert.balanceAfter(), now);
+        try (ResultSet rows = s.executeQuery()) {
+          rows.next();
+          ids[i] = rows.getLong(1);
+        }
+      }
+    }
+    return ids;
+  }
+
+  private void bindEntry(PreparedStatement s, String accountId, String eventId, Change ch, long balanceAfter,
+      Instant now) throws SQLException {
+    s.setString(1, accountId);
+    s.setString(2, eventId);
+    s.setString(3, ch.kind().name());
+    s.setLong(4, ch.amount());
+    s.setLong(5, balanceAfter);
+    s.setString(6, ch.requestId());
+    s.setString(7, ch.scene());
+    s.setString(8, ch.provider());
+    s.setString(9, ch.model());
+    s.setLong(10, ch.usage().inputTokens());
+    s.setLong(11, ch.usage().outputTokens());
+    s.setLong(12, ch.usage().cachedTokens());
+    s.setLong(13, ch.usage().reasoningTokens());
+    s.setLong(14, ch.costMicros());
+    s.setLong(15, ch.priceRuleId());
+    s.setBoolean(16, ch.unpriced());
+    s.setBoolean(17, ch.estimated());
+    s.setString(18, ch.refEventId());
+    s.setString(19, ch.actor());
+    s.setString(20, ch.reason());
+    s.setString(21, ch.metadata());
+    dialect.setInstant(s, 22, now);
   }
 
   /** Runs one change in one transaction, retrying when a concurrent insert of the same key won. */
@@ -796,32 +1026,8 @@ public final class JdbcCreditLedger implements CreditLedger {
 
   private LedgerEntry insertEntry(Connection c, String accountId, String eventId, Change ch, long balanceAfter,
       Instant now) throws SQLException {
-    try (PreparedStatement s = prepare(c, "INSERT INTO entries (account_id, event_id, kind, amount, balance_after, "
-        + "request_id, scene, provider, model, input_tokens, output_tokens, cached_tokens, reasoning_tokens, "
-        + "cost_micros, price_rule_id, unpriced, estimated, ref_event_id, actor, reason, metadata, created_at) "
-        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")) {
-      s.setString(1, accountId);
-      s.setString(2, eventId);
-      s.setString(3, ch.kind().name());
-      s.setLong(4, ch.amount());
-      s.setLong(5, balanceAfter);
-      s.setString(6, ch.requestId());
-      s.setString(7, ch.scene());
-      s.setString(8, ch.provider());
-      s.setString(9, ch.model());
-      s.setLong(10, ch.usage().inputTokens());
-      s.setLong(11, ch.usage().outputTokens());
-      s.setLong(12, ch.usage().cachedTokens());
-      s.setLong(13, ch.usage().reasoningTokens());
-      s.setLong(14, ch.costMicros());
-      s.setLong(15, ch.priceRuleId());
-      s.setBoolean(16, ch.unpriced());
-      s.setBoolean(17, ch.estimated());
-      s.setString(18, ch.refEventId());
-      s.setString(19, ch.actor());
-      s.setString(20, ch.reason());
-      s.setString(21, ch.metadata());
-      dialect.setInstant(s, 22, now);
+    try (PreparedStatement s = prepare(c, INSERT_ENTRY + " RETURNING id")) {
+      bindEntry(s, accountId, eventId, ch, balanceAfter, now);
       long id;
       try (ResultSet rows = s.executeQuery()) {
         rows.next();
