@@ -290,7 +290,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     }
     if (!breaker.tryAcquirePermission()) {
       rejected.increment();
-      return CompletableFuture.failedFuture(new RedisCacheException(
+      return CompletableFuture.failedFuture(RedisCacheException.withoutStackTrace(
           "redis " + operation + " not attempted: circuit breaker is " + breaker.getState()));
     }
     calls.increment();
