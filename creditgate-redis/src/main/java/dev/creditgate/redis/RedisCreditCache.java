@@ -361,7 +361,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   public RedisCacheStats stats() {
     return new RedisCacheStats(breaker.getState(), calls.sum(), failures.sum(), timeouts.sum(), rejected.sum(),
         near == null ? 0 : near.hits(), near == null ? 0 : near.misses(),
-        near == null ? 0 : near.invalidations());
+        near == null ? 0 : near.invalidations(), near == null ? 0 : near.subscriptionDrops());
   }
 
   /** Whether the near cache is on and currently subscribed to invalidations. */
