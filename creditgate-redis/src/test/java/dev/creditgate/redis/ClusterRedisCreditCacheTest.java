@@ -3,7 +3,6 @@ package dev.creditgate.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.creditgate.CacheLookup;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
@@ -23,29 +22,19 @@ import org.junit.jupiter.api.Test;
  */
 class ClusterRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
 
-  static RedisClusterProcess cluster;
   static RedisClusterClient client;
   static StatefulRedisClusterConnection<String, String> rawConnection;
 
   @BeforeAll
-  static void startCluster() throws Exception {
-    cluster = RedisClusterProcess.start();
-    client = RedisClusterClient.create(RedisURI.create(cluster.uri()));
-    // Not REJECT_COMMANDS here: Lettuce opens node connections lazily and would reject the first
-    // command routed to each node. The cache's own time budget bounds queued commands instead.
+  static void connect() throws Exception {
+    client = SharedCluster.client();
     rawConnection = client.connect();
   }
 
   @AfterAll
-  static void stopCluster() {
+  static void disconnect() {
     if (rawConnection != null) {
       rawConnection.close();
-    }
-    if (client != null) {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    }
-    if (cluster != null) {
-      cluster.close();
     }
   }
 

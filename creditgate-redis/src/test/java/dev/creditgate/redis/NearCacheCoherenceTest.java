@@ -55,8 +55,10 @@ class NearCacheCoherenceTest {
   }
 
   RedisCreditCache.Builder gateway() {
-    // A long near-cache TTL, so only an invalidation message can explain a fresh read.
-    return RedisCreditCache.builder(client).keyPrefix(prefix).nearCache(true).nearCacheTtl(Duration.ofMinutes(1));
+    // A long near-cache TTL, so only an invalidation message can explain a fresh read; a generous
+    // budget, since this test measures coherence, not the budget.
+    return RedisCreditCache.builder(client).keyPrefix(prefix).timeout(Duration.ofSeconds(2)).nearCache(true)
+        .nearCacheTtl(Duration.ofMinutes(1));
   }
 
   static CreditSnapshot snapshot(long credit, long version) {
@@ -158,9 +160,10 @@ class NearCacheCoherenceTest {
   @Test
   void droppedSubscriptionStopsTheNearCacheUntilResubscribed() throws Exception {
     try (RedisServerProcess server = RedisServerProcess.start();
-         RedisCreditCache a = RedisCreditCache.builder(server.uri()).keyPrefix(prefix).nearCache(true)
-             .nearCacheTtl(Duration.ofMinutes(1)).build();
-         RedisCreditCache b = RedisCreditCache.builder(server.uri()).keyPrefix(prefix).build()) {
+         RedisCreditCache a = RedisCreditCache.builder(server.uri()).keyPrefix(prefix).timeout(Duration.ofSeconds(2))
+             .nearCache(true).nearCacheTtl(Duration.ofMinutes(1)).build();
+         RedisCreditCache b = RedisCreditCache.builder(server.uri()).keyPrefix(prefix).timeout(Duration.ofSeconds(2))
+             .build()) {
       a.putSnapshot("acct", snapshot(5, 1), TTL).get(1, TimeUnit.SECONDS);
       a.lookup("acct").get(1, TimeUnit.SECONDS);
       assertThat(a.nearCacheActive()).isTrue();
