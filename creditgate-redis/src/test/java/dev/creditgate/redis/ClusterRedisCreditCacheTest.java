@@ -40,7 +40,7 @@ class ClusterRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
 
   @Override
   RedisCreditCache newCache(String prefix) {
-    return RedisCreditCache.builder(client).keyPrefix(prefix).timeout(Duration.ofSeconds(1)).build();
+    return RedisCreditCache.builder(client).keyPrefix(prefix).timeout(Duration.ofSeconds(2)).build();
   }
 
   @Override
@@ -68,13 +68,17 @@ class ClusterRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
 
   @Test
   void nearCacheWorksOnTheClusterToo() throws Exception {
-    try (RedisCreditCache a = RedisCreditCache.builder(client).keyPrefix(prefix).nearCache(true)
+    try (RedisCreditCache a = RedisCreditCache.builder(client).keyPrefix(prefix).timeout(Duration.ofSeconds(2)).nearCache(true)
             .nearCacheTtl(Duration.ofMinutes(1)).build();
-         RedisCreditCache b = RedisCreditCache.builder(client).keyPrefix(prefix).nearCache(true)
+         RedisCreditCache b = RedisCreditCache.builder(client).keyPrefix(prefix).timeout(Duration.ofSeconds(2)).nearCache(true)
             .nearCacheTtl(Duration.ofMinutes(1)).build()) {
       for (int i = 0; i < 20; i++) {
         String account = "near-" + i;
         a.putSnapshot(account, snapshot(1, 1), TTL).get(1, TimeUnit.SECONDS);
+        long expected = 2L * i + 1;
+        // Wait for this write's message so that it cannot evict the entry b is about to cache.
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(1))
+            .until(() -> b.stats().nearInvalidations() == expected);
         assertThat(b.lookup(account).get(1, TimeUnit.SECONDS).snapshot().version()).isEqualTo(1);
         assertThat(b.lookup(account).get(1, TimeUnit.SECONDS).snapshot().version()).isEqualTo(1);
         a.putSnapshot(account, snapshot(2, 2), TTL).get(1, TimeUnit.SECONDS);

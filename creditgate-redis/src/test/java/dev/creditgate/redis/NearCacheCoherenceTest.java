@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
 class NearCacheCoherenceTest {
 
   /** The bound docs/redis.md states for the invalidation path (subscription up). */
-  static final long STATED_BOUND_MS = 100;
+  static final long STATED_BOUND_MS = 250;
   static final Duration TTL = Duration.ofMinutes(1);
   static final String URI = StandaloneRedisCreditCacheTest.URI;
 

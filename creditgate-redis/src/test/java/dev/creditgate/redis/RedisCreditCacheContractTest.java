@@ -39,7 +39,7 @@ class RedisCreditCacheContractTest {
     protected CreditCache createCache() {
       try {
         return builder().keyPrefix("cgcontract-" + UUID.randomUUID().toString().substring(0, 8))
-            .timeout(Duration.ofSeconds(1)).build();
+            .timeout(Duration.ofSeconds(2)).build();
       } catch (Exception e) {
         throw new IllegalStateException(e);
       }
