@@ -188,7 +188,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   @Override
   public CompletableFuture<CacheLookup> lookup(String accountId) {
-    String account = BillingContext.requireValidAccountId(accountId);
+    String account = checkAccount(accountId);
     if (near == null) {
       return bounded("lookup", account, () -> readLookup(account));
     }
@@ -226,7 +226,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   @Override
   public CompletableFuture<Boolean> putSnapshot(String accountId, CreditSnapshot snapshot, Duration ttl) {
-    String account = BillingContext.requireValidAccountId(accountId);
+    String account = checkAccount(accountId);
     Objects.requireNonNull(snapshot, "snapshot");
     String ttlMillis = ttlMillis(ttl);
     return write("putSnapshot", account, () -> this.<Long>runScript(LuaScript.PUT_SNAPSHOT,
@@ -237,7 +237,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   @Override
   public CompletableFuture<Void> setBlocked(String accountId, long version, Duration ttl) {
-    String account = BillingContext.requireValidAccountId(accountId);
+    String account = checkAccount(accountId);
     if (version < 0) {
       throw new IllegalArgumentException("version must be >= 0, but was " + version);
     }
@@ -249,14 +249,14 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   @Override
   public CompletableFuture<Void> clearBlocked(String accountId) {
-    String account = BillingContext.requireValidAccountId(accountId);
+    String account = checkAccount(accountId);
     return write("clearBlocked", account, () -> this.<Long>runScript(LuaScript.DELETE,
         new String[] {markerKey(account)}, channel, message(account)).thenApply(ignored -> null));
   }
 
   @Override
   public CompletableFuture<Void> invalidate(String accountId) {
-    String account = BillingContext.requireValidAccountId(accountId);
+    String account = checkAccount(accountId);
     return write("invalidate", account, () -> this.<Long>runScript(LuaScript.DELETE,
         new String[] {snapshotKey(account), markerKey(account)}, channel, message(account)).thenApply(ignored -> null));
   }
@@ -342,6 +342,25 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
       }
     });
     return result;
+  }
+
+  /**
+   * The account id, if valid by {@link BillingContext#requireValidAccountId}'s rules (which keep
+   * hash-tag braces out of keys); checked by hand on the hot path, with core's error when not.
+   */
+  static String checkAccount(String accountId) {
+    if (accountId == null || accountId.isEmpty() || accountId.length() > BillingContext.MAX_ACCOUNT_ID_LENGTH) {
+      return BillingContext.requireValidAccountId(accountId);
+    }
+    for (int i = 0; i < accountId.length(); i++) {
+      char c = accountId.charAt(i);
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || c == '.' || c == '_' || c == ':' || c == '@' || c == '-';
+      if (!ok) {
+        return BillingContext.requireValidAccountId(accountId);
+      }
+    }
+    return accountId;
   }
 
   private static Throwable unwrap(Throwable error) {
