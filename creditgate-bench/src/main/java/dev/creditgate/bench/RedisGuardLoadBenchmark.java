@@ -63,6 +63,7 @@ public final class RedisGuardLoadBenchmark {
     int measureSeconds = args.length > 1 ? Integer.parseInt(args[1]) : 10;
     int warmupSeconds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
     String prefix = "cgbench-" + UUID.randomUUID().toString().substring(0, 8);
+    String loadBefore = loadAverage();
     String[] accounts = new String[ACCOUNTS];
     BillingContext[] contexts = new BillingContext[ACCOUNTS];
     for (int i = 0; i < ACCOUNTS; i++) {
@@ -108,6 +109,17 @@ public final class RedisGuardLoadBenchmark {
     }
     String reference = redisBenchmark(RedisURI.create(uri));
     print(results, reference, measureSeconds);
+    System.out.println("load average (1/5/15 min) before: " + loadBefore + ", after: " + loadAverage()
+        + ", cores: " + Runtime.getRuntime().availableProcessors() + ", java " + Runtime.version());
+  }
+
+  private static String loadAverage() {
+    try {
+      String[] parts = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg")).split(" ");
+      return parts[0] + " " + parts[1] + " " + parts[2];
+    } catch (IOException | RuntimeException e) {
+      return "unknown";
+    }
   }
 
   private static void fill(RedisCreditCache cache, String[] accounts, Instant now) throws Exception {
