@@ -54,7 +54,7 @@ public final class RedisGuardLoadBenchmark {
   private RedisGuardLoadBenchmark() {
   }
 
-  record Result(String name, double perSecond, long p50Micros, long p99Micros, long decisions, long degraded) {
+  record Result(String name, double perSecond, double p50Micros, double p99Micros, long decisions, long degraded) {
   }
 
   public static void main(String[] args) throws Exception {
@@ -199,9 +199,9 @@ public final class RedisGuardLoadBenchmark {
       histogram.add(h);
     }
     double perSecond = (decisions.sum() - degraded.sum()) / (double) measureSeconds;
-    Result result = new Result(name, perSecond, histogram.getValueAtPercentile(50) / 1000,
-        histogram.getValueAtPercentile(99) / 1000, decisions.sum(), degraded.sum());
-    System.out.printf(Locale.ROOT, "  %,.0f decisions/s, p50 %d us, p99 %d us, degraded %d%n", result.perSecond(),
+    Result result = new Result(name, perSecond, histogram.getValueAtPercentile(50) / 1000.0,
+        histogram.getValueAtPercentile(99) / 1000.0, decisions.sum(), degraded.sum());
+    System.out.printf(Locale.ROOT, "  %,.0f decisions/s, p50 %.1f us, p99 %.1f us, degraded %d%n", result.perSecond(),
         result.p50Micros(), result.p99Micros(), result.degraded());
     return result;
   }
@@ -271,7 +271,7 @@ public final class RedisGuardLoadBenchmark {
         CALLERS, ACCOUNTS, measureSeconds);
     System.out.println("|---|---:|---:|---:|---:|---:|");
     for (Result r : results) {
-      System.out.printf(Locale.ROOT, "| %s | %,.0f | %d us | %d us | %d of %,d | %s |%n", r.name(), r.perSecond(),
+      System.out.printf(Locale.ROOT, "| %s | %,.0f | %.1f us | %.1f us | %d of %,d | %s |%n", r.name(), r.perSecond(),
           r.p50Micros(), r.p99Micros(), r.degraded(), r.decisions(), ratios.get(r.name()));
     }
     System.out.println("| redis-benchmark -t get -c 64 -q (reference) | " + reference + " | | | | |");
