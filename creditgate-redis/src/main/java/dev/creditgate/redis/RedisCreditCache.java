@@ -101,6 +101,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   private final long timeoutNanos;
   private final RedisClusterAsyncCommands<String, String> commands;
   private final CircuitBreaker breaker;
+  private final Deadlines deadlines;
   private final NearCache near;
   private final Deque<AutoCloseable> owned;
   private final Runnable detach;
@@ -122,6 +123,9 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     this.breaker = breaker;
     this.near = near;
     this.owned = owned;
+    this.deadlines = new Deadlines(timeoutNanos, "creditgate-redis-deadlines-" + prefix);
+    // Closed last: pending calls fail at once instead of waiting out the budget.
+    owned.addLast(deadlines);
     this.detach = detach;
   }
 
@@ -295,7 +299,8 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   /**
    * Runs one Redis command under the breaker and the time budget. The caller sees a copy of
-   * Lettuce's future, so the budget fails the caller's view without completing Lettuce's command.
+   * Lettuce's future, so the budget fails the caller's view without completing Lettuce's command
+   * (Lettuce's own timeouts do not bound async calls).
    */
   private <T> CompletableFuture<T> bounded(String operation, String account, Supplier<CompletionStage<T>> command) {
     if (closed) {
@@ -320,7 +325,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     } catch (RuntimeException e) {
       timed.completeExceptionally(e);
     }
-    timed.orTimeout(timeoutNanos, TimeUnit.NANOSECONDS);
+    deadlines.bound(timed);
     CompletableFuture<T> result = new CompletableFuture<>();
     timed.whenComplete((value, error) -> {
       long took = System.nanoTime() - start;
