@@ -18,7 +18,7 @@ set -euo pipefail
 # The command that starts the gateway; the config file path is appended as the last argument.
 GATEWAY_LAUNCH=${GATEWAY_LAUNCH:-"./creditgate serve --config"}
 # Admin token the generated configs set and the provisioning step uses.
-GATEWAY_ADMIN_TOKEN=${GATEWAY_ADMIN_TOKEN:-bench-admin-token}
+GATEWAY_ADMIN_TOKEN=${GATEWAY_ADMIN_TOKEN:-bench-admin-token-0123456789}
 CREDITGATE_POSTGRES_URL=${CREDITGATE_POSTGRES_URL:-jdbc:postgresql://127.0.0.1:5432/test?user=postgres}
 CREDITGATE_REDIS_URI=${CREDITGATE_REDIS_URI:-redis://127.0.0.1:6379}
 
@@ -275,57 +275,64 @@ measure_target nginx "http://127.0.0.1:$NGINX_PORT/v1" "http://127.0.0.1:$NGINX_
   "$NGINX_PID"
 
 # ---- (c) and (d) the gateway: HOOKS -----------------------------------------------------------
-# HOOK: the gateway's configuration. Adjust the keys to creditgate.yaml's schema once the gateway
-# module fixes it; two upstream aliases: `pro` (the 20 ms simulator) and `slow` (the paced one).
-write_gateway_config() { # file, port, backend (sqlite|postgres)
+# HOOK: the gateway's configuration, in the creditgate.yaml keys of the gateway branch as of this
+# script (GatewayConfig: server.*, admin.token, ledger.url, ledger.spool-dir, cache.redis-uri,
+# cache.redis-prefix, models.<alias>.{base-url,provider,model}). Two aliases: `pro` (the 20 ms
+# simulator) and `slow` (the paced one, for the open-streams cell).
+write_gateway_config() { # file, port, backend (sqlite|postgres), label
   {
     echo "server:"
+    echo "  host: 127.0.0.1"
     echo "  port: $2"
     echo "admin:"
     echo "  token: $GATEWAY_ADMIN_TOKEN"
-    echo "upstreams:"
-    echo "  sim:"
+    echo "models:"
+    echo "  pro:"
     echo "    base-url: http://127.0.0.1:$SIM_PORT/v1"
     echo "    provider: simulator"
-    echo "  sim-slow:"
+    echo "    model: sim-pro"
+    echo "  slow:"
     echo "    base-url: http://127.0.0.1:$SLOW_SIM_PORT/v1"
     echo "    provider: simulator"
-    echo "models:"
-    echo "  pro: { upstream: sim, model: sim-pro }"
-    echo "  slow: { upstream: sim-slow, model: sim-pro }"
+    echo "    model: sim-pro"
+    echo "ledger:"
     if [ "$3" = postgres ]; then
-      echo "ledger:"
-      echo "  postgres-url: \"$CREDITGATE_POSTGRES_URL\""
+      echo "  url: \"$CREDITGATE_POSTGRES_URL\""
+    else
+      echo "  url: \"jdbc:sqlite:$WORK/$4.db\""
+    fi
+    echo "  spool-dir: $WORK/spool-$4"
+    if [ "$3" = postgres ]; then
       echo "cache:"
       echo "  redis-uri: \"$CREDITGATE_REDIS_URI\""
-    else
-      echo "ledger:"
-      echo "  sqlite-path: $WORK/gateway-$2.db"
+      echo "  redis-prefix: bench-load-$$"
     fi
   } > "$1"
 }
 
-# HOOK: creates $ACCOUNTS accounts through the admin API (issue 6), grants credits to all but
-# BLOCKED_SHARE_PERCENT of them, blocks those, creates one user key per account, and writes the
-# keys file the load tool reads ("KEY" or "KEY,blocked"). Adjust paths and payloads to the admin
-# API as built; any failed call stops the script.
+# HOOK: provisioning through the admin API (issue 6, paths of the gateway branch as of this
+# script): one price rule, $ACCOUNTS accounts each with a user key; BLOCKED_SHARE_PERCENT of them
+# blocked, the rest granted credits. Writes the keys file the load tool reads ("KEY" or
+# "KEY,blocked"). Any failed call stops the script.
 provision_keys() { # port, keys-file
   local base="http://127.0.0.1:$1/admin/v1" i account key blocked_every
   local auth=(-H "Authorization: Bearer $GATEWAY_ADMIN_TOKEN" -H "Content-Type: application/json")
   blocked_every=$((100 / BLOCKED_SHARE_PERCENT))
+  curl -fsS "${auth[@]}" -X POST "$base/price-rules" \
+    -d '{"input_price":1,"output_price":2,"credits_per_unit":1000}' >/dev/null
   : > "$2"
   for i in $(seq 1 "$ACCOUNTS"); do
     account="bench-$i"
     curl -fsS "${auth[@]}" -X POST "$base/accounts" -d "{\"id\":\"$account\"}" >/dev/null
-    key=$(curl -fsS "${auth[@]}" -X POST "$base/keys" -d "{\"account\":\"$account\"}" \
+    key=$(curl -fsS "${auth[@]}" -X POST "$base/keys" -d "{\"account_id\":\"$account\"}" \
       | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
     [ -n "$key" ] || { echo "no key returned for $account" >&2; return 1; }
     if [ $((i % blocked_every)) -eq 0 ]; then
       curl -fsS "${auth[@]}" -X POST "$base/accounts/$account/block" >/dev/null
       echo "$key,blocked" >> "$2"
     else
-      curl -fsS "${auth[@]}" -H "Idempotency-Key: bench-grant-$i" -X POST \
-        "$base/accounts/$account/grants" -d '{"amount":1000000000}' >/dev/null
+      curl -fsS "${auth[@]}" -H "Idempotency-Key: bench-grant-$$-$i" -X POST \
+        "$base/accounts/$account/grants" -d '{"amount":1000000000000}' >/dev/null
       echo "$key" >> "$2"
     fi
   done
@@ -342,7 +349,7 @@ gateway_present() {
 
 run_gateway_target() { # label, port, backend
   local label=$1 port=$2 backend=$3 config=$WORK/creditgate-$1.yaml keys=$WORK/keys-$1.txt pid
-  write_gateway_config "$config" "$port" "$backend"
+  write_gateway_config "$config" "$port" "$backend" "$label"
   # shellcheck disable=SC2086
   $GATEWAY_LAUNCH "$config" > "$OUT_DIR/$label.log" 2>&1 &
   pid=$!
