@@ -38,8 +38,12 @@ SEARCH_MAX=${SEARCH_MAX:-20000}
 SEARCH_STEP=${SEARCH_STEP:-6s}
 SEARCH_WARMUP=${SEARCH_WARMUP:-2s}
 P99_LIMIT_MS=${P99_LIMIT_MS:-50}
-STREAMS=${STREAMS:-1}                 # the 1,000-open-streams memory cell
-OPEN_STREAMS=${OPEN_STREAMS:-1000}
+STREAMS=${STREAMS:-1}                 # the open-streams memory cell
+# Open-streams cell: STREAMS_RATE req/s of which 20% stream, each stream held open
+# STREAM_SECONDS by the paced simulator (1 token/s, max_tokens = STREAM_SECONDS), so about
+# STREAMS_RATE * 0.2 * STREAM_SECONDS = 1,000 streams are open at once.
+STREAMS_RATE=${STREAMS_RATE:-1000}
+STREAM_SECONDS=${STREAM_SECONDS:-5}
 SIM_PORT=${SIM_PORT:-18081}
 SLOW_SIM_PORT=${SLOW_SIM_PORT:-18091}
 NGINX_PORT=${NGINX_PORT:-18082}
@@ -141,26 +145,28 @@ search() { # label, url, [extra args...]
     --p99-limit-ms "$P99_LIMIT_MS" "$@" | tee -a "$RAW"
 }
 
-# 1,000 streams open at once: streaming only, each paced to last about one second upstream.
-streams_cell() { # label, url, pid-to-measure, [extra args...]
+# Many streams open at once, under STREAMS_RATE req/s; the streams go to the paced simulator
+# (through the target), the other requests to the 20 ms one.
+streams_cell() { # label, url, pid-to-measure, [extra args, including the stream route...]
   local label=$1 url=$2 pid=$3
   shift 3
   local peak=$WORK/peak-$label
   echo 0 > "$peak"
   start_rss_sampler "$pid" "$peak"
   "$JAVA" -Xms256m -Xmx512m -cp "$JAR" dev.creditgate.bench.load.LoadGenerator \
-    --label "$label-streams" --url "$url" --rate "$OPEN_STREAMS" --duration 8s --warmup 3s \
-    --stream-fraction 1 --connections $((OPEN_STREAMS * 2)) --max-tokens 32 --timeout 20s \
-    --model slow "$@" \
+    --label "$label-streams" --url "$url" --rate "$STREAMS_RATE" --duration 10s \
+    --warmup $((STREAM_SECONDS + 2))s --stream-fraction 0.2 --max-tokens "$STREAM_SECONDS" \
+    --connections $((STREAMS_RATE * STREAM_SECONDS / 5 + 400)) --timeout 30s "$@" \
     | tee -a "$RAW"
   stop_rss_sampler
   echo "MEMORY label=$label cell=open_streams rss_kib=$(cat "$peak")" | tee -a "$RAW"
 }
 
-# Runs every cell for one target; the pid is the process whose memory is reported.
-measure_target() { # label, base-url, slow-base-url, pid, [extra args...]
-  local label=$1 url=$2 slow_url=$3 pid=$4 rate peak
-  shift 4
+# Runs every cell for one target; the pid is the process whose memory is reported. STREAM_ROUTE
+# (an array) tells the open-streams cell how to reach the paced simulator through this target.
+measure_target() { # label, base-url, pid, [extra args...]
+  local label=$1 url=$2 pid=$3 rate peak
+  shift 3
   echo "MEMORY label=$label cell=idle rss_kib=$(rss_kb "$pid")" | tee -a "$RAW"
   for rate in $RATES; do
     peak=$WORK/peak-$label-$rate
@@ -174,7 +180,7 @@ measure_target() { # label, base-url, slow-base-url, pid, [extra args...]
     search "$label" "$url" "$@"
   fi
   if [ "$STREAMS" = 1 ]; then
-    streams_cell "$label" "$slow_url" "$pid" "$@"
+    streams_cell "$label" "$url" "$pid" "${STREAM_ROUTE[@]}" "$@"
   fi
 }
 
@@ -196,9 +202,9 @@ SIM_JVM=(-Xms256m -Xmx1g -Dsun.net.httpserver.maxIdleConnections=10000)
   --port "$SIM_PORT" --latency-ms "$UPSTREAM_LATENCY_MS" > "$OUT_DIR/sim.log" 2>&1 &
 SIM_PID=$!
 PIDS+=("$SIM_PID")
-# Paced at 32 tokens/s with max_tokens 32, each stream stays open about a second.
+# Paced at 1 token/s: a stream with max_tokens N stays open N seconds.
 "$JAVA" "${SIM_JVM[@]}" -cp "$JAR" dev.creditgate.sim.SimulatedUpstream \
-  --port "$SLOW_SIM_PORT" --latency-ms "$UPSTREAM_LATENCY_MS" --tokens-per-second 32 \
+  --port "$SLOW_SIM_PORT" --latency-ms "$UPSTREAM_LATENCY_MS" --tokens-per-second 1 \
   > "$OUT_DIR/sim-slow.log" 2>&1 &
 PIDS+=("$!")
 wait_http "http://127.0.0.1:$SIM_PORT/health" 30
@@ -212,11 +218,11 @@ log "warming up the simulators (not reported)"
   --stream-fraction "$STREAM_FRACTION" --connections "$CONNECTIONS" > "$OUT_DIR/sim-warmup.txt"
 "$JAVA" -Xmx512m -cp "$JAR" dev.creditgate.bench.load.LoadGenerator --label sim-warmup \
   --url "http://127.0.0.1:$SLOW_SIM_PORT/v1" --rate 300 --duration 4s --warmup 0s \
-  --stream-fraction 1 --connections 600 --model slow >> "$OUT_DIR/sim-warmup.txt"
+  --stream-fraction 1 --max-tokens 1 --connections 600 >> "$OUT_DIR/sim-warmup.txt"
 
 # ---- (a) direct -------------------------------------------------------------------------------
-measure_target direct "http://127.0.0.1:$SIM_PORT/v1" "http://127.0.0.1:$SLOW_SIM_PORT/v1" \
-  "$SIM_PID"
+STREAM_ROUTE=(--stream-url "http://127.0.0.1:$SLOW_SIM_PORT/v1")
+measure_target direct "http://127.0.0.1:$SIM_PORT/v1" "$SIM_PID"
 
 # ---- (b) nginx --------------------------------------------------------------------------------
 if ! command -v nginx >/dev/null 2>&1; then
@@ -271,8 +277,8 @@ NGINX_PID=$!
 PIDS+=("$NGINX_PID")
 wait_http "http://127.0.0.1:$NGINX_PORT/health" 10
 log "nginx: $(nginx -v 2>&1), $(grep -c processor /proc/cpuinfo) workers (auto)"
-measure_target nginx "http://127.0.0.1:$NGINX_PORT/v1" "http://127.0.0.1:$NGINX_SLOW_PORT/v1" \
-  "$NGINX_PID"
+STREAM_ROUTE=(--stream-url "http://127.0.0.1:$NGINX_SLOW_PORT/v1")
+measure_target nginx "http://127.0.0.1:$NGINX_PORT/v1" "$NGINX_PID"
 
 # ---- (c) and (d) the gateway: HOOKS -----------------------------------------------------------
 # HOOK: the gateway's configuration, in the creditgate.yaml keys of the gateway branch as of this
@@ -357,8 +363,8 @@ run_gateway_target() { # label, port, backend
   wait_http "http://127.0.0.1:$port/health/ready" 60
   log "$label: provisioning $ACCOUNTS accounts"
   provision_keys "$port" "$keys"
-  measure_target "$label" "http://127.0.0.1:$port/v1" "http://127.0.0.1:$port/v1" "$pid" \
-    --keys "$keys"
+  STREAM_ROUTE=(--stream-model slow)
+  measure_target "$label" "http://127.0.0.1:$port/v1" "$pid" --keys "$keys"
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }

@@ -57,7 +57,7 @@ END {
   }
   if (s_n > 0) {
     print ""
-    print "Open streams: streaming only, each stream paced to last about 1 s upstream."
+    print "Open streams: 20% of requests stream and each stays open about STREAM_SECONDS (paced simulator), so rate x 0.2 x seconds streams are open at once; stream latency is to [DONE]."
     print ""
     print "| target | rate req/s | achieved | errors | stream p50 | stream p99 | peak RSS MiB |"
     print "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"

@@ -64,7 +64,9 @@ public final class LoadGenerator {
       List<String> headers,
       String label,
       String model,
-      int maxTokens) {
+      int maxTokens,
+      URI streamUrl,
+      String streamModel) {
 
     public static final Duration DEFAULT_DURATION = Duration.ofSeconds(10);
     public static final Duration DEFAULT_WARMUP = Duration.ofSeconds(3);
@@ -108,11 +110,25 @@ public final class LoadGenerator {
       if (maxTokens < 1) {
         throw new IllegalArgumentException("maxTokens must be positive, but was " + maxTokens);
       }
+      Objects.requireNonNull(model, "model");
+      streamUrl = streamUrl == null ? url : streamUrl;
+      if (!"http".equals(streamUrl.getScheme()) || streamUrl.getHost() == null) {
+        throw new IllegalArgumentException("streamUrl must be an http:// URL, but was " + streamUrl);
+      }
+      streamModel = streamModel == null ? model : streamModel;
+    }
+
+    /** Options where streams go to the same URL and model as everything else. */
+    public Options(URI url, int rate, Duration duration, Duration warmup, double streamFraction,
+        List<Key> keys, int connections, Duration timeout, List<String> headers, String label,
+        String model, int maxTokens) {
+      this(url, rate, duration, warmup, streamFraction, keys, connections, timeout, headers, label,
+          model, maxTokens, null, null);
     }
 
     Options withRate(int newRate, Duration newDuration) {
       return new Options(url, newRate, newDuration, warmup, streamFraction, keys, connections,
-          timeout, headers, label, model, maxTokens);
+          timeout, headers, label, model, maxTokens, streamUrl, streamModel);
     }
   }
 
@@ -148,6 +164,9 @@ public final class LoadGenerator {
   /** Runs the warm-up and then the measured period, and returns what the measured period saw. */
   public static Result run(Options o) throws InterruptedException {
     InetSocketAddress address = new InetSocketAddress(o.url().getHost(), port(o.url()));
+    InetSocketAddress streamAddress =
+        new InetSocketAddress(o.streamUrl().getHost(), port(o.streamUrl()));
+    boolean separateStreams = !streamAddress.equals(address);
     List<byte[][]> requests = prepare(o);
     long intervalScale = TimeUnit.SECONDS.toNanos(1);
     long warmupNanos = o.warmup().toNanos();
@@ -159,6 +178,7 @@ public final class LoadGenerator {
     long end = measureStart + measureNanos;
 
     AtomicLong ticket = new AtomicLong();
+    AtomicLong lastDone = new AtomicLong(end);
     Recorder all = recorder();
     Recorder plain = recorder();
     Recorder stream = recorder();
@@ -172,8 +192,10 @@ public final class LoadGenerator {
     Map<Integer, LongAdder> statuses = new ConcurrentHashMap<>();
 
     Runnable worker = () -> {
-      try (RawHttpConnection connection =
-          new RawHttpConnection(address, (int) o.timeout().toMillis())) {
+      int timeoutMillis = (int) o.timeout().toMillis();
+      try (RawHttpConnection plainConnection = new RawHttpConnection(address, timeoutMillis);
+          RawHttpConnection streamConnection = separateStreams
+              ? new RawHttpConnection(streamAddress, timeoutMillis) : plainConnection) {
         while (true) {
           long i = ticket.getAndIncrement();
           long intended = start + i * intervalScale / o.rate();
@@ -201,7 +223,7 @@ public final class LoadGenerator {
           }
           RawHttpConnection.Response response;
           try {
-            response = connection.exchange(request);
+            response = (isStream ? streamConnection : plainConnection).exchange(request);
           } catch (IOException e) {
             if (measured) {
               errorKinds.computeIfAbsent("io: " + e.getClass().getSimpleName(),
@@ -213,9 +235,8 @@ public final class LoadGenerator {
           if (!measured) {
             continue;
           }
-          if (done <= end) {
-            completed.increment();
-          }
+          completed.increment();
+          lastDone.accumulateAndGet(done, Math::max);
           statuses.computeIfAbsent(response.status(), k -> new LongAdder()).increment();
           int expected = key != null && key.blocked() ? 402 : 200;
           long micros = Math.min(HIGHEST_MICROS, (done - intended) / 1000);
@@ -241,7 +262,8 @@ public final class LoadGenerator {
             }
           }
         }
-        reconnects.add(connection.reconnects());
+        reconnects.add(plainConnection.reconnects()
+            + (separateStreams ? streamConnection.reconnects() : 0));
       }
     };
 
@@ -267,7 +289,9 @@ public final class LoadGenerator {
     Map<Integer, Long> statusCounts = new TreeMap<>();
     statuses.forEach((k, v) -> statusCounts.put(k, v.sum()));
     long errors = kinds.values().stream().mapToLong(Long::longValue).sum();
-    double seconds = measureNanos / 1e9;
+    // Responses to the measured requests over the time they took to arrive: a target that keeps
+    // up finishes just after the period ends, one that falls behind stretches the denominator.
+    double seconds = (lastDone.get() - measureStart) / 1e9;
     return new Result(o, seconds, sent.sum(), completed.sum(), completed.sum() / seconds,
         ok.sum(), blocked.sum(), errors, kinds, statusCounts, reconnects.sum(),
         all.getIntervalHistogram(), plain.getIntervalHistogram(), stream.getIntervalHistogram(),
@@ -370,15 +394,16 @@ public final class LoadGenerator {
   /** Request bytes per prompt variant: [key * 2 + (stream ? 1 : 0)]. */
   private static List<byte[][]> prepare(Options o) {
     List<byte[][]> variants = new ArrayList<>(PROMPT_VARIANTS);
-    String path = o.url().getRawPath().isEmpty() ? "/" : o.url().getRawPath();
-    String hostHeader = o.url().getHost() + ":" + port(o.url());
     int keyCount = Math.max(1, o.keys().size());
     for (int v = 0; v < PROMPT_VARIANTS; v++) {
       byte[][] forKeys = new byte[keyCount * 2][];
       for (int k = 0; k < keyCount; k++) {
         Key key = o.keys().isEmpty() ? null : o.keys().get(k);
         for (int s = 0; s < 2; s++) {
-          String body = body(o, v, s == 1);
+          URI target = s == 1 ? o.streamUrl() : o.url();
+          String path = target.getRawPath().isEmpty() ? "/" : target.getRawPath();
+          String hostHeader = target.getHost() + ":" + port(target);
+          String body = body(s == 1 ? o.streamModel() : o.model(), o.maxTokens(), v, s == 1);
           StringBuilder head = new StringBuilder()
               .append("POST ").append(path).append(" HTTP/1.1\r\n")
               .append("Host: ").append(hostHeader).append("\r\n")
@@ -405,10 +430,10 @@ public final class LoadGenerator {
     return variants;
   }
 
-  private static String body(Options o, int variant, boolean stream) {
+  private static String body(String model, int maxTokens, int variant, boolean stream) {
     String prompt = "Load test prompt number " + variant
         + ": summarise the credit ledger entries for this account in two sentences.";
-    return "{\"model\":\"" + o.model() + "\",\"max_tokens\":" + o.maxTokens()
+    return "{\"model\":\"" + model + "\",\"max_tokens\":" + maxTokens
         + ",\"messages\":[{\"role\":\"system\",\"content\":\"You are a concise assistant.\"},"
         + "{\"role\":\"user\",\"content\":\"" + prompt + "\"}]"
         + (stream ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}" : "") + "}";
@@ -455,7 +480,8 @@ public final class LoadGenerator {
   static final String USAGE = """
       usage: LoadGenerator --url http://HOST:PORT/v1/chat/completions [--rate 500] \
       [--duration 10s] [--warmup 3s] [--stream-fraction 0.2] [--keys FILE] [--connections 128] \
-      [--timeout 10s] [--header 'Name: value']... [--label NAME] [--model pro] [--max-tokens 32]
+      [--timeout 10s] [--header 'Name: value']... [--label NAME] [--model pro] [--max-tokens 32] \
+      [--stream-url URL] [--stream-model NAME]
         [--search --search-start 500 --search-factor 1.3 --search-max 20000 --p99-limit-ms 50]
       Keys file: one key per line, 'KEY' (expects 200) or 'KEY,blocked' (expects 402).""";
 
@@ -472,6 +498,8 @@ public final class LoadGenerator {
     String label = "load";
     String model = Options.DEFAULT_MODEL;
     int maxTokens = Options.DEFAULT_MAX_TOKENS;
+    String streamUrl = null;
+    String streamModel = null;
     boolean search = false;
     int searchStart = 500;
     double searchFactor = 1.3;
@@ -505,6 +533,8 @@ public final class LoadGenerator {
           case "--label" -> label = v;
           case "--model" -> model = v;
           case "--max-tokens" -> maxTokens = parseInt(a, v);
+          case "--stream-url" -> streamUrl = v;
+          case "--stream-model" -> streamModel = v;
           case "--search-start" -> searchStart = parseInt(a, v);
           case "--search-factor" -> searchFactor = parseDouble(a, v);
           case "--search-max" -> searchMax = parseInt(a, v);
@@ -520,7 +550,8 @@ public final class LoadGenerator {
             "--search-factor must be above 1, but was " + searchFactor);
       }
       Options options = new Options(normalize(url), rate, duration, warmup, streamFraction, keys,
-          connections, timeout, headers, label, model, maxTokens);
+          connections, timeout, headers, label, model, maxTokens,
+          streamUrl == null ? null : normalize(streamUrl), streamModel);
       if (search) {
         searchMaxRate(options, searchStart, searchFactor, searchMax, duration, p99Limit,
             System.out);

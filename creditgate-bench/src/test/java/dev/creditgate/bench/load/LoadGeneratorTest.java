@@ -131,6 +131,22 @@ class LoadGeneratorTest {
   }
 
   @Test
+  void streamsCanGoToTheirOwnUrlAndModel() throws Exception {
+    try (SimulatedUpstream plain = SimulatedUpstream.builder().build().start();
+        SimulatedUpstream streams = SimulatedUpstream.builder().build().start()) {
+      Result r = LoadGenerator.run(new Options(LoadGenerator.normalize(plain.baseUrl()), 100,
+          Duration.ofSeconds(1), Duration.ZERO, 0.5, List.of(), 8, Duration.ofSeconds(5),
+          List.of(), "split", "pro", 8, LoadGenerator.normalize(streams.baseUrl()), "slow"));
+      assertThat(r.errors()).as("errors %s", r.errorKinds()).isZero();
+      assertThat(plain.stats().streamedResponses()).isZero();
+      assertThat(plain.stats().completedResponses()).isEqualTo(r.plain().getTotalCount());
+      assertThat(streams.stats().streamedResponses()).isEqualTo(r.stream().getTotalCount());
+      assertThat(streams.stats().completedResponses()).isEqualTo(r.stream().getTotalCount());
+      assertThat(r.stream().getTotalCount()).isBetween(40L, 60L);
+    }
+  }
+
+  @Test
   void streamSelectionIsDeterministicAndMatchesTheFraction() {
     int streams = 0;
     for (long i = 0; i < 100_000; i++) {
