@@ -37,9 +37,9 @@ import org.HdrHistogram.Recorder;
  * could not even be sent within the timeout is an error.
  *
  * <p>{@code --search} steps the rate up (times {@code --search-factor}) until p99 exceeds
- * {@code --p99-limit-ms}, an error appears or the achieved rate falls below 95% of the target,
- * then bisects twice between the last pass and the first failure, and prints the highest rate
- * that passed.
+ * {@code --p99-limit-ms}, an error appears or the achieved rate falls below 95% of the target
+ * (in a step and in its one retry), then bisects twice between the last pass and the first
+ * failure, and prints the highest rate that passed.
  */
 public final class LoadGenerator {
 
@@ -308,9 +308,7 @@ public final class LoadGenerator {
     int firstFail = 0;
     int rate = startRate;
     while (rate <= maxRate) {
-      Result r = run(base.withRate(rate, stepDuration));
-      boolean pass = r.sustained(p99LimitMillis);
-      out.println(searchLine(r, pass));
+      boolean pass = step(base, rate, stepDuration, p99LimitMillis, out);
       if (!pass) {
         firstFail = rate;
         break;
@@ -323,9 +321,7 @@ public final class LoadGenerator {
       if (mid <= 0) {
         break;
       }
-      Result r = run(base.withRate(mid, stepDuration));
-      boolean pass = r.sustained(p99LimitMillis);
-      out.println(searchLine(r, pass));
+      boolean pass = step(base, mid, stepDuration, p99LimitMillis, out);
       if (pass) {
         lastPass = mid;
       } else {
@@ -336,6 +332,23 @@ public final class LoadGenerator {
             + " capped=%b%n", base.label(), lastPass, firstFail == 0 ? "none" : firstFail,
         p99LimitMillis, firstFail == 0);
     return lastPass;
+  }
+
+  /**
+   * One search step. A failed step is run once more and fails only if the retry fails too: on a
+   * shared machine a burst of someone else's work can spoil one short step's p99.
+   */
+  private static boolean step(Options base, int rate, Duration stepDuration,
+      double p99LimitMillis, PrintStream out) throws InterruptedException {
+    for (int attempt = 1; attempt <= 2; attempt++) {
+      Result r = run(base.withRate(rate, stepDuration));
+      boolean pass = r.sustained(p99LimitMillis);
+      out.println(searchLine(r, pass) + (attempt == 2 ? " (retry)" : ""));
+      if (pass) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String searchLine(Result r, boolean pass) {
