@@ -1,0 +1,113 @@
+package dev.creditgate.ledger.jdbc;
+
+import dev.creditgate.CreditCache;
+import dev.creditgate.CreditSnapshot;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Mirrors committed account states into the guard's cache. The first attempt is awaited (bounded)
+ * so that the next guard call sees the change; failures are retried in the background with
+ * backoff, then the account is invalidated; nothing here ever fails a ledger operation.
+ */
+final class CacheSync {
+
+  private static final Logger LOG = LoggerFactory.getLogger(CacheSync.class);
+  private static final int ATTEMPTS = 4;
+  private static final long FIRST_BACKOFF_MILLIS = 50;
+
+  private final CreditCache cache;
+  private final Duration snapshotTtl;
+  private final Duration blockedTtl;
+  private final long timeoutNanos;
+  private final ScheduledExecutorService scheduler;
+  private final AtomicLong failures = new AtomicLong();
+
+  CacheSync(CreditCache cache, Duration snapshotTtl, Duration blockedTtl, Duration timeout,
+      ScheduledExecutorService scheduler) {
+    this.cache = cache;
+    this.snapshotTtl = snapshotTtl;
+    this.blockedTtl = blockedTtl;
+    this.timeoutNanos = timeout.toNanos();
+    this.scheduler = scheduler;
+  }
+
+  long failures() {
+    return failures.get();
+  }
+
+  void publish(String accountId, CreditSnapshot snapshot) {
+    if (cache == null) {
+      return;
+    }
+    try {
+      write(accountId, snapshot).get(timeoutNanos, TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      retry(accountId, snapshot, 2, e);
+    } catch (Exception e) {
+      retry(accountId, snapshot, 2, e);
+    }
+  }
+
+  /** Writes the snapshot (versioned) and then the blocked marker that goes with it. */
+  private CompletableFuture<Void> write(String accountId, CreditSnapshot snapshot) {
+    return call(() -> cache.putSnapshot(accountId, snapshot, snapshotTtl))
+        // The marker is written even when a newer snapshot is cached: markers carry their version, so an
+        // older one never overrides a newer snapshot, and a retry after a failed marker write still lands.
+        .thenCompose(stored -> snapshot.canSpend()
+            ? call(() -> cache.clearBlocked(accountId))
+            : call(() -> cache.setBlocked(accountId, snapshot.version(), blockedTtl)))
+        .orTimeout(timeoutNanos, TimeUnit.NANOSECONDS);
+  }
+
+  private void retry(String accountId, CreditSnapshot snapshot, int attempt, Throwable error) {
+    if (attempt > ATTEMPTS) {
+      failures.incrementAndGet();
+      LOG.warn("ledger cache update failed {} times, invalidating, account_id={} version={}: {}", ATTEMPTS,
+          accountId, snapshot.version(), describe(error));
+      call(() -> cache.invalidate(accountId)).whenComplete((ignored, e) -> {
+        if (e != null) {
+          LOG.warn("ledger cache invalidate failed, account_id={}: {}", accountId, describe(e));
+        }
+      });
+      return;
+    }
+    LOG.debug("ledger cache update attempt {} failed, account_id={}: {}", attempt - 1, accountId, describe(error));
+    long delay = FIRST_BACKOFF_MILLIS << (2 * (attempt - 2));
+    try {
+      scheduler.schedule(() -> write(accountId, snapshot).whenComplete((ignored, e) -> {
+        if (e != null) {
+          retry(accountId, snapshot, attempt + 1, e);
+        }
+      }), delay, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      failures.incrementAndGet();
+      LOG.warn("ledger cache update dropped (ledger closing), account_id={}", accountId);
+    }
+  }
+
+  private static <T> CompletableFuture<T> call(java.util.function.Supplier<CompletableFuture<T>> write) {
+    try {
+      CompletableFuture<T> future = write.get();
+      return future == null ? CompletableFuture.failedFuture(new NullPointerException("cache returned a null future"))
+          : future;
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  private static String describe(Throwable t) {
+    Throwable cause = t instanceof java.util.concurrent.ExecutionException && t.getCause() != null ? t.getCause() : t;
+    if (cause instanceof java.util.concurrent.TimeoutException) {
+      return "no answer in time";
+    }
+    return cause.getClass().getSimpleName() + (cause.getMessage() == null ? "" : ": " + cause.getMessage());
+  }
+}

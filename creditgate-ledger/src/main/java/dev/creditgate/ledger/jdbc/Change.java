@@ -1,0 +1,103 @@
+package dev.creditgate.ledger.jdbc;
+
+import dev.creditgate.ledger.ChargeRequest;
+import dev.creditgate.ledger.EntryKind;
+import dev.creditgate.ledger.LedgerEntry;
+import dev.creditgate.pricing.Quote;
+import dev.creditgate.pricing.Usage;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What one operation asks the ledger to record. Under an event id already used it is compared with
+ * the stored entry: the fields that make up the operation's payload must match.
+ */
+record Change(
+    EntryKind kind,
+    long amount,
+    String requestId,
+    String scene,
+    String provider,
+    String model,
+    Usage usage,
+    long costMicros,
+    long priceRuleId,
+    boolean unpriced,
+    boolean estimated,
+    String refEventId,
+    String actor,
+    String reason,
+    String metadata) {
+
+  static Change simple(EntryKind kind, long amount, String actor, String reason) {
+    return new Change(kind, amount, "", "", "", "", Usage.ZERO, 0, 0, false, false, null,
+        Objects.requireNonNullElse(actor, ""), Objects.requireNonNullElse(reason, ""), "{}");
+  }
+
+  static Change refund(String chargeEventId, long amount, String actor, String reason) {
+    return new Change(EntryKind.REFUND, amount, "", "", "", "", Usage.ZERO, 0, 0, false, false, chargeEventId,
+        Objects.requireNonNullElse(actor, ""), Objects.requireNonNullElse(reason, ""),
+        "{\"chargeEventId\":\"" + jsonEscape(chargeEventId) + "\"}");
+  }
+
+  /** A charge priced by {@code quote}; the amount is the negated credits. */
+  static Change charge(ChargeRequest r, Quote quote) {
+    return new Change(EntryKind.CHARGE, -quote.credits(), r.requestId(), r.scene(), r.provider(), r.model(),
+        r.usage(), quote.costMicros(), quote.ruleId(), quote.unpriced(), r.estimated(), null, "gateway", "",
+        r.metadata());
+  }
+
+  /**
+   * What differs between this change and the entry stored under the same event id, in words, or
+   * null when it is the same operation. A charge's price is not compared: the rules may have changed
+   * since, and the original price stands.
+   */
+  String differenceFrom(StoredEntry stored) {
+    LedgerEntry e = stored.entry();
+    List<String> differences = new ArrayList<>();
+    compare(differences, "kind", e.kind(), kind);
+    if (e.kind() == kind) {
+      switch (kind) {
+        case CHARGE -> {
+          compare(differences, "requestId", e.requestId(), requestId);
+          compare(differences, "scene", e.scene(), scene);
+          compare(differences, "provider", stored.provider(), provider);
+          compare(differences, "model", e.model(), model);
+          compare(differences, "usage", e.usage(), usage);
+          compare(differences, "estimated", e.estimated(), estimated);
+          compare(differences, "metadata", e.metadata(), metadata);
+        }
+        case REFUND -> {
+          compare(differences, "chargeEventId", stored.refEventId(), refEventId);
+          compare(differences, "amount", e.amount(), amount);
+          compare(differences, "actor", e.actor(), actor);
+          compare(differences, "reason", e.reason(), reason);
+        }
+        default -> {
+          compare(differences, "amount", e.amount(), amount);
+          compare(differences, "actor", e.actor(), actor);
+          compare(differences, "reason", e.reason(), reason);
+        }
+      }
+    }
+    return differences.isEmpty() ? null : String.join("; ", differences);
+  }
+
+  private static void compare(List<String> differences, String field, Object stored, Object requested) {
+    if (!Objects.equals(stored, requested)) {
+      differences.add(field + " was " + stored + ", now " + requested);
+    }
+  }
+
+  private static String jsonEscape(String value) {
+    StringBuilder out = new StringBuilder(value.length());
+    for (char ch : value.toCharArray()) {
+      if (ch == '"' || ch == '\\') {
+        out.append('\\');
+      }
+      out.append(ch);
+    }
+    return out.toString();
+  }
+}

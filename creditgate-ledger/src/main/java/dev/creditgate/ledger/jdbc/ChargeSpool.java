@@ -1,0 +1,209 @@
+package dev.creditgate.ledger.jdbc;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The durable local spool of charges the database could not take: an append-only file, one line
+ * per charge, fsync'd before {@link #append} returns. Replayed records are dropped by rewriting the
+ * file (write a temporary file, fsync, rename over the old one), so a crash at any point leaves
+ * either the old or the new file, never a half-written one. One process owns a spool directory at
+ * a time (a file lock enforces it).
+ */
+final class ChargeSpool implements AutoCloseable {
+
+  static final String SPOOL_FILE = "charges.spool";
+  static final String REJECTED_FILE = "charges.rejected";
+  static final String LOCK_FILE = "spool.lock";
+
+  private static final Logger LOG = LoggerFactory.getLogger(ChargeSpool.class);
+
+  private final Path directory;
+  private final Path spoolFile;
+  private final FileChannel lockChannel;
+  private final FileLock lock;
+  private final List<SpoolRecord> pending = new ArrayList<>();
+  private FileChannel channel;
+  private long bytes;
+
+  ChargeSpool(Path directory) {
+    this.directory = directory;
+    this.spoolFile = directory.resolve(SPOOL_FILE);
+    try {
+      Files.createDirectories(directory);
+      lockChannel = FileChannel.open(directory.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      FileLock acquired;
+      try {
+        acquired = lockChannel.tryLock();
+      } catch (OverlappingFileLockException e) {
+        acquired = null;
+      }
+      if (acquired == null) {
+        lockChannel.close();
+        throw new IllegalStateException("spoolDirectory " + directory + " is in use by another ledger");
+      }
+      lock = acquired;
+      load();
+      rewrite();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open the charge spool in " + directory, e);
+    }
+  }
+
+  private void load() throws IOException {
+    if (!Files.exists(spoolFile)) {
+      return;
+    }
+    int lineNumber = 0;
+    for (String line : Files.readAllLines(spoolFile, StandardCharsets.UTF_8)) {
+      lineNumber++;
+      if (line.isEmpty()) {
+        continue;
+      }
+      try {
+        pending.add(SpoolRecord.decode(line));
+      } catch (RuntimeException e) {
+        // A torn last line is a charge whose append never completed, so it was never acknowledged as spooled.
+        LOG.warn("charge spool {} line {} skipped: {}", spoolFile, lineNumber, e.getMessage());
+        appendTo(directory.resolve(REJECTED_FILE), "unreadable\t" + line);
+      }
+    }
+  }
+
+  synchronized void append(SpoolRecord record) {
+    byte[] line = (record.encode() + "\n").getBytes(StandardCharsets.UTF_8);
+    try {
+      ByteBuffer buffer = ByteBuffer.wrap(line);
+      while (buffer.hasRemaining()) {
+        channel.write(buffer);
+      }
+      channel.force(false);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the charge spool " + spoolFile, e);
+    }
+    bytes += line.length;
+    pending.add(record);
+  }
+
+  synchronized List<SpoolRecord> pending() {
+    return List.copyOf(pending);
+  }
+
+  synchronized boolean isEmpty() {
+    return pending.isEmpty();
+  }
+
+  synchronized int size() {
+    return pending.size();
+  }
+
+  synchronized long bytes() {
+    return bytes;
+  }
+
+  /** When the oldest pending record was spooled, or null when none is pending. */
+  synchronized Instant oldest() {
+    return pending.isEmpty() ? null : pending.get(0).spooledAt();
+  }
+
+  /** Drops records that were written to the database (or rejected), by identity. */
+  synchronized void remove(Collection<SpoolRecord> done) {
+    Set<SpoolRecord> gone = Collections.newSetFromMap(new IdentityHashMap<>());
+    gone.addAll(done);
+    pending.removeIf(gone::contains);
+    try {
+      rewrite();
+    } catch (IOException e) {
+      // The file still holds the records: they are replayed again, which is idempotent.
+      LOG.warn("charge spool {} could not be compacted: {}", spoolFile, e.toString());
+    }
+  }
+
+  /** Keeps a record the database refused in the rejected file, with the reason, for an operator. */
+  synchronized void reject(SpoolRecord record, String why) {
+    try {
+      appendTo(directory.resolve(REJECTED_FILE), why.replace('\n', ' ').replace('\t', ' ') + "\t" + record.encode());
+    } catch (IOException e) {
+      LOG.error("charge spool rejected-file write failed for event {}: {}", record.request().eventId(), e.toString());
+    }
+  }
+
+  private void rewrite() throws IOException {
+    Path temporary = directory.resolve(SPOOL_FILE + ".tmp");
+    StringBuilder text = new StringBuilder();
+    for (SpoolRecord record : pending) {
+      text.append(record.encode()).append('\n');
+    }
+    byte[] content = text.toString().getBytes(StandardCharsets.UTF_8);
+    try (FileChannel out = FileChannel.open(temporary, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.TRUNCATE_EXISTING)) {
+      ByteBuffer buffer = ByteBuffer.wrap(content);
+      while (buffer.hasRemaining()) {
+        out.write(buffer);
+      }
+      out.force(true);
+    }
+    if (channel != null) {
+      channel.close();
+    }
+    try {
+      Files.move(temporary, spoolFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      syncDirectory();
+      bytes = content.length;
+    } finally {
+      channel = FileChannel.open(spoolFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.APPEND);
+    }
+  }
+
+  private void syncDirectory() {
+    try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {
+      dir.force(true);
+    } catch (IOException e) {
+      // Not every platform can fsync a directory; the rename itself is still atomic.
+      LOG.debug("cannot fsync directory {}: {}", directory, e.toString());
+    }
+  }
+
+  private static void appendTo(Path file, String line) throws IOException {
+    try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.APPEND)) {
+      ByteBuffer buffer = ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8));
+      while (buffer.hasRemaining()) {
+        out.write(buffer);
+      }
+      out.force(false);
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    try {
+      if (channel != null) {
+        channel.close();
+      }
+      lock.release();
+      lockChannel.close();
+    } catch (IOException e) {
+      LOG.warn("charge spool {} close failed: {}", spoolFile, e.toString());
+    }
+  }
+}

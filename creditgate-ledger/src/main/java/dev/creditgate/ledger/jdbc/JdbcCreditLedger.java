@@ -1,0 +1,1248 @@
+package dev.creditgate.ledger.jdbc;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.creditgate.BillingContext;
+import dev.creditgate.CreditBalanceGuard;
+import dev.creditgate.CreditCache;
+import dev.creditgate.CreditSnapshot;
+import dev.creditgate.ledger.Account;
+import dev.creditgate.ledger.AccountNotFoundException;
+import dev.creditgate.ledger.ChargeRequest;
+import dev.creditgate.ledger.ChargeResult;
+import dev.creditgate.ledger.CreditLedger;
+import dev.creditgate.ledger.EntryKind;
+import dev.creditgate.ledger.IdempotencyConflictException;
+import dev.creditgate.ledger.LedgerChecks;
+import dev.creditgate.ledger.LedgerEntry;
+import dev.creditgate.ledger.LedgerUnavailableException;
+import dev.creditgate.ledger.Page;
+import dev.creditgate.ledger.VerifyResult;
+import dev.creditgate.pricing.PriceRule;
+import dev.creditgate.pricing.Pricing;
+import dev.creditgate.pricing.Quote;
+import dev.creditgate.pricing.Usage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The credit ledger on PostgreSQL or SQLite (the embedded default), through a HikariCP pool, with
+ * the schema kept by Flyway.
+ *
+ * <p>What a caller may rely on:
+ * <ul>
+ *   <li>Every operation is one database transaction that locks the account row (PostgreSQL
+ *       {@code SELECT ... FOR UPDATE}, SQLite {@code BEGIN IMMEDIATE}) and updates it guarded by its
+ *       version, so no update is lost and an event id is recorded at most once per account, even
+ *       when the same event arrives concurrently.</li>
+ *   <li>A charge the database cannot take (down, timing out, locked) is written to a durable local
+ *       spool and replayed in the background, in order and idempotently; the spool survives a
+ *       restart. {@link #stats()} reports its size and lag.</li>
+ *   <li>After every committed change the account's new snapshot goes to the {@link CreditCache}
+ *       given to the builder (versioned), so a top-up or a block takes effect on the next guard
+ *       call; a cache failure is retried and logged and never fails the operation.</li>
+ *   <li>Every statement has a timeout ({@link Builder#statementTimeout}), and so does taking a
+ *       connection from the pool ({@link Builder#connectionTimeout}).</li>
+ * </ul>
+ *
+ * <p>Create one per process and close it on shutdown; it owns its pool, its background thread and
+ * its spool directory.
+ */
+public final class JdbcCreditLedger implements CreditLedger {
+
+  /** The embedded default: a SQLite file under {@code ./data}. */
+  public static final String DEFAULT_JDBC_URL = "jdbc:sqlite:./data/creditgate.db";
+  public static final Path DEFAULT_SPOOL_DIRECTORY = Path.of("data", "spool");
+  public static final Duration DEFAULT_STATEMENT_TIMEOUT = Duration.ofSeconds(5);
+  /** How long an operation waits for a pooled connection; a dead database is noticed this fast. */
+  public static final Duration DEFAULT_CONNECTION_TIMEOUT = Duration.ofSeconds(2);
+  public static final int DEFAULT_POOL_SIZE = 8;
+  /** How often the spool is replayed while it holds charges. */
+  public static final Duration DEFAULT_REPLAY_INTERVAL = Duration.ofSeconds(1);
+  /** How long price rules read from the database are used before they are read again. */
+  public static final Duration DEFAULT_PRICE_RULE_REFRESH = Duration.ofSeconds(10);
+  /** How long an operation waits for its cache update before leaving it to background retries. */
+  public static final Duration DEFAULT_CACHE_TIMEOUT = Duration.ofMillis(200);
+  /** The longest request id, scene, provider, model or actor accepted. */
+  public static final int MAX_FIELD_LENGTH = 200;
+  public static final int MAX_REASON_LENGTH = 2000;
+  public static final int MAX_METADATA_LENGTH = 8192;
+  public static final int MAX_PAGE_SIZE = 1000;
+
+  private static final Logger LOG = LoggerFactory.getLogger(JdbcCreditLedger.class);
+  private static final int UNIQUE_RACE_ATTEMPTS = 3;
+
+  private static final String ACCOUNT_COLUMNS =
+      "id, balance, blocked, version, granted, consumed, refunded, created_at, updated_at";
+  private static final String ENTRY_COLUMNS = "id, account_id, event_id, kind, amount, balance_after, request_id, "
+      + "scene, provider, model, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_micros, "
+      + "price_rule_id, unpriced, estimated, ref_event_id, actor, reason, metadata, created_at";
+  private static final String RULE_COLUMNS = "id, scene, provider, model, input_price, output_price, cached_price, "
+      + "reasoning_price, credits_per_unit, markup_bps, priority, active";
+
+  private final Dialect dialect;
+  private final HikariDataSource dataSource;
+  private final Clock clock;
+  private final int queryTimeoutSeconds;
+  private final long priceRuleRefreshMillis;
+  private final ChargeSpool spool;
+  private final CacheSync cacheSync;
+  private final ScheduledExecutorService scheduler;
+  private final ReentrantLock replayLock = new ReentrantLock();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final AtomicLong spooled = new AtomicLong();
+  private final AtomicLong replayed = new AtomicLong();
+  private final AtomicLong rejected = new AtomicLong();
+  private final AtomicLong unpriced = new AtomicLong();
+  private volatile List<PriceRule> rules;
+  private volatile long rulesLoadedAtMillis;
+
+  private JdbcCreditLedger(Builder b) {
+    this.dialect = Dialect.of(b.jdbcUrl);
+    this.clock = b.clock;
+    this.queryTimeoutSeconds = (int) Math.max(1, (b.statementTimeout.toMillis() + 999) / 1000);
+    this.priceRuleRefreshMillis = b.priceRuleRefresh.toMillis();
+    this.dataSource = createDataSource(b, dialect);
+    ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(2, runnable -> {
+      Thread thread = new Thread(runnable, "creditgate-ledger-" + THREADS.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    });
+    executor.setRemoveOnCancelPolicy(true);
+    this.scheduler = executor;
+    this.cacheSync = new CacheSync(b.cache, b.cacheSnapshotTtl, b.cacheBlockedTtl, b.cacheTimeout, scheduler);
+    ChargeSpool opened = null;
+    try {
+      if (b.migrate) {
+        migrate(dataSource, dialect);
+      }
+      opened = new ChargeSpool(b.spoolDirectory);
+    } catch (RuntimeException e) {
+      scheduler.shutdownNow();
+      dataSource.close();
+      throw e;
+    }
+    this.spool = opened;
+    // Replays what a previous process left in the spool at once, then keeps draining it.
+    long interval = b.replayInterval.toMillis();
+    scheduler.scheduleWithFixedDelay(this::replayQuietly, 0, interval, TimeUnit.MILLISECONDS);
+  }
+
+  private static final AtomicInteger THREADS = new AtomicInteger();
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  private static HikariDataSource createDataSource(Builder b, Dialect dialect) {
+    HikariConfig config = new HikariConfig();
+    config.setPoolName("creditgate-ledger");
+    config.setJdbcUrl(b.jdbcUrl);
+    if (b.username != null) {
+      config.setUsername(b.username);
+    }
+    if (b.password != null) {
+      config.setPassword(b.password);
+    }
+    config.setMaximumPoolSize(b.poolSize);
+    config.setConnectionTimeout(b.connectionTimeout.toMillis());
+    config.setValidationTimeout(Math.min(b.connectionTimeout.toMillis(), 1000));
+    // Start (and spool) even when the database is down; connections are made when it is back.
+    config.setInitializationFailTimeout(-1);
+    long statementMillis = b.statementTimeout.toMillis();
+    if (dialect == Dialect.POSTGRESQL) {
+      config.setConnectionInitSql("SET statement_timeout = " + statementMillis);
+      // A network-level backstop should the server stop answering altogether.
+      config.addDataSourceProperty("socketTimeout", Long.toString(statementMillis / 1000 + 5));
+      config.addDataSourceProperty("connectTimeout", Long.toString(Math.max(1, b.connectionTimeout.toSeconds())));
+    } else {
+      createSqliteDirectory(b.jdbcUrl);
+      config.addDataSourceProperty("journal_mode", "WAL");
+      // A ledger keeps a committed charge even through a power loss.
+      config.addDataSourceProperty("synchronous", "FULL");
+      config.addDataSourceProperty("busy_timeout", Long.toString(statementMillis));
+      config.addDataSourceProperty("foreign_keys", "true");
+    }
+    return new HikariDataSource(config);
+  }
+
+  private static void createSqliteDirectory(String jdbcUrl) {
+    String path = jdbcUrl.substring("jdbc:sqlite:".length());
+    int query = path.indexOf('?');
+    if (query >= 0) {
+      path = path.substring(0, query);
+    }
+    if (path.isEmpty() || path.startsWith(":memory:") || path.startsWith("file:")) {
+      return;
+    }
+    Path parent = Path.of(path).toAbsolutePath().getParent();
+    try {
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+    } catch (java.io.IOException e) {
+      throw new IllegalArgumentException("jdbcUrl names a SQLite file whose directory cannot be created: " + parent, e);
+    }
+  }
+
+  /**
+   * Brings the ledger's schema at {@code jdbcUrl} up to date (the {@code creditgate migrate}
+   * command). Returns the number of migrations applied.
+   *
+   * @throws LedgerUnavailableException when the database cannot be reached or migrated
+   */
+  public static int migrate(String jdbcUrl) {
+    Dialect dialect = Dialect.of(jdbcUrl);
+    HikariConfig config = new HikariConfig();
+    config.setJdbcUrl(jdbcUrl);
+    config.setMaximumPoolSize(1);
+    config.setPoolName("creditgate-migrate");
+    if (dialect == Dialect.SQLITE) {
+      createSqliteDirectory(jdbcUrl);
+    }
+    try (HikariDataSource source = new HikariDataSource(config)) {
+      return migrate(source, dialect);
+    } catch (com.zaxxer.hikari.pool.HikariPool.PoolInitializationException e) {
+      throw new LedgerUnavailableException("cannot connect to the ledger database to migrate it", e);
+    }
+  }
+
+  private static int migrate(DataSource source, Dialect dialect) {
+    try {
+      return Flyway.configure()
+          .dataSource(source)
+          .locations(dialect.migrationLocation())
+          .load()
+          .migrate()
+          .migrationsExecuted;
+    } catch (FlywayException e) {
+      throw new LedgerUnavailableException("cannot migrate the ledger database: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The ledger's pool. The gateway keeps its own tables in the same database with its own Flyway
+   * location and history table; it must not change the ledger's tables.
+   */
+  public DataSource dataSource() {
+    return dataSource;
+  }
+
+  public Dialect dialect() {
+    return dialect;
+  }
+
+  /** A reading of the spool and the counters, for metrics. */
+  public LedgerStats stats() {
+    Instant oldest = spool.oldest();
+    Duration lag = oldest == null ? Duration.ZERO : Duration.between(oldest, clock.instant());
+    return new LedgerStats(spool.size(), spool.bytes(), lag.isNegative() ? Duration.ZERO : lag, spooled.get(),
+        replayed.get(), rejected.get(), unpriced.get(), cacheSync.failures());
+  }
+
+  // ---------------------------------------------------------------- accounts
+
+  @Override
+  public Optional<CreditSnapshot> fetchSnapshot(String accountId) {
+    return account(accountId).map(Account::snapshot);
+  }
+
+  @Override
+  public Account openAccount(String accountId) {
+    BillingContext.requireValidAccountId(accountId);
+    return transaction(c -> lockAccount(c, accountId, true, now()));
+  }
+
+  @Override
+  public Optional<Account> account(String accountId) {
+    BillingContext.requireValidAccountId(accountId);
+    return read(c -> {
+      try (PreparedStatement s = prepare(c, "SELECT " + ACCOUNT_COLUMNS + " FROM accounts WHERE id = ?")) {
+        s.setString(1, accountId);
+        try (ResultSet rows = s.executeQuery()) {
+          return rows.next() ? Optional.of(readAccount(rows)) : Optional.<Account>empty();
+        }
+      }
+    });
+  }
+
+  @Override
+  public Page<Account> accounts(String cursor, int limit) {
+    requireLimit(limit);
+    String after = cursor == null ? "" : cursor;
+    return read(c -> {
+      List<Account> items = new ArrayList<>();
+      try (PreparedStatement s = prepare(c,
+          "SELECT " + ACCOUNT_COLUMNS + " FROM accounts WHERE id > ? ORDER BY id LIMIT ?")) {
+        s.setString(1, after);
+        s.setInt(2, limit + 1);
+        try (ResultSet rows = s.executeQuery()) {
+          while (rows.next()) {
+            items.add(readAccount(rows));
+          }
+        }
+      }
+      if (items.size() <= limit) {
+        return new Page<>(items, null);
+      }
+      List<Account> page = items.subList(0, limit);
+      return new Page<>(page, page.get(limit - 1).id());
+    });
+  }
+
+  // ---------------------------------------------------------------- credit-moving operations
+
+  @Override
+  public LedgerEntry grant(String accountId, long amount, String eventId, String actor, String reason) {
+    checkCommon(accountId, eventId, actor, reason);
+    LedgerChecks.requirePositiveAmount("amount", amount);
+    return apply(accountId, eventId, true, Change.simple(EntryKind.GRANT, amount, actor, reason)).entry();
+  }
+
+  @Override
+  public LedgerEntry refund(String accountId, String chargeEventId, long amount, String eventId, String actor,
+      String reason) {
+    checkCommon(accountId, eventId, actor, reason);
+    LedgerChecks.requireEventId(chargeEventId);
+    LedgerChecks.requirePositiveAmount("amount", amount);
+    return apply(accountId, eventId, false, Change.refund(chargeEventId, amount, actor, reason)).entry();
+  }
+
+  @Override
+  public LedgerEntry adjust(String accountId, long amount, String eventId, String actor, String reason) {
+    checkCommon(accountId, eventId, actor, reason);
+    LedgerChecks.requireNonZeroAmount("amount", amount);
+    if (reason == null || reason.isBlank()) {
+      throw new IllegalArgumentException("reason must be given for an adjustment, but was "
+          + (reason == null ? "null" : "'" + reason + "'"));
+    }
+    return apply(accountId, eventId, false, Change.simple(EntryKind.ADJUSTMENT, amount, actor, reason)).entry();
+  }
+
+  @Override
+  public LedgerEntry block(String accountId, String eventId, String actor, String reason) {
+    checkCommon(accountId, eventId, actor, reason);
+    return apply(accountId, eventId, false, Change.simple(EntryKind.BLOCK, 0, actor, reason)).entry();
+  }
+
+  @Override
+  public LedgerEntry unblock(String accountId, String eventId, String actor, String reason) {
+    checkCommon(accountId, eventId, actor, reason);
+    return apply(accountId, eventId, false, Change.simple(EntryKind.UNBLOCK, 0, actor, reason)).entry();
+  }
+
+  @Override
+  public ChargeResult charge(ChargeRequest request) {
+    Objects.requireNonNull(request, "request");
+    checkCharge(request);
+    ensureOpen();
+    Quote quote;
+    try {
+      quote = quoteFor(request.scene(), request.provider(), request.model(), request.usage());
+    } catch (LedgerUnavailableException e) {
+      // No price rules could ever be read: spool unpriced, priced on replay.
+      return spool(request, null, e);
+    }
+    if (!spool.isEmpty()) {
+      // Older charges wait in the spool: keep their order and do not wait on a database that just failed.
+      return spool(request, quote, null);
+    }
+    try {
+      return applyCharge(request, quote);
+    } catch (LedgerUnavailableException e) {
+      return spool(request, quote, e);
+    }
+  }
+
+  private ChargeResult applyCharge(ChargeRequest request, Quote quote) {
+    if (quote.credits() > LedgerChecks.MAX_AMOUNT) {
+      throw new IllegalArgumentException("charge of " + quote.credits() + " credits for usage " + request.usage()
+          + " exceeds the largest amount " + LedgerChecks.MAX_AMOUNT);
+    }
+    Applied applied = apply(request.accountId(), request.eventId(), true, Change.charge(request, quote));
+    LedgerEntry entry = applied.entry();
+    if (applied.replayed()) {
+      return new ChargeResult(ChargeResult.Status.REPLAYED, entry,
+          new Quote(entry.costMicros(), -entry.amount(), entry.priceRuleId(), entry.unpriced()));
+    }
+    if (entry.unpriced()) {
+      unpriced.incrementAndGet();
+      LOG.warn("unpriced charge recorded at cost 0: no active price rule matches scene='{}' provider='{}' model='{}'"
+          + " (account_id={} event_id={})", request.scene(), request.provider(), request.model(),
+          request.accountId(), request.eventId());
+    }
+    return new ChargeResult(ChargeResult.Status.APPLIED, entry, quote);
+  }
+
+  private ChargeResult spool(ChargeRequest request, Quote quote, LedgerUnavailableException cause) {
+    try {
+      spool.append(new SpoolRecord(clock.instant(), request, quote));
+    } catch (RuntimeException e) {
+      LedgerUnavailableException failure = new LedgerUnavailableException("charge " + request.eventId()
+          + " could not be written to the database nor to the spool", e);
+      if (cause != null) {
+        failure.addSuppressed(cause);
+      }
+      throw failure;
+    }
+    spooled.incrementAndGet();
+    if (cause != null) {
+      LOG.warn("ledger database unavailable, charge spooled, account_id={} event_id={}: {}", request.accountId(),
+          request.eventId(), cause.getMessage());
+    }
+    return new ChargeResult(ChargeResult.Status.SPOOLED, null, quote);
+  }
+
+  /**
+   * Writes the spooled charges to the database now, oldest first, and returns how many are still
+   * pending. The background task does the same every replay interval; a record the database refuses
+   * (an idempotency conflict) moves to the spool directory's rejected file.
+   */
+  public int replaySpool() {
+    ensureOpen();
+    replayLock.lock();
+    try {
+      List<SpoolRecord> done = new ArrayList<>();
+      try {
+        for (SpoolRecord record : spool.pending()) {
+          try {
+            Quote quote = record.quote() != null ? record.quote()
+                : quoteFor(record.request().scene(), record.request().provider(), record.request().model(),
+                    record.request().usage());
+            applyCharge(record.request(), quote);
+            replayed.incrementAndGet();
+          } catch (IdempotencyConflictException | IllegalArgumentException | AccountNotFoundException e) {
+            rejected.incrementAndGet();
+            LOG.error("spooled charge rejected by the ledger, kept in {}: account_id={} event_id={}: {}",
+                ChargeSpool.REJECTED_FILE, record.request().accountId(), record.request().eventId(), e.getMessage());
+            spool.reject(record, e.getMessage());
+          }
+          done.add(record);
+        }
+      } catch (LedgerUnavailableException e) {
+        LOG.debug("spool replay paused, database unavailable: {}", e.getMessage());
+      } finally {
+        if (!done.isEmpty()) {
+          spool.remove(done);
+          LOG.info("spool replay wrote {} charges, {} pending", done.size(), spool.size());
+        }
+      }
+      return spool.size();
+    } finally {
+      replayLock.unlock();
+    }
+  }
+
+  private void replayQuietly() {
+    if (closed.get() || spool.isEmpty()) {
+      return;
+    }
+    try {
+      replaySpool();
+    } catch (RuntimeException e) {
+      LOG.warn("spool replay failed: {}", e.toString());
+    }
+  }
+
+  /** Runs one change in one transaction, retrying when a concurrent insert of the same key won. */
+  private Applied apply(String accountId, String eventId, boolean create, Change change) {
+    ensureOpen();
+    for (int attempt = 1; ; attempt++) {
+      try {
+        Applied applied = transaction(c -> applyIn(c, accountId, eventId, create, change));
+        if (!applied.replayed()) {
+          cacheSync.publish(accountId, applied.account().snapshot());
+        }
+        return applied;
+      } catch (UniqueRace race) {
+        if (attempt >= UNIQUE_RACE_ATTEMPTS) {
+          throw new IllegalStateException("event id '" + eventId + "' of account '" + accountId
+              + "' kept colliding with concurrent inserts", race.getCause());
+        }
+      }
+    }
+  }
+
+  private Applied applyIn(Connection c, String accountId, String eventId, boolean create, Change change)
+      throws SQLException {
+    Instant now = now();
+    Account account = lockAccount(c, accountId, create, now);
+    StoredEntry existing = findEntry(c, accountId, eventId);
+    if (existing != null) {
+      String difference = change.differenceFrom(existing);
+      if (difference != null) {
+        throw new IdempotencyConflictException(accountId, eventId, difference);
+      }
+      return new Applied(existing.entry(), account, true);
+    }
+    if (change.kind() == EntryKind.REFUND) {
+      checkRefund(c, accountId, change);
+    }
+    long balance = addExact(account.balance(), change.amount(), "balance", change, accountId);
+    long granted = account.granted();
+    long consumed = account.consumed();
+    long refunded = account.refunded();
+    switch (change.kind()) {
+      case GRANT -> granted = addExact(granted, change.amount(), "granted total", change, accountId);
+      case CHARGE -> consumed = addExact(consumed, -change.amount(), "consumed total", change, accountId);
+      case REFUND -> refunded = addExact(refunded, change.amount(), "refunded total", change, accountId);
+      default -> { }
+    }
+    boolean blocked = switch (change.kind()) {
+      case BLOCK -> true;
+      case UNBLOCK -> false;
+      default -> account.blocked();
+    };
+    Account updated = new Account(accountId, balance, blocked, account.version() + 1, granted, consumed, refunded,
+        account.createdAt(), now);
+    try (PreparedStatement s = prepare(c, "UPDATE accounts SET balance = ?, blocked = ?, version = ?, granted = ?, "
+        + "consumed = ?, refunded = ?, updated_at = ? WHERE id = ? AND version = ?")) {
+      s.setLong(1, balance);
+      s.setBoolean(2, blocked);
+      s.setLong(3, updated.version());
+      s.setLong(4, granted);
+      s.setLong(5, consumed);
+      s.setLong(6, refunded);
+      dialect.setInstant(s, 7, now);
+      s.setString(8, accountId);
+      s.setLong(9, account.version());
+      if (s.executeUpdate() != 1) {
+        // The row is locked by this transaction; a miss means something outside the ledger changed it.
+        throw new IllegalStateException("account '" + accountId + "' changed under its lock (version "
+            + account.version() + ")");
+      }
+    }
+    LedgerEntry entry = insertEntry(c, accountId, eventId, change, balance, now);
+    return new Applied(entry, updated, false);
+  }
+
+  private static long addExact(long value, long delta, String what, Change change, String accountId) {
+    try {
+      return Math.addExact(value, delta);
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException(change.kind().name().toLowerCase(java.util.Locale.ROOT) + " of "
+          + Math.abs(delta) + " credits would overflow the " + what + " of account '" + accountId + "' (" + value + ")");
+    }
+  }
+
+  private void checkRefund(Connection c, String accountId, Change change) throws SQLException {
+    StoredEntry charge = findEntry(c, accountId, change.refEventId());
+    if (charge == null || charge.entry().kind() != EntryKind.CHARGE) {
+      throw new IllegalArgumentException("chargeEventId '" + change.refEventId() + "' is not a charge of account '"
+          + accountId + "'");
+    }
+    long charged = -charge.entry().amount();
+    long refundedSoFar;
+    try (PreparedStatement s = prepare(c, "SELECT COALESCE(SUM(amount), 0) FROM entries "
+        + "WHERE account_id = ? AND ref_event_id = ? AND kind = 'REFUND'")) {
+      s.setString(1, accountId);
+      s.setString(2, change.refEventId());
+      try (ResultSet rows = s.executeQuery()) {
+        rows.next();
+        refundedSoFar = rows.getLong(1);
+      }
+    }
+    long refundable = charged - refundedSoFar;
+    if (change.amount() > refundable) {
+      throw new IllegalArgumentException("refund amount " + change.amount() + " exceeds the " + refundable
+          + " credits of charge '" + change.refEventId() + "' not yet refunded (charged " + charged + ", refunded "
+          + refundedSoFar + ")");
+    }
+  }
+
+  /** Reads the account row with a lock for the rest of the transaction, creating it first if asked. */
+  private Account lockAccount(Connection c, String accountId, boolean create, Instant now) throws SQLException {
+    String select = "SELECT " + ACCOUNT_COLUMNS + " FROM accounts WHERE id = ?" + dialect.lockClause();
+    try (PreparedStatement s = prepare(c, select)) {
+      s.setString(1, accountId);
+      try (ResultSet rows = s.executeQuery()) {
+        if (rows.next()) {
+          return readAccount(rows);
+        }
+      }
+    }
+    if (!create) {
+      throw new AccountNotFoundException(accountId);
+    }
+    try (PreparedStatement s = prepare(c, "INSERT INTO accounts (" + ACCOUNT_COLUMNS
+        + ") VALUES (?, 0, ?, 0, 0, 0, 0, ?, ?) ON CONFLICT (id) DO NOTHING")) {
+      s.setString(1, accountId);
+      s.setBoolean(2, false);
+      dialect.setInstant(s, 3, now);
+      dialect.setInstant(s, 4, now);
+      s.executeUpdate();
+    }
+    try (PreparedStatement s = prepare(c, select)) {
+      s.setString(1, accountId);
+      try (ResultSet rows = s.executeQuery()) {
+        if (!rows.next()) {
+          throw new IllegalStateException("account '" + accountId + "' vanished right after it was created");
+        }
+        return readAccount(rows);
+      }
+    }
+  }
+
+  private LedgerEntry insertEntry(Connection c, String accountId, String eventId, Change ch, long balanceAfter,
+      Instant now) throws SQLException {
+    try (PreparedStatement s = prepare(c, "INSERT INTO entries (account_id, event_id, kind, amount, balance_after, "
+        + "request_id, scene, provider, model, input_tokens, output_tokens, cached_tokens, reasoning_tokens, "
+        + "cost_micros, price_rule_id, unpriced, estimated, ref_event_id, actor, reason, metadata, created_at) "
+        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")) {
+      s.setString(1, accountId);
+      s.setString(2, eventId);
+      s.setString(3, ch.kind().name());
+      s.setLong(4, ch.amount());
+      s.setLong(5, balanceAfter);
+      s.setString(6, ch.requestId());
+      s.setString(7, ch.scene());
+      s.setString(8, ch.provider());
+      s.setString(9, ch.model());
+      s.setLong(10, ch.usage().inputTokens());
+      s.setLong(11, ch.usage().outputTokens());
+      s.setLong(12, ch.usage().cachedTokens());
+      s.setLong(13, ch.usage().reasoningTokens());
+      s.setLong(14, ch.costMicros());
+      s.setLong(15, ch.priceRuleId());
+      s.setBoolean(16, ch.unpriced());
+      s.setBoolean(17, ch.estimated());
+      s.setString(18, ch.refEventId());
+      s.setString(19, ch.actor());
+      s.setString(20, ch.reason());
+      s.setString(21, ch.metadata());
+      dialect.setInstant(s, 22, now);
+      long id;
+      try (ResultSet rows = s.executeQuery()) {
+        rows.next();
+        id = rows.getLong(1);
+      }
+      return new LedgerEntry(id, accountId, eventId, ch.kind(), ch.amount(), balanceAfter, ch.requestId(), ch.scene(),
+          ch.model(), ch.usage(), ch.costMicros(), ch.priceRuleId(), ch.unpriced(), ch.estimated(), ch.actor(),
+          ch.reason(), ch.metadata(), now);
+    }
+  }
+
+  private StoredEntry findEntry(Connection c, String accountId, String eventId) throws SQLException {
+    try (PreparedStatement s = prepare(c,
+        "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE account_id = ? AND event_id = ?")) {
+      s.setString(1, accountId);
+      s.setString(2, eventId);
+      try (ResultSet rows = s.executeQuery()) {
+        return rows.next() ? readEntry(rows) : null;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- entries
+
+  @Override
+  public Page<LedgerEntry> entries(String accountId, String cursor, int limit) {
+    BillingContext.requireValidAccountId(accountId);
+    requireLimit(limit);
+    long before = parseEntryCursor(cursor);
+    return read(c -> {
+      List<LedgerEntry> items = new ArrayList<>();
+      try (PreparedStatement s = prepare(c, "SELECT " + ENTRY_COLUMNS
+          + " FROM entries WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?")) {
+        s.setString(1, accountId);
+        s.setLong(2, before);
+        s.setInt(3, limit + 1);
+        try (ResultSet rows = s.executeQuery()) {
+          while (rows.next()) {
+            items.add(readEntry(rows).entry());
+          }
+        }
+      }
+      if (items.size() <= limit) {
+        return new Page<>(items, null);
+      }
+      List<LedgerEntry> page = items.subList(0, limit);
+      return new Page<>(page, Long.toString(page.get(limit - 1).id()));
+    });
+  }
+
+  private static long parseEntryCursor(String cursor) {
+    if (cursor == null) {
+      return Long.MAX_VALUE;
+    }
+    try {
+      long value = Long.parseLong(cursor);
+      if (value > 0) {
+        return value;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException("cursor must be a cursor returned by entries(), but was '" + cursor + "'");
+  }
+
+  @Override
+  public Optional<LedgerEntry> entry(String accountId, String eventId) {
+    BillingContext.requireValidAccountId(accountId);
+    LedgerChecks.requireEventId(eventId);
+    return read(c -> Optional.ofNullable(findEntry(c, accountId, eventId)).map(StoredEntry::entry));
+  }
+
+  // ---------------------------------------------------------------- price rules
+
+  @Override
+  public List<PriceRule> priceRules() {
+    List<PriceRule> loaded = read(JdbcCreditLedger::loadRules);
+    rules = loaded;
+    rulesLoadedAtMillis = clock.millis();
+    return loaded;
+  }
+
+  private static List<PriceRule> loadRules(Connection c) throws SQLException {
+    List<PriceRule> loaded = new ArrayList<>();
+    try (Statement s = c.createStatement()) {
+      try (ResultSet rows = s.executeQuery("SELECT " + RULE_COLUMNS + " FROM price_rules ORDER BY priority DESC, id")) {
+        while (rows.next()) {
+          loaded.add(new PriceRule(rows.getLong("id"), rows.getString("scene"), rows.getString("provider"),
+              rows.getString("model"), rows.getLong("input_price"), rows.getLong("output_price"),
+              rows.getLong("cached_price"), rows.getLong("reasoning_price"), rows.getLong("credits_per_unit"),
+              rows.getLong("markup_bps"), rows.getInt("priority"), rows.getBoolean("active")));
+        }
+      }
+    }
+    return List.copyOf(loaded);
+  }
+
+  @Override
+  public PriceRule createPriceRule(PriceRule rule) {
+    Objects.requireNonNull(rule, "rule");
+    checkRuleFields(rule);
+    Instant now = now();
+    PriceRule created = transaction(c -> {
+      try (PreparedStatement s = prepare(c, "INSERT INTO price_rules (scene, provider, model, input_price, "
+          + "output_price, cached_price, reasoning_price, credits_per_unit, markup_bps, priority, active, created_at, "
+          + "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")) {
+        int next = bindRule(s, rule);
+        dialect.setInstant(s, next, now);
+        dialect.setInstant(s, next + 1, now);
+        try (ResultSet rows = s.executeQuery()) {
+          rows.next();
+          return rule.withId(rows.getLong(1));
+        }
+      }
+    });
+    rules = null;
+    return created;
+  }
+
+  @Override
+  public PriceRule updatePriceRule(PriceRule rule) {
+    Objects.requireNonNull(rule, "rule");
+    if (rule.id() <= 0) {
+      throw new IllegalArgumentException("rule.id must be the id of a stored rule, but was " + rule.id());
+    }
+    checkRuleFields(rule);
+    Instant now = now();
+    transaction(c -> {
+      try (PreparedStatement s = prepare(c, "UPDATE price_rules SET scene = ?, provider = ?, model = ?, "
+          + "input_price = ?, output_price = ?, cached_price = ?, reasoning_price = ?, credits_per_unit = ?, "
+          + "markup_bps = ?, priority = ?, active = ?, updated_at = ? WHERE id = ?")) {
+        int next = bindRule(s, rule);
+        dialect.setInstant(s, next, now);
+        s.setLong(next + 1, rule.id());
+        if (s.executeUpdate() != 1) {
+          throw new IllegalArgumentException("rule.id must be the id of a stored rule, but was " + rule.id());
+        }
+        return null;
+      }
+    });
+    rules = null;
+    return rule;
+  }
+
+  private static int bindRule(PreparedStatement s, PriceRule rule) throws SQLException {
+    s.setString(1, rule.scene());
+    s.setString(2, rule.provider());
+    s.setString(3, rule.model());
+    s.setLong(4, rule.inputPrice());
+    s.setLong(5, rule.outputPrice());
+    s.setLong(6, rule.cachedPrice());
+    s.setLong(7, rule.reasoningPrice());
+    s.setLong(8, rule.creditsPerUnit());
+    s.setLong(9, rule.markupBps());
+    s.setInt(10, rule.priority());
+    s.setBoolean(11, rule.active());
+    return 12;
+  }
+
+  private static void checkRuleFields(PriceRule rule) {
+    requireLength("rule.scene", rule.scene(), MAX_FIELD_LENGTH);
+    requireLength("rule.provider", rule.provider(), MAX_FIELD_LENGTH);
+    requireLength("rule.model", rule.model(), MAX_FIELD_LENGTH);
+  }
+
+  @Override
+  public Quote quote(String scene, String provider, String model, Usage usage) {
+    Objects.requireNonNull(usage, "usage");
+    return quoteFor(Objects.requireNonNullElse(scene, ""), Objects.requireNonNullElse(provider, ""),
+        Objects.requireNonNullElse(model, ""), usage);
+  }
+
+  /** Prices with the cached rules, read again once they are older than the refresh interval. */
+  private Quote quoteFor(String scene, String provider, String model, Usage usage) {
+    List<PriceRule> current = currentRules();
+    try {
+      return Pricing.quote(current, scene, provider, model, usage);
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException("usage " + usage + " is too large to price for scene='" + scene
+          + "' provider='" + provider + "' model='" + model + "'");
+    }
+  }
+
+  private List<PriceRule> currentRules() {
+    List<PriceRule> current = rules;
+    if (current != null && clock.millis() - rulesLoadedAtMillis < priceRuleRefreshMillis) {
+      return current;
+    }
+    try {
+      return priceRules();
+    } catch (LedgerUnavailableException e) {
+      if (current == null) {
+        throw e;
+      }
+      // Stale rules price better than no rules while the database is away.
+      return current;
+    }
+  }
+
+  // ---------------------------------------------------------------- verification
+
+  @Override
+  public VerifyResult verify(String accountId) {
+    BillingContext.requireValidAccountId(accountId);
+    return transaction(c -> verifyIn(c, lockAccount(c, accountId, false, now())));
+  }
+
+  private VerifyResult verifyIn(Connection c, Account account) throws SQLException {
+    List<String> problems = new ArrayList<>();
+    long count;
+    long sum;
+    long granted;
+    long consumed;
+    long refunded;
+    try (PreparedStatement s = prepare(c, "SELECT COUNT(*), COALESCE(SUM(amount), 0), "
+        + "COALESCE(SUM(CASE WHEN kind = 'GRANT' THEN amount ELSE 0 END), 0), "
+        + "COALESCE(SUM(CASE WHEN kind = 'CHARGE' THEN -amount ELSE 0 END), 0), "
+        + "COALESCE(SUM(CASE WHEN kind = 'REFUND' THEN amount ELSE 0 END), 0) FROM entries WHERE account_id = ?")) {
+      s.setString(1, account.id());
+      try (ResultSet rows = s.executeQuery()) {
+        rows.next();
+        count = rows.getLong(1);
+        sum = rows.getLong(2);
+        granted = rows.getLong(3);
+        consumed = rows.getLong(4);
+        refunded = rows.getLong(5);
+      }
+    }
+    if (sum != account.balance()) {
+      problems.add("balance " + account.balance() + " differs from the sum of entries " + sum);
+    }
+    if (granted != account.granted()) {
+      problems.add("granted total " + account.granted() + " differs from the sum of grants " + granted);
+    }
+    if (consumed != account.consumed()) {
+      problems.add("consumed total " + account.consumed() + " differs from the sum of charges " + consumed);
+    }
+    if (refunded != account.refunded()) {
+      problems.add("refunded total " + account.refunded() + " differs from the sum of refunds " + refunded);
+    }
+    if (count != account.version()) {
+      problems.add("version " + account.version() + " differs from the number of entries " + count);
+    }
+    try (PreparedStatement s = prepare(c, "SELECT COUNT(*) FROM (SELECT balance_after, SUM(amount) OVER "
+        + "(ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running FROM entries "
+        + "WHERE account_id = ?) chain WHERE running <> balance_after")) {
+      s.setString(1, account.id());
+      try (ResultSet rows = s.executeQuery()) {
+        rows.next();
+        long broken = rows.getLong(1);
+        if (broken != 0) {
+          problems.add(broken + " entries have a balance_after that is not the running sum of amounts");
+        }
+      }
+    }
+    try (PreparedStatement s = prepare(c, "SELECT kind FROM entries WHERE account_id = ? "
+        + "AND kind IN ('BLOCK', 'UNBLOCK') ORDER BY id DESC LIMIT 1")) {
+      s.setString(1, account.id());
+      try (ResultSet rows = s.executeQuery()) {
+        boolean blockedByEntries = rows.next() && rows.getString(1).equals(EntryKind.BLOCK.name());
+        if (blockedByEntries != account.blocked()) {
+          problems.add("blocked flag " + account.blocked() + " differs from the last block/unblock entry");
+        }
+      }
+    }
+    return new VerifyResult(account.id(), problems.isEmpty(), account.balance(), sum, problems);
+  }
+
+  @Override
+  public List<VerifyResult> verifyAll() {
+    List<VerifyResult> inconsistent = new ArrayList<>();
+    String cursor = null;
+    do {
+      Page<Account> page = accounts(cursor, MAX_PAGE_SIZE);
+      for (Account account : page.items()) {
+        VerifyResult result = verify(account.id());
+        if (!result.consistent()) {
+          inconsistent.add(result);
+        }
+      }
+      cursor = page.nextCursor();
+    } while (cursor != null);
+    return inconsistent;
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  @FunctionalInterface
+  private interface SqlWork<T> {
+    T run(Connection connection) throws SQLException;
+  }
+
+  /** Thrown inside a transaction when a unique key was taken concurrently; the operation is retried. */
+  private static final class UniqueRace extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    UniqueRace(SQLException cause) {
+      super(cause);
+    }
+  }
+
+  private <T> T transaction(SqlWork<T> work) {
+    try (Connection c = dataSource.getConnection()) {
+      begin(c);
+      boolean committed = false;
+      try {
+        T result = work.run(c);
+        commit(c);
+        committed = true;
+        return result;
+      } finally {
+        if (!committed) {
+          rollbackQuietly(c);
+        }
+      }
+    } catch (SQLException e) {
+      throw translate(e);
+    }
+  }
+
+  private <T> T read(SqlWork<T> work) {
+    ensureOpen();
+    try (Connection c = dataSource.getConnection()) {
+      return work.run(c);
+    } catch (SQLException e) {
+      throw translate(e);
+    }
+  }
+
+  private void begin(Connection c) throws SQLException {
+    if (dialect == Dialect.SQLITE) {
+      // Takes the write lock up front, so two writers never deadlock upgrading a read lock.
+      try (Statement s = c.createStatement()) {
+        s.setQueryTimeout(queryTimeoutSeconds);
+        s.execute("BEGIN IMMEDIATE");
+      }
+    } else {
+      c.setAutoCommit(false);
+    }
+  }
+
+  private void commit(Connection c) throws SQLException {
+    if (dialect == Dialect.SQLITE) {
+      try (Statement s = c.createStatement()) {
+        s.setQueryTimeout(queryTimeoutSeconds);
+        s.execute("COMMIT");
+      }
+    } else {
+      c.commit();
+      c.setAutoCommit(true);
+    }
+  }
+
+  private void rollbackQuietly(Connection c) {
+    try {
+      if (dialect == Dialect.SQLITE) {
+        try (Statement s = c.createStatement()) {
+          s.execute("ROLLBACK");
+        }
+      } else {
+        c.rollback();
+        c.setAutoCommit(true);
+      }
+    } catch (SQLException e) {
+      LOG.debug("rollback failed: {}", e.toString());
+    }
+  }
+
+  /**
+   * Prepares a statement bounded by the statement timeout. PostgreSQL bounds every statement on the
+   * server ({@code statement_timeout}, set per connection); SQLite through the driver.
+   */
+  private PreparedStatement prepare(Connection c, String sql) throws SQLException {
+    PreparedStatement statement = c.prepareStatement(sql);
+    if (dialect == Dialect.SQLITE) {
+      statement.setQueryTimeout(queryTimeoutSeconds);
+    }
+    return statement;
+  }
+
+  private RuntimeException translate(SQLException e) {
+    if (SqlErrors.isUniqueViolation(e)) {
+      return new UniqueRace(e);
+    }
+    if (SqlErrors.isUnavailable(e)) {
+      return new LedgerUnavailableException("ledger database unavailable: " + e.getMessage(), e);
+    }
+    if (SqlErrors.isBadValue(e)) {
+      return new IllegalArgumentException("the ledger database refused a value: " + e.getMessage(), e);
+    }
+    return new IllegalStateException("ledger database error: " + e.getMessage(), e);
+  }
+
+  private Instant now() {
+    return Dialect.truncate(clock.instant());
+  }
+
+  private void ensureOpen() {
+    if (closed.get()) {
+      throw new IllegalStateException("the ledger is closed");
+    }
+  }
+
+  private Account readAccount(ResultSet rows) throws SQLException {
+    return new Account(rows.getString("id"), rows.getLong("balance"), rows.getBoolean("blocked"),
+        rows.getLong("version"), rows.getLong("granted"), rows.getLong("consumed"), rows.getLong("refunded"),
+        dialect.getInstant(rows, "created_at"), dialect.getInstant(rows, "updated_at"));
+  }
+
+  private StoredEntry readEntry(ResultSet rows) throws SQLException {
+    Usage usage = new Usage(rows.getLong("input_tokens"), rows.getLong("output_tokens"),
+        rows.getLong("cached_tokens"), rows.getLong("reasoning_tokens"));
+    LedgerEntry entry = new LedgerEntry(rows.getLong("id"), rows.getString("account_id"), rows.getString("event_id"),
+        EntryKind.valueOf(rows.getString("kind")), rows.getLong("amount"), rows.getLong("balance_after"),
+        rows.getString("request_id"), rows.getString("scene"), rows.getString("model"), usage,
+        rows.getLong("cost_micros"), rows.getLong("price_rule_id"), rows.getBoolean("unpriced"),
+        rows.getBoolean("estimated"), rows.getString("actor"), rows.getString("reason"), rows.getString("metadata"),
+        dialect.getInstant(rows, "created_at"));
+    return new StoredEntry(entry, rows.getString("provider"), rows.getString("ref_event_id"));
+  }
+
+  private static void checkCommon(String accountId, String eventId, String actor, String reason) {
+    BillingContext.requireValidAccountId(accountId);
+    LedgerChecks.requireEventId(eventId);
+    requireLength("actor", actor, MAX_FIELD_LENGTH);
+    requireLength("reason", reason, MAX_REASON_LENGTH);
+  }
+
+  private static void checkCharge(ChargeRequest r) {
+    requireLength("requestId", r.requestId(), MAX_FIELD_LENGTH);
+    requireLength("scene", r.scene(), MAX_FIELD_LENGTH);
+    requireLength("provider", r.provider(), MAX_FIELD_LENGTH);
+    requireLength("model", r.model(), MAX_FIELD_LENGTH);
+    String metadata = r.metadata().strip();
+    if (r.metadata().length() > MAX_METADATA_LENGTH || !metadata.startsWith("{") || !metadata.endsWith("}")) {
+      throw new IllegalArgumentException("metadata must be a JSON object of at most " + MAX_METADATA_LENGTH
+          + " characters, but was '" + abbreviate(r.metadata()) + "'");
+    }
+  }
+
+  private static void requireLength(String name, String value, int max) {
+    if (value != null && value.length() > max) {
+      throw new IllegalArgumentException(name + " must be at most " + max + " characters, but was '"
+          + abbreviate(value) + "' (" + value.length() + " characters)");
+    }
+  }
+
+  private static String abbreviate(String value) {
+    return value.length() > 80 ? value.substring(0, 80) + "..." : value;
+  }
+
+  private static void requireLimit(int limit) {
+    if (limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw new IllegalArgumentException("limit must be between 1 and " + MAX_PAGE_SIZE + ", but was " + limit);
+    }
+  }
+
+  /** Stops the replay task, releases the spool and closes the pool. Pending spooled charges stay on disk. */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    scheduler.shutdown();
+    try {
+      if (!scheduler.awaitTermination(10, TimeUnit.SECONDS)) {
+        scheduler.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      scheduler.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+    spool.close();
+    dataSource.close();
+  }
+
+  private record Applied(LedgerEntry entry, Account account, boolean replayed) {
+  }
+
+  /**
+   * Options for a {@link JdbcCreditLedger}. Every option has a named default; each setter validates
+   * its value and names it in the error.
+   */
+  public static final class Builder {
+    private String jdbcUrl = DEFAULT_JDBC_URL;
+    private String username;
+    private String password;
+    private CreditCache cache;
+    private Duration cacheSnapshotTtl = CreditBalanceGuard.DEFAULT_SNAPSHOT_TTL;
+    private Duration cacheBlockedTtl = CreditBalanceGuard.DEFAULT_BLOCKED_TTL;
+    private Duration cacheTimeout = DEFAULT_CACHE_TIMEOUT;
+    private Path spoolDirectory = DEFAULT_SPOOL_DIRECTORY;
+    private Duration statementTimeout = DEFAULT_STATEMENT_TIMEOUT;
+    private Duration connectionTimeout = DEFAULT_CONNECTION_TIMEOUT;
+    private int poolSize = DEFAULT_POOL_SIZE;
+    private Duration replayInterval = DEFAULT_REPLAY_INTERVAL;
+    private Duration priceRuleRefresh = DEFAULT_PRICE_RULE_REFRESH;
+    private Clock clock = Clock.systemUTC();
+    private boolean migrate = true;
+
+    private Builder() {
+    }
+
+    /** {@code jdbc:postgresql:...} or {@code jdbc:sqlite:<file>}; default {@link #DEFAULT_JDBC_URL}. */
+    public Builder jdbcUrl(String jdbcUrl) {
+      Dialect.of(jdbcUrl);
+      this.jdbcUrl = jdbcUrl;
+      return this;
+    }
+
+    public Builder username(String username) {
+      this.username = username;
+      return this;
+    }
+
+    public Builder password(String password) {
+      this.password = password;
+      return this;
+    }
+
+    /** The guard's cache to keep coherent with the ledger; none by default. */
+    public Builder cache(CreditCache cache) {
+      this.cache = cache;
+      return this;
+    }
+
+    /** How long snapshots the ledger writes to the cache live; the guard's default. */
+    public Builder cacheSnapshotTtl(Duration ttl) {
+      this.cacheSnapshotTtl = requirePositive("cacheSnapshotTtl", ttl);
+      return this;
+    }
+
+    /** How long blocked markers the ledger writes to the cache live; the guard's default. */
+    public Builder cacheBlockedTtl(Duration ttl) {
+      this.cacheBlockedTtl = requirePositive("cacheBlockedTtl", ttl);
+      return this;
+    }
+
+    public Builder cacheTimeout(Duration timeout) {
+      this.cacheTimeout = requirePositive("cacheTimeout", timeout);
+      return this;
+    }
+
+    /** Where charges the database cannot take are spooled; one ledger process per directory. */
+    public Builder spoolDirectory(Path directory) {
+      this.spoolDirectory = Objects.requireNonNull(directory, "spoolDirectory");
+      return this;
+    }
+
+    public Builder statementTimeout(Duration timeout) {
+      this.statementTimeout = requirePositive("statementTimeout", timeout);
+      return this;
+    }
+
+    /** How long an operation waits for a pooled connection; at least 250 ms (HikariCP's floor). */
+    public Builder connectionTimeout(Duration timeout) {
+      if (timeout == null || timeout.toMillis() < 250) {
+        throw new IllegalArgumentException("connectionTimeout must be at least 250 ms, but was " + timeout);
+      }
+      this.connectionTimeout = timeout;
+      return this;
+    }
+
+    public Builder poolSize(int poolSize) {
+      if (poolSize < 1 || poolSize > 1000) {
+        throw new IllegalArgumentException("poolSize must be between 1 and 1000, but was " + poolSize);
+      }
+      this.poolSize = poolSize;
+      return this;
+    }
+
+    public Builder replayInterval(Duration interval) {
+      this.replayInterval = requirePositive("replayInterval", interval);
+      return this;
+    }
+
+    public Builder priceRuleRefresh(Duration refresh) {
+      this.priceRuleRefresh = requirePositive("priceRuleRefresh", refresh);
+      return this;
+    }
+
+    /** The time source for timestamps and the replay lag; tests pass a fixed or stepping clock. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Whether {@link #build()} brings the schema up to date (default true). */
+    public Builder migrate(boolean migrate) {
+      this.migrate = migrate;
+      return this;
+    }
+
+    /**
+     * Opens the pool, migrates the schema (unless turned off), opens the spool and starts replaying it.
+     *
+     * @throws LedgerUnavailableException when the migration cannot reach the database
+     * @throws IllegalStateException when another ledger holds the spool directory
+     */
+    public JdbcCreditLedger build() {
+      return new JdbcCreditLedger(this);
+    }
+
+    private static Duration requirePositive(String name, Duration value) {
+      if (value == null || value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException(name + " must be positive, but was " + value);
+      }
+      return value;
+    }
+  }
+}
