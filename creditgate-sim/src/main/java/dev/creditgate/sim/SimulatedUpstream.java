@@ -1,0 +1,371 @@
+package dev.creditgate.sim;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A SIMULATED OpenAI-compatible upstream for trials, tests and load benchmarks. It is not a
+ * language model: its answers are words picked deterministically from a hash of the request, and
+ * every response says so ({@code "system_fingerprint":"creditgate-simulator"}, an
+ * {@code X-Simulator} header, models owned by {@code creditgate-simulator}).
+ *
+ * <p>Endpoints: {@code POST /v1/chat/completions} (plain and {@code "stream": true} server-sent
+ * events, with a final usage chunk when {@code stream_options.include_usage} is true),
+ * {@code GET /v1/models}, {@code GET /v1/models/{id}}, {@code GET /sim/stats},
+ * {@code POST /sim/stats/reset}, {@code GET /health}.
+ *
+ * <p>Usage is realistic in shape: prompt tokens are about 4/3 of the words in the messages plus a
+ * per-message overhead; completion tokens are {@code min(max_tokens, n)} for a deterministic
+ * {@code n} in [8, 64]; cached and reasoning token details are always present. Request headers
+ * inject faults for tests:
+ * <ul>
+ *   <li>{@code X-Sim-Fail: 500} answers with that status (400-599) and an OpenAI-style error;</li>
+ *   <li>{@code X-Sim-No-Usage: true} omits usage (body field and stream usage chunk);</li>
+ *   <li>{@code X-Sim-Latency-Ms: n} overrides the latency for this request;</li>
+ *   <li>{@code X-Sim-Cached-Tokens: n} and {@code X-Sim-Reasoning-Tokens: n} set those details
+ *       (reasoning tokens count towards completion tokens and {@code max_tokens});</li>
+ *   <li>{@code X-Sim-Abort-After-Chunks: n} drops the connection after n content chunks of a
+ *       stream, without the final chunk, usage or {@code [DONE]}.</li>
+ * </ul>
+ *
+ * <p>{@link #stats()} counts what was served, so fault drills can compare the usage the upstream
+ * reported with the charges a gateway recorded. One virtual thread per request; {@link #close()}
+ * stops the server and its executor.
+ */
+public final class SimulatedUpstream implements AutoCloseable {
+
+  /** Loopback only by default: a simulator has no business on a public interface. */
+  public static final String DEFAULT_HOST = "127.0.0.1";
+  /** Port 0 picks a free port; read it back with {@link #port()}. */
+  public static final int DEFAULT_PORT = 0;
+  /** No added latency unless asked for. */
+  public static final Duration DEFAULT_LATENCY = Duration.ZERO;
+  /** 0 means tokens are produced instantly; otherwise the stream is paced at this rate. */
+  public static final int DEFAULT_TOKENS_PER_SECOND = 0;
+  /** Request bodies above this size get 413. */
+  public static final int DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+  /** Models listed by {@code GET /v1/models}; any model name is accepted by completions. */
+  public static final List<String> DEFAULT_MODELS = List.of("sim-lite", "sim-pro", "sim-max");
+
+  private static final int BACKLOG = 4096;
+  private static final Duration STOP_GRACE = Duration.ofSeconds(5);
+  private static final Logger LOG = LoggerFactory.getLogger(SimulatedUpstream.class);
+
+  private final String host;
+  private final int requestedPort;
+  private final Duration latency;
+  private final int tokensPerSecond;
+  private final String apiKey;
+  private final List<String> models;
+  private final Clock clock;
+  private final int maxBodyBytes;
+  private final StatsCounter stats = new StatsCounter();
+  private final Object lock = new Object();
+  private HttpServer server;
+  private ExecutorService executor;
+  private boolean closed;
+
+  private SimulatedUpstream(Builder b) {
+    this.host = b.host;
+    this.requestedPort = b.port;
+    this.latency = b.latency;
+    this.tokensPerSecond = b.tokensPerSecond;
+    this.apiKey = b.apiKey;
+    this.models = b.models;
+    this.clock = b.clock;
+    this.maxBodyBytes = b.maxBodyBytes;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Binds the port and starts serving. Returns this, so {@code builder()...build().start()}
+   * reads well.
+   *
+   * @throws IllegalStateException if already started or closed
+   * @throws UncheckedIOException if the port cannot be bound
+   */
+  public SimulatedUpstream start() {
+    synchronized (lock) {
+      if (closed) {
+        throw new IllegalStateException("simulator is closed");
+      }
+      if (server != null) {
+        throw new IllegalStateException("simulator is already started on port " + port());
+      }
+      ExecutorService exec = Executors.newThreadPerTaskExecutor(
+          Thread.ofVirtual().name("sim-upstream-", 0).factory());
+      HttpServer http;
+      try {
+        http = HttpServer.create(
+            new InetSocketAddress(InetAddress.getByName(host), requestedPort), BACKLOG);
+      } catch (IOException e) {
+        exec.close();
+        throw new UncheckedIOException(
+            "cannot bind the simulator to " + host + ":" + requestedPort, e);
+      }
+      http.setExecutor(exec);
+      http.createContext("/", new SimHandler(new ObjectMapper(),
+          latency.toNanos(), tokensPerSecond, apiKey, models, clock, maxBodyBytes, stats));
+      http.start();
+      server = http;
+      executor = exec;
+      LOG.info("SIMULATED upstream (not an LLM) listening on {} with latency {} ms and {}",
+          baseUrl(), latency.toMillis(),
+          tokensPerSecond == 0 ? "instant tokens" : tokensPerSecond + " tokens/s");
+      return this;
+    }
+  }
+
+  /** The bound port. */
+  public int port() {
+    synchronized (lock) {
+      if (server == null) {
+        throw new IllegalStateException("simulator is not started");
+      }
+      return server.getAddress().getPort();
+    }
+  }
+
+  /** The OpenAI base URL, e.g. {@code http://127.0.0.1:8081/v1}. */
+  public String baseUrl() {
+    return "http://" + hostForUrl() + ":" + port() + "/v1";
+  }
+
+  private String hostForUrl() {
+    return host.contains(":") ? "[" + host + "]" : host;
+  }
+
+  /** What was served since start or the last reset. */
+  public SimulatorStats stats() {
+    return stats.snapshot();
+  }
+
+  /** Sets every counter back to zero. */
+  public void resetStats() {
+    stats.reset();
+  }
+
+  /** Stops accepting, drops open exchanges and stops the executor. Idempotent. */
+  @Override
+  public void close() {
+    synchronized (lock) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      if (server == null) {
+        return;
+      }
+      server.stop(0);
+      executor.shutdownNow();
+      try {
+        if (!executor.awaitTermination(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
+          LOG.warn("SIMULATED upstream: some requests were still running after {}", STOP_GRACE);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      LOG.info("SIMULATED upstream on port {} stopped", server.getAddress().getPort());
+    }
+  }
+
+  /**
+   * Runs the simulator until the process is stopped:
+   * {@code java -cp ... dev.creditgate.sim.SimulatedUpstream --port 8081 --latency-ms 20}.
+   * Options: {@code --host}, {@code --port}, {@code --latency-ms}, {@code --tokens-per-second},
+   * {@code --api-key}. Prints one line starting with "SIMULATED upstream" once it listens.
+   */
+  public static void main(String[] args) throws InterruptedException {
+    Builder builder;
+    try {
+      builder = fromArgs(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: " + e.getMessage());
+      System.err.println(USAGE);
+      System.exit(2);
+      return;
+    }
+    if (builder == null) {
+      System.out.println(USAGE);
+      return;
+    }
+    SimulatedUpstream sim = builder.build().start();
+    printBanner(sim, System.out);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      sim.close();
+      stopped.countDown();
+    }, "sim-shutdown"));
+    stopped.await();
+  }
+
+  static final String USAGE = """
+      usage: SimulatedUpstream [--host 127.0.0.1] [--port 0] [--latency-ms 0] \
+      [--tokens-per-second 0] [--api-key KEY]
+      A SIMULATED OpenAI-compatible upstream (not an LLM) for trials and load tests.""";
+
+  static void printBanner(SimulatedUpstream sim, PrintStream out) {
+    out.println("SIMULATED upstream (creditgate-simulator, not an LLM) listening on "
+        + sim.baseUrl() + " latency=" + sim.latency.toMillis() + "ms tokens-per-second="
+        + sim.tokensPerSecond);
+    out.flush();
+  }
+
+  /**
+   * Parses the command-line options into a builder; null for {@code --help}.
+   *
+   * @throws IllegalArgumentException naming the bad option or value
+   */
+  public static Builder fromArgs(String... args) {
+    Builder builder = builder();
+    for (int i = 0; i < args.length; i++) {
+      String option = args[i];
+      if (option.equals("--help") || option.equals("-h")) {
+        return null;
+      }
+      String value;
+      int eq = option.indexOf('=');
+      if (option.startsWith("--") && eq > 0) {
+        value = option.substring(eq + 1);
+        option = option.substring(0, eq);
+      } else {
+        if (i + 1 >= args.length) {
+          throw new IllegalArgumentException("option " + option + " needs a value");
+        }
+        value = args[++i];
+      }
+      switch (option) {
+        case "--host" -> builder.host(value);
+        case "--port" -> builder.port(parseInt(option, value));
+        case "--latency-ms" -> builder.latency(Duration.ofMillis(parseInt(option, value)));
+        case "--tokens-per-second" -> builder.tokensPerSecond(parseInt(option, value));
+        case "--api-key" -> builder.apiKey(value);
+        default -> throw new IllegalArgumentException("unknown option '" + option + "'");
+      }
+    }
+    return builder;
+  }
+
+  private static int parseInt(String option, String value) {
+    try {
+      return Integer.parseInt(value);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          option + " must be an integer, but was '" + value + "'", e);
+    }
+  }
+
+  /** Options for a {@link SimulatedUpstream}; every setter validates its value. */
+  public static final class Builder {
+    private String host = DEFAULT_HOST;
+    private int port = DEFAULT_PORT;
+    private Duration latency = DEFAULT_LATENCY;
+    private int tokensPerSecond = DEFAULT_TOKENS_PER_SECOND;
+    private String apiKey;
+    private List<String> models = DEFAULT_MODELS;
+    private Clock clock = Clock.systemUTC();
+    private int maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+
+    private Builder() {}
+
+    /** The address to bind; default {@link SimulatedUpstream#DEFAULT_HOST}. */
+    public Builder host(String host) {
+      Objects.requireNonNull(host, "host");
+      if (host.isBlank()) {
+        throw new IllegalArgumentException("host must not be blank, but was '" + host + "'");
+      }
+      this.host = host;
+      return this;
+    }
+
+    /** The port to bind, 0 for any free port. */
+    public Builder port(int port) {
+      if (port < 0 || port > 65_535) {
+        throw new IllegalArgumentException("port must be between 0 and 65535, but was " + port);
+      }
+      this.port = port;
+      return this;
+    }
+
+    /** Fixed delay before the first byte of every response. */
+    public Builder latency(Duration latency) {
+      Objects.requireNonNull(latency, "latency");
+      if (latency.isNegative()) {
+        throw new IllegalArgumentException("latency must not be negative, but was " + latency);
+      }
+      this.latency = latency;
+      return this;
+    }
+
+    /**
+     * Token rate: a stream sends one content chunk per token at this rate after the first byte,
+     * and a non-streaming answer waits for all its tokens. 0 means instant.
+     */
+    public Builder tokensPerSecond(int tokensPerSecond) {
+      if (tokensPerSecond < 0) {
+        throw new IllegalArgumentException(
+            "tokensPerSecond must not be negative, but was " + tokensPerSecond);
+      }
+      this.tokensPerSecond = tokensPerSecond;
+      return this;
+    }
+
+    /** When set, {@code /v1/*} requires {@code Authorization: Bearer <apiKey>}; default: any. */
+    public Builder apiKey(String apiKey) {
+      if (apiKey != null && apiKey.isBlank()) {
+        throw new IllegalArgumentException("apiKey must not be blank when set, but was blank");
+      }
+      this.apiKey = apiKey;
+      return this;
+    }
+
+    /** Model ids listed by {@code GET /v1/models}. */
+    public Builder models(List<String> models) {
+      Objects.requireNonNull(models, "models");
+      if (models.isEmpty() || models.stream().anyMatch(m -> m == null || m.isBlank())) {
+        throw new IllegalArgumentException(
+            "models must be a non-empty list of non-blank ids, but was " + models);
+      }
+      this.models = List.copyOf(models);
+      return this;
+    }
+
+    /** Clock for the {@code created} timestamps. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Bodies above this many bytes get 413. */
+    public Builder maxBodyBytes(int maxBodyBytes) {
+      if (maxBodyBytes < 1) {
+        throw new IllegalArgumentException(
+            "maxBodyBytes must be positive, but was " + maxBodyBytes);
+      }
+      this.maxBodyBytes = maxBodyBytes;
+      return this;
+    }
+
+    public SimulatedUpstream build() {
+      return new SimulatedUpstream(this);
+    }
+  }
+}
