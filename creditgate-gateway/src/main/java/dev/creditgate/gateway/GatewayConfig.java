@@ -37,6 +37,7 @@ public record GatewayConfig(
     String ledgerUrl,
     Path spoolDir,
     String redisUri,
+    String redisPrefix,
     boolean guardFailClosed,
     Duration guardCacheTimeout,
     Duration guardFetchTimeout,
@@ -70,7 +71,7 @@ public record GatewayConfig(
       "server.host", "server.port", "server.max-body-bytes",
       "admin.token", "demo",
       "ledger.url", "ledger.spool-dir",
-      "cache.redis-uri",
+      "cache.redis-uri", "cache.redis-prefix",
       "guard.fail-closed", "guard.cache-timeout", "guard.fetch-timeout",
       "upstream.connect-timeout", "upstream.first-byte-timeout", "upstream.idle-timeout", "upstream.probe-interval");
 
@@ -219,6 +220,7 @@ public record GatewayConfig(
         ledgerUrl,
         Path.of(r.string("ledger.spool-dir", DEFAULT_SPOOL_DIR)),
         redisUri,
+        redisPrefix(r.string("cache.redis-prefix", "creditgate")),
         r.bool("guard.fail-closed", false),
         r.duration("guard.cache-timeout", dev.creditgate.CreditBalanceGuard.DEFAULT_CACHE_TIMEOUT),
         r.duration("guard.fetch-timeout", dev.creditgate.CreditBalanceGuard.DEFAULT_FETCH_TIMEOUT),
@@ -227,6 +229,14 @@ public record GatewayConfig(
         r.duration("upstream.idle-timeout", DEFAULT_IDLE_TIMEOUT),
         r.duration("upstream.probe-interval", DEFAULT_PROBE_INTERVAL),
         models);
+  }
+
+  private static String redisPrefix(String prefix) {
+    if (!prefix.matches("[A-Za-z0-9._:@-]{1,64}")) {
+      throw new ConfigException("cache.redis-prefix must be 1-64 characters of [A-Za-z0-9._:@-], but was '" + prefix
+          + "'");
+    }
+    return prefix;
   }
 
   /** The environment variable that overrides {@code key}. */
@@ -244,7 +254,7 @@ public record GatewayConfig(
   /** The same config with other model routes. */
   public GatewayConfig withModels(Map<String, ModelRoute> newModels) {
     return new GatewayConfig(host, port, maxBodyBytes, adminToken, demoMode, ledgerUrl, spoolDir, redisUri,
-        guardFailClosed, guardCacheTimeout, guardFetchTimeout, connectTimeout, firstByteTimeout, idleTimeout,
+        redisPrefix, guardFailClosed, guardCacheTimeout, guardFetchTimeout, connectTimeout, firstByteTimeout, idleTimeout,
         probeInterval, newModels);
   }
 
