@@ -48,7 +48,7 @@ public final class GatewayServer implements AutoCloseable {
     try {
       CreditCache cache;
       if (config.redisUri().isEmpty()) {
-        cache = new InMemoryCreditCache();
+        cache = InMemoryCreditCache.builder().build();
       } else {
         RedisCreditCache redis = RedisCreditCache.builder(config.redisUri()).keyPrefix(config.redisPrefix()).build();
         owned.push(redis);
