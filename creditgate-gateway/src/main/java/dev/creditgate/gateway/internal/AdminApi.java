@@ -161,7 +161,7 @@ public final class AdminApi {
 
   private void blockOrUnblock(Context ctx, boolean block) {
     String id = accountId(ctx.pathParam("id"), "id");
-    ObjectNode body = ctx.bodyAsBytes().length == 0 ? Json.MAPPER.createObjectNode() : body(ctx);
+    ObjectNode body = body(ctx, true);
     String given = ctx.header("Idempotency-Key");
     String eventId = given == null || given.isBlank() ? (block ? "block_" : "unblock_") + UUID.randomUUID()
         : eventId(given.trim());
@@ -290,6 +290,10 @@ public final class AdminApi {
   }
 
   private ObjectNode body(Context ctx) {
+    return body(ctx, false);
+  }
+
+  private ObjectNode body(Context ctx, boolean emptyIsObject) {
     byte[] bytes;
     try (InputStream in = ctx.req().getInputStream()) {
       bytes = ChatCompletions.readAll(in, maxBodyBytes);
@@ -297,6 +301,9 @@ public final class AdminApi {
       throw new ApiError(413, "invalid_request_error", "request_too_large", "the request body is too large");
     } catch (IOException e) {
       throw ApiError.invalidRequest("the request body could not be read", null);
+    }
+    if (bytes.length == 0 && emptyIsObject) {
+      return Json.MAPPER.createObjectNode();
     }
     JsonNode root;
     try {
