@@ -69,7 +69,7 @@ abstract class GatewayTestSupport {
   @BeforeEach
   void startGateway() throws Exception {
     upstream = new TestUpstream();
-    Map<String, String> props = new HashMap<>(backend(tmp));
+    Map<String, String> props = new HashMap<>();
     props.put("server.port", "0");
     props.put("admin.token", ADMIN_TOKEN);
     props.put("ledger.spool-dir", tmp.resolve("spool").toString());
@@ -80,6 +80,7 @@ abstract class GatewayTestSupport {
     props.put("models.pro.api-key-env", "TEST_UPSTREAM_KEY");
     props.put("models.max.base-url", "http://127.0.0.1:1");
     props.put("models.max.model", "nowhere");
+    props.putAll(backend(tmp));
     server = GatewayServer.start(GatewayConfig.fromProperties(props, Map.of()),
         Map.of("TEST_UPSTREAM_KEY", "sk-upstream-secret"));
     ledger = server.ledger();

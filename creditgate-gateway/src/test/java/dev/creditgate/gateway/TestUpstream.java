@@ -42,6 +42,7 @@ final class TestUpstream implements AutoCloseable {
   volatile CountDownLatch hold;
   volatile CountDownLatch firstChunkSent;
   volatile long chunkDelayMillis;
+  volatile long headerDelayMillis;
 
   TestUpstream() throws IOException {
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
@@ -65,6 +66,9 @@ final class TestUpstream implements AutoCloseable {
     try (ex) {
       JsonNode body = JSON.readTree(ex.getRequestBody());
       requests.add(body);
+      if (headerDelayMillis > 0) {
+        sleep(headerDelayMillis);
+      }
       authorizations.add(String.valueOf(ex.getRequestHeaders().getFirst("Authorization")));
       if (failStatus != 0) {
         byte[] err = ("{\"error\":{\"message\":\"upstream says no\",\"type\":\"server_error\",\"code\":\"boom\"}}")
