@@ -36,15 +36,16 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.TestInstance;
 
 /**
- * Starts a gateway for each test on a random port with a real ledger and cache (the subclass
+ * Starts a gateway per test class on a random port with a real ledger and cache (the subclass
  * chooses which) and an OpenAI-protocol test upstream on another port, plus helpers to call it.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class GatewayTestSupport {
 
   static final String ADMIN_TOKEN = "test-admin-token-0123456789";
@@ -53,7 +54,6 @@ abstract class GatewayTestSupport {
       TestUpstream.REASONING);
   static final ObjectMapper JSON = new ObjectMapper();
 
-  @TempDir
   Path tmp;
 
   TestUpstream upstream;
@@ -66,8 +66,10 @@ abstract class GatewayTestSupport {
   /** The backend part of the config: ledger URL, spool dir, Redis. */
   abstract Map<String, String> backend(Path tmp) throws Exception;
 
-  @BeforeEach
+  /** One gateway per test class (tests use accounts of their own); the upstream is reset per test. */
+  @BeforeAll
   void startGateway() throws Exception {
+    tmp = java.nio.file.Files.createTempDirectory("creditgate-gateway-test");
     upstream = new TestUpstream();
     Map<String, String> props = new HashMap<>();
     props.put("server.port", "0");
@@ -89,7 +91,12 @@ abstract class GatewayTestSupport {
     expectedCredits = Pricing.quote(stored, REPORTED).credits();
   }
 
-  @AfterEach
+  @BeforeEach
+  void resetUpstream() {
+    upstream.reset();
+  }
+
+  @AfterAll
   void stopGateway() {
     if (server != null) {
       server.close();
@@ -97,6 +104,7 @@ abstract class GatewayTestSupport {
     if (upstream != null) {
       upstream.close();
     }
+    deleteRecursively(tmp);
   }
 
   String account() {
@@ -154,6 +162,17 @@ abstract class GatewayTestSupport {
     }
     headers.forEach(b::header);
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static void deleteRecursively(Path dir) {
+    if (dir == null) {
+      return;
+    }
+    try (var paths = java.nio.file.Files.walk(dir)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (java.io.IOException e) {
+      // A leftover temporary directory is harmless.
+    }
   }
 
   HttpResponse<String> get(String path) throws Exception {

@@ -51,6 +51,20 @@ final class TestUpstream implements AutoCloseable {
     server.start();
   }
 
+  /** Back to the defaults with nothing recorded. */
+  void reset() {
+    requests.clear();
+    authorizations.clear();
+    streamsFinished.set(0);
+    reportUsage = true;
+    failStatus = 0;
+    chunks = 5;
+    hold = null;
+    firstChunkSent = null;
+    chunkDelayMillis = 0;
+    headerDelayMillis = 0;
+  }
+
   String baseUrl() {
     return "http://127.0.0.1:" + server.getAddress().getPort() + "/v1";
   }
