@@ -18,7 +18,7 @@ import io.javalin.http.Context;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.http.HttpClient;
-import java.time.Clock;
+import com.github.benmanes.caffeine.cache.Ticker;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executors;
@@ -88,9 +88,8 @@ public final class Gateway implements AutoCloseable {
         TimeUnit.MILLISECONDS);
     Authenticator auth = new Authenticator(b.keys);
     ChatCompletions chat = new ChatCompletions(auth, router, guard, b.ledger, http, timer, metrics,
-        new TokenEstimator(), config.maxBodyBytes(), config.firstByteTimeout(), config.idleTimeout());
-    AdminApi admin = new AdminApi(b.ledger, b.keys, config.adminToken(), config.maxBodyBytes(), metrics,
-        b.clock);
+        new TokenEstimator(), b.ticker, config.maxBodyBytes(), config.firstByteTimeout(), config.idleTimeout());
+    AdminApi admin = new AdminApi(b.ledger, b.keys, config.adminToken(), config.maxBodyBytes(), metrics);
     this.app = Javalin.create(cfg -> {
       cfg.concurrency.useVirtualThreads = true;
       cfg.startup.showJavalinBanner = false;
@@ -215,7 +214,7 @@ public final class Gateway implements AutoCloseable {
     private CreditCache cache;
     private ApiKeyStore keys;
     private Map<String, String> env = System.getenv();
-    private Clock clock = Clock.systemUTC();
+    private Ticker ticker = Ticker.systemTicker();
     private Supplier<Number> spoolSize;
 
     private Builder() {
@@ -247,8 +246,9 @@ public final class Gateway implements AutoCloseable {
       return this;
     }
 
-    public Builder clock(Clock clock) {
-      this.clock = Objects.requireNonNull(clock, "clock");
+    /** The time source for upstream latency and log throttling; tests pass a fake. */
+    public Builder ticker(Ticker ticker) {
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
       return this;
     }
 

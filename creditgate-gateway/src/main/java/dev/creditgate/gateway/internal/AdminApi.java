@@ -23,7 +23,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.time.Clock;
 import java.util.Locale;
 import java.util.UUID;
 
@@ -43,16 +42,14 @@ public final class AdminApi {
   private final byte[] token;
   private final long maxBodyBytes;
   private final GatewayMetrics metrics;
-  private final Clock clock;
 
   public AdminApi(CreditLedger ledger, ApiKeyStore keys, String adminToken, long maxBodyBytes,
-      GatewayMetrics metrics, Clock clock) {
+      GatewayMetrics metrics) {
     this.ledger = ledger;
     this.keys = keys;
     this.token = adminToken.getBytes(StandardCharsets.UTF_8);
     this.maxBodyBytes = maxBodyBytes;
     this.metrics = metrics;
-    this.clock = clock;
   }
 
   public void register(RoutesConfig routes) {

@@ -3,6 +3,7 @@ package dev.creditgate.gateway.internal;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.Admission;
 import dev.creditgate.BillingContext;
 import dev.creditgate.CreditBalanceBlockedException;
@@ -70,6 +71,7 @@ public final class ChatCompletions {
   private final ScheduledExecutorService timer;
   private final GatewayMetrics metrics;
   private final TokenEstimator estimator;
+  private final Ticker ticker;
   private final long maxBodyBytes;
   private final Duration firstByteTimeout;
   private final long idleNanos;
@@ -78,7 +80,7 @@ public final class ChatCompletions {
 
   public ChatCompletions(Authenticator auth, UpstreamRouter router, CreditBalanceGuard guard, CreditLedger ledger,
       HttpClient http, ScheduledExecutorService timer, GatewayMetrics metrics, TokenEstimator estimator,
-      long maxBodyBytes, Duration firstByteTimeout, Duration idleTimeout) {
+      Ticker ticker, long maxBodyBytes, Duration firstByteTimeout, Duration idleTimeout) {
     this.auth = auth;
     this.router = router;
     this.guard = guard;
@@ -87,6 +89,7 @@ public final class ChatCompletions {
     this.timer = timer;
     this.metrics = metrics;
     this.estimator = estimator;
+    this.ticker = ticker;
     this.maxBodyBytes = maxBodyBytes;
     this.firstByteTimeout = firstByteTimeout;
     this.idleNanos = idleTimeout.toNanos();
@@ -163,7 +166,7 @@ public final class ChatCompletions {
       return ledger.entry(billing.accountId(), billing.eventId()).isPresent();
     } catch (LedgerUnavailableException e) {
       // The charge itself spools and the ledger rejects a second entry for the event id.
-      ledgerLog.warn(System.nanoTime(), "cannot check the idempotency key, account_id={}: {}",
+      ledgerLog.warn(ticker.read(), "cannot check the idempotency key, account_id={}: {}",
           billing.accountId(), e.getMessage());
       return false;
     }
@@ -171,9 +174,9 @@ public final class ChatCompletions {
 
   private int plainCall(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean charged,
       byte[] body) {
-    long start = System.nanoTime();
+    long start = ticker.read();
     HttpResponse<InputStream> response = send(route, body);
-    metrics.upstreamLatency(route.config().alias(), "first_byte", System.nanoTime() - start);
+    metrics.upstreamLatency(route.config().alias(), "first_byte", ticker.read() - start);
     byte[] answer;
     try (InputStream in = new IdleTimeoutInputStream(response.body(), timer, idleNanos)) {
       answer = readAll(in, MAX_UPSTREAM_BODY_BYTES);
@@ -181,7 +184,7 @@ public final class ChatCompletions {
       throw new ApiError(504, "server_error", "upstream_timeout",
           "the upstream stopped sending before the response was complete");
     }
-    metrics.upstreamLatency(route.config().alias(), "total", System.nanoTime() - start);
+    metrics.upstreamLatency(route.config().alias(), "total", ticker.read() - start);
     int status = response.statusCode();
     JsonNode parsed = null;
     try {
@@ -224,10 +227,10 @@ public final class ChatCompletions {
 
   private int streamCall(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean charged,
       byte[] body) {
-    long start = System.nanoTime();
+    long start = ticker.read();
     HttpResponse<InputStream> response = send(route, body);
     String alias = route.config().alias();
-    metrics.upstreamLatency(alias, "first_byte", System.nanoTime() - start);
+    metrics.upstreamLatency(alias, "first_byte", ticker.read() - start);
     if (response.statusCode() != 200) {
       return passError(ctx, route, billing, charged, response);
     }
@@ -267,7 +270,7 @@ public final class ChatCompletions {
       upstreamBroken = true;
       LOG.warn("upstream stream ended early, request_id={}: {}", billing.requestId(), e.getMessage());
     }
-    metrics.upstreamLatency(alias, "total", System.nanoTime() - start);
+    metrics.upstreamLatency(alias, "total", ticker.read() - start);
     if (charged) {
       Usage usage = scanner.usage();
       if (usage != null) {
