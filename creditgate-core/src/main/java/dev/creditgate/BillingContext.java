@@ -69,12 +69,20 @@ public record BillingContext(
     if (value == null) {
       return "null";
     }
-    String shown = value.length() > 160 ? value.substring(0, 160) + "...(" + value.length() + " chars)" : value;
-    return "'" + shown + "'";
+    if (value.length() > MAX_ACCOUNT_ID_LENGTH) {
+      return "'" + value.substring(0, 32) + "...' (" + value.length() + " chars)";
+    }
+    return "'" + value + "'";
   }
 
   /** The same context with every string trimmed. */
   public BillingContext normalize() {
+    // trim() returns the same instance when there is nothing to trim: the common case allocates nothing.
+    if (accountId.trim() == accountId && eventId.trim() == eventId && scene.trim() == scene
+        && requestId.trim() == requestId && conversationId.trim() == conversationId
+        && modelAlias.trim() == modelAlias) {
+      return this;
+    }
     return new BillingContext(accountId.trim(), eventId.trim(), scene.trim(), requestId.trim(),
         conversationId.trim(), modelAlias.trim(), skipCharge);
   }

@@ -260,7 +260,8 @@ public final class CreditBalanceGuard implements AutoCloseable {
     if (future == null) {
       throw new ExecutionException(new NullPointerException("cache returned a null future"));
     }
-    T value = future.get(timeoutNanos, TimeUnit.NANOSECONDS);
+    // An in-process cache answers with a completed future: skip the timed wait.
+    T value = future.isDone() ? future.get() : future.get(timeoutNanos, TimeUnit.NANOSECONDS);
     if (value == null) {
       throw new ExecutionException(new NullPointerException("cache returned null"));
     }
