@@ -36,9 +36,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -87,6 +91,8 @@ public final class JdbcCreditLedger implements CreditLedger {
   public static final Duration DEFAULT_PRICE_RULE_REFRESH = Duration.ofSeconds(10);
   /** How long an operation waits for its cache update before leaving it to background retries. */
   public static final Duration DEFAULT_CACHE_TIMEOUT = Duration.ofMillis(200);
+  /** The most charges group commit writes in one transaction. */
+  public static final int DEFAULT_CHARGE_BATCH_SIZE = 64;
   /** The longest request id, scene, provider, model or actor accepted. */
   public static final int MAX_FIELD_LENGTH = 200;
   public static final int MAX_REASON_LENGTH = 2000;
@@ -113,17 +119,21 @@ public final class JdbcCreditLedger implements CreditLedger {
   private final CacheSync cacheSync;
   private final ScheduledExecutorService scheduler;
   private final ReentrantLock replayLock = new ReentrantLock();
+  private final ReentrantLock sqliteWriteLock = new ReentrantLock(true);
+  private final long statementTimeoutMillis;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicLong spooled = new AtomicLong();
   private final AtomicLong replayed = new AtomicLong();
   private final AtomicLong rejected = new AtomicLong();
   private final AtomicLong unpriced = new AtomicLong();
+  private final ChargeBatcher batcher;
   private volatile List<PriceRule> rules;
   private volatile long rulesLoadedAtMillis;
 
   private JdbcCreditLedger(Builder b) {
     this.dialect = Dialect.of(b.jdbcUrl);
     this.clock = b.clock;
+    this.statementTimeoutMillis = b.statementTimeout.toMillis();
     this.queryTimeoutSeconds = (int) Math.max(1, (b.statementTimeout.toMillis() + 999) / 1000);
     this.priceRuleRefreshMillis = b.priceRuleRefresh.toMillis();
     this.dataSource = createDataSource(b, dialect);
@@ -147,6 +157,14 @@ public final class JdbcCreditLedger implements CreditLedger {
       throw e;
     }
     this.spool = opened;
+    if (b.chargeBatchSize > 1) {
+      // SQLite writes one transaction at a time, so more than one committer would only queue.
+      int committers = dialect == Dialect.SQLITE ? 1 : Math.max(1, b.poolSize / 2);
+      long wait = b.connectionTimeout.toMillis() + 2 * b.statementTimeout.toMillis();
+      this.batcher = new ChargeBatcher(committers, b.chargeBatchSize, wait);
+    } else {
+      this.batcher = null;
+    }
     // Replays what a previous process left in the spool at once, then keeps draining it.
     long interval = b.replayInterval.toMillis();
     scheduler.scheduleWithFixedDelay(this::replayQuietly, 0, interval, TimeUnit.MILLISECONDS);
@@ -383,7 +401,18 @@ public final class JdbcCreditLedger implements CreditLedger {
       throw new IllegalArgumentException("charge of " + quote.credits() + " credits for usage " + request.usage()
           + " exceeds the largest amount " + LedgerChecks.MAX_AMOUNT);
     }
-    Applied applied = apply(request.accountId(), request.eventId(), true, Change.charge(request, quote));
+    if (batcher != null) {
+      return batcher.submit(request, quote);
+    }
+    return applyChargeAlone(request, quote);
+  }
+
+  private ChargeResult applyChargeAlone(ChargeRequest request, Quote quote) {
+    return chargeResult(apply(request.accountId(), request.eventId(), true, Change.charge(request, quote)), request,
+        quote);
+  }
+
+  private ChargeResult chargeResult(Applied applied, ChargeRequest request, Quote quote) {
     LedgerEntry entry = applied.entry();
     if (applied.replayed()) {
       return new ChargeResult(ChargeResult.Status.REPLAYED, entry,
@@ -396,6 +425,159 @@ public final class JdbcCreditLedger implements CreditLedger {
           request.accountId(), request.eventId());
     }
     return new ChargeResult(ChargeResult.Status.APPLIED, entry, quote);
+  }
+
+  /** A charge waiting for its group commit. */
+  private record PendingCharge(ChargeRequest request, Quote quote, CompletableFuture<ChargeResult> result) {
+  }
+
+  /**
+   * Group commit: concurrent charges are written by a few committer threads, many charges (of any
+   * accounts) per transaction, so one commit (one fsync) serves the whole batch. Accounts are
+   * locked in id order within a batch, so two batches never deadlock. A charge the ledger refuses
+   * (an idempotency conflict) fails alone; a database error rolls the batch back and its charges are
+   * then written one by one, so one bad charge never sinks the others.
+   */
+  private final class ChargeBatcher {
+    private final LinkedBlockingQueue<PendingCharge> queue = new LinkedBlockingQueue<>();
+    private final List<Thread> committers = new ArrayList<>();
+    private final int maxBatch;
+    private final long waitMillis;
+    private volatile boolean stopped;
+
+    ChargeBatcher(int committerCount, int maxBatch, long waitMillis) {
+      this.maxBatch = maxBatch;
+      this.waitMillis = waitMillis;
+      for (int i = 0; i < committerCount; i++) {
+        Thread thread = new Thread(this::run, "creditgate-ledger-committer-" + THREADS.incrementAndGet());
+        thread.setDaemon(true);
+        committers.add(thread);
+        thread.start();
+      }
+    }
+
+    ChargeResult submit(ChargeRequest request, Quote quote) {
+      if (stopped) {
+        throw new LedgerUnavailableException("the ledger is closing", null);
+      }
+      PendingCharge pending = new PendingCharge(request, quote, new CompletableFuture<>());
+      queue.add(pending);
+      try {
+        return pending.result().get(waitMillis, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new LedgerUnavailableException("interrupted while waiting for the charge to commit", e);
+      } catch (TimeoutException e) {
+        // It may still commit; the caller spools it and the replay finds it applied (same event id).
+        throw new LedgerUnavailableException("charge not committed within " + waitMillis + " ms", e);
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof RuntimeException runtime) {
+          throw runtime;
+        }
+        throw new IllegalStateException(e.getCause());
+      }
+    }
+
+    private void run() {
+      List<PendingCharge> batch = new ArrayList<>(maxBatch);
+      while (!stopped) {
+        try {
+          PendingCharge first = queue.poll(100, TimeUnit.MILLISECONDS);
+          if (first == null) {
+            continue;
+          }
+          batch.add(first);
+          queue.drainTo(batch, maxBatch - 1);
+          commit(batch);
+        } catch (InterruptedException e) {
+          break;
+        } catch (RuntimeException e) {
+          for (PendingCharge pending : batch) {
+            pending.result().completeExceptionally(e);
+          }
+        } finally {
+          batch.clear();
+        }
+      }
+      failAll(new LedgerUnavailableException("the ledger is closing", null));
+    }
+
+    private void commit(List<PendingCharge> batch) {
+      if (batch.size() == 1) {
+        complete(batch.get(0));
+        return;
+      }
+      List<PendingCharge> ordered = new ArrayList<>(batch);
+      ordered.sort(java.util.Comparator.comparing(p -> p.request().accountId()));
+      List<Object> outcomes;
+      try {
+        outcomes = transaction(c -> {
+          List<Object> results = new ArrayList<>(ordered.size());
+          for (PendingCharge p : ordered) {
+            try {
+              results.add(applyIn(c, p.request().accountId(), p.request().eventId(), true,
+                  Change.charge(p.request(), p.quote())));
+            } catch (IdempotencyConflictException | IllegalArgumentException e) {
+              // Refused before anything was written for it: the rest of the batch goes on.
+              results.add(e);
+            }
+          }
+          return results;
+        });
+      } catch (LedgerUnavailableException e) {
+        for (PendingCharge p : ordered) {
+          p.result().completeExceptionally(e);
+        }
+        return;
+      } catch (RuntimeException e) {
+        for (PendingCharge p : ordered) {
+          complete(p);
+        }
+        return;
+      }
+      for (int i = 0; i < ordered.size(); i++) {
+        PendingCharge p = ordered.get(i);
+        Object outcome = outcomes.get(i);
+        if (outcome instanceof Applied applied) {
+          if (!applied.replayed()) {
+            cacheSync.publish(p.request().accountId(), applied.account().snapshot());
+          }
+          p.result().complete(chargeResult(applied, p.request(), p.quote()));
+        } else {
+          p.result().completeExceptionally((RuntimeException) outcome);
+        }
+      }
+    }
+
+    private void complete(PendingCharge p) {
+      try {
+        p.result().complete(applyChargeAlone(p.request(), p.quote()));
+      } catch (RuntimeException e) {
+        p.result().completeExceptionally(e);
+      }
+    }
+
+    private void failAll(RuntimeException e) {
+      PendingCharge p;
+      while ((p = queue.poll()) != null) {
+        p.result().completeExceptionally(e);
+      }
+    }
+
+    void stop() {
+      stopped = true;
+      for (Thread thread : committers) {
+        thread.interrupt();
+      }
+      for (Thread thread : committers) {
+        try {
+          thread.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      failAll(new LedgerUnavailableException("the ledger is closing", null));
+    }
   }
 
   private ChargeResult spool(ChargeRequest request, Quote quote, LedgerUnavailableException cause) {
@@ -937,6 +1119,29 @@ public final class JdbcCreditLedger implements CreditLedger {
   }
 
   private <T> T transaction(SqlWork<T> work) {
+    if (dialect != Dialect.SQLITE) {
+      return transactionOnce(work);
+    }
+    // SQLite has one writer at a time; its busy handler polls and is unfair, so under load a writer
+    // can starve past the busy timeout. Queueing this process's writers fairly here leaves the busy
+    // timeout to arbitrate only with other processes.
+    try {
+      if (!sqliteWriteLock.tryLock(statementTimeoutMillis, TimeUnit.MILLISECONDS)) {
+        throw new LedgerUnavailableException("ledger database busy: no write turn within " + statementTimeoutMillis
+            + " ms", null);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new LedgerUnavailableException("interrupted while waiting for a write turn", e);
+    }
+    try {
+      return transactionOnce(work);
+    } finally {
+      sqliteWriteLock.unlock();
+    }
+  }
+
+  private <T> T transactionOnce(SqlWork<T> work) {
     try (Connection c = dataSource.getConnection()) {
       begin(c);
       boolean committed = false;
@@ -1098,6 +1303,9 @@ public final class JdbcCreditLedger implements CreditLedger {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    if (batcher != null) {
+      batcher.stop();
+    }
     scheduler.shutdown();
     try {
       if (!scheduler.awaitTermination(10, TimeUnit.SECONDS)) {
@@ -1134,6 +1342,7 @@ public final class JdbcCreditLedger implements CreditLedger {
     private Duration priceRuleRefresh = DEFAULT_PRICE_RULE_REFRESH;
     private Clock clock = Clock.systemUTC();
     private boolean migrate = true;
+    private int chargeBatchSize = DEFAULT_CHARGE_BATCH_SIZE;
 
     private Builder() {
     }
@@ -1219,6 +1428,19 @@ public final class JdbcCreditLedger implements CreditLedger {
     /** The time source for timestamps and the replay lag; tests pass a fixed or stepping clock. */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * The most charges written in one transaction by group commit (default
+     * {@link #DEFAULT_CHARGE_BATCH_SIZE}); 1 writes every charge in a transaction of its own on the
+     * caller's thread.
+     */
+    public Builder chargeBatchSize(int size) {
+      if (size < 1 || size > 10_000) {
+        throw new IllegalArgumentException("chargeBatchSize must be between 1 and 10000, but was " + size);
+      }
+      this.chargeBatchSize = size;
       return this;
     }
 

@@ -1,0 +1,96 @@
+package dev.creditgate.ledger.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.creditgate.ledger.ChargeRequest;
+import dev.creditgate.pricing.Quote;
+import dev.creditgate.pricing.Usage;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ChargeSpoolTest {
+
+  @TempDir
+  Path directory;
+
+  static SpoolRecord record(String eventId, Quote quote) {
+    ChargeRequest request = new ChargeRequest("acct-1", eventId, "req\twith tab", "scène\nnewline", "openai",
+        "gpt-4o", new Usage(1, 2, 3, 4), true, "{\"a\":\"b c%20\"}");
+    return new SpoolRecord(Instant.ofEpochMilli(1_700_000_000_123L), request, quote);
+  }
+
+  @Test
+  void recordsSurviveReopeningWithEveryFieldIntact() {
+    SpoolRecord priced = record("e1", new Quote(10_720, 2, 7, false));
+    SpoolRecord unpriced = record("e2", null);
+    try (ChargeSpool spool = new ChargeSpool(directory)) {
+      spool.append(priced);
+      spool.append(unpriced);
+      assertThat(spool.size()).isEqualTo(2);
+      assertThat(spool.oldest()).isEqualTo(priced.spooledAt());
+    }
+    try (ChargeSpool reopened = new ChargeSpool(directory)) {
+      assertThat(reopened.pending()).containsExactly(priced, unpriced);
+    }
+  }
+
+  @Test
+  void aTornOrDamagedLineIsSkippedAndKeptForAnOperator() throws Exception {
+    SpoolRecord first = record("e1", Quote.UNPRICED);
+    SpoolRecord second = record("e2", Quote.UNPRICED);
+    try (ChargeSpool spool = new ChargeSpool(directory)) {
+      spool.append(first);
+      spool.append(second);
+    }
+    Path file = directory.resolve(ChargeSpool.SPOOL_FILE);
+    List<String> lines = Files.readAllLines(file);
+    String damaged = lines.get(0).replace("acct-1", "acct-2");
+    Files.write(file, List.of(damaged, lines.get(1)));
+    // A crash in the middle of an append leaves a line without its end.
+    Files.writeString(file, lines.get(0).substring(0, 30), StandardOpenOption.APPEND);
+
+    try (ChargeSpool reopened = new ChargeSpool(directory)) {
+      assertThat(reopened.pending()).containsExactly(second);
+      reopened.append(first);
+    }
+    try (ChargeSpool again = new ChargeSpool(directory)) {
+      assertThat(again.pending()).containsExactly(second, first);
+    }
+    assertThat(Files.readString(directory.resolve(ChargeSpool.REJECTED_FILE), StandardCharsets.UTF_8))
+        .contains("unreadable").contains("acct-2");
+  }
+
+  @Test
+  void removingCompactsTheFile() throws Exception {
+    SpoolRecord first = record("e1", Quote.UNPRICED);
+    SpoolRecord second = record("e2", Quote.UNPRICED);
+    try (ChargeSpool spool = new ChargeSpool(directory)) {
+      spool.append(first);
+      spool.append(second);
+      long before = spool.bytes();
+      spool.remove(List.of(spool.pending().get(0)));
+      assertThat(spool.pending()).containsExactly(second);
+      assertThat(spool.bytes()).isLessThan(before).isEqualTo(Files.size(directory.resolve(ChargeSpool.SPOOL_FILE)));
+    }
+    try (ChargeSpool reopened = new ChargeSpool(directory)) {
+      assertThat(reopened.pending()).containsExactly(second);
+    }
+  }
+
+  @Test
+  void oneSpoolDirectoryHasOneOwner() {
+    try (ChargeSpool spool = new ChargeSpool(directory)) {
+      assertThatThrownBy(() -> new ChargeSpool(directory))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining(directory.toString());
+    }
+    new ChargeSpool(directory).close();
+  }
+}

@@ -1,0 +1,41 @@
+package dev.creditgate.ledger.jdbc;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The outage on SQLite: another connection holds the database file's write lock. */
+class SqliteSpoolOutageTest extends AbstractSpoolOutageTest {
+
+  @TempDir
+  Path databaseDirectory;
+
+  private Connection locker;
+
+  @Override
+  String jdbcUrl() {
+    return "jdbc:sqlite:" + databaseDirectory.resolve("ledger.db");
+  }
+
+  @Override
+  void takeDatabaseAway() throws Exception {
+    locker = DriverManager.getConnection(jdbcUrl());
+    try (Statement s = locker.createStatement()) {
+      s.execute("BEGIN EXCLUSIVE");
+      s.execute("UPDATE price_rules SET priority = priority WHERE id = -1");
+    }
+  }
+
+  @Override
+  void bringDatabaseBack() throws Exception {
+    if (locker != null) {
+      try (Statement s = locker.createStatement()) {
+        s.execute("ROLLBACK");
+      }
+      locker.close();
+      locker = null;
+    }
+  }
+}
