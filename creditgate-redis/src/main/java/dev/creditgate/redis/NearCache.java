@@ -29,6 +29,7 @@ final class NearCache {
   private final LongAdder hits = new LongAdder();
   private final LongAdder misses = new LongAdder();
   private final LongAdder invalidations = new LongAdder();
+  private final LongAdder subscriptionDrops = new LongAdder();
   private volatile boolean listening;
 
   NearCache(Duration ttl, long maximumSize, Ticker ticker) {
@@ -87,6 +88,7 @@ final class NearCache {
   /** Invalidations may be lost (the subscription dropped): cache nothing until it is back. */
   void stopListening() {
     listening = false;
+    subscriptionDrops.increment();
     globalEpoch.incrementAndGet();
     entries.invalidateAll();
   }
@@ -105,6 +107,10 @@ final class NearCache {
 
   long invalidations() {
     return invalidations.sum();
+  }
+
+  long subscriptionDrops() {
+    return subscriptionDrops.sum();
   }
 
   private static int stripe(String account) {

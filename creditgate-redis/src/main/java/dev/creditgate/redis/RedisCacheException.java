@@ -19,4 +19,16 @@ public class RedisCacheException extends CreditgateException {
   public RedisCacheException(String message, Throwable cause) {
     super(message, cause);
   }
+
+  /** Without a stack trace: the open breaker fails every call, and a trace per call would cost more than the call. */
+  static RedisCacheException withoutStackTrace(String message) {
+    return new RedisCacheException(message) {
+      private static final long serialVersionUID = 1L;
+
+      @Override
+      public synchronized Throwable fillInStackTrace() {
+        return this;
+      }
+    };
+  }
 }

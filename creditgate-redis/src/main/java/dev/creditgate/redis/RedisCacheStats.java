@@ -14,6 +14,8 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
  * @param nearHits            lookups answered by the near cache
  * @param nearMisses          lookups the near cache (when enabled) passed on to Redis
  * @param nearInvalidations   invalidation messages received from the channel
+ * @param nearSubscriptionDrops times the invalidation subscription dropped (the near cache then
+ *                            empties and stops serving until it is subscribed again)
  */
 public record RedisCacheStats(
     CircuitBreaker.State breakerState,
@@ -23,5 +25,6 @@ public record RedisCacheStats(
     long rejected,
     long nearHits,
     long nearMisses,
-    long nearInvalidations) {
+    long nearInvalidations,
+    long nearSubscriptionDrops) {
 }

@@ -35,6 +35,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.Objects;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -96,6 +97,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   private final String prefix;
   private final String channel;
+  private final String origin;
   private final long timeoutNanos;
   private final RedisClusterAsyncCommands<String, String> commands;
   private final CircuitBreaker breaker;
@@ -109,9 +111,11 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   private final ThrottledLog malformedLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(10));
   private volatile boolean closed;
 
-  private RedisCreditCache(String prefix, long timeoutNanos, RedisClusterAsyncCommands<String, String> commands,
-      CircuitBreaker breaker, NearCache near, Deque<AutoCloseable> owned, Runnable detach) {
+  private RedisCreditCache(String prefix, String origin, long timeoutNanos,
+      RedisClusterAsyncCommands<String, String> commands, CircuitBreaker breaker, NearCache near,
+      Deque<AutoCloseable> owned, Runnable detach) {
     this.prefix = prefix;
+    this.origin = origin;
     this.channel = prefix + ":invalidations";
     this.timeoutNanos = timeoutNanos;
     this.commands = commands;
@@ -227,7 +231,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     String ttlMillis = ttlMillis(ttl);
     return write("putSnapshot", account, () -> this.<Long>runScript(LuaScript.PUT_SNAPSHOT,
         new String[] {snapshotKey(account)},
-        Long.toString(snapshot.version()), SnapshotCodec.encode(snapshot), ttlMillis, channel, account)
+        Long.toString(snapshot.version()), SnapshotCodec.encode(snapshot), ttlMillis, channel, message(account))
         .thenApply(stored -> stored == 1L));
   }
 
@@ -239,7 +243,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     }
     String ttlMillis = ttlMillis(ttl);
     return write("setBlocked", account, () -> this.<Long>runScript(LuaScript.SET_BLOCKED,
-        new String[] {markerKey(account)}, Long.toString(version), ttlMillis, channel, account)
+        new String[] {markerKey(account)}, Long.toString(version), ttlMillis, channel, message(account))
         .thenApply(ignored -> null));
   }
 
@@ -247,14 +251,23 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   public CompletableFuture<Void> clearBlocked(String accountId) {
     String account = BillingContext.requireValidAccountId(accountId);
     return write("clearBlocked", account, () -> this.<Long>runScript(LuaScript.DELETE,
-        new String[] {markerKey(account)}, channel, account).thenApply(ignored -> null));
+        new String[] {markerKey(account)}, channel, message(account)).thenApply(ignored -> null));
   }
 
   @Override
   public CompletableFuture<Void> invalidate(String accountId) {
     String account = BillingContext.requireValidAccountId(accountId);
     return write("invalidate", account, () -> this.<Long>runScript(LuaScript.DELETE,
-        new String[] {snapshotKey(account), markerKey(account)}, channel, account).thenApply(ignored -> null));
+        new String[] {snapshotKey(account), markerKey(account)}, channel, message(account)).thenApply(ignored -> null));
+  }
+
+  /**
+   * The invalidation message: the account, a space, and the writing instance's id, so an instance
+   * skips its own messages (it already evicted locally, and a late own message would only evict
+   * what it re-read since).
+   */
+  private String message(String account) {
+    return account + " " + origin;
   }
 
   /** A write, with the account evicted from this instance's near cache before and after it. */
@@ -290,7 +303,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     }
     if (!breaker.tryAcquirePermission()) {
       rejected.increment();
-      return CompletableFuture.failedFuture(new RedisCacheException(
+      return CompletableFuture.failedFuture(RedisCacheException.withoutStackTrace(
           "redis " + operation + " not attempted: circuit breaker is " + breaker.getState()));
     }
     calls.increment();
@@ -361,7 +374,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   public RedisCacheStats stats() {
     return new RedisCacheStats(breaker.getState(), calls.sum(), failures.sum(), timeouts.sum(), rejected.sum(),
         near == null ? 0 : near.hits(), near == null ? 0 : near.misses(),
-        near == null ? 0 : near.invalidations());
+        near == null ? 0 : near.invalidations(), near == null ? 0 : near.subscriptionDrops());
   }
 
   /** Whether the near cache is on and currently subscribed to invalidations. */
@@ -549,27 +562,31 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
         owned.push(opened);
         commands = opened.async();
       }
+      String origin = UUID.randomUUID().toString().substring(0, 13);
       NearCache near = null;
       Runnable detach = () -> { };
       if (nearCache) {
         near = new NearCache(nearCacheTtl, nearCacheMaximumSize, ticker);
-        detach = subscribe(standalone, near, owned);
+        detach = subscribe(standalone, near, owned, origin);
       }
-      RedisCreditCache cache = new RedisCreditCache(keyPrefix, timeout.toNanos(), commands, breaker, near, owned,
-          detach);
+      RedisCreditCache cache = new RedisCreditCache(keyPrefix, origin, timeout.toNanos(), commands, breaker, near,
+          owned, detach);
       preloadScripts(commands);
       return cache;
     }
 
     /** Subscribes the near cache to the invalidation channel; returns how to unhook its listener. */
-    private Runnable subscribe(RedisClient standalone, NearCache near, Deque<AutoCloseable> owned) {
+    private Runnable subscribe(RedisClient standalone, NearCache near, Deque<AutoCloseable> owned, String origin) {
       String channel = keyPrefix + ":invalidations";
+      String ownSuffix = " " + origin;
       RedisPubSubAdapter<String, String> listener = new RedisPubSubAdapter<>() {
         @Override
-        public void message(String from, String account) {
-          if (channel.equals(from)) {
-            near.onInvalidationMessage(account);
+        public void message(String from, String message) {
+          if (!channel.equals(from) || message.endsWith(ownSuffix)) {
+            return;
           }
+          int space = message.indexOf(' ');
+          near.onInvalidationMessage(space < 0 ? message : message.substring(0, space));
         }
 
         @Override

@@ -22,6 +22,9 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
 
   static final String URI = System.getenv().getOrDefault("CREDITGATE_REDIS_URI", "redis://127.0.0.1:6379");
 
+  /** A budget for tests about behaviour, not timing, on a machine shared with parallel builds. */
+  static final Duration PATIENT = Duration.ofSeconds(2);
+
   static RedisClient client;
   static StatefulRedisConnection<String, String> rawConnection;
 
@@ -40,7 +43,7 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
 
   @Override
   RedisCreditCache newCache(String prefix) {
-    return RedisCreditCache.builder(client).keyPrefix(prefix).timeout(Duration.ofSeconds(1)).build();
+    return RedisCreditCache.builder(client).keyPrefix(prefix).timeout(PATIENT).build();
   }
 
   @Override
@@ -52,7 +55,7 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
   @Test
   void lookupIsExactlyOneCommandOnTheServer() throws Exception {
     try (RedisServerProcess server = RedisServerProcess.start();
-         RedisCreditCache own = RedisCreditCache.builder(server.uri()).keyPrefix(prefix).build()) {
+         RedisCreditCache own = RedisCreditCache.builder(server.uri()).keyPrefix(prefix).timeout(PATIENT).build()) {
       RedisClient statsClient = RedisClient.create(server.uri());
       try (StatefulRedisConnection<String, String> stats = statsClient.connect()) {
         own.putSnapshot("acct", snapshot(10, 1), TTL).get(1, TimeUnit.SECONDS);
@@ -91,7 +94,7 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
   @Test
   void scriptsRunByShaAndAreReloadedAfterScriptFlush() throws Exception {
     try (RedisServerProcess server = RedisServerProcess.start();
-         RedisCreditCache own = RedisCreditCache.builder(server.uri()).keyPrefix(prefix).build()) {
+         RedisCreditCache own = RedisCreditCache.builder(server.uri()).keyPrefix(prefix).timeout(PATIENT).build()) {
       RedisClient statsClient = RedisClient.create(server.uri());
       try (StatefulRedisConnection<String, String> stats = statsClient.connect()) {
         assertThat(own.putSnapshot("acct", snapshot(10, 1), TTL).get(1, TimeUnit.SECONDS)).isTrue();
@@ -118,7 +121,7 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
   @Test
   void cacheOnCallersConnectionLeavesItOpen() throws Exception {
     try (StatefulRedisConnection<String, String> mine = client.connect()) {
-      RedisCreditCache onMine = RedisCreditCache.builder(mine).keyPrefix(prefix).build();
+      RedisCreditCache onMine = RedisCreditCache.builder(mine).keyPrefix(prefix).timeout(PATIENT).build();
       onMine.putSnapshot("acct", snapshot(3, 1), TTL).get(1, TimeUnit.SECONDS);
       onMine.close();
       assertThat(mine.isOpen()).isTrue();
@@ -130,7 +133,7 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
 
   @Test
   void cacheFromUriOwnsAndClosesItsClient() throws Exception {
-    RedisCreditCache fromUri = RedisCreditCache.builder(URI).keyPrefix(prefix).build();
+    RedisCreditCache fromUri = RedisCreditCache.builder(URI).keyPrefix(prefix).timeout(PATIENT).build();
     fromUri.putSnapshot("acct", snapshot(3, 1), TTL).get(1, TimeUnit.SECONDS);
     fromUri.close();
     fromUri.close();
