@@ -66,6 +66,15 @@ public final class SimulatedUpstream implements AutoCloseable {
   private static final Duration STOP_GRACE = Duration.ofSeconds(5);
   private static final Logger LOG = LoggerFactory.getLogger(SimulatedUpstream.class);
 
+  static {
+    // The JDK server reads these once, when its first instance starts. Without TCP_NODELAY each
+    // small SSE chunk waits for the ACK of the previous one (Nagle against delayed ACK: up to
+    // 40 ms per chunk behind a proxy); above 200 idle keep-alive connections it closes the extra
+    // ones, which a load test with many connections would see as resets. Explicit settings win.
+    setIfAbsent("sun.net.httpserver.nodelay", "true");
+    setIfAbsent("sun.net.httpserver.maxIdleConnections", "10000");
+  }
+
   private final String host;
   private final int requestedPort;
   private final Duration latency;
@@ -89,6 +98,12 @@ public final class SimulatedUpstream implements AutoCloseable {
     this.models = b.models;
     this.clock = b.clock;
     this.maxBodyBytes = b.maxBodyBytes;
+  }
+
+  private static void setIfAbsent(String property, String value) {
+    if (System.getProperty(property) == null) {
+      System.setProperty(property, value);
+    }
   }
 
   public static Builder builder() {

@@ -201,7 +201,7 @@ class SimulatedUpstreamTest {
 
   @Test
   void streamIsPacedAtTheTokenRateAndDeliveredIncrementally() throws Exception {
-    SimulatedUpstream paced = own(SimulatedUpstream.builder().tokensPerSecond(50));
+    SimulatedUpstream paced = own(SimulatedUpstream.builder().tokensPerSecond(25));
     String body = HELLO.replace("}]}", "}],\"stream\":true,\"max_tokens\":8}");
     HttpRequest request = request(paced, body, Map.of());
     long start = System.nanoTime();
@@ -222,9 +222,9 @@ class SimulatedUpstreamTest {
         }
       }
     }
-    // 8 tokens at 50/s: the last one is due 160 ms after the first byte, the first at 20 ms.
-    assertThat((doneAt - start) / 1_000_000).isGreaterThanOrEqualTo(160);
-    assertThat((doneAt - firstContentAt) / 1_000_000).isGreaterThanOrEqualTo(100);
+    // 8 tokens at 25/s: the last one is due 320 ms after the first byte, the first at 40 ms.
+    assertThat((doneAt - start) / 1_000_000).isGreaterThanOrEqualTo(320);
+    assertThat((doneAt - firstContentAt) / 1_000_000).isGreaterThanOrEqualTo(150);
   }
 
   @Test

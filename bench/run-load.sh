@@ -1,0 +1,394 @@
+#!/usr/bin/env bash
+# Load benchmark of issue 7: the same open-loop request mix against
+#   (a) the simulated upstream directly,
+#   (b) nginx (Debian package) as a plain reverse proxy in front of it,
+#   (c) the gateway with SQLite + in-process cache,
+#   (d) the gateway with PostgreSQL + Redis,
+# at each rate in RATES, then a search for each target's highest sustainable rate, and the
+# resident memory of each target at idle, under RATES' last rate, and with 1,000 open streams.
+# Targets (c) and (d) run only when the gateway launcher below exists.
+#
+#   bench/run-load.sh                      # everything, a few minutes
+#   RATES="500" SEARCH=0 bench/run-load.sh # one rate, no search
+#
+# Writes the raw tool output and a Markdown summary to $OUT_DIR and prints the summary.
+set -euo pipefail
+
+# NICE=-10 runs the script and everything it starts at a higher priority, so that other work on a
+# shared machine (parallel builds) disturbs the measurement less. Needs root; recorded in the output.
+NICE=${NICE:-0}
+if [ "$NICE" != 0 ] && [ -z "${CREDITGATE_LOAD_NICED:-}" ]; then
+  exec nice -n "$NICE" env CREDITGATE_LOAD_NICED=1 "$0" "$@"
+fi
+
+# ---- gateway launch: HOOK for targets (c) and (d) --------------------------------------------
+# The command that starts the gateway; the config file path is appended as the last argument.
+GATEWAY_LAUNCH=${GATEWAY_LAUNCH:-"./creditgate serve --config"}
+# Admin token the generated configs set and the provisioning step uses.
+GATEWAY_ADMIN_TOKEN=${GATEWAY_ADMIN_TOKEN:-bench-admin-token-0123456789}
+CREDITGATE_POSTGRES_URL=${CREDITGATE_POSTGRES_URL:-jdbc:postgresql://127.0.0.1:5432/test?user=postgres}
+CREDITGATE_REDIS_URI=${CREDITGATE_REDIS_URI:-redis://127.0.0.1:6379}
+
+# ---- knobs --------------------------------------------------------------------------------------
+RATES=${RATES:-"500 1000"}
+DURATION=${DURATION:-12s}
+WARMUP=${WARMUP:-4s}
+STREAM_FRACTION=${STREAM_FRACTION:-0.2}
+CONNECTIONS=${CONNECTIONS:-128}
+UPSTREAM_LATENCY_MS=${UPSTREAM_LATENCY_MS:-20}
+ACCOUNTS=${ACCOUNTS:-1000}
+BLOCKED_SHARE_PERCENT=${BLOCKED_SHARE_PERCENT:-10}
+SEARCH=${SEARCH:-1}
+SEARCH_START=${SEARCH_START:-1000}
+SEARCH_FACTOR=${SEARCH_FACTOR:-1.4}
+SEARCH_MAX=${SEARCH_MAX:-20000}
+SEARCH_STEP=${SEARCH_STEP:-6s}
+SEARCH_WARMUP=${SEARCH_WARMUP:-2s}
+P99_LIMIT_MS=${P99_LIMIT_MS:-50}
+STREAMS=${STREAMS:-1}                 # the open-streams memory cell
+# Open-streams cell: STREAMS_RATE req/s of which 20% stream, each stream held open
+# STREAM_SECONDS by the paced simulator (1 token/s, max_tokens = STREAM_SECONDS), so about
+# STREAMS_RATE * 0.2 * STREAM_SECONDS = 1,000 streams are open at once.
+STREAMS_RATE=${STREAMS_RATE:-1000}
+STREAM_SECONDS=${STREAM_SECONDS:-5}
+SIM_PORT=${SIM_PORT:-18081}
+SLOW_SIM_PORT=${SLOW_SIM_PORT:-18091}
+NGINX_PORT=${NGINX_PORT:-18082}
+NGINX_SLOW_PORT=${NGINX_SLOW_PORT:-18092}
+GATEWAY_C_PORT=${GATEWAY_C_PORT:-18083}
+GATEWAY_D_PORT=${GATEWAY_D_PORT:-18084}
+SKIP_BUILD=${SKIP_BUILD:-0}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+OUT_DIR=${OUT_DIR:-$ROOT/bench/results/load-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT_DIR"
+RAW=$OUT_DIR/raw.txt
+SUMMARY=$OUT_DIR/summary.md
+WORK=$(mktemp -d /tmp/creditgate-load.XXXXXX)
+PIDS=()
+
+log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$RAW" >&2; }
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+find_java() {
+  local candidate version
+  for candidate in "${JAVA:-}" "${JAVA_HOME:+$JAVA_HOME/bin/java}" java /usr/lib/jvm/*/bin/java; do
+    [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 || continue
+    version=$("$candidate" -XshowSettings:properties -version 2>&1 \
+      | awk -F'= ' '/java.specification.version/ {print $2}')
+    if [ "${version%%.*}" -ge 21 ] 2>/dev/null; then
+      echo "$candidate"
+      return
+    fi
+  done
+  echo "no JDK 21+ found: set JAVA=/path/to/bin/java" >&2
+  exit 1
+}
+JAVA=$(find_java)
+JAR=$ROOT/creditgate-bench/target/benchmarks.jar
+if [ "$SKIP_BUILD" != 1 ] || [ ! -f "$JAR" ]; then
+  log "building creditgate-bench (./mvnw -q -pl creditgate-bench -am package -DskipTests)"
+  ./mvnw -q -pl creditgate-bench -am package -DskipTests
+fi
+
+wait_http() { # url, seconds
+  local i
+  for i in $(seq 1 $(($2 * 10))); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing answered at $1 within $2 s" >&2
+  return 1
+}
+
+rss_kb() { # pid: resident KiB of the process and its children (nginx workers)
+  local total=0 rss child
+  rss=$(ps -o rss= -p "$1" 2>/dev/null | tr -d ' ') || true
+  total=$((total + ${rss:-0}))
+  for child in $(pgrep -P "$1" 2>/dev/null || true); do
+    rss=$(ps -o rss= -p "$child" 2>/dev/null | tr -d ' ') || true
+    total=$((total + ${rss:-0}))
+  done
+  echo "$total"
+}
+
+# Samples a process tree's RSS every 200 ms into a file until killed; the file ends with the peak.
+start_rss_sampler() { # pid, file
+  (peak=0; while kill -0 "$1" 2>/dev/null; do
+     now=$(rss_kb "$1"); [ "$now" -gt "$peak" ] && peak=$now && echo "$peak" > "$2"
+     sleep 0.2
+   done) &
+  SAMPLER=$!
+}
+stop_rss_sampler() { kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; }
+
+load() { # label, url, rate, [extra LoadGenerator args...]
+  local label=$1 url=$2 rate=$3
+  shift 3
+  "$JAVA" -Xms256m -Xmx512m -cp "$JAR" dev.creditgate.bench.load.LoadGenerator \
+    --label "$label" --url "$url" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP" \
+    --stream-fraction "$STREAM_FRACTION" --connections "$CONNECTIONS" "$@" | tee -a "$RAW"
+}
+
+search() { # label, url, [extra args...]
+  local label=$1 url=$2
+  shift 2
+  "$JAVA" -Xms256m -Xmx512m -cp "$JAR" dev.creditgate.bench.load.LoadGenerator --search \
+    --label "$label" --url "$url" --duration "$SEARCH_STEP" --warmup "$SEARCH_WARMUP" \
+    --stream-fraction "$STREAM_FRACTION" --connections "$CONNECTIONS" \
+    --search-start "$SEARCH_START" --search-factor "$SEARCH_FACTOR" --search-max "$SEARCH_MAX" \
+    --p99-limit-ms "$P99_LIMIT_MS" "$@" | tee -a "$RAW"
+}
+
+# Many streams open at once, under STREAMS_RATE req/s; the streams go to the paced simulator
+# (through the target), the other requests to the 20 ms one.
+streams_cell() { # label, url, pid-to-measure, [extra args, including the stream route...]
+  local label=$1 url=$2 pid=$3
+  shift 3
+  local peak=$WORK/peak-$label
+  echo 0 > "$peak"
+  start_rss_sampler "$pid" "$peak"
+  "$JAVA" -Xms256m -Xmx512m -cp "$JAR" dev.creditgate.bench.load.LoadGenerator \
+    --label "$label-streams" --url "$url" --rate "$STREAMS_RATE" --duration 10s \
+    --warmup $((STREAM_SECONDS + 2))s --stream-fraction 0.2 --max-tokens "$STREAM_SECONDS" \
+    --connections $((STREAMS_RATE * STREAM_SECONDS / 5 + 400)) --timeout 30s "$@" \
+    | tee -a "$RAW"
+  stop_rss_sampler
+  echo "MEMORY label=$label cell=open_streams rss_kib=$(cat "$peak")" | tee -a "$RAW"
+}
+
+# Runs every cell for one target; the pid is the process whose memory is reported. STREAM_ROUTE
+# (an array) tells the open-streams cell how to reach the paced simulator through this target.
+measure_target() { # label, base-url, pid, [extra args...]
+  local label=$1 url=$2 pid=$3 rate peak
+  shift 3
+  echo "MEMORY label=$label cell=idle rss_kib=$(rss_kb "$pid")" | tee -a "$RAW"
+  for rate in $RATES; do
+    peak=$WORK/peak-$label-$rate
+    echo 0 > "$peak"
+    start_rss_sampler "$pid" "$peak"
+    load "$label" "$url" "$rate" "$@"
+    stop_rss_sampler
+    echo "MEMORY label=$label cell=rate_$rate rss_kib=$(cat "$peak")" | tee -a "$RAW"
+  done
+  if [ "$SEARCH" = 1 ]; then
+    search "$label" "$url" "$@"
+  fi
+  # Not for direct: there the "target" is the simulator itself, whose memory is not the question,
+  # and the JDK server behind it was seen to fall behind with 1,400 client connections.
+  if [ "$STREAMS" = 1 ] && [ "$label" != direct ]; then
+    streams_cell "$label" "$url" "$pid" "${STREAM_ROUTE[@]}" "$@"
+  fi
+}
+
+{
+  echo "# run-load.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "# machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)," \
+    "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo), $(uname -sr)"
+  echo "# java: $("$JAVA" -version 2>&1 | head -1)"
+  echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); nice $(nice)"
+  echo "# RATES=$RATES DURATION=$DURATION WARMUP=$WARMUP STREAM_FRACTION=$STREAM_FRACTION" \
+    "CONNECTIONS=$CONNECTIONS UPSTREAM_LATENCY_MS=$UPSTREAM_LATENCY_MS P99_LIMIT_MS=$P99_LIMIT_MS"
+} | tee -a "$RAW"
+
+# ---- the simulated upstreams ------------------------------------------------------------------
+# The JDK server closes idle keep-alive connections above 200 by default; the open-streams cell
+# holds thousands.
+SIM_JVM=(-Xms256m -Xmx1g -Dsun.net.httpserver.maxIdleConnections=10000)
+"$JAVA" "${SIM_JVM[@]}" -cp "$JAR" dev.creditgate.sim.SimulatedUpstream \
+  --port "$SIM_PORT" --latency-ms "$UPSTREAM_LATENCY_MS" > "$OUT_DIR/sim.log" 2>&1 &
+SIM_PID=$!
+PIDS+=("$SIM_PID")
+# Paced at 1 token/s: a stream with max_tokens N stays open N seconds.
+"$JAVA" "${SIM_JVM[@]}" -cp "$JAR" dev.creditgate.sim.SimulatedUpstream \
+  --port "$SLOW_SIM_PORT" --latency-ms "$UPSTREAM_LATENCY_MS" --tokens-per-second 1 \
+  > "$OUT_DIR/sim-slow.log" 2>&1 &
+PIDS+=("$!")
+wait_http "http://127.0.0.1:$SIM_PORT/health" 30
+wait_http "http://127.0.0.1:$SLOW_SIM_PORT/health" 30
+log "simulator: $(grep -m1 'SIMULATED upstream' "$OUT_DIR/sim.log")"
+# JIT-compile the simulators before any target is measured, so the first target (direct) does
+# not pay for their warm-up and later ones do not profit from it. Not reported.
+log "warming up the simulators (not reported)"
+"$JAVA" -Xmx512m -cp "$JAR" dev.creditgate.bench.load.LoadGenerator --label sim-warmup \
+  --url "http://127.0.0.1:$SIM_PORT/v1" --rate 1000 --duration 8s --warmup 0s \
+  --stream-fraction "$STREAM_FRACTION" --connections "$CONNECTIONS" > "$OUT_DIR/sim-warmup.txt"
+"$JAVA" -Xmx512m -cp "$JAR" dev.creditgate.bench.load.LoadGenerator --label sim-warmup \
+  --url "http://127.0.0.1:$SLOW_SIM_PORT/v1" --rate 300 --duration 4s --warmup 0s \
+  --stream-fraction 1 --max-tokens 1 --connections 600 >> "$OUT_DIR/sim-warmup.txt"
+
+# ---- (a) direct -------------------------------------------------------------------------------
+STREAM_ROUTE=(--stream-url "http://127.0.0.1:$SLOW_SIM_PORT/v1")
+measure_target direct "http://127.0.0.1:$SIM_PORT/v1" "$SIM_PID"
+
+# ---- (b) nginx --------------------------------------------------------------------------------
+if ! command -v nginx >/dev/null 2>&1; then
+  log "installing nginx from Debian"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+fi
+mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
+# Workers run as an unprivileged user when the master is root; let them reach their temp files.
+chmod 755 "$WORK" "$WORK/nginx"
+chmod 777 "$WORK/nginx/tmp"
+cat > "$WORK/nginx/nginx.conf" <<EOF
+# Plain reverse proxy: keep-alive to the upstream, no buffering (so streams pass through as the
+# gateway passes them), no access log (the gateway does not log each request either).
+worker_processes auto;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/tmp/body;
+  proxy_temp_path $WORK/nginx/tmp/proxy;
+  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+  scgi_temp_path $WORK/nginx/tmp/scgi;
+  keepalive_requests 1000000;
+  upstream sim { server 127.0.0.1:$SIM_PORT; keepalive 512; }
+  upstream sim_slow { server 127.0.0.1:$SLOW_SIM_PORT; keepalive 2048; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass http://sim;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+  server {
+    listen 127.0.0.1:$NGINX_SLOW_PORT;
+    location / {
+      proxy_pass http://sim_slow;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_read_timeout 30s;
+    }
+  }
+}
+EOF
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+wait_http "http://127.0.0.1:$NGINX_PORT/health" 10
+log "nginx: $(nginx -v 2>&1), $(grep -c processor /proc/cpuinfo) workers (auto)"
+STREAM_ROUTE=(--stream-url "http://127.0.0.1:$NGINX_SLOW_PORT/v1")
+measure_target nginx "http://127.0.0.1:$NGINX_PORT/v1" "$NGINX_PID"
+
+# ---- (c) and (d) the gateway: HOOKS -----------------------------------------------------------
+# HOOK: the gateway's configuration, in the creditgate.yaml keys of the gateway branch as of this
+# script (GatewayConfig: server.*, admin.token, ledger.url, ledger.spool-dir, cache.redis-uri,
+# cache.redis-prefix, models.<alias>.{base-url,provider,model}). Two aliases: `pro` (the 20 ms
+# simulator) and `slow` (the paced one, for the open-streams cell).
+write_gateway_config() { # file, port, backend (sqlite|postgres), label
+  {
+    echo "server:"
+    echo "  host: 127.0.0.1"
+    echo "  port: $2"
+    echo "admin:"
+    echo "  token: $GATEWAY_ADMIN_TOKEN"
+    echo "models:"
+    echo "  pro:"
+    echo "    base-url: http://127.0.0.1:$SIM_PORT/v1"
+    echo "    provider: simulator"
+    echo "    model: sim-pro"
+    echo "  slow:"
+    echo "    base-url: http://127.0.0.1:$SLOW_SIM_PORT/v1"
+    echo "    provider: simulator"
+    echo "    model: sim-pro"
+    echo "ledger:"
+    if [ "$3" = postgres ]; then
+      echo "  url: \"$CREDITGATE_POSTGRES_URL\""
+    else
+      echo "  url: \"jdbc:sqlite:$WORK/$4.db\""
+    fi
+    echo "  spool-dir: $WORK/spool-$4"
+    if [ "$3" = postgres ]; then
+      echo "cache:"
+      echo "  redis-uri: \"$CREDITGATE_REDIS_URI\""
+      echo "  redis-prefix: bench-load-$$"
+    fi
+  } > "$1"
+}
+
+# HOOK: provisioning through the admin API (issue 6, paths of the gateway branch as of this
+# script): one price rule, $ACCOUNTS accounts each with a user key; BLOCKED_SHARE_PERCENT of them
+# blocked, the rest granted credits. Writes the keys file the load tool reads ("KEY" or
+# "KEY,blocked"). Any failed call stops the script.
+provision_keys() { # port, keys-file
+  local base="http://127.0.0.1:$1/admin/v1" i account key blocked_every
+  local auth=(-H "Authorization: Bearer $GATEWAY_ADMIN_TOKEN" -H "Content-Type: application/json")
+  blocked_every=$((100 / BLOCKED_SHARE_PERCENT))
+  curl -fsS "${auth[@]}" -X POST "$base/price-rules" \
+    -d '{"input_price":1,"output_price":2,"credits_per_unit":1000}' >/dev/null
+  : > "$2"
+  for i in $(seq 1 "$ACCOUNTS"); do
+    account="bench-$i"
+    curl -fsS "${auth[@]}" -X POST "$base/accounts" -d "{\"id\":\"$account\"}" >/dev/null
+    key=$(curl -fsS "${auth[@]}" -X POST "$base/keys" -d "{\"account_id\":\"$account\"}" \
+      | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+    [ -n "$key" ] || { echo "no key returned for $account" >&2; return 1; }
+    if [ $((i % blocked_every)) -eq 0 ]; then
+      curl -fsS "${auth[@]}" -X POST "$base/accounts/$account/block" >/dev/null
+      echo "$key,blocked" >> "$2"
+    else
+      curl -fsS "${auth[@]}" -H "Idempotency-Key: bench-grant-$$-$i" -X POST \
+        "$base/accounts/$account/grants" -d '{"amount":1000000000000}' >/dev/null
+      echo "$key" >> "$2"
+    fi
+  done
+}
+
+gateway_present() {
+  local first=${GATEWAY_LAUNCH%% *}
+  if [[ "$GATEWAY_LAUNCH" =~ -jar[[:space:]]+([^[:space:]]+) ]]; then
+    [ -f "${BASH_REMATCH[1]}" ]
+    return
+  fi
+  [ -f "$first" ] && [ -x "$first" ]
+}
+
+run_gateway_target() { # label, port, backend
+  local label=$1 port=$2 backend=$3 config=$WORK/creditgate-$1.yaml keys=$WORK/keys-$1.txt pid
+  write_gateway_config "$config" "$port" "$backend" "$label"
+  # shellcheck disable=SC2086
+  $GATEWAY_LAUNCH "$config" > "$OUT_DIR/$label.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_http "http://127.0.0.1:$port/health/ready" 60
+  log "$label: provisioning $ACCOUNTS accounts"
+  provision_keys "$port" "$keys"
+  STREAM_ROUTE=(--stream-model slow)
+  measure_target "$label" "http://127.0.0.1:$port/v1" "$pid" --keys "$keys"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+if gateway_present; then
+  run_gateway_target gateway-sqlite "$GATEWAY_C_PORT" sqlite
+  run_gateway_target gateway-pg-redis "$GATEWAY_D_PORT" postgres
+else
+  echo "PENDING label=gateway-sqlite reason=\"no gateway launcher ($GATEWAY_LAUNCH)\"" | tee -a "$RAW"
+  echo "PENDING label=gateway-pg-redis reason=\"no gateway launcher ($GATEWAY_LAUNCH)\"" | tee -a "$RAW"
+fi
+
+# ---- summary ----------------------------------------------------------------------------------
+echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RAW"
+awk -f "$ROOT/bench/summarize-load.awk" "$RAW" > "$SUMMARY"
+cat "$SUMMARY"
+log "raw output: $RAW"
+log "summary:    $SUMMARY"
