@@ -316,4 +316,24 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     assertThat(data.get(1).path("ready").asBoolean()).isTrue();
     assertThat(data.get(2).path("ready").asBoolean()).isFalse();
   }
+
+  @Test
+  void concurrentCallsForOneAccountAreEachChargedOnce() throws Exception {
+    String account = account();
+    String key = userKey(account, 1_000_000);
+    int calls = 24;
+    java.util.List<java.util.concurrent.Future<Integer>> results = new java.util.ArrayList<>();
+    try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      for (int i = 0; i < calls; i++) {
+        String body = i % 2 == 0 ? HELLO : HELLO_STREAM;
+        results.add(pool.submit(() -> post(key, body, Map.of()).statusCode()));
+      }
+      for (var f : results) {
+        assertThat(f.get()).isEqualTo(200);
+      }
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> charges(account).size() == calls);
+    assertThat(charges(account)).extracting(LedgerEntry::eventId).doesNotHaveDuplicates();
+    assertThat(balance(account)).isEqualTo(1_000_000 - calls * expectedCredits);
+  }
 }
