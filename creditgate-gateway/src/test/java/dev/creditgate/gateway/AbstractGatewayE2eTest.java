@@ -219,7 +219,8 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     for (String line; (line = reader.readLine()) != null; ) {
       rest.append(line).append('\n');
     }
-    assertThat(rest.toString()).contains("\"usage\"").contains("data: [DONE]");
+    // The gateway asked the upstream for usage; this client did not, so it does not see that chunk.
+    assertThat(rest.toString()).doesNotContain("\"usage\"").contains("data: [DONE]");
     await().atMost(Duration.ofSeconds(5)).until(() -> charges(account).size() == 1);
     assertThat(charges(account).get(0).amount()).isEqualTo(-expectedCredits);
   }
@@ -335,5 +336,16 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     await().atMost(Duration.ofSeconds(10)).until(() -> charges(account).size() == calls);
     assertThat(charges(account)).extracting(LedgerEntry::eventId).doesNotHaveDuplicates();
     assertThat(balance(account)).isEqualTo(1_000_000 - calls * expectedCredits);
+  }
+
+  @Test
+  void clientThatAsksForStreamUsageGetsTheUsageChunk() throws Exception {
+    String account = account();
+    String key = userKey(account, 100_000);
+    HttpResponse<String> r = post(key, HELLO_STREAM.replace("\"stream\":true,",
+        "\"stream\":true,\"stream_options\":{\"include_usage\":true},"), Map.of());
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).contains("\"usage\":{\"prompt_tokens\":1200").contains("data: [DONE]");
+    await().atMost(Duration.ofSeconds(5)).until(() -> charges(account).size() == 1);
   }
 }

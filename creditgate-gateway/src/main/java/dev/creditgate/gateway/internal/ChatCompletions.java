@@ -145,6 +145,7 @@ public final class ChatCompletions {
             "account '" + billing.accountId() + "' does not exist");
       }
       boolean stream = request.path("stream").asBoolean(false);
+      boolean clientWantsUsage = request.path("stream_options").path("include_usage").asBoolean(false);
       request.put("model", route.config().model());
       if (stream) {
         ObjectNode options = request.has("stream_options") && request.get("stream_options").isObject()
@@ -152,7 +153,7 @@ public final class ChatCompletions {
         options.put("include_usage", true);
       }
       byte[] upstreamBody = bytes(request);
-      return stream ? streamCall(ctx, request, route, billing, charged, upstreamBody)
+      return stream ? streamCall(ctx, request, route, billing, charged, upstreamBody, clientWantsUsage)
           : plainCall(ctx, request, route, billing, charged, upstreamBody);
     } finally {
       if (charged) {
@@ -226,7 +227,7 @@ public final class ChatCompletions {
   }
 
   private int streamCall(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean charged,
-      byte[] body) {
+      byte[] body, boolean clientWantsUsage) {
     long start = ticker.read();
     HttpResponse<InputStream> response = send(route, body);
     String alias = route.config().alias();
@@ -235,6 +236,7 @@ public final class ChatCompletions {
       return passError(ctx, route, billing, charged, response);
     }
     SseScanner scanner = new SseScanner();
+    UsageChunkFilter filter = clientWantsUsage ? null : new UsageChunkFilter();
     boolean clientGone = false;
     boolean upstreamBroken = false;
     ctx.status(200);
@@ -256,7 +258,11 @@ public final class ChatCompletions {
         scanner.feed(buf, 0, n);
         if (!clientGone) {
           try {
-            out.write(buf, 0, n);
+            if (filter == null) {
+              out.write(buf, 0, n);
+            } else {
+              out.write(filter.feed(buf, 0, n));
+            }
             out.flush();
           } catch (IOException e) {
             clientGone = true;
@@ -264,6 +270,14 @@ public final class ChatCompletions {
             LOG.info("client left mid-stream, reading the upstream to its end to charge it, request_id={}",
                 billing.requestId());
           }
+        }
+      }
+      if (filter != null && !clientGone) {
+        try {
+          out.write(filter.finish());
+          out.flush();
+        } catch (IOException e) {
+          clientGone = true;
         }
       }
     } catch (IOException e) {
