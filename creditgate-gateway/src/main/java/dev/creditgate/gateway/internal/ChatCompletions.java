@@ -289,8 +289,11 @@ public final class ChatCompletions {
       Usage usage = scanner.usage();
       if (usage != null) {
         charge(billing, route, usage, false);
-      } else {
+      } else if (!scanner.text().isEmpty() || scanner.textDropped() > 0) {
         charge(billing, route, estimator.estimate(request, scanner.text(), scanner.textDropped()), true);
+      } else {
+        // Nothing was generated and nothing reported: a failed call, not charged.
+        LOG.warn("stream produced no content and no usage; not charged, request_id={}", billing.requestId());
       }
     }
     return upstreamBroken ? 502 : 200;
