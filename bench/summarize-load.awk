@@ -21,6 +21,7 @@ function kv(line, key,    n, parts, i, pair) {
   next
 }
 /^SEARCH / { m++; m_label[m] = kv($0, "label"); m_max[m] = kv($0, "max_sustainable")
+  m_pct = kv($0, "percentile"); m_lim = kv($0, "limit_ms")
   m_cap[m] = kv($0, "capped"); if (m_label[m] == "nginx") nginx_max = m_max[m]; next }
 /^MEMORY / { mem[kv($0, "label") "," kv($0, "cell")] = kv($0, "rss_kib"); labels_mem[kv($0, "label")] = 1; next }
 /^PENDING / { p++; pending[p] = $0; next }
@@ -46,7 +47,7 @@ END {
   }
   if (m > 0) {
     print ""
-    print "Highest sustainable rate (no errors, achieved >= 95% of target, p99 under the limit):"
+    print "Highest sustainable rate (no errors, achieved >= 95% of target, p" m_pct " <= " m_lim " ms; a failed step is retried once):"
     print ""
     print "| target | highest sustainable req/s | ratio to nginx |"
     print "| --- | ---: | ---: |"

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 /** The seed's steps G0-G5 (REFERENCE.md), branch by branch, and each deliberate difference. */
 class CreditBalanceGuardTest {
 
-  private static final Duration FETCH_TIMEOUT = Duration.ofMillis(300);
+  private static final Duration FETCH_TIMEOUT = Duration.ofSeconds(1);
   private static final Duration CACHE_BUDGET = Duration.ofMillis(50);
 
   private final FakeTicker ticker = new FakeTicker();
@@ -167,10 +167,10 @@ class CreditBalanceGuardTest {
     @Test
     void storeSlowerThanItsTimeoutFailsOpenWithinTheTimeout() {
       store.accounts.put("u1", snap(0, false, 1));
-      store.delay = Duration.ofSeconds(2);
+      store.delay = Duration.ofSeconds(4);
       long start = System.nanoTime();
       assertThat(guard().check(ctx("u1")).reason()).isEqualTo(Reason.FAIL_OPEN_STORE_TIMEOUT);
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(FETCH_TIMEOUT.plusMillis(700));
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(FETCH_TIMEOUT.plusMillis(1500));
     }
 
     @Test
@@ -205,7 +205,7 @@ class CreditBalanceGuardTest {
       cache.writeFault = ScriptedCache.Fault.SLOW;
       long start = System.nanoTime();
       assertThat(guard().check(ctx("u1")).isAdmitted()).isTrue();
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(FETCH_TIMEOUT.plusMillis(700));
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(FETCH_TIMEOUT.plusMillis(1500));
     }
   }
 
@@ -304,7 +304,7 @@ class CreditBalanceGuardTest {
       cache.slowBy = Duration.ofSeconds(5);
       long start = System.nanoTime();
       assertThat(guard().check(ctx("u1")).reason()).isEqualTo(Reason.FAIL_OPEN_CACHE_ERROR);
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(500));
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(1));
     }
 
     @Test
@@ -340,7 +340,7 @@ class CreditBalanceGuardTest {
       assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.FAIL_OPEN_STORE_TIMEOUT);
       long start = System.nanoTime();
       assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.FAIL_OPEN_STORE_TIMEOUT);
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(FETCH_TIMEOUT.plusMillis(700));
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(FETCH_TIMEOUT.plusMillis(1500));
       store.gate.countDown();
     }
 
@@ -361,7 +361,7 @@ class CreditBalanceGuardTest {
     @Test
     void failClosedDeniesOnStoreTimeout() {
       store.accounts.put("u1", snap(7, false, 1));
-      store.delay = Duration.ofSeconds(2);
+      store.delay = Duration.ofSeconds(4);
       assertThat(guard(true).check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_UNAVAILABLE);
     }
 

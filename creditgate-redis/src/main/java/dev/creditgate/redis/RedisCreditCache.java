@@ -101,6 +101,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   private final long timeoutNanos;
   private final RedisClusterAsyncCommands<String, String> commands;
   private final CircuitBreaker breaker;
+  private final Deadlines deadlines;
   private final NearCache near;
   private final Deque<AutoCloseable> owned;
   private final Runnable detach;
@@ -122,6 +123,9 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     this.breaker = breaker;
     this.near = near;
     this.owned = owned;
+    this.deadlines = new Deadlines(timeoutNanos, "creditgate-redis-deadlines-" + prefix);
+    // Closed last: pending calls fail at once instead of waiting out the budget.
+    owned.addLast(deadlines);
     this.detach = detach;
   }
 
@@ -188,7 +192,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   @Override
   public CompletableFuture<CacheLookup> lookup(String accountId) {
-    String account = BillingContext.requireValidAccountId(accountId);
+    String account = checkAccount(accountId);
     if (near == null) {
       return bounded("lookup", account, () -> readLookup(account));
     }
@@ -226,7 +230,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   @Override
   public CompletableFuture<Boolean> putSnapshot(String accountId, CreditSnapshot snapshot, Duration ttl) {
-    String account = BillingContext.requireValidAccountId(accountId);
+    String account = checkAccount(accountId);
     Objects.requireNonNull(snapshot, "snapshot");
     String ttlMillis = ttlMillis(ttl);
     return write("putSnapshot", account, () -> this.<Long>runScript(LuaScript.PUT_SNAPSHOT,
@@ -237,7 +241,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   @Override
   public CompletableFuture<Void> setBlocked(String accountId, long version, Duration ttl) {
-    String account = BillingContext.requireValidAccountId(accountId);
+    String account = checkAccount(accountId);
     if (version < 0) {
       throw new IllegalArgumentException("version must be >= 0, but was " + version);
     }
@@ -249,14 +253,14 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   @Override
   public CompletableFuture<Void> clearBlocked(String accountId) {
-    String account = BillingContext.requireValidAccountId(accountId);
+    String account = checkAccount(accountId);
     return write("clearBlocked", account, () -> this.<Long>runScript(LuaScript.DELETE,
         new String[] {markerKey(account)}, channel, message(account)).thenApply(ignored -> null));
   }
 
   @Override
   public CompletableFuture<Void> invalidate(String accountId) {
-    String account = BillingContext.requireValidAccountId(accountId);
+    String account = checkAccount(accountId);
     return write("invalidate", account, () -> this.<Long>runScript(LuaScript.DELETE,
         new String[] {snapshotKey(account), markerKey(account)}, channel, message(account)).thenApply(ignored -> null));
   }
@@ -295,7 +299,8 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   /**
    * Runs one Redis command under the breaker and the time budget. The caller sees a copy of
-   * Lettuce's future, so the budget fails the caller's view without completing Lettuce's command.
+   * Lettuce's future, so the budget fails the caller's view without completing Lettuce's command
+   * (Lettuce's own timeouts do not bound async calls).
    */
   private <T> CompletableFuture<T> bounded(String operation, String account, Supplier<CompletionStage<T>> command) {
     if (closed) {
@@ -320,7 +325,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     } catch (RuntimeException e) {
       timed.completeExceptionally(e);
     }
-    timed.orTimeout(timeoutNanos, TimeUnit.NANOSECONDS);
+    deadlines.bound(timed);
     CompletableFuture<T> result = new CompletableFuture<>();
     timed.whenComplete((value, error) -> {
       long took = System.nanoTime() - start;
@@ -342,6 +347,25 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
       }
     });
     return result;
+  }
+
+  /**
+   * The account id, if valid by {@link BillingContext#requireValidAccountId}'s rules (which keep
+   * hash-tag braces out of keys); checked by hand on the hot path, with core's error when not.
+   */
+  static String checkAccount(String accountId) {
+    if (accountId == null || accountId.isEmpty() || accountId.length() > BillingContext.MAX_ACCOUNT_ID_LENGTH) {
+      return BillingContext.requireValidAccountId(accountId);
+    }
+    for (int i = 0; i < accountId.length(); i++) {
+      char c = accountId.charAt(i);
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || c == '.' || c == '_' || c == ':' || c == '@' || c == '-';
+      if (!ok) {
+        return BillingContext.requireValidAccountId(accountId);
+      }
+    }
+    return accountId;
   }
 
   private static Throwable unwrap(Throwable error) {

@@ -150,12 +150,17 @@ public final class LoadGenerator {
       Histogram stream,
       Histogram streamFirstByte) {
 
-    /** Whether this run counts as sustained under the given p99 limit. */
+    /** Whether this run counts as sustained: no errors, the rate achieved, p99 under the limit. */
     public boolean sustained(double p99LimitMillis) {
+      return sustained(99, p99LimitMillis);
+    }
+
+    /** As {@link #sustained(double)} with another percentile. */
+    public boolean sustained(double percentile, double limitMillis) {
       return errors == 0
           && achievedRate >= SUSTAINED_SHARE * options.rate()
           && all.getTotalCount() > 0
-          && all.getValueAtPercentile(99) / 1000.0 <= p99LimitMillis;
+          && all.getValueAtPercentile(percentile) / 1000.0 <= limitMillis;
     }
   }
 
@@ -304,11 +309,18 @@ public final class LoadGenerator {
    */
   public static int searchMaxRate(Options base, int startRate, double factor, int maxRate,
       Duration stepDuration, double p99LimitMillis, PrintStream out) throws InterruptedException {
+    return searchMaxRate(base, startRate, factor, maxRate, stepDuration, 99, p99LimitMillis, out);
+  }
+
+  /** As above, with the latency limit on another percentile than p99. */
+  public static int searchMaxRate(Options base, int startRate, double factor, int maxRate,
+      Duration stepDuration, double percentile, double limitMillis, PrintStream out)
+      throws InterruptedException {
     int lastPass = 0;
     int firstFail = 0;
     int rate = startRate;
     while (rate <= maxRate) {
-      boolean pass = step(base, rate, stepDuration, p99LimitMillis, out);
+      boolean pass = step(base, rate, stepDuration, percentile, limitMillis, out);
       if (!pass) {
         firstFail = rate;
         break;
@@ -321,16 +333,16 @@ public final class LoadGenerator {
       if (mid <= 0) {
         break;
       }
-      boolean pass = step(base, mid, stepDuration, p99LimitMillis, out);
+      boolean pass = step(base, mid, stepDuration, percentile, limitMillis, out);
       if (pass) {
         lastPass = mid;
       } else {
         firstFail = mid;
       }
     }
-    out.printf(Locale.ROOT, "SEARCH label=%s max_sustainable=%d first_failure=%s p99_limit_ms=%.1f"
-            + " capped=%b%n", base.label(), lastPass, firstFail == 0 ? "none" : firstFail,
-        p99LimitMillis, firstFail == 0);
+    out.printf(Locale.ROOT, "SEARCH label=%s max_sustainable=%d first_failure=%s percentile=%s"
+            + " limit_ms=%.1f capped=%b%n", base.label(), lastPass,
+        firstFail == 0 ? "none" : firstFail, percentile, limitMillis, firstFail == 0);
     return lastPass;
   }
 
@@ -339,10 +351,10 @@ public final class LoadGenerator {
    * shared machine a burst of someone else's work can spoil one short step's p99.
    */
   private static boolean step(Options base, int rate, Duration stepDuration,
-      double p99LimitMillis, PrintStream out) throws InterruptedException {
+      double percentile, double limitMillis, PrintStream out) throws InterruptedException {
     for (int attempt = 1; attempt <= 2; attempt++) {
       Result r = run(base.withRate(rate, stepDuration));
-      boolean pass = r.sustained(p99LimitMillis);
+      boolean pass = r.sustained(percentile, limitMillis);
       out.println(searchLine(r, pass) + (attempt == 2 ? " (retry)" : ""));
       if (pass) {
         return true;
@@ -353,9 +365,11 @@ public final class LoadGenerator {
 
   private static String searchLine(Result r, boolean pass) {
     return String.format(Locale.ROOT,
-        "STEP label=%s rate=%d achieved=%.1f errors=%d p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f %s",
+        "STEP label=%s rate=%d achieved=%.1f errors=%d p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f"
+            + " p999_ms=%.3f %s",
         r.options().label(), r.options().rate(), r.achievedRate(), r.errors(),
-        ms(r.all(), 50), ms(r.all(), 99), ms(r.all(), 99.9), pass ? "PASS" : "FAIL");
+        ms(r.all(), 50), ms(r.all(), 90), ms(r.all(), 99), ms(r.all(), 99.9),
+        pass ? "PASS" : "FAIL");
   }
 
   /** Prints the human-readable report and one RESULT line for scripts. */
@@ -495,7 +509,9 @@ public final class LoadGenerator {
       [--duration 10s] [--warmup 3s] [--stream-fraction 0.2] [--keys FILE] [--connections 128] \
       [--timeout 10s] [--header 'Name: value']... [--label NAME] [--model pro] [--max-tokens 32] \
       [--stream-url URL] [--stream-model NAME]
-        [--search --search-start 500 --search-factor 1.3 --search-max 20000 --p99-limit-ms 50]
+        [--search --search-start 500 --search-factor 1.3 --search-max 20000 --p99-limit-ms 50
+         --search-percentile 99]   (--limit-ms is an alias of --p99-limit-ms; it limits the
+                                    percentile given by --search-percentile)
       Keys file: one key per line, 'KEY' (expects 200) or 'KEY,blocked' (expects 402).""";
 
   public static void main(String[] args) throws Exception {
@@ -518,6 +534,7 @@ public final class LoadGenerator {
     double searchFactor = 1.3;
     int searchMax = 20_000;
     double p99Limit = 50;
+    double searchPercentile = 99;
     try {
       for (int i = 0; i < args.length; i++) {
         String a = args[i];
@@ -551,7 +568,8 @@ public final class LoadGenerator {
           case "--search-start" -> searchStart = parseInt(a, v);
           case "--search-factor" -> searchFactor = parseDouble(a, v);
           case "--search-max" -> searchMax = parseInt(a, v);
-          case "--p99-limit-ms" -> p99Limit = parseDouble(a, v);
+          case "--p99-limit-ms", "--limit-ms" -> p99Limit = parseDouble(a, v);
+          case "--search-percentile" -> searchPercentile = parseDouble(a, v);
           default -> throw new IllegalArgumentException("unknown option '" + a + "'");
         }
       }
@@ -566,8 +584,12 @@ public final class LoadGenerator {
           connections, timeout, headers, label, model, maxTokens,
           streamUrl == null ? null : normalize(streamUrl), streamModel);
       if (search) {
-        searchMaxRate(options, searchStart, searchFactor, searchMax, duration, p99Limit,
-            System.out);
+        if (!(searchPercentile > 0 && searchPercentile < 100)) {
+          throw new IllegalArgumentException(
+              "--search-percentile must be between 0 and 100, but was " + searchPercentile);
+        }
+        searchMaxRate(options, searchStart, searchFactor, searchMax, duration, searchPercentile,
+            p99Limit, System.out);
       } else {
         print(run(options), System.out);
       }
