@@ -38,9 +38,10 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -432,28 +433,28 @@ public final class JdbcCreditLedger implements CreditLedger {
   }
 
   /**
-   * Group commit: concurrent charges are written by a few committer threads, many charges (of any
-   * accounts) per transaction, so one commit (one fsync) serves the whole batch. Accounts are
-   * locked in id order within a batch, so two batches never deadlock. A charge the ledger refuses
-   * (an idempotency conflict) fails alone; a database error rolls the batch back and its charges are
-   * then written one by one, so one bad charge never sinks the others.
+   * Group commit: concurrent charges are written many (of any accounts) per transaction, so one
+   * commit (one fsync) serves the whole batch. There are no committer threads: a caller whose
+   * charge is queued becomes the committer when one of the few committer slots is free, writes
+   * whatever is queued until its own charge is done, and leaves; the others wait for their result.
+   * A lone caller thus commits on its own thread without a hand-off. Accounts are locked in id order
+   * within a batch, so two batches never deadlock. A charge the ledger refuses (an idempotency
+   * conflict) fails alone; a database error rolls the batch back and its charges are then written
+   * one by one, so one bad charge never sinks the others.
    */
   private final class ChargeBatcher {
-    private final LinkedBlockingQueue<PendingCharge> queue = new LinkedBlockingQueue<>();
-    private final List<Thread> committers = new ArrayList<>();
+    private static final long WAIT_SLICE_MILLIS = 5;
+
+    private final ConcurrentLinkedQueue<PendingCharge> queue = new ConcurrentLinkedQueue<>();
+    private final Semaphore committerSlots;
     private final int maxBatch;
-    private final long waitMillis;
+    private final long waitNanos;
     private volatile boolean stopped;
 
-    ChargeBatcher(int committerCount, int maxBatch, long waitMillis) {
+    ChargeBatcher(int committers, int maxBatch, long waitMillis) {
+      this.committerSlots = new Semaphore(committers);
       this.maxBatch = maxBatch;
-      this.waitMillis = waitMillis;
-      for (int i = 0; i < committerCount; i++) {
-        Thread thread = new Thread(this::run, "creditgate-ledger-committer-" + THREADS.incrementAndGet());
-        thread.setDaemon(true);
-        committers.add(thread);
-        thread.start();
-      }
+      this.waitNanos = TimeUnit.MILLISECONDS.toNanos(waitMillis);
     }
 
     ChargeResult submit(ChargeRequest request, Quote quote) {
@@ -462,15 +463,36 @@ public final class JdbcCreditLedger implements CreditLedger {
       }
       PendingCharge pending = new PendingCharge(request, quote, new CompletableFuture<>());
       queue.add(pending);
+      long deadline = System.nanoTime() + waitNanos;
+      while (!pending.result().isDone()) {
+        if (committerSlots.tryAcquire()) {
+          try {
+            commitUntilDone(pending);
+          } finally {
+            committerSlots.release();
+          }
+          continue;
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          // It may still commit; the caller spools it and the replay finds it applied (same event id).
+          throw new LedgerUnavailableException("charge not committed within " + waitNanos / 1_000_000 + " ms", null);
+        }
+        try {
+          // Bounded so that a charge queued just as the last committer left is picked up.
+          pending.result().get(Math.min(left, TimeUnit.MILLISECONDS.toNanos(WAIT_SLICE_MILLIS)), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+          // try to become the committer
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new LedgerUnavailableException("interrupted while waiting for the charge to commit", e);
+        } catch (ExecutionException e) {
+          break;
+        }
+      }
       try {
-        return pending.result().get(waitMillis, TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new LedgerUnavailableException("interrupted while waiting for the charge to commit", e);
-      } catch (TimeoutException e) {
-        // It may still commit; the caller spools it and the replay finds it applied (same event id).
-        throw new LedgerUnavailableException("charge not committed within " + waitMillis + " ms", e);
-      } catch (ExecutionException e) {
+        return pending.result().join();
+      } catch (java.util.concurrent.CompletionException e) {
         if (e.getCause() instanceof RuntimeException runtime) {
           throw runtime;
         }
@@ -478,28 +500,26 @@ public final class JdbcCreditLedger implements CreditLedger {
       }
     }
 
-    private void run() {
+    /** Writes queued charges, a batch per transaction, until {@code mine} is done or the queue is empty. */
+    private void commitUntilDone(PendingCharge mine) {
       List<PendingCharge> batch = new ArrayList<>(maxBatch);
-      while (!stopped) {
+      while (!mine.result().isDone()) {
+        PendingCharge next;
+        while (batch.size() < maxBatch && (next = queue.poll()) != null) {
+          batch.add(next);
+        }
+        if (batch.isEmpty()) {
+          return;
+        }
         try {
-          PendingCharge first = queue.poll(100, TimeUnit.MILLISECONDS);
-          if (first == null) {
-            continue;
-          }
-          batch.add(first);
-          queue.drainTo(batch, maxBatch - 1);
           commit(batch);
-        } catch (InterruptedException e) {
-          break;
         } catch (RuntimeException e) {
           for (PendingCharge pending : batch) {
             pending.result().completeExceptionally(e);
           }
-        } finally {
-          batch.clear();
         }
+        batch.clear();
       }
-      failAll(new LedgerUnavailableException("the ledger is closing", null));
     }
 
     private void commit(List<PendingCharge> batch) {
@@ -511,20 +531,15 @@ public final class JdbcCreditLedger implements CreditLedger {
       ordered.sort(java.util.Comparator.comparing(p -> p.request().accountId()));
       List<Object> outcomes;
       try {
-        outcomes = transaction(c -> {
-          List<Object> results = new ArrayList<>(ordered.size());
-          for (PendingCharge p : ordered) {
-            try {
-              results.add(applyIn(c, p.request().accountId(), p.request().eventId(), true,
-                  Change.charge(p.request(), p.quote())));
-            } catch (IdempotencyConflictException | IllegalArgumentException e) {
-              // Refused before anything was written for it: the rest of the batch goes on.
-              results.add(e);
-            }
-          }
-          return results;
-        });
+        outcomes = transaction(c -> applyBatch(c, ordered));
       } catch (LedgerUnavailableException e) {
+        if (e.getCause() instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("40")) {
+          // A deadlock or serialization failure (possible when batches create the same new accounts).
+          for (PendingCharge p : ordered) {
+            complete(p);
+          }
+          return;
+        }
         for (PendingCharge p : ordered) {
           p.result().completeExceptionally(e);
         }
@@ -539,9 +554,7 @@ public final class JdbcCreditLedger implements CreditLedger {
         PendingCharge p = ordered.get(i);
         Object outcome = outcomes.get(i);
         if (outcome instanceof Applied applied) {
-          if (!applied.replayed()) {
-            cacheSync.publish(p.request().accountId(), applied.account().snapshot());
-          }
+          cacheSync.publish(p.request().accountId(), applied.account().snapshot());
           p.result().complete(chargeResult(applied, p.request(), p.quote()));
         } else {
           p.result().completeExceptionally((RuntimeException) outcome);
@@ -557,26 +570,12 @@ public final class JdbcCreditLedger implements CreditLedger {
       }
     }
 
-    private void failAll(RuntimeException e) {
-      PendingCharge p;
-      while ((p = queue.poll()) != null) {
-        p.result().completeExceptionally(e);
-      }
-    }
-
     void stop() {
       stopped = true;
-      for (Thread thread : committers) {
-        thread.interrupt();
+      PendingCharge pending;
+      while ((pending = queue.poll()) != null) {
+        pending.result().completeExceptionally(new LedgerUnavailableException("the ledger is closing", null));
       }
-      for (Thread thread : committers) {
-        try {
-          thread.join(TimeUnit.SECONDS.toMillis(10));
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-      failAll(new LedgerUnavailableException("the ledger is closing", null));
     }
   }
 
@@ -650,15 +649,251 @@ public final class JdbcCreditLedger implements CreditLedger {
     }
   }
 
+  /** An entry a batch will insert, and where its outcome goes. */
+  private record BatchInsert(int slot, String accountId, String eventId, Change change, long balanceAfter) {
+  }
+
+  /** In a batch, a charge that repeats an earlier charge of the same batch. */
+  private record SameAsSlot(int slot, Account account) {
+  }
+
+  /**
+   * Applies a batch of charges (sorted by account) with a fixed number of statements whatever its
+   * size: lock the accounts, read the entries of their event ids, compute every new state in
+   * memory, then one batched update and one batched insert. Returns, per charge, an {@link Applied}
+   * or the exception that refused it (refused before anything was written for it).
+   */
+  private List<Object> applyBatch(Connection c, List<PendingCharge> ordered) throws SQLException {
+    Instant now = now();
+    List<String> ids = ordered.stream().map(p -> p.request().accountId()).distinct().toList();
+    java.util.Map<String, Account> original = lockAccounts(c, ids);
+    if (original.size() < ids.size()) {
+      List<String> missing = ids.stream().filter(id -> !original.containsKey(id)).toList();
+      try (PreparedStatement s = prepare(c, "INSERT INTO accounts (" + ACCOUNT_COLUMNS
+          + ") VALUES (?, 0, ?, 0, 0, 0, 0, ?, ?) ON CONFLICT (id) DO NOTHING")) {
+        for (String id : missing) {
+          s.setString(1, id);
+          s.setBoolean(2, false);
+          dialect.setInstant(s, 3, now);
+          dialect.setInstant(s, 4, now);
+          s.addBatch();
+        }
+        s.executeBatch();
+      }
+      original.putAll(lockAccounts(c, missing));
+    }
+    java.util.Map<String, StoredEntry> stored = findEntries(c, ordered);
+    java.util.Map<String, Account> current = new java.util.HashMap<>(original);
+    java.util.Map<String, Integer> insertedSlot = new java.util.HashMap<>();
+    List<Object> results = new ArrayList<>(ordered.size());
+    List<BatchInsert> inserts = new ArrayList<>();
+    for (PendingCharge p : ordered) {
+      String accountId = p.request().accountId();
+      String eventId = p.request().eventId();
+      String key = accountId + '\n' + eventId;
+      Change change = Change.charge(p.request(), p.quote());
+      Account account = current.get(accountId);
+      StoredEntry existing = stored.get(key);
+      if (existing != null) {
+        String difference = change.differenceFrom(existing);
+        Integer slot = insertedSlot.get(key);
+        if (difference != null) {
+          results.add(new IdempotencyConflictException(accountId, eventId, difference));
+        } else if (slot != null) {
+          results.add(new SameAsSlot(slot, account));
+        } else {
+          results.add(new Applied(existing.entry(), account, true));
+        }
+        continue;
+      }
+      long balance;
+      long consumed;
+      try {
+        balance = addExact(account.balance(), change.amount(), "balance", change, accountId);
+        consumed = addExact(account.consumed(), -change.amount(), "consumed total", change, accountId);
+      } catch (IllegalArgumentException e) {
+        results.add(e);
+        continue;
+      }
+      current.put(accountId, new Account(accountId, balance, account.blocked(), account.version() + 1,
+          account.granted(), consumed, account.refunded(), account.createdAt(), now));
+      int slot = results.size();
+      results.add(null);
+      inserts.add(new BatchInsert(slot, accountId, eventId, change, balance));
+      insertedSlot.put(key, slot);
+      stored.put(key, new StoredEntry(new LedgerEntry(0, accountId, eventId, EntryKind.CHARGE, change.amount(),
+          balance, change.requestId(), change.scene(), change.model(), change.usage(), change.costMicros(),
+          change.priceRuleId(), change.unpriced(), change.estimated(), change.actor(), change.reason(),
+          change.metadata(), now), change.provider(), null));
+    }
+    if (inserts.isEmpty()) {
+      return results;
+    }
+    try (PreparedStatement s = prepare(c, "UPDATE accounts SET balance = ?, version = ?, consumed = ?, "
+        + "updated_at = ? WHERE id = ? AND version = ?")) {
+      for (String id : ids) {
+        Account before = original.get(id);
+        Account after = current.get(id);
+        if (after.version() == before.version()) {
+          continue;
+        }
+        s.setLong(1, after.balance());
+        s.setLong(2, after.version());
+        s.setLong(3, after.consumed());
+        dialect.setInstant(s, 4, now);
+        s.setString(5, id);
+        s.setLong(6, before.version());
+        s.addBatch();
+      }
+      for (int count : s.executeBatch()) {
+        if (count != 1 && count != Statement.SUCCESS_NO_INFO) {
+          throw new IllegalStateException("an account of the batch changed under its lock");
+        }
+      }
+    }
+    long[] entryIds = insertEntries(c, inserts, now);
+    for (int i = 0; i < inserts.size(); i++) {
+      BatchInsert insert = inserts.get(i);
+      Change ch = insert.change();
+      LedgerEntry entry = new LedgerEntry(entryIds[i], insert.accountId(), insert.eventId(), ch.kind(), ch.amount(),
+          insert.balanceAfter(), ch.requestId(), ch.scene(), ch.model(), ch.usage(), ch.costMicros(),
+          ch.priceRuleId(), ch.unpriced(), ch.estimated(), ch.actor(), ch.reason(), ch.metadata(), now);
+      results.set(insert.slot(), new Applied(entry, current.get(insert.accountId()), false));
+    }
+    for (int i = 0; i < results.size(); i++) {
+      if (results.get(i) instanceof SameAsSlot same) {
+        Applied first = (Applied) results.get(same.slot());
+        results.set(i, new Applied(first.entry(), current.get(first.entry().accountId()), true));
+      }
+    }
+    return results;
+  }
+
+  private java.util.Map<String, Account> lockAccounts(Connection c, List<String> ids) throws SQLException {
+    java.util.Map<String, Account> found = new java.util.HashMap<>();
+    String marks = String.join(", ", java.util.Collections.nCopies(ids.size(), "?"));
+    try (PreparedStatement s = prepare(c, "SELECT " + ACCOUNT_COLUMNS + " FROM accounts WHERE id IN (" + marks
+        + ") ORDER BY id" + dialect.lockClause())) {
+      for (int i = 0; i < ids.size(); i++) {
+        s.setString(i + 1, ids.get(i));
+      }
+      try (ResultSet rows = s.executeQuery()) {
+        while (rows.next()) {
+          Account account = readAccount(rows);
+          found.put(account.id(), account);
+        }
+      }
+    }
+    return found;
+  }
+
+  private java.util.Map<String, StoredEntry> findEntries(Connection c, List<PendingCharge> charges)
+      throws SQLException {
+    List<String> accounts = charges.stream().map(p -> p.request().accountId()).distinct().toList();
+    List<String> events = charges.stream().map(p -> p.request().eventId()).distinct().toList();
+    java.util.Set<String> wanted = new java.util.HashSet<>();
+    for (PendingCharge p : charges) {
+      wanted.add(p.request().accountId() + '\n' + p.request().eventId());
+    }
+    java.util.Map<String, StoredEntry> found = new java.util.HashMap<>();
+    try (PreparedStatement s = prepare(c, "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE account_id IN ("
+        + String.join(", ", java.util.Collections.nCopies(accounts.size(), "?")) + ") AND event_id IN ("
+        + String.join(", ", java.util.Collections.nCopies(events.size(), "?")) + ")")) {
+      int index = 1;
+      for (String account : accounts) {
+        s.setString(index++, account);
+      }
+      for (String event : events) {
+        s.setString(index++, event);
+      }
+      try (ResultSet rows = s.executeQuery()) {
+        while (rows.next()) {
+          StoredEntry entry = readEntry(rows);
+          String key = entry.entry().accountId() + '\n' + entry.entry().eventId();
+          if (wanted.contains(key)) {
+            found.put(key, entry);
+          }
+        }
+      }
+    }
+    return found;
+  }
+
+  private static final String INSERT_ENTRY = "INSERT INTO entries (account_id, event_id, kind, amount, "
+      + "balance_after, request_id, scene, provider, model, input_tokens, output_tokens, cached_tokens, "
+      + "reasoning_tokens, cost_micros, price_rule_id, unpriced, estimated, ref_event_id, actor, reason, metadata, "
+      + "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+  /** Inserts the entries and returns their ids: one pipelined batch on PostgreSQL, a loop in-process on SQLite. */
+  private long[] insertEntries(Connection c, List<BatchInsert> inserts, Instant now) throws SQLException {
+    long[] ids = new long[inserts.size()];
+    if (dialect == Dialect.POSTGRESQL) {
+      try (PreparedStatement s = c.prepareStatement(INSERT_ENTRY, new String[] {"id"})) {
+        for (BatchInsert insert : inserts) {
+          bindEntry(s, insert.accountId(), insert.eventId(), insert.change(), insert.balanceAfter(), now);
+          s.addBatch();
+        }
+        s.executeBatch();
+        try (ResultSet keys = s.getGeneratedKeys()) {
+          for (int i = 0; i < ids.length; i++) {
+            if (!keys.next()) {
+              throw new IllegalStateException("the database returned " + i + " ids for " + ids.length + " entries");
+            }
+            ids[i] = keys.getLong(1);
+          }
+        }
+      }
+      return ids;
+    }
+    try (PreparedStatement s = prepare(c, INSERT_ENTRY + " RETURNING id")) {
+      for (int i = 0; i < ids.length; i++) {
+        BatchInsert insert = inserts.get(i);
+        bindEntry(s, insert.accountId(), insert.eventId(), insert.change(), insert.balanceAfter(), now);
+        try (ResultSet rows = s.executeQuery()) {
+          rows.next();
+          ids[i] = rows.getLong(1);
+        }
+      }
+    }
+    return ids;
+  }
+
+  private void bindEntry(PreparedStatement s, String accountId, String eventId, Change ch, long balanceAfter,
+      Instant now) throws SQLException {
+    s.setString(1, accountId);
+    s.setString(2, eventId);
+    s.setString(3, ch.kind().name());
+    s.setLong(4, ch.amount());
+    s.setLong(5, balanceAfter);
+    s.setString(6, ch.requestId());
+    s.setString(7, ch.scene());
+    s.setString(8, ch.provider());
+    s.setString(9, ch.model());
+    s.setLong(10, ch.usage().inputTokens());
+    s.setLong(11, ch.usage().outputTokens());
+    s.setLong(12, ch.usage().cachedTokens());
+    s.setLong(13, ch.usage().reasoningTokens());
+    s.setLong(14, ch.costMicros());
+    s.setLong(15, ch.priceRuleId());
+    s.setBoolean(16, ch.unpriced());
+    s.setBoolean(17, ch.estimated());
+    s.setString(18, ch.refEventId());
+    s.setString(19, ch.actor());
+    s.setString(20, ch.reason());
+    s.setString(21, ch.metadata());
+    dialect.setInstant(s, 22, now);
+  }
+
   /** Runs one change in one transaction, retrying when a concurrent insert of the same key won. */
   private Applied apply(String accountId, String eventId, boolean create, Change change) {
     ensureOpen();
     for (int attempt = 1; ; attempt++) {
       try {
         Applied applied = transaction(c -> applyIn(c, accountId, eventId, create, change));
-        if (!applied.replayed()) {
-          cacheSync.publish(accountId, applied.account().snapshot());
-        }
+        // Also on a replay: the first attempt may have committed without reaching the cache (a lost
+        // commit acknowledgement, a spooled charge already applied). The write is versioned, so a
+        // repeat is harmless.
+        cacheSync.publish(accountId, applied.account().snapshot());
         return applied;
       } catch (UniqueRace race) {
         if (attempt >= UNIQUE_RACE_ATTEMPTS) {
@@ -791,32 +1026,8 @@ public final class JdbcCreditLedger implements CreditLedger {
 
   private LedgerEntry insertEntry(Connection c, String accountId, String eventId, Change ch, long balanceAfter,
       Instant now) throws SQLException {
-    try (PreparedStatement s = prepare(c, "INSERT INTO entries (account_id, event_id, kind, amount, balance_after, "
-        + "request_id, scene, provider, model, input_tokens, output_tokens, cached_tokens, reasoning_tokens, "
-        + "cost_micros, price_rule_id, unpriced, estimated, ref_event_id, actor, reason, metadata, created_at) "
-        + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")) {
-      s.setString(1, accountId);
-      s.setString(2, eventId);
-      s.setString(3, ch.kind().name());
-      s.setLong(4, ch.amount());
-      s.setLong(5, balanceAfter);
-      s.setString(6, ch.requestId());
-      s.setString(7, ch.scene());
-      s.setString(8, ch.provider());
-      s.setString(9, ch.model());
-      s.setLong(10, ch.usage().inputTokens());
-      s.setLong(11, ch.usage().outputTokens());
-      s.setLong(12, ch.usage().cachedTokens());
-      s.setLong(13, ch.usage().reasoningTokens());
-      s.setLong(14, ch.costMicros());
-      s.setLong(15, ch.priceRuleId());
-      s.setBoolean(16, ch.unpriced());
-      s.setBoolean(17, ch.estimated());
-      s.setString(18, ch.refEventId());
-      s.setString(19, ch.actor());
-      s.setString(20, ch.reason());
-      s.setString(21, ch.metadata());
-      dialect.setInstant(s, 22, now);
+    try (PreparedStatement s = prepare(c, INSERT_ENTRY + " RETURNING id")) {
+      bindEntry(s, accountId, eventId, ch, balanceAfter, now);
       long id;
       try (ResultSet rows = s.executeQuery()) {
         rows.next();
@@ -1142,21 +1353,43 @@ public final class JdbcCreditLedger implements CreditLedger {
   }
 
   private <T> T transactionOnce(SqlWork<T> work) {
-    try (Connection c = dataSource.getConnection()) {
-      begin(c);
-      boolean committed = false;
-      try {
-        T result = work.run(c);
-        commit(c);
-        committed = true;
-        return result;
-      } finally {
-        if (!committed) {
-          rollbackQuietly(c);
-        }
-      }
+    Connection c;
+    try {
+      c = dataSource.getConnection();
     } catch (SQLException e) {
       throw translate(e);
+    }
+    T result;
+    try {
+      begin(c);
+      result = work.run(c);
+      commit(c);
+    } catch (SQLException e) {
+      rollbackQuietly(c);
+      closeQuietly(c);
+      throw translate(e);
+    } catch (RuntimeException | Error e) {
+      rollbackQuietly(c);
+      closeQuietly(c);
+      throw e;
+    }
+    // Committed: whatever fails from here on must not make the caller think the change was lost.
+    try {
+      if (dialect == Dialect.POSTGRESQL) {
+        c.setAutoCommit(true);
+      }
+    } catch (SQLException e) {
+      LOG.debug("resetting auto-commit after a commit failed: {}", e.toString());
+    }
+    closeQuietly(c);
+    return result;
+  }
+
+  private static void closeQuietly(Connection c) {
+    try {
+      c.close();
+    } catch (SQLException e) {
+      LOG.debug("closing a connection failed: {}", e.toString());
     }
   }
 
@@ -1189,7 +1422,6 @@ public final class JdbcCreditLedger implements CreditLedger {
       }
     } else {
       c.commit();
-      c.setAutoCommit(true);
     }
   }
 

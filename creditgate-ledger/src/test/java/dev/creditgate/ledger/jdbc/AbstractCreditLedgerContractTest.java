@@ -538,6 +538,50 @@ abstract class AbstractCreditLedgerContractTest {
     assertThat(ledger.entries(account, null, 100).items()).hasSize(1);
   }
 
+  @Test
+  void aRefusedChargeNeverSinksTheOthersCommittedWithIt() throws Exception {
+    String scene = newScene();
+    ledger.createPriceRule(exampleRule(scene));
+    String account = newAccount();
+    ledger.charge(charge(account, "taken", scene, EXAMPLE_USAGE));
+    int rounds = 5;
+    AtomicInteger refused = new AtomicInteger();
+    for (int round = 0; round < rounds; round++) {
+      int r = round;
+      List<Callable<Void>> tasks = new ArrayList<>();
+      for (int t = 0; t < 6; t++) {
+        int thread = t;
+        tasks.add(() -> {
+          ledger.charge(charge(account, "ok-" + r + "-" + thread, scene, EXAMPLE_USAGE));
+          return null;
+        });
+      }
+      // Refused by the ledger (conflict) and by the database (metadata that is not JSON).
+      tasks.add(() -> {
+        try {
+          ledger.charge(charge(account, "taken", scene, new Usage(1, 1, 0, 0)));
+        } catch (IdempotencyConflictException e) {
+          refused.incrementAndGet();
+        }
+        return null;
+      });
+      tasks.add(() -> {
+        try {
+          ledger.charge(new ChargeRequest(account, "bad-" + r, "", scene, "", "", EXAMPLE_USAGE, false, "{oops}"));
+        } catch (IllegalArgumentException e) {
+          refused.incrementAndGet();
+        }
+        return null;
+      });
+      runAll(tasks);
+    }
+    assertThat(refused.get()).isEqualTo(2 * rounds);
+    Account stored = ledger.account(account).orElseThrow();
+    assertThat(stored.version()).isEqualTo(1 + 6L * rounds);
+    assertThat(stored.balance()).isEqualTo(-(1 + 6L * rounds) * EXAMPLE_CREDITS);
+    assertThat(ledger.verify(account).consistent()).isTrue();
+  }
+
   /** Starts the tasks together and waits for all, rethrowing the first failure. */
   static void runAll(List<Callable<Void>> tasks) throws Exception {
     ExecutorService executor = Executors.newFixedThreadPool(tasks.size());

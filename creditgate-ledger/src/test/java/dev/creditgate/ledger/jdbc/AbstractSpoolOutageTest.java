@@ -126,6 +126,55 @@ abstract class AbstractSpoolOutageTest {
     assertThat(Files.readAllLines(spoolDirectory.resolve(ChargeSpool.SPOOL_FILE))).isEmpty();
   }
 
+  @Test
+  void aSpooledChargeThatConflictsIsSetAsideForAnOperator() throws Exception {
+    try (JdbcCreditLedger ledger = open()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      assertThat(ledger.charge(charge(0)).status()).isEqualTo(ChargeResult.Status.APPLIED);
+      takeDatabaseAway();
+      ChargeRequest different = new ChargeRequest(account, "c0", "req-0", scene, "openai", "gpt-test",
+          new Usage(1, 1, 0, 0), false, "{}");
+      assertThat(ledger.charge(different).status()).isEqualTo(ChargeResult.Status.SPOOLED);
+      assertThat(ledger.charge(charge(1)).status()).isEqualTo(ChargeResult.Status.SPOOLED);
+      bringDatabaseBack();
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
+
+      assertThat(ledger.stats().rejectedTotal()).isEqualTo(1);
+      assertThat(ledger.stats().replayedTotal()).isEqualTo(1);
+      assertThat(Files.readString(spoolDirectory.resolve(ChargeSpool.REJECTED_FILE)))
+          .contains("'c0'").contains("different payload");
+      assertAppliedExactlyOnce(ledger, 2);
+    }
+  }
+
+  @Test
+  void chargesDuringAnOutageOfManyWritersAreAllAppliedOnce() throws Exception {
+    try (JdbcCreditLedger ledger = open()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      List<java.util.concurrent.Callable<Void>> writers = new ArrayList<>();
+      java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+      for (int t = 0; t < 4; t++) {
+        writers.add(() -> {
+          for (int n; (n = next.getAndIncrement()) < 40; ) {
+            if (n == 10) {
+              takeDatabaseAway();
+            } else if (n == 30) {
+              bringDatabaseBack();
+            }
+            assertThat(ledger.charge(charge(n)).status()).isNotNull();
+          }
+          return null;
+        });
+      }
+      AbstractCreditLedgerContractTest.runAll(writers);
+      bringDatabaseBack();
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
+      assertAppliedExactlyOnce(ledger, 40);
+    }
+  }
+
   private void assertAppliedExactlyOnce(JdbcCreditLedger ledger, int charges) {
     List<LedgerEntry> entries = ledger.entries(account, null, 1000).items();
     List<String> chargeEvents = entries.stream().filter(e -> e.kind() == EntryKind.CHARGE)

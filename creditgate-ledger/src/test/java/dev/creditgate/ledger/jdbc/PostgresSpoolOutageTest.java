@@ -40,12 +40,12 @@ class PostgresSpoolOutageTest extends AbstractSpoolOutageTest {
   }
 
   @Override
-  void takeDatabaseAway() {
+  synchronized void takeDatabaseAway() {
     proxy.cut();
   }
 
   @Override
-  void bringDatabaseBack() throws Exception {
+  synchronized void bringDatabaseBack() throws Exception {
     if (proxy.isCut()) {
       proxy.start();
     }

@@ -20,7 +20,7 @@ class SqliteSpoolOutageTest extends AbstractSpoolOutageTest {
   }
 
   @Override
-  void takeDatabaseAway() throws Exception {
+  synchronized void takeDatabaseAway() throws Exception {
     locker = DriverManager.getConnection(jdbcUrl());
     try (Statement s = locker.createStatement()) {
       s.execute("BEGIN EXCLUSIVE");
@@ -29,7 +29,7 @@ class SqliteSpoolOutageTest extends AbstractSpoolOutageTest {
   }
 
   @Override
-  void bringDatabaseBack() throws Exception {
+  synchronized void bringDatabaseBack() throws Exception {
     if (locker != null) {
       try (Statement s = locker.createStatement()) {
         s.execute("ROLLBACK");
