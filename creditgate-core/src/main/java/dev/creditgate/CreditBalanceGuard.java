@@ -191,9 +191,14 @@ public final class CreditBalanceGuard implements AutoCloseable {
   /** Joins the account's fetch under way, or starts one. */
   private CompletableFuture<Optional<CreditSnapshot>> singleFlightFetch(String accountId) {
     CompletableFuture<Optional<CreditSnapshot>> mine = new CompletableFuture<>();
-    CompletableFuture<Optional<CreditSnapshot>> running = inflight.putIfAbsent(accountId, mine);
-    if (running != null) {
-      return running;
+    CompletableFuture<Optional<CreditSnapshot>> running;
+    while ((running = inflight.putIfAbsent(accountId, mine)) != null) {
+      if (!running.isDone()) {
+        return running;
+      }
+      // A finished fetch whose clean-up has not run yet: its answer may predate a change in the
+      // store, so never hand it to a new caller.
+      inflight.remove(accountId, running);
     }
     // The shared result expires with the fetch timeout, so a hung store cannot hold later callers;
     // the task itself goes on and still back-fills the cache when the store answers.
@@ -216,6 +221,7 @@ public final class CreditBalanceGuard implements AutoCloseable {
       return;
     }
     fetched.ifPresent(snapshot -> backfill(accountId, snapshot));
+    inflight.remove(accountId, result);
     result.complete(fetched);
   }
 
@@ -239,7 +245,8 @@ public final class CreditBalanceGuard implements AutoCloseable {
 
   private void awaitWrite(CompletableFuture<?> write, String what, String accountId) {
     try {
-      await(write, cacheTimeoutNanos);
+      // Writes complete with null (Void) or a Boolean; only failure or lateness is an error.
+      write.get(cacheTimeoutNanos, TimeUnit.NANOSECONDS);
     } catch (Exception e) {
       restoreInterrupt(e);
       cacheLog.warn(ticker.read(), "credit guard {} failed, account_id={}: {}", what, accountId, describe(e));

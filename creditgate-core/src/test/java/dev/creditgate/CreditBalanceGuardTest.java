@@ -299,6 +299,20 @@ class CreditBalanceGuardTest {
     }
 
     @Test
+    void aFinishedFetchIsNeverHandedToALaterCaller() {
+      CreditBalanceGuard guard = guard();
+      // Regression: the caller of a fetch could wake before the fetch left the in-flight map, so
+      // the next miss joined the old answer ("unknown") after the store had changed.
+      for (int i = 0; i < 2_000; i++) {
+        String account = "race-" + i;
+        assertThat(guard.check(ctx(account)).reason()).isEqualTo(Reason.NO_SNAPSHOT);
+        store.accounts.put(account, snap(0, false, 1));
+        assertThat(guard.check(ctx(account)).reason()).as("call %d", i)
+            .isEqualTo(Reason.DENIED_NON_POSITIVE_BALANCE);
+      }
+    }
+
+    @Test
     void cacheSlowerThanTheBudgetFailsOpenWithoutStalling() {
       cache.lookupFault = ScriptedCache.Fault.SLOW;
       cache.slowBy = Duration.ofSeconds(5);

@@ -102,6 +102,7 @@ public final class JdbcCreditLedger implements CreditLedger {
 
   private static final Logger LOG = LoggerFactory.getLogger(JdbcCreditLedger.class);
   private static final int UNIQUE_RACE_ATTEMPTS = 3;
+  private static final AtomicInteger THREADS = new AtomicInteger();
 
   private static final String ACCOUNT_COLUMNS =
       "id, balance, blocked, version, granted, consumed, refunded, created_at, updated_at";
@@ -170,8 +171,6 @@ public final class JdbcCreditLedger implements CreditLedger {
     long interval = b.replayInterval.toMillis();
     scheduler.scheduleWithFixedDelay(this::replayQuietly, 0, interval, TimeUnit.MILLISECONDS);
   }
-
-  private static final AtomicInteger THREADS = new AtomicInteger();
 
   public static Builder builder() {
     return new Builder();
@@ -1109,16 +1108,16 @@ public final class JdbcCreditLedger implements CreditLedger {
 
   @Override
   public List<PriceRule> priceRules() {
-    List<PriceRule> loaded = read(JdbcCreditLedger::loadRules);
+    List<PriceRule> loaded = read(this::loadRules);
     rules = loaded;
     rulesLoadedAtMillis = clock.millis();
     return loaded;
   }
 
-  private static List<PriceRule> loadRules(Connection c) throws SQLException {
+  private List<PriceRule> loadRules(Connection c) throws SQLException {
     List<PriceRule> loaded = new ArrayList<>();
-    try (Statement s = c.createStatement()) {
-      try (ResultSet rows = s.executeQuery("SELECT " + RULE_COLUMNS + " FROM price_rules ORDER BY priority DESC, id")) {
+    try (PreparedStatement s = prepare(c, "SELECT " + RULE_COLUMNS + " FROM price_rules ORDER BY priority DESC, id")) {
+      try (ResultSet rows = s.executeQuery()) {
         while (rows.next()) {
           loaded.add(new PriceRule(rows.getLong("id"), rows.getString("scene"), rows.getString("provider"),
               rows.getString("model"), rows.getLong("input_price"), rows.getLong("output_price"),
