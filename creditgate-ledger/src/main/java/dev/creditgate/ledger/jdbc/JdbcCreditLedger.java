@@ -470,7 +470,12 @@ public final class JdbcCreditLedger implements CreditLedger {
           } finally {
             committerSlots.release();
           }
-          continue;
+          if (pending.result().isDone()) {
+            continue;
+          }
+          // Another committer holds this charge in its batch: wait below instead of retrying at
+          // once. A virtual thread spinning here is never preempted, so spinning can starve the
+          // committer of a carrier thread and never end.
         }
         long left = deadline - System.nanoTime();
         if (left <= 0) {

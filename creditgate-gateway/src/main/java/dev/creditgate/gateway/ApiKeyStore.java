@@ -1,0 +1,229 @@
+package dev.creditgate.gateway;
+
+import dev.creditgate.BillingContext;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Optional;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+
+/**
+ * API keys in the ledger's database, in the gateway's own table and migration history
+ * ({@code flyway_gateway_history}), so the ledger's schema and the gateway's evolve apart.
+ *
+ * <p>A key is 32 random bytes, shown once by {@link #create}; only its SHA-256 is stored. SHA-256
+ * without salt or stretching suffices because the secret is random and high-entropy, not a
+ * password. Authentication looks the hash up and then compares it in constant time. Every
+ * authentication reads the database, so a revoked key fails on its next request.
+ */
+public final class ApiKeyStore {
+
+  /** The prefix of every key secret, so leaked keys are recognisable by secret scanners. */
+  public static final String SECRET_PREFIX = "cgk_";
+  /** Seconds a key query may take. */
+  public static final int QUERY_TIMEOUT_SECONDS = 5;
+
+  private static final int SECRET_BYTES = 32;
+  private static final String COLUMNS = "id, key_prefix, kind, account_id, label, created_at, revoked_at";
+
+  private final DataSource dataSource;
+  private final Clock clock;
+  private final SecureRandom random = new SecureRandom();
+
+  /** A key just created: {@code secret} is the only time the key is shown. */
+  public record CreatedKey(ApiKey key, String secret) {
+    @Override
+    public String toString() {
+      return "CreatedKey[" + key + ", secret=***]";
+    }
+  }
+
+  public ApiKeyStore(DataSource dataSource, Clock clock) {
+    this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+    this.clock = Objects.requireNonNull(clock, "clock");
+  }
+
+  /** Creates or updates the gateway's tables; safe to run on every start. */
+  public static void migrate(DataSource dataSource) {
+    String dialect;
+    try (Connection c = dataSource.getConnection()) {
+      String product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
+      dialect = product.contains("postgres") ? "postgresql" : product.contains("sqlite") ? "sqlite" : null;
+      if (dialect == null) {
+        throw new IllegalArgumentException("the gateway supports PostgreSQL and SQLite, but the database is " + product);
+      }
+    } catch (SQLException e) {
+      throw new dev.creditgate.ledger.LedgerUnavailableException("cannot reach the database to migrate API keys", e);
+    }
+    Flyway.configure()
+        .dataSource(dataSource)
+        .locations("classpath:db/gateway/" + dialect)
+        .table("flyway_gateway_history")
+        .baselineOnMigrate(true)
+        .baselineVersion("0")
+        .load()
+        .migrate();
+  }
+
+  /**
+   * Creates a key. A USER key needs a valid account id; a SERVICE key must have none.
+   *
+   * @throws IllegalArgumentException naming the bad value
+   */
+  public CreatedKey create(ApiKey.Kind kind, String accountId, String label) {
+    Objects.requireNonNull(kind, "kind");
+    String account = accountId == null ? "" : accountId.trim();
+    if (kind == ApiKey.Kind.USER) {
+      BillingContext.requireValidAccountId(account);
+    } else if (!account.isEmpty()) {
+      throw new IllegalArgumentException("a SERVICE key names its account per request, so accountId must be empty,"
+          + " but was '" + account + "'");
+    }
+    String cleanLabel = label == null ? "" : label.trim();
+    if (cleanLabel.length() > 200) {
+      throw new IllegalArgumentException("label must be at most 200 characters, but was " + cleanLabel.length());
+    }
+    byte[] bytes = new byte[SECRET_BYTES];
+    random.nextBytes(bytes);
+    String secret = SECRET_PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    byte[] idBytes = new byte[8];
+    random.nextBytes(idBytes);
+    String id = "key_" + HexFormat.of().formatHex(idBytes);
+    String prefix = secret.substring(0, SECRET_PREFIX.length() + 6);
+    Instant now = clock.instant();
+    try (Connection c = dataSource.getConnection();
+         PreparedStatement ps = c.prepareStatement("INSERT INTO gateway_api_keys"
+             + " (id, key_hash, key_prefix, kind, account_id, label, created_at, revoked_at)"
+             + " VALUES (?, ?, ?, ?, ?, ?, ?, NULL)")) {
+      ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
+      ps.setString(1, id);
+      ps.setString(2, hash(secret));
+      ps.setString(3, prefix);
+      ps.setString(4, kind.name());
+      if (account.isEmpty()) {
+        ps.setNull(5, Types.VARCHAR);
+      } else {
+        ps.setString(5, account);
+      }
+      ps.setString(6, cleanLabel);
+      ps.setLong(7, now.toEpochMilli());
+      ps.executeUpdate();
+    } catch (SQLException e) {
+      throw unavailable("create an API key", e);
+    }
+    return new CreatedKey(new ApiKey(id, prefix, kind, account, cleanLabel, now, null), secret);
+  }
+
+  /** The valid (not revoked) key whose secret is {@code secret}, if any. */
+  public Optional<ApiKey> authenticate(String secret) {
+    if (secret == null || !secret.startsWith(SECRET_PREFIX) || secret.length() > 200) {
+      return Optional.empty();
+    }
+    String presented = hash(secret);
+    try (Connection c = dataSource.getConnection();
+         PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + ", key_hash FROM gateway_api_keys"
+             + " WHERE key_hash = ?")) {
+      ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
+      ps.setString(1, presented);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          return Optional.empty();
+        }
+        // The index finds the row; the constant-time comparison keeps timing from telling how
+        // much of a guess matched.
+        boolean same = MessageDigest.isEqual(presented.getBytes(StandardCharsets.US_ASCII),
+            rs.getString("key_hash").trim().getBytes(StandardCharsets.US_ASCII));
+        ApiKey key = read(rs);
+        return same && !key.revoked() ? Optional.of(key) : Optional.empty();
+      }
+    } catch (SQLException e) {
+      throw unavailable("check an API key", e);
+    }
+  }
+
+  /** Keys of {@code accountId} (all keys when null), oldest first, without secrets. */
+  public List<ApiKey> list(String accountId) {
+    String sql = "SELECT " + COLUMNS + " FROM gateway_api_keys"
+        + (accountId == null ? "" : " WHERE account_id = ?") + " ORDER BY created_at, id";
+    try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
+      if (accountId != null) {
+        ps.setString(1, accountId);
+      }
+      List<ApiKey> keys = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          keys.add(read(rs));
+        }
+      }
+      return keys;
+    } catch (SQLException e) {
+      throw unavailable("list API keys", e);
+    }
+  }
+
+  public Optional<ApiKey> find(String id) {
+    try (Connection c = dataSource.getConnection();
+         PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM gateway_api_keys WHERE id = ?")) {
+      ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
+      ps.setString(1, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(read(rs)) : Optional.empty();
+      }
+    } catch (SQLException e) {
+      throw unavailable("read an API key", e);
+    }
+  }
+
+  /** Revokes the key; returns it, or empty when there is no such key. Revoking twice keeps the first time. */
+  public Optional<ApiKey> revoke(String id) {
+    try (Connection c = dataSource.getConnection();
+         PreparedStatement ps = c.prepareStatement(
+             "UPDATE gateway_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")) {
+      ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
+      ps.setLong(1, clock.instant().toEpochMilli());
+      ps.setString(2, id);
+      ps.executeUpdate();
+    } catch (SQLException e) {
+      throw unavailable("revoke an API key", e);
+    }
+    return find(id);
+  }
+
+  private static ApiKey read(ResultSet rs) throws SQLException {
+    long revoked = rs.getLong("revoked_at");
+    Instant revokedAt = rs.wasNull() ? null : Instant.ofEpochMilli(revoked);
+    String account = rs.getString("account_id");
+    return new ApiKey(rs.getString("id"), rs.getString("key_prefix"), ApiKey.Kind.valueOf(rs.getString("kind")),
+        account == null ? "" : account, rs.getString("label"), Instant.ofEpochMilli(rs.getLong("created_at")),
+        revokedAt);
+  }
+
+  static String hash(String secret) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+          .digest(secret.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+    }
+  }
+
+  private static RuntimeException unavailable(String what, SQLException e) {
+    return new dev.creditgate.ledger.LedgerUnavailableException("cannot " + what + ": " + e.getSQLState(), e);
+  }
+}

@@ -1,0 +1,272 @@
+package dev.creditgate.gateway;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.creditgate.CreditBalanceGuard;
+import dev.creditgate.CreditCache;
+import dev.creditgate.gateway.internal.AdminApi;
+import dev.creditgate.gateway.internal.Authenticator;
+import dev.creditgate.gateway.internal.ChatCompletions;
+import dev.creditgate.gateway.internal.GatewayMetrics;
+import dev.creditgate.gateway.internal.Json;
+import dev.creditgate.gateway.internal.TokenEstimator;
+import dev.creditgate.gateway.internal.UpstreamRouter;
+import dev.creditgate.ledger.CreditLedger;
+import io.javalin.Javalin;
+import io.javalin.compression.CompressionStrategy;
+import io.javalin.http.Context;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.net.http.HttpClient;
+import com.github.benmanes.caffeine.cache.Ticker;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The OpenAI-compatible HTTP gateway: {@code /v1/chat/completions}, {@code /v1/models}, the admin
+ * API under {@code /admin/v1}, {@code /metrics} and {@code /health/*}. Requests run on virtual
+ * threads; one shared {@link HttpClient} calls the upstreams.
+ *
+ * <p>The gateway does not own the ledger or the cache it is given; {@link #close()} stops the HTTP
+ * server, the guard, the upstream client and its timers.
+ */
+public final class Gateway implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
+
+  private final GatewayConfig config;
+  private final Javalin app;
+  private final CreditBalanceGuard guard;
+  private final HttpClient http;
+  private final ScheduledExecutorService timer;
+  private final UpstreamRouter router;
+  private final PrometheusMeterRegistry registry;
+  private final CreditLedger ledger;
+  private final CreditCache cache;
+
+  private Gateway(Builder b) {
+    this.config = b.config;
+    this.ledger = b.ledger;
+    this.cache = b.cache;
+    if (config.adminToken().isEmpty() && !config.demoMode()) {
+      throw new ConfigException("admin.token is required outside demo mode (set CREDITGATE_ADMIN_TOKEN), but was"
+          + " empty");
+    }
+    this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    GatewayMetrics metrics = new GatewayMetrics(registry);
+    if (b.spoolSize != null) {
+      metrics.spoolSize(b.spoolSize);
+    }
+    this.guard = CreditBalanceGuard.builder()
+        .cache(b.cache)
+        .snapshotProvider(b.ledger)
+        .cacheTimeout(config.guardCacheTimeout())
+        .fetchTimeout(config.guardFetchTimeout())
+        .failClosed(config.guardFailClosed())
+        .listener(metrics)
+        .build();
+    ScheduledThreadPoolExecutor stpe = new ScheduledThreadPoolExecutor(1, Thread.ofPlatform().daemon()
+        .name("creditgate-timer").factory());
+    stpe.setRemoveOnCancelPolicy(true);
+    this.timer = stpe;
+    this.http = HttpClient.newBuilder()
+        .connectTimeout(config.connectTimeout())
+        .executor(Executors.newVirtualThreadPerTaskExecutor())
+        .version(HttpClient.Version.HTTP_1_1)
+        .build();
+    this.router = new UpstreamRouter(config, b.env);
+    router.probeAll();
+    long probeMs = config.probeInterval().toMillis();
+    timer.scheduleWithFixedDelay(() -> Thread.ofVirtual().start(router::probeAll), probeMs, probeMs,
+        TimeUnit.MILLISECONDS);
+    Authenticator auth = new Authenticator(b.keys);
+    ChatCompletions chat = new ChatCompletions(auth, router, guard, b.ledger, http, timer, metrics,
+        new TokenEstimator(), b.ticker, config.maxBodyBytes(), config.firstByteTimeout(), config.idleTimeout());
+    AdminApi admin = new AdminApi(b.ledger, b.keys, config.adminToken(), config.maxBodyBytes(), metrics);
+    this.app = Javalin.create(cfg -> {
+      cfg.concurrency.useVirtualThreads = true;
+      cfg.startup.showJavalinBanner = false;
+      cfg.startup.showOldJavalinVersionWarning = false;
+      cfg.http.compressionStrategy = CompressionStrategy.NONE;
+      cfg.http.maxRequestSize = config.maxBodyBytes();
+      cfg.jetty.host = config.host();
+      cfg.jetty.port = config.port();
+      cfg.routes.post("/v1/chat/completions", chat::handle);
+      cfg.routes.get("/v1/models", ctx -> models(ctx, auth));
+      cfg.routes.get("/health/live", ctx -> ctx.json(Map.of("status", "up")));
+      cfg.routes.get("/health/ready", this::ready);
+      cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+          .result(registry.scrape()));
+      admin.register(cfg.routes);
+      cfg.routes.exception(ApiError.class, (e, ctx) -> error(ctx, e));
+      cfg.routes.exception(Exception.class, (e, ctx) -> {
+        LOG.error("unexpected error on {} {}: {}", ctx.method(), ctx.path(), e.toString());
+        error(ctx, new ApiError(500, "server_error", "internal_error", "internal error"));
+      });
+      cfg.routes.error(404, ctx -> {
+        if (ctx.result() == null) {
+          error(ctx, new ApiError(404, "invalid_request_error", "not_found", "no such endpoint: " + ctx.method() + " "
+              + ctx.path()));
+        }
+      });
+      cfg.routes.error(405, ctx -> error(ctx, new ApiError(405, "invalid_request_error", "method_not_allowed",
+          "method not allowed")));
+      cfg.routes.error(413, ctx -> error(ctx, new ApiError(413, "invalid_request_error", "request_too_large",
+          "the request body is too large")));
+    });
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Starts listening; returns this. */
+  public Gateway start() {
+    app.start();
+    LOG.info("creditgate gateway listening on http://{}:{} ({})", config.host(), app.port(), config);
+    return this;
+  }
+
+  /** The port listened on (the one chosen when the config asked for 0). */
+  public int port() {
+    return app.port();
+  }
+
+  public GatewayConfig config() {
+    return config;
+  }
+
+  /** The Prometheus registry the gateway reports to. */
+  public PrometheusMeterRegistry meterRegistry() {
+    return registry;
+  }
+
+  private void models(Context ctx, Authenticator auth) {
+    auth.anyKey(ctx);
+    ObjectNode root = Json.MAPPER.createObjectNode();
+    root.put("object", "list");
+    ArrayNode data = root.putArray("data");
+    for (String alias : router.aliases()) {
+      ObjectNode m = data.addObject();
+      m.put("id", alias);
+      m.put("object", "model");
+      m.put("created", 0);
+      m.put("owned_by", "creditgate");
+      m.put("ready", router.ready(alias));
+    }
+    ctx.contentType("application/json").result(root.toString());
+  }
+
+  private void ready(Context ctx) {
+    ObjectNode root = Json.MAPPER.createObjectNode();
+    boolean ledgerOk;
+    try {
+      ledger.accounts(null, 1);
+      ledgerOk = true;
+    } catch (RuntimeException e) {
+      ledgerOk = false;
+    }
+    boolean cacheOk;
+    try {
+      cache.lookup("health-check").get(config.guardCacheTimeout().toMillis() * 4, TimeUnit.MILLISECONDS);
+      cacheOk = true;
+    } catch (Exception e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      cacheOk = false;
+    }
+    root.put("ledger", ledgerOk ? "up" : "down");
+    root.put("cache", cacheOk ? "up" : "down");
+    ObjectNode upstreams = root.putObject("upstreams");
+    for (String alias : router.aliases()) {
+      upstreams.put(alias, router.ready(alias) ? "ready" : "not_ready: " + router.problems().get(alias));
+    }
+    boolean ready = ledgerOk && cacheOk && router.anyReady();
+    root.put("status", ready ? "ready" : "not_ready");
+    ctx.status(ready ? 200 : 503).contentType("application/json").result(root.toString());
+  }
+
+  private static void error(Context ctx, ApiError e) {
+    ctx.status(e.status()).contentType("application/json").result(Json.errorBytes(e));
+  }
+
+  @Override
+  public void close() {
+    app.stop();
+    guard.close();
+    timer.shutdownNow();
+    http.close();
+    registry.close();
+  }
+
+  /** What a gateway is built from. The ledger, cache and key store stay the caller's to close. */
+  public static final class Builder {
+    private GatewayConfig config = GatewayConfig.defaults();
+    private CreditLedger ledger;
+    private CreditCache cache;
+    private ApiKeyStore keys;
+    private Map<String, String> env = System.getenv();
+    private Ticker ticker = Ticker.systemTicker();
+    private Supplier<Number> spoolSize;
+
+    private Builder() {
+    }
+
+    public Builder config(GatewayConfig config) {
+      this.config = Objects.requireNonNull(config, "config");
+      return this;
+    }
+
+    public Builder ledger(CreditLedger ledger) {
+      this.ledger = Objects.requireNonNull(ledger, "ledger");
+      return this;
+    }
+
+    public Builder cache(CreditCache cache) {
+      this.cache = Objects.requireNonNull(cache, "cache");
+      return this;
+    }
+
+    public Builder keys(ApiKeyStore keys) {
+      this.keys = Objects.requireNonNull(keys, "keys");
+      return this;
+    }
+
+    /** Where upstream API key variables are read from; the process environment by default. */
+    public Builder env(Map<String, String> env) {
+      this.env = Map.copyOf(Objects.requireNonNull(env, "env"));
+      return this;
+    }
+
+    /** The time source for upstream latency and log throttling; tests pass a fake. */
+    public Builder ticker(Ticker ticker) {
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    /** Reports the ledger spool's size as a gauge. */
+    public Builder spoolSize(Supplier<Number> spoolSize) {
+      this.spoolSize = Objects.requireNonNull(spoolSize, "spoolSize");
+      return this;
+    }
+
+    /**
+     * @throws ConfigException when the config cannot run (no admin token outside demo mode)
+     * @throws IllegalStateException when the ledger, cache or key store is missing
+     */
+    public Gateway build() {
+      if (ledger == null || cache == null || keys == null) {
+        throw new IllegalStateException("a gateway needs a ledger, a cache and a key store");
+      }
+      return new Gateway(this);
+    }
+  }
+}

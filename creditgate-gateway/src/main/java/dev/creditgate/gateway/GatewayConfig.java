@@ -1,0 +1,370 @@
+package dev.creditgate.gateway;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Everything the gateway is configured with: one YAML file ({@code creditgate.yaml}) whose keys
+ * may each be overridden by an environment variable ({@code server.port} by
+ * {@code CREDITGATE_SERVER_PORT}, {@code models.pro.base-url} by
+ * {@code CREDITGATE_MODELS_PRO_BASE_URL}). Every value is validated when loaded and a bad one is
+ * reported with its key and value; unknown keys are errors too, so a typo never passes silently.
+ *
+ * <p>The defaults are the embedded ones: a SQLite ledger in {@value #DEFAULT_LEDGER_URL} and the
+ * in-process cache. A {@code jdbc:postgresql:} ledger URL and a Redis URI switch to those.
+ */
+public record GatewayConfig(
+    String host,
+    int port,
+    long maxBodyBytes,
+    String adminToken,
+    boolean demoMode,
+    String ledgerUrl,
+    Path spoolDir,
+    String redisUri,
+    String redisPrefix,
+    boolean guardFailClosed,
+    Duration guardCacheTimeout,
+    Duration guardFetchTimeout,
+    Duration connectTimeout,
+    Duration firstByteTimeout,
+    Duration idleTimeout,
+    Duration probeInterval,
+    Map<String, ModelRoute> models) {
+
+  public static final String DEFAULT_HOST = "127.0.0.1";
+  public static final int DEFAULT_PORT = 8080;
+  public static final long DEFAULT_MAX_BODY_BYTES = 4L * 1024 * 1024;
+  public static final String DEFAULT_LEDGER_URL = "jdbc:sqlite:./data/creditgate.db";
+  public static final String DEFAULT_SPOOL_DIR = "./data/spool";
+  public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+  /** Reasoning models can think for minutes before their first byte. */
+  public static final Duration DEFAULT_FIRST_BYTE_TIMEOUT = Duration.ofSeconds(300);
+  public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(120);
+  public static final Duration DEFAULT_PROBE_INTERVAL = Duration.ofSeconds(30);
+  /** The aliases that always exist (the seed's), routed or not. */
+  public static final List<String> BUILT_IN_ALIASES = List.of("lite", "pro", "max");
+  /** The alias an empty {@code model} means. */
+  public static final String DEFAULT_ALIAS = "pro";
+  public static final String ENV_PREFIX = "CREDITGATE_";
+
+  private static final Pattern ALIAS = Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
+  private static final Pattern MODEL_KEY = Pattern.compile("models\\.([^.]+)\\.(base-url|api-key-env|provider|model)");
+  private static final Pattern MODEL_ENV =
+      Pattern.compile("CREDITGATE_MODELS_([A-Z0-9_]+?)_(BASE_URL|API_KEY_ENV|PROVIDER|MODEL)");
+  private static final List<String> SCALAR_KEYS = List.of(
+      "server.host", "server.port", "server.max-body-bytes",
+      "admin.token", "demo",
+      "ledger.url", "ledger.spool-dir",
+      "cache.redis-uri", "cache.redis-prefix",
+      "guard.fail-closed", "guard.cache-timeout", "guard.fetch-timeout",
+      "upstream.connect-timeout", "upstream.first-byte-timeout", "upstream.idle-timeout", "upstream.probe-interval");
+
+  public GatewayConfig {
+    Objects.requireNonNull(host, "host");
+    models = Collections.unmodifiableMap(new LinkedHashMap<>(models));
+  }
+
+  /**
+   * Where one alias goes.
+   *
+   * @param apiKeyEnv the environment variable holding the upstream's API key; blank when the
+   *                  upstream needs none (a local model server, the simulator)
+   */
+  public record ModelRoute(String alias, String baseUrl, String apiKeyEnv, String provider, String model) {
+
+    public ModelRoute {
+      Objects.requireNonNull(alias, "alias");
+      Objects.requireNonNull(baseUrl, "baseUrl");
+      apiKeyEnv = Objects.requireNonNullElse(apiKeyEnv, "");
+      provider = Objects.requireNonNullElse(provider, "");
+      model = Objects.requireNonNullElse(model, "");
+    }
+  }
+
+  /** The defaults with no file and no environment. */
+  public static GatewayConfig defaults() {
+    return fromProperties(Map.of(), Map.of());
+  }
+
+  /**
+   * Reads {@code file} (may be null: defaults only) and applies the {@code CREDITGATE_...}
+   * variables of {@code env}.
+   *
+   * @throws ConfigException naming the bad key and value
+   */
+  public static GatewayConfig load(Path file, Map<String, String> env) {
+    Map<String, String> props = new TreeMap<>();
+    if (file != null) {
+      if (!Files.isRegularFile(file)) {
+        throw new ConfigException("config file " + file + " does not exist or is not a file");
+      }
+      try {
+        JsonNode root = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
+        if (root != null && !root.isMissingNode() && !root.isNull()) {
+          if (!root.isObject()) {
+            throw new ConfigException("config file " + file + " must hold a YAML mapping at the top level");
+          }
+          flatten("", root, props);
+        }
+      } catch (IOException e) {
+        throw new ConfigException("config file " + file + " is not valid YAML: " + firstLine(e.getMessage()));
+      }
+    }
+    return fromProperties(props, env);
+  }
+
+  /** Builds the config from flat dotted keys ({@code server.port}) and the environment. */
+  public static GatewayConfig fromProperties(Map<String, String> fileProps, Map<String, String> env) {
+    Map<String, String> props = new TreeMap<>(fileProps);
+    for (String key : SCALAR_KEYS) {
+      String value = env.get(envName(key));
+      if (value != null) {
+        props.put(key, value);
+      }
+    }
+    for (Map.Entry<String, String> e : new TreeMap<>(env).entrySet()) {
+      Matcher m = MODEL_ENV.matcher(e.getKey());
+      if (m.matches()) {
+        String alias = m.group(1).toLowerCase(Locale.ROOT).replace('_', '-');
+        String field = m.group(2).toLowerCase(Locale.ROOT).replace('_', '-');
+        props.put("models." + alias + "." + field, e.getValue());
+      }
+    }
+    for (String key : props.keySet()) {
+      if (!SCALAR_KEYS.contains(key) && !MODEL_KEY.matcher(key).matches()) {
+        throw new ConfigException("unknown config key '" + key + "'; known keys: " + String.join(", ", SCALAR_KEYS)
+            + ", models.<alias>.{base-url,api-key-env,provider,model}");
+      }
+    }
+    Reader r = new Reader(props);
+    boolean demo = r.bool("demo", false);
+    String adminToken = r.string("admin.token", "");
+    if (!adminToken.isEmpty() && adminToken.length() < 16) {
+      throw new ConfigException("admin.token must be at least 16 characters, but was " + adminToken.length()
+          + " characters long");
+    }
+    String ledgerUrl = r.string("ledger.url", DEFAULT_LEDGER_URL);
+    if (!ledgerUrl.startsWith("jdbc:sqlite:") && !ledgerUrl.startsWith("jdbc:postgresql:")) {
+      throw new ConfigException("ledger.url must start with jdbc:sqlite: or jdbc:postgresql:, but was '"
+          + redactUrl(ledgerUrl) + "'");
+    }
+    String redisUri = r.string("cache.redis-uri", "");
+    if (!redisUri.isEmpty() && !redisUri.startsWith("redis://") && !redisUri.startsWith("rediss://")) {
+      throw new ConfigException("cache.redis-uri must start with redis:// or rediss://, but was '"
+          + redactUrl(redisUri) + "'");
+    }
+    Map<String, ModelRoute> models = new LinkedHashMap<>();
+    Map<String, Map<String, String>> byAlias = new TreeMap<>();
+    for (Map.Entry<String, String> e : props.entrySet()) {
+      Matcher m = MODEL_KEY.matcher(e.getKey());
+      if (m.matches()) {
+        byAlias.computeIfAbsent(m.group(1), k -> new TreeMap<>()).put(m.group(2), e.getValue());
+      }
+    }
+    for (Map.Entry<String, Map<String, String>> e : byAlias.entrySet()) {
+      String alias = e.getKey();
+      if (!ALIAS.matcher(alias).matches()) {
+        throw new ConfigException("models." + alias + ": alias must be 1-64 characters of [a-z0-9._-] starting with a"
+            + " letter or digit, but was '" + alias + "'");
+      }
+      Map<String, String> f = e.getValue();
+      String baseUrl = f.getOrDefault("base-url", "").trim();
+      if (baseUrl.isEmpty()) {
+        throw new ConfigException("models." + alias + ".base-url is required, but was missing or empty");
+      }
+      java.net.URI uri;
+      try {
+        uri = java.net.URI.create(baseUrl);
+      } catch (IllegalArgumentException ex) {
+        throw new ConfigException("models." + alias + ".base-url is not a valid URL: '" + baseUrl + "'");
+      }
+      if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null) {
+        throw new ConfigException("models." + alias + ".base-url must be an http(s) URL with a host, but was '"
+            + baseUrl + "'");
+      }
+      String model = f.getOrDefault("model", "").trim();
+      if (model.isEmpty()) {
+        throw new ConfigException("models." + alias + ".model is required, but was missing or empty");
+      }
+      String keyEnv = f.getOrDefault("api-key-env", "").trim();
+      if (!keyEnv.isEmpty() && !keyEnv.matches("[A-Za-z_][A-Za-z0-9_]*")) {
+        throw new ConfigException("models." + alias + ".api-key-env must be an environment variable name, but was '"
+            + keyEnv + "'");
+      }
+      String provider = f.getOrDefault("provider", "").trim();
+      models.put(alias, new ModelRoute(alias, stripSlash(baseUrl), keyEnv, provider.isEmpty() ? "openai" : provider,
+          model));
+    }
+    return new GatewayConfig(
+        r.string("server.host", DEFAULT_HOST),
+        (int) r.longIn("server.port", DEFAULT_PORT, 0, 65535),
+        r.longIn("server.max-body-bytes", DEFAULT_MAX_BODY_BYTES, 1024, 1L << 30),
+        adminToken,
+        demo,
+        ledgerUrl,
+        Path.of(r.string("ledger.spool-dir", DEFAULT_SPOOL_DIR)),
+        redisUri,
+        redisPrefix(r.string("cache.redis-prefix", "creditgate")),
+        r.bool("guard.fail-closed", false),
+        r.duration("guard.cache-timeout", dev.creditgate.CreditBalanceGuard.DEFAULT_CACHE_TIMEOUT),
+        r.duration("guard.fetch-timeout", dev.creditgate.CreditBalanceGuard.DEFAULT_FETCH_TIMEOUT),
+        r.duration("upstream.connect-timeout", DEFAULT_CONNECT_TIMEOUT),
+        r.duration("upstream.first-byte-timeout", DEFAULT_FIRST_BYTE_TIMEOUT),
+        r.duration("upstream.idle-timeout", DEFAULT_IDLE_TIMEOUT),
+        r.duration("upstream.probe-interval", DEFAULT_PROBE_INTERVAL),
+        models);
+  }
+
+  private static String redisPrefix(String prefix) {
+    if (!prefix.matches("[A-Za-z0-9._:@-]{1,64}")) {
+      throw new ConfigException("cache.redis-prefix must be 1-64 characters of [A-Za-z0-9._:@-], but was '" + prefix
+          + "'");
+    }
+    return prefix;
+  }
+
+  /** The environment variable that overrides {@code key}. */
+  public static String envName(String key) {
+    return ENV_PREFIX + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+  }
+
+  /** Every alias a caller may name: the built-in ones and the configured ones. */
+  public List<String> aliases() {
+    java.util.LinkedHashSet<String> all = new java.util.LinkedHashSet<>(BUILT_IN_ALIASES);
+    all.addAll(models.keySet());
+    return List.copyOf(all);
+  }
+
+  /** The same config with other model routes. */
+  public GatewayConfig withModels(Map<String, ModelRoute> newModels) {
+    return new GatewayConfig(host, port, maxBodyBytes, adminToken, demoMode, ledgerUrl, spoolDir, redisUri,
+        redisPrefix, guardFailClosed, guardCacheTimeout, guardFetchTimeout, connectTimeout, firstByteTimeout, idleTimeout,
+        probeInterval, newModels);
+  }
+
+  /** Hides a password in a JDBC or Redis URL so it can be shown in an error or a log line. */
+  public static String redactUrl(String url) {
+    if (url == null) {
+      return null;
+    }
+    return url.replaceAll("(?i)(password=)[^&;]*", "$1***").replaceAll("(//[^:/@]*:)[^@/]*@", "$1***@");
+  }
+
+  @Override
+  public String toString() {
+    return "GatewayConfig[host=" + host + ", port=" + port + ", ledgerUrl=" + redactUrl(ledgerUrl) + ", redis="
+        + (redisUri.isEmpty() ? "in-process" : redactUrl(redisUri)) + ", demo=" + demoMode + ", models="
+        + models.keySet() + "]";
+  }
+
+  private static String stripSlash(String url) {
+    return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+  }
+
+  private static String firstLine(String s) {
+    if (s == null) {
+      return "";
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+
+  private static void flatten(String prefix, JsonNode node, Map<String, String> out) {
+    if (node.isObject()) {
+      for (Map.Entry<String, JsonNode> e : node.properties()) {
+        flatten(prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey(), e.getValue(), out);
+      }
+    } else if (node.isArray()) {
+      throw new ConfigException(prefix + " must not be a list");
+    } else if (!node.isNull()) {
+      out.put(prefix, node.asText());
+    }
+  }
+
+  /** Typed reads of flat keys, each error naming the key and value. */
+  private record Reader(Map<String, String> props) {
+
+    String string(String key, String def) {
+      String v = props.get(key);
+      return v == null ? def : v.trim();
+    }
+
+    boolean bool(String key, boolean def) {
+      String v = props.get(key);
+      if (v == null || v.isBlank()) {
+        return def;
+      }
+      return switch (v.trim().toLowerCase(Locale.ROOT)) {
+        case "true", "yes", "on", "1" -> true;
+        case "false", "no", "off", "0" -> false;
+        default -> throw new ConfigException(key + " must be true or false, but was '" + v + "'");
+      };
+    }
+
+    long longIn(String key, long def, long min, long max) {
+      String v = props.get(key);
+      if (v == null || v.isBlank()) {
+        return def;
+      }
+      long parsed;
+      try {
+        parsed = Long.parseLong(v.trim());
+      } catch (NumberFormatException e) {
+        throw new ConfigException(key + " must be an integer, but was '" + v + "'");
+      }
+      if (parsed < min || parsed > max) {
+        throw new ConfigException(key + " must be between " + min + " and " + max + ", but was " + parsed);
+      }
+      return parsed;
+    }
+
+    /** Durations as {@code 250ms}, {@code 5s}, {@code 2m} or ISO-8601 ({@code PT5S}); must be positive. */
+    Duration duration(String key, Duration def) {
+      String v = props.get(key);
+      if (v == null || v.isBlank()) {
+        return def;
+      }
+      Duration d = parseDuration(v.trim());
+      if (d == null) {
+        throw new ConfigException(key + " must be a duration like 250ms, 5s, 2m or PT5S, but was '" + v + "'");
+      }
+      if (d.isZero() || d.isNegative()) {
+        throw new ConfigException(key + " must be positive, but was '" + v + "'");
+      }
+      return d;
+    }
+  }
+
+  static Duration parseDuration(String v) {
+    Matcher m = Pattern.compile("(-?\\d{1,9})(ms|s|m|h)").matcher(v);
+    if (m.matches()) {
+      long n = Long.parseLong(m.group(1));
+      return switch (m.group(2)) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        default -> Duration.ofHours(n);
+      };
+    }
+    try {
+      return Duration.parse(v);
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+}

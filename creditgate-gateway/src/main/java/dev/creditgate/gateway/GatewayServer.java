@@ -1,0 +1,124 @@
+package dev.creditgate.gateway;
+
+import dev.creditgate.CreditCache;
+import dev.creditgate.InMemoryCreditCache;
+import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
+import dev.creditgate.redis.RedisCreditCache;
+import java.time.Clock;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Map;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running gateway with everything it needs, built from a {@link GatewayConfig}: the ledger
+ * (SQLite by default, PostgreSQL for a {@code jdbc:postgresql:} URL), the cache (in-process, or
+ * Redis when a URI is set), the API key store in the ledger's database, and the HTTP server.
+ * {@link #close()} stops them in reverse order.
+ */
+public final class GatewayServer implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(GatewayServer.class);
+
+  private final JdbcCreditLedger ledger;
+  private final CreditCache cache;
+  private final ApiKeyStore keys;
+  private final Gateway gateway;
+  private final Deque<AutoCloseable> owned;
+
+  private GatewayServer(JdbcCreditLedger ledger, CreditCache cache, ApiKeyStore keys, Gateway gateway,
+      Deque<AutoCloseable> owned) {
+    this.ledger = ledger;
+    this.cache = cache;
+    this.keys = keys;
+    this.gateway = gateway;
+    this.owned = owned;
+  }
+
+  /**
+   * Builds and starts everything.
+   *
+   * @throws ConfigException when the config cannot run
+   */
+  public static GatewayServer start(GatewayConfig config, Map<String, String> env) {
+    Objects.requireNonNull(config, "config");
+    Deque<AutoCloseable> owned = new ArrayDeque<>();
+    try {
+      CreditCache cache;
+      if (config.redisUri().isEmpty()) {
+        cache = InMemoryCreditCache.builder().build();
+      } else {
+        RedisCreditCache redis = RedisCreditCache.builder(config.redisUri()).keyPrefix(config.redisPrefix()).build();
+        owned.push(redis);
+        cache = redis;
+      }
+      JdbcCreditLedger ledger = openLedger(config, cache);
+      owned.push(ledger);
+      ApiKeyStore.migrate(ledger.dataSource());
+      ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC());
+      Gateway gateway = Gateway.builder()
+          .config(config)
+          .ledger(ledger)
+          .cache(cache)
+          .keys(keys)
+          .env(env)
+          .spoolSize(() -> ledger.stats().spoolPending())
+          .build();
+      owned.push(gateway);
+      gateway.start();
+      return new GatewayServer(ledger, cache, keys, gateway, owned);
+    } catch (RuntimeException e) {
+      closeAll(owned);
+      throw e;
+    }
+  }
+
+  /** The ledger alone, for CLI commands that need no server. */
+  public static JdbcCreditLedger openLedger(GatewayConfig config, CreditCache cache) {
+    JdbcCreditLedger.Builder b = JdbcCreditLedger.builder()
+        .jdbcUrl(config.ledgerUrl())
+        .spoolDirectory(config.spoolDir());
+    if (cache != null) {
+      b.cache(cache);
+    }
+    return b.build();
+  }
+
+  public Gateway gateway() {
+    return gateway;
+  }
+
+  public JdbcCreditLedger ledger() {
+    return ledger;
+  }
+
+  public CreditCache cache() {
+    return cache;
+  }
+
+  public ApiKeyStore keys() {
+    return keys;
+  }
+
+  public int port() {
+    return gateway.port();
+  }
+
+  @Override
+  public void close() {
+    closeAll(owned);
+  }
+
+  private static void closeAll(Deque<AutoCloseable> owned) {
+    while (!owned.isEmpty()) {
+      AutoCloseable c = owned.pop();
+      try {
+        c.close();
+      } catch (Exception e) {
+        LOG.warn("closing {} failed: {}", c.getClass().getSimpleName(), e.toString());
+      }
+    }
+  }
+}

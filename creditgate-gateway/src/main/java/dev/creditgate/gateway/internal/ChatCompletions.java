@@ -1,0 +1,566 @@
+package dev.creditgate.gateway.internal;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.benmanes.caffeine.cache.Ticker;
+import dev.creditgate.Admission;
+import dev.creditgate.BillingContext;
+import dev.creditgate.CreditBalanceBlockedException;
+import dev.creditgate.CreditBalanceGuard;
+import dev.creditgate.gateway.ApiError;
+import dev.creditgate.gateway.internal.Authenticator.Principal;
+import dev.creditgate.gateway.internal.UpstreamRouter.Route;
+import dev.creditgate.internal.ThrottledLog;
+import dev.creditgate.ledger.ChargeRequest;
+import dev.creditgate.ledger.ChargeResult;
+import dev.creditgate.ledger.CreditLedger;
+import dev.creditgate.ledger.IdempotencyConflictException;
+import dev.creditgate.ledger.LedgerChecks;
+import dev.creditgate.ledger.LedgerUnavailableException;
+import dev.creditgate.pricing.Usage;
+import io.javalin.http.Context;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code POST /v1/chat/completions}: authenticate, validate, resolve the alias, check the event id
+ * was not spent before, ask the guard, call the upstream, pass the answer through (streams chunk
+ * by chunk), and charge the usage with the request's event id.
+ *
+ * <p>A request that fails before the upstream is called changes nothing. A streamed call is
+ * charged when its upstream stream ends, even if the client left: the gateway keeps reading (each
+ * wait bounded by the idle timeout) to learn the usage.
+ */
+public final class ChatCompletions {
+
+  public static final String IDEMPOTENCY_HEADER = "Idempotency-Key";
+  public static final String REQUEST_ID_HEADER = "X-Request-Id";
+  public static final String SCENE_HEADER = "X-Creditgate-Scene";
+  public static final String CONVERSATION_HEADER = "X-Creditgate-Conversation";
+  public static final String CHARGED_HEADER = "X-Creditgate-Charged";
+  public static final String BALANCE_HEADER = "X-Creditgate-Balance";
+  public static final String ESTIMATED_HEADER = "X-Creditgate-Estimated";
+  /** Non-streaming upstream bodies larger than this are refused rather than held in memory. */
+  static final int MAX_UPSTREAM_BODY_BYTES = 64 * 1024 * 1024;
+
+  private static final Logger LOG = LoggerFactory.getLogger(ChatCompletions.class);
+  private static final Set<String> HOP_HEADERS = Set.of("x-creditgate-account", "x-creditgate-skip-charge");
+
+  private final Authenticator auth;
+  private final UpstreamRouter router;
+  private final CreditBalanceGuard guard;
+  private final CreditLedger ledger;
+  private final HttpClient http;
+  private final ScheduledExecutorService timer;
+  private final GatewayMetrics metrics;
+  private final TokenEstimator estimator;
+  private final Ticker ticker;
+  private final long maxBodyBytes;
+  private final Duration firstByteTimeout;
+  private final long idleNanos;
+  private final Set<String> inflight = ConcurrentHashMap.newKeySet();
+  private final ThrottledLog ledgerLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
+
+  public ChatCompletions(Authenticator auth, UpstreamRouter router, CreditBalanceGuard guard, CreditLedger ledger,
+      HttpClient http, ScheduledExecutorService timer, GatewayMetrics metrics, TokenEstimator estimator,
+      Ticker ticker, long maxBodyBytes, Duration firstByteTimeout, Duration idleTimeout) {
+    this.auth = auth;
+    this.router = router;
+    this.guard = guard;
+    this.ledger = ledger;
+    this.http = http;
+    this.timer = timer;
+    this.metrics = metrics;
+    this.estimator = estimator;
+    this.ticker = ticker;
+    this.maxBodyBytes = maxBodyBytes;
+    this.firstByteTimeout = firstByteTimeout;
+    this.idleNanos = idleTimeout.toNanos();
+  }
+
+  /** What one call was billed, for the response headers. */
+  private record Billed(long credits, Long balance, boolean estimated) {
+    static final Billed NONE = new Billed(0, null, false);
+  }
+
+  public void handle(Context ctx) {
+    String alias = "unknown";
+    int status = 500;
+    try {
+      String requestId = requestId(ctx);
+      ctx.header(REQUEST_ID_HEADER, requestId);
+      Principal principal = auth.authenticate(ctx);
+      ObjectNode request = parseBody(ctx);
+      Route route = router.resolve(request.path("model").asText(""));
+      alias = route.config().alias();
+      BillingContext billing = new BillingContext(principal.accountId(), eventId(ctx), header(ctx, SCENE_HEADER),
+          requestId, header(ctx, CONVERSATION_HEADER), alias, principal.skipCharge()).normalize();
+      status = serve(ctx, request, route, billing);
+    } catch (ApiError e) {
+      status = e.status();
+      respondError(ctx, e);
+    } finally {
+      metrics.request("chat_completions", alias, status);
+    }
+  }
+
+  private int serve(Context ctx, ObjectNode request, Route route, BillingContext billing) {
+    boolean charged = billing.hasAccount() && !billing.skipCharge();
+    String claim = billing.accountId() + "\n" + billing.eventId();
+    if (charged) {
+      if (!inflight.add(claim)) {
+        throw idempotencyReused(billing.eventId(), "a request with this key is in progress");
+      }
+    }
+    try {
+      if (charged && spentBefore(billing)) {
+        throw idempotencyReused(billing.eventId(), "it was already used for a completed, charged request");
+      }
+      Admission admission = guard.check(billing);
+      if (admission.isDenied()) {
+        throw new ApiError(402, "insufficient_credits", "credit_balance_blocked",
+            CreditBalanceBlockedException.MESSAGE);
+      }
+      if (charged && admission.reason() == Admission.Reason.NO_SNAPSHOT) {
+        // The seed admits an account the store does not know; a gateway that sells credit must not
+        // serve free calls to an account nobody opened.
+        throw new ApiError(402, "insufficient_credits", "account_not_found",
+            "account '" + billing.accountId() + "' does not exist");
+      }
+      boolean stream = request.path("stream").asBoolean(false);
+      boolean clientWantsUsage = request.path("stream_options").path("include_usage").asBoolean(false);
+      request.put("model", route.config().model());
+      if (stream) {
+        ObjectNode options = request.has("stream_options") && request.get("stream_options").isObject()
+            ? (ObjectNode) request.get("stream_options") : request.putObject("stream_options");
+        options.put("include_usage", true);
+      }
+      byte[] upstreamBody = bytes(request);
+      return stream ? streamCall(ctx, request, route, billing, charged, upstreamBody, clientWantsUsage)
+          : plainCall(ctx, request, route, billing, charged, upstreamBody);
+    } finally {
+      if (charged) {
+        inflight.remove(claim);
+      }
+    }
+  }
+
+  private boolean spentBefore(BillingContext billing) {
+    try {
+      return ledger.entry(billing.accountId(), billing.eventId()).isPresent();
+    } catch (LedgerUnavailableException e) {
+      // The charge itself spools and the ledger rejects a second entry for the event id.
+      ledgerLog.warn(ticker.read(), "cannot check the idempotency key, account_id={}: {}",
+          billing.accountId(), e.getMessage());
+      return false;
+    }
+  }
+
+  private int plainCall(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean charged,
+      byte[] body) {
+    long start = ticker.read();
+    HttpResponse<InputStream> response = send(route, body);
+    metrics.upstreamLatency(route.config().alias(), "first_byte", ticker.read() - start);
+    byte[] answer;
+    try (InputStream in = new IdleTimeoutInputStream(response.body(), timer, idleNanos)) {
+      answer = readAll(in, MAX_UPSTREAM_BODY_BYTES);
+    } catch (IOException e) {
+      throw new ApiError(504, "server_error", "upstream_timeout",
+          "the upstream stopped sending before the response was complete");
+    }
+    metrics.upstreamLatency(route.config().alias(), "total", ticker.read() - start);
+    int status = response.statusCode();
+    JsonNode parsed = null;
+    try {
+      parsed = Json.MAPPER.readTree(answer);
+    } catch (IOException e) {
+      parsed = null;
+    }
+    Optional<Usage> usage = UsageParser.from(parsed);
+    Billed billed = Billed.NONE;
+    if (charged) {
+      if (usage.isPresent()) {
+        billed = charge(billing, route, usage.get(), false);
+      } else if (status / 100 == 2 && parsed != null) {
+        billed = charge(billing, route, estimator.estimate(request, completionText(parsed), 0), true);
+      }
+      ctx.header(CHARGED_HEADER, Long.toString(billed.credits()));
+      if (billed.balance() != null) {
+        ctx.header(BALANCE_HEADER, Long.toString(billed.balance()));
+      }
+      if (billed.estimated()) {
+        ctx.header(ESTIMATED_HEADER, "true");
+      }
+    }
+    if (status / 100 == 2 && parsed != null) {
+      ctx.status(status).contentType("application/json").result(answer);
+      return status;
+    }
+    if (status / 100 == 2) {
+      throw new ApiError(502, "server_error", "upstream_bad_response", "the upstream answered with a body that is not JSON");
+    }
+    int passed = status >= 400 && status <= 599 ? status : 502;
+    if (parsed != null && parsed.path("error").isObject()) {
+      ctx.status(passed).contentType("application/json").result(answer);
+    } else {
+      ApiError e = new ApiError(passed, "upstream_error", "upstream_error", "the upstream answered HTTP " + status);
+      ctx.status(passed).contentType("application/json").result(Json.errorBytes(e));
+    }
+    return passed;
+  }
+
+  private int streamCall(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean charged,
+      byte[] body, boolean clientWantsUsage) {
+    long start = ticker.read();
+    HttpResponse<InputStream> response = send(route, body);
+    String alias = route.config().alias();
+    metrics.upstreamLatency(alias, "first_byte", ticker.read() - start);
+    if (response.statusCode() != 200) {
+      return passError(ctx, route, billing, charged, response);
+    }
+    SseScanner scanner = new SseScanner();
+    UsageChunkFilter filter = clientWantsUsage ? null : new UsageChunkFilter();
+    boolean clientGone = false;
+    boolean upstreamBroken = false;
+    ctx.status(200);
+    var res = ctx.res();
+    res.setContentType("text/event-stream; charset=utf-8");
+    res.setHeader("Cache-Control", "no-cache");
+    res.setHeader("X-Accel-Buffering", "no");
+    byte[] buf = new byte[16 * 1024];
+    try (InputStream in = new IdleTimeoutInputStream(response.body(), timer, idleNanos)) {
+      OutputStream out = null;
+      try {
+        out = res.getOutputStream();
+        res.flushBuffer();
+      } catch (IOException e) {
+        clientGone = true;
+      }
+      int n;
+      while ((n = in.read(buf)) != -1) {
+        scanner.feed(buf, 0, n);
+        if (!clientGone) {
+          try {
+            if (filter == null) {
+              out.write(buf, 0, n);
+            } else {
+              out.write(filter.feed(buf, 0, n));
+            }
+            out.flush();
+          } catch (IOException e) {
+            clientGone = true;
+            metrics.clientDisconnected(alias);
+            LOG.info("client left mid-stream, reading the upstream to its end to charge it, request_id={}",
+                billing.requestId());
+          }
+        }
+      }
+      if (filter != null && !clientGone) {
+        try {
+          out.write(filter.finish());
+          out.flush();
+        } catch (IOException e) {
+          clientGone = true;
+        }
+      }
+    } catch (IOException e) {
+      upstreamBroken = true;
+      LOG.warn("upstream stream ended early, request_id={}: {}", billing.requestId(), e.getMessage());
+    }
+    metrics.upstreamLatency(alias, "total", ticker.read() - start);
+    if (charged) {
+      Usage usage = scanner.usage();
+      if (usage != null) {
+        charge(billing, route, usage, false);
+      } else if (!scanner.text().isEmpty() || scanner.textDropped() > 0) {
+        charge(billing, route, estimator.estimate(request, scanner.text(), scanner.textDropped()), true);
+      } else {
+        // Nothing was generated and nothing reported: a failed call, not charged.
+        LOG.warn("stream produced no content and no usage; not charged, request_id={}", billing.requestId());
+      }
+    }
+    return upstreamBroken ? 502 : 200;
+  }
+
+  private int passError(Context ctx, Route route, BillingContext billing, boolean charged,
+      HttpResponse<InputStream> response) {
+    byte[] answer;
+    try (InputStream in = new IdleTimeoutInputStream(response.body(), timer, idleNanos)) {
+      answer = readAll(in, 1024 * 1024);
+    } catch (IOException e) {
+      answer = new byte[0];
+    }
+    int status = response.statusCode();
+    JsonNode parsed;
+    try {
+      parsed = Json.MAPPER.readTree(answer);
+    } catch (IOException e) {
+      parsed = null;
+    }
+    if (charged) {
+      UsageParser.from(parsed).ifPresent(u -> {
+        Billed b = charge(billing, route, u, false);
+        ctx.header(CHARGED_HEADER, Long.toString(b.credits()));
+      });
+    }
+    int passed = status >= 400 && status <= 599 ? status : 502;
+    if (parsed != null && parsed.path("error").isObject()) {
+      ctx.status(passed).contentType("application/json").result(answer);
+    } else {
+      ApiError e = new ApiError(passed, "upstream_error", "upstream_error", "the upstream answered HTTP " + status);
+      ctx.status(passed).contentType("application/json").result(Json.errorBytes(e));
+    }
+    return passed;
+  }
+
+  private HttpResponse<InputStream> send(Route route, byte[] body) {
+    HttpRequest.Builder b = HttpRequest.newBuilder(route.chatUri())
+        .timeout(firstByteTimeout)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+    if (!route.apiKey().isEmpty()) {
+      b.header("Authorization", "Bearer " + route.apiKey());
+    }
+    try {
+      return http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
+    } catch (HttpTimeoutException e) {
+      throw new ApiError(504, "server_error", "upstream_timeout", "the upstream did not answer within "
+          + firstByteTimeout.toMillis() + " ms");
+    } catch (ConnectException e) {
+      throw new ApiError(502, "server_error", "upstream_unavailable", "cannot connect to the upstream for model '"
+          + route.config().alias() + "'");
+    } catch (IOException e) {
+      throw new ApiError(502, "server_error", "upstream_unavailable", "the upstream call for model '"
+          + route.config().alias() + "' failed");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ApiError(503, "server_error", "shutting_down", "the gateway is shutting down");
+    }
+  }
+
+  /** Charges the usage; never throws, since the call has already happened and its answer must go out. */
+  private Billed charge(BillingContext billing, Route route, Usage usage, boolean estimated) {
+    String alias = route.config().alias();
+    ChargeRequest request = chargeRequest(billing, billing.eventId(), route, usage, estimated);
+    try {
+      ChargeResult result;
+      try {
+        result = ledger.charge(request);
+      } catch (IdempotencyConflictException e) {
+        // Another gateway served the same key at the same moment and charged it first; this call
+        // was served as well, so it is charged under an id of its own rather than given away.
+        String own = "dup:" + UUID.randomUUID();
+        LOG.warn("idempotency key raced on another gateway; charging this call as {}, request_id={}", own,
+            billing.requestId());
+        result = ledger.charge(chargeRequest(billing, own, route, usage, estimated));
+      }
+      metrics.charge(alias, result, estimated);
+      long credits = result.quote() == null ? 0 : result.quote().credits();
+      Long balance = result.entry() == null ? null : result.entry().balanceAfter();
+      return new Billed(credits, balance, estimated);
+    } catch (RuntimeException e) {
+      metrics.chargeFailed(alias);
+      LOG.error("charge failed, account_id={}, event_id={}, usage={}: {}", billing.accountId(), billing.eventId(),
+          usage, e.toString());
+      return new Billed(0, null, estimated);
+    }
+  }
+
+  private static ChargeRequest chargeRequest(BillingContext billing, String eventId, Route route, Usage usage,
+      boolean estimated) {
+    ObjectNode meta = Json.MAPPER.createObjectNode();
+    meta.put("alias", billing.modelAlias());
+    if (!billing.conversationId().isEmpty()) {
+      meta.put("conversation_id", billing.conversationId());
+    }
+    if (!eventId.equals(billing.eventId())) {
+      meta.put("idempotency_key", billing.eventId());
+    }
+    return new ChargeRequest(billing.accountId(), eventId, billing.requestId(), billing.scene(),
+        route.config().provider(), route.config().model(), usage, estimated, meta.toString());
+  }
+
+  private ObjectNode parseBody(Context ctx) {
+    byte[] body;
+    long declared = ctx.req().getContentLengthLong();
+    if (declared > maxBodyBytes) {
+      throw tooLarge();
+    }
+    try (InputStream in = ctx.req().getInputStream()) {
+      body = readAll(in, maxBodyBytes);
+    } catch (BodyTooLargeException e) {
+      throw tooLarge();
+    } catch (IOException e) {
+      throw ApiError.invalidRequest("the request body could not be read", null);
+    }
+    if (body.length == 0) {
+      throw ApiError.invalidRequest("the request body is empty; send a JSON object", null);
+    }
+    JsonNode root;
+    try {
+      root = Json.MAPPER.readTree(body);
+    } catch (JsonProcessingException e) {
+      throw ApiError.invalidRequest("the request body is not valid JSON", null);
+    } catch (IOException e) {
+      throw ApiError.invalidRequest("the request body could not be read", null);
+    }
+    if (root == null || !root.isObject()) {
+      throw ApiError.invalidRequest("the request body must be a JSON object", null);
+    }
+    ObjectNode request = (ObjectNode) root;
+    JsonNode model = request.get("model");
+    if (model != null && !model.isNull() && !model.isTextual()) {
+      throw ApiError.invalidRequest("'model' must be a string", "model");
+    }
+    JsonNode messages = request.get("messages");
+    if (messages == null || messages.isNull()) {
+      throw ApiError.invalidRequest("'messages' is required", "messages");
+    }
+    if (!messages.isArray()) {
+      throw ApiError.invalidRequest("'messages' must be an array", "messages");
+    }
+    if (messages.isEmpty()) {
+      throw ApiError.invalidRequest("'messages' must not be empty", "messages");
+    }
+    for (int i = 0; i < messages.size(); i++) {
+      JsonNode m = messages.get(i);
+      if (!m.isObject()) {
+        throw ApiError.invalidRequest("'messages[" + i + "]' must be an object", "messages[" + i + "]");
+      }
+      if (!m.path("role").isTextual()) {
+        throw ApiError.invalidRequest("'messages[" + i + "].role' must be a string", "messages[" + i + "].role");
+      }
+      JsonNode content = m.get("content");
+      if (content != null && !content.isNull() && !content.isTextual() && !content.isArray()) {
+        throw ApiError.invalidRequest("'messages[" + i + "].content' must be a string or an array",
+            "messages[" + i + "].content");
+      }
+    }
+    JsonNode stream = request.get("stream");
+    if (stream != null && !stream.isNull() && !stream.isBoolean()) {
+      throw ApiError.invalidRequest("'stream' must be a boolean", "stream");
+    }
+    JsonNode options = request.get("stream_options");
+    if (options != null && !options.isNull() && !options.isObject()) {
+      throw ApiError.invalidRequest("'stream_options' must be an object", "stream_options");
+    }
+    for (String field : new String[] {"max_tokens", "max_completion_tokens", "n"}) {
+      JsonNode v = request.get(field);
+      if (v != null && !v.isNull() && (!v.canConvertToLong() || !v.isIntegralNumber() || v.asLong() < 0)) {
+        throw ApiError.invalidRequest("'" + field + "' must be a non-negative integer", field);
+      }
+    }
+    JsonNode temperature = request.get("temperature");
+    if (temperature != null && !temperature.isNull() && !temperature.isNumber()) {
+      throw ApiError.invalidRequest("'temperature' must be a number", "temperature");
+    }
+    return request;
+  }
+
+  private static ApiError tooLarge() {
+    return new ApiError(413, "invalid_request_error", "request_too_large", "the request body is too large");
+  }
+
+  private static String requestId(Context ctx) {
+    String given = ctx.header(REQUEST_ID_HEADER);
+    if (given == null || given.isBlank()) {
+      return "req_" + UUID.randomUUID().toString().replace("-", "");
+    }
+    String id = given.trim();
+    if (id.length() > 200 || !id.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+      throw new ApiError(400, "invalid_request_error", "invalid_header",
+          REQUEST_ID_HEADER + " must be 1-200 printable ASCII characters without spaces", REQUEST_ID_HEADER);
+    }
+    return id;
+  }
+
+  private static String eventId(Context ctx) {
+    String given = ctx.header(IDEMPOTENCY_HEADER);
+    if (given == null) {
+      return "evt_" + UUID.randomUUID().toString().replace("-", "");
+    }
+    try {
+      return LedgerChecks.requireEventId(given.trim());
+    } catch (IllegalArgumentException e) {
+      throw new ApiError(400, "invalid_request_error", "invalid_idempotency_key", IDEMPOTENCY_HEADER + " must be 1-"
+          + LedgerChecks.MAX_EVENT_ID_LENGTH + " printable ASCII characters without spaces", IDEMPOTENCY_HEADER);
+    }
+  }
+
+  private static String header(Context ctx, String name) {
+    String v = ctx.header(name);
+    if (v == null) {
+      return "";
+    }
+    if (v.length() > 200) {
+      throw new ApiError(400, "invalid_request_error", "invalid_header", name + " must be at most 200 characters",
+          name);
+    }
+    return v;
+  }
+
+  private static ApiError idempotencyReused(String eventId, String why) {
+    return new ApiError(409, "invalid_request_error", "idempotency_key_reused",
+        "Idempotency-Key '" + Authenticator.abbreviate(eventId) + "' cannot be used again: " + why, IDEMPOTENCY_HEADER);
+  }
+
+  private static String completionText(JsonNode completion) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonNode choice : completion.path("choices")) {
+      JsonNode content = choice.path("message").path("content");
+      if (content.isTextual()) {
+        sb.append(content.asText());
+      }
+    }
+    return sb.toString();
+  }
+
+  static void respondError(Context ctx, ApiError e) {
+    ctx.status(e.status()).contentType("application/json").result(Json.errorBytes(e));
+  }
+
+  private static byte[] bytes(ObjectNode node) {
+    try {
+      return Json.MAPPER.writeValueAsBytes(node);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialise the upstream request", e);
+    }
+  }
+
+  static byte[] readAll(InputStream in, long limit) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    byte[] buf = new byte[16 * 1024];
+    long total = 0;
+    int n;
+    while ((n = in.read(buf)) != -1) {
+      total += n;
+      if (total > limit) {
+        throw new BodyTooLargeException();
+      }
+      out.write(buf, 0, n);
+    }
+    return out.toByteArray();
+  }
+
+  static final class BodyTooLargeException extends IOException {
+    private static final long serialVersionUID = 1L;
+  }
+}

@@ -1,0 +1,131 @@
+package dev.creditgate.gateway.internal;
+
+import dev.creditgate.gateway.ApiError;
+import dev.creditgate.gateway.GatewayConfig;
+import dev.creditgate.gateway.GatewayConfig.ModelRoute;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Maps model aliases to upstreams and knows which are ready. An alias is ready when its upstream
+ * is configured, its API key variable (if any) is set, and its host accepted a TCP connection at
+ * the last probe. Probing runs at start and then periodically, so an upstream that comes up later
+ * becomes ready without a restart; an unready alias answers 503 {@code runtime_not_ready} alone.
+ */
+public final class UpstreamRouter {
+
+  private static final Logger LOG = LoggerFactory.getLogger(UpstreamRouter.class);
+
+  /** A routable alias with its resolved API key (never logged). */
+  public record Route(ModelRoute config, URI chatUri, String apiKey) {
+    @Override
+    public String toString() {
+      return "Route[" + config.alias() + " -> " + config.provider() + "/" + config.model() + "]";
+    }
+  }
+
+  private final List<String> aliases;
+  private final Map<String, Route> routes = new LinkedHashMap<>();
+  private final Map<String, String> notReady = new ConcurrentHashMap<>();
+  private final Duration connectTimeout;
+
+  public UpstreamRouter(GatewayConfig config, Map<String, String> env) {
+    this.aliases = config.aliases();
+    this.connectTimeout = config.connectTimeout();
+    for (ModelRoute m : config.models().values()) {
+      String key = "";
+      if (!m.apiKeyEnv().isEmpty()) {
+        key = env.getOrDefault(m.apiKeyEnv(), "");
+        if (key.isBlank()) {
+          notReady.put(m.alias(), "the API key variable " + m.apiKeyEnv() + " is not set");
+        }
+      }
+      routes.put(m.alias(), new Route(m, URI.create(m.baseUrl() + "/chat/completions"), key.trim()));
+    }
+    for (String alias : aliases) {
+      if (!routes.containsKey(alias)) {
+        notReady.put(alias, "no upstream is configured");
+      }
+    }
+  }
+
+  /** Probes every configured upstream whose key is present; logs each change of state. */
+  public void probeAll() {
+    for (Route r : routes.values()) {
+      String alias = r.config().alias();
+      String current = notReady.get(alias);
+      if (current != null && current.startsWith("the API key")) {
+        continue;
+      }
+      String problem = probe(r.chatUri());
+      if (problem == null) {
+        if (notReady.remove(alias) != null) {
+          LOG.info("model alias '{}' is ready ({} {})", alias, r.config().provider(), r.config().model());
+        }
+      } else if (!problem.equals(notReady.put(alias, problem))) {
+        LOG.warn("model alias '{}' is not ready: {}", alias, problem);
+      }
+    }
+  }
+
+  private String probe(URI uri) {
+    int port = uri.getPort() != -1 ? uri.getPort() : "https".equals(uri.getScheme()) ? 443 : 80;
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(uri.getHost(), port), (int) Math.min(connectTimeout.toMillis(), 10_000));
+      return null;
+    } catch (IOException e) {
+      return "cannot connect to " + uri.getHost() + ":" + port + " (" + e.getClass().getSimpleName() + ")";
+    }
+  }
+
+  /**
+   * The route for {@code alias} (empty means {@value GatewayConfig#DEFAULT_ALIAS}).
+   *
+   * @throws ApiError 404 {@code model_not_found} for an unknown alias, 503
+   *     {@code runtime_not_ready} for one that cannot be served now
+   */
+  public Route resolve(String alias) {
+    String name = alias == null || alias.isBlank() ? GatewayConfig.DEFAULT_ALIAS : alias.trim();
+    if (!aliases.contains(name)) {
+      throw new ApiError(404, "invalid_request_error", "model_not_found",
+          "The model '" + abbreviate(name) + "' does not exist; use one of " + aliases, "model");
+    }
+    String problem = notReady.get(name);
+    if (problem != null) {
+      throw new ApiError(503, "server_error", "runtime_not_ready",
+          "llm runtime service dependency not initialized for model '" + name + "'", "model");
+    }
+    return routes.get(name);
+  }
+
+  public List<String> aliases() {
+    return aliases;
+  }
+
+  public boolean ready(String alias) {
+    return !notReady.containsKey(alias);
+  }
+
+  /** Why each unready alias is unready. */
+  public Map<String, String> problems() {
+    return Map.copyOf(notReady);
+  }
+
+  /** Whether any alias is configured and ready. */
+  public boolean anyReady() {
+    return routes.keySet().stream().anyMatch(this::ready);
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() > 80 ? s.substring(0, 80) + "..." : s;
+  }
+}

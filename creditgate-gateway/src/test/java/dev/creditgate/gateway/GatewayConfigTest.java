@@ -1,0 +1,112 @@
+package dev.creditgate.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class GatewayConfigTest {
+
+  @TempDir
+  Path tmp;
+
+  @Test
+  void defaultsAreTheEmbeddedOnes() {
+    GatewayConfig c = GatewayConfig.defaults();
+    assertThat(c.ledgerUrl()).isEqualTo("jdbc:sqlite:./data/creditgate.db");
+    assertThat(c.redisUri()).isEmpty();
+    assertThat(c.maxBodyBytes()).isEqualTo(4L * 1024 * 1024);
+    assertThat(c.aliases()).containsExactly("lite", "pro", "max");
+    assertThat(c.models()).isEmpty();
+  }
+
+  @Test
+  void yamlFileWithEnvironmentOverrides() throws Exception {
+    Path file = tmp.resolve("creditgate.yaml");
+    Files.writeString(file, """
+        server:
+          port: 9000
+          max-body-bytes: 1048576
+        ledger:
+          url: jdbc:postgresql://db:5432/creditgate?user=cg&password=hunter2
+        cache:
+          redis-uri: redis://cache:6379
+        upstream:
+          first-byte-timeout: 90s
+          idle-timeout: 500ms
+        models:
+          pro:
+            base-url: https://api.openai.com/v1/
+            api-key-env: OPENAI_API_KEY
+            model: gpt-4o
+          cheap:
+            base-url: http://localhost:11434/v1
+            provider: ollama
+            model: llama3
+        """);
+    GatewayConfig c = GatewayConfig.load(file, Map.of("CREDITGATE_SERVER_PORT", "9100",
+        "CREDITGATE_MODELS_PRO_MODEL", "gpt-4.1", "CREDITGATE_ADMIN_TOKEN", "0123456789abcdef0123"));
+    assertThat(c.port()).isEqualTo(9100);
+    assertThat(c.maxBodyBytes()).isEqualTo(1048576);
+    assertThat(c.adminToken()).isEqualTo("0123456789abcdef0123");
+    assertThat(c.redisUri()).isEqualTo("redis://cache:6379");
+    assertThat(c.firstByteTimeout()).isEqualTo(Duration.ofSeconds(90));
+    assertThat(c.idleTimeout()).isEqualTo(Duration.ofMillis(500));
+    assertThat(c.models().get("pro").model()).isEqualTo("gpt-4.1");
+    assertThat(c.models().get("pro").baseUrl()).isEqualTo("https://api.openai.com/v1");
+    assertThat(c.models().get("pro").provider()).isEqualTo("openai");
+    assertThat(c.models().get("cheap").provider()).isEqualTo("ollama");
+    assertThat(c.aliases()).containsExactly("lite", "pro", "max", "cheap");
+    assertThat(c.toString()).doesNotContain("hunter2");
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "server.port|70000|server.port must be between 0 and 65535, but was 70000",
+      "server.port|eighty|server.port must be an integer, but was 'eighty'",
+      "server.max-body-bytes|12|server.max-body-bytes must be between 1024",
+      "upstream.idle-timeout|soon|upstream.idle-timeout must be a duration like 250ms, 5s, 2m or PT5S, but was 'soon'",
+      "upstream.connect-timeout|0s|upstream.connect-timeout must be positive, but was '0s'",
+      "guard.fail-closed|perhaps|guard.fail-closed must be true or false, but was 'perhaps'",
+      "ledger.url|jdbc:mysql://x|ledger.url must start with jdbc:sqlite: or jdbc:postgresql:, but was 'jdbc:mysql://x'",
+      "cache.redis-uri|http://x|cache.redis-uri must start with redis:// or rediss://, but was 'http://x'",
+      "admin.token|short|admin.token must be at least 16 characters",
+      "server.prot|80|unknown config key 'server.prot'",
+      "models.pro.base-url|ftp://x|models.pro.base-url must be an http(s) URL with a host, but was 'ftp://x'",
+      "models.Pro!.base-url|http://x|alias must be 1-64 characters"})
+  void badValuesAreRejectedNamingKeyAndValue(String key, String value, String message) {
+    Map<String, String> props = new java.util.HashMap<>(Map.of(key, value));
+    if (key.startsWith("models.") && !key.endsWith(".model")) {
+      props.put(key.substring(0, key.lastIndexOf('.')) + ".model", "m");
+    }
+    assertThatThrownBy(() -> GatewayConfig.fromProperties(props, Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageContaining(message);
+  }
+
+  @Test
+  void environmentValuesAreValidatedToo() {
+    assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of(), Map.of("CREDITGATE_SERVER_PORT", "-1")))
+        .isInstanceOf(ConfigException.class).hasMessage("server.port must be between 0 and 65535, but was -1");
+  }
+
+  @Test
+  void modelWithoutModelNameIsRejected() {
+    assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("models.pro.base-url", "http://x"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessage("models.pro.model is required, but was missing or empty");
+  }
+
+  @Test
+  void malformedYamlNamesTheFile() throws Exception {
+    Path file = tmp.resolve("bad.yaml");
+    Files.writeString(file, "server: [port: 1\n");
+    assertThatThrownBy(() -> GatewayConfig.load(file, Map.of())).isInstanceOf(ConfigException.class)
+        .hasMessageContaining("bad.yaml");
+  }
+}

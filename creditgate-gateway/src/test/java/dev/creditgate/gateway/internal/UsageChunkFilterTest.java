@@ -1,0 +1,35 @@
+package dev.creditgate.gateway.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+
+class UsageChunkFilterTest {
+
+  static final String IN = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+      + "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+      + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n"
+      + "data: [DONE]\n\n";
+  static final String OUT = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+      + "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+      + "data: [DONE]\n\n";
+
+  @Property(tries = 200)
+  void dropsOnlyTheUsageOnlyEventHoweverTheBytesAreSplit(@ForAll @IntRange(min = 1, max = 80) int chunk,
+      @ForAll boolean crlf) {
+    String in = crlf ? IN.replace("\n", "\r\n") : IN;
+    String expected = crlf ? OUT.replace("\n", "\r\n") : OUT;
+    byte[] b = in.getBytes(StandardCharsets.UTF_8);
+    UsageChunkFilter f = new UsageChunkFilter();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (int i = 0; i < b.length; i += chunk) {
+      out.writeBytes(f.feed(b, i, Math.min(chunk, b.length - i)));
+    }
+    out.writeBytes(f.finish());
+    assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo(expected);
+  }
+}
