@@ -7,14 +7,19 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code creditgate demo} as a separate process: the curl command it prints works as printed. */
+/**
+ * {@code creditgate demo} as a separate process: the curl command and the Node.js SDK snippet it
+ * prints work as printed.
+ */
 class DemoProcessTest {
 
   @TempDir
@@ -55,8 +60,25 @@ class DemoProcessTest {
 
       JsonNode account = new ObjectMapper().readTree(run(adminCurl));
       assertThat(account.path("id").asText()).isEqualTo("demo");
-      assertThat(account.path("consumed").asLong()).isPositive();
-      assertThat(account.path("balance").asLong()).isEqualTo(10_000_000 - account.path("consumed").asLong());
+      long consumedByCurl = account.path("consumed").asLong();
+      assertThat(consumedByCurl).isPositive();
+      assertThat(account.path("balance").asLong()).isEqualTo(10_000_000 - consumedByCurl);
+
+      // The Node.js SDK snippet, run as printed in a folder where `npm install openai` ran.
+      String snippet = String.join("\n", lines.subList(
+          lines.indexOf("node --input-type=module <<'JS'"), lines.lastIndexOf("JS") + 1)) + "\n";
+      Path nodeDir = Files.createDirectories(tmp.resolve("node"));
+      boolean sdkInstalled = runIn(nodeDir, "npm install --silent --no-audit --no-fund openai@4", 240) == 0;
+      if (!"true".equals(System.getenv("CI"))) {
+        Assumptions.assumeTrue(sdkInstalled, "npm could not install the openai package; the Node.js snippet was not run");
+      }
+      assertThat(sdkInstalled).as("npm install openai (CI must run the printed SDK snippet)").isTrue();
+      Files.writeString(nodeDir.resolve("snippet.sh"), snippet);
+      assertThat(runIn(nodeDir, "bash snippet.sh > out.txt 2>&1", 60)).as("%s", readOrEmpty(nodeDir.resolve("out.txt")))
+          .isZero();
+      assertThat(readOrEmpty(nodeDir.resolve("out.txt"))).contains("prompt_tokens");
+      JsonNode after = new ObjectMapper().readTree(run(adminCurl));
+      assertThat(after.path("consumed").asLong()).isGreaterThan(consumedByCurl);
     } finally {
       demo.destroy();
       if (!demo.waitFor(15, TimeUnit.SECONDS)) {
@@ -64,6 +86,20 @@ class DemoProcessTest {
       }
       reader.join(5000);
     }
+  }
+
+  private static int runIn(Path dir, String command, int seconds) throws Exception {
+    Process p = new ProcessBuilder("bash", "-c", command).directory(dir.toFile())
+        .redirectErrorStream(true).redirectOutput(dir.resolve("cmd.log").toFile()).start();
+    if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      return -1;
+    }
+    return p.exitValue();
+  }
+
+  private static String readOrEmpty(Path file) throws Exception {
+    return Files.exists(file) ? Files.readString(file) : "";
   }
 
   private static String run(String command) throws Exception {

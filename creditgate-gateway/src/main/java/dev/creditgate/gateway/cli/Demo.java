@@ -96,6 +96,15 @@ final class Demo implements Callable<Integer> {
     out.println("print(reply.choices[0].message.content, reply.usage)");
     out.println("PY");
     out.println();
+    out.println("Or with the OpenAI Node.js SDK (npm install openai, then from that folder):");
+    out.println("node --input-type=module <<'JS'");
+    out.println("import OpenAI from \"openai\";");
+    out.println("const client = new OpenAI({ baseURL: \"" + base + "/v1\", apiKey: \"" + key + "\" });");
+    out.println("const reply = await client.chat.completions.create({ model: \"pro\", messages: [{ role: \"user\", "
+        + "content: \"Hello!\" }] });");
+    out.println("console.log(reply.choices[0].message.content, reply.usage);");
+    out.println("JS");
+    out.println();
     out.println("See the balance go down:");
     out.println("curl -sS " + base + "/admin/v1/accounts/" + ACCOUNT + " -H 'Authorization: Bearer " + adminToken + "'");
     out.println();
