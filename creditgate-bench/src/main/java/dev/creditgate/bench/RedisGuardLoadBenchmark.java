@@ -32,7 +32,8 @@ import org.HdrHistogram.Histogram;
  * <ol type="a">
  *   <li>baseline: the seed's algorithm ported as-is with Lettuce: GET the blocked marker, then GET
  *       the JSON snapshot, sequentially, synchronous calls on one shared connection;</li>
- *   <li>{@link CreditBalanceGuard} on {@link RedisCreditCache}: one MGET per decision;</li>
+ *   <li>{@link CreditBalanceGuard} on {@link RedisCreditCache}: one MGET per lookup (lookup
+ *       batching off), then with its default coalescing of concurrent lookups into shared MGETs;</li>
  *   <li>the same with the near cache on.</li>
  * </ol>
  * Each variant is warmed up, then measured in {@link #ROUNDS} interleaved rounds (a, b, c, a, b,
@@ -93,14 +94,19 @@ public final class RedisGuardLoadBenchmark {
           .build()) {
         fill(filler, accounts, now);
       }
-      try (RedisCreditCache plain = RedisCreditCache.builder(uri).keyPrefix(prefix).timeout(BUDGET).build();
+      try (RedisCreditCache single = RedisCreditCache.builder(uri).keyPrefix(prefix).timeout(BUDGET)
+               .lookupBatching(false).build();
+           CreditBalanceGuard singleGuard = CreditBalanceGuard.builder().cache(single).cacheTimeout(BUDGET).build();
+           RedisCreditCache plain = RedisCreditCache.builder(uri).keyPrefix(prefix).timeout(BUDGET).build();
            CreditBalanceGuard plainGuard = CreditBalanceGuard.builder().cache(plain).cacheTimeout(BUDGET).build();
            RedisCreditCache near = RedisCreditCache.builder(uri).keyPrefix(prefix).timeout(BUDGET).nearCache(true)
                .build();
            CreditBalanceGuard nearGuard = CreditBalanceGuard.builder().cache(near).cacheTimeout(BUDGET).build()) {
         List<Variant> variants = List.of(
             new Variant("a) seed port: GET marker, GET snapshot", i -> seed.admit(accounts[i])),
-            new Variant("b) guard + RedisCreditCache (one MGET)", i -> admitted(plainGuard, contexts[i])),
+            new Variant("b0) guard + RedisCreditCache, one MGET per lookup (batching off)",
+                i -> admitted(singleGuard, contexts[i])),
+            new Variant("b) guard + RedisCreditCache, coalesced MGETs (default)", i -> admitted(plainGuard, contexts[i])),
             new Variant("c) guard + RedisCreditCache + near cache", i -> admitted(nearGuard, contexts[i])));
         for (Variant variant : variants) {
           System.out.printf("%s: warm-up %d s%n", variant.name, warmupSeconds);
@@ -117,6 +123,7 @@ public final class RedisGuardLoadBenchmark {
         for (Variant variant : variants) {
           results.add(variant.result(measureSeconds));
         }
+        System.out.println("coalesced: " + plain.stats());
         System.out.println("near cache: " + near.stats());
       }
       cleanUp(sync, prefix);
