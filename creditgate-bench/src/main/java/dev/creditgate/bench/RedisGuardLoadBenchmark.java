@@ -116,12 +116,18 @@ public final class RedisGuardLoadBenchmark {
         long slice = TimeUnit.SECONDS.toNanos(measureSeconds) / ROUNDS;
         for (int round = 1; round <= ROUNDS; round++) {
           for (Variant variant : variants) {
+            long mgetsBefore = mgetCalls(sync);
             run(variant, slice, true);
+            variant.mgets += mgetCalls(sync) - mgetsBefore;
           }
           System.out.printf("round %d of %d done%n", round, ROUNDS);
         }
         for (Variant variant : variants) {
           results.add(variant.result(measureSeconds));
+          if (variant.mgets > 0) {
+            System.out.printf(Locale.ROOT, "  %s: %,d MGETs on the server, %.1f decisions per MGET%n", variant.name,
+                variant.mgets, variant.decisions / (double) variant.mgets);
+          }
         }
         System.out.println("coalesced: " + plain.stats());
         System.out.println("near cache: " + near.stats());
@@ -134,6 +140,17 @@ public final class RedisGuardLoadBenchmark {
     print(results, reference, measureSeconds);
     System.out.println("load average (1/5/15 min) before: " + loadBefore + ", after: " + loadAverage()
         + ", cores: " + Runtime.getRuntime().availableProcessors() + ", java " + Runtime.version());
+  }
+
+  /** The server's MGET count (INFO commandstats), to see how many decisions shared one. */
+  private static long mgetCalls(RedisCommands<String, String> sync) {
+    for (String line : sync.info("commandstats").split("\r?\n")) {
+      if (line.startsWith("cmdstat_mget:")) {
+        int at = line.indexOf("calls=") + "calls=".length();
+        return Long.parseLong(line, at, line.indexOf(',', at), 10);
+      }
+    }
+    return 0;
   }
 
   private static String loadAverage() {
@@ -173,6 +190,7 @@ public final class RedisGuardLoadBenchmark {
     final Histogram histogram = new Histogram(TimeUnit.SECONDS.toNanos(10), 3);
     long decisions;
     long degraded;
+    long mgets;
 
     Variant(String name, IntPredicate decide) {
       this.name = name;

@@ -96,7 +96,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   /** Accounts one coalesced MGET reads at most (two keys each). */
   public static final int DEFAULT_LOOKUP_BATCH_MAX_ACCOUNTS = 64;
   /** Coalesced MGETs that may wait for Redis at once; later lookups queue for the next. */
-  public static final int DEFAULT_LOOKUP_BATCHES_IN_FLIGHT = 2;
+  public static final int DEFAULT_LOOKUP_BATCHES_IN_FLIGHT = 1;
   /** Connect timeout of the client the cache creates from a URI. */
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
 
