@@ -89,6 +89,9 @@ class LookupBatchingTest {
       fill(cache);
 
       long mgetsBefore = calls(stats.sync(), "mget");
+      // Redis holds the first lookup's MGET for a moment, so that on any machine all the others
+      // arrive while it is busy, which is when they are coalesced.
+      stats.sync().clientPause(500);
       List<CompletableFuture<CacheLookup>> found = new ArrayList<>();
       for (int i = 1; i <= ACCOUNTS; i++) {
         found.add(cache.lookup("acct-" + i));
@@ -97,9 +100,10 @@ class LookupBatchingTest {
         assertThat(found.get(i - 1).get(5, TimeUnit.SECONDS)).as("lookup of acct-" + i).isEqualTo(expected(i));
       }
       long mgets = calls(stats.sync(), "mget") - mgetsBefore;
-      // Fewer commands than lookups is the point; no MGET carries more than the batch limit.
-      assertThat(mgets).isLessThan(ACCOUNTS / 4)
-          .isGreaterThanOrEqualTo((ACCOUNTS + RedisCreditCache.DEFAULT_LOOKUP_BATCH_MAX_ACCOUNTS - 1)
+      // Fewer commands than lookups is the point; no MGET carries more than the batch limit
+      // (1 alone, then 399 in batches of at most 64: 7 more, if all queued during the pause).
+      assertThat(mgets).isLessThan(ACCOUNTS / 10)
+          .isGreaterThanOrEqualTo(1 + (ACCOUNTS - 1 + RedisCreditCache.DEFAULT_LOOKUP_BATCH_MAX_ACCOUNTS - 1)
               / RedisCreditCache.DEFAULT_LOOKUP_BATCH_MAX_ACCOUNTS);
 
       // Blocking callers on many threads, random accounts, repeats included: every answer is the
@@ -153,6 +157,7 @@ class LookupBatchingTest {
       // A real server-side error for every MGET: the ACL takes the command away from this user.
       stats.sync().aclSetuser("default", AclSetuserArgs.Builder.removeCommand(
           CommandType.MGET));
+      stats.sync().clientPause(500);
       List<CompletableFuture<CacheLookup>> found = new ArrayList<>();
       for (int i = 1; i <= ACCOUNTS; i++) {
         found.add(cache.lookup("acct-" + i));
@@ -164,7 +169,7 @@ class LookupBatchingTest {
             .hasMessageContaining("NOPERM");
       }
       assertThat(cache.stats().failures()).isEqualTo(ACCOUNTS);
-      assertThat(rejectedCalls(stats.sync(), "mget")).isPositive().isLessThan(ACCOUNTS / 4);
+      assertThat(rejectedCalls(stats.sync(), "mget")).isPositive().isLessThan(ACCOUNTS / 10);
 
       stats.sync().aclSetuser("default", AclSetuserArgs.Builder.addCommand(
           CommandType.MGET));
