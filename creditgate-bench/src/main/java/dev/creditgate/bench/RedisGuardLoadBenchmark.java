@@ -36,10 +36,10 @@ import org.HdrHistogram.Histogram;
  *       batching off), then with its default coalescing of concurrent lookups into shared MGETs;</li>
  *   <li>the same with the near cache on.</li>
  * </ol>
- * Each variant is warmed up, then measured in {@link #ROUNDS} interleaved rounds (a, b, c, a, b,
- * c, ...) so that load from elsewhere on the machine falls on all of them alike. It also runs
+ * Each variant is warmed up, then measured in {@link #ROUNDS} interleaved rounds (a, b0, b, c, a,
+ * b0, ...) so that load from elsewhere on the machine falls on all of them alike. It also runs
  * {@code redis-benchmark -t get -c 64 -q} against the same server as the physical reference.
- * Usage (about 50 s):
+ * Usage (about 70 s):
  * <pre>java -cp creditgate-bench/target/benchmarks.jar dev.creditgate.bench.RedisGuardLoadBenchmark \
  *   [redisUri] [measureSeconds] [warmupSeconds]</pre>
  */
@@ -53,7 +53,7 @@ public final class RedisGuardLoadBenchmark {
    * be a non-answer. Degraded decisions are counted and left out of decisions/s all the same.
    */
   static final Duration BUDGET = Duration.ofSeconds(1);
-  /** The measured time is split into this many rounds of a, b, c in turn. */
+  /** The measured time is split into this many rounds of every variant in turn. */
   static final int ROUNDS = 5;
 
   private RedisGuardLoadBenchmark() {
