@@ -32,13 +32,14 @@ import org.HdrHistogram.Histogram;
  * <ol type="a">
  *   <li>baseline: the seed's algorithm ported as-is with Lettuce: GET the blocked marker, then GET
  *       the JSON snapshot, sequentially, synchronous calls on one shared connection;</li>
- *   <li>{@link CreditBalanceGuard} on {@link RedisCreditCache}: one MGET per decision;</li>
+ *   <li>{@link CreditBalanceGuard} on {@link RedisCreditCache}: one MGET per lookup (lookup
+ *       batching off), then with its default coalescing of concurrent lookups into shared MGETs;</li>
  *   <li>the same with the near cache on.</li>
  * </ol>
- * Each variant is warmed up, then measured in {@link #ROUNDS} interleaved rounds (a, b, c, a, b,
- * c, ...) so that load from elsewhere on the machine falls on all of them alike. It also runs
+ * Each variant is warmed up, then measured in {@link #ROUNDS} interleaved rounds (a, b0, b, c, a,
+ * b0, ...) so that load from elsewhere on the machine falls on all of them alike. It also runs
  * {@code redis-benchmark -t get -c 64 -q} against the same server as the physical reference.
- * Usage (about 50 s):
+ * Usage (about 70 s):
  * <pre>java -cp creditgate-bench/target/benchmarks.jar dev.creditgate.bench.RedisGuardLoadBenchmark \
  *   [redisUri] [measureSeconds] [warmupSeconds]</pre>
  */
@@ -52,7 +53,7 @@ public final class RedisGuardLoadBenchmark {
    * be a non-answer. Degraded decisions are counted and left out of decisions/s all the same.
    */
   static final Duration BUDGET = Duration.ofSeconds(1);
-  /** The measured time is split into this many rounds of a, b, c in turn. */
+  /** The measured time is split into this many rounds of every variant in turn. */
   static final int ROUNDS = 5;
 
   private RedisGuardLoadBenchmark() {
@@ -93,14 +94,19 @@ public final class RedisGuardLoadBenchmark {
           .build()) {
         fill(filler, accounts, now);
       }
-      try (RedisCreditCache plain = RedisCreditCache.builder(uri).keyPrefix(prefix).timeout(BUDGET).build();
+      try (RedisCreditCache single = RedisCreditCache.builder(uri).keyPrefix(prefix).timeout(BUDGET)
+               .lookupBatching(false).build();
+           CreditBalanceGuard singleGuard = CreditBalanceGuard.builder().cache(single).cacheTimeout(BUDGET).build();
+           RedisCreditCache plain = RedisCreditCache.builder(uri).keyPrefix(prefix).timeout(BUDGET).build();
            CreditBalanceGuard plainGuard = CreditBalanceGuard.builder().cache(plain).cacheTimeout(BUDGET).build();
            RedisCreditCache near = RedisCreditCache.builder(uri).keyPrefix(prefix).timeout(BUDGET).nearCache(true)
                .build();
            CreditBalanceGuard nearGuard = CreditBalanceGuard.builder().cache(near).cacheTimeout(BUDGET).build()) {
         List<Variant> variants = List.of(
             new Variant("a) seed port: GET marker, GET snapshot", i -> seed.admit(accounts[i])),
-            new Variant("b) guard + RedisCreditCache (one MGET)", i -> admitted(plainGuard, contexts[i])),
+            new Variant("b0) guard + RedisCreditCache, one MGET per lookup (batching off)",
+                i -> admitted(singleGuard, contexts[i])),
+            new Variant("b) guard + RedisCreditCache, coalesced MGETs (default)", i -> admitted(plainGuard, contexts[i])),
             new Variant("c) guard + RedisCreditCache + near cache", i -> admitted(nearGuard, contexts[i])));
         for (Variant variant : variants) {
           System.out.printf("%s: warm-up %d s%n", variant.name, warmupSeconds);
@@ -110,13 +116,20 @@ public final class RedisGuardLoadBenchmark {
         long slice = TimeUnit.SECONDS.toNanos(measureSeconds) / ROUNDS;
         for (int round = 1; round <= ROUNDS; round++) {
           for (Variant variant : variants) {
+            long mgetsBefore = mgetCalls(sync);
             run(variant, slice, true);
+            variant.mgets += mgetCalls(sync) - mgetsBefore;
           }
           System.out.printf("round %d of %d done%n", round, ROUNDS);
         }
         for (Variant variant : variants) {
           results.add(variant.result(measureSeconds));
+          if (variant.mgets > 0) {
+            System.out.printf(Locale.ROOT, "  %s: %,d MGETs on the server, %.1f decisions per MGET%n", variant.name,
+                variant.mgets, variant.decisions / (double) variant.mgets);
+          }
         }
+        System.out.println("coalesced: " + plain.stats());
         System.out.println("near cache: " + near.stats());
       }
       cleanUp(sync, prefix);
@@ -127,6 +140,17 @@ public final class RedisGuardLoadBenchmark {
     print(results, reference, measureSeconds);
     System.out.println("load average (1/5/15 min) before: " + loadBefore + ", after: " + loadAverage()
         + ", cores: " + Runtime.getRuntime().availableProcessors() + ", java " + Runtime.version());
+  }
+
+  /** The server's MGET count (INFO commandstats), to see how many decisions shared one. */
+  private static long mgetCalls(RedisCommands<String, String> sync) {
+    for (String line : sync.info("commandstats").split("\r?\n")) {
+      if (line.startsWith("cmdstat_mget:")) {
+        int at = line.indexOf("calls=") + "calls=".length();
+        return Long.parseLong(line, at, line.indexOf(',', at), 10);
+      }
+    }
+    return 0;
   }
 
   private static String loadAverage() {
@@ -166,6 +190,7 @@ public final class RedisGuardLoadBenchmark {
     final Histogram histogram = new Histogram(TimeUnit.SECONDS.toNanos(10), 3);
     long decisions;
     long degraded;
+    long mgets;
 
     Variant(String name, IntPredicate decide) {
       this.name = name;

@@ -55,7 +55,9 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>Keys are {@code <prefix>:{<account>}:snapshot} and {@code <prefix>:{<account>}:blocked};
  *       the hash tag puts both in one cluster slot, so {@link #lookup} is one {@code MGET}: one
- *       network round trip.</li>
+ *       network round trip. On standalone Redis, lookups of several accounts that arrive while
+ *       Redis is busy share one {@code MGET} ({@link Builder#lookupBatching}); a lone lookup is
+ *       sent at once, alone.</li>
  *   <li>{@link #putSnapshot} is one Lua script (EVALSHA, re-sent as EVAL after {@code NOSCRIPT})
  *       that stores only over a lower version.</li>
  *   <li>Every call completes within the time budget ({@link #DEFAULT_TIMEOUT}): late answers fail
@@ -89,6 +91,12 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   public static final Duration DEFAULT_NEAR_CACHE_TTL = Duration.ofSeconds(1);
   /** Accounts the near cache holds at most. */
   public static final long DEFAULT_NEAR_CACHE_MAXIMUM_SIZE = 100_000;
+  /** Whether concurrent lookups on standalone Redis share one MGET when none is set. */
+  public static final boolean DEFAULT_LOOKUP_BATCHING = true;
+  /** Accounts one coalesced MGET reads at most (two keys each). */
+  public static final int DEFAULT_LOOKUP_BATCH_MAX_ACCOUNTS = 64;
+  /** Coalesced MGETs that may wait for Redis at once; later lookups queue for the next. */
+  public static final int DEFAULT_LOOKUP_BATCHES_IN_FLIGHT = 1;
   /** Connect timeout of the client the cache creates from a URI. */
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
 
@@ -103,6 +111,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   private final CircuitBreaker breaker;
   private final Deadlines deadlines;
   private final NearCache near;
+  private final LookupBatcher<CacheLookup> batcher;
   private final Deque<AutoCloseable> owned;
   private final Runnable detach;
   private final LongAdder calls = new LongAdder();
@@ -114,7 +123,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   private RedisCreditCache(String prefix, String origin, long timeoutNanos,
       RedisClusterAsyncCommands<String, String> commands, CircuitBreaker breaker, NearCache near,
-      Deque<AutoCloseable> owned, Runnable detach) {
+      int batchAccounts, int batchesInFlight, Deque<AutoCloseable> owned, Runnable detach) {
     this.prefix = prefix;
     this.origin = origin;
     this.channel = prefix + ":invalidations";
@@ -122,6 +131,9 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     this.commands = commands;
     this.breaker = breaker;
     this.near = near;
+    this.batcher = batchAccounts == 0 ? null : new LookupBatcher<>(commands::mget,
+        account -> new String[] {snapshotKey(account), markerKey(account)}, 2, this::toLookup, batchAccounts,
+        batchesInFlight);
     this.owned = owned;
     this.deadlines = new Deadlines(timeoutNanos, "creditgate-redis-deadlines-" + prefix);
     // Closed last: pending calls fail at once instead of waiting out the budget.
@@ -208,6 +220,9 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   }
 
   private CompletionStage<CacheLookup> readLookup(String account) {
+    if (batcher != null) {
+      return batcher.lookup(account);
+    }
     return commands.mget(snapshotKey(account), markerKey(account)).thenApply(values -> toLookup(account, values));
   }
 
@@ -449,6 +464,9 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     private Duration nearCacheTtl = DEFAULT_NEAR_CACHE_TTL;
     private long nearCacheMaximumSize = DEFAULT_NEAR_CACHE_MAXIMUM_SIZE;
     private Ticker ticker = Ticker.systemTicker();
+    private boolean lookupBatching = DEFAULT_LOOKUP_BATCHING;
+    private int lookupBatchMaxAccounts = DEFAULT_LOOKUP_BATCH_MAX_ACCOUNTS;
+    private int lookupBatchesInFlight = DEFAULT_LOOKUP_BATCHES_IN_FLIGHT;
 
     private Builder(RedisURI uri, RedisClient client, RedisClusterClient clusterClient,
         StatefulRedisConnection<String, String> connection,
@@ -513,6 +531,36 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
       return this;
     }
 
+    /**
+     * Whether lookups of different accounts that meet while Redis is busy share one MGET (on by
+     * default; standalone Redis only, a cluster always sends one MGET per account). A lookup is
+     * never held back waiting for company: it leaves at once unless
+     * {@link #lookupBatchesInFlight} MGETs are already waiting for Redis, and then it leaves with
+     * the next reply. Each caller keeps its own time budget and breaker verdict.
+     */
+    public Builder lookupBatching(boolean enabled) {
+      this.lookupBatching = enabled;
+      return this;
+    }
+
+    /** Accounts one coalesced MGET reads at most; 1 to 1000. */
+    public Builder lookupBatchMaxAccounts(int maxAccounts) {
+      if (maxAccounts < 1 || maxAccounts > 1000) {
+        throw new IllegalArgumentException("lookupBatchMaxAccounts must be 1 to 1000, but was " + maxAccounts);
+      }
+      this.lookupBatchMaxAccounts = maxAccounts;
+      return this;
+    }
+
+    /** Coalesced MGETs that may wait for Redis at once; 1 to 64. */
+    public Builder lookupBatchesInFlight(int batches) {
+      if (batches < 1 || batches > 64) {
+        throw new IllegalArgumentException("lookupBatchesInFlight must be 1 to 64, but was " + batches);
+      }
+      this.lookupBatchesInFlight = batches;
+      return this;
+    }
+
     /** The time source of near-cache expiry; tests pass a fake. */
     public Builder ticker(Ticker ticker) {
       this.ticker = Objects.requireNonNull(ticker, "ticker");
@@ -573,6 +621,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
         owned.push(() -> created.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
       }
       RedisClusterAsyncCommands<String, String> commands;
+      boolean cluster = clusterConnection != null || (connection == null && standalone == null);
       if (connection != null) {
         commands = connection.async();
       } else if (clusterConnection != null) {
@@ -593,8 +642,11 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
         near = new NearCache(nearCacheTtl, nearCacheMaximumSize, ticker);
         detach = subscribe(standalone, near, owned, origin);
       }
+      // On a cluster the accounts of a batch hash to different slots: Lettuce would split the MGET
+      // into one command per slot again, so each lookup stays its own MGET there.
+      int batchAccounts = lookupBatching && !cluster ? lookupBatchMaxAccounts : 0;
       RedisCreditCache cache = new RedisCreditCache(keyPrefix, origin, timeout.toNanos(), commands, breaker, near,
-          owned, detach);
+          batchAccounts, lookupBatchesInFlight, owned, detach);
       preloadScripts(commands);
       return cache;
     }

@@ -154,6 +154,12 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PT-0.005S");
     assertThatThrownBy(() -> RedisCreditCache.builder(client).nearCacheMaximumSize(0))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("but was 0");
+    assertThatThrownBy(() -> RedisCreditCache.builder(client).lookupBatchMaxAccounts(0))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lookupBatchMaxAccounts")
+        .hasMessageContaining("but was 0");
+    assertThatThrownBy(() -> RedisCreditCache.builder(client).lookupBatchesInFlight(65))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lookupBatchesInFlight")
+        .hasMessageContaining("but was 65");
     assertThatThrownBy(() -> RedisCreditCache.builder(rawConnection).nearCache(true).build())
         .isInstanceOf(IllegalStateException.class).hasMessageContaining("nearCache");
   }
