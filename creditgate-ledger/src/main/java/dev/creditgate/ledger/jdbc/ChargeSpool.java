@@ -97,6 +97,13 @@ final class ChargeSpool implements AutoCloseable {
       }
       channel.force(false);
     } catch (IOException e) {
+      // Cut off a partial line, so that the next acknowledged record is not glued to a torn one.
+      try {
+        channel.truncate(bytes);
+        channel.position(bytes);
+      } catch (IOException ignored) {
+        // The torn tail is then rejected as unreadable at the next start; nothing acknowledged is lost with it.
+      }
       throw new UncheckedIOException("cannot write the charge spool " + spoolFile, e);
     }
     bytes += line.length;

@@ -121,6 +121,10 @@ public final class JdbcCreditLedger implements CreditLedger {
   private final CacheSync cacheSync;
   private final ScheduledExecutorService scheduler;
   private final ReentrantLock replayLock = new ReentrantLock();
+  /** Failed replays per spooled record (other than "database unavailable"); guarded by replayLock. */
+  private final java.util.Map<SpoolRecord, Integer> replayAttempts = new java.util.HashMap<>();
+  /** Replays of one record that may fail before it is set aside in the rejected file. */
+  static final int MAX_REPLAY_ATTEMPTS = 5;
   private final ReentrantLock sqliteWriteLock = new ReentrantLock(true);
   private final long statementTimeoutMillis;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -625,7 +629,23 @@ public final class JdbcCreditLedger implements CreditLedger {
             LOG.error("spooled charge rejected by the ledger, kept in {}: account_id={} event_id={}: {}",
                 ChargeSpool.REJECTED_FILE, record.request().accountId(), record.request().eventId(), e.getMessage());
             spool.reject(record, e.getMessage());
+          } catch (LedgerUnavailableException e) {
+            throw e;
+          } catch (RuntimeException e) {
+            // Any other failure is retried on later passes, but one poisoned record must never hold up
+            // every charge behind it forever: after MAX_REPLAY_ATTEMPTS it is set aside for an operator.
+            int attempts = replayAttempts.merge(record, 1, Integer::sum);
+            if (attempts < MAX_REPLAY_ATTEMPTS) {
+              LOG.warn("spooled charge replay failed (attempt {} of {}), account_id={} event_id={}: {}", attempts,
+                  MAX_REPLAY_ATTEMPTS, record.request().accountId(), record.request().eventId(), e.toString());
+              continue;
+            }
+            rejected.incrementAndGet();
+            LOG.error("spooled charge failed {} replays, kept in {}: account_id={} event_id={}: {}", attempts,
+                ChargeSpool.REJECTED_FILE, record.request().accountId(), record.request().eventId(), e.toString());
+            spool.reject(record, "replay failed " + attempts + " times: " + e);
           }
+          replayAttempts.remove(record);
           done.add(record);
         }
       } catch (LedgerUnavailableException e) {
