@@ -1484,7 +1484,9 @@ public final class JdbcCreditLedger implements CreditLedger {
       return new LedgerUnavailableException("ledger database unavailable: " + e.getMessage(), e);
     }
     if (SqlErrors.isBadValue(e)) {
-      return new IllegalArgumentException("the ledger database refused a value: " + e.getMessage(), e);
+      // The driver's text can quote SQL and internal names: log it, keep it out of the message callers show.
+      LOG.warn("ledger database refused a value: {}", e.getMessage());
+      return new IllegalArgumentException("the ledger database refused a value (SQLState " + e.getSQLState() + ")", e);
     }
     return new IllegalStateException("ledger database error: " + e.getMessage(), e);
   }
