@@ -283,20 +283,26 @@ public final class ChatCompletions {
     } catch (IOException e) {
       upstreamBroken = true;
       LOG.warn("upstream stream ended early, request_id={}: {}", billing.requestId(), e.getMessage());
-    }
-    metrics.upstreamLatency(alias, "total", ticker.read() - start);
-    if (charged) {
-      Usage usage = scanner.usage();
-      if (usage != null) {
-        charge(billing, route, usage, false);
-      } else if (!scanner.text().isEmpty() || scanner.textDropped() > 0) {
-        charge(billing, route, estimator.estimate(request, scanner.text(), scanner.textDropped()), true);
-      } else {
-        // Nothing was generated and nothing reported: a failed call, not charged.
-        LOG.warn("stream produced no content and no usage; not charged, request_id={}", billing.requestId());
+    } finally {
+      // Whatever ended the stream (even an unexpected exception), what the upstream served is charged.
+      metrics.upstreamLatency(alias, "total", ticker.read() - start);
+      if (charged) {
+        chargeStream(request, route, billing, scanner);
       }
     }
     return upstreamBroken ? 502 : 200;
+  }
+
+  private void chargeStream(ObjectNode request, Route route, BillingContext billing, SseScanner scanner) {
+    Usage usage = scanner.usage();
+    if (usage != null) {
+      charge(billing, route, usage, false);
+    } else if (!scanner.text().isEmpty() || scanner.textDropped() > 0) {
+      charge(billing, route, estimator.estimate(request, scanner.text(), scanner.textDropped()), true);
+    } else {
+      // Nothing was generated and nothing reported: a failed call, not charged.
+      LOG.warn("stream produced no content and no usage; not charged, request_id={}", billing.requestId());
+    }
   }
 
   private int passError(Context ctx, Route route, BillingContext billing, boolean charged,
