@@ -47,7 +47,7 @@ done
 sleep 1
 touch "$WORK/go"
 for _ in $(seq 1 300); do
-  [ "$(grep -c . "$WORK/codes.txt" 2>/dev/null || echo 0)" -ge "$CALLS" ] && break
+  [ "$(cat "$WORK/codes.txt" 2>/dev/null | grep -c .)" -ge "$CALLS" ] && break
   sleep 0.1
 done
 ADMITTED=$(grep -c '^200$' "$WORK/codes.txt" || true)

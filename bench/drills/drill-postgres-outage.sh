@@ -11,7 +11,7 @@ DRILL=postgres
 source "$(dirname "$0")/lib.sh"
 BASE=${DRILL_PORT_BASE:-19420}
 SIM_PORT=$BASE GW_PORT=$((BASE + 1)) PROXY_PORT=$((BASE + 2))
-RATE=${RATE:-200} OUTAGE_S=${OUTAGE_S:-10} ACCOUNTS=${ACCOUNTS:-50}
+RATE=${RATE:-100} OUTAGE_S=${OUTAGE_S:-10} ACCOUNTS=${ACCOUNTS:-50}
 arm_watchdog 300
 require_jar
 for p in $SIM_PORT $GW_PORT $PROXY_PORT; do port_free "$p" || { echo "FAIL drill=postgres port $p busy"; exit 1; }; done
@@ -37,10 +37,11 @@ write_config "$WORK/gw.yaml" "$GW_PORT" "$SIM_PORT" \
 start_gateway "$WORK/gw.yaml" "$GW_PORT" "$WORK/gateway.log"
 provision "$GW_PORT" acct "$ACCOUNTS" 1000000000000 "$WORK/keys.txt"
 LOAD_START=$(loadavg)
-TOTAL_S=$((10 + OUTAGE_S + 10))
-# One phase: 2 s warm-up, then 10 s normal, OUTAGE_S s cut, 10 s after.
+# Three back-to-back phases: "before" (10 s), "outage" (the proxy cut one second in, as its
+# measured period starts, and restored OUTAGE_S s later), "after" (20 s).
+load_phase before "$GW_PORT" "$RATE" 10s 1s "$WORK/keys.txt"
 (
-  sleep 12
+  sleep 1
   cut_proxy
   log "PostgreSQL cut (proxy and its connections killed)"
   sleep "$OUTAGE_S"
@@ -48,8 +49,9 @@ TOTAL_S=$((10 + OUTAGE_S + 10))
   log "PostgreSQL back (proxy restarted)"
 ) &
 CUTTER=$!
-load_phase outage "$GW_PORT" "$RATE" "${TOTAL_S}s" 2s "$WORK/keys.txt"
+load_phase outage "$GW_PORT" "$RATE" "$((OUTAGE_S + 1))s" 1s "$WORK/keys.txt"
 wait "$CUTTER" || true
+load_phase after "$GW_PORT" "$RATE" 20s 1s "$WORK/keys.txt"
 PROXY_PID=$(cat "$WORK/proxy.pid")
 
 FAIL_OPEN=$(metric "$GW_PORT" creditgate_guard_decisions_total 'reason="fail_open_store')
@@ -63,20 +65,24 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 SPOOL_END=$(metric "$GW_PORT" creditgate_ledger_spool_size)
-SPOOLED_TOTAL=$(grep -c . "$WORK/spool/charges.rejected" 2>/dev/null || echo 0)
+SPOOLED_TOTAL=$(cat "$WORK/spool/charges.rejected" 2>/dev/null | grep -c . || true)
 CHARGES_SPOOLED=$(metric "$GW_PORT" creditgate_charges_total 'status="spooled"')
 CHARGES_FAILED=$(metric "$GW_PORT" creditgate_charges_failed_total)
 LOAD_END=$(loadavg)
 compare_usage "$SIM_PORT"
-ERR=$(result_field outage errors)
-ERR_KINDS=$(grep -iE '^ *(errors|[0-9]+ x|status|io|timeout)' "$WORK/outage.txt" | tr -s ' ' | tr '\n' ';' | head -c 400)
+ERR=0 PHASES=""
+for ph in before outage after; do
+  ERR=$((ERR + $(result_field "$ph" errors)))
+  PHASES="$PHASES $ph:errors=$(result_field "$ph" errors),p50_ms=$(result_field "$ph" p50_ms),p99_ms=$(result_field "$ph" p99_ms),achieved=$(result_field "$ph" achieved)"
+done
+ERR_KINDS=$( (grep -hE '^ +error:' "$WORK/outage.txt" "$WORK/after.txt" || true) | sed 's/^ *error: //' | tr ' ' '_' | tr '\n' ';')
 OK=1
 [ "$ERR" -eq 0 ] || OK=0
 [ "$SPOOL_END" -eq 0 ] || OK=0
 [ "$SIM_N" -eq "$LED_N" ] && [ "$SIM_P" -eq "$LED_P" ] && [ "$SIM_C" -eq "$LED_C" ] || OK=0
 [ "$LED_DISTINCT" -eq "$LED_N" ] && [ "$LED_DUP" -eq 0 ] || OK=0
 echo "$([ $OK = 1 ] && echo PASS || echo FAIL) drill=postgres-outage rate=$RATE outage_s=$OUTAGE_S" \
-  "client_errors=$ERR p50_ms=$(result_field outage p50_ms) p99_ms=$(result_field outage p99_ms)" \
+  "client_errors=$ERR$PHASES error_kinds=$ERR_KINDS" \
   "fail_open_store_decisions=$FAIL_OPEN charges_spooled=$CHARGES_SPOOLED charges_failed=$CHARGES_FAILED" \
   "spool_end=$SPOOL_END drain_ms=$DRAIN_MS rejected_lines=$SPOOLED_TOTAL" \
   "sim_usage_reports=$SIM_N ledger_charges=$LED_N distinct_event_ids=$LED_DISTINCT dup_entries=$LED_DUP" \

@@ -9,6 +9,7 @@ ADMIN_TOKEN=${ADMIN_TOKEN:-drill-admin-token-0123456789}
 PG_HOST=${PG_HOST:-127.0.0.1}
 PG_PORT=${PG_PORT:-5432}
 PG_USER=${PG_USER:-postgres}
+export PGOPTIONS=${PGOPTIONS:---client-min-messages=warning}
 UPSTREAM_LATENCY_MS=${UPSTREAM_LATENCY_MS:-20}
 PIDS=()
 DRILL_DB=""
@@ -143,6 +144,9 @@ admin() { # port, method, path, [body], [extra curl args...]
 # N accounts "<prefix>-i" with CREDITS each and a user key each; keys file one key per line.
 provision() { # port, prefix, n, credits, keys-file
   local i key
+  # A rule for the simulator's model, so charges are priced (1 credit per 1,000 output tokens, ceil).
+  admin "$1" POST /price-rules '{"provider":"simulator","input_price":1,"output_price":2,"credits_per_unit":1000}' \
+    >/dev/null
   : > "$5"
   for i in $(seq 1 "$3"); do
     admin "$1" POST /accounts "{\"id\":\"$2-$i\"}" >/dev/null
