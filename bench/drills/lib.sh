@@ -182,9 +182,9 @@ result_field() { # label, field: from the phase's RESULT line
 # Charges in the ledger vs the simulator's own count of served usage (the sim is fresh per drill
 # and only the gateway calls it, so every response it served with usage is a completed call).
 compare_usage() { # sim port -> sets SIM_N SIM_P SIM_C LED_N LED_P LED_C LED_DISTINCT LED_DUP
-  SIM_N=$(sim_stat "$1" usageReports)
-  SIM_P=$(sim_stat "$1" promptTokens)
-  SIM_C=$(sim_stat "$1" completionTokens)
+  SIM_N=$(sim_stat "$1" usage_reports)
+  SIM_P=$(sim_stat "$1" prompt_tokens)
+  SIM_C=$(sim_stat "$1" completion_tokens)
   read -r LED_N LED_P LED_C LED_DISTINCT < <(sql "SELECT count(*), coalesce(sum(input_tokens),0),
       coalesce(sum(output_tokens),0), count(DISTINCT coalesce(metadata::jsonb->>'idempotency_key', event_id))
       FROM entries WHERE kind = 'CHARGE'")
