@@ -13,7 +13,7 @@ DRILL=gwkill
 source "$(dirname "$0")/lib.sh"
 BASE=${DRILL_PORT_BASE:-19430}
 SIM_PORT=$BASE GW_PORT=$((BASE + 1))
-RATE=${RATE:-80} DURATION_S=${DURATION_S:-30} KILLS=${KILLS:-2} ACCOUNTS=${ACCOUNTS:-50}
+RATE=${RATE:-50} DURATION_S=${DURATION_S:-30} KILLS=${KILLS:-2} ACCOUNTS=${ACCOUNTS:-50}
 arm_watchdog 300
 require_jar
 for p in $SIM_PORT $GW_PORT; do port_free "$p" || { echo "FAIL drill=gateway-kill port $p busy"; exit 1; }; done

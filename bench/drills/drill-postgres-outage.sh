@@ -11,13 +11,13 @@ DRILL=postgres
 source "$(dirname "$0")/lib.sh"
 BASE=${DRILL_PORT_BASE:-19420}
 SIM_PORT=$BASE GW_PORT=$((BASE + 1)) PROXY_PORT=$((BASE + 2))
-RATE=${RATE:-100} OUTAGE_S=${OUTAGE_S:-10} ACCOUNTS=${ACCOUNTS:-50}
+RATE=${RATE:-50} OUTAGE_S=${OUTAGE_S:-10} ACCOUNTS=${ACCOUNTS:-50}
 arm_watchdog 300
 require_jar
 for p in $SIM_PORT $GW_PORT $PROXY_PORT; do port_free "$p" || { echo "FAIL drill=postgres port $p busy"; exit 1; }; done
 
 start_proxy() {
-  socat "TCP-LISTEN:$PROXY_PORT,bind=127.0.0.1,reuseaddr,fork" "TCP:$PG_HOST:$PG_PORT" &
+  socat "TCP-LISTEN:$PROXY_PORT,bind=127.0.0.1,reuseaddr,fork" "TCP:$PG_HOST:$PG_PORT" >> "$WORK/socat.log" 2>&1 &
   PROXY_PID=$!
   echo "$PROXY_PID" > "$WORK/proxy.pid"
   for _ in $(seq 1 50); do port_free "$PROXY_PORT" || return 0; sleep 0.1; done

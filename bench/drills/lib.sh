@@ -57,9 +57,17 @@ trap drill_cleanup EXIT
 trap 'exit 143' TERM INT
 
 # Every drill is bounded in time: the whole script is killed after DRILL_TIMEOUT seconds.
+# Its stdout goes nowhere, so that a caller reading the drill's output through a pipe is not kept
+# waiting by it, and its sleep dies with it.
 arm_watchdog() { # seconds
   local self=$$
-  (sleep "$1"; echo "FAIL drill=$DRILL watchdog: still running after $1 s" >&2; kill -TERM "$self") &
+  (
+    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+    sleep "$1" & sp=$!
+    wait "$sp"
+    echo "FAIL drill=$DRILL watchdog: still running after $1 s" >&2
+    kill -TERM "$self"
+  ) > /dev/null &
   PIDS+=("$!")
 }
 
