@@ -226,6 +226,32 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
   }
 
   @Test
+  void streamDoneReachesTheClientOnlyAfterItsChargeIsInTheLedger() throws Exception {
+    String account = account();
+    String key = userKey(account, 1_000_000);
+    for (int i = 0; i < 10; i++) {
+      HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+          .header("Authorization", "Bearer " + key)
+          .header("Idempotency-Key", "done-order-" + i)
+          .POST(HttpRequest.BodyPublishers.ofString(HELLO_STREAM)).build();
+      HttpResponse<InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+      boolean done = false;
+      try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+        for (String line; (line = reader.readLine()) != null; ) {
+          if (line.equals("data: [DONE]")) {
+            // The client holds a complete stream: a gateway crash from here on must not lose its
+            // charge, so the charge is already committed (no waiting here).
+            assertThat(charges(account)).hasSize(i + 1);
+            done = true;
+            break;
+          }
+        }
+      }
+      assertThat(done).isTrue();
+    }
+  }
+
+  @Test
   void clientDisconnectMidStreamIsStillChargedOnce() throws Exception {
     String account = account();
     String key = userKey(account, 100_000);

@@ -237,6 +237,7 @@ public final class ChatCompletions {
     }
     SseScanner scanner = new SseScanner();
     UsageChunkFilter filter = clientWantsUsage ? null : new UsageChunkFilter();
+    DoneHoldback hold = new DoneHoldback();
     boolean clientGone = false;
     boolean upstreamBroken = false;
     ctx.status(200);
@@ -259,9 +260,10 @@ public final class ChatCompletions {
         if (!clientGone) {
           try {
             if (filter == null) {
-              out.write(buf, 0, n);
+              out.write(buf, 0, hold.pass(buf, 0, n));
             } else {
-              out.write(filter.feed(buf, 0, n));
+              byte[] passed = filter.feed(buf, 0, n);
+              out.write(passed, 0, hold.pass(passed, 0, passed.length));
             }
             out.flush();
           } catch (IOException e) {
@@ -274,7 +276,8 @@ public final class ChatCompletions {
       }
       if (filter != null && !clientGone) {
         try {
-          out.write(filter.finish());
+          byte[] rest = filter.finish();
+          out.write(rest, 0, hold.pass(rest, 0, rest.length));
           out.flush();
         } catch (IOException e) {
           clientGone = true;
@@ -288,6 +291,17 @@ public final class ChatCompletions {
       metrics.upstreamLatency(alias, "total", ticker.read() - start);
       if (charged) {
         chargeStream(request, route, billing, scanner);
+      }
+    }
+    // The closing [DONE] goes out only now that the charge is committed or spooled (fsynced), so a
+    // client never holds a complete stream whose charge a crash could still lose.
+    byte[] held = hold.release();
+    if (!clientGone && held.length > 0) {
+      try {
+        res.getOutputStream().write(held);
+        res.flushBuffer();
+      } catch (IOException e) {
+        metrics.clientDisconnected(alias);
       }
     }
     return upstreamBroken ? 502 : 200;
