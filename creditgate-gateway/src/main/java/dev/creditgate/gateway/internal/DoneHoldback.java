@@ -51,8 +51,4 @@ final class DoneHoldback {
     held.reset();
     return out;
   }
-
-  boolean holding() {
-    return holding;
-  }
 }
