@@ -62,6 +62,9 @@ NGINX_SLOW_PORT=${NGINX_SLOW_PORT:-18092}
 GATEWAY_C_PORT=${GATEWAY_C_PORT:-18083}
 GATEWAY_D_PORT=${GATEWAY_D_PORT:-18084}
 SKIP_BUILD=${SKIP_BUILD:-0}
+# The gateway's own JIT warm-up before its first cell (not reported).
+GATEWAY_WARMUP=${GATEWAY_WARMUP:-10s}
+GATEWAY_WARMUP_RATE=${GATEWAY_WARMUP_RATE:-500}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -176,6 +179,24 @@ streams_cell() { # label, url, pid-to-measure, [extra args, including the stream
   echo "MEMORY label=$label cell=open_streams rss_kib=$(cat "$peak")" | tee -a "$RAW"
 }
 
+# Gateway targets: the guard's decisions so far, from its /metrics (empty METRICS_URL: none).
+# Printed after each cell as cumulative counts, so a fail-open under overload (a blocked account
+# admitted because the cache did not answer within its budget) is counted, not just seen as a 200.
+METRICS_URL=
+guard_counts() { # label, cell
+  [ -n "$METRICS_URL" ] || return 0
+  curl -fsS --max-time 10 "$METRICS_URL" 2>/dev/null | awk -v label="$1" -v cell="$2" '
+    /^creditgate_guard_decisions_total/ {
+      match($0, /reason="[^"]*"/); reason = substr($0, RSTART + 8, RLENGTH - 9)
+      count[reason] += $NF
+    }
+    END {
+      line = "GUARD label=" label " cell=" cell
+      for (r in count) line = line " " r "=" int(count[r])
+      print line
+    }' | tee -a "$RAW"
+}
+
 # Runs every cell for one target; the pid is the process whose memory is reported. STREAM_ROUTE
 # (an array) tells the open-streams cell how to reach the paced simulator through this target.
 measure_target() { # label, base-url, pid, [extra args...]
@@ -189,14 +210,17 @@ measure_target() { # label, base-url, pid, [extra args...]
     load "$label" "$url" "$rate" "$@"
     stop_rss_sampler
     echo "MEMORY label=$label cell=rate_$rate rss_kib=$(cat "$peak")" | tee -a "$RAW"
+    guard_counts "$label" "rate_$rate"
   done
   if [ "$SEARCH" = 1 ]; then
     search "$label" "$url" "$@"
+    guard_counts "$label" search
   fi
   # Not for direct: there the "target" is the simulator itself, whose memory is not the question,
   # and the JDK server behind it was seen to fall behind with 1,400 client connections.
   if [ "$STREAMS" = 1 ] && [ "$label" != direct ]; then
     streams_cell "$label" "$url" "$pid" "${STREAM_ROUTE[@]}" "$@"
+    guard_counts "$label" open_streams
   fi
 }
 
@@ -380,8 +404,18 @@ run_gateway_target() { # label, port, backend
   wait_http "http://127.0.0.1:$port/health/ready" 60
   log "$label: provisioning $ACCOUNTS accounts"
   provision_keys "$port" "$keys"
+  # JIT-compile the gateway before it is measured, as the simulators were (nginx needs none).
+  # Not reported; its output is kept next to the raw results.
+  log "$label: warming up (${GATEWAY_WARMUP_RATE} req/s for ${GATEWAY_WARMUP}, not reported)"
+  "$JAVA" -Xmx512m -cp "$JAR" dev.creditgate.bench.load.LoadGenerator --label "$label-warmup" \
+    --url "http://127.0.0.1:$port/v1" --rate "$GATEWAY_WARMUP_RATE" --duration "$GATEWAY_WARMUP" --warmup 0s \
+    --stream-fraction "$STREAM_FRACTION" --connections "$CONNECTIONS" --keys "$keys" \
+    > "$OUT_DIR/$label-warmup.txt" 2>&1 || true
   STREAM_ROUTE=(--stream-model slow)
+  METRICS_URL="http://127.0.0.1:$port/metrics"
+  guard_counts "$label" provisioned
   measure_target "$label" "http://127.0.0.1:$port/v1" "$pid" --keys "$keys"
+  METRICS_URL=
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }

@@ -25,6 +25,7 @@ function kv(line, key,    n, parts, i, pair) {
   m_cap[m] = kv($0, "capped"); if (m_label[m] == "nginx") nginx_max = m_max[m]; next }
 /^MEMORY / { mem[kv($0, "label") "," kv($0, "cell")] = kv($0, "rss_kib"); labels_mem[kv($0, "label")] = 1; next }
 /^PENDING / { p++; pending[p] = $0; next }
+/^GUARD / { g++; guard[g] = substr($0, 7); next }
 /^# / { header[++h] = substr($0, 3) }
 END {
   for (i = 1; i <= h; i++) print "- " header[i]
@@ -86,5 +87,11 @@ END {
   for (i = 1; i <= p; i++) {
     if (i == 1) print ""
     print "- " pending[i]
+  }
+  if (g > 0) {
+    print ""
+    print "Guard decisions of the gateway targets, cumulative after each cell (from /metrics; fail_open_* = admitted because the cache or store did not answer in time):"
+    print ""
+    for (i = 1; i <= g; i++) print "- " guard[i]
   }
 }

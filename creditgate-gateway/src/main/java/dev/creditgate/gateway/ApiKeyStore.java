@@ -1,5 +1,8 @@
 package dev.creditgate.gateway;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.BillingContext;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -11,6 +14,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Types;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -19,6 +23,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 
@@ -28,8 +33,14 @@ import org.flywaydb.core.Flyway;
  *
  * <p>A key is 32 random bytes, shown once by {@link #create}; only its SHA-256 is stored. SHA-256
  * without salt or stretching suffices because the secret is random and high-entropy, not a
- * password. Authentication looks the hash up and then compares it in constant time. Every
- * authentication reads the database, so a revoked key fails on its next request.
+ * password. Authentication looks the hash up and then compares it in constant time.
+ *
+ * <p>A valid key found in the database is remembered for {@link #DEFAULT_CACHE_TTL} (reading the
+ * key table on every request cost a database round trip per call). Revoking through this store
+ * forgets the key at once, so in this process a revoked key fails on its next request. Another
+ * process sharing the database (a second gateway, the CLI's {@code key revoke}) sees the
+ * revocation within the cache TTL: that is the bound for a fleet. Unknown and revoked keys are not
+ * remembered, so a new key works at once and guessing fills no memory.
  */
 public final class ApiKeyStore {
 
@@ -38,12 +49,21 @@ public final class ApiKeyStore {
   /** Seconds a key query may take. */
   public static final int QUERY_TIMEOUT_SECONDS = 5;
 
+  /** How long a valid key is remembered; a revocation made by another process takes effect within it. */
+  public static final Duration DEFAULT_CACHE_TTL = Duration.ofSeconds(2);
+  /** At most this many valid keys are remembered. */
+  public static final long DEFAULT_CACHE_SIZE = 100_000;
+
   private static final int SECRET_BYTES = 32;
   private static final String COLUMNS = "id, key_prefix, kind, account_id, label, created_at, revoked_at";
 
   private final DataSource dataSource;
   private final Clock clock;
   private final SecureRandom random = new SecureRandom();
+  /** Valid keys by secret hash; null when caching is off (TTL zero). */
+  private final Cache<String, ApiKey> valid;
+  /** Bumped by every revocation, so a lookup that raced with one does not cache what it read before it. */
+  private final AtomicLong revocations = new AtomicLong();
 
   /** A key just created: {@code secret} is the only time the key is shown. */
   public record CreatedKey(ApiKey key, String secret) {
@@ -53,9 +73,30 @@ public final class ApiKeyStore {
     }
   }
 
+  /** A store remembering valid keys for {@link #DEFAULT_CACHE_TTL}. */
   public ApiKeyStore(DataSource dataSource, Clock clock) {
+    this(dataSource, clock, DEFAULT_CACHE_TTL, Ticker.systemTicker());
+  }
+
+  /**
+   * A store remembering valid keys for {@code cacheTtl} ({@link Duration#ZERO}: every
+   * authentication reads the database).
+   *
+   * @throws IllegalArgumentException when {@code cacheTtl} is negative
+   */
+  public ApiKeyStore(DataSource dataSource, Clock clock, Duration cacheTtl, Ticker ticker) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     this.clock = Objects.requireNonNull(clock, "clock");
+    Objects.requireNonNull(cacheTtl, "cacheTtl");
+    Objects.requireNonNull(ticker, "ticker");
+    if (cacheTtl.isNegative()) {
+      throw new IllegalArgumentException("cacheTtl must not be negative, but was " + cacheTtl);
+    }
+    this.valid = cacheTtl.isZero() ? null : Caffeine.newBuilder()
+        .expireAfterWrite(cacheTtl)
+        .maximumSize(DEFAULT_CACHE_SIZE)
+        .ticker(ticker)
+        .build();
   }
 
   /** Creates or updates the gateway's tables; safe to run on every start. */
@@ -135,6 +176,27 @@ public final class ApiKeyStore {
       return Optional.empty();
     }
     String presented = hash(secret);
+    if (valid != null) {
+      // The cache is keyed by the full hash, so a hit is an exact match; no timing is revealed
+      // beyond what the hash lookup in the database index would.
+      ApiKey cached = valid.getIfPresent(presented);
+      if (cached != null) {
+        return Optional.of(cached);
+      }
+    }
+    long revocationsBefore = revocations.get();
+    Optional<ApiKey> found = lookup(presented);
+    if (valid != null && found.isPresent()) {
+      valid.put(presented, found.get());
+      if (revocations.get() != revocationsBefore) {
+        // A revocation ran while the row was read: what was read may be older than it.
+        valid.invalidate(presented);
+      }
+    }
+    return found;
+  }
+
+  private Optional<ApiKey> lookup(String presented) {
     try (Connection c = dataSource.getConnection();
          PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + ", key_hash FROM gateway_api_keys"
              + " WHERE key_hash = ?")) {
@@ -192,6 +254,19 @@ public final class ApiKeyStore {
 
   /** Revokes the key; returns it, or empty when there is no such key. Revoking twice keeps the first time. */
   public Optional<ApiKey> revoke(String id) {
+    try {
+      return revokeInDatabase(id);
+    } finally {
+      // After the update (committed or not): a lookup that started before it cannot cache its
+      // stale row, and one that starts after reads the revocation.
+      revocations.incrementAndGet();
+      if (valid != null) {
+        valid.asMap().values().removeIf(k -> k.id().equals(id));
+      }
+    }
+  }
+
+  private Optional<ApiKey> revokeInDatabase(String id) {
     try (Connection c = dataSource.getConnection();
          PreparedStatement ps = c.prepareStatement(
              "UPDATE gateway_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")) {

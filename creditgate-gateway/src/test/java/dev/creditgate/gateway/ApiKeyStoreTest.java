@@ -11,6 +11,8 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.HexFormat;
 import java.util.HashSet;
 import java.util.Set;
@@ -65,6 +67,56 @@ class ApiKeyStoreTest {
       assertThatThrownBy(() -> keys.create(ApiKey.Kind.SERVICE, "acme", "")).isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("'acme'");
       assertThat(keys.list(null)).isEmpty();
+    }
+  }
+
+  @Test
+  void aCachedKeyRevokedInThisProcessFailsAtOnce() throws Exception {
+    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+        .spoolDirectory(tmp.resolve("spool")).build()) {
+      ApiKeyStore.migrate(ledger.dataSource());
+      AtomicLong nanos = new AtomicLong();
+      ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC(), Duration.ofHours(1), nanos::get);
+      ApiKeyStore.CreatedKey created = keys.create(ApiKey.Kind.USER, "acme", "");
+      ApiKeyStore.CreatedKey other = keys.create(ApiKey.Kind.USER, "acme", "");
+      assertThat(keys.authenticate(created.secret())).isPresent();
+      assertThat(keys.authenticate(other.secret())).isPresent();
+      keys.revoke(created.key().id());
+      assertThat(keys.authenticate(created.secret())).isEmpty();
+      assertThat(keys.authenticate(other.secret())).isPresent();
+    }
+  }
+
+  @Test
+  void aRevocationByAnotherProcessTakesEffectWithinTheCacheTtl() throws Exception {
+    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+        .spoolDirectory(tmp.resolve("spool")).build()) {
+      ApiKeyStore.migrate(ledger.dataSource());
+      AtomicLong nanos = new AtomicLong();
+      ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
+      ApiKeyStore.CreatedKey created = keys.create(ApiKey.Kind.USER, "acme", "");
+      assertThat(keys.authenticate(created.secret())).isPresent();
+      // Another process (a second gateway, the CLI) revokes through its own store.
+      new ApiKeyStore(ledger.dataSource(), Clock.systemUTC()).revoke(created.key().id());
+      nanos.addAndGet(Duration.ofMillis(1999).toNanos());
+      assertThat(keys.authenticate(created.secret())).as("remembered within the TTL").isPresent();
+      nanos.addAndGet(Duration.ofMillis(2).toNanos());
+      assertThat(keys.authenticate(created.secret())).as("read again after the TTL").isEmpty();
+    }
+  }
+
+  @Test
+  void withoutACacheEveryAuthenticationReadsTheDatabase() throws Exception {
+    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+        .spoolDirectory(tmp.resolve("spool")).build()) {
+      ApiKeyStore.migrate(ledger.dataSource());
+      ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC(), Duration.ZERO, () -> 0L);
+      ApiKeyStore.CreatedKey created = keys.create(ApiKey.Kind.USER, "acme", "");
+      assertThat(keys.authenticate(created.secret())).isPresent();
+      new ApiKeyStore(ledger.dataSource(), Clock.systemUTC()).revoke(created.key().id());
+      assertThat(keys.authenticate(created.secret())).isEmpty();
+      assertThatThrownBy(() -> new ApiKeyStore(ledger.dataSource(), Clock.systemUTC(), Duration.ofMillis(-1),
+          () -> 0L)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PT-0.001S");
     }
   }
 }

@@ -112,7 +112,7 @@ public final class ChatCompletions {
       alias = route.config().alias();
       BillingContext billing = new BillingContext(principal.accountId(), eventId(ctx), header(ctx, SCENE_HEADER),
           requestId, header(ctx, CONVERSATION_HEADER), alias, principal.skipCharge()).normalize();
-      status = serve(ctx, request, route, billing);
+      status = serve(ctx, request, route, billing, ctx.header(IDEMPOTENCY_HEADER) != null);
     } catch (ApiError e) {
       status = e.status();
       respondError(ctx, e);
@@ -121,7 +121,7 @@ public final class ChatCompletions {
     }
   }
 
-  private int serve(Context ctx, ObjectNode request, Route route, BillingContext billing) {
+  private int serve(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean clientEventId) {
     boolean charged = billing.hasAccount() && !billing.skipCharge();
     String claim = billing.accountId() + "\n" + billing.eventId();
     if (charged) {
@@ -130,7 +130,9 @@ public final class ChatCompletions {
       }
     }
     try {
-      if (charged && spentBefore(billing)) {
+      // An event id the gateway just drew at random cannot have been spent: only a client's
+      // Idempotency-Key costs the ledger read.
+      if (charged && clientEventId && spentBefore(billing)) {
         throw idempotencyReused(billing.eventId(), "it was already used for a completed, charged request");
       }
       Admission admission = guard.check(billing);
