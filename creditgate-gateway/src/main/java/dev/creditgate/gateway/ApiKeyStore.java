@@ -39,8 +39,11 @@ import org.flywaydb.core.Flyway;
  * key table on every request cost a database round trip per call). Revoking through this store
  * forgets the key at once, so in this process a revoked key fails on its next request. Another
  * process sharing the database (a second gateway, the CLI's {@code key revoke}) sees the
- * revocation within the cache TTL: that is the bound for a fleet. Unknown and revoked keys are not
- * remembered, so a new key works at once and guessing fills no memory.
+ * revocation within the cache TTL: that is the bound for a fleet. While the database cannot be
+ * read, a key last seen valid within {@link #OUTAGE_TTL} keeps working (a revocation this process
+ * has not yet seen applies once the database is back); an unknown key then gets the outage error.
+ * Unknown and revoked keys are not remembered, so a new key works at once and guessing fills no
+ * memory.
  */
 public final class ApiKeyStore {
 
@@ -51,6 +54,14 @@ public final class ApiKeyStore {
 
   /** How long a valid key is remembered; a revocation made by another process takes effect within it. */
   public static final Duration DEFAULT_CACHE_TTL = Duration.ofSeconds(2);
+  /**
+   * How long a key last seen valid keeps working while the database cannot be read: the ledger
+   * spools charges and the guard fails open during an outage, so authentication must not be the one
+   * part that refuses every call.
+   */
+  public static final Duration OUTAGE_TTL = Duration.ofHours(1);
+  /** After a failed read, how long authentication answers from memory before trying the database again. */
+  static final Duration OUTAGE_RETRY = Duration.ofSeconds(1);
   /** At most this many valid keys are remembered. */
   public static final long DEFAULT_CACHE_SIZE = 100_000;
 
@@ -62,6 +73,11 @@ public final class ApiKeyStore {
   private final SecureRandom random = new SecureRandom();
   /** Valid keys by secret hash; null when caching is off (TTL zero). */
   private final Cache<String, ApiKey> valid;
+  /** Keys last seen valid, for database outages only; null when caching is off. */
+  private final Cache<String, ApiKey> lastValid;
+  private final Ticker ticker;
+  /** Ticker reading before which the database is not tried again after a failure. */
+  private final AtomicLong databaseRetryAt = new AtomicLong(Long.MIN_VALUE);
   /** Bumped by every revocation, so a lookup that raced with one does not cache what it read before it. */
   private final AtomicLong revocations = new AtomicLong();
 
@@ -97,6 +113,12 @@ public final class ApiKeyStore {
         .maximumSize(DEFAULT_CACHE_SIZE)
         .ticker(ticker)
         .build();
+    this.lastValid = cacheTtl.isZero() ? null : Caffeine.newBuilder()
+        .expireAfterWrite(OUTAGE_TTL)
+        .maximumSize(DEFAULT_CACHE_SIZE)
+        .ticker(ticker)
+        .build();
+    this.ticker = ticker;
   }
 
   /** Creates or updates the gateway's tables; safe to run on every start. */
@@ -184,13 +206,35 @@ public final class ApiKeyStore {
         return Optional.of(cached);
       }
     }
+    ApiKey known = lastValid == null ? null : lastValid.getIfPresent(presented);
+    long retryAt = databaseRetryAt.get();
+    if (known != null && retryAt != Long.MIN_VALUE && ticker.read() - retryAt < 0) {
+      // The database failed a moment ago: answer from memory instead of waiting on it again.
+      return Optional.of(known);
+    }
     long revocationsBefore = revocations.get();
-    Optional<ApiKey> found = lookup(presented);
-    if (valid != null && found.isPresent()) {
-      valid.put(presented, found.get());
+    Optional<ApiKey> found;
+    try {
+      found = lookup(presented);
+    } catch (dev.creditgate.ledger.LedgerUnavailableException e) {
+      databaseRetryAt.set(ticker.read() + OUTAGE_RETRY.toNanos());
+      if (known != null) {
+        return Optional.of(known);
+      }
+      throw e;
+    }
+    databaseRetryAt.set(Long.MIN_VALUE);
+    if (valid != null) {
+      if (found.isPresent()) {
+        valid.put(presented, found.get());
+        lastValid.put(presented, found.get());
+      } else {
+        lastValid.invalidate(presented);
+      }
       if (revocations.get() != revocationsBefore) {
         // A revocation ran while the row was read: what was read may be older than it.
         valid.invalidate(presented);
+        lastValid.invalidate(presented);
       }
     }
     return found;
@@ -262,6 +306,7 @@ public final class ApiKeyStore {
       revocations.incrementAndGet();
       if (valid != null) {
         valid.asMap().values().removeIf(k -> k.id().equals(id));
+        lastValid.asMap().values().removeIf(k -> k.id().equals(id));
       }
     }
   }

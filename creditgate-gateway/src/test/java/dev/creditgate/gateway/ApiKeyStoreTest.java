@@ -119,4 +119,48 @@ class ApiKeyStoreTest {
           () -> 0L)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PT-0.001S");
     }
   }
+
+  @Test
+  void keysLastSeenValidKeepWorkingWhileTheDatabaseIsDown() throws Exception {
+    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+        .spoolDirectory(tmp.resolve("spool")).build()) {
+      ApiKeyStore.migrate(ledger.dataSource());
+      java.util.concurrent.atomic.AtomicBoolean down = new java.util.concurrent.atomic.AtomicBoolean();
+      javax.sql.DataSource flaky = (javax.sql.DataSource) java.lang.reflect.Proxy.newProxyInstance(
+          getClass().getClassLoader(), new Class<?>[] {javax.sql.DataSource.class}, (proxy, method, args) -> {
+            if (down.get() && method.getName().equals("getConnection")) {
+              throw new java.sql.SQLException("injected: database unreachable", "08001");
+            }
+            try {
+              return method.invoke(ledger.dataSource(), args);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+              throw e.getCause();
+            }
+          });
+      AtomicLong nanos = new AtomicLong();
+      ApiKeyStore keys = new ApiKeyStore(flaky, Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
+      String seen = keys.create(ApiKey.Kind.USER, "acme", "").secret();
+      String neverSeen = keys.create(ApiKey.Kind.USER, "acme", "").secret();
+      ApiKeyStore.CreatedKey revoked = keys.create(ApiKey.Kind.USER, "acme", "");
+      assertThat(keys.authenticate(seen)).isPresent();
+      assertThat(keys.authenticate(revoked.secret())).isPresent();
+      keys.revoke(revoked.key().id());
+      nanos.addAndGet(Duration.ofSeconds(3).toNanos());
+
+      down.set(true);
+      assertThat(keys.authenticate(seen)).map(ApiKey::accountId).hasValue("acme");
+      // A key revoked here is forgotten, so during the outage it is refused like any unknown key.
+      assertThatThrownBy(() -> keys.authenticate(revoked.secret()))
+          .isInstanceOf(dev.creditgate.ledger.LedgerUnavailableException.class);
+      assertThatThrownBy(() -> keys.authenticate(neverSeen))
+          .isInstanceOf(dev.creditgate.ledger.LedgerUnavailableException.class);
+      nanos.addAndGet(ApiKeyStore.OUTAGE_TTL.toNanos());
+      assertThatThrownBy(() -> keys.authenticate(seen))
+          .isInstanceOf(dev.creditgate.ledger.LedgerUnavailableException.class);
+
+      down.set(false);
+      assertThat(keys.authenticate(seen)).isPresent();
+      assertThat(keys.authenticate(neverSeen)).isPresent();
+    }
+  }
 }
