@@ -101,10 +101,6 @@ public final class CreditBalanceGuard implements AutoCloseable {
    */
   public Admission check(BillingContext context) {
     Objects.requireNonNull(context, "context");
-    if (listener == GuardListener.NOOP) {
-      // Nobody times the decision: skip the two clock reads.
-      return Admission.of(decide(context.normalize()));
-    }
     long start = ticker.read();
     BillingContext normalized = context.normalize();
     Admission admission = Admission.of(decide(normalized));

@@ -4,7 +4,6 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
-import dev.creditgate.internal.SharedCompletedFuture;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -14,29 +13,19 @@ import java.util.concurrent.CompletableFuture;
  * account's marker and snapshot live in one entry, each with its own deadline; the entry expires
  * with the later of the two.
  *
- * <p>Thread-safe. Writes are atomic per account, so the versioned put holds under concurrency. The
- * futures it returns are already complete and may be shared between callers; they cannot be changed.
+ * <p>Thread-safe. Writes are atomic per account, so the versioned put holds under concurrency.
  */
 public final class InMemoryCreditCache implements CreditCache {
 
   /** Accounts kept at most before the least recently used are evicted. */
   public static final long DEFAULT_MAXIMUM_SIZE = 1_000_000;
 
-  private static final CompletableFuture<Void> DONE = new SharedCompletedFuture<>(null);
-  private static final CompletableFuture<CacheLookup> NOTHING = new SharedCompletedFuture<>(CacheLookup.EMPTY);
-  private static final CompletableFuture<Boolean> STORED = new SharedCompletedFuture<>(true);
-  private static final CompletableFuture<Boolean> NOT_STORED = new SharedCompletedFuture<>(false);
+  private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
+  private static final CompletableFuture<Boolean> STORED = CompletableFuture.completedFuture(true);
+  private static final CompletableFuture<Boolean> NOT_STORED = CompletableFuture.completedFuture(false);
 
   /** An account's cached state; deadlines are ticker readings, and a part past its deadline is gone. */
-  private record Slot(CreditSnapshot snapshot, long snapshotDeadline, long markerVersion, long markerDeadline,
-      CompletableFuture<CacheLookup> answer) {
-
-    /** A slot with its lookup answer built once, so a hit allocates nothing. */
-    static Slot of(CreditSnapshot snapshot, long snapshotDeadline, long markerVersion, long markerDeadline) {
-      return new Slot(snapshot, snapshotDeadline, markerVersion, markerDeadline,
-          new SharedCompletedFuture<>(new CacheLookup(markerVersion, snapshot)));
-    }
-
+  private record Slot(CreditSnapshot snapshot, long snapshotDeadline, long markerVersion, long markerDeadline) {
     long deadline() {
       return Math.max(snapshot == null ? Long.MIN_VALUE : snapshotDeadline,
           markerVersion == CacheLookup.NO_MARKER ? Long.MIN_VALUE : markerDeadline);
@@ -53,7 +42,7 @@ public final class InMemoryCreditCache implements CreditCache {
       if (snapshotLive == (snapshot != null) && markerLive == (markerVersion != CacheLookup.NO_MARKER)) {
         return this;
       }
-      return Slot.of(snapshotLive ? snapshot : null, snapshotDeadline,
+      return new Slot(snapshotLive ? snapshot : null, snapshotDeadline,
           markerLive ? markerVersion : CacheLookup.NO_MARKER, markerDeadline);
     }
   }
@@ -97,7 +86,11 @@ public final class InMemoryCreditCache implements CreditCache {
   @Override
   public CompletableFuture<CacheLookup> lookup(String accountId) {
     Slot slot = slots.getIfPresent(accountId);
-    return slot == null ? NOTHING : slot.live(ticker.read()).answer();
+    if (slot == null) {
+      return CompletableFuture.completedFuture(CacheLookup.EMPTY);
+    }
+    Slot live = slot.live(ticker.read());
+    return CompletableFuture.completedFuture(new CacheLookup(live.markerVersion(), live.snapshot()));
   }
 
   @Override
@@ -112,8 +105,8 @@ public final class InMemoryCreditCache implements CreditCache {
       }
       stored[0] = true;
       return current == null
-          ? Slot.of(snapshot, deadline, CacheLookup.NO_MARKER, 0)
-          : Slot.of(snapshot, deadline, current.markerVersion(), current.markerDeadline());
+          ? new Slot(snapshot, deadline, CacheLookup.NO_MARKER, 0)
+          : new Slot(snapshot, deadline, current.markerVersion(), current.markerDeadline());
     });
     return stored[0] ? STORED : NOT_STORED;
   }
@@ -127,8 +120,8 @@ public final class InMemoryCreditCache implements CreditCache {
     slots.asMap().compute(accountId, (key, old) -> {
       Slot current = old == null ? null : old.live(ticker.read());
       return current == null
-          ? Slot.of(null, 0, version, deadline)
-          : Slot.of(current.snapshot(), current.snapshotDeadline(), version, deadline);
+          ? new Slot(null, 0, version, deadline)
+          : new Slot(current.snapshot(), current.snapshotDeadline(), version, deadline);
     });
     return DONE;
   }
@@ -139,7 +132,7 @@ public final class InMemoryCreditCache implements CreditCache {
       Slot current = old.live(ticker.read());
       return current.snapshot() == null
           ? null
-          : Slot.of(current.snapshot(), current.snapshotDeadline(), CacheLookup.NO_MARKER, 0);
+          : new Slot(current.snapshot(), current.snapshotDeadline(), CacheLookup.NO_MARKER, 0);
     });
     return DONE;
   }

@@ -27,16 +27,6 @@ class InMemoryCreditCacheTest extends AbstractCreditCacheContractTest {
   }
 
   @Test
-  void sharedAnswersCannotBeChangedByACaller() {
-    cache.putSnapshot("a", new CreditSnapshot(5, false, 1, Instant.EPOCH), Duration.ofSeconds(1));
-    java.util.concurrent.CompletableFuture<CacheLookup> first = cache.lookup("a");
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> first.obtrudeValue(CacheLookup.EMPTY))
-        .isInstanceOf(UnsupportedOperationException.class);
-    assertThat(first.complete(CacheLookup.EMPTY)).isFalse();
-    assertThat(cache.lookup("a").join().snapshot().availableCredit()).isEqualTo(5);
-  }
-
-  @Test
   void rejectsNonPositiveMaximumSize() {
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> InMemoryCreditCache.builder().maximumSize(0))
         .isInstanceOf(IllegalArgumentException.class)
