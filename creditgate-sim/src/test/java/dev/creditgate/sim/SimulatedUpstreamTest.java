@@ -357,9 +357,11 @@ class SimulatedUpstreamTest {
       }
     }).isInstanceOf(IOException.class);
     assertThat(lines).noneMatch(l -> l.contains("[DONE]") || l.contains("prompt_tokens"));
-    assertThat(lines.stream().filter(l -> l.startsWith("data: "))).hasSize(3);
+    // The reset can overtake chunks still in flight, so the client sees at most the 3 sent before it.
+    assertThat(lines.stream().filter(l -> l.startsWith("data: "))).hasSizeLessThanOrEqualTo(3);
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(sim.stats().abortedResponses()).isEqualTo(1));
     SimulatorStats stats = sim.stats();
-    assertThat(stats.abortedResponses()).isEqualTo(1);
     assertThat(stats.usageReports()).isZero();
     assertThat(stats.completedResponses()).isZero();
 
@@ -388,8 +390,11 @@ class SimulatedUpstreamTest {
         .isEqualTo(401);
     assertThat(post(sim, HELLO, Map.of("Authorization", "Bearer sk-sim-secret")).statusCode())
         .isEqualTo(200);
-    assertThat(sim.stats().rejectedRequests()).isEqualTo(2);
-    assertThat(sim.stats().completedResponses()).isEqualTo(1);
+    // The server counts after writing, so the client can read the answer first.
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() -> {
+      assertThat(sim.stats().rejectedRequests()).isEqualTo(2);
+      assertThat(sim.stats().completedResponses()).isEqualTo(1);
+    });
   }
 
   @Test
