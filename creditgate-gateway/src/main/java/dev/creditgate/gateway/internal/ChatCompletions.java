@@ -218,14 +218,7 @@ public final class ChatCompletions {
     if (status / 100 == 2) {
       throw new ApiError(502, "server_error", "upstream_bad_response", "the upstream answered with a body that is not JSON");
     }
-    int passed = status >= 400 && status <= 599 ? status : 502;
-    if (parsed != null && parsed.path("error").isObject()) {
-      ctx.status(passed).contentType("application/json").result(answer);
-    } else {
-      ApiError e = new ApiError(passed, "upstream_error", "upstream_error", "the upstream answered HTTP " + status);
-      ctx.status(passed).contentType("application/json").result(Json.errorBytes(e));
-    }
-    return passed;
+    return relayUpstreamError(ctx, status, parsed, answer);
   }
 
   private int streamCall(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean charged,
@@ -342,6 +335,11 @@ public final class ChatCompletions {
         ctx.header(CHARGED_HEADER, Long.toString(b.credits()));
       });
     }
+    return relayUpstreamError(ctx, status, parsed, answer);
+  }
+
+  /** Passes an upstream error back with its status, in the upstream's error body when it has one. */
+  private static int relayUpstreamError(Context ctx, int status, JsonNode parsed, byte[] answer) {
     int passed = status >= 400 && status <= 599 ? status : 502;
     if (parsed != null && parsed.path("error").isObject()) {
       ctx.status(passed).contentType("application/json").result(answer);
