@@ -62,6 +62,9 @@ NGINX_SLOW_PORT=${NGINX_SLOW_PORT:-18092}
 GATEWAY_C_PORT=${GATEWAY_C_PORT:-18083}
 GATEWAY_D_PORT=${GATEWAY_D_PORT:-18084}
 SKIP_BUILD=${SKIP_BUILD:-0}
+# Which targets to measure (any of: direct nginx gateway-sqlite gateway-pg-redis). Ratios to nginx
+# need nginx in the same run.
+TARGETS=${TARGETS:-"direct nginx gateway-sqlite gateway-pg-redis"}
 # The gateway's own JIT warm-up before its first cell (not reported).
 GATEWAY_WARMUP=${GATEWAY_WARMUP:-10s}
 GATEWAY_WARMUP_RATE=${GATEWAY_WARMUP_RATE:-500}
@@ -262,8 +265,9 @@ log "warming up the simulators (not reported)"
   --stream-fraction 1 --max-tokens 1 --connections 600 >> "$OUT_DIR/sim-warmup.txt"
 
 # ---- (a) direct -------------------------------------------------------------------------------
+wants() { [[ " $TARGETS " == *" $1 "* ]]; }
 STREAM_ROUTE=(--stream-url "http://127.0.0.1:$SLOW_SIM_PORT/v1")
-measure_target direct "http://127.0.0.1:$SIM_PORT/v1" "$SIM_PID"
+wants direct && measure_target direct "http://127.0.0.1:$SIM_PORT/v1" "$SIM_PID"
 
 # ---- (b) nginx --------------------------------------------------------------------------------
 if ! command -v nginx >/dev/null 2>&1; then
@@ -319,7 +323,7 @@ PIDS+=("$NGINX_PID")
 wait_http "http://127.0.0.1:$NGINX_PORT/health" 10
 log "nginx: $(nginx -v 2>&1), $(grep -c processor /proc/cpuinfo) workers (auto)"
 STREAM_ROUTE=(--stream-url "http://127.0.0.1:$NGINX_SLOW_PORT/v1")
-measure_target nginx "http://127.0.0.1:$NGINX_PORT/v1" "$NGINX_PID"
+wants nginx && measure_target nginx "http://127.0.0.1:$NGINX_PORT/v1" "$NGINX_PID"
 
 # ---- (c) and (d) the gateway: HOOKS -----------------------------------------------------------
 # HOOK: the gateway's configuration, in the creditgate.yaml keys of the gateway branch as of this
@@ -421,8 +425,8 @@ run_gateway_target() { # label, port, backend
 }
 
 if gateway_present; then
-  run_gateway_target gateway-sqlite "$GATEWAY_C_PORT" sqlite
-  run_gateway_target gateway-pg-redis "$GATEWAY_D_PORT" postgres
+  if wants gateway-sqlite; then run_gateway_target gateway-sqlite "$GATEWAY_C_PORT" sqlite; fi
+  if wants gateway-pg-redis; then run_gateway_target gateway-pg-redis "$GATEWAY_D_PORT" postgres; fi
 else
   echo "PENDING label=gateway-sqlite reason=\"no gateway launcher ($GATEWAY_LAUNCH)\"" | tee -a "$RAW"
   echo "PENDING label=gateway-pg-redis reason=\"no gateway launcher ($GATEWAY_LAUNCH)\"" | tee -a "$RAW"

@@ -10,18 +10,18 @@ import dev.creditgate.gateway.internal.ChatCompletions;
 import dev.creditgate.gateway.internal.GatewayMetrics;
 import dev.creditgate.gateway.internal.Json;
 import dev.creditgate.gateway.internal.TokenEstimator;
+import dev.creditgate.gateway.internal.UpstreamClient;
 import dev.creditgate.gateway.internal.UpstreamRouter;
 import dev.creditgate.ledger.CreditLedger;
+import dev.creditgate.ledger.jdbc.LedgerStats;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.net.http.HttpClient;
 import com.github.benmanes.caffeine.cache.Ticker;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The OpenAI-compatible HTTP gateway: {@code /v1/chat/completions}, {@code /v1/models}, the admin
  * API under {@code /admin/v1}, {@code /metrics} and {@code /health/*}. Requests run on virtual
- * threads; one shared {@link HttpClient} calls the upstreams.
+ * threads; one shared {@link UpstreamClient} calls the upstreams.
  *
  * <p>The gateway does not own the ledger or the cache it is given; {@link #close()} stops the HTTP
  * server, the guard, the upstream client and its timers.
@@ -44,7 +44,7 @@ public final class Gateway implements AutoCloseable {
   private final GatewayConfig config;
   private final Javalin app;
   private final CreditBalanceGuard guard;
-  private final HttpClient http;
+  private final UpstreamClient upstream;
   private final ScheduledExecutorService timer;
   private final UpstreamRouter router;
   private final PrometheusMeterRegistry registry;
@@ -64,6 +64,9 @@ public final class Gateway implements AutoCloseable {
     if (b.spoolSize != null) {
       metrics.spoolSize(b.spoolSize);
     }
+    if (b.ledgerStats != null) {
+      metrics.ledgerStats(b.ledgerStats);
+    }
     this.guard = CreditBalanceGuard.builder()
         .cache(b.cache)
         .snapshotProvider(b.ledger)
@@ -76,19 +79,15 @@ public final class Gateway implements AutoCloseable {
         .name("creditgate-timer").factory());
     stpe.setRemoveOnCancelPolicy(true);
     this.timer = stpe;
-    this.http = HttpClient.newBuilder()
-        .connectTimeout(config.connectTimeout())
-        .executor(Executors.newVirtualThreadPerTaskExecutor())
-        .version(HttpClient.Version.HTTP_1_1)
-        .build();
+    this.upstream = new UpstreamClient(config.connectTimeout(), config.firstByteTimeout(), config.idleTimeout(), timer);
     this.router = new UpstreamRouter(config, b.env);
     router.probeAll();
     long probeMs = config.probeInterval().toMillis();
     timer.scheduleWithFixedDelay(() -> Thread.ofVirtual().start(router::probeAll), probeMs, probeMs,
         TimeUnit.MILLISECONDS);
     Authenticator auth = new Authenticator(b.keys);
-    ChatCompletions chat = new ChatCompletions(auth, router, guard, b.ledger, http, timer, metrics,
-        new TokenEstimator(), b.ticker, config.maxBodyBytes(), config.firstByteTimeout(), config.idleTimeout());
+    ChatCompletions chat = new ChatCompletions(auth, router, guard, b.ledger, upstream, metrics, new TokenEstimator(),
+        b.ticker, config.maxBodyBytes());
     AdminApi admin = new AdminApi(b.ledger, b.keys, config.adminToken(), config.maxBodyBytes(), metrics);
     this.app = Javalin.create(cfg -> {
       cfg.concurrency.useVirtualThreads = true;
@@ -202,8 +201,8 @@ public final class Gateway implements AutoCloseable {
   public void close() {
     app.stop();
     guard.close();
+    upstream.close();
     timer.shutdownNow();
-    http.close();
     registry.close();
   }
 
@@ -216,6 +215,7 @@ public final class Gateway implements AutoCloseable {
     private Map<String, String> env = System.getenv();
     private Ticker ticker = Ticker.systemTicker();
     private Supplier<Number> spoolSize;
+    private Supplier<LedgerStats> ledgerStats;
 
     private Builder() {
     }
@@ -255,6 +255,12 @@ public final class Gateway implements AutoCloseable {
     /** Reports the ledger spool's size as a gauge. */
     public Builder spoolSize(Supplier<Number> spoolSize) {
       this.spoolSize = Objects.requireNonNull(spoolSize, "spoolSize");
+      return this;
+    }
+
+    /** Reports a JDBC ledger's group-commit counters. */
+    public Builder ledgerStats(Supplier<LedgerStats> ledgerStats) {
+      this.ledgerStats = Objects.requireNonNull(ledgerStats, "ledgerStats");
       return this;
     }
 

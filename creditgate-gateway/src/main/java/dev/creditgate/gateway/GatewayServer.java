@@ -65,6 +65,7 @@ public final class GatewayServer implements AutoCloseable {
           .keys(keys)
           .env(env)
           .spoolSize(() -> ledger.stats().spoolPending())
+          .ledgerStats(ledger::stats)
           .build();
       owned.push(gateway);
       gateway.start();

@@ -53,4 +53,17 @@ class SseScannerTest {
     assertThat(s.usage()).isNull();
     assertThat(s.done()).isFalse();
   }
+
+  @Test
+  void aLineOverTheLimitIsSkippedAndTheNextLinesStillCount() {
+    SseScanner s = new SseScanner();
+    String huge = "data: {\"choices\":[{\"delta\":{\"content\":\"" + "x".repeat(5 * 1024 * 1024) + "\"}}]}\n\n";
+    byte[] b = (huge + STREAM).getBytes(StandardCharsets.UTF_8);
+    for (int i = 0; i < b.length; i += 8192) {
+      s.feed(b, i, Math.min(8192, b.length - i));
+    }
+    assertThat(s.text()).isEqualTo("Hello");
+    assertThat(s.usage()).isEqualTo(new Usage(7, 2, 3, 1));
+    assertThat(s.done()).isTrue();
+  }
 }

@@ -43,6 +43,8 @@ final class TestUpstream implements AutoCloseable {
   volatile CountDownLatch firstChunkSent;
   volatile long chunkDelayMillis;
   volatile long headerDelayMillis;
+  /** A plain answer sends its headers and half its body, then waits this long before the rest. */
+  volatile long bodyStallMillis;
 
   TestUpstream() throws IOException {
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
@@ -63,6 +65,7 @@ final class TestUpstream implements AutoCloseable {
     firstChunkSent = null;
     chunkDelayMillis = 0;
     headerDelayMillis = 0;
+    bodyStallMillis = 0;
   }
 
   String baseUrl() {
@@ -108,6 +111,13 @@ final class TestUpstream implements AutoCloseable {
         + " upstream.\"},\"finish_reason\":\"stop\"}]" + usage + "}").getBytes(StandardCharsets.UTF_8);
     ex.getResponseHeaders().add("Content-Type", "application/json");
     ex.sendResponseHeaders(200, out.length);
+    if (bodyStallMillis > 0) {
+      ex.getResponseBody().write(out, 0, out.length / 2);
+      ex.getResponseBody().flush();
+      sleep(bodyStallMillis);
+      ex.getResponseBody().write(out, out.length / 2, out.length - out.length / 2);
+      return;
+    }
     ex.getResponseBody().write(out);
   }
 

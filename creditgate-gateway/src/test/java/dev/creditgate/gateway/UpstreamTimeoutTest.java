@@ -48,4 +48,17 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
     assertThat(charge.estimated()).isTrue();
     assertThat(charge.usage().outputTokens()).isPositive();
   }
+
+  @Test
+  void plainAnswerThatStallsAfterItsHeadersIs504AtTheIdleTimeoutAndNotCharged() throws Exception {
+    String account = account();
+    String key = userKey(account, 100_000);
+    upstream.bodyStallMillis = 3000;
+    long start = System.nanoTime();
+    HttpResponse<String> r = post(key, HELLO, Map.of());
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(2500));
+    assertThat(r.statusCode()).isEqualTo(504);
+    assertThat(code(r)).isEqualTo("upstream_timeout");
+    assertThat(charges(account)).isEmpty();
+  }
 }

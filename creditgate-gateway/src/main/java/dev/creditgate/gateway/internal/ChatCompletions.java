@@ -20,21 +20,14 @@ import dev.creditgate.ledger.LedgerChecks;
 import dev.creditgate.ledger.LedgerUnavailableException;
 import dev.creditgate.pricing.Usage;
 import io.javalin.http.Context;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ConnectException;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
-import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,32 +60,26 @@ public final class ChatCompletions {
   private final UpstreamRouter router;
   private final CreditBalanceGuard guard;
   private final CreditLedger ledger;
-  private final HttpClient http;
-  private final ScheduledExecutorService timer;
+  private final UpstreamClient upstream;
   private final GatewayMetrics metrics;
   private final TokenEstimator estimator;
   private final Ticker ticker;
   private final long maxBodyBytes;
-  private final Duration firstByteTimeout;
-  private final long idleNanos;
   private final Set<String> inflight = ConcurrentHashMap.newKeySet();
   private final ThrottledLog ledgerLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
+  private final ThrottledLog upstreamLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
   public ChatCompletions(Authenticator auth, UpstreamRouter router, CreditBalanceGuard guard, CreditLedger ledger,
-      HttpClient http, ScheduledExecutorService timer, GatewayMetrics metrics, TokenEstimator estimator,
-      Ticker ticker, long maxBodyBytes, Duration firstByteTimeout, Duration idleTimeout) {
+      UpstreamClient upstream, GatewayMetrics metrics, TokenEstimator estimator, Ticker ticker, long maxBodyBytes) {
     this.auth = auth;
     this.router = router;
     this.guard = guard;
     this.ledger = ledger;
-    this.http = http;
-    this.timer = timer;
+    this.upstream = upstream;
     this.metrics = metrics;
     this.estimator = estimator;
     this.ticker = ticker;
     this.maxBodyBytes = maxBodyBytes;
-    this.firstByteTimeout = firstByteTimeout;
-    this.idleNanos = idleTimeout.toNanos();
   }
 
   /** What one call was billed, for the response headers. */
@@ -178,17 +165,20 @@ public final class ChatCompletions {
   private int plainCall(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean charged,
       byte[] body) {
     long start = ticker.read();
-    HttpResponse<InputStream> response = send(route, body);
-    metrics.upstreamLatency(route.config().alias(), "first_byte", ticker.read() - start);
     byte[] answer;
-    try (InputStream in = new IdleTimeoutInputStream(response.body(), timer, idleNanos)) {
-      answer = readAll(in, MAX_UPSTREAM_BODY_BYTES);
+    int status;
+    try (UpstreamClient.Exchange response = send(route, body)) {
+      metrics.upstreamLatency(route.config().alias(), "first_byte", ticker.read() - start);
+      status = response.status();
+      answer = readAll(response.body(), MAX_UPSTREAM_BODY_BYTES);
+    } catch (BodyTooLargeException e) {
+      throw new ApiError(502, "server_error", "upstream_bad_response", "the upstream answer is larger than "
+          + MAX_UPSTREAM_BODY_BYTES / (1024 * 1024) + " MiB");
     } catch (IOException e) {
       throw new ApiError(504, "server_error", "upstream_timeout",
           "the upstream stopped sending before the response was complete");
     }
     metrics.upstreamLatency(route.config().alias(), "total", ticker.read() - start);
-    int status = response.statusCode();
     JsonNode parsed = null;
     try {
       parsed = Json.MAPPER.readTree(answer);
@@ -224,12 +214,18 @@ public final class ChatCompletions {
   private int streamCall(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean charged,
       byte[] body, boolean clientWantsUsage) {
     long start = ticker.read();
-    HttpResponse<InputStream> response = send(route, body);
-    String alias = route.config().alias();
-    metrics.upstreamLatency(alias, "first_byte", ticker.read() - start);
-    if (response.statusCode() != 200) {
-      return passError(ctx, route, billing, charged, response);
+    try (UpstreamClient.Exchange response = send(route, body)) {
+      metrics.upstreamLatency(route.config().alias(), "first_byte", ticker.read() - start);
+      if (response.status() != 200) {
+        return passError(ctx, route, billing, charged, response);
+      }
+      return relayStream(ctx, request, route, billing, charged, clientWantsUsage, response.body(), start);
     }
+  }
+
+  private int relayStream(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean charged,
+      boolean clientWantsUsage, InputStream in, long start) {
+    String alias = route.config().alias();
     SseScanner scanner = new SseScanner();
     UsageChunkFilter filter = clientWantsUsage ? null : new UsageChunkFilter();
     DoneHoldback hold = new DoneHoldback();
@@ -241,7 +237,7 @@ public final class ChatCompletions {
     res.setHeader("Cache-Control", "no-cache");
     res.setHeader("X-Accel-Buffering", "no");
     byte[] buf = new byte[16 * 1024];
-    try (InputStream in = new IdleTimeoutInputStream(response.body(), timer, idleNanos)) {
+    try {
       OutputStream out = null;
       try {
         out = res.getOutputStream();
@@ -315,14 +311,14 @@ public final class ChatCompletions {
   }
 
   private int passError(Context ctx, Route route, BillingContext billing, boolean charged,
-      HttpResponse<InputStream> response) {
+      UpstreamClient.Exchange response) {
     byte[] answer;
-    try (InputStream in = new IdleTimeoutInputStream(response.body(), timer, idleNanos)) {
-      answer = readAll(in, 1024 * 1024);
+    try {
+      answer = readAll(response.body(), 1024 * 1024);
     } catch (IOException e) {
       answer = new byte[0];
     }
-    int status = response.statusCode();
+    int status = response.status();
     JsonNode parsed;
     try {
       parsed = Json.MAPPER.readTree(answer);
@@ -350,24 +346,17 @@ public final class ChatCompletions {
     return passed;
   }
 
-  private HttpResponse<InputStream> send(Route route, byte[] body) {
-    HttpRequest.Builder b = HttpRequest.newBuilder(route.chatUri())
-        .timeout(firstByteTimeout)
-        .header("Content-Type", "application/json")
-        .header("Accept", "application/json, text/event-stream")
-        .POST(HttpRequest.BodyPublishers.ofByteArray(body));
-    if (!route.apiKey().isEmpty()) {
-      b.header("Authorization", "Bearer " + route.apiKey());
-    }
+  private UpstreamClient.Exchange send(Route route, byte[] body) {
     try {
-      return http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
-    } catch (HttpTimeoutException e) {
-      throw new ApiError(504, "server_error", "upstream_timeout", "the upstream did not answer within "
-          + firstByteTimeout.toMillis() + " ms");
+      return upstream.send(route.chatUri(), route.apiKey(), body);
+    } catch (UpstreamClient.FirstByteTimeoutException e) {
+      throw new ApiError(504, "server_error", "upstream_timeout", e.getMessage());
     } catch (ConnectException e) {
       throw new ApiError(502, "server_error", "upstream_unavailable", "cannot connect to the upstream for model '"
           + route.config().alias() + "'");
     } catch (IOException e) {
+      upstreamLog.warn(ticker.read(), "upstream call for model '{}' failed: {}", route.config().alias(),
+          e.getMessage());
       throw new ApiError(502, "server_error", "upstream_unavailable", "the upstream call for model '"
           + route.config().alias() + "' failed");
     } catch (InterruptedException e) {
@@ -382,8 +371,10 @@ public final class ChatCompletions {
     ChargeRequest request = chargeRequest(billing, billing.eventId(), route, usage, estimated);
     try {
       ChargeResult result;
+      long start = ticker.read();
       try {
         result = ledger.charge(request);
+        metrics.chargeLatency(alias, ticker.read() - start);
       } catch (IdempotencyConflictException e) {
         // Another gateway served the same key at the same moment and charged it first; this call
         // was served as well, so it is charged under an id of its own rather than given away.
@@ -566,18 +557,11 @@ public final class ChatCompletions {
   }
 
   static byte[] readAll(InputStream in, long limit) throws IOException {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    byte[] buf = new byte[16 * 1024];
-    long total = 0;
-    int n;
-    while ((n = in.read(buf)) != -1) {
-      total += n;
-      if (total > limit) {
-        throw new BodyTooLargeException();
-      }
-      out.write(buf, 0, n);
+    byte[] all = in.readNBytes((int) Math.min(limit + 1, Integer.MAX_VALUE - 8));
+    if (all.length > limit) {
+      throw new BodyTooLargeException();
     }
-    return out.toByteArray();
+    return all;
   }
 
   static final class BodyTooLargeException extends IOException {

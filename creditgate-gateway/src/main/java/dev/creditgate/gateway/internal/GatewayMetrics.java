@@ -5,11 +5,17 @@ import dev.creditgate.BillingContext;
 import dev.creditgate.GuardListener;
 import dev.creditgate.ledger.ChargeResult;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -19,74 +25,105 @@ import java.util.function.Supplier;
 public final class GatewayMetrics implements GuardListener {
 
   private final MeterRegistry registry;
+  /** Meters already registered, by their name and tags: registering looks up and sorts tags each time. */
+  private final ConcurrentHashMap<List<Object>, Meter> meters = new ConcurrentHashMap<>();
+  private final Timer decisionLatency;
 
   public GatewayMetrics(MeterRegistry registry) {
     this.registry = registry;
+    this.decisionLatency = Timer.builder("creditgate.guard.decision.latency")
+        .description("Time the credit guard took to decide")
+        .publishPercentileHistogram()
+        .serviceLevelObjectives(Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(50))
+        .register(registry);
   }
 
   public MeterRegistry registry() {
     return registry;
   }
 
+  @SuppressWarnings("unchecked")
+  private <M extends Meter> M meter(Function<MeterRegistry, M> register, Object... key) {
+    return (M) meters.computeIfAbsent(List.of(key), k -> register.apply(registry));
+  }
+
   public void request(String route, String alias, int status) {
-    Counter.builder("creditgate.requests")
+    this.<Counter>meter(r -> Counter.builder("creditgate.requests")
         .description("HTTP requests by route, model alias and status")
         .tag("route", route).tag("alias", alias).tag("status", Integer.toString(status))
-        .register(registry).increment();
+        .register(r), "requests", route, alias, status).increment();
   }
 
   @Override
   public void onDecision(BillingContext context, Admission admission, long nanos) {
-    Counter.builder("creditgate.guard.decisions")
+    Admission.Reason reason = admission.reason();
+    boolean admitted = admission.isAdmitted();
+    this.<Counter>meter(r -> Counter.builder("creditgate.guard.decisions")
         .description("Credit guard decisions by reason; fail_open reasons were admitted without an answer")
-        .tag("reason", admission.reason().name().toLowerCase(java.util.Locale.ROOT))
-        .tag("outcome", admission.isAdmitted() ? "admitted" : "denied")
-        .tag("degraded", Boolean.toString(admission.reason().degraded()))
-        .register(registry).increment();
-    Timer.builder("creditgate.guard.decision.latency")
-        .description("Time the credit guard took to decide")
-        .publishPercentileHistogram()
-        .serviceLevelObjectives(Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(50))
-        .register(registry).record(nanos, TimeUnit.NANOSECONDS);
+        .tag("reason", reason.name().toLowerCase(Locale.ROOT))
+        .tag("outcome", admitted ? "admitted" : "denied")
+        .tag("degraded", Boolean.toString(reason.degraded()))
+        .register(r), "decisions", reason, admitted).increment();
+    decisionLatency.record(nanos, TimeUnit.NANOSECONDS);
   }
 
   public void upstreamLatency(String alias, String phase, long nanos) {
-    Timer.builder("creditgate.upstream.latency")
+    this.<Timer>meter(r -> Timer.builder("creditgate.upstream.latency")
         .description("Upstream time to response headers (first_byte) and to the end of the body (total)")
         .tag("alias", alias).tag("phase", phase)
-        .register(registry).record(nanos, TimeUnit.NANOSECONDS);
+        .register(r), "upstream", alias, phase).record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /** How long a charge took to be committed (or spooled), as the request waited for it. */
+  public void chargeLatency(String alias, long nanos) {
+    this.<Timer>meter(r -> Timer.builder("creditgate.ledger.charge.latency")
+        .description("Time a charge took to commit or spool, waited for by the request")
+        .tag("alias", alias)
+        .register(r), "chargeLatency", alias).record(nanos, TimeUnit.NANOSECONDS);
   }
 
   public void charge(String alias, ChargeResult result, boolean estimated) {
     boolean unpriced = result.quote() != null && result.quote().unpriced();
-    Counter.builder("creditgate.charges")
+    ChargeResult.Status status = result.status();
+    this.<Counter>meter(r -> Counter.builder("creditgate.charges")
         .description("Charges by result; unpriced ones matched no price rule, estimated ones had no reported usage")
         .tag("alias", alias)
-        .tag("status", result.status().name().toLowerCase(java.util.Locale.ROOT))
+        .tag("status", status.name().toLowerCase(Locale.ROOT))
         .tag("unpriced", Boolean.toString(unpriced))
         .tag("estimated", Boolean.toString(estimated))
-        .register(registry).increment();
-    if (result.status() == ChargeResult.Status.APPLIED || result.status() == ChargeResult.Status.SPOOLED) {
+        .register(r), "charges", alias, status, unpriced, estimated).increment();
+    if (status == ChargeResult.Status.APPLIED || status == ChargeResult.Status.SPOOLED) {
       long credits = result.quote() == null ? 0 : result.quote().credits();
-      Counter.builder("creditgate.credits.charged")
+      this.<Counter>meter(r -> Counter.builder("creditgate.credits.charged")
           .description("Credits charged")
           .tag("alias", alias)
-          .register(registry).increment(credits);
+          .register(r), "credits", alias).increment(credits);
     }
   }
 
   public void chargeFailed(String alias) {
-    Counter.builder("creditgate.charges.failed")
+    this.<Counter>meter(r -> Counter.builder("creditgate.charges.failed")
         .description("Charges the ledger rejected outright (not spooled)")
         .tag("alias", alias)
-        .register(registry).increment();
+        .register(r), "chargesFailed", alias).increment();
   }
 
   public void clientDisconnected(String alias) {
-    Counter.builder("creditgate.stream.client.disconnects")
+    this.<Counter>meter(r -> Counter.builder("creditgate.stream.client.disconnects")
         .description("Streams whose client left before the end; the upstream was read to its end and charged")
         .tag("alias", alias)
-        .register(registry).increment();
+        .register(r), "disconnects", alias).increment();
+  }
+
+  /** Registers the group-commit counters of a JDBC ledger. */
+  public void ledgerStats(Supplier<dev.creditgate.ledger.jdbc.LedgerStats> stats) {
+    FunctionCounter.builder("creditgate.ledger.group.commits", stats, s -> s.get().groupCommits())
+        .description("Transactions written by the ledger's group commit").register(registry);
+    FunctionCounter.builder("creditgate.ledger.group.commit.charges", stats, s -> s.get().groupCommitCharges())
+        .description("Charges carried by those transactions (divided by the commits: the mean batch)")
+        .register(registry);
+    FunctionCounter.builder("creditgate.ledger.group.commit.seconds", stats, s -> s.get().groupCommitNanos() / 1e9)
+        .description("Time spent writing and committing those transactions").register(registry);
   }
 
   /** Registers the spool size gauge; {@code size} returns -1 when unknown. */

@@ -2,8 +2,8 @@ package dev.creditgate.gateway.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.creditgate.pricing.Usage;
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /**
  * Watches a server-sent-event stream as it passes through, without holding it: it keeps the
@@ -17,51 +17,83 @@ public final class SseScanner {
   static final int MAX_LINE_BYTES = 4 * 1024 * 1024;
   /** Completion text kept for the estimate; beyond this the estimate scales by bytes. */
   static final int MAX_TEXT_CHARS = 2 * 1024 * 1024;
+  private static final byte[] DATA = "data:".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
 
-  private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
   private final StringBuilder text = new StringBuilder();
+  /** A line split across reads: its bytes so far. A line that arrives whole is never copied. */
+  private byte[] partial = new byte[256];
+  private int partialLen;
   private boolean overlong;
   private Usage usage;
   private boolean done;
   private long textBytesDropped;
 
   public void feed(byte[] buf, int off, int len) {
-    for (int i = off; i < off + len; i++) {
-      byte b = buf[i];
-      if (b == '\n') {
-        if (!overlong) {
-          onLine(line.toString(StandardCharsets.UTF_8));
-        }
-        line.reset();
+    int end = off + len;
+    int start = off;
+    for (int nl = indexOf(buf, (byte) '\n', start, end); nl >= 0; nl = indexOf(buf, (byte) '\n', start, end)) {
+      if (overlong) {
         overlong = false;
-      } else if (!overlong) {
-        if (line.size() >= MAX_LINE_BYTES) {
-          overlong = true;
-          line.reset();
-        } else {
-          line.write(b);
-        }
+      } else if (partialLen == 0) {
+        onLine(buf, start, nl - start);
+      } else if (append(buf, start, nl - start)) {
+        onLine(partial, 0, partialLen);
       }
+      partialLen = 0;
+      start = nl + 1;
+    }
+    if (start < end && !overlong && !append(buf, start, end - start)) {
+      overlong = true;
     }
   }
 
-  private void onLine(String raw) {
-    String s = raw.endsWith("\r") ? raw.substring(0, raw.length() - 1) : raw;
-    if (!s.startsWith("data:")) {
+  /** Adds to the partial line; false (and the partial line dropped) when it would exceed the limit. */
+  private boolean append(byte[] b, int off, int len) {
+    if (partialLen + len > MAX_LINE_BYTES) {
+      partialLen = 0;
+      return false;
+    }
+    if (partialLen + len > partial.length) {
+      partial = Arrays.copyOf(partial, Math.min(MAX_LINE_BYTES, Math.max(partial.length * 2, partialLen + len)));
+    }
+    System.arraycopy(b, off, partial, partialLen, len);
+    partialLen += len;
+    return true;
+  }
+
+  static int indexOf(byte[] b, byte c, int from, int to) {
+    for (int i = from; i < to; i++) {
+      if (b[i] == c) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private void onLine(byte[] b, int off, int len) {
+    int p = off + DATA.length;
+    int e = off + len;
+    if (len < DATA.length || !Arrays.equals(b, off, p, DATA, 0, DATA.length)) {
       return;
     }
-    String data = s.substring(5).trim();
-    if (data.equals("[DONE]")) {
+    while (p < e && (b[p] == ' ' || b[p] == '\t')) {
+      p++;
+    }
+    while (e > p && (b[e - 1] == '\r' || b[e - 1] == ' ' || b[e - 1] == '\t')) {
+      e--;
+    }
+    if (Arrays.equals(b, p, e, DONE, 0, DONE.length)) {
       done = true;
       return;
     }
-    if (data.isEmpty() || data.charAt(0) != '{') {
+    if (p == e || b[p] != '{') {
       return;
     }
     JsonNode node;
     try {
-      node = Json.MAPPER.readTree(data);
-    } catch (Exception e) {
+      node = Json.MAPPER.readTree(b, p, e - p);
+    } catch (Exception ex) {
       return;
     }
     UsageParser.from(node).ifPresent(u -> usage = usage == null ? u : usage.max(u));

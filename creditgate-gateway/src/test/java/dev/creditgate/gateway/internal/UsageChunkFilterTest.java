@@ -32,4 +32,25 @@ class UsageChunkFilterTest {
     out.writeBytes(f.finish());
     assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo(expected);
   }
+
+  @Property(tries = 20)
+  void aLineTooLongToHoldIsPassedOnAsItComesAndTheUsageEventIsStillDropped(
+      @ForAll @IntRange(min = 1000, max = 20000) int chunk) {
+    String big = "data: {\"choices\":[{\"delta\":{\"content\":\""
+        + "y".repeat(UsageChunkFilter.MAX_HELD_BYTES * 3) + "\"}}],\"usage\":null}\n\n";
+    byte[] b = (big + IN).getBytes(StandardCharsets.UTF_8);
+    UsageChunkFilter f = new UsageChunkFilter();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int maxHeld = 0;
+    int fed = 0;
+    for (int i = 0; i < b.length; i += chunk) {
+      int n = Math.min(chunk, b.length - i);
+      fed += n;
+      out.writeBytes(f.feed(b, i, n));
+      maxHeld = Math.max(maxHeld, fed - out.size());
+    }
+    out.writeBytes(f.finish());
+    assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo(big + OUT);
+    assertThat(maxHeld).isLessThanOrEqualTo(UsageChunkFilter.MAX_HELD_BYTES + chunk);
+  }
 }

@@ -15,6 +15,10 @@ import java.time.Duration;
  *                           kept in the spool directory's rejected file for an operator
  * @param unpricedCharges    charges no price rule matched, recorded at cost 0
  * @param cacheWriteFailures cache updates that still failed after their retries
+ * @param groupCommits       transactions the group commit wrote (each one commit, one fsync)
+ * @param groupCommitCharges charges those transactions carried; divided by {@code groupCommits}, the
+ *                           mean batch size
+ * @param groupCommitNanos   time spent writing and committing them
  */
 public record LedgerStats(
     long spoolPending,
@@ -24,5 +28,8 @@ public record LedgerStats(
     long replayedTotal,
     long rejectedTotal,
     long unpricedCharges,
-    long cacheWriteFailures) {
+    long cacheWriteFailures,
+    long groupCommits,
+    long groupCommitCharges,
+    long groupCommitNanos) {
 }
