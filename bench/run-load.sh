@@ -66,7 +66,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 # need nginx in the same run.
 TARGETS=${TARGETS:-"direct nginx gateway-sqlite gateway-pg-redis"}
 # The gateway's own JIT warm-up before its first cell (not reported).
-GATEWAY_WARMUP=${GATEWAY_WARMUP:-10s}
+GATEWAY_WARMUP=${GATEWAY_WARMUP:-30s}
 GATEWAY_WARMUP_RATE=${GATEWAY_WARMUP_RATE:-500}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -4,22 +4,28 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.URI;
+import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
-import org.eclipse.jetty.client.InputStreamResponseListener;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
+import org.eclipse.jetty.client.Result;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
@@ -104,11 +110,11 @@ public final class UpstreamClient implements AutoCloseable {
           }
         })
         .body(new BytesRequestContent("application/json", body));
-    InputStreamResponseListener listener = new InputStreamResponseListener();
+    BodyListener listener = new BodyListener();
     request.send(listener);
     Response response;
     try {
-      response = listener.get(firstByteNanos, TimeUnit.NANOSECONDS);
+      response = listener.headers.get(firstByteNanos, TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       request.abort(e);
       throw new FirstByteTimeoutException(TimeUnit.NANOSECONDS.toMillis(firstByteNanos));
@@ -122,7 +128,7 @@ public final class UpstreamClient implements AutoCloseable {
       }
       throw new IOException(cause == null ? e.toString() : cause.toString(), cause);
     }
-    Exchange exchange = new Exchange(request, response, listener.getInputStream());
+    Exchange exchange = new Exchange(request, response, listener);
     open.add(exchange);
     return exchange;
   }
@@ -161,7 +167,7 @@ public final class UpstreamClient implements AutoCloseable {
     volatile long lastProgress = System.nanoTime();
     volatile boolean timedOut;
 
-    private Exchange(Request request, Response response, InputStream in) {
+    private Exchange(Request request, Response response, BodyListener listener) {
       this.request = request;
       this.response = response;
       this.body = new InputStream() {
@@ -176,23 +182,27 @@ public final class UpstreamClient implements AutoCloseable {
         public int read(byte[] b, int off, int len) throws IOException {
           int n;
           try {
-            n = in.read(b, off, len);
+            n = listener.read(b, off, len);
           } catch (IOException e) {
             if (timedOut) {
               throw new UpstreamIdleTimeoutException();
             }
             throw e;
           }
-          if (timedOut) {
-            throw new UpstreamIdleTimeoutException();
-          }
           lastProgress = System.nanoTime();
           return n;
         }
 
         @Override
-        public void close() throws IOException {
-          in.close();
+        public int available() {
+          return listener.available();
+        }
+
+        @Override
+        public void close() {
+          if (listener.abandon()) {
+            request.abort(new IOException("the response body was closed before its end"));
+          }
         }
       };
     }
@@ -215,6 +225,169 @@ public final class UpstreamClient implements AutoCloseable {
       } catch (IOException ignored) {
         // Closing aborts an unfinished response; there is nothing else to release.
       }
+    }
+  }
+
+  /**
+   * Receives the response for a blocking reader. Unlike Jetty's {@code InputStreamResponseListener},
+   * which hands the reader one HTTP chunk at a time and asks the connection for the next only after
+   * the reader took it, this one copies chunks into a queue and keeps asking while less than
+   * {@link #MAX_QUEUED_BYTES} wait, and a read drains everything queued: a burst of small SSE chunks
+   * that arrived together is taken in one wake-up and passed on in one write.
+   */
+  static final class BodyListener implements Response.Listener {
+    /** Bytes received and not yet read beyond which the connection is not asked for more. */
+    static final int MAX_QUEUED_BYTES = 256 * 1024;
+
+    final CompletableFuture<Response> headers = new CompletableFuture<>();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition arrived = lock.newCondition();
+    private final ArrayDeque<byte[]> queue = new ArrayDeque<>();
+    private int headOffset;
+    private int queuedBytes;
+    private Runnable pendingDemand;
+    private boolean ended;
+    private boolean abandoned;
+    private Throwable failure;
+
+    @Override
+    public void onHeaders(Response response) {
+      headers.complete(response);
+    }
+
+    @Override
+    public void onContent(Response response, Content.Chunk chunk, Runnable demander) {
+      ByteBuffer buf = chunk.getByteBuffer();
+      int n = buf.remaining();
+      boolean demandNow;
+      lock.lock();
+      try {
+        if (n > 0 && !abandoned) {
+          byte[] copy = new byte[n];
+          buf.get(copy);
+          queue.add(copy);
+          queuedBytes += n;
+          arrived.signal();
+        }
+        demandNow = queuedBytes < MAX_QUEUED_BYTES || abandoned;
+        if (!demandNow) {
+          pendingDemand = demander;
+        }
+      } finally {
+        lock.unlock();
+      }
+      if (demandNow) {
+        demander.run();
+      }
+    }
+
+    @Override
+    public void onSuccess(Response response) {
+      end(null);
+    }
+
+    @Override
+    public void onFailure(Response response, Throwable failure) {
+      end(failure);
+    }
+
+    @Override
+    public void onComplete(Result result) {
+      Throwable f = result.getFailure();
+      if (!headers.isDone()) {
+        headers.completeExceptionally(f != null ? f : new IOException("the upstream closed without a response"));
+      }
+      end(f);
+    }
+
+    private void end(Throwable f) {
+      lock.lock();
+      try {
+        if (!ended) {
+          ended = true;
+          failure = f;
+        }
+        arrived.signalAll();
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    /** Blocks until bytes are queued or the body ended; returns as many queued bytes as fit. */
+    int read(byte[] b, int off, int len) throws IOException {
+      if (len == 0) {
+        return 0;
+      }
+      Runnable demand = null;
+      int n = 0;
+      lock.lock();
+      try {
+        while (queue.isEmpty() && !ended && !abandoned) {
+          arrived.awaitUninterruptibly();
+        }
+        if (abandoned) {
+          throw new IOException("the response body was closed");
+        }
+        while (n < len && !queue.isEmpty()) {
+          byte[] head = queue.peek();
+          int take = Math.min(len - n, head.length - headOffset);
+          System.arraycopy(head, headOffset, b, off + n, take);
+          n += take;
+          headOffset += take;
+          if (headOffset == head.length) {
+            queue.poll();
+            headOffset = 0;
+          }
+        }
+        queuedBytes -= n;
+        if (pendingDemand != null && queuedBytes < MAX_QUEUED_BYTES) {
+          demand = pendingDemand;
+          pendingDemand = null;
+        }
+        if (n == 0) {
+          if (failure != null) {
+            throw failure instanceof IOException io ? io : new IOException(failure.toString(), failure);
+          }
+          return -1;
+        }
+      } finally {
+        lock.unlock();
+      }
+      if (demand != null) {
+        demand.run();
+      }
+      return n;
+    }
+
+    int available() {
+      lock.lock();
+      try {
+        return queuedBytes;
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    /** Drops what is queued; true when the body had not ended (the exchange must be aborted). */
+    boolean abandon() {
+      Runnable demand;
+      boolean unfinished;
+      lock.lock();
+      try {
+        abandoned = true;
+        unfinished = !ended;
+        queue.clear();
+        queuedBytes = 0;
+        demand = pendingDemand;
+        pendingDemand = null;
+        arrived.signalAll();
+      } finally {
+        lock.unlock();
+      }
+      if (demand != null) {
+        demand.run();
+      }
+      return unfinished;
     }
   }
 

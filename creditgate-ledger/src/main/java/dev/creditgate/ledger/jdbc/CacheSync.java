@@ -2,6 +2,7 @@ package dev.creditgate.ledger.jdbc;
 
 import dev.creditgate.CreditCache;
 import dev.creditgate.CreditSnapshot;
+import dev.creditgate.internal.ThrottledLog;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
@@ -28,6 +29,8 @@ final class CacheSync {
   private final long timeoutNanos;
   private final ScheduledExecutorService scheduler;
   private final AtomicLong failures = new AtomicLong();
+  /** A Redis outage fails every account's update at once: one warning per second, not one per account. */
+  private final ThrottledLog warnings = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
   CacheSync(CreditCache cache, Duration snapshotTtl, Duration blockedTtl, Duration timeout,
       ScheduledExecutorService scheduler) {
@@ -56,6 +59,40 @@ final class CacheSync {
     }
   }
 
+  /**
+   * Publishes the states of many accounts (a group commit's) at once: every write is sent before
+   * any is awaited, so a batch costs about one round trip rather than one per account, and the
+   * wait is bounded by one timeout for all. Failures are retried in the background as in
+   * {@link #publish}.
+   */
+  void publishAll(java.util.Map<String, CreditSnapshot> snapshots) {
+    if (cache == null || snapshots.isEmpty()) {
+      return;
+    }
+    if (snapshots.size() == 1) {
+      var only = snapshots.entrySet().iterator().next();
+      publish(only.getKey(), only.getValue());
+      return;
+    }
+    java.util.List<java.util.Map.Entry<String, CreditSnapshot>> accounts = new java.util.ArrayList<>(snapshots.entrySet());
+    java.util.List<CompletableFuture<Void>> writes = new java.util.ArrayList<>(accounts.size());
+    for (var account : accounts) {
+      writes.add(write(account.getKey(), account.getValue()));
+    }
+    long deadline = System.nanoTime() + timeoutNanos;
+    for (int i = 0; i < accounts.size(); i++) {
+      var account = accounts.get(i);
+      try {
+        writes.get(i).get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        retry(account.getKey(), account.getValue(), 2, e);
+      } catch (Exception e) {
+        retry(account.getKey(), account.getValue(), 2, e);
+      }
+    }
+  }
+
   /** Writes the snapshot (versioned) and then the blocked marker that goes with it. */
   private CompletableFuture<Void> write(String accountId, CreditSnapshot snapshot) {
     return call(() -> cache.putSnapshot(accountId, snapshot, snapshotTtl))
@@ -70,11 +107,11 @@ final class CacheSync {
   private void retry(String accountId, CreditSnapshot snapshot, int attempt, Throwable error) {
     if (attempt > ATTEMPTS) {
       failures.incrementAndGet();
-      LOG.warn("ledger cache update failed {} times, invalidating, account_id={} version={}: {}", ATTEMPTS,
-          accountId, snapshot.version(), describe(error));
+      warnings.warn(System.nanoTime(), "ledger cache update failed {} times, invalidating, account_id={} version={}: {}",
+          ATTEMPTS, accountId, snapshot.version(), describe(error));
       call(() -> cache.invalidate(accountId)).whenComplete((ignored, e) -> {
         if (e != null) {
-          LOG.warn("ledger cache invalidate failed, account_id={}: {}", accountId, describe(e));
+          warnings.warn(System.nanoTime(), "ledger cache invalidate failed, account_id={}: {}", accountId, describe(e));
         }
       });
       return;
@@ -89,7 +126,7 @@ final class CacheSync {
       }), delay, TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
       failures.incrementAndGet();
-      LOG.warn("ledger cache update dropped (ledger closing), account_id={}", accountId);
+      warnings.warn(System.nanoTime(), "ledger cache update dropped (ledger closing), account_id={}", accountId);
     }
   }
 

@@ -578,11 +578,20 @@ public final class JdbcCreditLedger implements CreditLedger {
         }
         return;
       }
+      // The newest state of each account the batch changed, published all at once before any
+      // charge completes, so that a caller's next guard check sees its own charge.
+      java.util.Map<String, CreditSnapshot> states = new java.util.HashMap<>();
+      for (int i = 0; i < ordered.size(); i++) {
+        if (outcomes.get(i) instanceof Applied applied) {
+          states.merge(ordered.get(i).request().accountId(), applied.account().snapshot(),
+              (a, b) -> a.version() >= b.version() ? a : b);
+        }
+      }
+      cacheSync.publishAll(states);
       for (int i = 0; i < ordered.size(); i++) {
         PendingCharge p = ordered.get(i);
         Object outcome = outcomes.get(i);
         if (outcome instanceof Applied applied) {
-          cacheSync.publish(p.request().accountId(), applied.account().snapshot());
           p.result().complete(chargeResult(applied, p.request(), p.quote()));
         } else {
           p.result().completeExceptionally((RuntimeException) outcome);
