@@ -17,6 +17,8 @@ import dev.creditgate.ledger.jdbc.LedgerStats;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
+import java.time.Duration;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import com.github.benmanes.caffeine.cache.Ticker;
@@ -40,6 +42,8 @@ import org.slf4j.LoggerFactory;
 public final class Gateway implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
+  /** After the upstream calls are aborted, how long their handlers get to charge what was served. */
+  private static final Duration CHARGE_DRAIN = Duration.ofSeconds(10);
 
   private final GatewayConfig config;
   private final Javalin app;
@@ -50,6 +54,7 @@ public final class Gateway implements AutoCloseable {
   private final PrometheusMeterRegistry registry;
   private final CreditLedger ledger;
   private final CreditCache cache;
+  private final ChatCompletions chat;
 
   private Gateway(Builder b) {
     this.config = b.config;
@@ -86,7 +91,7 @@ public final class Gateway implements AutoCloseable {
     timer.scheduleWithFixedDelay(() -> Thread.ofVirtual().start(router::probeAll), probeMs, probeMs,
         TimeUnit.MILLISECONDS);
     Authenticator auth = new Authenticator(b.keys);
-    ChatCompletions chat = new ChatCompletions(auth, router, guard, b.ledger, upstream, metrics, new TokenEstimator(),
+    this.chat = new ChatCompletions(auth, router, guard, b.ledger, upstream, metrics, new TokenEstimator(),
         b.ticker, config.maxBodyBytes());
     AdminApi admin = new AdminApi(b.ledger, b.keys, config.adminToken(), config.maxBodyBytes(), metrics);
     this.app = Javalin.create(cfg -> {
@@ -95,6 +100,13 @@ public final class Gateway implements AutoCloseable {
       cfg.startup.showOldJavalinVersionWarning = false;
       cfg.http.compressionStrategy = CompressionStrategy.NONE;
       cfg.http.maxRequestSize = config.maxBodyBytes();
+      cfg.jetty.modifyServer(server -> {
+        // A stop refuses new calls and waits this long for those in flight (GracefulHandler counts them).
+        server.setStopTimeout(config.shutdownTimeout().toMillis());
+        GracefulHandler graceful = new GracefulHandler();
+        graceful.setHandler(server.getHandler());
+        server.setHandler(graceful);
+      });
       cfg.jetty.host = config.host();
       cfg.jetty.port = config.port();
       cfg.routes.post("/v1/chat/completions", chat::handle);
@@ -197,11 +209,28 @@ public final class Gateway implements AutoCloseable {
     ctx.status(e.status()).contentType("application/json").result(Json.errorBytes(e));
   }
 
+  /**
+   * Stops gracefully: new calls are refused while those in flight get up to
+   * {@code server.shutdown-timeout} to finish; then upstream calls still running are aborted and
+   * their handlers charge what was served before this returns (so the ledger, closed after the
+   * gateway, never closes under a charge).
+   */
   @Override
   public void close() {
+    int inFlight = chat.active();
+    if (inFlight > 0) {
+      LOG.info("stopping: waiting up to {} for {} call(s) in flight", config.shutdownTimeout(), inFlight);
+    }
     app.stop();
-    guard.close();
     upstream.close();
+    try {
+      if (!chat.awaitIdle(CHARGE_DRAIN)) {
+        LOG.warn("stopping with {} call(s) still charging after {}", chat.active(), CHARGE_DRAIN);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    guard.close();
     timer.shutdownNow();
     registry.close();
   }

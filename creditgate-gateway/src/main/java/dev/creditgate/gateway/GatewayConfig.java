@@ -44,6 +44,7 @@ public record GatewayConfig(
     Duration firstByteTimeout,
     Duration idleTimeout,
     Duration probeInterval,
+    Duration shutdownTimeout,
     Map<String, ModelRoute> models) {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
@@ -56,6 +57,8 @@ public record GatewayConfig(
   public static final Duration DEFAULT_FIRST_BYTE_TIMEOUT = Duration.ofSeconds(300);
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(120);
   public static final Duration DEFAULT_PROBE_INTERVAL = Duration.ofSeconds(30);
+  /** How long a stop waits for calls in flight; inside the 30 s Kubernetes and 90 s systemd give a process. */
+  public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(25);
   /** The aliases that always exist (the seed's), routed or not. */
   public static final List<String> BUILT_IN_ALIASES = List.of("lite", "pro", "max");
   /** The alias an empty {@code model} means. */
@@ -67,7 +70,7 @@ public record GatewayConfig(
   private static final Pattern MODEL_ENV =
       Pattern.compile("CREDITGATE_MODELS_([A-Z0-9_]+?)_(BASE_URL|API_KEY_ENV|PROVIDER|MODEL)");
   private static final List<String> SCALAR_KEYS = List.of(
-      "server.host", "server.port", "server.max-body-bytes",
+      "server.host", "server.port", "server.max-body-bytes", "server.shutdown-timeout",
       "admin.token", "demo",
       "ledger.url", "ledger.spool-dir",
       "cache.redis-uri", "cache.redis-prefix",
@@ -227,6 +230,7 @@ public record GatewayConfig(
         r.duration("upstream.first-byte-timeout", DEFAULT_FIRST_BYTE_TIMEOUT),
         r.duration("upstream.idle-timeout", DEFAULT_IDLE_TIMEOUT),
         r.duration("upstream.probe-interval", DEFAULT_PROBE_INTERVAL),
+        r.duration("server.shutdown-timeout", DEFAULT_SHUTDOWN_TIMEOUT),
         models);
   }
 
@@ -254,7 +258,7 @@ public record GatewayConfig(
   public GatewayConfig withModels(Map<String, ModelRoute> newModels) {
     return new GatewayConfig(host, port, maxBodyBytes, adminToken, demoMode, ledgerUrl, spoolDir, redisUri,
         redisPrefix, guardFailClosed, guardCacheTimeout, guardFetchTimeout, connectTimeout, firstByteTimeout, idleTimeout,
-        probeInterval, newModels);
+        probeInterval, shutdownTimeout, newModels);
   }
 
   /** Hides a password in a JDBC or Redis URL so it can be shown in an error or a log line. */

@@ -24,11 +24,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ConnectException;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,6 +68,8 @@ public final class ChatCompletions {
   private final Ticker ticker;
   private final long maxBodyBytes;
   private final Set<String> inflight = ConcurrentHashMap.newKeySet();
+  /** Calls being handled, for a shutdown that must not close the ledger under a charge. */
+  private final AtomicInteger active = new AtomicInteger();
   private final ThrottledLog ledgerLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
   private final ThrottledLog upstreamLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
@@ -90,6 +94,7 @@ public final class ChatCompletions {
   public void handle(Context ctx) {
     String alias = "unknown";
     int status = 500;
+    active.incrementAndGet();
     try {
       String requestId = requestId(ctx);
       ctx.header(REQUEST_ID_HEADER, requestId);
@@ -104,8 +109,26 @@ public final class ChatCompletions {
       status = e.status();
       respondError(ctx, e);
     } finally {
+      active.decrementAndGet();
       metrics.request("chat_completions", alias, status);
     }
+  }
+
+  /** Waits until no call is being handled (each one has charged what it served); false on timeout. */
+  public boolean awaitIdle(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (active.get() > 0) {
+      if (System.nanoTime() - deadline >= 0) {
+        return false;
+      }
+      Thread.sleep(10);
+    }
+    return true;
+  }
+
+  /** Calls being handled now. */
+  public int active() {
+    return active.get();
   }
 
   private int serve(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean clientEventId) {
