@@ -37,6 +37,8 @@ public record GatewayConfig(
     Path spoolDir,
     String redisUri,
     String redisPrefix,
+    boolean nearCache,
+    Duration nearCacheTtl,
     boolean guardFailClosed,
     Duration guardCacheTimeout,
     Duration guardFetchTimeout,
@@ -73,7 +75,7 @@ public record GatewayConfig(
       "server.host", "server.port", "server.max-body-bytes", "server.shutdown-timeout",
       "admin.token", "demo",
       "ledger.url", "ledger.spool-dir",
-      "cache.redis-uri", "cache.redis-prefix",
+      "cache.redis-uri", "cache.redis-prefix", "cache.near-cache", "cache.near-cache-ttl",
       "guard.fail-closed", "guard.cache-timeout", "guard.fetch-timeout",
       "upstream.connect-timeout", "upstream.first-byte-timeout", "upstream.idle-timeout", "upstream.probe-interval");
 
@@ -223,6 +225,8 @@ public record GatewayConfig(
         Path.of(r.string("ledger.spool-dir", DEFAULT_SPOOL_DIR)),
         redisUri,
         redisPrefix(r.string("cache.redis-prefix", "creditgate")),
+        r.bool("cache.near-cache", true),
+        r.duration("cache.near-cache-ttl", dev.creditgate.redis.RedisCreditCache.DEFAULT_NEAR_CACHE_TTL),
         r.bool("guard.fail-closed", false),
         r.duration("guard.cache-timeout", dev.creditgate.CreditBalanceGuard.DEFAULT_CACHE_TIMEOUT),
         r.duration("guard.fetch-timeout", dev.creditgate.CreditBalanceGuard.DEFAULT_FETCH_TIMEOUT),
@@ -257,7 +261,7 @@ public record GatewayConfig(
   /** The same config with other model routes. */
   public GatewayConfig withModels(Map<String, ModelRoute> newModels) {
     return new GatewayConfig(host, port, maxBodyBytes, adminToken, demoMode, ledgerUrl, spoolDir, redisUri,
-        redisPrefix, guardFailClosed, guardCacheTimeout, guardFetchTimeout, connectTimeout, firstByteTimeout, idleTimeout,
+        redisPrefix, nearCache, nearCacheTtl, guardFailClosed, guardCacheTimeout, guardFetchTimeout, connectTimeout, firstByteTimeout, idleTimeout,
         probeInterval, shutdownTimeout, newModels);
   }
 
@@ -272,7 +276,7 @@ public record GatewayConfig(
   @Override
   public String toString() {
     return "GatewayConfig[host=" + host + ", port=" + port + ", ledgerUrl=" + redactUrl(ledgerUrl) + ", redis="
-        + (redisUri.isEmpty() ? "in-process" : redactUrl(redisUri)) + ", demo=" + demoMode + ", models="
+        + (redisUri.isEmpty() ? "in-process" : redactUrl(redisUri) + (nearCache ? " + near cache" : "")) + ", demo=" + demoMode + ", models="
         + models.keySet() + "]";
   }
 

@@ -50,7 +50,8 @@ public final class GatewayServer implements AutoCloseable {
       if (config.redisUri().isEmpty()) {
         cache = InMemoryCreditCache.builder().build();
       } else {
-        RedisCreditCache redis = RedisCreditCache.builder(config.redisUri()).keyPrefix(config.redisPrefix()).build();
+        RedisCreditCache redis = RedisCreditCache.builder(config.redisUri()).keyPrefix(config.redisPrefix())
+            .nearCache(config.nearCache()).nearCacheTtl(config.nearCacheTtl()).build();
         owned.push(redis);
         cache = redis;
       }

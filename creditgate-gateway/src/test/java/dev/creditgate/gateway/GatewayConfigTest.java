@@ -109,4 +109,19 @@ class GatewayConfigTest {
     assertThatThrownBy(() -> GatewayConfig.load(file, Map.of())).isInstanceOf(ConfigException.class)
         .hasMessageContaining("bad.yaml");
   }
+
+  @Test
+  void nearCacheIsOnByDefaultAndBothItsKeysCanBeSet() {
+    GatewayConfig c = GatewayConfig.defaults();
+    assertThat(c.nearCache()).isTrue();
+    assertThat(c.nearCacheTtl()).isEqualTo(java.time.Duration.ofSeconds(1));
+    assertThat(c.shutdownTimeout()).isEqualTo(java.time.Duration.ofSeconds(25));
+    GatewayConfig set = GatewayConfig.fromProperties(Map.of("cache.near-cache-ttl", "250ms", "server.shutdown-timeout",
+        "5s"), Map.of("CREDITGATE_CACHE_NEAR_CACHE", "false"));
+    assertThat(set.nearCache()).isFalse();
+    assertThat(set.nearCacheTtl()).isEqualTo(java.time.Duration.ofMillis(250));
+    assertThat(set.shutdownTimeout()).isEqualTo(java.time.Duration.ofSeconds(5));
+    assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("cache.near-cache-ttl", "0s"), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessage("cache.near-cache-ttl must be positive, but was '0s'");
+  }
 }
