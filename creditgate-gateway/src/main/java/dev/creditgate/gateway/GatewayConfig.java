@@ -225,7 +225,7 @@ public record GatewayConfig(
         Path.of(r.string("ledger.spool-dir", DEFAULT_SPOOL_DIR)),
         redisUri,
         redisPrefix(r.string("cache.redis-prefix", "creditgate")),
-        r.bool("cache.near-cache", true),
+        r.bool("cache.near-cache", false),
         r.duration("cache.near-cache-ttl", dev.creditgate.redis.RedisCreditCache.DEFAULT_NEAR_CACHE_TTL),
         r.bool("guard.fail-closed", false),
         r.duration("guard.cache-timeout", dev.creditgate.CreditBalanceGuard.DEFAULT_CACHE_TIMEOUT),

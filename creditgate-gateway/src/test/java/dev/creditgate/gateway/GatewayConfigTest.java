@@ -111,14 +111,14 @@ class GatewayConfigTest {
   }
 
   @Test
-  void nearCacheIsOnByDefaultAndBothItsKeysCanBeSet() {
+  void nearCacheIsOffByDefaultAndBothItsKeysCanBeSet() {
     GatewayConfig c = GatewayConfig.defaults();
-    assertThat(c.nearCache()).isTrue();
+    assertThat(c.nearCache()).isFalse();
     assertThat(c.nearCacheTtl()).isEqualTo(java.time.Duration.ofSeconds(1));
     assertThat(c.shutdownTimeout()).isEqualTo(java.time.Duration.ofSeconds(25));
     GatewayConfig set = GatewayConfig.fromProperties(Map.of("cache.near-cache-ttl", "250ms", "server.shutdown-timeout",
-        "5s"), Map.of("CREDITGATE_CACHE_NEAR_CACHE", "false"));
-    assertThat(set.nearCache()).isFalse();
+        "5s"), Map.of("CREDITGATE_CACHE_NEAR_CACHE", "true"));
+    assertThat(set.nearCache()).isTrue();
     assertThat(set.nearCacheTtl()).isEqualTo(java.time.Duration.ofMillis(250));
     assertThat(set.shutdownTimeout()).isEqualTo(java.time.Duration.ofSeconds(5));
     assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("cache.near-cache-ttl", "0s"), Map.of()))
