@@ -33,9 +33,9 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  *
  * <p>Every exchange is bounded twice: {@link #send} waits at most the first-byte timeout for the
  * response headers, and each {@link Exchange#body() body} read at most the idle timeout for its
- * next bytes. The idle deadline is a timestamp each read moves forward; one sweeper task checks the
- * open exchanges a few times per idle timeout and aborts the stalled ones, so a read costs no timer
- * of its own (a streamed answer has one read per token).
+ * next bytes. A read records when it started waiting; one sweeper task checks the open exchanges a
+ * few times per idle timeout and aborts those waiting too long, so a read costs no timer of its own
+ * (a streamed answer has one read per token).
  */
 public final class UpstreamClient implements AutoCloseable {
 
@@ -136,17 +136,13 @@ public final class UpstreamClient implements AutoCloseable {
   private void sweep() {
     long now = System.nanoTime();
     for (Exchange e : open) {
-      if (now - e.lastProgress > idleNanos) {
+      long since = e.waitingSince;
+      if (since != Exchange.NOT_WAITING && now - since > idleNanos) {
         e.timedOut = true;
         e.request.abort(new UpstreamIdleTimeoutException());
         open.remove(e);
       }
     }
-  }
-
-  /** How many exchanges are reading their body now. */
-  int openExchanges() {
-    return open.size();
   }
 
   @Override
@@ -164,7 +160,12 @@ public final class UpstreamClient implements AutoCloseable {
     private final Request request;
     private final Response response;
     private final InputStream body;
-    volatile long lastProgress = System.nanoTime();
+    static final long NOT_WAITING = Long.MIN_VALUE;
+    /**
+     * When the reader started waiting for bytes, or {@link #NOT_WAITING}. Only time spent waiting
+     * on the upstream counts as idle: a reader busy writing to a slow client is not.
+     */
+    volatile long waitingSince = NOT_WAITING;
     volatile boolean timedOut;
 
     private Exchange(Request request, Response response, BodyListener listener) {
@@ -180,17 +181,17 @@ public final class UpstreamClient implements AutoCloseable {
 
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
-          int n;
+          waitingSince = System.nanoTime();
           try {
-            n = listener.read(b, off, len);
+            return listener.read(b, off, len);
           } catch (IOException e) {
             if (timedOut) {
               throw new UpstreamIdleTimeoutException();
             }
             throw e;
+          } finally {
+            waitingSince = NOT_WAITING;
           }
-          lastProgress = System.nanoTime();
-          return n;
         }
 
         @Override
