@@ -59,8 +59,11 @@ public record GatewayConfig(
   public static final Duration DEFAULT_FIRST_BYTE_TIMEOUT = Duration.ofSeconds(300);
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(120);
   public static final Duration DEFAULT_PROBE_INTERVAL = Duration.ofSeconds(30);
-  /** How long a stop waits for calls in flight; inside the 30 s Kubernetes and 90 s systemd give a process. */
-  public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(25);
+  /**
+   * How long a stop waits for calls in flight. With up to 10 s more for the calls cut then to be
+   * charged, a stop stays inside the 30 s Kubernetes gives a process before it kills it.
+   */
+  public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(15);
   /** The aliases that always exist (the seed's), routed or not. */
   public static final List<String> BUILT_IN_ALIASES = List.of("lite", "pro", "max");
   /** The alias an empty {@code model} means. */

@@ -115,7 +115,7 @@ class GatewayConfigTest {
     GatewayConfig c = GatewayConfig.defaults();
     assertThat(c.nearCache()).isFalse();
     assertThat(c.nearCacheTtl()).isEqualTo(java.time.Duration.ofSeconds(1));
-    assertThat(c.shutdownTimeout()).isEqualTo(java.time.Duration.ofSeconds(25));
+    assertThat(c.shutdownTimeout()).isEqualTo(java.time.Duration.ofSeconds(15));
     GatewayConfig set = GatewayConfig.fromProperties(Map.of("cache.near-cache-ttl", "250ms", "server.shutdown-timeout",
         "5s"), Map.of("CREDITGATE_CACHE_NEAR_CACHE", "true"));
     assertThat(set.nearCache()).isTrue();

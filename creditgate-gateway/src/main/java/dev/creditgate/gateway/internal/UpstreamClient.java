@@ -27,6 +27,8 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP/1.1 client for upstream calls (Jetty's, with pooled keep-alive connections and TLS).
@@ -38,6 +40,8 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * (a streamed answer has one read per token).
  */
 public final class UpstreamClient implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(UpstreamClient.class);
 
   /** Connections kept per upstream host: enough for about this many concurrent streams. */
   static final int MAX_CONNECTIONS_PER_UPSTREAM = 4096;
@@ -139,8 +143,14 @@ public final class UpstreamClient implements AutoCloseable {
       long since = e.waitingSince;
       if (since != Exchange.NOT_WAITING && now - since > idleNanos) {
         e.timedOut = true;
-        e.request.abort(new UpstreamIdleTimeoutException());
         open.remove(e);
+        try {
+          e.request.abort(new UpstreamIdleTimeoutException());
+        } catch (RuntimeException failure) {
+          // An exception here would cancel the sweeper for good (scheduleWithFixedDelay) and leave
+          // every later read bounded only by Jetty's backstop.
+          LOG.warn("aborting a stalled upstream call failed: {}", failure.toString());
+        }
       }
     }
   }
