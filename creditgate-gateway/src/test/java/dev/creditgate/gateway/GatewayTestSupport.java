@@ -117,6 +117,29 @@ abstract class GatewayTestSupport {
     return ledger.entries(account, null, 100).items().stream().filter(e -> e.kind() == EntryKind.CHARGE).toList();
   }
 
+  /** Starts a streamed call and returns its body once the first event (the "Hello" chunk) arrived. */
+  java.io.BufferedReader startStream(String key) throws Exception {
+    HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+        .header("Authorization", "Bearer " + key)
+        .POST(HttpRequest.BodyPublishers.ofString(HELLO_STREAM)).build();
+    HttpResponse<java.io.InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+    java.io.BufferedReader reader = new java.io.BufferedReader(
+        new java.io.InputStreamReader(response.body(), java.nio.charset.StandardCharsets.UTF_8));
+    org.assertj.core.api.Assertions.assertThat(reader.readLine()).contains("\"Hello\"");
+    return reader;
+  }
+
+  /** The charges of {@code account}, read from a SQLite ledger at {@code tmp} after the gateway closed. */
+  List<LedgerEntry> chargesInClosedSqliteLedger(String account) {
+    try (dev.creditgate.ledger.jdbc.JdbcCreditLedger reopened = dev.creditgate.ledger.jdbc.JdbcCreditLedger.builder()
+        .jdbcUrl("jdbc:sqlite:" + tmp.resolve("creditgate.db"))
+        .spoolDirectory(tmp.resolve("spool"))
+        .build()) {
+      org.assertj.core.api.Assertions.assertThat(reopened.stats().spoolPending()).isZero();
+      return reopened.entries(account, null, 100).items().stream().filter(e -> e.kind() == EntryKind.CHARGE).toList();
+    }
+  }
+
   long balance(String account) {
     return ledger.account(account).orElseThrow().balance();
   }
