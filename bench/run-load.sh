@@ -95,20 +95,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 
-find_java() {
-  local candidate version
-  for candidate in "${JAVA:-}" "${JAVA_HOME:+$JAVA_HOME/bin/java}" java /usr/lib/jvm/*/bin/java; do
-    [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 || continue
-    version=$("$candidate" -XshowSettings:properties -version 2>&1 \
-      | awk -F'= ' '/java.specification.version/ {print $2}')
-    if [ "${version%%.*}" -ge 21 ] 2>/dev/null; then
-      echo "$candidate"
-      return
-    fi
-  done
-  echo "no JDK 21+ found: set JAVA=/path/to/bin/java" >&2
-  exit 1
-}
+source "$ROOT/bench/java.sh"
 JAVA=$(find_java)
 JAR=$ROOT/creditgate-bench/target/benchmarks.jar
 if [ "$SKIP_BUILD" != 1 ] || [ ! -f "$JAR" ]; then

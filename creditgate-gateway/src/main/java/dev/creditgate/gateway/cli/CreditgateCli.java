@@ -76,6 +76,17 @@ public final class CreditgateCli implements Runnable {
     @Option(names = {"-c", "--config"}, paramLabel = "FILE",
         description = "YAML config file (default: ./creditgate.yaml when present, else built-in defaults)")
     Path config;
+
+    /** The ledger the config names, opened without a cache (the CLI changes it directly). */
+    JdbcCreditLedger openLedger() {
+      return GatewayServer.openLedger(loadConfig(config), null);
+    }
+  }
+
+  /** The API key store in the ledger's database, its table created if missing. */
+  static ApiKeyStore keyStore(JdbcCreditLedger ledger) {
+    ApiKeyStore.migrate(ledger.dataSource());
+    return new ApiKeyStore(ledger.dataSource(), Clock.systemUTC());
   }
 
   @Command(name = "serve", mixinStandardHelpOptions = true, description = "Run the gateway until stopped.")
@@ -172,7 +183,7 @@ public final class CreditgateCli implements Runnable {
 
       @Override
       public Integer call() {
-        try (JdbcCreditLedger ledger = GatewayServer.openLedger(loadConfig(options.config), null)) {
+        try (JdbcCreditLedger ledger = options.openLedger()) {
           print(ledger.openAccount(id));
         }
         return 0;
@@ -188,7 +199,7 @@ public final class CreditgateCli implements Runnable {
 
       @Override
       public Integer call() {
-        try (JdbcCreditLedger ledger = GatewayServer.openLedger(loadConfig(options.config), null)) {
+        try (JdbcCreditLedger ledger = options.openLedger()) {
           var account = ledger.account(id);
           if (account.isEmpty()) {
             System.err.println("error: account '" + id + "' does not exist");
@@ -209,7 +220,7 @@ public final class CreditgateCli implements Runnable {
 
       @Override
       public Integer call() {
-        try (JdbcCreditLedger ledger = GatewayServer.openLedger(loadConfig(options.config), null)) {
+        try (JdbcCreditLedger ledger = options.openLedger()) {
           ledger.accounts(null, limit).items().forEach(CreditgateCli::print);
         }
         return 0;
@@ -231,7 +242,7 @@ public final class CreditgateCli implements Runnable {
 
       @Override
       public Integer call() {
-        try (JdbcCreditLedger ledger = GatewayServer.openLedger(loadConfig(options.config), null)) {
+        try (JdbcCreditLedger ledger = options.openLedger()) {
           print(ledger.grant(id, amount, eventId, "cli", reason));
         }
         return 0;
@@ -249,7 +260,7 @@ public final class CreditgateCli implements Runnable {
 
       @Override
       public Integer call() {
-        try (JdbcCreditLedger ledger = GatewayServer.openLedger(loadConfig(options.config), null)) {
+        try (JdbcCreditLedger ledger = options.openLedger()) {
           print(ledger.block(id, "block-" + java.util.UUID.randomUUID(), "cli", reason));
         }
         return 0;
@@ -267,7 +278,7 @@ public final class CreditgateCli implements Runnable {
 
       @Override
       public Integer call() {
-        try (JdbcCreditLedger ledger = GatewayServer.openLedger(loadConfig(options.config), null)) {
+        try (JdbcCreditLedger ledger = options.openLedger()) {
           print(ledger.unblock(id, "unblock-" + java.util.UUID.randomUUID(), "cli", reason));
         }
         return 0;
@@ -303,9 +314,8 @@ public final class CreditgateCli implements Runnable {
         if (service == (account != null)) {
           throw new IllegalArgumentException("give exactly one of --account ID or --service");
         }
-        try (JdbcCreditLedger ledger = GatewayServer.openLedger(loadConfig(options.config), null)) {
-          ApiKeyStore.migrate(ledger.dataSource());
-          ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC());
+        try (JdbcCreditLedger ledger = options.openLedger()) {
+          ApiKeyStore keys = keyStore(ledger);
           if (account != null) {
             ledger.openAccount(account);
           }
@@ -332,9 +342,8 @@ public final class CreditgateCli implements Runnable {
 
       @Override
       public Integer call() {
-        try (JdbcCreditLedger ledger = GatewayServer.openLedger(loadConfig(options.config), null)) {
-          ApiKeyStore.migrate(ledger.dataSource());
-          List<ApiKey> keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC()).list(account);
+        try (JdbcCreditLedger ledger = options.openLedger()) {
+          List<ApiKey> keys = keyStore(ledger).list(account);
           for (ApiKey k : keys) {
             System.out.println(k.id() + "  " + k.prefix() + "...  " + k.kind() + "  " + k.accountId() + "  "
                 + (k.revoked() ? "revoked " + k.revokedAt() : "active") + "  " + k.label());
@@ -353,9 +362,8 @@ public final class CreditgateCli implements Runnable {
 
       @Override
       public Integer call() {
-        try (JdbcCreditLedger ledger = GatewayServer.openLedger(loadConfig(options.config), null)) {
-          ApiKeyStore.migrate(ledger.dataSource());
-          var revoked = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC()).revoke(id);
+        try (JdbcCreditLedger ledger = options.openLedger()) {
+          var revoked = keyStore(ledger).revoke(id);
           if (revoked.isEmpty()) {
             System.err.println("error: no key with id '" + id + "'");
             return 1;
