@@ -94,6 +94,13 @@ class MetricsAndHealthTest extends GatewayTestSupport {
     assertThat(sum(after, "creditgate_credits_charged_total") - sum(before, "creditgate_credits_charged_total"))
         .isEqualTo(2.0 * expectedCredits);
     assertThat(after).containsKey("creditgate_ledger_spool_size");
+    // The group-commit counters read the ledger through a supplier that Micrometer holds weakly;
+    // they must still count after a collection.
+    System.gc();
+    Map<String, Double> collected = parse(get("/metrics").body());
+    assertThat(sum(collected, "creditgate_ledger_group_commit_charges_total")
+        - sum(before, "creditgate_ledger_group_commit_charges_total")).isEqualTo(2.0);
+    assertThat(sum(collected, "creditgate_ledger_group_commits_total")).isGreaterThanOrEqualTo(1.0);
   }
 
   @Test

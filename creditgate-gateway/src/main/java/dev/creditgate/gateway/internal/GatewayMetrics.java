@@ -115,8 +115,13 @@ public final class GatewayMetrics implements GuardListener {
         .register(r), "disconnects", alias).increment();
   }
 
+  private volatile Supplier<dev.creditgate.ledger.jdbc.LedgerStats> ledgerStats;
+
   /** Registers the group-commit counters of a JDBC ledger. */
   public void ledgerStats(Supplier<dev.creditgate.ledger.jdbc.LedgerStats> stats) {
+    // A function counter holds its object weakly; without this field the supplier is collected
+    // and the counters read 0 after the first GC.
+    this.ledgerStats = stats;
     FunctionCounter.builder("creditgate.ledger.group.commits", stats, s -> s.get().groupCommits())
         .description("Transactions written by the ledger's group commit").register(registry);
     FunctionCounter.builder("creditgate.ledger.group.commit.charges", stats, s -> s.get().groupCommitCharges())

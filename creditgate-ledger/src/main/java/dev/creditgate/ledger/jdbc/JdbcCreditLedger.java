@@ -38,10 +38,9 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
@@ -446,32 +445,34 @@ public final class JdbcCreditLedger implements CreditLedger {
 
   /**
    * Group commit: concurrent charges are written many (of any accounts) per transaction, so one
-   * commit (one fsync) serves the whole batch. There are no committer threads: a caller whose
-   * charge is queued becomes the committer when one of the few committer slots is free, writes
-   * whatever is queued until its own charge is done, and leaves; the others wait for their result.
-   * A lone caller thus commits on its own thread without a hand-off. Accounts are locked in id order
-   * within a batch, so two batches never deadlock. A charge the ledger refuses (an idempotency
-   * conflict) fails alone; a database error rolls the batch back and its charges are then written
-   * one by one, so one bad charge never sinks the others. A committer wakes each charge's thread
-   * as it completes it and, when it leaves with charges still queued, the thread of the first of
-   * them, which becomes the next committer; the waits are sliced only as a safety net.
+   * commit (one fsync) serves the whole batch. A few committer threads (one for SQLite, which
+   * writes one transaction at a time) take whatever is queued, up to the batch size, write it in
+   * one transaction and wake each charge's caller; while a batch commits, the next one queues.
+   * The committers are platform threads of their own: a commit is a blocking native call for
+   * SQLite (JNI, fsync included), and on a request's virtual thread it would pin one of the few
+   * carrier threads for the whole commit. Accounts are locked in id order within a batch, so two
+   * batches never deadlock. A charge the ledger refuses (an idempotency conflict) fails alone; a
+   * database error rolls the batch back and its charges are then written one by one, so one bad
+   * charge never sinks the others.
    */
   private final class ChargeBatcher {
-    private static final long WAIT_SLICE_MILLIS = 5;
-
-    private final ConcurrentLinkedQueue<PendingCharge> queue = new ConcurrentLinkedQueue<>();
+    private final LinkedBlockingQueue<PendingCharge> queue = new LinkedBlockingQueue<>();
     final LongAdder commits = new LongAdder();
     final LongAdder committedCharges = new LongAdder();
     final LongAdder commitNanos = new LongAdder();
-    private final Semaphore committerSlots;
+    private final List<Thread> committers = new ArrayList<>();
     private final int maxBatch;
     private final long waitNanos;
     private volatile boolean stopped;
 
     ChargeBatcher(int committers, int maxBatch, long waitMillis) {
-      this.committerSlots = new Semaphore(committers);
       this.maxBatch = maxBatch;
       this.waitNanos = TimeUnit.MILLISECONDS.toNanos(waitMillis);
+      for (int i = 0; i < committers; i++) {
+        Thread t = Thread.ofPlatform().daemon().name("creditgate-ledger-committer-" + i).unstarted(this::run);
+        this.committers.add(t);
+        t.start();
+      }
     }
 
     ChargeResult submit(ChargeRequest request, Quote quote) {
@@ -480,33 +481,17 @@ public final class JdbcCreditLedger implements CreditLedger {
       }
       PendingCharge pending = new PendingCharge(request, quote, new CompletableFuture<>(), Thread.currentThread());
       queue.add(pending);
+      if (stopped) {
+        fail(pending);
+      }
       long deadline = System.nanoTime() + waitNanos;
       while (!pending.result().isDone()) {
-        if (committerSlots.tryAcquire()) {
-          try {
-            commitUntilDone(pending);
-          } finally {
-            committerSlots.release();
-            PendingCharge next = queue.peek();
-            if (next != null) {
-              LockSupport.unpark(next.waiter());
-            }
-          }
-          if (pending.result().isDone()) {
-            continue;
-          }
-          // Another committer holds this charge in its batch: wait below instead of retrying at
-          // once. A virtual thread spinning here is never preempted, so spinning can starve the
-          // committer of a carrier thread and never end.
-        }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           // It may still commit; the caller spools it and the replay finds it applied (same event id).
           throw new LedgerUnavailableException("charge not committed within " + waitNanos / 1_000_000 + " ms", null);
         }
-        // Woken when the charge is done or a leaving committer hands over; the slice bounds a
-        // missed wake-up (a charge queued just as the last committer left).
-        LockSupport.parkNanos(this, Math.min(left, TimeUnit.MILLISECONDS.toNanos(WAIT_SLICE_MILLIS)));
+        LockSupport.parkNanos(this, left);
         if (Thread.interrupted()) {
           Thread.currentThread().interrupt();
           throw new LedgerUnavailableException("interrupted while waiting for the charge to commit", null);
@@ -522,30 +507,35 @@ public final class JdbcCreditLedger implements CreditLedger {
       }
     }
 
-    /** Writes queued charges, a batch per transaction, until {@code mine} is done or the queue is empty. */
-    private void commitUntilDone(PendingCharge mine) {
+    /** A committer: takes what is queued, a batch per transaction, until stopped (it then finishes its batch). */
+    private void run() {
       List<PendingCharge> batch = new ArrayList<>(maxBatch);
-      while (!mine.result().isDone()) {
-        PendingCharge next;
-        while (batch.size() < maxBatch && (next = queue.poll()) != null) {
-          batch.add(next);
-        }
-        if (batch.isEmpty()) {
-          return;
-        }
-        long start = System.nanoTime();
+      while (!stopped) {
         try {
-          commit(batch);
-        } catch (RuntimeException e) {
-          for (PendingCharge pending : batch) {
-            pending.result().completeExceptionally(e);
-            LockSupport.unpark(pending.waiter());
+          PendingCharge first = queue.poll(100, TimeUnit.MILLISECONDS);
+          if (first == null) {
+            continue;
           }
+          batch.add(first);
+          queue.drainTo(batch, maxBatch - 1);
+          long start = System.nanoTime();
+          commit(batch);
+          commits.increment();
+          committedCharges.add(batch.size());
+          commitNanos.add(System.nanoTime() - start);
+        } catch (InterruptedException e) {
+          return;
+        } catch (RuntimeException e) {
+          LOG.error("ledger committer failed a batch of {} charges", batch.size(), e);
+          for (PendingCharge p : batch) {
+            if (p.result().completeExceptionally(new LedgerUnavailableException("the charge could not be committed",
+                e))) {
+              LockSupport.unpark(p.waiter());
+            }
+          }
+        } finally {
+          batch.clear();
         }
-        commits.increment();
-        committedCharges.add(batch.size());
-        commitNanos.add(System.nanoTime() - start);
-        batch.clear();
       }
     }
 
@@ -611,9 +601,22 @@ public final class JdbcCreditLedger implements CreditLedger {
 
     void stop() {
       stopped = true;
+      for (Thread t : committers) {
+        try {
+          t.join(Math.max(1, waitNanos / 1_000_000));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+      }
       PendingCharge pending;
       while ((pending = queue.poll()) != null) {
-        pending.result().completeExceptionally(new LedgerUnavailableException("the ledger is closing", null));
+        fail(pending);
+      }
+    }
+
+    private void fail(PendingCharge pending) {
+      if (pending.result().completeExceptionally(new LedgerUnavailableException("the ledger is closing", null))) {
         LockSupport.unpark(pending.waiter());
       }
     }
