@@ -38,7 +38,12 @@ public final class Admission {
     /** The credit store says the account is blocked, whatever its balance. */
     DENIED_STORE_BLOCKED(false, false),
     /** Neither cache nor store could answer and the guard is configured to fail closed. */
-    DENIED_UNAVAILABLE(false, true);
+    DENIED_UNAVAILABLE(false, true),
+    /**
+     * Neither cache nor store could answer, but this guard denied the account a moment ago (within
+     * {@link CreditBalanceGuard.Builder#rememberDenials}): denied again rather than failed open.
+     */
+    DENIED_RECENT_DENIAL(false, true);
 
     private final boolean admitted;
     private final boolean degraded;

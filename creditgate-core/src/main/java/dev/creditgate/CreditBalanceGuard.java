@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * <p>The common path is one cache round trip: {@link CreditCache#lookup} returns the blocked
  * marker and the balance snapshot together. On a miss the guard reads the credit store and
  * back-fills the cache. It fails open by default: when the cache or the store cannot answer in
- * time the call is admitted and the reason says so ({@link Admission.Reason#degraded()}).
+ * time the call is admitted and the reason says so ({@link Admission.Reason#degraded()}), unless
+ * the guard itself denied the account moments before ({@link Builder#rememberDenials}).
  *
  * <p>Differences from the seed, each deliberate:
  * <ol>
@@ -38,6 +39,9 @@ import org.slf4j.LoggerFactory;
  *   <li>The store fetch runs on the guard's executor with its own timeout: interrupting or
  *       abandoning the caller does not cancel it, and its back-fill still lands.</li>
  *   <li>{@link Builder#failClosed(boolean)} denies when neither cache nor store can answer.</li>
+ *   <li>Failing open does not admit an account this guard denied from a real answer within the
+ *       last {@link #DEFAULT_REMEMBER_DENIALS} (stale-if-error for denials only): a cache outage
+ *       or an overloaded moment does not open the door to blocked and exhausted accounts.</li>
  *   <li>The blocked marker records the snapshot version it was set for; a newer snapshot (a
  *       top-up written by the ledger) overrides an older marker at once.</li>
  * </ol>
@@ -58,6 +62,14 @@ public final class CreditBalanceGuard implements AutoCloseable {
    * (well under 1 ms on a LAN) and far below an LLM call, so a sick cache costs little.
    */
   public static final Duration DEFAULT_CACHE_TIMEOUT = Duration.ofMillis(50);
+  /**
+   * How long a denial is remembered for a cache or store failure: long enough to ride out a
+   * cache hiccup or an overloaded moment, short enough that a top-up the guard cannot see during
+   * an outage keeps the account denied for at most this long.
+   */
+  public static final Duration DEFAULT_REMEMBER_DENIALS = Duration.ofSeconds(30);
+  /** Accounts whose denial is remembered at most; beyond it, new denials are not remembered. */
+  static final int MAX_REMEMBERED_DENIALS = 100_000;
 
   private static final Logger LOG = LoggerFactory.getLogger(CreditBalanceGuard.class);
 
@@ -74,6 +86,9 @@ public final class CreditBalanceGuard implements AutoCloseable {
   private final boolean ownsExecutor;
   private final ConcurrentHashMap<String, CompletableFuture<Optional<CreditSnapshot>>> inflight =
       new ConcurrentHashMap<>();
+  private final long rememberDenialsNanos;
+  /** Account id to the ticker reading of its last denial from a cache or store answer. */
+  private final ConcurrentHashMap<String, Long> denials = new ConcurrentHashMap<>();
   private final ThrottledLog cacheLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
   private final ThrottledLog storeLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
@@ -85,6 +100,7 @@ public final class CreditBalanceGuard implements AutoCloseable {
     this.fetchTimeoutNanos = b.fetchTimeout.toNanos();
     this.cacheTimeoutNanos = b.cacheTimeout.toNanos();
     this.failClosed = b.failClosed;
+    this.rememberDenialsNanos = b.rememberDenials.toNanos();
     this.listener = b.listener;
     this.ticker = b.ticker;
     this.ownsExecutor = b.executor == null;
@@ -103,7 +119,11 @@ public final class CreditBalanceGuard implements AutoCloseable {
     Objects.requireNonNull(context, "context");
     long start = ticker.read();
     BillingContext normalized = context.normalize();
-    Admission admission = Admission.of(decide(normalized));
+    Admission.Reason reason = decide(normalized);
+    if (rememberDenialsNanos > 0 && !reason.degraded() && normalized.hasAccount() && !normalized.skipCharge()) {
+      remember(normalized.accountId(), reason.admitted());
+    }
+    Admission admission = Admission.of(reason);
     listener.onDecision(normalized, admission, ticker.read() - start);
     return admission;
   }
@@ -138,7 +158,7 @@ public final class CreditBalanceGuard implements AutoCloseable {
     } catch (Exception e) {
       cacheLog.warn(ticker.read(), "credit guard cache lookup failed, account_id={}: {}", accountId, describe(e));
       restoreInterrupt(e);
-      return failClosed ? fromStore(accountId, true) : Admission.Reason.FAIL_OPEN_CACHE_ERROR;
+      return failClosed ? fromStore(accountId, true) : failOpen(accountId, Admission.Reason.FAIL_OPEN_CACHE_ERROR);
     }
     if (found.markerApplies()) {
       return Admission.Reason.DENIED_BLOCKED_MARKER;
@@ -175,17 +195,56 @@ public final class CreditBalanceGuard implements AutoCloseable {
       // An interrupted caller is abandoning its request; the fetch goes on without it.
       restoreInterrupt(e);
       storeLog.warn(ticker.read(), "credit guard store fetch timed out, account_id={}", accountId);
-      return failClosed ? Admission.Reason.DENIED_UNAVAILABLE : Admission.Reason.FAIL_OPEN_STORE_TIMEOUT;
+      return failClosed ? Admission.Reason.DENIED_UNAVAILABLE
+          : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_TIMEOUT);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof TimeoutException) {
         storeLog.warn(ticker.read(), "credit guard store fetch timed out, account_id={}", accountId);
-        return failClosed ? Admission.Reason.DENIED_UNAVAILABLE : Admission.Reason.FAIL_OPEN_STORE_TIMEOUT;
+        return failClosed ? Admission.Reason.DENIED_UNAVAILABLE
+            : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_TIMEOUT);
       }
       storeLog.warn(ticker.read(), "credit guard store fetch failed, account_id={}: {}", accountId, describe(cause));
-      return failClosed ? Admission.Reason.DENIED_UNAVAILABLE : Admission.Reason.FAIL_OPEN_STORE_ERROR;
+      return failClosed ? Admission.Reason.DENIED_UNAVAILABLE
+          : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_ERROR);
     }
     return snapshot.map(CreditBalanceGuard::judge).orElse(Admission.Reason.NO_SNAPSHOT);
+  }
+
+  /**
+   * What a failure admits: {@code reason}, unless this guard denied the account from a real
+   * answer within the remembered window. An account known a moment ago to be unable to spend is
+   * not let through because the cache is down or the process is too busy to hear it in time.
+   */
+  private Admission.Reason failOpen(String accountId, Admission.Reason reason) {
+    if (rememberDenialsNanos > 0) {
+      Long at = denials.get(accountId);
+      if (at != null) {
+        if (ticker.read() - at < rememberDenialsNanos) {
+          return Admission.Reason.DENIED_RECENT_DENIAL;
+        }
+        denials.remove(accountId, at);
+      }
+    }
+    return reason;
+  }
+
+  /** Records a decision taken from a cache or store answer: a denial is remembered, an admission forgets it. */
+  private void remember(String accountId, boolean admitted) {
+    if (admitted) {
+      if (!denials.isEmpty()) {
+        denials.remove(accountId);
+      }
+      return;
+    }
+    long now = ticker.read();
+    if (denials.size() >= MAX_REMEMBERED_DENIALS && !denials.containsKey(accountId)) {
+      denials.values().removeIf(at -> now - at >= rememberDenialsNanos);
+      if (denials.size() >= MAX_REMEMBERED_DENIALS) {
+        return;
+      }
+    }
+    denials.put(accountId, now);
   }
 
   /** Joins the account's fetch under way, or starts one. */
@@ -311,6 +370,7 @@ public final class CreditBalanceGuard implements AutoCloseable {
     private Duration fetchTimeout = DEFAULT_FETCH_TIMEOUT;
     private Duration cacheTimeout = DEFAULT_CACHE_TIMEOUT;
     private boolean failClosed;
+    private Duration rememberDenials = DEFAULT_REMEMBER_DENIALS;
     private GuardListener listener = GuardListener.NOOP;
     private Ticker ticker = Ticker.systemTicker();
     private ExecutorService executor;
@@ -358,6 +418,20 @@ public final class CreditBalanceGuard implements AutoCloseable {
      */
     public Builder failClosed(boolean failClosed) {
       this.failClosed = failClosed;
+      return this;
+    }
+
+    /**
+     * How long a denial taken from a cache or store answer is remembered, so that a cache or
+     * store failure within that time denies the account again instead of failing open ({@link
+     * Admission.Reason#DENIED_RECENT_DENIAL}). An admission from an answer forgets the denial.
+     * {@link Duration#ZERO} turns this off: every failure fails open, as in the seed.
+     */
+    public Builder rememberDenials(Duration window) {
+      if (window == null || window.isNegative()) {
+        throw new IllegalArgumentException("rememberDenials must be zero or positive, but was " + window);
+      }
+      this.rememberDenials = window;
       return this;
     }
 

@@ -44,6 +44,7 @@ class CreditBalanceGuardTest {
         .cacheTimeout(CACHE_BUDGET)
         .failClosed(failClosed)
         .listener(stats)
+        .ticker(ticker)
         .build();
     guards.add(guard);
     return guard;
@@ -389,6 +390,80 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
+  class RememberedDenials {
+    @Test
+    void accountDeniedAMomentAgoIsDeniedAgainWhenTheCacheFails() {
+      cache.delegate.putSnapshot("u1", snap(0, false, 3), Duration.ofMinutes(10));
+      CreditBalanceGuard guard = guard();
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_NON_POSITIVE_BALANCE);
+      cache.lookupFault = ScriptedCache.Fault.FAIL;
+      ticker.advance(Duration.ofSeconds(29));
+      Admission again = guard.check(ctx("u1"));
+      assertThat(again.reason()).isEqualTo(Reason.DENIED_RECENT_DENIAL);
+      assertThat(again.reason().degraded()).isTrue();
+      // Another account, never denied, still fails open.
+      assertThat(guard.check(ctx("u2")).reason()).isEqualTo(Reason.FAIL_OPEN_CACHE_ERROR);
+      assertThat(store.fetches).hasValue(0);
+    }
+
+    @Test
+    void theWindowCountsFromTheLastAnsweredDenialNotFromDegradedOnes() {
+      cache.delegate.setBlocked("u1", 0, Duration.ofMinutes(5));
+      CreditBalanceGuard guard = guard();
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_BLOCKED_MARKER);
+      cache.lookupFault = ScriptedCache.Fault.FAIL;
+      ticker.advance(Duration.ofSeconds(20));
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_RECENT_DENIAL);
+      ticker.advance(Duration.ofSeconds(10));
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.FAIL_OPEN_CACHE_ERROR);
+    }
+
+    @Test
+    void anAdmissionFromAnAnswerForgetsTheDenial() {
+      cache.delegate.putSnapshot("u1", snap(0, false, 1), Duration.ofMinutes(10));
+      CreditBalanceGuard guard = guard();
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_NON_POSITIVE_BALANCE);
+      // A top-up written by the ledger: a newer snapshot overrides the marker the denial set.
+      cache.delegate.putSnapshot("u1", snap(500, false, 2), Duration.ofMinutes(10));
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.BALANCE_POSITIVE);
+      cache.lookupFault = ScriptedCache.Fault.FAIL;
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.FAIL_OPEN_CACHE_ERROR);
+    }
+
+    @Test
+    void aStoreFailureAfterACacheMissAlsoUsesTheRememberedDenial() {
+      store.accounts.put("u1", snap(0, true, 1));
+      CreditBalanceGuard guard = guard();
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_STORE_BLOCKED);
+      cache.delegate.invalidate("u1");
+      cache.delegate.clearBlocked("u1");
+      store.failure = new IllegalStateException("store down");
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_RECENT_DENIAL);
+    }
+
+    @Test
+    void zeroTurnsItOffAndFailuresFailOpenAsInTheSeed() {
+      cache.delegate.putSnapshot("u1", snap(0, false, 3), Duration.ofMinutes(10));
+      try (CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).snapshotProvider(store)
+          .rememberDenials(Duration.ZERO).build()) {
+        assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_NON_POSITIVE_BALANCE);
+        cache.lookupFault = ScriptedCache.Fault.FAIL;
+        assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.FAIL_OPEN_CACHE_ERROR);
+      }
+    }
+
+    @Test
+    void failClosedStillAsksTheStoreFirst() {
+      cache.delegate.putSnapshot("u1", snap(0, false, 1), Duration.ofMinutes(10));
+      store.accounts.put("u1", snap(700, false, 2));
+      CreditBalanceGuard guard = guard(true);
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_NON_POSITIVE_BALANCE);
+      cache.lookupFault = ScriptedCache.Fault.FAIL;
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.BALANCE_POSITIVE);
+    }
+  }
+
+  @Nested
   class ListenerAndOptions {
     @Test
     void listenerCountsEveryDecisionByReason() {
@@ -453,6 +528,8 @@ class CreditBalanceGuardTest {
           .hasMessage("fetchTimeout must be positive, but was null");
       assertThatThrownBy(() -> CreditBalanceGuard.builder().cacheTimeout(Duration.ZERO))
           .hasMessage("cacheTimeout must be positive, but was PT0S");
+      assertThatThrownBy(() -> CreditBalanceGuard.builder().rememberDenials(Duration.ofSeconds(-2)))
+          .hasMessage("rememberDenials must be zero or positive, but was PT-2S");
     }
 
     @Test

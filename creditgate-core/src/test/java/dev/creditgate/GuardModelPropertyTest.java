@@ -48,6 +48,8 @@ class GuardModelPropertyTest {
     long markerVersion = -1;
     long markerDeadline;
     boolean cacheFailing;
+    // the guard's memory of its last denial from an answer (stale-if-error for denials)
+    Long deniedAt;
 
     Model(boolean failClosed) {
       this.failClosed = failClosed;
@@ -63,6 +65,19 @@ class GuardModelPropertyTest {
     }
 
     Reason check(boolean skip, boolean noAccount) {
+      Reason reason = decide(skip, noAccount);
+      if (!noAccount && !skip && !reason.degraded()) {
+        deniedAt = reason.admitted() ? null : now;
+      }
+      return reason;
+    }
+
+    private Reason failOpen(Reason reason) {
+      return deniedAt != null && now - deniedAt < Duration.ofSeconds(30).toNanos() ? Reason.DENIED_RECENT_DENIAL
+          : reason;
+    }
+
+    private Reason decide(boolean skip, boolean noAccount) {
       expire();
       if (noAccount) {
         return Reason.SKIPPED_NO_ACCOUNT;
@@ -71,7 +86,7 @@ class GuardModelPropertyTest {
         return Reason.SKIPPED_SKIP_CHARGE;
       }
       if (cacheFailing) {
-        return failClosed ? fromStore(true) : Reason.FAIL_OPEN_CACHE_ERROR;
+        return failClosed ? fromStore(true) : failOpen(Reason.FAIL_OPEN_CACHE_ERROR);
       }
       if (markerVersion >= 0 && (cachedSnapshot == null || markerVersion >= cachedSnapshot.version())) {
         return Reason.DENIED_BLOCKED_MARKER;
@@ -88,7 +103,7 @@ class GuardModelPropertyTest {
 
     private Reason fromStore(boolean cacheFailed) {
       if (storeFailing) {
-        return failClosed ? Reason.DENIED_UNAVAILABLE : Reason.FAIL_OPEN_STORE_ERROR;
+        return failClosed ? Reason.DENIED_UNAVAILABLE : failOpen(Reason.FAIL_OPEN_STORE_ERROR);
       }
       if (stored == null) {
         return Reason.NO_SNAPSHOT;
@@ -130,7 +145,7 @@ class GuardModelPropertyTest {
     Model model = new Model(failClosed);
     model.now = ticker.read();
     try (CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).snapshotProvider(store)
-        .failClosed(failClosed).fetchTimeout(Duration.ofSeconds(5)).build()) {
+        .failClosed(failClosed).fetchTimeout(Duration.ofSeconds(5)).ticker(ticker).build()) {
       for (Step step : steps) {
         switch (step) {
           case StoreChange c -> {

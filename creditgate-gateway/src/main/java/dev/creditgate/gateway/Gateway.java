@@ -77,6 +77,7 @@ public final class Gateway implements AutoCloseable {
         .cacheTimeout(config.guardCacheTimeout())
         .fetchTimeout(config.guardFetchTimeout())
         .failClosed(config.guardFailClosed())
+        .rememberDenials(config.guardRememberDenials())
         .listener(metrics)
         .build();
     ScheduledThreadPoolExecutor stpe = new ScheduledThreadPoolExecutor(1, Thread.ofPlatform().daemon()

@@ -42,6 +42,7 @@ public record GatewayConfig(
     boolean guardFailClosed,
     Duration guardCacheTimeout,
     Duration guardFetchTimeout,
+    Duration guardRememberDenials,
     Duration connectTimeout,
     Duration firstByteTimeout,
     Duration idleTimeout,
@@ -79,7 +80,7 @@ public record GatewayConfig(
       "admin.token", "demo",
       "ledger.url", "ledger.spool-dir",
       "cache.redis-uri", "cache.redis-prefix", "cache.near-cache", "cache.near-cache-ttl",
-      "guard.fail-closed", "guard.cache-timeout", "guard.fetch-timeout",
+      "guard.fail-closed", "guard.cache-timeout", "guard.fetch-timeout", "guard.remember-denials",
       "upstream.connect-timeout", "upstream.first-byte-timeout", "upstream.idle-timeout", "upstream.probe-interval");
 
   public GatewayConfig {
@@ -233,6 +234,7 @@ public record GatewayConfig(
         r.bool("guard.fail-closed", false),
         r.duration("guard.cache-timeout", dev.creditgate.CreditBalanceGuard.DEFAULT_CACHE_TIMEOUT),
         r.duration("guard.fetch-timeout", dev.creditgate.CreditBalanceGuard.DEFAULT_FETCH_TIMEOUT),
+        r.durationOrZero("guard.remember-denials", dev.creditgate.CreditBalanceGuard.DEFAULT_REMEMBER_DENIALS),
         r.duration("upstream.connect-timeout", DEFAULT_CONNECT_TIMEOUT),
         r.duration("upstream.first-byte-timeout", DEFAULT_FIRST_BYTE_TIMEOUT),
         r.duration("upstream.idle-timeout", DEFAULT_IDLE_TIMEOUT),
@@ -264,8 +266,8 @@ public record GatewayConfig(
   /** The same config with other model routes. */
   public GatewayConfig withModels(Map<String, ModelRoute> newModels) {
     return new GatewayConfig(host, port, maxBodyBytes, adminToken, demoMode, ledgerUrl, spoolDir, redisUri,
-        redisPrefix, nearCache, nearCacheTtl, guardFailClosed, guardCacheTimeout, guardFetchTimeout, connectTimeout, firstByteTimeout, idleTimeout,
-        probeInterval, shutdownTimeout, newModels);
+        redisPrefix, nearCache, nearCacheTtl, guardFailClosed, guardCacheTimeout, guardFetchTimeout, guardRememberDenials, connectTimeout,
+        firstByteTimeout, idleTimeout, probeInterval, shutdownTimeout, newModels);
   }
 
   /** Hides a password in a JDBC or Redis URL so it can be shown in an error or a log line. */
@@ -346,6 +348,23 @@ public record GatewayConfig(
 
     /** Durations as {@code 250ms}, {@code 5s}, {@code 2m} or ISO-8601 ({@code PT5S}); must be positive. */
     Duration duration(String key, Duration def) {
+      Duration d = parsed(key, def);
+      if (d.isZero() || d.isNegative()) {
+        throw new ConfigException(key + " must be positive, but was '" + props.get(key) + "'");
+      }
+      return d;
+    }
+
+    /** A duration that may be zero (the option's "off"). */
+    Duration durationOrZero(String key, Duration def) {
+      Duration d = parsed(key, def);
+      if (d.isNegative()) {
+        throw new ConfigException(key + " must be zero or positive, but was '" + props.get(key) + "'");
+      }
+      return d;
+    }
+
+    private Duration parsed(String key, Duration def) {
       String v = props.get(key);
       if (v == null || v.isBlank()) {
         return def;
@@ -353,9 +372,6 @@ public record GatewayConfig(
       Duration d = parseDuration(v.trim());
       if (d == null) {
         throw new ConfigException(key + " must be a duration like 250ms, 5s, 2m or PT5S, but was '" + v + "'");
-      }
-      if (d.isZero() || d.isNegative()) {
-        throw new ConfigException(key + " must be positive, but was '" + v + "'");
       }
       return d;
     }

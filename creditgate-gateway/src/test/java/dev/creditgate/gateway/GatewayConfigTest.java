@@ -124,4 +124,19 @@ class GatewayConfigTest {
     assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("cache.near-cache-ttl", "0s"), Map.of()))
         .isInstanceOf(ConfigException.class).hasMessage("cache.near-cache-ttl must be positive, but was '0s'");
   }
+
+  @Test
+  void rememberDenialsDefaultsToThirtySecondsAndZeroTurnsItOff() {
+    assertThat(GatewayConfig.defaults().guardRememberDenials()).isEqualTo(java.time.Duration.ofSeconds(30));
+    assertThat(GatewayConfig.fromProperties(Map.of("guard.remember-denials", "0s"), Map.of()).guardRememberDenials())
+        .isZero();
+    assertThat(GatewayConfig.fromProperties(Map.of(), Map.of("CREDITGATE_GUARD_REMEMBER_DENIALS", "2m"))
+        .guardRememberDenials()).isEqualTo(java.time.Duration.ofMinutes(2));
+    assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("guard.remember-denials", "-1s"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("guard.remember-denials must be zero or positive, but was '-1s'");
+    assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("guard.remember-denials", "soon"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("guard.remember-denials must be a duration like 250ms, 5s, 2m or PT5S, but was 'soon'");
+  }
 }
