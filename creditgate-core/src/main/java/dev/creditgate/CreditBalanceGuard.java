@@ -70,6 +70,7 @@ public final class CreditBalanceGuard implements AutoCloseable {
   public static final Duration DEFAULT_REMEMBER_DENIALS = Duration.ofSeconds(30);
   /** Accounts whose denial is remembered at most; beyond it, new denials are not remembered. */
   static final int MAX_REMEMBERED_DENIALS = 100_000;
+  private static final long DENIAL_REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   private static final Logger LOG = LoggerFactory.getLogger(CreditBalanceGuard.class);
 
@@ -232,13 +233,20 @@ public final class CreditBalanceGuard implements AutoCloseable {
   /** Records a decision taken from a cache or store answer: a denial is remembered, an admission forgets it. */
   private void remember(String accountId, boolean admitted) {
     if (admitted) {
-      if (!denials.isEmpty()) {
+      // A lock-free read first: removing an absent key may still lock its hash bin.
+      if (!denials.isEmpty() && denials.containsKey(accountId)) {
         denials.remove(accountId);
       }
       return;
     }
     long now = ticker.read();
-    if (denials.size() >= MAX_REMEMBERED_DENIALS && !denials.containsKey(accountId)) {
+    Long before = denials.get(accountId);
+    if (before != null && now - before < DENIAL_REFRESH_NANOS) {
+      // Refreshed at most once a second: a read, not a write, on the hot deny path (the window
+      // may end up to a second early).
+      return;
+    }
+    if (before == null && denials.size() >= MAX_REMEMBERED_DENIALS) {
       denials.values().removeIf(at -> now - at >= rememberDenialsNanos);
       if (denials.size() >= MAX_REMEMBERED_DENIALS) {
         return;
