@@ -58,6 +58,17 @@ public interface CreditLedger extends CreditSnapshotProvider, AutoCloseable {
   /** The entry recorded under {@code eventId}, if any. */
   Optional<LedgerEntry> entry(String accountId, String eventId);
 
+  /**
+   * Whether the account has an entry with this event id, or a charge with it that the ledger
+   * accepted and has not written yet (spooled while its database was away). A caller refusing a
+   * reused idempotency key asks this, so a key is refused even while its charge waits.
+   *
+   * @throws LedgerUnavailableException when nothing is spooled under the id and the database cannot be read
+   */
+  default boolean eventRecorded(String accountId, String eventId) {
+    return entry(accountId, eventId).isPresent();
+  }
+
   List<PriceRule> priceRules();
 
   /** Stores a new rule; its id is assigned. */

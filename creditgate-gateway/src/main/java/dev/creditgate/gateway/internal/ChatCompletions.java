@@ -176,7 +176,7 @@ public final class ChatCompletions {
 
   private boolean spentBefore(BillingContext billing) {
     try {
-      return ledger.entry(billing.accountId(), billing.eventId()).isPresent();
+      return ledger.eventRecorded(billing.accountId(), billing.eventId());
     } catch (LedgerUnavailableException e) {
       // The charge itself spools and the ledger rejects a second entry for the event id.
       ledgerLog.warn(ticker.read(), "cannot check the idempotency key, account_id={}: {}",

@@ -114,6 +114,16 @@ final class ChargeSpool implements AutoCloseable {
     return List.copyOf(pending);
   }
 
+  /** Whether a pending record charges this account under this event id. */
+  synchronized boolean contains(String accountId, String eventId) {
+    for (SpoolRecord record : pending) {
+      if (record.request().eventId().equals(eventId) && record.request().accountId().equals(accountId)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   synchronized boolean isEmpty() {
     return pending.isEmpty();
   }

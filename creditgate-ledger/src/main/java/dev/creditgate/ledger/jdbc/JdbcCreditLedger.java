@@ -1159,6 +1159,14 @@ public final class JdbcCreditLedger implements CreditLedger {
     return read(c -> Optional.ofNullable(findEntry(c, accountId, eventId)).map(StoredEntry::entry));
   }
 
+  @Override
+  public boolean eventRecorded(String accountId, String eventId) {
+    BillingContext.requireValidAccountId(accountId);
+    LedgerChecks.requireEventId(eventId);
+    // The spool first: it answers while the database is away.
+    return spool.contains(accountId, eventId) || entry(accountId, eventId).isPresent();
+  }
+
   // ---------------------------------------------------------------- price rules
 
   @Override

@@ -91,6 +91,8 @@ abstract class AbstractSpoolOutageTest {
       });
       assertThat(ledger.stats().spoolPending()).isEqualTo(22);
       assertThat(ledger.stats().spooledTotal()).isEqualTo(22);
+      // A reused idempotency key is recognised while its charge waits in the spool, without the database.
+      assertThat(ledger.eventRecorded(account, "c12")).isTrue();
       assertThat(ledger.stats().spoolBytes()).isPositive();
       Thread.sleep(300);
       assertThat(ledger.stats().spoolPending()).as("nothing replays while the database is away").isEqualTo(22);
@@ -102,6 +104,8 @@ abstract class AbstractSpoolOutageTest {
       assertThat(ledger.stats().replayedTotal()).isEqualTo(22);
       assertThat(ledger.stats().replayLag()).isZero();
       assertAppliedExactlyOnce(ledger, 30);
+      assertThat(ledger.eventRecorded(account, "c12")).isTrue();
+      assertThat(ledger.eventRecorded(account, "c99")).isFalse();
       assertThat(ledger.charge(charge(30)).status()).isEqualTo(ChargeResult.Status.APPLIED);
     }
   }
