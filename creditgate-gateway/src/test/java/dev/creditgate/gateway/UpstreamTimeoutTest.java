@@ -61,4 +61,45 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
     assertThat(code(r)).isEqualTo("upstream_timeout");
     assertThat(charges(account)).isEmpty();
   }
+
+  /**
+   * The idle timeout counts only time spent waiting for the upstream: a client that stops reading
+   * for five idle timeouts blocks the gateway's writes (its socket buffers are full), and when it
+   * reads again the whole stream arrives and is charged from its reported usage.
+   */
+  @Test
+  void aClientThatStopsReadingIsNotAnIdleUpstream() throws Exception {
+    String account = account();
+    String key = userKey(account, 100_000);
+    // About 11 MB of events: more than the client leg's socket buffers hold, so the gateway's
+    // writer blocks while the client pauses.
+    upstream.chunks = 60_000;
+    byte[] body = "{\"model\":\"pro\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}"
+        .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    String head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key
+        + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
+    String received;
+    try (java.net.Socket socket = new java.net.Socket()) {
+      socket.setReceiveBufferSize(4096);
+      socket.setSoTimeout(30_000);
+      socket.connect(new java.net.InetSocketAddress("127.0.0.1", java.net.URI.create(base).getPort()));
+      java.io.OutputStream out = socket.getOutputStream();
+      out.write(head.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.write(body);
+      out.flush();
+      java.io.InputStream in = socket.getInputStream();
+      byte[] first = in.readNBytes(2048);
+      Thread.sleep(2000);
+      byte[] rest = in.readAllBytes();
+      received = new String(first, java.nio.charset.StandardCharsets.UTF_8)
+          + new String(rest, java.nio.charset.StandardCharsets.UTF_8);
+    }
+    assertThat(received).startsWith("HTTP/1.1 200");
+    assertThat(received.length()).isGreaterThan(10_000_000);
+    assertThat(received).contains("\"usage\"").contains("data: [DONE]");
+    await().atMost(Duration.ofSeconds(5)).until(() -> charges(account).size() == 1);
+    LedgerEntry charge = charges(account).get(0);
+    assertThat(charge.estimated()).isFalse();
+    assertThat(charge.usage().outputTokens()).isEqualTo(TestUpstream.COMPLETION);
+  }
 }
