@@ -160,4 +160,28 @@ class MalformedRequestTest extends GatewayTestSupport {
     assertThat(ledger.priceRules()).hasSize(rulesBefore);
     assertThat(server.keys().list(null)).hasSize(keysBefore);
   }
+
+  /**
+   * An oversized body gets its 413 every time, and the next request on the same client works. The
+   * gateway used to answer before reading the body and close the socket with the upload unread;
+   * the kernel then reset the connection and about 1 in 75 clients saw no answer at all
+   * ("header parser received no bytes"; 4 of 300 in a loop like this one, 0 of 1,000 after the fix).
+   */
+  @Test
+  void oversizedBodiesAlwaysGetTheir413() throws Exception {
+    String key = userKey(account(), 100_000);
+    String huge = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(70_000) + "\"}]}";
+    Map<Integer, Integer> statuses = new java.util.TreeMap<>();
+    for (int i = 0; i < 300; i++) {
+      for (String body : new String[] {huge, "{\"model\":"}) {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+            .timeout(Duration.ofSeconds(20))
+            .header("Authorization", "Bearer " + key)
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        statuses.merge(http.send(request, HttpResponse.BodyHandlers.ofString()).statusCode(), 1, Integer::sum);
+      }
+    }
+    assertThat(statuses).containsExactlyInAnyOrderEntriesOf(Map.of(400, 300, 413, 300));
+  }
 }

@@ -436,12 +436,13 @@ public final class ChatCompletions {
     byte[] body;
     long declared = ctx.req().getContentLengthLong();
     if (declared > maxBodyBytes) {
-      throw tooLarge();
+      throw tooLarge(ctx);
     }
-    try (InputStream in = ctx.req().getInputStream()) {
-      body = readAll(in, maxBodyBytes);
+    try {
+      // Not closed here: an oversized body is drained from it before the 413 (tooLarge).
+      body = readAll(ctx.req().getInputStream(), maxBodyBytes);
     } catch (BodyTooLargeException e) {
-      throw tooLarge();
+      throw tooLarge(ctx);
     } catch (IOException e) {
       throw ApiError.invalidRequest("the request body could not be read", null);
     }
@@ -509,7 +510,28 @@ public final class ChatCompletions {
     return request;
   }
 
-  private static ApiError tooLarge() {
+  /** Bytes of an oversized body read and dropped before the 413, so that the answer reaches the client. */
+  static final long OVERSIZED_BODY_DRAIN_BYTES = 4L * 1024 * 1024;
+
+  /**
+   * The 413 for an oversized body. The connection is closed after it; what the client is still
+   * sending is read and dropped first (up to {@link #OVERSIZED_BODY_DRAIN_BYTES}), since closing a
+   * socket with unread bytes makes the kernel reset the connection, and a client whose upload is
+   * reset may never see the answer (seen as "header parser received no bytes" in a test).
+   */
+  private static ApiError tooLarge(Context ctx) {
+    ctx.header("Connection", "close");
+    try {
+      InputStream in = ctx.req().getInputStream();
+      byte[] sink = new byte[16 * 1024];
+      long left = OVERSIZED_BODY_DRAIN_BYTES;
+      int n;
+      while (left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) != -1) {
+        left -= n;
+      }
+    } catch (IOException | RuntimeException e) {
+      // The client stopped sending; the 413 is still attempted.
+    }
     return new ApiError(413, "invalid_request_error", "request_too_large", "the request body is too large");
   }
 
