@@ -46,7 +46,8 @@ wait "$CLIENT" || true
 DRAIN_MS=-1
 T0=$(date +%s%N)
 for _ in $(seq 1 600); do
-  if [ "$(metric "$GW_PORT" creditgate_ledger_spool_size)" -eq 0 ]; then
+  if [ "$(metric "$GW_PORT" creditgate_ledger_spool_size)" -eq 0 ] \
+      && [ "$(metric "$GW_PORT" creditgate_ledger_charges_queued)" -eq 0 ]; then
     DRAIN_MS=$((($(date +%s%N) - T0) / 1000000)); break
   fi
   sleep 0.1

@@ -61,7 +61,10 @@ T0=$(date +%s%N)
 for _ in $(seq 1 600); do
   s=$(metric "$GW_PORT" creditgate_ledger_spool_size)
   [ "$s" -gt "$SPOOLED_MAX" ] && SPOOLED_MAX=$s
-  if [ "$s" -eq 0 ]; then DRAIN_MS=$((($(date +%s%N) - T0) / 1000000)); break; fi
+  # Write-behind: charges still queued for the database (not yet written nor spooled) count too.
+  if [ "$s" -eq 0 ] && [ "$(metric "$GW_PORT" creditgate_ledger_charges_queued)" -eq 0 ]; then
+    DRAIN_MS=$((($(date +%s%N) - T0) / 1000000)); break
+  fi
   sleep 0.1
 done
 SPOOL_END=$(metric "$GW_PORT" creditgate_ledger_spool_size)

@@ -41,6 +41,29 @@ public interface CreditLedger extends CreditSnapshotProvider, AutoCloseable {
    */
   ChargeResult charge(ChargeRequest request);
 
+  /**
+   * Tells the ledger that a call is about to be served, with an estimate of its charge, before its
+   * usage is known. The caller charges the call through the returned intent and closes it in every
+   * case. A write-behind ledger journals the intent and charges the estimate should the real
+   * charge be lost to a power loss; the default records nothing.
+   *
+   * @throws IllegalArgumentException when the estimate is not a valid charge request
+   * @throws LedgerUnavailableException when the intent cannot be recorded
+   */
+  default ChargeIntent intend(ChargeRequest estimate) {
+    return ChargeIntent.direct(this);
+  }
+
+  /**
+   * Waits, at most {@code timeout}, until every charge of the account that {@link #charge}
+   * accepted ({@link ChargeResult.Status#QUEUED}) is in the ledger and its cache; true when none
+   * is left. A caller about to check the account's credit calls it so that it sees its own
+   * charges. The default has nothing queued.
+   */
+  default boolean awaitCharges(String accountId, java.time.Duration timeout) {
+    return true;
+  }
+
   /** Returns up to {@code amount} credits of the charge {@code chargeEventId}; never more than it. */
   LedgerEntry refund(String accountId, String chargeEventId, long amount, String eventId, String actor, String reason);
 
@@ -60,7 +83,8 @@ public interface CreditLedger extends CreditSnapshotProvider, AutoCloseable {
 
   /**
    * Whether the account has an entry with this event id, or a charge with it that the ledger
-   * accepted and has not written yet (spooled while its database was away). A caller refusing a
+   * accepted and has not written yet (queued behind the answer, or spooled while its database was
+   * away). A caller refusing a
    * reused idempotency key asks this, so a key is refused even while its charge waits.
    *
    * @throws LedgerUnavailableException when nothing is spooled under the id and the database cannot be read

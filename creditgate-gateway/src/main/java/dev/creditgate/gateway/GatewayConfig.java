@@ -35,6 +35,7 @@ public record GatewayConfig(
     boolean demoMode,
     String ledgerUrl,
     Path spoolDir,
+    boolean ledgerWriteBehind,
     String redisUri,
     String redisPrefix,
     boolean nearCache,
@@ -78,7 +79,7 @@ public record GatewayConfig(
   private static final List<String> SCALAR_KEYS = List.of(
       "server.host", "server.port", "server.max-body-bytes", "server.shutdown-timeout",
       "admin.token", "demo",
-      "ledger.url", "ledger.spool-dir",
+      "ledger.url", "ledger.spool-dir", "ledger.write-behind",
       "cache.redis-uri", "cache.redis-prefix", "cache.near-cache", "cache.near-cache-ttl",
       "guard.fail-closed", "guard.cache-timeout", "guard.fetch-timeout", "guard.remember-denials",
       "upstream.connect-timeout", "upstream.first-byte-timeout", "upstream.idle-timeout", "upstream.probe-interval");
@@ -227,6 +228,7 @@ public record GatewayConfig(
         demo,
         ledgerUrl,
         Path.of(r.string("ledger.spool-dir", DEFAULT_SPOOL_DIR)),
+        r.bool("ledger.write-behind", true),
         redisUri,
         redisPrefix(r.string("cache.redis-prefix", "creditgate")),
         r.bool("cache.near-cache", false),
@@ -265,7 +267,8 @@ public record GatewayConfig(
 
   /** The same config with other model routes. */
   public GatewayConfig withModels(Map<String, ModelRoute> newModels) {
-    return new GatewayConfig(host, port, maxBodyBytes, adminToken, demoMode, ledgerUrl, spoolDir, redisUri,
+    return new GatewayConfig(host, port, maxBodyBytes, adminToken, demoMode, ledgerUrl, spoolDir, ledgerWriteBehind,
+        redisUri,
         redisPrefix, nearCache, nearCacheTtl, guardFailClosed, guardCacheTimeout, guardFetchTimeout, guardRememberDenials, connectTimeout,
         firstByteTimeout, idleTimeout, probeInterval, shutdownTimeout, newModels);
   }

@@ -81,7 +81,8 @@ public final class GatewayServer implements AutoCloseable {
   public static JdbcCreditLedger openLedger(GatewayConfig config, CreditCache cache) {
     JdbcCreditLedger.Builder b = JdbcCreditLedger.builder()
         .jdbcUrl(config.ledgerUrl())
-        .spoolDirectory(config.spoolDir());
+        .spoolDirectory(config.spoolDir())
+        .writeBehind(config.ledgerWriteBehind());
     if (cache != null) {
       b.cache(cache);
     }

@@ -89,7 +89,8 @@ class MetricsAndHealthTest extends GatewayTestSupport {
     assertThat(sum(after, guard, "outcome=\"denied\"") - sum(before, guard, "outcome=\"denied\"")).isEqualTo(1.0);
     assertThat(sum(after, "creditgate_guard_decision_latency_seconds_count")).isGreaterThanOrEqualTo(3.0);
     assertThat(sum(after, "creditgate_upstream_latency_seconds_count", "phase=\"total\"")).isEqualTo(2.0);
-    assertThat(sum(after, "creditgate_charges_total", "status=\"applied\"", "estimated=\"false\"",
+    // Written behind the answer (ledger.write-behind, the default): accepted as queued.
+    assertThat(sum(after, "creditgate_charges_total", "status=\"queued\"", "estimated=\"false\"",
         "unpriced=\"false\"")).isEqualTo(2.0);
     assertThat(sum(after, "creditgate_credits_charged_total") - sum(before, "creditgate_credits_charged_total"))
         .isEqualTo(2.0 * expectedCredits);
@@ -97,6 +98,9 @@ class MetricsAndHealthTest extends GatewayTestSupport {
     // The group-commit counters read the ledger through a supplier that Micrometer holds weakly;
     // they must still count after a collection.
     System.gc();
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).until(() ->
+        sum(parse(get("/metrics").body()), "creditgate_ledger_group_commit_charges_total")
+            - sum(before, "creditgate_ledger_group_commit_charges_total") >= 2.0);
     Map<String, Double> collected = parse(get("/metrics").body());
     assertThat(sum(collected, "creditgate_ledger_group_commit_charges_total")
         - sum(before, "creditgate_ledger_group_commit_charges_total")).isEqualTo(2.0);

@@ -12,6 +12,7 @@ import dev.creditgate.gateway.ApiError;
 import dev.creditgate.gateway.internal.Authenticator.Principal;
 import dev.creditgate.gateway.internal.UpstreamRouter.Route;
 import dev.creditgate.internal.ThrottledLog;
+import dev.creditgate.ledger.ChargeIntent;
 import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.ChargeResult;
 import dev.creditgate.ledger.CreditLedger;
@@ -70,6 +71,12 @@ public final class ChatCompletions {
   private final Set<String> inflight = ConcurrentHashMap.newKeySet();
   /** Calls being handled, for a shutdown that must not close the ledger under a charge. */
   private final AtomicInteger active = new AtomicInteger();
+  /** How long an admission waits for the account's charges still being written behind earlier answers. */
+  static final Duration OWN_CHARGES_WAIT = Duration.ofMillis(200);
+  /** How long an answer waits for its call's intent to be synced (one fsync, normally done long before). */
+  static final Duration INTENT_SYNC_WAIT = Duration.ofSeconds(1);
+  /** The output tokens an intent's estimate counts at most. */
+  static final long MAX_INTENT_OUTPUT_TOKENS = 100_000;
   private final ThrottledLog ledgerLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
   private final ThrottledLog upstreamLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
@@ -145,6 +152,12 @@ public final class ChatCompletions {
       if (charged && clientEventId && spentBefore(billing)) {
         throw idempotencyReused(billing.eventId(), "it was already used for a completed, charged request");
       }
+      if (charged) {
+        // This account's own charges still being written behind earlier answers count.
+        long waitStart = ticker.read();
+        ledger.awaitCharges(billing.accountId(), OWN_CHARGES_WAIT);
+        metrics.ledgerWait("own_charges", ticker.read() - waitStart);
+      }
       Admission admission = guard.check(billing);
       if (admission.isDenied()) {
         throw new ApiError(402, "insufficient_credits", "credit_balance_blocked",
@@ -165,8 +178,15 @@ public final class ChatCompletions {
         options.put("include_usage", true);
       }
       byte[] upstreamBody = bytes(request);
-      return stream ? streamCall(ctx, request, route, billing, charged, upstreamBody, clientWantsUsage)
-          : plainCall(ctx, request, route, billing, charged, upstreamBody);
+      ChargeIntent intent = charged ? intend(request, route, billing, upstreamBody.length) : null;
+      try {
+        return stream ? streamCall(ctx, request, route, billing, intent, upstreamBody, clientWantsUsage)
+            : plainCall(ctx, request, route, billing, intent, upstreamBody);
+      } finally {
+        if (intent != null) {
+          intent.close();
+        }
+      }
     } finally {
       if (charged) {
         inflight.remove(claim);
@@ -185,13 +205,14 @@ public final class ChatCompletions {
     }
   }
 
-  private int plainCall(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean charged,
+  private int plainCall(Context ctx, ObjectNode request, Route route, BillingContext billing, ChargeIntent intent,
       byte[] body) {
     long start = ticker.read();
     byte[] answer;
     int status;
     try (UpstreamClient.Exchange response = send(route, body)) {
       metrics.upstreamLatency(route.config().alias(), "first_byte", ticker.read() - start);
+      awaitDurable(intent, billing);
       status = response.status();
       answer = readAll(response.body(), MAX_UPSTREAM_BODY_BYTES);
     } catch (BodyTooLargeException e) {
@@ -210,11 +231,11 @@ public final class ChatCompletions {
     }
     Optional<Usage> usage = UsageParser.from(parsed);
     Billed billed = Billed.NONE;
-    if (charged) {
+    if (intent != null) {
       if (usage.isPresent()) {
-        billed = charge(billing, route, usage.get(), false);
+        billed = charge(intent, billing, route, usage.get(), false);
       } else if (status / 100 == 2 && parsed != null) {
-        billed = charge(billing, route, estimator.estimate(request, completionText(parsed), 0), true);
+        billed = charge(intent, billing, route, estimator.estimate(request, completionText(parsed), 0), true);
       }
       ctx.header(CHARGED_HEADER, Long.toString(billed.credits()));
       if (billed.balance() != null) {
@@ -234,19 +255,20 @@ public final class ChatCompletions {
     return relayUpstreamError(ctx, status, parsed, answer);
   }
 
-  private int streamCall(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean charged,
+  private int streamCall(Context ctx, ObjectNode request, Route route, BillingContext billing, ChargeIntent intent,
       byte[] body, boolean clientWantsUsage) {
     long start = ticker.read();
     try (UpstreamClient.Exchange response = send(route, body)) {
       metrics.upstreamLatency(route.config().alias(), "first_byte", ticker.read() - start);
+      awaitDurable(intent, billing);
       if (response.status() != 200) {
-        return passError(ctx, route, billing, charged, response);
+        return passError(ctx, route, billing, intent, response);
       }
-      return relayStream(ctx, request, route, billing, charged, clientWantsUsage, response.body(), start);
+      return relayStream(ctx, request, route, billing, intent, clientWantsUsage, response.body(), start);
     }
   }
 
-  private int relayStream(Context ctx, ObjectNode request, Route route, BillingContext billing, boolean charged,
+  private int relayStream(Context ctx, ObjectNode request, Route route, BillingContext billing, ChargeIntent intent,
       boolean clientWantsUsage, InputStream in, long start) {
     String alias = route.config().alias();
     SseScanner scanner = new SseScanner();
@@ -303,11 +325,11 @@ public final class ChatCompletions {
     } finally {
       // Whatever ended the stream (even an unexpected exception), what the upstream served is charged.
       metrics.upstreamLatency(alias, "total", ticker.read() - start);
-      if (charged) {
-        chargeStream(request, route, billing, scanner);
+      if (intent != null) {
+        chargeStream(intent, request, route, billing, scanner);
       }
     }
-    // The closing [DONE] goes out only now that the charge is committed or spooled (fsynced), so a
+    // The closing [DONE] goes out only now that the charge is journaled, committed or spooled, so a
     // client never holds a complete stream whose charge a crash could still lose.
     byte[] held = hold.release();
     if (!clientGone && held.length > 0) {
@@ -321,19 +343,20 @@ public final class ChatCompletions {
     return upstreamBroken ? 502 : 200;
   }
 
-  private void chargeStream(ObjectNode request, Route route, BillingContext billing, SseScanner scanner) {
+  private void chargeStream(ChargeIntent intent, ObjectNode request, Route route, BillingContext billing,
+      SseScanner scanner) {
     Usage usage = scanner.usage();
     if (usage != null) {
-      charge(billing, route, usage, false);
+      charge(intent, billing, route, usage, false);
     } else if (!scanner.text().isEmpty() || scanner.textDropped() > 0) {
-      charge(billing, route, estimator.estimate(request, scanner.text(), scanner.textDropped()), true);
+      charge(intent, billing, route, estimator.estimate(request, scanner.text(), scanner.textDropped()), true);
     } else {
       // Nothing was generated and nothing reported: a failed call, not charged.
       LOG.warn("stream produced no content and no usage; not charged, request_id={}", billing.requestId());
     }
   }
 
-  private int passError(Context ctx, Route route, BillingContext billing, boolean charged,
+  private int passError(Context ctx, Route route, BillingContext billing, ChargeIntent intent,
       UpstreamClient.Exchange response) {
     byte[] answer;
     try {
@@ -348,9 +371,9 @@ public final class ChatCompletions {
     } catch (IOException e) {
       parsed = null;
     }
-    if (charged) {
+    if (intent != null) {
       UsageParser.from(parsed).ifPresent(u -> {
-        Billed b = charge(billing, route, u, false);
+        Billed b = charge(intent, billing, route, u, false);
         ctx.header(CHARGED_HEADER, Long.toString(b.credits()));
       });
     }
@@ -367,6 +390,43 @@ public final class ChatCompletions {
       ctx.status(passed).contentType("application/json").result(Json.errorBytes(e));
     }
     return passed;
+  }
+
+  /**
+   * Tells the ledger the call is about to be served, with a rough estimate of its charge (a token
+   * per four bytes of the request, plus its output limit): a write-behind ledger journals it and
+   * charges it should a power loss take the real charge. Should the journal fail, the call is
+   * served and charged as without one.
+   */
+  private ChargeIntent intend(ObjectNode request, Route route, BillingContext billing, int bodyBytes) {
+    long output = Math.max(request.path("max_completion_tokens").asLong(0), request.path("max_tokens").asLong(0));
+    Usage estimate = new Usage((bodyBytes + 3) / 4, Math.min(Math.max(0, output), MAX_INTENT_OUTPUT_TOKENS), 0, 0);
+    try {
+      return ledger.intend(chargeRequest(billing, billing.eventId(), route, estimate, true));
+    } catch (RuntimeException e) {
+      ledgerLog.warn(ticker.read(), "cannot journal the call's intent, account_id={}: {}", billing.accountId(),
+          e.toString());
+      return ChargeIntent.direct(ledger);
+    }
+  }
+
+  /** Before the client gets a byte, the intent must survive a power loss (it normally has: one fsync). */
+  private void awaitDurable(ChargeIntent intent, BillingContext billing) {
+    if (intent == null) {
+      return;
+    }
+    long waitStart = ticker.read();
+    try {
+      if (!intent.awaitDurable(INTENT_SYNC_WAIT)) {
+        ledgerLog.warn(ticker.read(), "the call's intent was not synced within {}, request_id={}", INTENT_SYNC_WAIT,
+            billing.requestId());
+      }
+    } catch (RuntimeException e) {
+      ledgerLog.warn(ticker.read(), "the call's intent cannot be synced, request_id={}: {}", billing.requestId(),
+          e.toString());
+    } finally {
+      metrics.ledgerWait("intent_sync", ticker.read() - waitStart);
+    }
   }
 
   private UpstreamClient.Exchange send(Route route, byte[] body) {
@@ -389,14 +449,14 @@ public final class ChatCompletions {
   }
 
   /** Charges the usage; never throws, since the call has already happened and its answer must go out. */
-  private Billed charge(BillingContext billing, Route route, Usage usage, boolean estimated) {
+  private Billed charge(ChargeIntent intent, BillingContext billing, Route route, Usage usage, boolean estimated) {
     String alias = route.config().alias();
     ChargeRequest request = chargeRequest(billing, billing.eventId(), route, usage, estimated);
     try {
       ChargeResult result;
       long start = ticker.read();
       try {
-        result = ledger.charge(request);
+        result = intent.charge(request);
         metrics.chargeLatency(alias, ticker.read() - start);
       } catch (IdempotencyConflictException e) {
         // Another gateway served the same key at the same moment and charged it first; this call
@@ -404,7 +464,7 @@ public final class ChatCompletions {
         String own = "dup:" + UUID.randomUUID();
         LOG.warn("idempotency key raced on another gateway; charging this call as {}, request_id={}", own,
             billing.requestId());
-        result = ledger.charge(chargeRequest(billing, own, route, usage, estimated));
+        result = intent.charge(chargeRequest(billing, own, route, usage, estimated));
       }
       metrics.charge(alias, result, estimated);
       long credits = result.quote() == null ? 0 : result.quote().credits();

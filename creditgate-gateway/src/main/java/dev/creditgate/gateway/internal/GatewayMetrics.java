@@ -82,6 +82,18 @@ public final class GatewayMetrics implements GuardListener {
         .register(r), "chargeLatency", alias).record(nanos, TimeUnit.NANOSECONDS);
   }
 
+  /**
+   * How long a request waited for the write-behind ledger: {@code own_charges} before its guard
+   * check (its account's charges still being written), {@code intent_sync} before its first byte
+   * to the client (its intent's fsync).
+   */
+  public void ledgerWait(String what, long nanos) {
+    this.<Timer>meter(r -> Timer.builder("creditgate.ledger.wait")
+        .description("Time a request waited for the write-behind ledger, by what it waited for")
+        .tag("what", what)
+        .register(r), "ledgerWait", what).record(nanos, TimeUnit.NANOSECONDS);
+  }
+
   public void charge(String alias, ChargeResult result, boolean estimated) {
     boolean unpriced = result.quote() != null && result.quote().unpriced();
     ChargeResult.Status status = result.status();
@@ -92,7 +104,7 @@ public final class GatewayMetrics implements GuardListener {
         .tag("unpriced", Boolean.toString(unpriced))
         .tag("estimated", Boolean.toString(estimated))
         .register(r), "charges", alias, status, unpriced, estimated).increment();
-    if (status == ChargeResult.Status.APPLIED || status == ChargeResult.Status.SPOOLED) {
+    if (status != ChargeResult.Status.REPLAYED) {
       long credits = result.quote() == null ? 0 : result.quote().credits();
       this.<Counter>meter(r -> Counter.builder("creditgate.credits.charged")
           .description("Credits charged")
@@ -129,6 +141,9 @@ public final class GatewayMetrics implements GuardListener {
         .register(registry);
     FunctionCounter.builder("creditgate.ledger.group.commit.seconds", stats, s -> s.get().groupCommitNanos() / 1e9)
         .description("Time spent writing and committing those transactions").register(registry);
+    Gauge.builder("creditgate.ledger.charges.queued", stats, s -> s.get().queued())
+        .description("Charges accepted and journaled, not yet written to the database (write-behind)")
+        .register(registry);
   }
 
   /** Registers the spool size gauge; {@code size} returns -1 when unknown. */

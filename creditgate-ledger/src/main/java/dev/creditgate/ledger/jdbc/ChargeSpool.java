@@ -89,9 +89,21 @@ final class ChargeSpool implements AutoCloseable {
   }
 
   synchronized void append(SpoolRecord record) {
-    byte[] line = (record.encode() + "\n").getBytes(StandardCharsets.UTF_8);
+    appendAll(List.of(record));
+  }
+
+  /** Appends records with one fsync (nothing when the list is empty); all or none are acknowledged. */
+  synchronized void appendAll(List<SpoolRecord> records) {
+    if (records.isEmpty()) {
+      return;
+    }
+    StringBuilder text = new StringBuilder();
+    for (SpoolRecord record : records) {
+      text.append(record.encode()).append('\n');
+    }
+    byte[] lines = text.toString().getBytes(StandardCharsets.UTF_8);
     try {
-      ByteBuffer buffer = ByteBuffer.wrap(line);
+      ByteBuffer buffer = ByteBuffer.wrap(lines);
       while (buffer.hasRemaining()) {
         channel.write(buffer);
       }
@@ -106,8 +118,8 @@ final class ChargeSpool implements AutoCloseable {
       }
       throw new UncheckedIOException("cannot write the charge spool " + spoolFile, e);
     }
-    bytes += line.length;
-    pending.add(record);
+    bytes += lines.length;
+    pending.addAll(records);
   }
 
   synchronized List<SpoolRecord> pending() {

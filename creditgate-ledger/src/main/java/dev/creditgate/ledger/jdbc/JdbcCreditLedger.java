@@ -8,6 +8,7 @@ import dev.creditgate.CreditCache;
 import dev.creditgate.CreditSnapshot;
 import dev.creditgate.ledger.Account;
 import dev.creditgate.ledger.AccountNotFoundException;
+import dev.creditgate.ledger.ChargeIntent;
 import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.ChargeResult;
 import dev.creditgate.ledger.CreditLedger;
@@ -93,6 +94,10 @@ public final class JdbcCreditLedger implements CreditLedger {
   public static final Duration DEFAULT_PRICE_RULE_REFRESH = Duration.ofSeconds(10);
   /** How long an operation waits for its cache update before leaving it to background retries. */
   public static final Duration DEFAULT_CACHE_TIMEOUT = Duration.ofMillis(200);
+  /** How often the write-behind journal starts a new file (a file goes once all its charges are written). */
+  static final long JOURNAL_ROLL_MILLIS = 1000;
+  /** The shortest time between two journal fsyncs when no call waits for one. */
+  static final long JOURNAL_SYNC_INTERVAL_MICROS = 5000;
   /** The most charges group commit writes in one transaction. */
   public static final int DEFAULT_CHARGE_BATCH_SIZE = 64;
   /** The longest request id, scene, provider, model or actor accepted. */
@@ -134,6 +139,13 @@ public final class JdbcCreditLedger implements CreditLedger {
   private final AtomicLong rejected = new AtomicLong();
   private final AtomicLong unpriced = new AtomicLong();
   private final ChargeBatcher batcher;
+  /** The write-behind journal, or null when every charge is committed before {@link #charge} returns. */
+  private final ChargeJournal journal;
+  /** Queued (journaled, not yet committed) charges per account, and their keys. */
+  private final java.util.concurrent.ConcurrentHashMap<String, QueuedAccount> queuedByAccount =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  private final java.util.Set<String> queuedEvents = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final long readYourChargesNanos;
   private volatile List<PriceRule> rules;
   private volatile long rulesLoadedAtMillis;
 
@@ -164,6 +176,7 @@ public final class JdbcCreditLedger implements CreditLedger {
       throw e;
     }
     this.spool = opened;
+    this.readYourChargesNanos = Math.min(TimeUnit.SECONDS.toNanos(1), b.statementTimeout.toNanos());
     if (b.chargeBatchSize > 1) {
       // SQLite writes one transaction at a time, so more than one committer would only queue.
       int committers = dialect == Dialect.SQLITE ? 1 : Math.max(1, b.poolSize / 2);
@@ -172,6 +185,21 @@ public final class JdbcCreditLedger implements CreditLedger {
     } else {
       this.batcher = null;
     }
+    ChargeJournal openedJournal = null;
+    if (b.writeBehind) {
+      try {
+        openedJournal = openJournal(b.spoolDirectory);
+      } catch (RuntimeException e) {
+        if (batcher != null) {
+          batcher.stop();
+        }
+        spool.close();
+        scheduler.shutdownNow();
+        dataSource.close();
+        throw e;
+      }
+    }
+    this.journal = openedJournal;
     // Replays what a previous process left in the spool at once, then keeps draining it.
     long interval = b.replayInterval.toMillis();
     scheduler.scheduleWithFixedDelay(this::replayQuietly, 0, interval, TimeUnit.MILLISECONDS);
@@ -179,6 +207,64 @@ public final class JdbcCreditLedger implements CreditLedger {
 
   public static Builder builder() {
     return new Builder();
+  }
+
+  /**
+   * Moves what an earlier process left in the journal to the spool (one fsync), then starts a new
+   * journal. Charges the database already has are left out; the spool replays the rest.
+   */
+  private ChargeJournal openJournal(Path directory) {
+    ChargeJournal.Recovered recovered;
+    try {
+      recovered = ChargeJournal.recover(directory, ChargeJournal.bootId());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot read the charge journal in " + directory, e);
+    }
+    List<SpoolRecord> toSpool = new ArrayList<>();
+    int known = 0;
+    List<SpoolRecord> candidates = new ArrayList<>(recovered.charges());
+    for (SpoolRecord estimate : recovered.unfinishedIntents()) {
+      ChargeRequest r = estimate.request();
+      LOG.warn("journal written before a reboot holds a call without its charge; charging its estimate,"
+          + " account_id={} event_id={} usage={}", r.accountId(), r.eventId(), r.usage());
+      candidates.add(new SpoolRecord(estimate.spooledAt(), new ChargeRequest(r.accountId(), r.eventId(),
+          r.requestId(), r.scene(), r.provider(), r.model(), r.usage(), true, r.metadata()), estimate.quote()));
+    }
+    boolean databaseReadable = true;
+    for (SpoolRecord record : candidates) {
+      if (databaseReadable) {
+        try {
+          if (findEntryQuietly(record.request().accountId(), record.request().eventId())) {
+            known++;
+            continue;
+          }
+        } catch (LedgerUnavailableException e) {
+          databaseReadable = false;
+        }
+      }
+      toSpool.add(record);
+    }
+    spool.appendAll(toSpool);
+    long next = 0;
+    for (Path file : recovered.files()) {
+      next = Math.max(next, ChargeJournal.segmentId(file) + 1);
+      try {
+        Files.deleteIfExists(file);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("cannot delete the replayed charge journal " + file, e);
+      }
+    }
+    if (!recovered.files().isEmpty()) {
+      LOG.info("charge journal recovered: {} charges and {} estimated calls read, {} already in the ledger,"
+          + " {} to the spool", recovered.charges().size(), recovered.unfinishedIntents().size(), known,
+          toSpool.size());
+    }
+    return new ChargeJournal(directory, ChargeJournal.bootId(), next, JOURNAL_ROLL_MILLIS,
+        JOURNAL_SYNC_INTERVAL_MICROS);
+  }
+
+  private boolean findEntryQuietly(String accountId, String eventId) {
+    return read(c -> findEntry(c, accountId, eventId) != null);
   }
 
   private static HikariDataSource createDataSource(Builder b, Dialect dialect) {
@@ -290,7 +376,7 @@ public final class JdbcCreditLedger implements CreditLedger {
     return new LedgerStats(spool.size(), spool.bytes(), lag.isNegative() ? Duration.ZERO : lag, spooled.get(),
         replayed.get(), rejected.get(), unpriced.get(), cacheSync.failures(),
         batcher == null ? 0 : batcher.commits.sum(), batcher == null ? 0 : batcher.committedCharges.sum(),
-        batcher == null ? 0 : batcher.commitNanos.sum());
+        batcher == null ? 0 : batcher.commitNanos.sum(), queuedEvents.size());
   }
 
   // ---------------------------------------------------------------- accounts
@@ -309,6 +395,7 @@ public final class JdbcCreditLedger implements CreditLedger {
   @Override
   public Optional<Account> account(String accountId) {
     BillingContext.requireValidAccountId(accountId);
+    awaitOwnCharges(accountId);
     return read(c -> {
       try (PreparedStatement s = prepare(c, "SELECT " + ACCOUNT_COLUMNS + " FROM accounts WHERE id = ?")) {
         s.setString(1, accountId);
@@ -386,6 +473,10 @@ public final class JdbcCreditLedger implements CreditLedger {
 
   @Override
   public ChargeResult charge(ChargeRequest request) {
+    return charge(request, null);
+  }
+
+  private ChargeResult charge(ChargeRequest request, JournalIntent intent) {
     Objects.requireNonNull(request, "request");
     checkCharge(request);
     ensureOpen();
@@ -394,16 +485,229 @@ public final class JdbcCreditLedger implements CreditLedger {
       quote = quoteFor(request.scene(), request.provider(), request.model(), request.usage());
     } catch (LedgerUnavailableException e) {
       // No price rules could ever be read: spool unpriced, priced on replay.
-      return spool(request, null, e);
+      return settled(intent, spool(request, null, e));
     }
     if (!spool.isEmpty()) {
       // Older charges wait in the spool: keep their order and do not wait on a database that just failed.
-      return spool(request, quote, null);
+      return settled(intent, spool(request, quote, null));
+    }
+    if (journal != null && batcher != null) {
+      ChargeResult result = queue(request, quote, intent);
+      if (result != null) {
+        return result;
+      }
     }
     try {
-      return applyCharge(request, quote);
+      return settled(intent, applyCharge(request, quote));
     } catch (LedgerUnavailableException e) {
-      return spool(request, quote, e);
+      return settled(intent, spool(request, quote, e));
+    }
+  }
+
+  private static ChargeResult settled(JournalIntent intent, ChargeResult result) {
+    if (intent != null) {
+      intent.settle();
+    }
+    return result;
+  }
+
+  /**
+   * Write-behind: journals the charge (a {@code write(2)}, which survives a crash of the process)
+   * and leaves its database write to the committer; null when the journal cannot be written (the
+   * caller then commits the charge before returning).
+   */
+  private ChargeResult queue(ChargeRequest request, Quote quote, JournalIntent intent) {
+    if (quote.credits() > LedgerChecks.MAX_AMOUNT) {
+      throw new IllegalArgumentException("charge of " + quote.credits() + " credits for usage " + request.usage()
+          + " exceeds the largest amount " + LedgerChecks.MAX_AMOUNT);
+    }
+    SpoolRecord record = new SpoolRecord(clock.instant(), request, quote);
+    ChargeJournal.Ticket ticket;
+    try {
+      ticket = journal.charge(record, intent == null ? null : intent.eventId);
+    } catch (RuntimeException e) {
+      LOG.warn("charge journal not writable, committing the charge before answering, event_id={}: {}",
+          request.eventId(), e.toString());
+      return null;
+    }
+    if (intent != null) {
+      intent.linked = true;
+    }
+    queuedEvents.add(key(request.accountId(), request.eventId()));
+    queuedByAccount.compute(request.accountId(), (k, q) -> {
+      QueuedAccount account = q == null ? new QueuedAccount() : q;
+      account.count++;
+      return account;
+    });
+    batcher.enqueue(new PendingCharge(request, quote, null, null, record, ticket, intent));
+    return new ChargeResult(ChargeResult.Status.QUEUED, null, quote);
+  }
+
+  private static String key(String accountId, String eventId) {
+    return accountId + "\n" + eventId;
+  }
+
+  /**
+   * A queued charge's end: committed, or spooled when the database is away, or set aside in the
+   * rejected file when the ledger refuses it. Its journal record is done once the charge is durable
+   * elsewhere; should even the spool fail, the record stays in the journal for the next start.
+   */
+  private void settleQueued(PendingCharge p, RuntimeException error) {
+    boolean durable = true;
+    SpoolRecord record = p.record();
+    if (error instanceof IdempotencyConflictException) {
+      // Another gateway served the same Idempotency-Key at the same moment and charged it first.
+      // This call was served as well, so it is charged under an id of its own rather than given
+      // away (what the gateway does when a charge it waits for meets the conflict).
+      ChargeRequest own = underOwnId(p.request());
+      LOG.warn("idempotency key raced on another gateway; charging this call as {}, account_id={} event_id={}",
+          own.eventId(), own.accountId(), p.request().eventId());
+      record = new SpoolRecord(clock.instant(), own, p.quote());
+      try {
+        applyChargeAlone(own, p.quote());
+        error = null;
+      } catch (RuntimeException e) {
+        error = e;
+      }
+    }
+    if (error instanceof IdempotencyConflictException || error instanceof IllegalArgumentException
+        || error instanceof AccountNotFoundException) {
+      rejected.incrementAndGet();
+      LOG.error("queued charge rejected by the ledger, kept in {}: account_id={} event_id={}: {}",
+          ChargeSpool.REJECTED_FILE, p.request().accountId(), p.request().eventId(), error.getMessage());
+      spool.reject(record, error.getMessage());
+    } else if (error != null) {
+      try {
+        spool.append(record);
+        spooled.incrementAndGet();
+        LOG.warn("ledger database unavailable, queued charge spooled, account_id={} event_id={}: {}",
+            p.request().accountId(), p.request().eventId(), error.getMessage());
+      } catch (RuntimeException e) {
+        durable = false;
+        LOG.error("queued charge could not be spooled; it stays in the journal for the next start,"
+            + " account_id={} event_id={}: {}", p.request().accountId(), p.request().eventId(), e.toString());
+      }
+    }
+    queuedEvents.remove(key(p.request().accountId(), p.request().eventId()));
+    queuedByAccount.computeIfPresent(p.request().accountId(), (k, q) -> {
+      if (--q.count > 0) {
+        return q;
+      }
+      q.drained.complete(null);
+      return null;
+    });
+    if (durable) {
+      journal.done(p.ticket());
+      if (p.intent() != null) {
+        p.intent().settle();
+      }
+    }
+  }
+
+  /** The same charge under an event id of its own, the original kept as {@code idempotency_key} in its metadata. */
+  static ChargeRequest underOwnId(ChargeRequest r) {
+    String meta = r.metadata().strip();
+    String field = "\"idempotency_key\":\"" + r.eventId().replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    String inner = meta.substring(1, meta.length() - 1).strip();
+    String metadata = "{" + field + (inner.isEmpty() ? "" : "," + inner) + "}";
+    return new ChargeRequest(r.accountId(), "dup:" + java.util.UUID.randomUUID(), r.requestId(), r.scene(),
+        r.provider(), r.model(), r.usage(), r.estimated(), metadata);
+  }
+
+  @Override
+  public ChargeIntent intend(ChargeRequest estimate) {
+    Objects.requireNonNull(estimate, "estimate");
+    checkCharge(estimate);
+    ensureOpen();
+    if (journal == null || batcher == null) {
+      return CreditLedger.super.intend(estimate);
+    }
+    try {
+      ChargeJournal.Ticket ticket = journal.intent(new SpoolRecord(clock.instant(), estimate, null));
+      return new JournalIntent(estimate.accountId(), estimate.eventId(), ticket);
+    } catch (RuntimeException e) {
+      throw new LedgerUnavailableException("cannot journal the intent of event " + estimate.eventId(), e);
+    }
+  }
+
+  /** An account's queued charges; {@code drained} completes when the last of them is settled. */
+  private static final class QueuedAccount {
+    int count;
+    final CompletableFuture<Void> drained = new CompletableFuture<>();
+  }
+
+  @Override
+  public boolean awaitCharges(String accountId, Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
+    QueuedAccount queued = queuedByAccount.get(accountId);
+    if (queued == null) {
+      return true;
+    }
+    try {
+      queued.drained.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+      return true;
+    } catch (TimeoutException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (ExecutionException e) {
+      return true;
+    }
+  }
+
+  /** Reads see the account's own queued charges (bounded wait: a read is never held up by a dead database). */
+  private void awaitOwnCharges(String accountId) {
+    if (journal != null) {
+      awaitCharges(accountId, Duration.ofNanos(readYourChargesNanos));
+    }
+  }
+
+  /** An intent in the journal; done once its charge is durable, or voided when its call ends uncharged. */
+  private final class JournalIntent implements ChargeIntent {
+    final String accountId;
+    final String eventId;
+    final ChargeJournal.Ticket ticket;
+    volatile boolean linked;
+    private final AtomicBoolean closedOnce = new AtomicBoolean();
+
+    JournalIntent(String accountId, String eventId, ChargeJournal.Ticket ticket) {
+      this.accountId = accountId;
+      this.eventId = eventId;
+      this.ticket = ticket;
+    }
+
+    @Override
+    public boolean awaitDurable(Duration timeout) {
+      try {
+        return journal.awaitDurable(ticket, timeout.toNanos());
+      } catch (java.io.UncheckedIOException e) {
+        throw new LedgerUnavailableException("the charge journal cannot be synced", e);
+      }
+    }
+
+    @Override
+    public ChargeResult charge(ChargeRequest request) {
+      return JdbcCreditLedger.this.charge(request, this);
+    }
+
+    void settle() {
+      linked = true;
+      journal.done(ticket);
+    }
+
+    @Override
+    public void close() {
+      if (linked || !closedOnce.compareAndSet(false, true)) {
+        return;
+      }
+      try {
+        journal.done(journal.voided(accountId, eventId));
+      } catch (RuntimeException e) {
+        // Without the void record the intent stays open: charged its estimate only after a reboot.
+        LOG.warn("cannot journal the end of an uncharged call, event_id={}: {}", eventId, e.toString());
+      }
+      journal.done(ticket);
     }
   }
 
@@ -438,9 +742,28 @@ public final class JdbcCreditLedger implements CreditLedger {
     return new ChargeResult(ChargeResult.Status.APPLIED, entry, quote);
   }
 
-  /** A charge waiting for its group commit, and the thread waiting for it (woken when it is done). */
+  /**
+   * A charge waiting for its group commit: either a caller's (its future and the thread waiting for
+   * it, woken when it is done) or a queued one (its journal record, settled when it is done).
+   */
   private record PendingCharge(ChargeRequest request, Quote quote, CompletableFuture<ChargeResult> result,
-      Thread waiter) {
+      Thread waiter, SpoolRecord record, ChargeJournal.Ticket ticket, JournalIntent intent) {
+
+    PendingCharge(ChargeRequest request, Quote quote, CompletableFuture<ChargeResult> result, Thread waiter) {
+      this(request, quote, result, waiter, null, null, null);
+    }
+  }
+
+  /** Hands a charge's outcome to whoever waits for it. */
+  private void finish(PendingCharge p, ChargeResult result, RuntimeException error) {
+    if (p.ticket() != null) {
+      settleQueued(p, error);
+      return;
+    }
+    boolean changed = error == null ? p.result().complete(result) : p.result().completeExceptionally(error);
+    if (changed) {
+      LockSupport.unpark(p.waiter());
+    }
   }
 
   /**
@@ -473,6 +796,11 @@ public final class JdbcCreditLedger implements CreditLedger {
         this.committers.add(t);
         t.start();
       }
+    }
+
+    /** Queues a charge nobody waits for (write-behind). */
+    void enqueue(PendingCharge pending) {
+      queue.add(pending);
     }
 
     ChargeResult submit(ChargeRequest request, Quote quote) {
@@ -528,10 +856,7 @@ public final class JdbcCreditLedger implements CreditLedger {
         } catch (RuntimeException e) {
           LOG.error("ledger committer failed a batch of {} charges", batch.size(), e);
           for (PendingCharge p : batch) {
-            if (p.result().completeExceptionally(new LedgerUnavailableException("the charge could not be committed",
-                e))) {
-              LockSupport.unpark(p.waiter());
-            }
+            finish(p, null, new LedgerUnavailableException("the charge could not be committed", e));
           }
         } finally {
           batch.clear();
@@ -558,8 +883,7 @@ public final class JdbcCreditLedger implements CreditLedger {
           return;
         }
         for (PendingCharge p : ordered) {
-          p.result().completeExceptionally(e);
-          LockSupport.unpark(p.waiter());
+          finish(p, null, e);
         }
         return;
       } catch (RuntimeException e) {
@@ -582,24 +906,33 @@ public final class JdbcCreditLedger implements CreditLedger {
         PendingCharge p = ordered.get(i);
         Object outcome = outcomes.get(i);
         if (outcome instanceof Applied applied) {
-          p.result().complete(chargeResult(applied, p.request(), p.quote()));
+          finish(p, chargeResult(applied, p.request(), p.quote()), null);
         } else {
-          p.result().completeExceptionally((RuntimeException) outcome);
+          finish(p, null, (RuntimeException) outcome);
         }
-        LockSupport.unpark(p.waiter());
       }
     }
 
     private void complete(PendingCharge p) {
+      ChargeResult result;
       try {
-        p.result().complete(applyChargeAlone(p.request(), p.quote()));
+        result = applyChargeAlone(p.request(), p.quote());
       } catch (RuntimeException e) {
-        p.result().completeExceptionally(e);
+        finish(p, null, e);
+        return;
       }
-      LockSupport.unpark(p.waiter());
+      finish(p, result, null);
     }
 
+    /**
+     * Lets the committers write what is queued (bounded by the commit wait), then stops them.
+     * Queued charges still unwritten stay in the journal and are replayed at the next start.
+     */
     void stop() {
+      long drainDeadline = System.nanoTime() + waitNanos;
+      while (!queue.isEmpty() && System.nanoTime() - drainDeadline < 0) {
+        LockSupport.parkNanos(5_000_000);
+      }
       stopped = true;
       for (Thread t : committers) {
         try {
@@ -616,6 +949,9 @@ public final class JdbcCreditLedger implements CreditLedger {
     }
 
     private void fail(PendingCharge pending) {
+      if (pending.ticket() != null) {
+        return;
+      }
       if (pending.result().completeExceptionally(new LedgerUnavailableException("the ledger is closing", null))) {
         LockSupport.unpark(pending.waiter());
       }
@@ -1116,6 +1452,7 @@ public final class JdbcCreditLedger implements CreditLedger {
     BillingContext.requireValidAccountId(accountId);
     requireLimit(limit);
     long before = parseEntryCursor(cursor);
+    awaitOwnCharges(accountId);
     return read(c -> {
       List<LedgerEntry> items = new ArrayList<>();
       try (PreparedStatement s = prepare(c, "SELECT " + ENTRY_COLUMNS
@@ -1156,6 +1493,7 @@ public final class JdbcCreditLedger implements CreditLedger {
   public Optional<LedgerEntry> entry(String accountId, String eventId) {
     BillingContext.requireValidAccountId(accountId);
     LedgerChecks.requireEventId(eventId);
+    awaitOwnCharges(accountId);
     return read(c -> Optional.ofNullable(findEntry(c, accountId, eventId)).map(StoredEntry::entry));
   }
 
@@ -1163,8 +1501,9 @@ public final class JdbcCreditLedger implements CreditLedger {
   public boolean eventRecorded(String accountId, String eventId) {
     BillingContext.requireValidAccountId(accountId);
     LedgerChecks.requireEventId(eventId);
-    // The spool first: it answers while the database is away.
-    return spool.contains(accountId, eventId) || entry(accountId, eventId).isPresent();
+    // Queued and spooled charges first: they answer while the database is away.
+    return queuedEvents.contains(key(accountId, eventId)) || spool.contains(accountId, eventId)
+        || entry(accountId, eventId).isPresent();
   }
 
   // ---------------------------------------------------------------- price rules
@@ -1299,6 +1638,7 @@ public final class JdbcCreditLedger implements CreditLedger {
   @Override
   public VerifyResult verify(String accountId) {
     BillingContext.requireValidAccountId(accountId);
+    awaitOwnCharges(accountId);
     return transaction(c -> verifyIn(c, lockAccount(c, accountId, false, now())));
   }
 
@@ -1607,6 +1947,9 @@ public final class JdbcCreditLedger implements CreditLedger {
     if (batcher != null) {
       batcher.stop();
     }
+    if (journal != null) {
+      journal.close();
+    }
     scheduler.shutdown();
     try {
       if (!scheduler.awaitTermination(10, TimeUnit.SECONDS)) {
@@ -1644,6 +1987,7 @@ public final class JdbcCreditLedger implements CreditLedger {
     private Clock clock = Clock.systemUTC();
     private boolean migrate = true;
     private int chargeBatchSize = DEFAULT_CHARGE_BATCH_SIZE;
+    private boolean writeBehind;
 
     private Builder() {
     }
@@ -1745,6 +2089,19 @@ public final class JdbcCreditLedger implements CreditLedger {
       return this;
     }
 
+    /**
+     * Write-behind (default false): {@link #charge} journals the charge in the spool directory
+     * ({@code write(2)}, no fsync: it survives a crash of the process) and returns
+     * {@link ChargeResult.Status#QUEUED}; group commit writes it to the database in the background.
+     * {@link #intend} journals a call's estimate, fsync'd while the call runs, which is charged
+     * instead should a power loss take the charge's record. Reads of an account wait (up to a
+     * second) for its queued charges. Needs group commit ({@link #chargeBatchSize} above 1).
+     */
+    public Builder writeBehind(boolean writeBehind) {
+      this.writeBehind = writeBehind;
+      return this;
+    }
+
     /** Whether {@link #build()} brings the schema up to date (default true). */
     public Builder migrate(boolean migrate) {
       this.migrate = migrate;
@@ -1758,6 +2115,10 @@ public final class JdbcCreditLedger implements CreditLedger {
      * @throws IllegalStateException when another ledger holds the spool directory
      */
     public JdbcCreditLedger build() {
+      if (writeBehind && chargeBatchSize < 2) {
+        throw new IllegalArgumentException("writeBehind needs group commit: chargeBatchSize must be above 1, but was "
+            + chargeBatchSize);
+      }
       return new JdbcCreditLedger(this);
     }
 

@@ -19,6 +19,8 @@ import java.time.Duration;
  * @param groupCommitCharges charges those transactions carried; divided by {@code groupCommits}, the
  *                           mean batch size
  * @param groupCommitNanos   time spent writing and committing them
+ * @param queued             charges accepted and journaled but not yet written to the database
+ *                           (write-behind); normally a few milliseconds' worth
  */
 public record LedgerStats(
     long spoolPending,
@@ -31,5 +33,6 @@ public record LedgerStats(
     long cacheWriteFailures,
     long groupCommits,
     long groupCommitCharges,
-    long groupCommitNanos) {
+    long groupCommitNanos,
+    long queued) {
 }

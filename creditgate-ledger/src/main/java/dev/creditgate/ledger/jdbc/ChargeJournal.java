@@ -1,0 +1,511 @@
+package dev.creditgate.ledger.jdbc;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.zip.CRC32;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The write-behind journal: charges the ledger has accepted but not yet committed to the database,
+ * and the intents of calls in progress. Files {@code journal-<n>.log} in the spool directory, one
+ * line per record, each line checksummed.
+ *
+ * <ul>
+ *   <li>A <em>charge</em> record is written ({@code write(2)}, no fsync) before the charge is
+ *       acknowledged, so it survives a crash of the process; the database write follows in the
+ *       background and the record is then done.</li>
+ *   <li>An <em>intent</em> record is written when a call is admitted and fsync'd while the upstream
+ *       call runs ({@link #awaitDurable}); a call's answer waits for it. After a power loss (a
+ *       different boot id), an intent without its charge is charged its estimate, so a charge whose
+ *       record the page cache lost is estimated rather than lost.</li>
+ *   <li>A <em>void</em> record closes an intent whose call ended without a charge.</li>
+ * </ul>
+ *
+ * <p>A syncer thread fsyncs the current file whenever it has unsynced records (at most every
+ * {@code syncIntervalNanos} unless someone waits) and starts a new file every roll interval; a
+ * closed file whose records are all done is deleted.
+ */
+final class ChargeJournal implements AutoCloseable {
+
+  static final String PREFIX = "journal-";
+  static final String SUFFIX = ".log";
+  private static final Logger LOG = LoggerFactory.getLogger(ChargeJournal.class);
+  private static final Path BOOT_ID = Path.of("/proc/sys/kernel/random/boot_id");
+
+  /** A record's place: the file it is in, so that the file can go once all of its records are done. */
+  static final class Ticket {
+    private final Segment segment;
+    private final long sequence;
+    private boolean done;
+
+    private Ticket(Segment segment, long sequence) {
+      this.segment = segment;
+      this.sequence = sequence;
+    }
+
+    long sequence() {
+      return sequence;
+    }
+  }
+
+  private static final class Segment {
+    final long id;
+    final Path path;
+    final FileChannel channel;
+    final long openedNanos = System.nanoTime();
+    final AtomicInteger outstanding = new AtomicInteger();
+    long records;
+    volatile boolean closed;
+
+    Segment(long id, Path path, FileChannel channel) {
+      this.id = id;
+      this.path = path;
+      this.channel = channel;
+    }
+  }
+
+  /** What an earlier process left in the journal. */
+  record Recovered(List<SpoolRecord> charges, List<SpoolRecord> unfinishedIntents, int voidedOrCharged,
+      List<Path> files) {
+  }
+
+  private final Path directory;
+  private final String bootId;
+  private final long rollNanos;
+  private final long syncIntervalNanos;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition dirty = lock.newCondition();
+  private final Condition synced = lock.newCondition();
+  private final Thread syncer;
+  private final AtomicInteger outstanding = new AtomicInteger();
+  private Segment current;
+  private long nextSegmentId;
+  private long written;
+  private volatile long durable;
+  private int waiters;
+  private IOException syncFailure;
+  private volatile boolean stopped;
+  private boolean halted;
+  /** Whether the syncer waits for a first unsynced record (guarded by lock). */
+  private boolean syncerIdle;
+
+  ChargeJournal(Path directory, String bootId, long firstSegmentId, long rollMillis, long syncIntervalMicros) {
+    this.directory = directory;
+    this.bootId = bootId;
+    this.rollNanos = TimeUnit.MILLISECONDS.toNanos(rollMillis);
+    this.syncIntervalNanos = TimeUnit.MICROSECONDS.toNanos(syncIntervalMicros);
+    this.nextSegmentId = firstSegmentId;
+    try {
+      this.current = openSegment();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open a charge journal file in " + directory, e);
+    }
+    this.syncer = Thread.ofPlatform().daemon().name("creditgate-ledger-journal").unstarted(this::syncLoop);
+    syncer.start();
+  }
+
+  /** The machine's boot id, or "" where there is none (then every unfinished intent is charged). */
+  static String bootId() {
+    try {
+      return Files.readString(BOOT_ID, StandardCharsets.US_ASCII).trim();
+    } catch (IOException | RuntimeException e) {
+      return "";
+    }
+  }
+
+  // ------------------------------------------------------------------------------ recovery
+
+  /**
+   * Reads every journal file in {@code directory}. Charges are returned for replay (idempotent by
+   * event id); an intent with neither a charge nor a void is returned as unfinished only when its
+   * file was written before a reboot (another boot id), since then the page cache may have lost
+   * its charge. Unfinished intents of the same boot are calls the process did not finish: their
+   * answer never completed, and they are not charged (as before there was a journal).
+   */
+  static Recovered recover(Path directory, String currentBootId) throws IOException {
+    List<Path> files = files(directory);
+    List<SpoolRecord> charges = new ArrayList<>();
+    Map<String, SpoolRecord> intents = new HashMap<>();
+    Map<String, Boolean> intentAfterReboot = new HashMap<>();
+    Set<String> finished = new HashSet<>();
+    for (Path file : files) {
+      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+      boolean rebooted = true;
+      int number = 0;
+      for (String line : lines) {
+        number++;
+        if (line.isEmpty()) {
+          continue;
+        }
+        String payload = unframe(line);
+        if (payload == null) {
+          // A torn tail: a record whose write never completed, so nothing was acknowledged on it.
+          LOG.warn("charge journal {} line {} skipped: fails its checksum", file, number);
+          continue;
+        }
+        String[] parts = payload.split("\t", 3);
+        try {
+          switch (parts[0]) {
+            case "H" -> rebooted = currentBootId.isEmpty() || !parts[1].equals(currentBootId);
+            case "I" -> {
+              SpoolRecord estimate = SpoolRecord.decode(payload.substring(2));
+              String key = key(estimate.request().accountId(), estimate.request().eventId());
+              intents.put(key, estimate);
+              intentAfterReboot.put(key, rebooted);
+            }
+            case "C" -> {
+              SpoolRecord charge = SpoolRecord.decode(parts[2]);
+              charges.add(charge);
+              finished.add(key(charge.request().accountId(), decode(parts[1])));
+            }
+            case "V" -> finished.add(key(decode(parts[1]), decode(parts[2])));
+            default -> LOG.warn("charge journal {} line {} skipped: unknown record '{}'", file, number, parts[0]);
+          }
+        } catch (RuntimeException e) {
+          LOG.warn("charge journal {} line {} skipped: {}", file, number, e.getMessage());
+        }
+      }
+    }
+    List<SpoolRecord> unfinished = new ArrayList<>();
+    int closed = 0;
+    for (Map.Entry<String, SpoolRecord> intent : intents.entrySet()) {
+      if (finished.contains(intent.getKey())) {
+        closed++;
+      } else if (intentAfterReboot.get(intent.getKey())) {
+        unfinished.add(intent.getValue());
+      } else {
+        LOG.info("call in progress when the process stopped, not charged: account_id={} event_id={}",
+            intent.getValue().request().accountId(), intent.getValue().request().eventId());
+      }
+    }
+    return new Recovered(charges, unfinished, closed, files);
+  }
+
+  static List<Path> files(Path directory) throws IOException {
+    List<Path> files = new ArrayList<>();
+    if (!Files.isDirectory(directory)) {
+      return files;
+    }
+    try (DirectoryStream<Path> stream = Files.newDirectoryStream(directory, PREFIX + "*" + SUFFIX)) {
+      for (Path p : stream) {
+        files.add(p);
+      }
+    }
+    files.sort((a, b) -> Long.compare(segmentId(a), segmentId(b)));
+    return files;
+  }
+
+  static long segmentId(Path file) {
+    String name = file.getFileName().toString();
+    try {
+      return Long.parseLong(name.substring(PREFIX.length(), name.length() - SUFFIX.length()));
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  // ------------------------------------------------------------------------------ writing
+
+  /** Journals a call's intent; {@link #awaitDurable} tells when it survives a power loss. */
+  Ticket intent(SpoolRecord estimate) {
+    return append("I\t" + estimate.encode());
+  }
+
+  /** Journals a charge (survives a process crash once this returns); {@code intentEventId} links its intent. */
+  Ticket charge(SpoolRecord charge, String intentEventId) {
+    return append("C\t" + encode(intentEventId == null ? "" : intentEventId) + "\t" + charge.encode());
+  }
+
+  /** Journals that an intent's call ended without a charge. */
+  Ticket voided(String accountId, String eventId) {
+    return append("V\t" + encode(accountId) + "\t" + encode(eventId));
+  }
+
+  private Ticket append(String payload) {
+    byte[] line = (payload + "\t" + crc(payload) + "\n").getBytes(StandardCharsets.UTF_8);
+    lock.lock();
+    try {
+      if (stopped) {
+        throw new IllegalStateException("the charge journal is closed");
+      }
+      Segment segment = current;
+      ByteBuffer buffer = ByteBuffer.wrap(line);
+      long position = -1;
+      try {
+        position = segment.channel.position();
+        while (buffer.hasRemaining()) {
+          segment.channel.write(buffer);
+        }
+      } catch (IOException e) {
+        try {
+          if (position >= 0) {
+            segment.channel.truncate(position);
+            segment.channel.position(position);
+          }
+        } catch (IOException ignored) {
+          // A torn line fails its checksum at recovery.
+        }
+        throw new UncheckedIOException("cannot write the charge journal " + segment.path, e);
+      }
+      segment.records++;
+      segment.outstanding.incrementAndGet();
+      outstanding.incrementAndGet();
+      written++;
+      if (syncerIdle) {
+        // Only an idle syncer is woken; one gathering records for its next fsync is left alone.
+        dirty.signal();
+      }
+      return new Ticket(segment, written);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Waits until the record is fsync'd; false when {@code timeoutNanos} passed first.
+   *
+   * @throws UncheckedIOException when the journal cannot be synced
+   */
+  boolean awaitDurable(Ticket ticket, long timeoutNanos) {
+    if (durable >= ticket.sequence) {
+      return true;
+    }
+    lock.lock();
+    try {
+      long left = timeoutNanos;
+      waiters++;
+      dirty.signal();
+      try {
+        while (durable < ticket.sequence) {
+          if (syncFailure != null) {
+            throw new UncheckedIOException("cannot sync the charge journal", syncFailure);
+          }
+          if (left <= 0 || stopped) {
+            return false;
+          }
+          left = synced.awaitNanos(left);
+        }
+      } finally {
+        waiters--;
+      }
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Marks a record done; a closed file whose records are all done is deleted. */
+  void done(Ticket ticket) {
+    Segment segment = ticket.segment;
+    synchronized (ticket) {
+      if (ticket.done) {
+        return;
+      }
+      ticket.done = true;
+    }
+    outstanding.decrementAndGet();
+    if (segment.outstanding.decrementAndGet() == 0 && segment.closed) {
+      delete(segment);
+    }
+  }
+
+  /** Records not yet done, in all files. */
+  int outstanding() {
+    return outstanding.get();
+  }
+
+  private void delete(Segment segment) {
+    try {
+      Files.deleteIfExists(segment.path);
+    } catch (IOException e) {
+      LOG.warn("charge journal {} could not be deleted (its records are replayed idempotently at the next start): {}",
+          segment.path, e.toString());
+    }
+  }
+
+  private Segment openSegment() throws IOException {
+    long id = nextSegmentId++;
+    Path path = directory.resolve(PREFIX + String.format("%020d", id) + SUFFIX);
+    FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    String header = "H\t" + (bootId.isEmpty() ? "-" : bootId) + "\t" + ProcessHandle.current().pid();
+    channel.write(ByteBuffer.wrap((header + "\t" + crc(header) + "\n").getBytes(StandardCharsets.UTF_8)));
+    return new Segment(id, path, channel);
+  }
+
+  private void syncLoop() {
+    long lastSync = 0;
+    while (true) {
+      long target;
+      Segment segment;
+      Segment rolled = null;
+      lock.lock();
+      try {
+        syncerIdle = true;
+        while (!stopped && written == durable && !rollDue()) {
+          dirty.awaitNanos(Math.max(rollNanos, 1));
+        }
+        syncerIdle = false;
+        if (stopped && (halted || written == durable)) {
+          return;
+        }
+        // Unless someone waits for it, let records gather for a group fsync.
+        long wait = syncIntervalNanos - (System.nanoTime() - lastSync);
+        while (waiters == 0 && !stopped && wait > 0) {
+          wait = dirty.awaitNanos(wait);
+        }
+        target = written;
+        segment = current;
+        if (rollDue() && !stopped) {
+          try {
+            current = openSegment();
+            rolled = segment;
+          } catch (IOException e) {
+            LOG.warn("charge journal cannot open a new file, keeps writing {}: {}", segment.path, e.toString());
+          }
+        }
+      } catch (InterruptedException e) {
+        return;
+      } finally {
+        lock.unlock();
+      }
+      IOException failure = null;
+      try {
+        segment.channel.force(false);
+      } catch (IOException e) {
+        failure = e;
+        LOG.error("charge journal {} cannot be synced: {}", segment.path, e.toString());
+      }
+      lastSync = System.nanoTime();
+      lock.lock();
+      try {
+        if (failure == null) {
+          durable = Math.max(durable, target);
+          syncFailure = null;
+        } else {
+          syncFailure = failure;
+        }
+        synced.signalAll();
+      } finally {
+        lock.unlock();
+      }
+      if (rolled != null && failure == null) {
+        close(rolled);
+      }
+      if (failure != null) {
+        if (stopped) {
+          return;
+        }
+        try {
+          Thread.sleep(10);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }
+  }
+
+  private boolean rollDue() {
+    return current.records > 0 && System.nanoTime() - current.openedNanos >= rollNanos;
+  }
+
+  private void close(Segment segment) {
+    try {
+      segment.channel.close();
+    } catch (IOException e) {
+      LOG.debug("charge journal {} close failed: {}", segment.path, e.toString());
+    }
+    segment.closed = true;
+    if (segment.outstanding.get() == 0) {
+      delete(segment);
+    }
+  }
+
+  /**
+   * Stops writing and syncing at once and deletes nothing: what a killed process leaves behind
+   * (for tests of the recovery).
+   */
+  void halt() {
+    lock.lock();
+    try {
+      stopped = true;
+      halted = true;
+      dirty.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Stops the syncer after a last fsync. Files with records not done stay for the next start; a
+   * file whose records are all done is deleted.
+   */
+  @Override
+  public void close() {
+    lock.lock();
+    try {
+      if (stopped) {
+        return;
+      }
+      stopped = true;
+      dirty.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    try {
+      syncer.join(5_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    close(current);
+  }
+
+  // ------------------------------------------------------------------------------ format
+
+  private static String key(String accountId, String eventId) {
+    return accountId + "\n" + eventId;
+  }
+
+  private static String encode(String value) {
+    return java.net.URLEncoder.encode(value, StandardCharsets.UTF_8);
+  }
+
+  private static String decode(String value) {
+    return java.net.URLDecoder.decode(value, StandardCharsets.UTF_8);
+  }
+
+  /** The payload of a framed line, or null when its checksum fails. */
+  private static String unframe(String line) {
+    int tab = line.lastIndexOf('\t');
+    if (tab < 0 || !line.substring(tab + 1).equals(crc(line.substring(0, tab)))) {
+      return null;
+    }
+    return line.substring(0, tab);
+  }
+
+  private static String crc(String text) {
+    CRC32 crc = new CRC32();
+    crc.update(text.getBytes(StandardCharsets.UTF_8));
+    return String.format("%08x", crc.getValue());
+  }
+}

@@ -1,0 +1,298 @@
+package dev.creditgate.ledger.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.creditgate.ledger.ChargeIntent;
+import dev.creditgate.ledger.ChargeRequest;
+import dev.creditgate.ledger.ChargeResult;
+import dev.creditgate.ledger.EntryKind;
+import dev.creditgate.ledger.LedgerEntry;
+import dev.creditgate.pricing.Usage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Write-behind: a charge is journaled and acknowledged before its database write, and
+ * must still be applied exactly once: after a crash (the journal replayed at the next start), a
+ * power loss (intents without their charge estimated) and a database outage (queued charges
+ * spooled).
+ */
+abstract class AbstractWriteBehindLedgerTest {
+
+  static final Usage USAGE = AbstractCreditLedgerContractTest.EXAMPLE_USAGE;
+  static final long CREDITS = AbstractCreditLedgerContractTest.EXAMPLE_CREDITS;
+
+  @TempDir
+  Path directory;
+
+  Path spool;
+  String scene;
+  String account;
+
+  @BeforeEach
+  void names() {
+    spool = directory.resolve("spool");
+    scene = "scene-" + UUID.randomUUID();
+    account = "acct-" + UUID.randomUUID();
+  }
+
+  /** A JDBC URL of a database that {@link #takeDatabaseAway()} can take away. */
+  abstract String jdbcUrl();
+
+  abstract void takeDatabaseAway() throws Exception;
+
+  abstract void bringDatabaseBack() throws Exception;
+
+  @AfterEach
+  void restore() throws Exception {
+    bringDatabaseBack();
+  }
+
+  JdbcCreditLedger open() {
+    return JdbcCreditLedger.builder()
+        .jdbcUrl(jdbcUrl())
+        .spoolDirectory(spool)
+        .writeBehind(true)
+        .connectionTimeout(Duration.ofSeconds(1))
+        .statementTimeout(Duration.ofSeconds(1))
+        .replayInterval(Duration.ofMillis(100))
+        .build();
+  }
+
+  ChargeRequest charge(String eventId) {
+    return new ChargeRequest(account, eventId, "req-" + eventId, scene, "openai", "gpt-test", USAGE, false, "{}");
+  }
+
+  ChargeRequest estimate(String eventId, long input, long output) {
+    return new ChargeRequest(account, eventId, "req-" + eventId, scene, "openai", "gpt-test",
+        new Usage(input, output, 0, 0), true, "{}");
+  }
+
+  long charges(JdbcCreditLedger ledger) {
+    return ledger.entries(account, null, 1000).items().stream().filter(e -> e.kind() == EntryKind.CHARGE).count();
+  }
+
+  List<Path> journalFiles() throws Exception {
+    return ChargeJournal.files(spool);
+  }
+
+  @Test
+  void aQueuedChargeIsAcknowledgedAtOnceAndReadsSeeIt() throws Exception {
+    try (JdbcCreditLedger ledger = open()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+      List<Future<ChargeResult>> results = new ArrayList<>();
+      for (int n = 0; n < 200; n++) {
+        String id = "c" + n;
+        results.add(pool.submit(() -> ledger.charge(charge(id))));
+      }
+      for (Future<ChargeResult> f : results) {
+        ChargeResult r = f.get();
+        assertThat(r.status()).isEqualTo(ChargeResult.Status.QUEUED);
+        assertThat(r.entry()).isNull();
+        assertThat(r.quote().credits()).isEqualTo(CREDITS);
+      }
+      pool.close();
+      // A read of the account waits for its queued charges: it sees all 200.
+      assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1_000 - 200 * CREDITS);
+      assertThat(ledger.awaitCharges(account, Duration.ZERO)).isTrue();
+      assertThat(charges(ledger)).isEqualTo(200);
+      assertThat(ledger.verify(account).consistent()).isTrue();
+      // The same event again is a replay of the written charge, not a second one.
+      ledger.charge(charge("c7"));
+      assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1_000 - 200 * CREDITS);
+      assertThat(charges(ledger)).isEqualTo(200);
+      assertThat(ledger.eventRecorded(account, "c7")).isTrue();
+      assertThat(ledger.eventRecorded(account, "c999")).isFalse();
+      // Files whose charges are all written go once the journal rolls over.
+      await().atMost(Duration.ofSeconds(10)).until(() -> journalFiles().size() <= 1);
+    }
+    assertThat(journalFiles()).as("a clean close leaves no journal").isEmpty();
+  }
+
+  @Test
+  void aQueuedChargeIsRecognisedAsSpentBeforeItIsWritten() throws Exception {
+    try (JdbcCreditLedger ledger = open()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      // Read the price rules while the database is there (a charge priced without them is spooled).
+      ledger.charge(charge("before"));
+      takeDatabaseAway();
+      assertThat(ledger.charge(charge("held")).status()).isEqualTo(ChargeResult.Status.QUEUED);
+      assertThat(ledger.eventRecorded(account, "held")).as("known without the database").isTrue();
+      bringDatabaseBack();
+      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+      await().atMost(Duration.ofSeconds(10)).until(() -> ledger.stats().spoolPending() == 0);
+      assertThat(charges(ledger)).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void chargesQueuedDuringAnOutageAreSpooledAndAppliedExactlyOnce() throws Exception {
+    try (JdbcCreditLedger ledger = open()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      takeDatabaseAway();
+      List<ChargeResult> during = new ArrayList<>();
+      for (int n = 0; n < 20; n++) {
+        during.add(ledger.charge(charge("c" + n)));
+      }
+      // The first ones are queued; once the committer gives up on the database they are spooled,
+      // and charges after that go straight to the spool, in order.
+      assertThat(during).allSatisfy(r -> assertThat(r.status()).isIn(ChargeResult.Status.QUEUED,
+          ChargeResult.Status.SPOOLED));
+      await().atMost(Duration.ofSeconds(20)).until(() -> ledger.stats().spoolPending() == 20);
+      bringDatabaseBack();
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
+      assertThat(charges(ledger)).isEqualTo(20);
+      assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1_000 - 20 * CREDITS);
+      assertThat(ledger.charge(charge("after")).status()).isEqualTo(ChargeResult.Status.QUEUED);
+      assertThat(charges(ledger)).isEqualTo(21);
+    }
+  }
+
+  @Test
+  void aCrashLosesNoJournaledChargeAndDoublesNone() throws Exception {
+    try (JdbcCreditLedger ledger = open()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      // Already written to the database before the crash, its journal file not yet gone.
+      ledger.charge(charge("written"));
+      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+    }
+    // What a process killed mid-flight leaves: journaled charges the database never got, one
+    // already written, a call still in progress (an intent only), a call that ended uncharged.
+    crashedJournal(ChargeJournal.bootId(), journal -> {
+      for (int n = 0; n < 5; n++) {
+        journal.charge(new SpoolRecord(Instant.now(), charge("lost" + n), null), "lost" + n);
+      }
+      journal.charge(new SpoolRecord(Instant.now(), charge("written"), null), "written");
+      journal.intent(new SpoolRecord(Instant.now(), estimate("in-flight", 4000, 1000), null));
+      journal.intent(new SpoolRecord(Instant.now(), estimate("voided", 4000, 1000), null));
+      journal.voided(account, "voided");
+    });
+    try (JdbcCreditLedger ledger = open()) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
+      assertThat(charges(ledger)).as("5 recovered + 1 written, none twice; the same boot's unfinished call is"
+          + " not charged").isEqualTo(6);
+      assertThat(ledger.entry(account, "in-flight")).isEmpty();
+      assertThat(ledger.entry(account, "voided")).isEmpty();
+      assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1_000 - 6 * CREDITS);
+      assertThat(journalFiles()).as("the crashed journal is gone; only the new one").hasSizeLessThanOrEqualTo(1);
+    }
+  }
+
+  @Test
+  void afterAPowerLossACallWhoseChargeRecordIsMissingIsChargedItsEstimate() throws Exception {
+    try (JdbcCreditLedger ledger = open()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+    }
+    // Written before a reboot (another boot id): the page cache may have lost the charge records
+    // written after the intents' fsync.
+    crashedJournal("another-boot", journal -> {
+      journal.intent(new SpoolRecord(Instant.now(), estimate("charge-lost", 4000, 1000), null));
+      journal.intent(new SpoolRecord(Instant.now(), estimate("charge-kept", 4000, 1000), null));
+      journal.charge(new SpoolRecord(Instant.now(), charge("charge-kept"), null), "charge-kept");
+      journal.intent(new SpoolRecord(Instant.now(), estimate("voided", 4000, 1000), null));
+      journal.voided(account, "voided");
+    });
+    try (JdbcCreditLedger ledger = open()) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
+      LedgerEntry lost = ledger.entry(account, "charge-lost").orElseThrow();
+      assertThat(lost.estimated()).isTrue();
+      assertThat(lost.usage().inputTokens()).isEqualTo(4000);
+      assertThat(lost.usage().outputTokens()).isEqualTo(1000);
+      assertThat(lost.amount()).isNegative();
+      LedgerEntry kept = ledger.entry(account, "charge-kept").orElseThrow();
+      assertThat(kept.estimated()).isFalse();
+      assertThat(kept.amount()).isEqualTo(-CREDITS);
+      assertThat(ledger.entry(account, "voided")).isEmpty();
+      assertThat(charges(ledger)).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void anIntentIsSyncedAndChargedThroughAndItsFileGoes() throws Exception {
+    try (JdbcCreditLedger ledger = open()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      for (int n = 0; n < 20; n++) {
+        try (ChargeIntent intent = ledger.intend(estimate("i" + n, 100, 100))) {
+          assertThat(intent.awaitDurable(Duration.ofSeconds(5))).isTrue();
+          if (n % 2 == 0) {
+            assertThat(intent.charge(charge("i" + n)).status()).isEqualTo(ChargeResult.Status.QUEUED);
+          }
+        }
+      }
+      assertThat(charges(ledger)).isEqualTo(10);
+      await().atMost(Duration.ofSeconds(10)).until(() -> journalFiles().size() <= 1);
+    }
+    assertThat(journalFiles()).isEmpty();
+    try (JdbcCreditLedger ledger = open()) {
+      assertThat(charges(ledger)).isEqualTo(10);
+    }
+  }
+
+  @Test
+  void aQueuedChargeWhoseKeyAnotherGatewayChargedFirstIsChargedUnderAnIdOfItsOwn() throws Exception {
+    try (JdbcCreditLedger ledger = open()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      // Another gateway's charge of the key, written first; this gateway's call used other tokens.
+      ledger.charge(charge("key-1"));
+      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+      ChargeRequest mine = new ChargeRequest(account, "key-1", "req-mine", scene, "openai", "gpt-test",
+          new Usage(2000, 1000, 0, 0), false, "{\"alias\":\"pro\"}");
+      assertThat(ledger.charge(mine).status()).isEqualTo(ChargeResult.Status.QUEUED);
+      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+      List<LedgerEntry> entries = ledger.entries(account, null, 10).items().stream()
+          .filter(e -> e.kind() == EntryKind.CHARGE).toList();
+      assertThat(entries).hasSize(2);
+      LedgerEntry own = entries.stream().filter(e -> e.eventId().startsWith("dup:")).findFirst().orElseThrow();
+      assertThat(own.requestId()).isEqualTo("req-mine");
+      assertThat(own.usage().inputTokens()).isEqualTo(2000);
+      assertThat(own.metadata()).contains("\"idempotency_key\":\"key-1\"").contains("\"alias\":\"pro\"");
+      assertThat(ledger.stats().rejectedTotal()).isZero();
+    }
+  }
+
+  @Test
+  void badInputIsRefusedAndNothingIsJournaled() throws Exception {
+    try (JdbcCreditLedger ledger = open()) {
+      assertThatThrownBy(() -> ledger.intend(new ChargeRequest(account, "", "r", scene, "openai", "m", USAGE, true,
+          "{}"))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("eventId");
+      assertThatThrownBy(() -> JdbcCreditLedger.builder().writeBehind(true).chargeBatchSize(1).build())
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("chargeBatchSize");
+    }
+    assertThat(journalFiles()).isEmpty();
+  }
+
+  interface JournalWork {
+    void write(ChargeJournal journal) throws Exception;
+  }
+
+  /** Writes a journal the way a process would, then abandons it without closing it (a crash). */
+  void crashedJournal(String bootId, JournalWork work) throws Exception {
+    Files.createDirectories(spool);
+    long next = 1_000_000;
+    ChargeJournal journal = new ChargeJournal(spool, bootId, next, 60_000, 0);
+    work.write(journal);
+    journal.halt();
+  }
+}
