@@ -47,6 +47,8 @@ final class ChargeJournal implements AutoCloseable {
 
   static final String PREFIX = "journal-";
   static final String SUFFIX = ".log";
+  /** Each file is zero-filled to this size when created; a file that fills up is rolled over early. */
+  static final long PREALLOCATED_BYTES = 2L * 1024 * 1024;
   private static final Logger LOG = LoggerFactory.getLogger(ChargeJournal.class);
   private static final Path BOOT_ID = Path.of("/proc/sys/kernel/random/boot_id");
 
@@ -73,6 +75,7 @@ final class ChargeJournal implements AutoCloseable {
     final long openedNanos = System.nanoTime();
     final AtomicInteger outstanding = new AtomicInteger();
     long records;
+    long bytes;
     volatile boolean closed;
 
     Segment(long id, Path path, FileChannel channel) {
@@ -97,6 +100,9 @@ final class ChargeJournal implements AutoCloseable {
   private final Thread syncer;
   private final AtomicInteger outstanding = new AtomicInteger();
   private Segment current;
+  /** The next file, created and zero-filled ahead of time; null until it is. */
+  private volatile Segment spare;
+  private final java.util.concurrent.atomic.AtomicBoolean preparing = new java.util.concurrent.atomic.AtomicBoolean();
   private long nextSegmentId;
   private long written;
   private volatile long durable;
@@ -115,6 +121,7 @@ final class ChargeJournal implements AutoCloseable {
     this.nextSegmentId = firstSegmentId;
     try {
       this.current = openSegment();
+      this.spare = openSegment();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open a charge journal file in " + directory, e);
     }
@@ -147,7 +154,13 @@ final class ChargeJournal implements AutoCloseable {
     Map<String, Boolean> intentAfterReboot = new HashMap<>();
     Set<String> finished = new HashSet<>();
     for (Path file : files) {
-      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+      byte[] content = Files.readAllBytes(file);
+      int end = 0;
+      while (end < content.length && content[end] != 0) {
+        end++;
+      }
+      // The file was zero-filled ahead of its records: the first zero byte ends them.
+      List<String> lines = List.of(new String(content, 0, end, StandardCharsets.UTF_8).split("\n", -1));
       boolean rebooted = true;
       int number = 0;
       for (String line : lines) {
@@ -266,6 +279,7 @@ final class ChargeJournal implements AutoCloseable {
         throw new UncheckedIOException("cannot write the charge journal " + segment.path, e);
       }
       segment.records++;
+      segment.bytes += line.length;
       segment.outstanding.incrementAndGet();
       outstanding.incrementAndGet();
       written++;
@@ -344,13 +358,54 @@ final class ChargeJournal implements AutoCloseable {
     }
   }
 
+  /**
+   * Creates the next file, zero-filled to {@link #PREALLOCATED_BYTES} and synced: appends then
+   * overwrite blocks that already exist, so an fsync writes data only (no size or block-map change
+   * for the file system to journal), as SQLite's reused WAL does.
+   */
   private Segment openSegment() throws IOException {
-    long id = nextSegmentId++;
+    long id;
+    lock.lock();
+    try {
+      id = nextSegmentId++;
+    } finally {
+      lock.unlock();
+    }
     Path path = directory.resolve(PREFIX + String.format("%020d", id) + SUFFIX);
     FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-    String header = "H\t" + (bootId.isEmpty() ? "-" : bootId) + "\t" + ProcessHandle.current().pid();
-    channel.write(ByteBuffer.wrap((header + "\t" + crc(header) + "\n").getBytes(StandardCharsets.UTF_8)));
-    return new Segment(id, path, channel);
+    try {
+      String header = "H\t" + (bootId.isEmpty() ? "-" : bootId) + "\t" + ProcessHandle.current().pid();
+      byte[] headerLine = (header + "\t" + crc(header) + "\n").getBytes(StandardCharsets.UTF_8);
+      ByteBuffer zeros = ByteBuffer.allocate(64 * 1024);
+      long position = headerLine.length;
+      while (position < PREALLOCATED_BYTES) {
+        zeros.clear();
+        zeros.limit((int) Math.min(zeros.capacity(), PREALLOCATED_BYTES - position));
+        position += channel.write(zeros, position);
+      }
+      ByteBuffer head = ByteBuffer.wrap(headerLine);
+      while (head.hasRemaining()) {
+        channel.write(head, head.position());
+      }
+      channel.force(true);
+      channel.position(headerLine.length);
+      syncDirectory();
+    } catch (IOException e) {
+      channel.close();
+      Files.deleteIfExists(path);
+      throw e;
+    }
+    Segment segment = new Segment(id, path, channel);
+    segment.bytes = channel.position();
+    return segment;
+  }
+
+  private void syncDirectory() {
+    try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {
+      dir.force(true);
+    } catch (IOException e) {
+      LOG.debug("cannot fsync directory {}: {}", directory, e.toString());
+    }
   }
 
   private void syncLoop() {
@@ -376,13 +431,10 @@ final class ChargeJournal implements AutoCloseable {
         }
         target = written;
         segment = current;
-        if (rollDue() && !stopped) {
-          try {
-            current = openSegment();
-            rolled = segment;
-          } catch (IOException e) {
-            LOG.warn("charge journal cannot open a new file, keeps writing {}: {}", segment.path, e.toString());
-          }
+        if (rollDue() && !stopped && spare != null) {
+          current = spare;
+          spare = null;
+          rolled = segment;
         }
       } catch (InterruptedException e) {
         return;
@@ -412,6 +464,16 @@ final class ChargeJournal implements AutoCloseable {
       if (rolled != null && failure == null) {
         close(rolled);
       }
+      if (spare == null && !stopped && preparing.compareAndSet(false, true)) {
+        // Zero-filling the next file takes milliseconds; the syncer does not wait for it.
+        Thread.ofPlatform().daemon().name("creditgate-ledger-journal-prepare").start(() -> {
+          try {
+            prepareSpare();
+          } finally {
+            preparing.set(false);
+          }
+        });
+      }
       if (failure != null) {
         if (stopped) {
           return;
@@ -426,7 +488,47 @@ final class ChargeJournal implements AutoCloseable {
   }
 
   private boolean rollDue() {
-    return current.records > 0 && System.nanoTime() - current.openedNanos >= rollNanos;
+    return current.records > 0
+        && (System.nanoTime() - current.openedNanos >= rollNanos || current.bytes >= PREALLOCATED_BYTES * 3 / 4);
+  }
+
+  /** Creates the next file ahead of time (outside the lock: zero-filling it takes milliseconds). */
+  private void prepareSpare() {
+    lock.lock();
+    try {
+      if (spare != null || stopped) {
+        return;
+      }
+    } finally {
+      lock.unlock();
+    }
+    Segment created;
+    try {
+      created = openSegment();
+    } catch (IOException e) {
+      LOG.warn("charge journal cannot create its next file in {} (the current one keeps growing): {}", directory,
+          e.toString());
+      return;
+    }
+    lock.lock();
+    try {
+      if (!stopped) {
+        spare = created;
+        return;
+      }
+    } finally {
+      lock.unlock();
+    }
+    discard(created);
+  }
+
+  private void discard(Segment segment) {
+    try {
+      segment.channel.close();
+    } catch (IOException e) {
+      LOG.debug("charge journal {} close failed: {}", segment.path, e.toString());
+    }
+    delete(segment);
   }
 
   private void close(Segment segment) {
@@ -478,6 +580,17 @@ final class ChargeJournal implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     close(current);
+    lock.lock();
+    Segment unused;
+    try {
+      unused = spare;
+      spare = null;
+    } finally {
+      lock.unlock();
+    }
+    if (unused != null) {
+      discard(unused);
+    }
   }
 
   // ------------------------------------------------------------------------------ format

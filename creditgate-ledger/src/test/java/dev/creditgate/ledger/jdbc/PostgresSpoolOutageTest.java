@@ -1,53 +1,35 @@
 package dev.creditgate.ledger.jdbc;
 
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
-/**
- * The outage on PostgreSQL: the ledger reaches the server through a TCP proxy that the test cuts,
- * breaking every connection and refusing new ones, without touching the shared server.
- */
+/** The outage on PostgreSQL: the ledger's connections go through a TCP proxy the test cuts ({@link PostgresOutage}). */
 class PostgresSpoolOutageTest extends AbstractSpoolOutageTest {
 
-  private static final Pattern HOST_PORT = Pattern.compile("jdbc:postgresql://([^:/?]+)(?::(\\d+))?(/.*)");
-
-  private static PostgresSchema schema;
-  private static TcpProxy proxy;
-  private static String proxiedUrl;
+  private static PostgresOutage outage;
 
   @BeforeAll
   static void startProxy() throws Exception {
-    schema = PostgresSchema.create("outage");
-    Matcher m = HOST_PORT.matcher(PostgresSchema.BASE_URL);
-    if (!m.matches()) {
-      throw new IllegalStateException("cannot parse host and port of " + PostgresSchema.BASE_URL);
-    }
-    proxy = new TcpProxy(m.group(1), m.group(2) == null ? 5432 : Integer.parseInt(m.group(2))).start();
-    proxiedUrl = PostgresSchema.withSchema("jdbc:postgresql://127.0.0.1:" + proxy.port() + m.group(3), schema.name());
+    outage = new PostgresOutage("outage");
   }
 
   @AfterAll
   static void stopProxy() {
-    proxy.close();
-    schema.close();
+    outage.close();
   }
 
   @Override
   String jdbcUrl() {
-    return proxiedUrl;
+    return outage.url();
   }
 
   @Override
-  synchronized void takeDatabaseAway() {
-    proxy.cut();
+  void takeDatabaseAway() {
+    outage.cut();
   }
 
   @Override
-  synchronized void bringDatabaseBack() throws Exception {
-    if (proxy.isCut()) {
-      proxy.start();
-    }
+  void bringDatabaseBack() throws Exception {
+    outage.restore();
   }
 }

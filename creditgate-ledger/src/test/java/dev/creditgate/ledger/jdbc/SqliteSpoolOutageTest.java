@@ -1,18 +1,15 @@
 package dev.creditgate.ledger.jdbc;
 
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.Statement;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The outage on SQLite: another connection holds the database file's write lock. */
+/** The outage on SQLite: another connection holds the database file's write lock ({@link SqliteWriteLock}). */
 class SqliteSpoolOutageTest extends AbstractSpoolOutageTest {
 
   @TempDir
   Path databaseDirectory;
 
-  private Connection locker;
+  private final SqliteWriteLock lock = new SqliteWriteLock();
 
   @Override
   String jdbcUrl() {
@@ -20,22 +17,12 @@ class SqliteSpoolOutageTest extends AbstractSpoolOutageTest {
   }
 
   @Override
-  synchronized void takeDatabaseAway() throws Exception {
-    locker = DriverManager.getConnection(jdbcUrl());
-    try (Statement s = locker.createStatement()) {
-      s.execute("BEGIN EXCLUSIVE");
-      s.execute("UPDATE price_rules SET priority = priority WHERE id = -1");
-    }
+  void takeDatabaseAway() throws Exception {
+    lock.take(jdbcUrl());
   }
 
   @Override
-  synchronized void bringDatabaseBack() throws Exception {
-    if (locker != null) {
-      try (Statement s = locker.createStatement()) {
-        s.execute("ROLLBACK");
-      }
-      locker.close();
-      locker = null;
-    }
+  void bringDatabaseBack() throws Exception {
+    lock.release();
   }
 }

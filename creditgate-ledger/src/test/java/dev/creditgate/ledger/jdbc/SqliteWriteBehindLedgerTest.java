@@ -1,13 +1,9 @@
 package dev.creditgate.ledger.jdbc;
 
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.Statement;
-
-/** Write-behind on SQLite; the outage: another connection holds the database file's write lock. */
+/** Write-behind on SQLite: another connection holds the database file's write lock ({@link SqliteWriteLock}). */
 class SqliteWriteBehindLedgerTest extends AbstractWriteBehindLedgerTest {
 
-  private Connection locker;
+  private final SqliteWriteLock lock = new SqliteWriteLock();
 
   @Override
   String jdbcUrl() {
@@ -15,22 +11,12 @@ class SqliteWriteBehindLedgerTest extends AbstractWriteBehindLedgerTest {
   }
 
   @Override
-  synchronized void takeDatabaseAway() throws Exception {
-    locker = DriverManager.getConnection(jdbcUrl());
-    try (Statement s = locker.createStatement()) {
-      s.execute("BEGIN EXCLUSIVE");
-      s.execute("UPDATE price_rules SET priority = priority WHERE id = -1");
-    }
+  void takeDatabaseAway() throws Exception {
+    lock.take(jdbcUrl());
   }
 
   @Override
-  synchronized void bringDatabaseBack() throws Exception {
-    if (locker != null) {
-      try (Statement s = locker.createStatement()) {
-        s.execute("ROLLBACK");
-      }
-      locker.close();
-      locker = null;
-    }
+  void bringDatabaseBack() throws Exception {
+    lock.release();
   }
 }
