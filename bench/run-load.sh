@@ -180,9 +180,19 @@ guard_counts() { # label, cell
       match($0, /reason="[^"]*"/); reason = substr($0, RSTART + 8, RLENGTH - 9)
       count[reason] += $NF
     }
+    /^creditgate_ledger_wait_seconds_(sum|count)/ {
+      match($0, /what="[^"]*"/); what = substr($0, RSTART + 6, RLENGTH - 7)
+      kind = ($0 ~ /_sum/) ? "s" : "n"
+      wait[what "_" kind] += $NF
+    }
+    /^creditgate_ledger_charges_queued / { queued = $NF }
     END {
       line = "GUARD label=" label " cell=" cell
       for (r in count) line = line " " r "=" int(count[r])
+      print line
+      # Write-behind waits so far (cumulative): seconds summed and requests, per what was waited for.
+      line = "LEDGER label=" label " cell=" cell " charges_queued=" int(queued)
+      for (w in wait) line = line " wait_" w "=" wait[w]
       print line
     }' | tee -a "$RAW"
 }

@@ -26,6 +26,7 @@ function kv(line, key,    n, parts, i, pair) {
 /^MEMORY / { mem[kv($0, "label") "," kv($0, "cell")] = kv($0, "rss_kib"); labels_mem[kv($0, "label")] = 1; next }
 /^PENDING / { p++; pending[p] = $0; next }
 /^GUARD / { g++; guard[g] = substr($0, 7); next }
+/^LEDGER / { lg++; ledger[lg] = substr($0, 8); next }
 /^# / { header[++h] = substr($0, 3) }
 END {
   for (i = 1; i <= h; i++) print "- " header[i]
@@ -93,5 +94,11 @@ END {
     print "Guard decisions of the gateway targets, cumulative after each cell (from /metrics; fail_open_* = admitted because the cache or store did not answer in time):"
     print ""
     for (i = 1; i <= g; i++) print "- " guard[i]
+  }
+  if (lg > 0) {
+    print ""
+    print "Write-behind ledger of the gateway targets, cumulative after each cell (wait_<what>_s: seconds requests spent waiting, summed; wait_<what>_n: requests; intent_sync = the call's intent fsync before its first byte, own_charges = the account's queued charges before the guard):"
+    print ""
+    for (i = 1; i <= lg; i++) print "- " ledger[i]
   }
 }
