@@ -77,6 +77,8 @@ final class ChargeJournal implements AutoCloseable {
     long records;
     long bytes;
     volatile boolean closed;
+    /** Records of later files that must outlive this one (guarded by this segment); null once deleted. */
+    List<Ticket> dependents = new ArrayList<>();
 
     Segment(long id, Path path, FileChannel channel) {
       this.id = id;
@@ -102,6 +104,10 @@ final class ChargeJournal implements AutoCloseable {
   private Segment current;
   /** The next file, created and zero-filled ahead of time; null until it is. */
   private volatile Segment spare;
+  /** Rolled-over files not yet synced since their last record (syncer thread only). */
+  private final List<Segment> rolledUnsynced = new ArrayList<>();
+  private volatile long lastPrepareFailure = System.nanoTime() - PREPARE_RETRY_NANOS;
+  private static final long PREPARE_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
   private final java.util.concurrent.atomic.AtomicBoolean preparing = new java.util.concurrent.atomic.AtomicBoolean();
   private long nextSegmentId;
   private long written;
@@ -183,6 +189,8 @@ final class ChargeJournal implements AutoCloseable {
               String key = key(estimate.request().accountId(), estimate.request().eventId());
               intents.put(key, estimate);
               intentAfterReboot.put(key, rebooted);
+              // A retry under the same key after an earlier attempt ended: only what follows counts.
+              finished.remove(key);
             }
             case "C" -> {
               SpoolRecord charge = SpoolRecord.decode(parts[2]);
@@ -253,7 +261,9 @@ final class ChargeJournal implements AutoCloseable {
   }
 
   private Ticket append(String payload) {
-    byte[] line = (payload + "\t" + crc(payload) + "\n").getBytes(StandardCharsets.UTF_8);
+    // The leading newline ends a torn earlier line (a failed write that could not be cut off), so
+    // this record never glues onto it.
+    byte[] line = ("\n" + payload + "\t" + crc(payload) + "\n").getBytes(StandardCharsets.UTF_8);
     lock.lock();
     try {
       if (stopped) {
@@ -355,7 +365,38 @@ final class ChargeJournal implements AutoCloseable {
     } catch (IOException e) {
       LOG.warn("charge journal {} could not be deleted (its records are replayed idempotently at the next start): {}",
           segment.path, e.toString());
+      return;
     }
+    List<Ticket> released;
+    synchronized (segment) {
+      released = segment.dependents;
+      segment.dependents = null;
+    }
+    if (released != null) {
+      for (Ticket t : released) {
+        done(t);
+      }
+    }
+  }
+
+  /**
+   * Marks {@code record} done once the file holding {@code intent} is gone. A void or a charge
+   * that ends an intent must stay on disk as long as the intent does: should the record's file go
+   * first, recovery after a power loss would find the intent alone and charge its estimate.
+   */
+  void doneWhenGone(Ticket record, Ticket intent) {
+    Segment holder = intent.segment;
+    if (holder == record.segment) {
+      done(record);
+      return;
+    }
+    synchronized (holder) {
+      if (holder.dependents != null) {
+        holder.dependents.add(record);
+        return;
+      }
+    }
+    done(record);
   }
 
   /**
@@ -441,12 +482,29 @@ final class ChargeJournal implements AutoCloseable {
       } finally {
         lock.unlock();
       }
+      if (rolled != null) {
+        rolledUnsynced.add(rolled);
+      }
       IOException failure = null;
-      try {
-        segment.channel.force(false);
-      } catch (IOException e) {
-        failure = e;
-        LOG.error("charge journal {} cannot be synced: {}", segment.path, e.toString());
+      // Files rolled over whose last fsync failed are synced again first: records in them count
+      // as durable only once they are.
+      for (Segment unsynced : List.copyOf(rolledUnsynced)) {
+        try {
+          unsynced.channel.force(false);
+          rolledUnsynced.remove(unsynced);
+          close(unsynced);
+        } catch (IOException e) {
+          failure = e;
+          LOG.error("charge journal {} cannot be synced: {}", unsynced.path, e.toString());
+        }
+      }
+      if (failure == null && (rolled == null || segment != rolled)) {
+        try {
+          segment.channel.force(false);
+        } catch (IOException e) {
+          failure = e;
+          LOG.error("charge journal {} cannot be synced: {}", segment.path, e.toString());
+        }
       }
       lastSync = System.nanoTime();
       lock.lock();
@@ -461,10 +519,8 @@ final class ChargeJournal implements AutoCloseable {
       } finally {
         lock.unlock();
       }
-      if (rolled != null && failure == null) {
-        close(rolled);
-      }
-      if (spare == null && !stopped && preparing.compareAndSet(false, true)) {
+      if (spare == null && !stopped && System.nanoTime() - lastPrepareFailure > PREPARE_RETRY_NANOS
+          && preparing.compareAndSet(false, true)) {
         // Zero-filling the next file takes milliseconds; the syncer does not wait for it.
         Thread.ofPlatform().daemon().name("creditgate-ledger-journal-prepare").start(() -> {
           try {
@@ -488,7 +544,7 @@ final class ChargeJournal implements AutoCloseable {
   }
 
   private boolean rollDue() {
-    return current.records > 0
+    return current.records > 0 && spare != null
         && (System.nanoTime() - current.openedNanos >= rollNanos || current.bytes >= PREALLOCATED_BYTES * 3 / 4);
   }
 
@@ -508,6 +564,7 @@ final class ChargeJournal implements AutoCloseable {
     } catch (IOException e) {
       LOG.warn("charge journal cannot create its next file in {} (the current one keeps growing): {}", directory,
           e.toString());
+      lastPrepareFailure = System.nanoTime();
       return;
     }
     lock.lock();

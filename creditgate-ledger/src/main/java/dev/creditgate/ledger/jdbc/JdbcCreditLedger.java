@@ -536,7 +536,7 @@ public final class JdbcCreditLedger implements CreditLedger {
     queuedEvents.add(key(request.accountId(), request.eventId()));
     queuedByAccount.compute(request.accountId(), (k, q) -> {
       QueuedAccount account = q == null ? new QueuedAccount() : q;
-      account.count++;
+      account.queued++;
       return account;
     });
     batcher.enqueue(new PendingCharge(request, quote, null, null, record, ticket, intent));
@@ -588,18 +588,17 @@ public final class JdbcCreditLedger implements CreditLedger {
             + " account_id={} event_id={}: {}", p.request().accountId(), p.request().eventId(), e.toString());
       }
     }
-    queuedEvents.remove(key(p.request().accountId(), p.request().eventId()));
-    queuedByAccount.computeIfPresent(p.request().accountId(), (k, q) -> {
-      if (--q.count > 0) {
-        return q;
-      }
-      q.drained.complete(null);
-      return null;
-    });
     if (durable) {
-      journal.done(p.ticket());
+      queuedEvents.remove(key(p.request().accountId(), p.request().eventId()));
+    }
+    // else: still counted as spent (a reused key is refused) until the next start replays it from the journal.
+    queuedByAccount.computeIfPresent(p.request().accountId(), (k, q) -> q.settle() ? null : q);
+    if (durable) {
       if (p.intent() != null) {
+        journal.doneWhenGone(p.ticket(), p.intent().ticket);
         p.intent().settle();
+      } else {
+        journal.done(p.ticket());
       }
     }
   }
@@ -630,21 +629,55 @@ public final class JdbcCreditLedger implements CreditLedger {
     }
   }
 
-  /** An account's queued charges; {@code drained} completes when the last of them is settled. */
+  /**
+   * An account's queued charges: how many were queued and how many settled, and callers waiting
+   * for the count settled to reach the count queued when they started (so a steady stream of new
+   * charges never keeps an earlier caller waiting). Changed only inside the map's compute.
+   */
   private static final class QueuedAccount {
-    int count;
-    final CompletableFuture<Void> drained = new CompletableFuture<>();
+    long queued;
+    long settled;
+    final List<java.util.Map.Entry<Long, CompletableFuture<Void>>> waiters = new ArrayList<>(1);
+
+    /** Counts one settled charge and wakes whom it concerns; true when nothing is left queued. */
+    boolean settle() {
+      settled++;
+      waiters.removeIf(w -> {
+        if (w.getKey() <= settled) {
+          w.getValue().complete(null);
+          return true;
+        }
+        return false;
+      });
+      if (settled == queued) {
+        for (var w : waiters) {
+          w.getValue().complete(null);
+        }
+        return true;
+      }
+      return false;
+    }
   }
 
   @Override
   public boolean awaitCharges(String accountId, Duration timeout) {
     Objects.requireNonNull(timeout, "timeout");
-    QueuedAccount queued = queuedByAccount.get(accountId);
-    if (queued == null) {
+    if (!queuedByAccount.containsKey(accountId)) {
+      return true;
+    }
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    AtomicBoolean registered = new AtomicBoolean();
+    queuedByAccount.computeIfPresent(accountId, (k, q) -> {
+      q.waiters.add(java.util.Map.entry(q.queued, done));
+      registered.set(true);
+      return q;
+    });
+    if (!registered.get()) {
+      // All settled in between: nothing queued before this call is left.
       return true;
     }
     try {
-      queued.drained.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+      done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
       return true;
     } catch (TimeoutException e) {
       return false;
@@ -702,7 +735,7 @@ public final class JdbcCreditLedger implements CreditLedger {
         return;
       }
       try {
-        journal.done(journal.voided(accountId, eventId));
+        journal.doneWhenGone(journal.voided(accountId, eventId), ticket);
       } catch (RuntimeException e) {
         // Without the void record the intent stays open: charged its estimate only after a reboot.
         LOG.warn("cannot journal the end of an uncharged call, event_id={}: {}", eventId, e.toString());
