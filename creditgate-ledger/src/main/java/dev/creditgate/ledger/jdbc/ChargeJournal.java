@@ -62,10 +62,6 @@ final class ChargeJournal implements AutoCloseable {
       this.segment = segment;
       this.sequence = sequence;
     }
-
-    long sequence() {
-      return sequence;
-    }
   }
 
   private static final class Segment {
@@ -88,8 +84,7 @@ final class ChargeJournal implements AutoCloseable {
   }
 
   /** What an earlier process left in the journal. */
-  record Recovered(List<SpoolRecord> charges, List<SpoolRecord> unfinishedIntents, int voidedOrCharged,
-      List<Path> files) {
+  record Recovered(List<SpoolRecord> charges, List<SpoolRecord> unfinishedIntents, List<Path> files) {
   }
 
   private final Path directory;
@@ -100,7 +95,6 @@ final class ChargeJournal implements AutoCloseable {
   private final Condition dirty = lock.newCondition();
   private final Condition synced = lock.newCondition();
   private final Thread syncer;
-  private final AtomicInteger outstanding = new AtomicInteger();
   private Segment current;
   /** The next file, created and zero-filled ahead of time; null until it is. */
   private volatile Segment spare;
@@ -206,18 +200,18 @@ final class ChargeJournal implements AutoCloseable {
       }
     }
     List<SpoolRecord> unfinished = new ArrayList<>();
-    int closed = 0;
     for (Map.Entry<String, SpoolRecord> intent : intents.entrySet()) {
       if (finished.contains(intent.getKey())) {
-        closed++;
-      } else if (intentAfterReboot.get(intent.getKey())) {
+        continue;
+      }
+      if (intentAfterReboot.get(intent.getKey())) {
         unfinished.add(intent.getValue());
       } else {
         LOG.info("call in progress when the process stopped, not charged: account_id={} event_id={}",
             intent.getValue().request().accountId(), intent.getValue().request().eventId());
       }
     }
-    return new Recovered(charges, unfinished, closed, files);
+    return new Recovered(charges, unfinished, files);
   }
 
   static List<Path> files(Path directory) throws IOException {
@@ -291,7 +285,6 @@ final class ChargeJournal implements AutoCloseable {
       segment.records++;
       segment.bytes += line.length;
       segment.outstanding.incrementAndGet();
-      outstanding.incrementAndGet();
       written++;
       if (syncerIdle) {
         // Only an idle syncer is woken; one gathering records for its next fsync is left alone.
@@ -348,15 +341,9 @@ final class ChargeJournal implements AutoCloseable {
       }
       ticket.done = true;
     }
-    outstanding.decrementAndGet();
     if (segment.outstanding.decrementAndGet() == 0 && segment.closed) {
       delete(segment);
     }
-  }
-
-  /** Records not yet done, in all files. */
-  int outstanding() {
-    return outstanding.get();
   }
 
   private void delete(Segment segment) {
@@ -543,6 +530,14 @@ final class ChargeJournal implements AutoCloseable {
     }
   }
 
+  private static void closeChannel(Segment segment) {
+    try {
+      segment.channel.close();
+    } catch (IOException e) {
+      LOG.debug("charge journal {} close failed: {}", segment.path, e.toString());
+    }
+  }
+
   private boolean rollDue() {
     return current.records > 0 && spare != null
         && (System.nanoTime() - current.openedNanos >= rollNanos || current.bytes >= PREALLOCATED_BYTES * 3 / 4);
@@ -580,20 +575,12 @@ final class ChargeJournal implements AutoCloseable {
   }
 
   private void discard(Segment segment) {
-    try {
-      segment.channel.close();
-    } catch (IOException e) {
-      LOG.debug("charge journal {} close failed: {}", segment.path, e.toString());
-    }
+    closeChannel(segment);
     delete(segment);
   }
 
   private void close(Segment segment) {
-    try {
-      segment.channel.close();
-    } catch (IOException e) {
-      LOG.debug("charge journal {} close failed: {}", segment.path, e.toString());
-    }
+    closeChannel(segment);
     segment.closed = true;
     if (segment.outstanding.get() == 0) {
       delete(segment);

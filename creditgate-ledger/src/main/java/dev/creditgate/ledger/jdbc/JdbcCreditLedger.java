@@ -234,7 +234,7 @@ public final class JdbcCreditLedger implements CreditLedger {
     for (SpoolRecord record : candidates) {
       if (databaseReadable) {
         try {
-          if (findEntryQuietly(record.request().accountId(), record.request().eventId())) {
+          if (entry(record.request().accountId(), record.request().eventId()).isPresent()) {
             known++;
             continue;
           }
@@ -261,10 +261,6 @@ public final class JdbcCreditLedger implements CreditLedger {
     }
     return new ChargeJournal(directory, ChargeJournal.bootId(), next, JOURNAL_ROLL_MILLIS,
         JOURNAL_SYNC_INTERVAL_MICROS);
-  }
-
-  private boolean findEntryQuietly(String accountId, String eventId) {
-    return read(c -> findEntry(c, accountId, eventId) != null);
   }
 
   private static HikariDataSource createDataSource(Builder b, Dialect dialect) {
