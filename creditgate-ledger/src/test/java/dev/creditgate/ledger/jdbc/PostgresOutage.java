@@ -35,10 +35,8 @@ final class PostgresOutage implements AutoCloseable {
     proxy.cut();
   }
 
-  synchronized void restore() throws Exception {
-    if (proxy.isCut()) {
-      proxy.start();
-    }
+  synchronized void restore() {
+    proxy.restore();
   }
 
   @Override

@@ -13,14 +13,19 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * A TCP forwarder to a real server that a test can cut and restore, to take a database away from
  * the code under test without stopping the shared server.
+ *
+ * <p>The listening socket stays bound for the proxy's whole life: while cut, a new connection is
+ * accepted and closed at once (the client sees its connection dropped). Closing and re-binding the
+ * port instead is racy: the port is an ephemeral one, and any outgoing connection on the machine
+ * may be given it in between ("Address already in use" on restore).
  */
 final class TcpProxy implements AutoCloseable {
 
   private final String targetHost;
   private final int targetPort;
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
-  private volatile ServerSocket server;
-  private int port;
+  private ServerSocket server;
+  private volatile boolean cut;
 
   TcpProxy(String targetHost, int targetPort) {
     this.targetHost = targetHost;
@@ -28,15 +33,16 @@ final class TcpProxy implements AutoCloseable {
   }
 
   int port() {
-    return port;
+    return server.getLocalPort();
   }
 
-  /** Starts listening, on the same port as before when restarted. */
+  /** Starts listening on an ephemeral loopback port. */
   synchronized TcpProxy start() throws IOException {
+    if (server != null) {
+      throw new IllegalStateException("already started on port " + server.getLocalPort());
+    }
     ServerSocket listening = new ServerSocket();
-    listening.setReuseAddress(true);
-    listening.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
-    port = listening.getLocalPort();
+    listening.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
     server = listening;
     Thread.ofVirtual().start(() -> accept(listening));
     return this;
@@ -44,15 +50,29 @@ final class TcpProxy implements AutoCloseable {
 
   private void accept(ServerSocket listening) {
     while (!listening.isClosed()) {
+      Socket client;
       try {
-        Socket client = listening.accept();
+        client = listening.accept();
+      } catch (IOException e) {
+        return;
+      }
+      if (cut) {
+        closeQuietly(client);
+        continue;
+      }
+      try {
         Socket upstream = new Socket(targetHost, targetPort);
         sockets.add(client);
         sockets.add(upstream);
+        if (cut) { // cut() ran while this connection was being set up: it did not see it
+          closeQuietly(client);
+          closeQuietly(upstream);
+          continue;
+        }
         Thread.ofVirtual().start(() -> pump(client, upstream));
         Thread.ofVirtual().start(() -> pump(upstream, client));
       } catch (IOException e) {
-        return;
+        closeQuietly(client);
       }
     }
   }
@@ -70,21 +90,23 @@ final class TcpProxy implements AutoCloseable {
     } finally {
       closeQuietly(from);
       closeQuietly(to);
+      sockets.remove(from);
+      sockets.remove(to);
     }
   }
 
-  boolean isCut() {
-    ServerSocket current = server;
-    return current == null || current.isClosed();
-  }
-
-  /** Stops listening and breaks every open connection. */
+  /** Breaks every open connection and drops new ones until {@link #restore()}. */
   synchronized void cut() {
-    closeQuietly(server);
+    cut = true;
     for (Socket socket : sockets) {
       closeQuietly(socket);
     }
     sockets.clear();
+  }
+
+  /** Forwards new connections again. */
+  synchronized void restore() {
+    cut = false;
   }
 
   private static void closeQuietly(AutoCloseable closeable) {
@@ -98,7 +120,8 @@ final class TcpProxy implements AutoCloseable {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     cut();
+    closeQuietly(server);
   }
 }
