@@ -64,6 +64,17 @@ public interface CreditLedger extends CreditSnapshotProvider, AutoCloseable {
     return true;
   }
 
+  /**
+   * What a caller about to check the account's credit waits for: like {@link #awaitCharges}, but
+   * returns at once when the account's queued charges cannot change the check's answer, because
+   * the balance this ledger last wrote for the account stays positive after all of them. (Charges
+   * written by other processes are not seen either way, as with {@link #awaitCharges}.) The
+   * default waits as {@link #awaitCharges} does.
+   */
+  default boolean awaitChargesBeforeCheck(String accountId, java.time.Duration timeout) {
+    return awaitCharges(accountId, timeout);
+  }
+
   /** Returns up to {@code amount} credits of the charge {@code chargeEventId}; never more than it. */
   LedgerEntry refund(String accountId, String chargeEventId, long amount, String eventId, String actor, String reason);
 

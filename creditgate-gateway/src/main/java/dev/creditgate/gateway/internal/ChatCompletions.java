@@ -155,7 +155,7 @@ public final class ChatCompletions {
       if (charged) {
         // This account's own charges still being written behind earlier answers count.
         long waitStart = ticker.read();
-        ledger.awaitCharges(billing.accountId(), OWN_CHARGES_WAIT);
+        ledger.awaitChargesBeforeCheck(billing.accountId(), OWN_CHARGES_WAIT);
         metrics.ledgerWait("own_charges", ticker.read() - waitStart);
       }
       Admission admission = guard.check(billing);

@@ -60,18 +60,33 @@ abstract class AbstractWriteBehindLedgerTest {
 
   abstract void bringDatabaseBack() throws Exception;
 
+  /** Makes the ledger's writes of {@code account} wait (until their statement timeout) rather than fail. */
+  void holdWrites(String account) throws Exception {
+    takeDatabaseAway();
+  }
+
+  void releaseWrites() throws Exception {
+    bringDatabaseBack();
+  }
+
   @AfterEach
   void restore() throws Exception {
+    releaseWrites();
     bringDatabaseBack();
   }
 
   JdbcCreditLedger open() {
+    return open(Duration.ofSeconds(1));
+  }
+
+  /** With {@code timeout} for connections and statements: how long a charge stays queued while the database is away. */
+  JdbcCreditLedger open(Duration timeout) {
     return JdbcCreditLedger.builder()
         .jdbcUrl(jdbcUrl())
         .spoolDirectory(spool)
         .writeBehind(true)
-        .connectionTimeout(Duration.ofSeconds(1))
-        .statementTimeout(Duration.ofSeconds(1))
+        .connectionTimeout(timeout)
+        .statementTimeout(timeout)
         .replayInterval(Duration.ofMillis(100))
         .build();
   }
@@ -126,6 +141,34 @@ abstract class AbstractWriteBehindLedgerTest {
       await().atMost(Duration.ofSeconds(10)).until(() -> journalFiles().size() <= OPEN_FILES);
     }
     assertThat(journalFiles()).as("a clean close leaves no journal").isEmpty();
+  }
+
+  @Test
+  void aCreditCheckWaitsForQueuedChargesOnlyWhenTheyCouldEmptyTheAccount() throws Exception {
+    try (JdbcCreditLedger ledger = open(Duration.ofSeconds(5))) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 3 * CREDITS + 1, "g1", "admin", "");
+      // Reads the price rules, and leaves the ledger knowing the account's balance: 2 charges and 1.
+      ledger.charge(charge("before"));
+      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+      holdWrites(account);
+      // The account's writes wait (up to the timeout): what is charged now stays queued that long.
+      assertThat(ledger.charge(charge("q1")).status()).isEqualTo(ChargeResult.Status.QUEUED);
+      assertThat(ledger.charge(charge("q2")).status()).isEqualTo(ChargeResult.Status.QUEUED);
+      long start = System.nanoTime();
+      assertThat(ledger.awaitChargesBeforeCheck(account, Duration.ofSeconds(3)))
+          .as("1 credit is left after both: the check's answer cannot change").isTrue();
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(1));
+      assertThat(ledger.awaitCharges(account, Duration.ofMillis(100))).as("a read still waits for them").isFalse();
+      assertThat(ledger.charge(charge("q3")).status()).isEqualTo(ChargeResult.Status.QUEUED);
+      assertThat(ledger.awaitChargesBeforeCheck(account, Duration.ofMillis(300)))
+          .as("the third could empty the account: the check waits for it").isFalse();
+      releaseWrites();
+      assertThat(ledger.awaitChargesBeforeCheck(account, Duration.ofSeconds(20))).isTrue();
+      await().atMost(Duration.ofSeconds(20)).until(() -> ledger.stats().spoolPending() == 0);
+      assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1 - CREDITS);
+      assertThat(charges(ledger)).isEqualTo(4);
+    }
   }
 
   @Test
