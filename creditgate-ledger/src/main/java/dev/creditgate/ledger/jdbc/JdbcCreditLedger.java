@@ -549,7 +549,7 @@ public final class JdbcCreditLedger implements CreditLedger {
     queuedByAccount.compute(request.accountId(), (k, q) -> {
       QueuedAccount account = q == null ? new QueuedAccount() : q;
       account.queued++;
-      account.pendingCredits += quote.credits();
+      account.addPending(quote.credits());
       return account;
     });
     batcher.enqueue(new PendingCharge(request, quote, null, null, record, ticket, intent));
@@ -664,14 +664,26 @@ public final class JdbcCreditLedger implements CreditLedger {
   private static final class QueuedAccount {
     long queued;
     long settled;
-    /** Credits of the charges queued and not settled yet. */
+    /** Credits of the charges queued and not settled yet, unless {@link #pendingOverflow}. */
     long pendingCredits;
+    /** The credits queued passed {@code Long.MAX_VALUE}: unknown until all settle (a check then always waits). */
+    boolean pendingOverflow;
+
+    void addPending(long credits) {
+      if (credits > Long.MAX_VALUE - pendingCredits) {
+        pendingOverflow = true;
+      } else {
+        pendingCredits += credits;
+      }
+    }
     final List<java.util.Map.Entry<Long, CompletableFuture<Void>>> waiters = new ArrayList<>(1);
 
     /** Counts one settled charge and wakes whom it concerns; true when nothing is left queued. */
     boolean settle(long credits) {
       settled++;
-      pendingCredits -= credits;
+      if (!pendingOverflow) {
+        pendingCredits -= credits;
+      }
       waiters.removeIf(w -> {
         if (w.getKey() <= settled) {
           w.getValue().complete(null);
@@ -711,7 +723,7 @@ public final class JdbcCreditLedger implements CreditLedger {
         // A commit remembers its balance before its charges settle: a charge in between counts
         // twice, which errs towards waiting.
         KnownBalance known = knownBalances.get(accountId);
-        if (known != null && known.balance() - q.pendingCredits > 0) {
+        if (known != null && !q.pendingOverflow && known.balance() > q.pendingCredits) {
           return q;
         }
       }
