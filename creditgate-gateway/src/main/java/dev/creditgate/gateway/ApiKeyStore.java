@@ -62,6 +62,11 @@ public final class ApiKeyStore {
   public static final Duration OUTAGE_TTL = Duration.ofHours(1);
   /** After a failed read, how long authentication answers from memory before trying the database again. */
   static final Duration OUTAGE_RETRY = Duration.ofSeconds(1);
+  /**
+   * While one call retries the database in an outage, how long the others answer from memory at
+   * most without retrying themselves (the retry itself sets the next time when it ends).
+   */
+  static final Duration PROBE_CLAIM = Duration.ofMinutes(1);
   /** At most this many valid keys are remembered. */
   public static final long DEFAULT_CACHE_SIZE = 100_000;
 
@@ -208,9 +213,14 @@ public final class ApiKeyStore {
     }
     ApiKey known = lastValid == null ? null : lastValid.getIfPresent(presented);
     long retryAt = databaseRetryAt.get();
-    if (known != null && retryAt != Long.MIN_VALUE && ticker.read() - retryAt < 0) {
-      // The database failed a moment ago: answer from memory instead of waiting on it again.
-      return Optional.of(known);
+    if (known != null && retryAt != Long.MIN_VALUE) {
+      // The database failed a moment ago: answer from memory instead of waiting on it again. Once
+      // a retry is due, one call claims it and waits for the database; the others keep answering
+      // from memory meanwhile (else every call in that window waited the connection timeout).
+      long now = ticker.read();
+      if (now - retryAt < 0 || !databaseRetryAt.compareAndSet(retryAt, now + PROBE_CLAIM.toNanos())) {
+        return Optional.of(known);
+      }
     }
     long revocationsBefore = revocations.get();
     Optional<ApiKey> found;
@@ -221,6 +231,10 @@ public final class ApiKeyStore {
       if (known != null) {
         return Optional.of(known);
       }
+      throw e;
+    } catch (RuntimeException e) {
+      // Not an outage; whatever was claimed is released for the next call.
+      databaseRetryAt.set(ticker.read() + OUTAGE_RETRY.toNanos());
       throw e;
     }
     databaseRetryAt.set(Long.MIN_VALUE);

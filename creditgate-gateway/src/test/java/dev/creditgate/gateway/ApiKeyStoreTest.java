@@ -121,6 +121,61 @@ class ApiKeyStoreTest {
   }
 
   @Test
+  void duringAnOutageOneCallRetriesTheDatabaseWhileTheOthersAnswerFromMemory() throws Exception {
+    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+        .spoolDirectory(tmp.resolve("spool")).build()) {
+      ApiKeyStore.migrate(ledger.dataSource());
+      java.util.concurrent.atomic.AtomicBoolean down = new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.atomic.AtomicInteger attempts = new java.util.concurrent.atomic.AtomicInteger();
+      var entered = new java.util.concurrent.atomic.AtomicReference<>(new java.util.concurrent.CountDownLatch(1));
+      var release = new java.util.concurrent.atomic.AtomicReference<>(new java.util.concurrent.CountDownLatch(1));
+      // Down: a connection attempt hangs until released, then fails, as against a server that
+      // does not answer (each waits the pool's connection timeout).
+      javax.sql.DataSource hanging = (javax.sql.DataSource) java.lang.reflect.Proxy.newProxyInstance(
+          getClass().getClassLoader(), new Class<?>[] {javax.sql.DataSource.class}, (proxy, method, args) -> {
+            if (down.get() && method.getName().equals("getConnection")) {
+              attempts.incrementAndGet();
+              entered.get().countDown();
+              release.get().await(10, java.util.concurrent.TimeUnit.SECONDS);
+              throw new java.sql.SQLException("injected: database unreachable", "08001");
+            }
+            try {
+              return method.invoke(ledger.dataSource(), args);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+              throw e.getCause();
+            }
+          });
+      AtomicLong nanos = new AtomicLong();
+      ApiKeyStore keys = new ApiKeyStore(hanging, Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
+      String seen = keys.create(ApiKey.Kind.USER, "acme", "").secret();
+      assertThat(keys.authenticate(seen)).isPresent();
+      nanos.addAndGet(Duration.ofSeconds(3).toNanos());
+      down.set(true);
+      release.get().countDown(); // the first failure is immediate
+      assertThat(keys.authenticate(seen)).isPresent();
+      assertThat(attempts.get()).isEqualTo(1);
+
+      java.util.concurrent.CountDownLatch hold = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.CountDownLatch probing = new java.util.concurrent.CountDownLatch(1);
+      entered.set(probing);
+      release.set(hold);
+      nanos.addAndGet(ApiKeyStore.OUTAGE_RETRY.toNanos());
+      try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+        var retry = pool.submit(() -> keys.authenticate(seen));
+        assertThat(probing.await(5, java.util.concurrent.TimeUnit.SECONDS)).as("a call retries the database").isTrue();
+        // The retry hangs on the database; other calls meanwhile answer at once from memory.
+        for (int i = 0; i < 20; i++) {
+          var other = pool.submit(() -> keys.authenticate(seen));
+          assertThat(other.get(2, java.util.concurrent.TimeUnit.SECONDS)).map(ApiKey::accountId).hasValue("acme");
+        }
+        assertThat(attempts.get()).as("only the one retry reached the database").isEqualTo(2);
+        hold.countDown();
+        assertThat(retry.get(5, java.util.concurrent.TimeUnit.SECONDS)).isPresent();
+      }
+    }
+  }
+
+  @Test
   void keysLastSeenValidKeepWorkingWhileTheDatabaseIsDown() throws Exception {
     try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
         .spoolDirectory(tmp.resolve("spool")).build()) {
