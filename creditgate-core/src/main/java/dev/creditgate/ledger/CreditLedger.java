@@ -67,9 +67,9 @@ public interface CreditLedger extends CreditSnapshotProvider, AutoCloseable {
   /**
    * What a caller about to check the account's credit waits for: like {@link #awaitCharges}, but
    * returns at once when the account's queued charges cannot change the check's answer, because
-   * the balance this ledger last wrote for the account stays positive after all of them. (Charges
-   * written by other processes are not seen either way, as with {@link #awaitCharges}.) The
-   * default waits as {@link #awaitCharges} does.
+   * the account's newest known balance (this ledger's last write, or the cache's snapshot when
+   * that is newer, e.g. another gateway's charge) stays positive after all of them. The default
+   * waits as {@link #awaitCharges} does.
    */
   default boolean awaitChargesBeforeCheck(String accountId, java.time.Duration timeout) {
     return awaitCharges(accountId, timeout);

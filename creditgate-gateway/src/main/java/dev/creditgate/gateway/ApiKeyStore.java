@@ -213,6 +213,7 @@ public final class ApiKeyStore {
     }
     ApiKey known = lastValid == null ? null : lastValid.getIfPresent(presented);
     long retryAt = databaseRetryAt.get();
+    long claim = Long.MIN_VALUE;
     if (known != null && retryAt != Long.MIN_VALUE) {
       // The database failed a moment ago: answer from memory instead of waiting on it again. Once
       // a retry is due, one call claims it and waits for the database; the others keep answering
@@ -221,21 +222,29 @@ public final class ApiKeyStore {
       if (now - retryAt < 0 || !databaseRetryAt.compareAndSet(retryAt, now + PROBE_CLAIM.toNanos())) {
         return Optional.of(known);
       }
+      claim = now + PROBE_CLAIM.toNanos();
     }
     long revocationsBefore = revocations.get();
     Optional<ApiKey> found;
+    boolean outage = false;
     try {
       found = lookup(presented);
     } catch (dev.creditgate.ledger.LedgerUnavailableException e) {
-      databaseRetryAt.set(ticker.read() + OUTAGE_RETRY.toNanos());
+      outage = true;
       if (known != null) {
         return Optional.of(known);
       }
       throw e;
-    } catch (RuntimeException e) {
-      // Not an outage; whatever was claimed is released for the next call.
-      databaseRetryAt.set(ticker.read() + OUTAGE_RETRY.toNanos());
-      throw e;
+    } finally {
+      long next = ticker.read() + OUTAGE_RETRY.toNanos();
+      if (claim != Long.MIN_VALUE) {
+        // This call held the retry: it sets the next one, unless a later success ended the outage.
+        databaseRetryAt.compareAndSet(claim, next);
+      } else if (outage) {
+        // A read that failed without the claim (an unknown key, or the first failure) starts or
+        // extends the outage, but never shortens a claim held by another call.
+        databaseRetryAt.updateAndGet(current -> current != Long.MIN_VALUE && current - next > 0 ? current : next);
+      }
     }
     databaseRetryAt.set(Long.MIN_VALUE);
     if (valid != null) {

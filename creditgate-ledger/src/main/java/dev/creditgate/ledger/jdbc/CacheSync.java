@@ -45,6 +45,24 @@ final class CacheSync {
     return failures.get();
   }
 
+  /**
+   * The account's snapshot in the cache, as the guard would read it; null when there is no cache,
+   * nothing cached, or the cache did not answer within the timeout.
+   */
+  CreditSnapshot peek(String accountId) {
+    if (cache == null) {
+      return null;
+    }
+    try {
+      return cache.lookup(accountId).get(timeoutNanos, TimeUnit.NANOSECONDS).snapshot();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } catch (Exception e) {
+      return null;
+    }
+  }
+
   void publish(String accountId, CreditSnapshot snapshot) {
     if (cache == null) {
       return;

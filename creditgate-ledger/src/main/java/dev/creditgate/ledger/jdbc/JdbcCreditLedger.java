@@ -645,13 +645,33 @@ public final class JdbcCreditLedger implements CreditLedger {
   private record KnownBalance(long version, long balance) {
   }
 
+  /**
+   * The newest balance of the account known here: what this ledger last wrote, or the cache's
+   * snapshot when that is newer (another gateway's or process's write, which the guard will read);
+   * {@code Long.MIN_VALUE} when neither is known. Reads the cache, bounded by its timeout; when
+   * the cache does not answer, this ledger's own last write is used.
+   */
+  private long newestBalance(String accountId) {
+    KnownBalance known = knownBalances.get(accountId);
+    CreditSnapshot cached = cacheSync.peek(accountId);
+    if (cached != null && (known == null || cached.version() > known.version())) {
+      return cached.availableCredit();
+    }
+    return known == null ? Long.MIN_VALUE : known.balance();
+  }
+
   /** Remembers what a commit left in the account, unless a newer version is known already. */
   private void remember(String accountId, long version, long balance) {
     if (journal == null) {
       return;
     }
     if (knownBalances.size() >= MAX_KNOWN_BALANCES && !knownBalances.containsKey(accountId)) {
-      knownBalances.clear();
+      // Only accounts with nothing queued are forgotten: clearing one whose commit is being
+      // remembered could let an older version back in.
+      knownBalances.keySet().removeIf(account -> !queuedByAccount.containsKey(account));
+      if (knownBalances.size() >= MAX_KNOWN_BALANCES) {
+        return; // this account's checks wait, as for any account not remembered
+      }
     }
     knownBalances.merge(accountId, new KnownBalance(version, balance), (a, b) -> a.version() >= b.version() ? a : b);
   }
@@ -716,16 +736,16 @@ public final class JdbcCreditLedger implements CreditLedger {
     if (!queuedByAccount.containsKey(accountId)) {
       return true;
     }
+    // Read before the queued credits below: a charge committed in between is in what the guard
+    // reads next, and one queued in between is in the queued credits.
+    long balance = unlessStillPositive ? newestBalance(accountId) : Long.MIN_VALUE;
     CompletableFuture<Void> done = new CompletableFuture<>();
     AtomicBoolean registered = new AtomicBoolean();
     queuedByAccount.computeIfPresent(accountId, (k, q) -> {
-      if (unlessStillPositive) {
-        // A commit remembers its balance before its charges settle: a charge in between counts
-        // twice, which errs towards waiting.
-        KnownBalance known = knownBalances.get(accountId);
-        if (known != null && !q.pendingOverflow && known.balance() > q.pendingCredits) {
-          return q;
-        }
+      // A commit remembers its balance before its charges settle: a charge in between counts
+      // twice, which errs towards waiting.
+      if (balance != Long.MIN_VALUE && !q.pendingOverflow && balance > q.pendingCredits) {
+        return q;
       }
       q.waiters.add(java.util.Map.entry(q.queued, done));
       registered.set(true);

@@ -81,7 +81,15 @@ abstract class AbstractWriteBehindLedgerTest {
 
   /** With {@code timeout} for connections and statements: how long a charge stays queued while the database is away. */
   JdbcCreditLedger open(Duration timeout) {
-    return JdbcCreditLedger.builder()
+    return open(timeout, null);
+  }
+
+  JdbcCreditLedger open(Duration timeout, dev.creditgate.CreditCache cache) {
+    JdbcCreditLedger.Builder b = JdbcCreditLedger.builder();
+    if (cache != null) {
+      b.cache(cache);
+    }
+    return b
         .jdbcUrl(jdbcUrl())
         .spoolDirectory(spool)
         .writeBehind(true)
@@ -168,6 +176,33 @@ abstract class AbstractWriteBehindLedgerTest {
       await().atMost(Duration.ofSeconds(20)).until(() -> ledger.stats().spoolPending() == 0);
       assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1 - CREDITS);
       assertThat(charges(ledger)).isEqualTo(4);
+    }
+  }
+
+  @Test
+  void aCreditCheckSeesAnotherProcessesChargesThroughTheCache() throws Exception {
+    dev.creditgate.CreditCache cache = dev.creditgate.InMemoryCreditCache.builder().build();
+    try (JdbcCreditLedger ledger = open(Duration.ofSeconds(5), cache);
+         JdbcCreditLedger other = JdbcCreditLedger.builder().jdbcUrl(jdbcUrl()).cache(cache)
+             .spoolDirectory(directory.resolve("spool-other")).build()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 3 * CREDITS + 1, "g1", "admin", "");
+      ledger.charge(charge("before"));
+      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+      // Another process charges the account: this ledger's own last write is now stale (2 charges
+      // and 1 left), the cache has the newer state (1 charge and 1 left).
+      assertThat(other.charge(charge("elsewhere")).status()).isEqualTo(ChargeResult.Status.APPLIED);
+      holdWrites(account);
+      assertThat(ledger.charge(charge("q1")).status()).isEqualTo(ChargeResult.Status.QUEUED);
+      assertThat(ledger.awaitChargesBeforeCheck(account, Duration.ofSeconds(3)))
+          .as("1 credit is left after q1 by the cache's newer state").isTrue();
+      assertThat(ledger.charge(charge("q2")).status()).isEqualTo(ChargeResult.Status.QUEUED);
+      assertThat(ledger.awaitChargesBeforeCheck(account, Duration.ofMillis(300)))
+          .as("q2 could empty the account by the cache's state (not by this ledger's own last write)").isFalse();
+      releaseWrites();
+      assertThat(ledger.awaitChargesBeforeCheck(account, Duration.ofSeconds(20))).isTrue();
+      await().atMost(Duration.ofSeconds(20)).until(() -> ledger.stats().spoolPending() == 0);
+      assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1 - CREDITS);
     }
   }
 
