@@ -736,15 +736,33 @@ public final class JdbcCreditLedger implements CreditLedger {
     if (!queuedByAccount.containsKey(accountId)) {
       return true;
     }
-    // Read before the queued credits below: a charge committed in between is in what the guard
-    // reads next, and one queued in between is in the queued credits.
-    long balance = unlessStillPositive ? newestBalance(accountId) : Long.MIN_VALUE;
+    long balance = Long.MIN_VALUE;
+    long settledBefore = -1;
+    QueuedAccount seen = null;
+    if (unlessStillPositive) {
+      // The balance is read between two looks at the account's queue. A charge queued in between
+      // is in the queued credits; one settled in between may be in neither, so then it waits.
+      QueuedAccount[] first = {null};
+      long[] settled = {-1};
+      queuedByAccount.computeIfPresent(accountId, (k, q) -> {
+        first[0] = q;
+        settled[0] = q.settled;
+        return q;
+      });
+      seen = first[0];
+      settledBefore = settled[0];
+      balance = newestBalance(accountId);
+    }
+    long readBalance = balance;
+    long readSettled = settledBefore;
+    QueuedAccount readQueue = seen;
     CompletableFuture<Void> done = new CompletableFuture<>();
     AtomicBoolean registered = new AtomicBoolean();
     queuedByAccount.computeIfPresent(accountId, (k, q) -> {
       // A commit remembers its balance before its charges settle: a charge in between counts
       // twice, which errs towards waiting.
-      if (balance != Long.MIN_VALUE && !q.pendingOverflow && balance > q.pendingCredits) {
+      if (readBalance != Long.MIN_VALUE && q == readQueue && q.settled == readSettled && !q.pendingOverflow
+          && readBalance > q.pendingCredits) {
         return q;
       }
       q.waiters.add(java.util.Map.entry(q.queued, done));
