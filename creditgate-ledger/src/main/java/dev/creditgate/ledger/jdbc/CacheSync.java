@@ -46,15 +46,24 @@ final class CacheSync {
   }
 
   /**
+   * How long {@link #peek} waits for the cache: it sits on a request's path before the credit
+   * check, and a cache that does not answer quickly is not read by the guard either (which then
+   * fails open).
+   */
+  static final long PEEK_TIMEOUT_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+  /**
    * The account's snapshot in the cache, as the guard would read it; null when there is no cache,
-   * nothing cached, or the cache did not answer within the timeout.
+   * nothing cached, or the cache did not answer within {@link #PEEK_TIMEOUT_NANOS} (or its own
+   * timeout, if shorter).
    */
   CreditSnapshot peek(String accountId) {
     if (cache == null) {
       return null;
     }
     try {
-      return cache.lookup(accountId).get(timeoutNanos, TimeUnit.NANOSECONDS).snapshot();
+      long wait = Math.min(timeoutNanos, PEEK_TIMEOUT_NANOS);
+      return cache.lookup(accountId).get(wait, TimeUnit.NANOSECONDS).snapshot();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return null;

@@ -646,14 +646,12 @@ public final class JdbcCreditLedger implements CreditLedger {
   }
 
   /**
-   * The newest balance of the account known here: what this ledger last wrote, or the cache's
+   * The newest balance of an account known here: what this ledger last wrote, or the cache's
    * snapshot when that is newer (another gateway's or process's write, which the guard will read);
-   * {@code Long.MIN_VALUE} when neither is known. Reads the cache, bounded by its timeout; when
-   * the cache does not answer, this ledger's own last write is used.
+   * {@code Long.MIN_VALUE} when neither is known (when the cache did not answer, this ledger's own
+   * last write is used).
    */
-  private long newestBalance(String accountId) {
-    KnownBalance known = knownBalances.get(accountId);
-    CreditSnapshot cached = cacheSync.peek(accountId);
+  private static long newestBalance(KnownBalance known, CreditSnapshot cached) {
     if (cached != null && (known == null || cached.version() > known.version())) {
       return cached.availableCredit();
     }
@@ -736,34 +734,20 @@ public final class JdbcCreditLedger implements CreditLedger {
     if (!queuedByAccount.containsKey(accountId)) {
       return true;
     }
-    long balance = Long.MIN_VALUE;
-    long settledBefore = -1;
-    QueuedAccount seen = null;
-    if (unlessStillPositive) {
-      // The balance is read between two looks at the account's queue. A charge queued in between
-      // is in the queued credits; one settled in between may be in neither, so then it waits.
-      QueuedAccount[] first = {null};
-      long[] settled = {-1};
-      queuedByAccount.computeIfPresent(accountId, (k, q) -> {
-        first[0] = q;
-        settled[0] = q.settled;
-        return q;
-      });
-      seen = first[0];
-      settledBefore = settled[0];
-      balance = newestBalance(accountId);
-    }
-    long readBalance = balance;
-    long readSettled = settledBefore;
-    QueuedAccount readQueue = seen;
+    // Another process's write is only in the cache; the cache is read first (it may block, up to
+    // its timeout) and this ledger's own last write inside the look at the queue, so a charge of
+    // this ledger settled in between is in that write (a commit is remembered before its charges
+    // settle) and no longer in the queued credits.
+    CreditSnapshot cached = unlessStillPositive ? cacheSync.peek(accountId) : null;
     CompletableFuture<Void> done = new CompletableFuture<>();
     AtomicBoolean registered = new AtomicBoolean();
     queuedByAccount.computeIfPresent(accountId, (k, q) -> {
-      // A commit remembers its balance before its charges settle: a charge in between counts
-      // twice, which errs towards waiting.
-      if (readBalance != Long.MIN_VALUE && q == readQueue && q.settled == readSettled && !q.pendingOverflow
-          && readBalance > q.pendingCredits) {
-        return q;
+      if (unlessStillPositive && !q.pendingOverflow) {
+        // A commit remembered but not yet settled counts twice, which errs towards waiting.
+        long balance = newestBalance(knownBalances.get(accountId), cached);
+        if (balance != Long.MIN_VALUE && balance > q.pendingCredits) {
+          return q;
+        }
       }
       q.waiters.add(java.util.Map.entry(q.queued, done));
       registered.set(true);
