@@ -120,6 +120,31 @@ class ApiKeyStoreTest {
     }
   }
 
+  /** What a connection attempt does before it fails while the database is "down". */
+  interface BeforeFailure {
+    void run() throws Exception;
+  }
+
+  /**
+   * {@code real}, except that while {@code down} is set every connection attempt runs
+   * {@code before} and then fails as an unreachable database does.
+   */
+  private static javax.sql.DataSource failingWhen(javax.sql.DataSource real,
+      java.util.concurrent.atomic.AtomicBoolean down, BeforeFailure before) {
+    return (javax.sql.DataSource) java.lang.reflect.Proxy.newProxyInstance(ApiKeyStoreTest.class.getClassLoader(),
+        new Class<?>[] {javax.sql.DataSource.class}, (proxy, method, args) -> {
+          if (down.get() && method.getName().equals("getConnection")) {
+            before.run();
+            throw new java.sql.SQLException("injected: database unreachable", "08001");
+          }
+          try {
+            return method.invoke(real, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
   @Test
   void duringAnOutageOneCallRetriesTheDatabaseWhileTheOthersAnswerFromMemory() throws Exception {
     try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
@@ -131,20 +156,11 @@ class ApiKeyStoreTest {
       var release = new java.util.concurrent.atomic.AtomicReference<>(new java.util.concurrent.CountDownLatch(1));
       // Down: a connection attempt hangs until released, then fails, as against a server that
       // does not answer (each waits the pool's connection timeout).
-      javax.sql.DataSource hanging = (javax.sql.DataSource) java.lang.reflect.Proxy.newProxyInstance(
-          getClass().getClassLoader(), new Class<?>[] {javax.sql.DataSource.class}, (proxy, method, args) -> {
-            if (down.get() && method.getName().equals("getConnection")) {
-              attempts.incrementAndGet();
-              entered.get().countDown();
-              release.get().await(10, java.util.concurrent.TimeUnit.SECONDS);
-              throw new java.sql.SQLException("injected: database unreachable", "08001");
-            }
-            try {
-              return method.invoke(ledger.dataSource(), args);
-            } catch (java.lang.reflect.InvocationTargetException e) {
-              throw e.getCause();
-            }
-          });
+      javax.sql.DataSource hanging = failingWhen(ledger.dataSource(), down, () -> {
+        attempts.incrementAndGet();
+        entered.get().countDown();
+        release.get().await(10, java.util.concurrent.TimeUnit.SECONDS);
+      });
       AtomicLong nanos = new AtomicLong();
       ApiKeyStore keys = new ApiKeyStore(hanging, Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
       String seen = keys.create(ApiKey.Kind.USER, "acme", "").secret();
@@ -181,17 +197,7 @@ class ApiKeyStoreTest {
         .spoolDirectory(tmp.resolve("spool")).build()) {
       ApiKeyStore.migrate(ledger.dataSource());
       java.util.concurrent.atomic.AtomicBoolean down = new java.util.concurrent.atomic.AtomicBoolean();
-      javax.sql.DataSource flaky = (javax.sql.DataSource) java.lang.reflect.Proxy.newProxyInstance(
-          getClass().getClassLoader(), new Class<?>[] {javax.sql.DataSource.class}, (proxy, method, args) -> {
-            if (down.get() && method.getName().equals("getConnection")) {
-              throw new java.sql.SQLException("injected: database unreachable", "08001");
-            }
-            try {
-              return method.invoke(ledger.dataSource(), args);
-            } catch (java.lang.reflect.InvocationTargetException e) {
-              throw e.getCause();
-            }
-          });
+      javax.sql.DataSource flaky = failingWhen(ledger.dataSource(), down, () -> { });
       AtomicLong nanos = new AtomicLong();
       ApiKeyStore keys = new ApiKeyStore(flaky, Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
       String seen = keys.create(ApiKey.Kind.USER, "acme", "").secret();
