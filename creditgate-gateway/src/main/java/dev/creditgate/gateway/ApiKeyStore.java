@@ -219,10 +219,10 @@ public final class ApiKeyStore {
       // a retry is due, one call claims it and waits for the database; the others keep answering
       // from memory meanwhile (else every call in that window waited the connection timeout).
       long now = ticker.read();
-      if (now - retryAt < 0 || !databaseRetryAt.compareAndSet(retryAt, now + PROBE_CLAIM.toNanos())) {
+      claim = now + PROBE_CLAIM.toNanos();
+      if (now - retryAt < 0 || !databaseRetryAt.compareAndSet(retryAt, claim)) {
         return Optional.of(known);
       }
-      claim = now + PROBE_CLAIM.toNanos();
     }
     long revocationsBefore = revocations.get();
     Optional<ApiKey> found;

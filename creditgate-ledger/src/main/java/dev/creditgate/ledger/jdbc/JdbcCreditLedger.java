@@ -155,7 +155,8 @@ public final class JdbcCreditLedger implements CreditLedger {
   /**
    * The balance (and version) this ledger last wrote per account, for {@link #awaitChargesBeforeCheck}:
    * with it, an account whose queued charges leave it positive is checked without waiting for them.
-   * Bounded: emptied when it reaches {@link #MAX_KNOWN_BALANCES} (an unknown account just waits).
+   * Bounded by {@link #MAX_KNOWN_BALANCES}: when full, accounts with nothing queued are forgotten
+   * (an account not remembered just waits).
    */
   private final java.util.concurrent.ConcurrentHashMap<String, KnownBalance> knownBalances =
       new java.util.concurrent.ConcurrentHashMap<>();
