@@ -35,12 +35,16 @@ import org.flywaydb.core.Flyway;
  * without salt or stretching suffices because the secret is random and high-entropy, not a
  * password. Authentication looks the hash up and then compares it in constant time.
  *
- * <p>A valid key found in the database is remembered for {@link #DEFAULT_CACHE_TTL} (reading the
- * key table on every request cost a database round trip per call). Revoking through this store
- * forgets the key at once, so in this process a revoked key fails on its next request. Another
- * process sharing the database (a second gateway, the CLI's {@code key revoke}) sees the
- * revocation within the cache TTL: that is the bound for a fleet. While the database cannot be
- * read, a key last seen valid within {@link #OUTAGE_TTL} keeps working (a revocation this process
+ * <p>A valid key found in the database is remembered (reading the key table on every request cost
+ * a database round trip per call: with a key per account, about one call in two at 1,000 calls/s
+ * over 1,000 accounts). Revoking through this store forgets the key at once, so in this process a
+ * revoked key fails on its next request. Revocations by another process sharing the database (a
+ * second gateway, the CLI's {@code key revoke}) are found by a sweep: one query for the keys
+ * revoked lately, run by a call at most every half {@link #DEFAULT_CACHE_TTL}; a remembered key is
+ * trusted only while the last sweep started within the TTL, so a revocation takes effect within it
+ * (provided the clocks of the processes agree within {@link #SWEEP_CLOCK_MARGIN}; beyond that,
+ * a remembered key is read again after {@link #REMEMBERED_AT_MOST} anyway). While the database cannot
+ * be read, a key last seen valid within {@link #OUTAGE_TTL} keeps working (a revocation this process
  * has not yet seen applies once the database is back); an unknown key then gets the outage error.
  * Unknown and revoked keys are not remembered, so a new key works at once and guessing fills no
  * memory.
@@ -52,8 +56,15 @@ public final class ApiKeyStore {
   /** Seconds a key query may take. */
   public static final int QUERY_TIMEOUT_SECONDS = 5;
 
-  /** How long a valid key is remembered; a revocation made by another process takes effect within it. */
+  /** The bound within which a revocation made by another process takes effect. */
   public static final Duration DEFAULT_CACHE_TTL = Duration.ofSeconds(2);
+  /** A remembered valid key is read from the database again after this long, whatever the sweeps found. */
+  static final Duration REMEMBERED_AT_MOST = Duration.ofMinutes(5);
+  /**
+   * A sweep reads the keys revoked since the previous sweep started, less this margin: for clocks
+   * of gateways that disagree, and for a revocation committed a while after its time was taken.
+   */
+  static final Duration SWEEP_CLOCK_MARGIN = Duration.ofMinutes(1);
   /**
    * How long a key last seen valid keeps working while the database cannot be read: the ledger
    * spools charges and the guard fails open during an outage, so authentication must not be the one
@@ -85,6 +96,16 @@ public final class ApiKeyStore {
   private final AtomicLong databaseRetryAt = new AtomicLong(Long.MIN_VALUE);
   /** Bumped by every revocation, so a lookup that raced with one does not cache what it read before it. */
   private final AtomicLong revocations = new AtomicLong();
+  /** The TTL in ticker nanos: remembered keys are trusted while the last sweep started within it. */
+  private final long trustNanos;
+  /** Ticker reading at the start of the last successful sweep, or {@link Long#MIN_VALUE} before the first. */
+  private volatile long sweptAt = Long.MIN_VALUE;
+  /** Set while a call sweeps, so that one call at a time does. */
+  private final java.util.concurrent.atomic.AtomicBoolean sweeping = new java.util.concurrent.atomic.AtomicBoolean();
+  /** Epoch millis: the next sweep reads keys revoked from this time on, less the margin. Guarded by {@link #sweeping}. */
+  private long sweepFromMillis;
+  /** Revoked key ids the sweeps have already acted on, with their revocation time. Guarded by {@link #sweeping}. */
+  private final java.util.Map<String, Long> sweptRevocations = new java.util.HashMap<>();
 
   /** A key just created: {@code secret} is the only time the key is shown. */
   public record CreatedKey(ApiKey key, String secret) {
@@ -113,8 +134,10 @@ public final class ApiKeyStore {
     if (cacheTtl.isNegative()) {
       throw new IllegalArgumentException("cacheTtl must not be negative, but was " + cacheTtl);
     }
+    this.trustNanos = cacheTtl.toNanos();
+    this.sweepFromMillis = clock.millis();
     this.valid = cacheTtl.isZero() ? null : Caffeine.newBuilder()
-        .expireAfterWrite(cacheTtl)
+        .expireAfterWrite(cacheTtl.compareTo(REMEMBERED_AT_MOST) > 0 ? cacheTtl : REMEMBERED_AT_MOST)
         .maximumSize(DEFAULT_CACHE_SIZE)
         .ticker(ticker)
         .build();
@@ -207,8 +230,12 @@ public final class ApiKeyStore {
       // The cache is keyed by the full hash, so a hit is an exact match; no timing is revealed
       // beyond what the hash lookup in the database index would.
       ApiKey cached = valid.getIfPresent(presented);
-      if (cached != null) {
-        return Optional.of(cached);
+      if (cached != null && revocationsSeen()) {
+        // Looked up again: a sweep run by this call may just have forgotten it.
+        cached = valid.getIfPresent(presented);
+        if (cached != null) {
+          return Optional.of(cached);
+        }
       }
     }
     ApiKey known = lastValid == null ? null : lastValid.getIfPresent(presented);
@@ -261,6 +288,69 @@ public final class ApiKeyStore {
       }
     }
     return found;
+  }
+
+  /**
+   * Whether remembered keys can be trusted: the last sweep for revocations made elsewhere started
+   * within the TTL. Sweeps when one is due (every half TTL) and no other call is sweeping. During a
+   * known outage it does not sweep: the caller then takes the path that answers from memory.
+   */
+  private boolean revocationsSeen() {
+    long now = ticker.read();
+    long swept = sweptAt;
+    boolean known = swept != Long.MIN_VALUE;
+    if (known && now - swept < trustNanos / 2) {
+      return true;
+    }
+    if (databaseRetryAt.get() == Long.MIN_VALUE && sweeping.compareAndSet(false, true)) {
+      try {
+        sweep(now);
+      } catch (dev.creditgate.ledger.LedgerUnavailableException e) {
+        long next = ticker.read() + OUTAGE_RETRY.toNanos();
+        databaseRetryAt.updateAndGet(current -> current != Long.MIN_VALUE && current - next > 0 ? current : next);
+      } finally {
+        sweeping.set(false);
+      }
+      swept = sweptAt;
+      known = swept != Long.MIN_VALUE;
+    }
+    return known && ticker.read() - swept <= trustNanos;
+  }
+
+  /** Reads the keys revoked lately and forgets those remembered. Runs under {@link #sweeping}. */
+  private void sweep(long startedAt) {
+    long fromMillis = sweepFromMillis;
+    long nextFromMillis = clock.millis();
+    java.util.Map<String, Long> found = new java.util.HashMap<>();
+    try (Connection c = dataSource.getConnection();
+         PreparedStatement ps = c.prepareStatement("SELECT id, revoked_at FROM gateway_api_keys"
+             + " WHERE revoked_at IS NOT NULL AND revoked_at >= ?")) {
+      ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
+      ps.setLong(1, fromMillis - SWEEP_CLOCK_MARGIN.toMillis());
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          found.put(rs.getString(1), rs.getLong(2));
+        }
+      }
+    } catch (SQLException e) {
+      throw unavailable("read revoked API keys", e);
+    }
+    java.util.Set<String> fresh = new java.util.HashSet<>();
+    for (var e : found.entrySet()) {
+      if (sweptRevocations.putIfAbsent(e.getKey(), e.getValue()) == null) {
+        fresh.add(e.getKey());
+      }
+    }
+    if (!fresh.isEmpty()) {
+      revocations.incrementAndGet();
+      valid.asMap().values().removeIf(k -> fresh.contains(k.id()));
+      lastValid.asMap().values().removeIf(k -> fresh.contains(k.id()));
+    }
+    // What the next sweep reads again need not be remembered as done.
+    long forgetBefore = nextFromMillis - SWEEP_CLOCK_MARGIN.toMillis();
+    sweptRevocations.values().removeIf(revokedAt -> revokedAt < forgetBefore);
+    sweepFromMillis = nextFromMillis;
+    sweptAt = startedAt;
   }
 
   private Optional<ApiKey> lookup(String presented) {

@@ -95,13 +95,45 @@ class ApiKeyStoreTest {
       AtomicLong nanos = new AtomicLong();
       ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
       ApiKeyStore.CreatedKey created = keys.create(ApiKey.Kind.USER, "acme", "");
+      ApiKeyStore.CreatedKey other = keys.create(ApiKey.Kind.USER, "acme", "");
       assertThat(keys.authenticate(created.secret())).isPresent();
+      assertThat(keys.authenticate(other.secret())).isPresent();
+      assertThat(keys.authenticate(created.secret())).as("remembered, after the first sweep").isPresent();
       // Another process (a second gateway, the CLI) revokes through its own store.
       new ApiKeyStore(ledger.dataSource(), Clock.systemUTC()).revoke(created.key().id());
-      nanos.addAndGet(Duration.ofMillis(1999).toNanos());
-      assertThat(keys.authenticate(created.secret())).as("remembered within the TTL").isPresent();
+      nanos.addAndGet(Duration.ofMillis(999).toNanos());
+      assertThat(keys.authenticate(created.secret())).as("remembered until the next sweep").isPresent();
       nanos.addAndGet(Duration.ofMillis(2).toNanos());
-      assertThat(keys.authenticate(created.secret())).as("read again after the TTL").isEmpty();
+      assertThat(keys.authenticate(other.secret())).as("another key's call sweeps").isPresent();
+      assertThat(keys.authenticate(created.secret())).as("the sweep found the revocation").isEmpty();
+      assertThat(keys.authenticate(other.secret())).isPresent();
+    }
+  }
+
+  @Test
+  void rememberedKeysCostOneSweepPerHalfTtlNotOneReadPerKey() throws Exception {
+    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+        .spoolDirectory(tmp.resolve("spool")).build()) {
+      ApiKeyStore.migrate(ledger.dataSource());
+      java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+      javax.sql.DataSource counting = failingWhen(ledger.dataSource(), new java.util.concurrent.atomic.AtomicBoolean(),
+          () -> { }, reads::incrementAndGet);
+      AtomicLong nanos = new AtomicLong();
+      ApiKeyStore keys = new ApiKeyStore(counting, Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
+      java.util.List<String> secrets = new java.util.ArrayList<>();
+      for (int i = 0; i < 50; i++) {
+        secrets.add(new ApiKeyStore(ledger.dataSource(), Clock.systemUTC()).create(ApiKey.Kind.USER, "a" + i, "")
+            .secret());
+      }
+      // Each key used once every 100 ms for 10 s.
+      for (int step = 0; step < 100; step++) {
+        for (String secret : secrets) {
+          assertThat(keys.authenticate(secret)).isPresent();
+        }
+        nanos.addAndGet(Duration.ofMillis(100).toNanos());
+      }
+      // 50 first reads and a sweep a second (a read per key per TTL would be 250).
+      assertThat(reads.get()).isBetween(50 + 10, 50 + 11);
     }
   }
 
@@ -131,8 +163,17 @@ class ApiKeyStoreTest {
    */
   private static javax.sql.DataSource failingWhen(javax.sql.DataSource real,
       java.util.concurrent.atomic.AtomicBoolean down, BeforeFailure before) {
+    return failingWhen(real, down, before, () -> 0);
+  }
+
+  /** {@link #failingWhen(javax.sql.DataSource, java.util.concurrent.atomic.AtomicBoolean, BeforeFailure)}, also telling each connection attempt. */
+  private static javax.sql.DataSource failingWhen(javax.sql.DataSource real,
+      java.util.concurrent.atomic.AtomicBoolean down, BeforeFailure before, java.util.function.IntSupplier onConnection) {
     return (javax.sql.DataSource) java.lang.reflect.Proxy.newProxyInstance(ApiKeyStoreTest.class.getClassLoader(),
         new Class<?>[] {javax.sql.DataSource.class}, (proxy, method, args) -> {
+          if (method.getName().equals("getConnection")) {
+            onConnection.getAsInt();
+          }
           if (down.get() && method.getName().equals("getConnection")) {
             before.run();
             throw new java.sql.SQLException("injected: database unreachable", "08001");
