@@ -994,7 +994,14 @@ public final class JdbcCreditLedger implements CreditLedger {
       ordered.sort(java.util.Comparator.comparing(p -> p.request().accountId()));
       List<Object> outcomes;
       try {
-        outcomes = transaction(c -> applyBatch(c, ordered));
+        boolean lookFirst = lookUpStoredFirst;
+        try {
+          outcomes = transaction(c -> applyBatch(c, ordered, lookFirst));
+        } catch (EntryAlreadyStored e) {
+          // A replay (or a repeated idempotency key): apply the batch again, reading its stored entries first.
+          lookUpStoredFirst = true;
+          outcomes = transaction(c -> applyBatch(c, ordered, true));
+        }
       } catch (LedgerUnavailableException e) {
         if (e.getCause() instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("40")) {
           // A deadlock or serialization failure (possible when batches create the same new accounts).
@@ -1180,7 +1187,7 @@ public final class JdbcCreditLedger implements CreditLedger {
    * memory, then one batched update and one batched insert. Returns, per charge, an {@link Applied}
    * or the exception that refused it (refused before anything was written for it).
    */
-  private List<Object> applyBatch(Connection c, List<PendingCharge> ordered) throws SQLException {
+  private List<Object> applyBatch(Connection c, List<PendingCharge> ordered, boolean lookFirst) throws SQLException {
     Instant now = now();
     List<String> ids = ordered.stream().map(p -> p.request().accountId()).distinct().toList();
     java.util.Map<String, Account> original = lockAccounts(c, ids);
@@ -1199,7 +1206,17 @@ public final class JdbcCreditLedger implements CreditLedger {
       }
       original.putAll(lockAccounts(c, missing));
     }
-    java.util.Map<String, StoredEntry> stored = findEntries(c, ordered);
+    java.util.Map<String, StoredEntry> stored;
+    if (lookFirst) {
+      stored = findEntries(c, ordered);
+      if (stored.isEmpty()) {
+        lookUpStoredFirst = false;
+      }
+    } else {
+      // Nearly every charge is new: its entry is inserted without looking first, and a conflict
+      // on insert (EntryAlreadyStored) rolls the batch back to be applied again looking first.
+      stored = new java.util.HashMap<>();
+    }
     java.util.Map<String, Account> current = new java.util.HashMap<>(original);
     java.util.Map<String, Integer> insertedSlot = new java.util.HashMap<>();
     List<Object> results = new ArrayList<>(ordered.size());
@@ -1341,11 +1358,34 @@ public final class JdbcCreditLedger implements CreditLedger {
       + "reasoning_tokens, cost_micros, price_rule_id, unpriced, estimated, ref_event_id, actor, reason, metadata, "
       + "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-  /** Inserts the entries and returns their ids: one pipelined batch on PostgreSQL, a loop in-process on SQLite. */
+  private static final String INSERT_NEW_ENTRY = INSERT_ENTRY + " ON CONFLICT (account_id, event_id) DO NOTHING";
+
+  /**
+   * Whether a batch reads its charges' stored entries before writing (set after a batch met one,
+   * cleared after a batch that looked and found none): replays meet their entries, new charges do not.
+   */
+  private volatile boolean lookUpStoredFirst;
+
+  /** A batch's entry was already stored: the batch is rolled back and applied again, looking first. */
+  private static final class EntryAlreadyStored extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    EntryAlreadyStored() {
+      super("an entry of the batch was already stored", null, false, false);
+    }
+  }
+
+  /**
+   * Inserts the entries and returns their ids: one pipelined batch on PostgreSQL, a loop in-process
+   * on SQLite.
+   *
+   * @throws EntryAlreadyStored when an entry with the same account and event id exists (nothing of
+   *     the batch may then be committed)
+   */
   private long[] insertEntries(Connection c, List<BatchInsert> inserts, Instant now) throws SQLException {
     long[] ids = new long[inserts.size()];
     if (dialect == Dialect.POSTGRESQL) {
-      try (PreparedStatement s = c.prepareStatement(INSERT_ENTRY, new String[] {"id"})) {
+      try (PreparedStatement s = c.prepareStatement(INSERT_NEW_ENTRY, new String[] {"id"})) {
         for (BatchInsert insert : inserts) {
           bindEntry(s, insert.accountId(), insert.eventId(), insert.change(), insert.balanceAfter(), now);
           s.addBatch();
@@ -1354,7 +1394,7 @@ public final class JdbcCreditLedger implements CreditLedger {
         try (ResultSet keys = s.getGeneratedKeys()) {
           for (int i = 0; i < ids.length; i++) {
             if (!keys.next()) {
-              throw new IllegalStateException("the database returned " + i + " ids for " + ids.length + " entries");
+              throw new EntryAlreadyStored();
             }
             ids[i] = keys.getLong(1);
           }
@@ -1362,12 +1402,14 @@ public final class JdbcCreditLedger implements CreditLedger {
       }
       return ids;
     }
-    try (PreparedStatement s = prepare(c, INSERT_ENTRY + " RETURNING id")) {
+    try (PreparedStatement s = prepare(c, INSERT_NEW_ENTRY + " RETURNING id")) {
       for (int i = 0; i < ids.length; i++) {
         BatchInsert insert = inserts.get(i);
         bindEntry(s, insert.accountId(), insert.eventId(), insert.change(), insert.balanceAfter(), now);
         try (ResultSet rows = s.executeQuery()) {
-          rows.next();
+          if (!rows.next()) {
+            throw new EntryAlreadyStored();
+          }
           ids[i] = rows.getLong(1);
         }
       }
