@@ -83,7 +83,7 @@ public final class UpstreamClient implements AutoCloseable {
     } catch (Exception e) {
       throw new IllegalStateException("cannot start the upstream HTTP client", e);
     }
-    long sweepNanos = Math.clamp(idleNanos / 8, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.MILLISECONDS.toNanos(250));
+    long sweepNanos = Math.clamp(Math.min(firstByteNanos, idleNanos) / 8, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.MILLISECONDS.toNanos(250));
     this.sweeper = timer.scheduleWithFixedDelay(this::sweep, sweepNanos, sweepNanos, TimeUnit.NANOSECONDS);
   }
 
@@ -115,25 +115,33 @@ public final class UpstreamClient implements AutoCloseable {
         })
         .body(new BytesRequestContent("application/json", body));
     BodyListener listener = new BodyListener();
+    Exchange exchange = new Exchange(request, listener);
+    // The sweeper enforces the first-byte timeout too: a timed wait here would cost every call a
+    // timer set and cancelled (for a virtual thread, two hand-offs to the JDK's delay scheduler).
+    exchange.limitNanos = firstByteNanos;
+    exchange.waitingSince = System.nanoTime();
+    open.add(exchange);
     request.send(listener);
-    Response response;
     try {
-      response = listener.headers.get(firstByteNanos, TimeUnit.NANOSECONDS);
-    } catch (TimeoutException e) {
-      request.abort(e);
-      throw new FirstByteTimeoutException(TimeUnit.NANOSECONDS.toMillis(firstByteNanos));
+      exchange.response = listener.headers.get();
     } catch (InterruptedException e) {
+      open.remove(exchange);
       request.abort(e);
       throw e;
     } catch (ExecutionException e) {
+      open.remove(exchange);
+      if (exchange.timedOut) {
+        throw new FirstByteTimeoutException(TimeUnit.NANOSECONDS.toMillis(firstByteNanos));
+      }
       Throwable cause = e.getCause();
       if (cause instanceof ConnectException ce) {
         throw ce;
       }
       throw new IOException(cause == null ? e.toString() : cause.toString(), cause);
+    } finally {
+      exchange.waitingSince = Exchange.NOT_WAITING;
     }
-    Exchange exchange = new Exchange(request, response, listener);
-    open.add(exchange);
+    exchange.limitNanos = idleNanos;
     return exchange;
   }
 
@@ -141,11 +149,12 @@ public final class UpstreamClient implements AutoCloseable {
     long now = System.nanoTime();
     for (Exchange e : open) {
       long since = e.waitingSince;
-      if (since != Exchange.NOT_WAITING && now - since > idleNanos) {
+      if (since != Exchange.NOT_WAITING && now - since > e.limitNanos) {
         e.timedOut = true;
         open.remove(e);
         try {
-          e.request.abort(new UpstreamIdleTimeoutException());
+          e.request.abort(e.response == null ? new FirstByteTimeoutException(TimeUnit.NANOSECONDS.toMillis(firstByteNanos))
+              : new UpstreamIdleTimeoutException());
         } catch (RuntimeException failure) {
           // An exception here would cancel the sweeper for good (scheduleWithFixedDelay) and leave
           // every later read bounded only by Jetty's backstop.
@@ -168,9 +177,12 @@ public final class UpstreamClient implements AutoCloseable {
   /** One upstream response: its status and its body, read with the idle timeout. */
   public final class Exchange implements AutoCloseable {
     private final Request request;
-    private final Response response;
+    /** Set once the headers came. */
+    private volatile Response response;
     private final InputStream body;
     static final long NOT_WAITING = Long.MIN_VALUE;
+    /** How long a wait may last: the first-byte timeout until the headers came, then the idle timeout. */
+    volatile long limitNanos;
     /**
      * When the reader started waiting for bytes, or {@link #NOT_WAITING}. Only time spent waiting
      * on the upstream counts as idle: a reader busy writing to a slow client is not.
@@ -178,9 +190,8 @@ public final class UpstreamClient implements AutoCloseable {
     volatile long waitingSince = NOT_WAITING;
     volatile boolean timedOut;
 
-    private Exchange(Request request, Response response, BodyListener listener) {
+    private Exchange(Request request, BodyListener listener) {
       this.request = request;
-      this.response = response;
       this.body = new InputStream() {
         @Override
         public int read() throws IOException {
