@@ -95,7 +95,7 @@ public final class JdbcCreditLedger implements CreditLedger {
   /** How long an operation waits for its cache update before leaving it to background retries. */
   public static final Duration DEFAULT_CACHE_TIMEOUT = Duration.ofMillis(200);
   /** How often the write-behind journal starts a new file (a file goes once all its charges are written). */
-  static final long JOURNAL_ROLL_MILLIS = 1000;
+  static final long JOURNAL_ROLL_MILLIS = 5000;
   /** The shortest time between two journal fsyncs when no call waits for one. */
   static final long JOURNAL_SYNC_INTERVAL_MICROS = 5000;
   /** The most charges group commit writes in one transaction. */
@@ -106,7 +106,7 @@ public final class JdbcCreditLedger implements CreditLedger {
    * milliseconds buy batches several times larger: fewer transactions, fsyncs and statement
    * preparations per charge, which is most of the ledger's CPU.
    */
-  static final Duration WRITE_BEHIND_LINGER = Duration.ofMillis(10);
+  static final Duration WRITE_BEHIND_LINGER = Duration.ofMillis(50);
   /** The longest request id, scene, provider, model or actor accepted. */
   public static final int MAX_FIELD_LENGTH = 200;
   public static final int MAX_REASON_LENGTH = 2000;
