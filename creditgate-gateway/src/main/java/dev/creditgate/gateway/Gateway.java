@@ -92,7 +92,7 @@ public final class Gateway implements AutoCloseable {
         TimeUnit.MILLISECONDS);
     Authenticator auth = new Authenticator(b.keys);
     this.chat = new ChatCompletions(auth, router, guard, b.ledger, upstream, metrics, new TokenEstimator(),
-        b.ticker, config.maxBodyBytes());
+        b.ticker, config.maxBodyBytes(), config.intentSyncWait());
     AdminApi admin = new AdminApi(b.ledger, b.keys, config.adminToken(), config.maxBodyBytes(), metrics);
     this.app = Javalin.create(cfg -> {
       cfg.concurrency.useVirtualThreads = true;

@@ -36,6 +36,7 @@ public record GatewayConfig(
     String ledgerUrl,
     Path spoolDir,
     boolean ledgerWriteBehind,
+    Duration intentSyncWait,
     String redisUri,
     String redisPrefix,
     boolean nearCache,
@@ -65,6 +66,13 @@ public record GatewayConfig(
    * How long a stop waits for calls in flight. With up to 10 s more for the calls cut then to be
    * charged, a stop stays inside the 30 s Kubernetes gives a process before it kills it.
    */
+  /**
+   * How long a call's answer waits, at most, for its intent to be fsync'd before its first byte
+   * (write-behind only); zero: it does not wait (the intent is still synced within milliseconds,
+   * but a power loss in between can lose the call's charge).
+   */
+  public static final Duration DEFAULT_INTENT_SYNC_WAIT = Duration.ofSeconds(1);
+  static final Duration MAX_INTENT_SYNC_WAIT = Duration.ofSeconds(60);
   public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(15);
   /** The aliases that always exist (the seed's), routed or not. */
   public static final List<String> BUILT_IN_ALIASES = List.of("lite", "pro", "max");
@@ -79,7 +87,7 @@ public record GatewayConfig(
   private static final List<String> SCALAR_KEYS = List.of(
       "server.host", "server.port", "server.max-body-bytes", "server.shutdown-timeout",
       "admin.token", "demo",
-      "ledger.url", "ledger.spool-dir", "ledger.write-behind",
+      "ledger.url", "ledger.spool-dir", "ledger.write-behind", "ledger.intent-sync-wait",
       "cache.redis-uri", "cache.redis-prefix", "cache.near-cache", "cache.near-cache-ttl",
       "guard.fail-closed", "guard.cache-timeout", "guard.fetch-timeout", "guard.remember-denials",
       "upstream.connect-timeout", "upstream.first-byte-timeout", "upstream.idle-timeout", "upstream.probe-interval");
@@ -229,6 +237,7 @@ public record GatewayConfig(
         ledgerUrl,
         Path.of(r.string("ledger.spool-dir", DEFAULT_SPOOL_DIR)),
         r.bool("ledger.write-behind", true),
+        intentSyncWait(r.durationOrZero("ledger.intent-sync-wait", DEFAULT_INTENT_SYNC_WAIT)),
         redisUri,
         redisPrefix(r.string("cache.redis-prefix", "creditgate")),
         r.bool("cache.near-cache", false),
@@ -243,6 +252,14 @@ public record GatewayConfig(
         r.duration("upstream.probe-interval", DEFAULT_PROBE_INTERVAL),
         r.duration("server.shutdown-timeout", DEFAULT_SHUTDOWN_TIMEOUT),
         models);
+  }
+
+  private static Duration intentSyncWait(Duration wait) {
+    if (wait.compareTo(MAX_INTENT_SYNC_WAIT) > 0) {
+      throw new ConfigException("ledger.intent-sync-wait must be at most " + MAX_INTENT_SYNC_WAIT.toSeconds()
+          + "s, but was " + wait.toMillis() + "ms");
+    }
+    return wait;
   }
 
   private static String redisPrefix(String prefix) {
@@ -268,7 +285,7 @@ public record GatewayConfig(
   /** The same config with other model routes. */
   public GatewayConfig withModels(Map<String, ModelRoute> newModels) {
     return new GatewayConfig(host, port, maxBodyBytes, adminToken, demoMode, ledgerUrl, spoolDir, ledgerWriteBehind,
-        redisUri,
+        intentSyncWait, redisUri,
         redisPrefix, nearCache, nearCacheTtl, guardFailClosed, guardCacheTimeout, guardFetchTimeout, guardRememberDenials, connectTimeout,
         firstByteTimeout, idleTimeout, probeInterval, shutdownTimeout, newModels);
   }

@@ -25,6 +25,7 @@ class GatewayConfigTest {
     assertThat(c.maxBodyBytes()).isEqualTo(4L * 1024 * 1024);
     assertThat(c.aliases()).containsExactly("lite", "pro", "max");
     assertThat(c.models()).isEmpty();
+    assertThat(c.intentSyncWait()).isEqualTo(Duration.ofSeconds(1));
   }
 
   @Test
@@ -74,6 +75,8 @@ class GatewayConfigTest {
       "server.max-body-bytes|12|server.max-body-bytes must be between 1024",
       "upstream.idle-timeout|soon|upstream.idle-timeout must be a duration like 250ms, 5s, 2m or PT5S, but was 'soon'",
       "upstream.connect-timeout|0s|upstream.connect-timeout must be positive, but was '0s'",
+      "ledger.intent-sync-wait|-1s|ledger.intent-sync-wait must be zero or positive, but was '-1s'",
+      "ledger.intent-sync-wait|2m|ledger.intent-sync-wait must be at most 60s, but was 120000ms",
       "guard.fail-closed|perhaps|guard.fail-closed must be true or false, but was 'perhaps'",
       "ledger.url|jdbc:mysql://x|ledger.url must start with jdbc:sqlite: or jdbc:postgresql:, but was 'jdbc:mysql://x'",
       "cache.redis-uri|http://x|cache.redis-uri must start with redis:// or rediss://, but was 'http://x'",

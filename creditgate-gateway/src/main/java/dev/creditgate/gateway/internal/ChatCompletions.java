@@ -68,20 +68,21 @@ public final class ChatCompletions {
   private final TokenEstimator estimator;
   private final Ticker ticker;
   private final long maxBodyBytes;
+  /** How long an answer waits for its call's intent to be synced (one fsync, normally done long before); zero: no wait. */
+  private final Duration intentSyncWait;
   private final Set<String> inflight = ConcurrentHashMap.newKeySet();
   /** Calls being handled, for a shutdown that must not close the ledger under a charge. */
   private final AtomicInteger active = new AtomicInteger();
   /** How long an admission waits for the account's charges still being written behind earlier answers. */
   static final Duration OWN_CHARGES_WAIT = Duration.ofMillis(200);
-  /** How long an answer waits for its call's intent to be synced (one fsync, normally done long before). */
-  static final Duration INTENT_SYNC_WAIT = Duration.ofSeconds(1);
   /** The output tokens an intent's estimate counts at most. */
   static final long MAX_INTENT_OUTPUT_TOKENS = 100_000;
   private final ThrottledLog ledgerLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
   private final ThrottledLog upstreamLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
   public ChatCompletions(Authenticator auth, UpstreamRouter router, CreditBalanceGuard guard, CreditLedger ledger,
-      UpstreamClient upstream, GatewayMetrics metrics, TokenEstimator estimator, Ticker ticker, long maxBodyBytes) {
+      UpstreamClient upstream, GatewayMetrics metrics, TokenEstimator estimator, Ticker ticker, long maxBodyBytes,
+      Duration intentSyncWait) {
     this.auth = auth;
     this.router = router;
     this.guard = guard;
@@ -91,6 +92,7 @@ public final class ChatCompletions {
     this.estimator = estimator;
     this.ticker = ticker;
     this.maxBodyBytes = maxBodyBytes;
+    this.intentSyncWait = intentSyncWait;
   }
 
   /** What one call was billed, for the response headers. */
@@ -410,15 +412,18 @@ public final class ChatCompletions {
     }
   }
 
-  /** Before the client gets a byte, the intent must survive a power loss (it normally has: one fsync). */
+  /**
+   * Before the client gets a byte, the intent must survive a power loss (it normally has: one
+   * fsync), unless the operator chose not to wait ({@code ledger.intent-sync-wait: 0}).
+   */
   private void awaitDurable(ChargeIntent intent, BillingContext billing) {
-    if (intent == null) {
+    if (intent == null || intentSyncWait.isZero()) {
       return;
     }
     long waitStart = ticker.read();
     try {
-      if (!intent.awaitDurable(INTENT_SYNC_WAIT)) {
-        ledgerLog.warn(ticker.read(), "the call's intent was not synced within {}, request_id={}", INTENT_SYNC_WAIT,
+      if (!intent.awaitDurable(intentSyncWait)) {
+        ledgerLog.warn(ticker.read(), "the call's intent was not synced within {}, request_id={}", intentSyncWait,
             billing.requestId());
       }
     } catch (RuntimeException e) {
