@@ -62,7 +62,7 @@ NGINX_SLOW_PORT=${NGINX_SLOW_PORT:-18092}
 GATEWAY_C_PORT=${GATEWAY_C_PORT:-18083}
 GATEWAY_D_PORT=${GATEWAY_D_PORT:-18084}
 SKIP_BUILD=${SKIP_BUILD:-0}
-# Which targets to measure (any of: direct nginx gateway-sqlite gateway-pg-redis). Ratios to nginx
+# Which targets to measure (any of: direct nginx gateway-sqlite gateway-sqlite-nowait gateway-pg-redis). Ratios to nginx
 # need nginx in the same run.
 TARGETS=${TARGETS:-"direct nginx gateway-sqlite gateway-pg-redis"}
 # The gateway's own JIT warm-up before its first cell (not reported).
@@ -350,6 +350,9 @@ write_gateway_config() { # file, port, backend (sqlite|postgres), label
       echo "  url: \"jdbc:sqlite:$WORK/$4.db\""
     fi
     echo "  spool-dir: $WORK/spool-$4"
+    if [ "$3" = sqlite-nowait ]; then
+      echo "  intent-sync-wait: 0s"
+    fi
     if [ "$3" = postgres ]; then
       echo "cache:"
       echo "  redis-uri: \"$CREDITGATE_REDIS_URI\""
@@ -423,6 +426,11 @@ run_gateway_target() { # label, port, backend
 
 if gateway_present; then
   if wants gateway-sqlite; then run_gateway_target gateway-sqlite "$GATEWAY_C_PORT" sqlite; fi
+  # Optional (not in the default TARGETS): (c) with ledger.intent-sync-wait: 0s, to tell how much
+  # of (c)'s latency is the wait for each call's intent fsync. Measured with the rates only.
+  if wants gateway-sqlite-nowait; then
+    SEARCH=0 STREAMS=0 run_gateway_target gateway-sqlite-nowait "$GATEWAY_C_PORT" sqlite-nowait
+  fi
   if wants gateway-pg-redis; then run_gateway_target gateway-pg-redis "$GATEWAY_D_PORT" postgres; fi
 else
   echo "PENDING label=gateway-sqlite reason=\"no gateway launcher ($GATEWAY_LAUNCH)\"" | tee -a "$RAW"
