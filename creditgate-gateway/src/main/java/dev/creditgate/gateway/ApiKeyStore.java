@@ -270,7 +270,7 @@ public final class ApiKeyStore {
       } else if (outage) {
         // A read that failed without the claim (an unknown key, or the first failure) starts or
         // extends the outage, but never shortens a claim held by another call.
-        databaseRetryAt.updateAndGet(current -> current != Long.MIN_VALUE && current - next > 0 ? current : next);
+        extendOutage(next);
       }
     }
     databaseRetryAt.set(Long.MIN_VALUE);
@@ -306,8 +306,7 @@ public final class ApiKeyStore {
       try {
         sweep(now);
       } catch (dev.creditgate.ledger.LedgerUnavailableException e) {
-        long next = ticker.read() + OUTAGE_RETRY.toNanos();
-        databaseRetryAt.updateAndGet(current -> current != Long.MIN_VALUE && current - next > 0 ? current : next);
+        extendOutage(ticker.read() + OUTAGE_RETRY.toNanos());
       } finally {
         sweeping.set(false);
       }
@@ -315,6 +314,14 @@ public final class ApiKeyStore {
       known = swept != Long.MIN_VALUE;
     }
     return known && ticker.read() - swept <= trustNanos;
+  }
+
+  /**
+   * A failed read starts or extends the outage until {@code next}, but never shortens a later
+   * retry time (a claim held by another call).
+   */
+  private void extendOutage(long next) {
+    databaseRetryAt.updateAndGet(current -> current != Long.MIN_VALUE && current - next > 0 ? current : next);
   }
 
   /** Reads the keys revoked lately and forgets those remembered. Runs under {@link #sweeping}. */
