@@ -2,12 +2,22 @@ package dev.creditgate.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.creditgate.gateway.internal.Json;
 import dev.creditgate.gateway.internal.SseScanner;
+import dev.creditgate.gateway.internal.UsageParser;
 import dev.creditgate.pricing.Usage;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
 import net.jqwik.api.ForAll;
+import net.jqwik.api.From;
 import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.constraints.Size;
 import org.junit.jupiter.api.Test;
 
 class SseScannerTest {
@@ -65,5 +75,72 @@ class SseScannerTest {
     assertThat(s.text()).isEqualTo("Hello");
     assertThat(s.usage()).isEqualTo(new Usage(7, 2, 3, 1));
     assertThat(s.done()).isTrue();
+  }
+
+  // ---- the streaming reading of a chunk against the tree reading it replaced ----------------
+
+  /** The former reading of one chunk: a whole tree, then its usage and texts. */
+  private static void treeReading(String json, Usage[] usage, StringBuilder text) {
+    JsonNode node;
+    try {
+      node = Json.MAPPER.readTree(json);
+    } catch (Exception e) {
+      return;
+    }
+    if (node == null || !node.isObject()) {
+      return;
+    }
+    UsageParser.from(node).ifPresent(u -> usage[0] = usage[0] == null ? u : usage[0].max(u));
+    JsonNode choices = node.get("choices");
+    if (choices != null && choices.isArray()) {
+      for (JsonNode choice : choices) {
+        for (String field : new String[] {"content", "reasoning_content"}) {
+          JsonNode t = choice.path("delta").path(field);
+          if (t.isTextual()) {
+            text.append(t.asText());
+          }
+        }
+      }
+    }
+  }
+
+  @Provide
+  Arbitrary<String> chunks() {
+    Arbitrary<String> scalar = Arbitraries.of("1", "-3", "2.5", "\"x\"", "null", "true", "{}", "[]",
+        "\"7\"", "99999999999999999999");
+    Arbitrary<String> text = Arbitraries.strings().withChars("ab\\\"é ").ofMaxLength(4)
+        .map(t -> "\"" + t.replace("\\", "\\\\").replace("\"", "\\\"") + "\"");
+    Arbitrary<String> delta = fields(Arbitraries.of("content", "reasoning_content", "role", "content"),
+        Arbitraries.oneOf(text, scalar));
+    Arbitrary<String> choice = Arbitraries.oneOf(fields(Arbitraries.of("delta", "index", "delta"),
+        Arbitraries.oneOf(delta, scalar)), scalar);
+    Arbitrary<String> choices = choice.list().ofMaxSize(3).map(l -> "[" + String.join(",", l) + "]");
+    Arbitrary<String> usage = fields(Arbitraries.of("prompt_tokens", "completion_tokens", "prompt_tokens_details",
+        "completion_tokens_details"), Arbitraries.oneOf(scalar,
+        fields(Arbitraries.of("cached_tokens", "reasoning_tokens"), scalar)));
+    Arbitrary<String> chunk = fields(Arbitraries.of("choices", "usage", "id", "choices", "usage"),
+        Arbitraries.oneOf(choices, usage, scalar, text));
+    // Some chunks are cut short or have something after them: neither reading may count those.
+    return Combinators.combine(chunk, Arbitraries.of("", "", "", " ", "}", " {}", "x"), Arbitraries.integers().between(0, 9))
+        .as((c, tail, cut) -> cut == 0 ? c.substring(0, c.length() / 2) : c + tail);
+  }
+
+  private static Arbitrary<String> fields(Arbitrary<String> names, Arbitrary<String> values) {
+    return Combinators.combine(names, values).as((n, v) -> "\"" + n + "\":" + v).list().ofMaxSize(4)
+        .map(l -> "{" + String.join(",", l) + "}");
+  }
+
+  @Property(tries = 2000)
+  void aChunkIsReadAsItsWholeTreeReadsIt(@ForAll @Size(max = 5) List<@From("chunks") String> chunks) {
+    SseScanner s = new SseScanner();
+    Usage[] usage = new Usage[1];
+    StringBuilder text = new StringBuilder();
+    for (String chunk : chunks) {
+      byte[] line = ("data: " + chunk + "\n\n").getBytes(StandardCharsets.UTF_8);
+      s.feed(line, 0, line.length);
+      treeReading(chunk, usage, text);
+    }
+    assertThat(s.usage()).as("usage of %s", chunks).isEqualTo(usage[0]);
+    assertThat(s.text()).as("text of %s", chunks).isEqualTo(text.toString());
   }
 }

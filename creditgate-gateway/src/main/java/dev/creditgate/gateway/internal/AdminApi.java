@@ -293,7 +293,7 @@ public final class AdminApi {
   private ObjectNode body(Context ctx, boolean emptyIsObject) {
     byte[] bytes;
     try (InputStream in = ctx.req().getInputStream()) {
-      bytes = ChatCompletions.readAll(in, maxBodyBytes);
+      bytes = ChatCompletions.readAll(in, maxBodyBytes, ctx.req().getContentLengthLong());
     } catch (ChatCompletions.BodyTooLargeException e) {
       throw new ApiError(413, "invalid_request_error", "request_too_large", "the request body is too large");
     } catch (IOException e) {

@@ -26,6 +26,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ConnectException;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -216,7 +217,7 @@ public final class ChatCompletions {
       metrics.upstreamLatency(route.config().alias(), "first_byte", ticker.read() - start);
       awaitDurable(intent, billing);
       status = response.status();
-      answer = readAll(response.body(), MAX_UPSTREAM_BODY_BYTES);
+      answer = readAll(response.body(), MAX_UPSTREAM_BODY_BYTES, response.contentLength());
     } catch (BodyTooLargeException e) {
       throw new ApiError(502, "server_error", "upstream_bad_response", "the upstream answer is larger than "
           + MAX_UPSTREAM_BODY_BYTES / (1024 * 1024) + " MiB");
@@ -248,7 +249,8 @@ public final class ChatCompletions {
       }
     }
     if (status / 100 == 2 && parsed != null) {
-      ctx.status(status).contentType("application/json").result(answer);
+      ctx.status(status).contentType("application/json");
+      writeBody(ctx, answer);
       return status;
     }
     if (status / 100 == 2) {
@@ -362,7 +364,7 @@ public final class ChatCompletions {
       UpstreamClient.Exchange response) {
     byte[] answer;
     try {
-      answer = readAll(response.body(), 1024 * 1024);
+      answer = readAll(response.body(), 1024 * 1024, response.contentLength());
     } catch (IOException e) {
       answer = new byte[0];
     }
@@ -505,7 +507,7 @@ public final class ChatCompletions {
     }
     try {
       // Not closed here: an oversized body is drained from it before the 413 (tooLarge).
-      body = readAll(ctx.req().getInputStream(), maxBodyBytes);
+      body = readAll(ctx.req().getInputStream(), maxBodyBytes, declared);
     } catch (BodyTooLargeException e) {
       throw tooLarge(ctx);
     } catch (IOException e) {
@@ -666,13 +668,60 @@ public final class ChatCompletions {
     }
   }
 
-  static byte[] readAll(InputStream in, long limit) throws IOException {
-    byte[] all = in.readNBytes((int) Math.min(limit + 1, Integer.MAX_VALUE - 8));
-    if (all.length > limit) {
-      throw new BodyTooLargeException();
+  /**
+   * Writes an answer straight to the client: {@code ctx.result(bytes)} would have Javalin copy it
+   * through an 8 KiB buffer of its own per response. Only for answers the gateway's error pages
+   * never touch (a 2xx); a client that left is not an error here, the call was served and charged.
+   */
+  private static void writeBody(Context ctx, byte[] body) {
+    var res = ctx.res();
+    res.setContentLength(body.length);
+    try {
+      res.getOutputStream().write(body);
+    } catch (IOException e) {
+      LOG.debug("the client left before its answer was written: {}", e.toString());
     }
-    return all;
   }
+
+  /**
+   * Reads a body to its end, at most {@code limit} bytes. {@code sizeHint} is its declared length
+   * (-1 when unknown): a body of that length is read into one array of exactly its size, not
+   * through the JDK's 16 KiB chunks and a final copy.
+   *
+   * @throws BodyTooLargeException when the body is longer than {@code limit}
+   */
+  static byte[] readAll(InputStream in, long limit, long sizeHint) throws IOException {
+    int max = (int) Math.min(limit, Integer.MAX_VALUE - 16);
+    // A declared length is believed up to a point: more is allocated only as bytes arrive.
+    int initial = (int) Math.min(sizeHint >= 0 ? Math.min(sizeHint, PREALLOCATED_AT_MOST) : UNKNOWN_LENGTH_BUFFER, max);
+    byte[] buf = new byte[initial];
+    int len = 0;
+    while (true) {
+      if (len == buf.length) {
+        // Full: one more byte tells whether the body ends here.
+        int next = in.read();
+        if (next == -1) {
+          return buf;
+        }
+        if (len >= max) {
+          throw new BodyTooLargeException();
+        }
+        buf = Arrays.copyOf(buf, (int) Math.min(max, Math.max(UNKNOWN_LENGTH_BUFFER, 2L * buf.length)));
+        buf[len++] = (byte) next;
+        continue;
+      }
+      int n = in.read(buf, len, buf.length - len);
+      if (n == -1) {
+        return len == buf.length ? buf : Arrays.copyOf(buf, len);
+      }
+      len += n;
+    }
+  }
+
+  /** The first buffer for a body of unknown length; it doubles as needed. */
+  static final int UNKNOWN_LENGTH_BUFFER = 4096;
+  /** The most allocated on a declared length alone. */
+  static final int PREALLOCATED_AT_MOST = 1024 * 1024;
 
   static final class BodyTooLargeException extends IOException {
     private static final long serialVersionUID = 1L;

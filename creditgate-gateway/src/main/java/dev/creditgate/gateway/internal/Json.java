@@ -1,6 +1,8 @@
 package dev.creditgate.gateway.internal;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -10,13 +12,20 @@ import dev.creditgate.gateway.ApiError;
 /** The gateway's one JSON mapper and the OpenAI error body. */
 public final class Json {
 
-  public static final ObjectMapper MAPPER = JsonMapper.builder()
+  /**
+   * Parsers and generators take their buffers from one shared, bounded pool. Jackson's default
+   * keeps them per thread, and every call here runs on a new virtual thread: each parse and each
+   * write allocated its buffers afresh (about 12 KB per request, an eighth of the gateway's
+   * allocation).
+   */
+  static final int BUFFER_POOL_SIZE = 64;
+
+  public static final ObjectMapper MAPPER = JsonMapper.builder(JsonFactory.builder()
+          .recyclerPool(JsonRecyclerPools.newBoundedPool(BUFFER_POOL_SIZE))
+          .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(200).build())
+          .build())
       .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
       .build();
-
-  static {
-    MAPPER.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(200).build());
-  }
 
   private Json() {
   }

@@ -1,8 +1,13 @@
 package dev.creditgate.gateway.internal;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectReader;
 import dev.creditgate.pricing.Usage;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 
 /**
@@ -19,6 +24,9 @@ public final class SseScanner {
   static final int MAX_TEXT_CHARS = 2 * 1024 * 1024;
   private static final byte[] DATA = "data:".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
+  /** Reads one value inside a chunk (the mapper's own reading wants nothing after the value). */
+  private static final ObjectReader SUBTREE =
+      Json.MAPPER.reader().without(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   private final StringBuilder text = new StringBuilder();
   /** A line split across reads: its bytes so far. A line that arrives whole is never copied. */
@@ -28,6 +36,9 @@ public final class SseScanner {
   private Usage usage;
   private boolean done;
   private long textBytesDropped;
+  // One chunk's findings, filled by scanChunk and kept only once the whole chunk parsed.
+  private Usage chunkUsage;
+  private final ArrayList<String> chunkTexts = new ArrayList<>();
 
   public void feed(byte[] buf, int off, int len) {
     int end = off + len;
@@ -90,30 +101,99 @@ public final class SseScanner {
     if (p == e || b[p] != '{') {
       return;
     }
-    JsonNode node;
-    try {
-      node = Json.MAPPER.readTree(b, p, e - p);
-    } catch (Exception ex) {
+    try (JsonParser parser = Json.MAPPER.createParser(b, p, e - p)) {
+      scanChunk(parser);
+    } catch (IOException | RuntimeException ex) {
+      // Not a JSON object: the line is ignored, as an unparsable chunk tells nothing.
       return;
     }
-    UsageParser.from(node).ifPresent(u -> usage = usage == null ? u : usage.max(u));
-    JsonNode choices = node.get("choices");
-    if (choices != null && choices.isArray()) {
-      for (JsonNode choice : choices) {
-        appendText(choice.path("delta").path("content"));
-        appendText(choice.path("delta").path("reasoning_content"));
-      }
+    if (chunkUsage != null) {
+      usage = usage == null ? chunkUsage : usage.max(chunkUsage);
+    }
+    for (int i = 0; i < chunkTexts.size(); i++) {
+      appendText(chunkTexts.get(i));
     }
   }
 
-  private void appendText(JsonNode node) {
-    if (node.isTextual()) {
-      String t = node.asText();
-      if (text.length() + t.length() <= MAX_TEXT_CHARS) {
-        text.append(t);
+  /**
+   * Reads one chunk with a streaming parser (a tree per chunk was a tenth of the gateway's
+   * allocation): its {@code usage} and the text of {@code choices[].delta.content} and
+   * {@code reasoning_content}, in that order per choice. A key given twice counts once, its last
+   * value, as in a tree; anything after the object fails the chunk.
+   */
+  private void scanChunk(JsonParser parser) throws IOException {
+    chunkUsage = null;
+    chunkTexts.clear();
+    if (parser.nextToken() != JsonToken.START_OBJECT) {
+      throw new IOException("not an object");
+    }
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String name = parser.currentName();
+      JsonToken value = parser.nextToken();
+      if ("usage".equals(name)) {
+        chunkUsage = UsageParser.fromUsage(SUBTREE.readTree(parser)).orElse(null);
+      } else if ("choices".equals(name) && value == JsonToken.START_ARRAY) {
+        chunkTexts.clear();
+        while (parser.nextToken() != JsonToken.END_ARRAY) {
+          if (parser.currentToken() == JsonToken.START_OBJECT) {
+            scanChoice(parser);
+          } else {
+            parser.skipChildren();
+          }
+        }
       } else {
-        textBytesDropped += t.length();
+        if ("choices".equals(name)) {
+          chunkTexts.clear();
+        }
+        parser.skipChildren();
       }
+    }
+    if (parser.nextToken() != null) {
+      throw new IOException("trailing content after the chunk");
+    }
+  }
+
+  /** One choice object, the parser on its start: keeps its delta's texts. */
+  private void scanChoice(JsonParser parser) throws IOException {
+    String content = null;
+    String reasoning = null;
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String name = parser.currentName();
+      JsonToken value = parser.nextToken();
+      if ("delta".equals(name)) {
+        content = null;
+        reasoning = null;
+        if (value != JsonToken.START_OBJECT) {
+          parser.skipChildren();
+          continue;
+        }
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+          String field = parser.currentName();
+          JsonToken v = parser.nextToken();
+          if ("content".equals(field)) {
+            content = v == JsonToken.VALUE_STRING ? parser.getText() : null;
+          } else if ("reasoning_content".equals(field)) {
+            reasoning = v == JsonToken.VALUE_STRING ? parser.getText() : null;
+          }
+          parser.skipChildren();
+        }
+      } else {
+        parser.skipChildren();
+      }
+    }
+    if (content != null) {
+      chunkTexts.add(content);
+    }
+    if (reasoning != null) {
+      chunkTexts.add(reasoning);
+    }
+  }
+
+  private void appendText(String t) {
+    if (text.length() + t.length() <= MAX_TEXT_CHARS) {
+      text.append(t);
+    } else {
+      textBytesDropped += t.length();
     }
   }
 

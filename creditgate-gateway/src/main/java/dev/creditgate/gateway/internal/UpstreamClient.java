@@ -232,6 +232,11 @@ public final class UpstreamClient implements AutoCloseable {
       return response.getStatus();
     }
 
+    /** The body's declared length (Content-Length), or -1 when the upstream did not declare one. */
+    public long contentLength() {
+      return response.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+    }
+
     /** The response body; a read that waits longer than the idle timeout throws {@link UpstreamIdleTimeoutException}. */
     public InputStream body() {
       return body;

@@ -15,7 +15,11 @@ public final class UsageParser {
     if (root == null) {
       return Optional.empty();
     }
-    JsonNode usage = root.get("usage");
+    return fromUsage(root.get("usage"));
+  }
+
+  /** The usage object itself (a completion's or chunk's {@code usage}), or empty when it is not one. */
+  public static Optional<Usage> fromUsage(JsonNode usage) {
     if (usage == null || !usage.isObject()) {
       return Optional.empty();
     }
