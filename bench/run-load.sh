@@ -65,9 +65,13 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 # Which targets to measure (any of: direct nginx gateway-sqlite gateway-sqlite-nowait gateway-pg-redis). Ratios to nginx
 # need nginx in the same run.
 TARGETS=${TARGETS:-"direct nginx gateway-sqlite gateway-pg-redis"}
-# The gateway's own JIT warm-up before its first cell (not reported).
-GATEWAY_WARMUP=${GATEWAY_WARMUP:-30s}
-GATEWAY_WARMUP_RATE=${GATEWAY_WARMUP_RATE:-500}
+# The gateway's own JIT warm-up before its first cell (not reported). A gateway measured after
+# 30 s at 500 req/s was still compiling in its 1,000 req/s cell (CPU per call 10-20% above the
+# cells after it, p99 often twice as high): a long-running server is measured warm, as the
+# simulators are.
+GATEWAY_WARMUP=${GATEWAY_WARMUP:-90s}
+GATEWAY_WARMUP_RATE=${GATEWAY_WARMUP_RATE:-700}
+SIM_WARMUP=${SIM_WARMUP:-30s}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -139,7 +143,8 @@ load() { # label, url, rate, [extra LoadGenerator args...]
   shift 3
   "$JAVA" -Xms256m -Xmx512m -cp "$JAR" dev.creditgate.bench.load.LoadGenerator \
     --label "$label" --url "$url" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP" \
-    --stream-fraction "$STREAM_FRACTION" --connections "$CONNECTIONS" "$@" | tee -a "$RAW"
+    --stream-fraction "$STREAM_FRACTION" --connections "$CONNECTIONS" \
+    --timeline "$OUT_DIR/timeline-$label-$rate.tsv" "$@" | tee -a "$RAW"
 }
 
 search() { # label, url, [extra args...]
@@ -255,7 +260,7 @@ log "simulator: $(grep -m1 'SIMULATED upstream' "$OUT_DIR/sim.log")"
 # not pay for their warm-up and later ones do not profit from it. Not reported.
 log "warming up the simulators (not reported)"
 "$JAVA" -Xmx512m -cp "$JAR" dev.creditgate.bench.load.LoadGenerator --label sim-warmup \
-  --url "http://127.0.0.1:$SIM_PORT/v1" --rate 1000 --duration 8s --warmup 0s \
+  --url "http://127.0.0.1:$SIM_PORT/v1" --rate 1000 --duration "$SIM_WARMUP" --warmup 0s \
   --stream-fraction "$STREAM_FRACTION" --connections "$CONNECTIONS" > "$OUT_DIR/sim-warmup.txt"
 "$JAVA" -Xmx512m -cp "$JAR" dev.creditgate.bench.load.LoadGenerator --label sim-warmup \
   --url "http://127.0.0.1:$SLOW_SIM_PORT/v1" --rate 300 --duration 4s --warmup 0s \

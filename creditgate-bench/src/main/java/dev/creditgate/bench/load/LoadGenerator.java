@@ -132,6 +132,50 @@ public final class LoadGenerator {
     }
   }
 
+  /** Where {@link #run} writes its timeline ({@code --timeline}), or null for none. */
+  static volatile Path timelineFile;
+
+  /**
+   * Latency over time, per 100 ms of intended send time: calls, the slowest, and how many took
+   * over 40 ms (twice the simulated upstream's latency), to tell a steady tail from stalls.
+   */
+  static final class Timeline {
+    static final long SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    static final long SLOW_MICROS = 40_000;
+    private final java.util.concurrent.atomic.AtomicLongArray count;
+    private final java.util.concurrent.atomic.AtomicLongArray slow;
+    private final java.util.concurrent.atomic.AtomicLongArray max;
+
+    Timeline(long measureNanos) {
+      int slices = (int) (measureNanos / SLICE_NANOS) + 1;
+      count = new java.util.concurrent.atomic.AtomicLongArray(slices);
+      slow = new java.util.concurrent.atomic.AtomicLongArray(slices);
+      max = new java.util.concurrent.atomic.AtomicLongArray(slices);
+    }
+
+    void record(long sinceStartNanos, long micros) {
+      int i = (int) Math.min(count.length() - 1, sinceStartNanos / SLICE_NANOS);
+      count.incrementAndGet(i);
+      if (micros > SLOW_MICROS) {
+        slow.incrementAndGet(i);
+      }
+      max.accumulateAndGet(i, micros, Math::max);
+    }
+
+    void write(Path file) {
+      StringBuilder out = new StringBuilder("t_ms\tcalls\tover_40ms\tmax_ms\n");
+      for (int i = 0; i < count.length(); i++) {
+        out.append(i * 100).append('\t').append(count.get(i)).append('\t').append(slow.get(i))
+            .append('\t').append(max.get(i) / 1000).append('\n');
+      }
+      try {
+        java.nio.file.Files.writeString(file, out);
+      } catch (java.io.IOException e) {
+        System.err.println("cannot write the timeline " + file + ": " + e);
+      }
+    }
+  }
+
   /** What one run measured; latencies in microseconds from the intended send time. */
   public record Result(
       Options options,
@@ -195,6 +239,7 @@ public final class LoadGenerator {
     LongAdder reconnects = new LongAdder();
     Map<String, LongAdder> errorKinds = new ConcurrentHashMap<>();
     Map<Integer, LongAdder> statuses = new ConcurrentHashMap<>();
+    Timeline timeline = timelineFile == null ? null : new Timeline(measureNanos);
 
     Runnable worker = () -> {
       int timeoutMillis = (int) o.timeout().toMillis();
@@ -245,6 +290,9 @@ public final class LoadGenerator {
           statuses.computeIfAbsent(response.status(), k -> new LongAdder()).increment();
           int expected = key != null && key.blocked() ? 402 : 200;
           long micros = Math.min(HIGHEST_MICROS, (done - intended) / 1000);
+          if (timeline != null) {
+            timeline.record(intended - measureStart, micros);
+          }
           if (response.status() != expected) {
             errorKinds.computeIfAbsent("unexpected status " + response.status()
                 + " (expected " + expected + ")", k -> new LongAdder()).increment();
@@ -286,6 +334,9 @@ public final class LoadGenerator {
     long stillRunning = threads.stream().filter(Thread::isAlive).count();
     threads.forEach(Thread::interrupt);
 
+    if (timeline != null) {
+      timeline.write(timelineFile);
+    }
     Map<String, Long> kinds = new TreeMap<>();
     errorKinds.forEach((k, v) -> kinds.put(k, v.sum()));
     if (stillRunning > 0) {
@@ -508,11 +559,12 @@ public final class LoadGenerator {
       usage: LoadGenerator --url http://HOST:PORT/v1/chat/completions [--rate 500] \
       [--duration 10s] [--warmup 3s] [--stream-fraction 0.2] [--keys FILE] [--connections 128] \
       [--timeout 10s] [--header 'Name: value']... [--label NAME] [--model pro] [--max-tokens 32] \
-      [--stream-url URL] [--stream-model NAME]
+      [--stream-url URL] [--stream-model NAME] [--timeline FILE]
         [--search --search-start 500 --search-factor 1.3 --search-max 20000 --p99-limit-ms 50
          --search-percentile 99]   (--limit-ms is an alias of --p99-limit-ms; it limits the
                                     percentile given by --search-percentile)
-      Keys file: one key per line, 'KEY' (expects 200) or 'KEY,blocked' (expects 402).""";
+      Keys file: one key per line, 'KEY' (expects 200) or 'KEY,blocked' (expects 402).
+      --timeline FILE: per 100 ms of the measured period, calls, calls over 40 ms and the slowest.""";
 
   public static void main(String[] args) throws Exception {
     String url = null;
@@ -570,6 +622,7 @@ public final class LoadGenerator {
           case "--search-max" -> searchMax = parseInt(a, v);
           case "--p99-limit-ms", "--limit-ms" -> p99Limit = parseDouble(a, v);
           case "--search-percentile" -> searchPercentile = parseDouble(a, v);
+          case "--timeline" -> timelineFile = Path.of(v);
           default -> throw new IllegalArgumentException("unknown option '" + a + "'");
         }
       }

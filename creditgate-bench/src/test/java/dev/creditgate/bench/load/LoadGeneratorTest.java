@@ -58,6 +58,25 @@ class LoadGeneratorTest {
   }
 
   @Test
+  void theTimelineCountsCallsSlowCallsAndTheSlowestPer100Ms(@TempDir Path dir) throws Exception {
+    LoadGenerator.Timeline timeline = new LoadGenerator.Timeline(Duration.ofMillis(300).toNanos());
+    timeline.record(Duration.ofMillis(5).toNanos(), 21_000);
+    timeline.record(Duration.ofMillis(99).toNanos(), 45_000);
+    timeline.record(Duration.ofMillis(250).toNanos(), 40_000);
+    // A call sent after the period (a late worker) counts in the last slice, not out of bounds.
+    timeline.record(Duration.ofMillis(900).toNanos(), 120_000);
+    Path file = dir.resolve("timeline.tsv");
+    timeline.write(file);
+
+    assertThat(Files.readAllLines(file)).containsExactly(
+        "t_ms\tcalls\tover_40ms\tmax_ms",
+        "0\t2\t1\t45",
+        "100\t0\t0\t0",
+        "200\t1\t0\t40",
+        "300\t1\t1\t120");
+  }
+
+  @Test
   void latencyCountsFromTheIntendedSendTimeSoQueueingIsNotHidden() throws Exception {
     // One connection and 100 ms per call can serve 10 req/s; asked for 20 req/s, every request
     // waits behind the ones before it. A closed-loop tool would report ~100 ms throughout.

@@ -496,7 +496,7 @@ public final class ChatCompletions {
       meta.put("idempotency_key", billing.eventId());
     }
     return new ChargeRequest(billing.accountId(), eventId, billing.requestId(), billing.scene(),
-        route.config().provider(), route.config().model(), usage, estimated, meta.toString());
+        route.config().provider(), route.config().model(), usage, estimated, Json.string(meta));
   }
 
   private ObjectNode parseBody(Context ctx) {

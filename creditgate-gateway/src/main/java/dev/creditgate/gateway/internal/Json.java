@@ -1,9 +1,11 @@
 package dev.creditgate.gateway.internal;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -15,8 +17,8 @@ public final class Json {
   /**
    * Parsers and generators take their buffers from one shared, bounded pool. Jackson's default
    * keeps them per thread, and every call here runs on a new virtual thread: each parse and each
-   * write allocated its buffers afresh (about 12 KB per request, an eighth of the gateway's
-   * allocation).
+   * write allocated its buffers afresh (a ninth of the bytes allocated in a profile at 1,000
+   * calls/s).
    */
   static final int BUFFER_POOL_SIZE = 64;
 
@@ -28,6 +30,18 @@ public final class Json {
       .build();
 
   private Json() {
+  }
+
+  /**
+   * The node as JSON text, through {@link #MAPPER} and its buffer pool ({@code JsonNode.toString()}
+   * uses a mapper of Jackson's own, which allocates its buffers per virtual thread).
+   */
+  public static String string(JsonNode node) {
+    try {
+      return MAPPER.writeValueAsString(node);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialise a JSON tree", e);
+    }
   }
 
   public static ObjectNode errorBody(ApiError error) {

@@ -8,6 +8,7 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.zip.CRC32;
 
@@ -73,9 +74,10 @@ record SpoolRecord(Instant spooledAt, ChargeRequest request, Quote quote) {
     return new SpoolRecord(Instant.ofEpochMilli(Long.parseLong(f.get(1))), request, quote);
   }
 
-  private static String crc(String text) {
+  /** The CRC-32 of the text's UTF-8 bytes as 8 lowercase hex digits (spool and journal lines). */
+  static String crc(String text) {
     CRC32 crc = new CRC32();
     crc.update(text.getBytes(StandardCharsets.UTF_8));
-    return String.format("%08x", crc.getValue());
+    return HexFormat.of().toHexDigits((int) crc.getValue());
   }
 }
