@@ -232,9 +232,13 @@ public final class UpstreamClient implements AutoCloseable {
       return response.getStatus();
     }
 
-    /** The body's declared length (Content-Length), or -1 when the upstream did not declare one. */
+    /** The body's declared length (Content-Length), or -1 when the upstream did not declare a usable one. */
     public long contentLength() {
-      return response.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+      try {
+        return response.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+      } catch (NumberFormatException e) {
+        return -1;
+      }
     }
 
     /** The response body; a read that waits longer than the idle timeout throws {@link UpstreamIdleTimeoutException}. */
