@@ -17,6 +17,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import org.HdrHistogram.Histogram;
@@ -142,15 +143,15 @@ public final class LoadGenerator {
   static final class Timeline {
     static final long SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     static final long SLOW_MICROS = 40_000;
-    private final java.util.concurrent.atomic.AtomicLongArray count;
-    private final java.util.concurrent.atomic.AtomicLongArray slow;
-    private final java.util.concurrent.atomic.AtomicLongArray max;
+    private final AtomicLongArray count;
+    private final AtomicLongArray slow;
+    private final AtomicLongArray max;
 
     Timeline(long measureNanos) {
       int slices = (int) (measureNanos / SLICE_NANOS) + 1;
-      count = new java.util.concurrent.atomic.AtomicLongArray(slices);
-      slow = new java.util.concurrent.atomic.AtomicLongArray(slices);
-      max = new java.util.concurrent.atomic.AtomicLongArray(slices);
+      count = new AtomicLongArray(slices);
+      slow = new AtomicLongArray(slices);
+      max = new AtomicLongArray(slices);
     }
 
     void record(long sinceStartNanos, long micros) {
@@ -169,8 +170,8 @@ public final class LoadGenerator {
             .append('\t').append(max.get(i) / 1000).append('\n');
       }
       try {
-        java.nio.file.Files.writeString(file, out);
-      } catch (java.io.IOException e) {
+        Files.writeString(file, out);
+      } catch (IOException e) {
         System.err.println("cannot write the timeline " + file + ": " + e);
       }
     }

@@ -132,8 +132,12 @@ public final class SseScanner {
       JsonToken value = parser.nextToken();
       if ("usage".equals(name)) {
         chunkUsage = UsageParser.fromUsage(SUBTREE.readTree(parser)).orElse(null);
-      } else if ("choices".equals(name) && value == JsonToken.START_ARRAY) {
+      } else if ("choices".equals(name)) {
         chunkTexts.clear();
+        if (value != JsonToken.START_ARRAY) {
+          parser.skipChildren();
+          continue;
+        }
         while (parser.nextToken() != JsonToken.END_ARRAY) {
           if (parser.currentToken() == JsonToken.START_OBJECT) {
             scanChoice(parser);
@@ -142,9 +146,6 @@ public final class SseScanner {
           }
         }
       } else {
-        if ("choices".equals(name)) {
-          chunkTexts.clear();
-        }
         parser.skipChildren();
       }
     }

@@ -256,7 +256,7 @@ final class ChargeJournal implements AutoCloseable {
   private Ticket append(String payload) {
     // The leading newline ends a torn earlier line (a failed write that could not be cut off), so
     // this record never glues onto it.
-    byte[] line = ("\n" + payload + "\t" + crc(payload) + "\n").getBytes(StandardCharsets.UTF_8);
+    byte[] line = ("\n" + payload + "\t" + SpoolRecord.crc(payload) + "\n").getBytes(StandardCharsets.UTF_8);
     lock.lock();
     try {
       if (stopped) {
@@ -402,7 +402,7 @@ final class ChargeJournal implements AutoCloseable {
     FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
     try {
       String header = "H\t" + (bootId.isEmpty() ? "-" : bootId) + "\t" + ProcessHandle.current().pid();
-      byte[] headerLine = (header + "\t" + crc(header) + "\n").getBytes(StandardCharsets.UTF_8);
+      byte[] headerLine = (header + "\t" + SpoolRecord.crc(header) + "\n").getBytes(StandardCharsets.UTF_8);
       ByteBuffer zeros = ByteBuffer.allocate(64 * 1024);
       long position = headerLine.length;
       while (position < PREALLOCATED_BYTES) {
@@ -653,13 +653,9 @@ final class ChargeJournal implements AutoCloseable {
   /** The payload of a framed line, or null when its checksum fails. */
   private static String unframe(String line) {
     int tab = line.lastIndexOf('\t');
-    if (tab < 0 || !line.substring(tab + 1).equals(crc(line.substring(0, tab)))) {
+    if (tab < 0 || !line.substring(tab + 1).equals(SpoolRecord.crc(line.substring(0, tab)))) {
       return null;
     }
     return line.substring(0, tab);
-  }
-
-  private static String crc(String text) {
-    return SpoolRecord.crc(text);
   }
 }
