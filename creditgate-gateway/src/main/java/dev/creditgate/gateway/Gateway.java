@@ -13,7 +13,9 @@ import dev.creditgate.gateway.internal.TokenEstimator;
 import dev.creditgate.gateway.internal.UpstreamClient;
 import dev.creditgate.gateway.internal.UpstreamRouter;
 import dev.creditgate.ledger.CreditLedger;
-import dev.creditgate.ledger.jdbc.LedgerStats;
+import dev.creditgate.ledger.LedgerStats;
+import dev.creditgate.ledger.MeteringLedger;
+import dev.creditgate.ledger.PriceBook;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
@@ -91,9 +93,9 @@ public final class Gateway implements AutoCloseable {
     timer.scheduleWithFixedDelay(() -> Thread.ofVirtual().start(router::probeAll), probeMs, probeMs,
         TimeUnit.MILLISECONDS);
     Authenticator auth = new Authenticator(b.keys);
-    this.chat = new ChatCompletions(auth, router, guard, b.ledger, upstream, metrics, new TokenEstimator(),
+    this.chat = new ChatCompletions(auth, router, guard, b.metering, upstream, metrics, new TokenEstimator(),
         b.ticker, config.maxBodyBytes(), config.intentSyncWait());
-    AdminApi admin = new AdminApi(b.ledger, b.keys, config.adminToken(), config.maxBodyBytes(), metrics);
+    AdminApi admin = new AdminApi(b.ledger, b.priceBook, b.keys, config.adminToken(), config.maxBodyBytes(), metrics);
     this.app = Javalin.create(cfg -> {
       cfg.concurrency.useVirtualThreads = true;
       cfg.startup.showJavalinBanner = false;
@@ -241,6 +243,8 @@ public final class Gateway implements AutoCloseable {
   public static final class Builder {
     private GatewayConfig config = GatewayConfig.defaults();
     private CreditLedger ledger;
+    private MeteringLedger metering;
+    private PriceBook priceBook;
     private CreditCache cache;
     private ApiKeyStore keys;
     private Map<String, String> env = System.getenv();
@@ -256,8 +260,10 @@ public final class Gateway implements AutoCloseable {
       return this;
     }
 
-    public Builder ledger(CreditLedger ledger) {
+    public <L extends CreditLedger & MeteringLedger & PriceBook> Builder ledger(L ledger) {
       this.ledger = Objects.requireNonNull(ledger, "ledger");
+      this.metering = ledger;
+      this.priceBook = ledger;
       return this;
     }
 

@@ -15,6 +15,7 @@ import dev.creditgate.ledger.LedgerChecks;
 import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.ledger.LedgerUnavailableException;
 import dev.creditgate.ledger.Page;
+import dev.creditgate.ledger.PriceBook;
 import dev.creditgate.pricing.PriceRule;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
@@ -38,14 +39,16 @@ public final class AdminApi {
   static final int MAX_PAGE = 500;
 
   private final CreditLedger ledger;
+  private final PriceBook prices;
   private final ApiKeyStore keys;
   private final byte[] token;
   private final long maxBodyBytes;
   private final GatewayMetrics metrics;
 
-  public AdminApi(CreditLedger ledger, ApiKeyStore keys, String adminToken, long maxBodyBytes,
+  public AdminApi(CreditLedger ledger, PriceBook prices, ApiKeyStore keys, String adminToken, long maxBodyBytes,
       GatewayMetrics metrics) {
     this.ledger = ledger;
+    this.prices = prices;
     this.keys = keys;
     this.token = adminToken.getBytes(StandardCharsets.UTF_8);
     this.maxBodyBytes = maxBodyBytes;
@@ -235,30 +238,30 @@ public final class AdminApi {
     ObjectNode root = Json.MAPPER.createObjectNode();
     root.put("object", "list");
     ArrayNode data = root.putArray("data");
-    ledger.priceRules().forEach(r -> data.add(rule(r)));
+    prices.priceRules().forEach(r -> data.add(rule(r)));
     json(ctx, 200, root);
   }
 
   private void createRule(Context ctx) {
     PriceRule rule = readRule(body(ctx), 0);
-    json(ctx, 201, rule(ledger.createPriceRule(rule)));
+    json(ctx, 201, rule(prices.createPriceRule(rule)));
   }
 
   private void updateRule(Context ctx) {
     long id = ruleId(ctx);
     findRule(id);
     PriceRule rule = readRule(body(ctx), id);
-    json(ctx, 200, rule(ledger.updatePriceRule(rule)));
+    json(ctx, 200, rule(prices.updatePriceRule(rule)));
   }
 
   private void deactivateRule(Context ctx) {
     long id = ruleId(ctx);
     PriceRule existing = findRule(id);
-    json(ctx, 200, rule(ledger.updatePriceRule(existing.withActive(false))));
+    json(ctx, 200, rule(prices.updatePriceRule(existing.withActive(false))));
   }
 
   private PriceRule findRule(long id) {
-    return ledger.priceRules().stream().filter(r -> r.id() == id).findFirst()
+    return prices.priceRules().stream().filter(r -> r.id() == id).findFirst()
         .orElseThrow(() -> new ApiError(404, "invalid_request_error", "price_rule_not_found",
             "no price rule with id " + id));
   }

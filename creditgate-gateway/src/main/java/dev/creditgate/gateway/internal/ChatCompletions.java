@@ -15,7 +15,7 @@ import dev.creditgate.internal.ThrottledLog;
 import dev.creditgate.ledger.ChargeIntent;
 import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.ChargeResult;
-import dev.creditgate.ledger.CreditLedger;
+import dev.creditgate.ledger.MeteringLedger;
 import dev.creditgate.ledger.IdempotencyConflictException;
 import dev.creditgate.ledger.LedgerChecks;
 import dev.creditgate.ledger.LedgerUnavailableException;
@@ -63,7 +63,7 @@ public final class ChatCompletions {
   private final Authenticator auth;
   private final UpstreamRouter router;
   private final CreditBalanceGuard guard;
-  private final CreditLedger ledger;
+  private final MeteringLedger ledger;
   private final UpstreamClient upstream;
   private final GatewayMetrics metrics;
   private final TokenEstimator estimator;
@@ -81,7 +81,7 @@ public final class ChatCompletions {
   private final ThrottledLog ledgerLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
   private final ThrottledLog upstreamLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
-  public ChatCompletions(Authenticator auth, UpstreamRouter router, CreditBalanceGuard guard, CreditLedger ledger,
+  public ChatCompletions(Authenticator auth, UpstreamRouter router, CreditBalanceGuard guard, MeteringLedger ledger,
       UpstreamClient upstream, GatewayMetrics metrics, TokenEstimator estimator, Ticker ticker, long maxBodyBytes,
       Duration intentSyncWait) {
     this.auth = auth;
@@ -158,7 +158,7 @@ public final class ChatCompletions {
       if (charged) {
         // This account's own charges still being written behind earlier answers count.
         long waitStart = ticker.read();
-        ledger.awaitChargesBeforeCheck(billing.accountId(), OWN_CHARGES_WAIT);
+        ((dev.creditgate.ledger.jdbc.JdbcCreditLedger) ledger).awaitChargesBeforeCheck(billing.accountId(), OWN_CHARGES_WAIT);
         metrics.ledgerWait("own_charges", ticker.read() - waitStart);
       }
       Admission admission = guard.check(billing);

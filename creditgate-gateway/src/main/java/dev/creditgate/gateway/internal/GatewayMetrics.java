@@ -127,10 +127,10 @@ public final class GatewayMetrics implements GuardListener {
         .register(r), "disconnects", alias).increment();
   }
 
-  private volatile Supplier<dev.creditgate.ledger.jdbc.LedgerStats> ledgerStats;
+  private volatile Supplier<dev.creditgate.ledger.LedgerStats> ledgerStats;
 
   /** Registers the group-commit counters of a JDBC ledger. */
-  public void ledgerStats(Supplier<dev.creditgate.ledger.jdbc.LedgerStats> stats) {
+  public void ledgerStats(Supplier<dev.creditgate.ledger.LedgerStats> stats) {
     // A function counter holds its object weakly; without this field the supplier is collected
     // and the counters read 0 after the first GC.
     this.ledgerStats = stats;

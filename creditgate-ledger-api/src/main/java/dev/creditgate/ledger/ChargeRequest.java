@@ -1,8 +1,8 @@
 package dev.creditgate.ledger;
 
-import dev.creditgate.BillingContext;
 import dev.creditgate.pricing.Usage;
 import java.util.Objects;
+import java.util.UUID;
 
 /**
  * A charge for one LLM call. The ledger prices {@code usage} with its price rules for
@@ -33,9 +33,21 @@ public record ChargeRequest(
     metadata = metadata == null || metadata.isBlank() ? "{}" : metadata;
   }
 
-  /** A charge for the call {@code billing} describes, on {@code provider}'s {@code model}. */
-  public static ChargeRequest of(BillingContext billing, String provider, String model, Usage usage, boolean estimated) {
-    return new ChargeRequest(billing.accountId(), billing.eventId(), billing.requestId(), billing.scene(),
-        provider, model, usage, estimated, "{}");
+  /** The prefix of the event ids {@link #underOwnId()} draws. */
+  public static final String OWN_ID_PREFIX = "dup:";
+
+  /**
+   * The same charge under an event id of its own, the original id kept as {@code idempotency_key}
+   * in its metadata. The one rule for a call served under an id that another call was charged with
+   * (two gateways serving the same Idempotency-Key at the same moment): it was served, so it is
+   * charged, not given away.
+   */
+  public ChargeRequest underOwnId() {
+    String meta = metadata.strip();
+    String field = "\"idempotency_key\":\"" + eventId.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    String inner = meta.length() >= 2 ? meta.substring(1, meta.length() - 1).strip() : "";
+    String merged = "{" + field + (inner.isEmpty() ? "" : "," + inner) + "}";
+    return new ChargeRequest(accountId, OWN_ID_PREFIX + UUID.randomUUID(), requestId, scene, provider, model, usage,
+        estimated, merged);
   }
 }

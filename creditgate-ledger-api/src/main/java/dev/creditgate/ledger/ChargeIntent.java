@@ -5,7 +5,7 @@ import java.util.Objects;
 
 /**
  * A call the ledger was told about when it was admitted, before its usage is known (see
- * {@link CreditLedger#intend}). The caller charges the call through it once the usage is known, and
+ * {@link MeteringLedger#intend}). The caller charges the call through it once the usage is known, and
  * closes it in every case.
  *
  * <p>Why: a ledger that writes charges behind the answer (write-behind) makes the intent durable
@@ -21,7 +21,7 @@ public interface ChargeIntent extends AutoCloseable {
    */
   boolean awaitDurable(Duration timeout);
 
-  /** Charges the call; the same as {@link CreditLedger#charge}, linked to this intent. */
+  /** Charges the call; the same as {@link MeteringLedger#charge}, linked to this intent. */
   ChargeResult charge(ChargeRequest request);
 
   /** Ends the intent; an intent never charged records that its call ended without a charge. Idempotent. */
@@ -29,7 +29,7 @@ public interface ChargeIntent extends AutoCloseable {
   void close();
 
   /** An intent that records nothing: {@link #charge} is {@code ledger.charge(request)}. */
-  static ChargeIntent direct(CreditLedger ledger) {
+  static ChargeIntent direct(MeteringLedger ledger) {
     Objects.requireNonNull(ledger, "ledger");
     return new ChargeIntent() {
       @Override

@@ -1,4 +1,4 @@
-package dev.creditgate.ledger.jdbc;
+package dev.creditgate.ledger;
 
 import java.time.Duration;
 

@@ -1,0 +1,47 @@
+package dev.creditgate.meter;
+
+import dev.creditgate.Admission;
+import dev.creditgate.pricing.Usage;
+
+/**
+ * One LLM call's credit, from admission to charge. Obtained from {@link CreditMeter#open}.
+ *
+ * <p>Life cycle: {@link #admission()} says whether the call may be served; if it is, the caller
+ * calls the upstream, calls {@link #beforeRelay()} once the upstream has answered and before the
+ * client gets a byte, and {@link #settle} once the usage is known. A call that ends without the
+ * upstream serving anything is {@link #abandon abandoned}. {@link #close()} ends the call in every
+ * case and releases its event id; it abandons a call neither settled nor abandoned.
+ *
+ * <p>Thread-safe: a stream may be settled by the thread that read it while another closes the call.
+ */
+public interface MeteredCall extends AutoCloseable {
+
+  /** Whether the call may be served, and why. Decided once, at {@link CreditMeter#open}. */
+  Admission admission();
+
+  /**
+   * Called when the upstream has answered, before its answer is relayed: waits (bounded by the
+   * meter's configuration) until the call's record survives a crash of the process, so that no
+   * client ever holds an answer whose charge a crash could lose. Never throws.
+   */
+  void beforeRelay();
+
+  /**
+   * Charges the call for {@code usage}. Exactly once: a later call changes nothing and returns the
+   * first result, as does a call after {@link #abandon}. Never throws: the call was served and
+   * its answer must go out; a failure is reported in the result and logged.
+   *
+   * @param source where the usage came from (the upstream's report or the gateway's estimate)
+   */
+  Settlement settle(Usage usage, UsageSource source);
+
+  /**
+   * Ends the call without a charge, because the upstream served nothing (it refused, failed before
+   * answering, or answered an error without usage). No-op after {@link #settle}.
+   */
+  void abandon(String reason);
+
+  /** Ends the call; abandons it if it was neither settled nor abandoned. Idempotent. */
+  @Override
+  void close();
+}

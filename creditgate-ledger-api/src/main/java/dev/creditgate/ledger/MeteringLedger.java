@@ -1,0 +1,59 @@
+package dev.creditgate.ledger;
+
+import dev.creditgate.PendingDebits;
+import java.time.Duration;
+
+/**
+ * The ledger's side of metering LLM calls: what a credit meter records calls and charges them
+ * through. As a {@link PendingDebits}, it tells the guard about charges it accepted but has not
+ * written yet, so an account's own recent calls count at once.
+ */
+public interface MeteringLedger extends PendingDebits {
+
+  /**
+   * Prices and records one call's usage. The balance may go below zero: the call already happened.
+   * When the database cannot be written, the charge goes to a durable spool and is replayed later;
+   * it is never dropped. A charge whose event id was already charged with another payload (the same
+   * Idempotency-Key served twice at once by two gateways) is charged under an id of its own (see
+   * {@link ChargeRequest#underOwnId()}), since that call was served too.
+   *
+   * @throws IllegalArgumentException when the request is not a valid charge (naming the value)
+   */
+  ChargeResult charge(ChargeRequest request);
+
+  /**
+   * Tells the ledger that a call is about to be served, with an estimate of its charge, before its
+   * usage is known. The caller charges the call through the returned intent and closes it in every
+   * case. A write-behind ledger journals the intent and charges the estimate should the real
+   * charge be lost to a power loss; the default records nothing.
+   *
+   * @throws IllegalArgumentException when the estimate is not a valid charge request
+   * @throws LedgerUnavailableException when the intent cannot be recorded
+   */
+  default ChargeIntent intend(ChargeRequest estimate) {
+    return ChargeIntent.direct(this);
+  }
+
+  /**
+   * Whether the account has an entry with this event id, or a charge with it that the ledger
+   * accepted and has not written yet (queued behind the answer, or spooled while its database was
+   * away). A caller refusing a reused idempotency key asks this, so a key is refused even while its
+   * charge waits.
+   *
+   * @throws LedgerUnavailableException when nothing is spooled under the id and the database cannot be read
+   */
+  boolean eventRecorded(String accountId, String eventId);
+
+  /**
+   * Waits, at most {@code timeout}, until every charge of the account that {@link #charge}
+   * accepted ({@link ChargeResult.Status#QUEUED}) is in the ledger; true when none is left. For
+   * readers that want to see an account's own charges in its entries. The default has nothing
+   * queued.
+   */
+  default boolean awaitCharges(String accountId, Duration timeout) {
+    return true;
+  }
+
+  /** The ledger's health counters, for metrics. */
+  LedgerStats stats();
+}
