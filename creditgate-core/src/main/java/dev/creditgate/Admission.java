@@ -43,7 +43,12 @@ public final class Admission {
      * Neither cache nor store could answer, but this guard denied the account a moment ago (within
      * {@link CreditBalanceGuard.Builder#rememberDenials}): denied again rather than failed open.
      */
-    DENIED_RECENT_DENIAL(false, true);
+    DENIED_RECENT_DENIAL(false, true),
+    /**
+     * The credit store does not know the account. The guard itself admits such a call
+     * ({@link #NO_SNAPSHOT}); a credit meter, which sells credit, denies it with this reason.
+     */
+    DENIED_UNKNOWN_ACCOUNT(false, false);
 
     private final boolean admitted;
     private final boolean degraded;

@@ -19,6 +19,9 @@ public interface MeteredCall extends AutoCloseable {
   /** Whether the call may be served, and why. Decided once, at {@link CreditMeter#open}. */
   Admission admission();
 
+  /** Whether the call is charged at all (false for a call without an account, or one a trusted key asked not to charge). */
+  boolean metered();
+
   /**
    * Called when the upstream has answered, before its answer is relayed: waits (bounded by the
    * meter's configuration) until the call's record survives a crash of the process, so that no

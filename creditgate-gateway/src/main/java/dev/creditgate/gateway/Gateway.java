@@ -13,7 +13,7 @@ import dev.creditgate.gateway.internal.TokenEstimator;
 import dev.creditgate.gateway.internal.UpstreamClient;
 import dev.creditgate.gateway.internal.UpstreamRouter;
 import dev.creditgate.ledger.CreditLedger;
-import dev.creditgate.ledger.LedgerStats;
+import dev.creditgate.ledger.LedgerCreditMeter;
 import dev.creditgate.ledger.MeteringLedger;
 import dev.creditgate.ledger.PriceBook;
 import io.javalin.Javalin;
@@ -56,6 +56,7 @@ public final class Gateway implements AutoCloseable {
   private final CreditLedger ledger;
   private final CreditCache cache;
   private final ChatCompletions chat;
+  private final LedgerCreditMeter meter;
 
   private Gateway(Builder b) {
     this.config = b.config;
@@ -67,12 +68,7 @@ public final class Gateway implements AutoCloseable {
     }
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     GatewayMetrics metrics = new GatewayMetrics(registry);
-    if (b.spoolSize != null) {
-      metrics.spoolSize(b.spoolSize);
-    }
-    if (b.ledgerStats != null) {
-      metrics.ledgerStats(b.ledgerStats);
-    }
+    metrics.ledger(b.metering);
     this.guard = CreditBalanceGuard.builder()
         .cache(b.cache)
         .snapshotProvider(b.ledger)
@@ -93,8 +89,15 @@ public final class Gateway implements AutoCloseable {
     timer.scheduleWithFixedDelay(() -> Thread.ofVirtual().start(router::probeAll), probeMs, probeMs,
         TimeUnit.MILLISECONDS);
     Authenticator auth = new Authenticator(b.keys);
-    this.chat = new ChatCompletions(auth, router, guard, b.metering, upstream, metrics, new TokenEstimator(),
-        b.ticker, config.maxBodyBytes(), config.intentSyncWait());
+    this.meter = LedgerCreditMeter.builder()
+        .guard(guard)
+        .ledger(b.metering)
+        .recordWait(config.intentSyncWait())
+        .listener(metrics)
+        .ticker(b.ticker)
+        .build();
+    this.chat = new ChatCompletions(auth, router, meter, upstream, metrics, new TokenEstimator(), b.ticker,
+        config.maxBodyBytes());
     AdminApi admin = new AdminApi(b.ledger, b.priceBook, b.keys, config.adminToken(), config.maxBodyBytes(), metrics);
     this.app = Javalin.create(cfg -> {
       cfg.concurrency.useVirtualThreads = true;
@@ -249,8 +252,6 @@ public final class Gateway implements AutoCloseable {
     private ApiKeyStore keys;
     private Map<String, String> env = System.getenv();
     private Ticker ticker = Ticker.systemTicker();
-    private Supplier<Number> spoolSize;
-    private Supplier<LedgerStats> ledgerStats;
 
     private Builder() {
     }
@@ -264,6 +265,15 @@ public final class Gateway implements AutoCloseable {
       this.ledger = Objects.requireNonNull(ledger, "ledger");
       this.metering = ledger;
       this.priceBook = ledger;
+      return this;
+    }
+
+    /**
+     * The ledger's metering role, when it is not the ledger itself (a test's wrapper, say); set
+     * after {@link #ledger}.
+     */
+    public Builder metering(MeteringLedger metering) {
+      this.metering = Objects.requireNonNull(metering, "metering");
       return this;
     }
 
@@ -286,18 +296,6 @@ public final class Gateway implements AutoCloseable {
     /** The time source for upstream latency and log throttling; tests pass a fake. */
     public Builder ticker(Ticker ticker) {
       this.ticker = Objects.requireNonNull(ticker, "ticker");
-      return this;
-    }
-
-    /** Reports the ledger spool's size as a gauge. */
-    public Builder spoolSize(Supplier<Number> spoolSize) {
-      this.spoolSize = Objects.requireNonNull(spoolSize, "spoolSize");
-      return this;
-    }
-
-    /** Reports a JDBC ledger's group-commit counters. */
-    public Builder ledgerStats(Supplier<LedgerStats> ledgerStats) {
-      this.ledgerStats = Objects.requireNonNull(ledgerStats, "ledgerStats");
       return this;
     }
 

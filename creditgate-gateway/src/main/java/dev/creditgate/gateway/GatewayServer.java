@@ -65,8 +65,6 @@ public final class GatewayServer implements AutoCloseable {
           .cache(cache)
           .keys(keys)
           .env(env)
-          .spoolSize(() -> ledger.stats().spoolPending())
-          .ledgerStats(ledger::stats)
           .build();
       owned.push(gateway);
       gateway.start();

@@ -6,7 +6,7 @@ import dev.creditgate.InMemoryCreditCache;
 import dev.creditgate.ledger.ChargeIntent;
 import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.ChargeResult;
-import dev.creditgate.ledger.CreditLedger;
+import dev.creditgate.ledger.MeteringLedger;
 import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
@@ -42,14 +42,14 @@ class IntentSyncWaitTest {
       real.createPriceRule(GatewayTestSupport.RULE);
       String key = keys.create(ApiKey.Kind.USER, "acme", "").secret();
       AtomicInteger awaited = new AtomicInteger();
-      CreditLedger stalling = stallingIntents(real, awaited);
+      MeteringLedger stalling = stallingIntents(real, awaited);
 
-      long waited = call(upstream, keys, key, stalling, "400ms");
+      long waited = call(upstream, keys, key, real, stalling, "400ms");
       assertThat(awaited.get()).isEqualTo(1);
       assertThat(Duration.ofNanos(waited)).isGreaterThanOrEqualTo(Duration.ofMillis(400))
           .isLessThan(Duration.ofSeconds(3));
 
-      waited = call(upstream, keys, key, stalling, "0s");
+      waited = call(upstream, keys, key, real, stalling, "0s");
       assertThat(awaited.get()).as("not asked with zero").isEqualTo(1);
       assertThat(Duration.ofNanos(waited)).isLessThan(Duration.ofMillis(400));
       // Both calls were served and charged.
@@ -59,13 +59,14 @@ class IntentSyncWaitTest {
   }
 
   /** One chat call through a gateway with the given wait; returns how long it took in nanos. */
-  private long call(TestUpstream upstream, ApiKeyStore keys, String key, CreditLedger ledger, String wait)
+  private long call(TestUpstream upstream, ApiKeyStore keys, String key, JdbcCreditLedger real,
+      MeteringLedger ledger, String wait)
       throws Exception {
     GatewayConfig config = GatewayConfig.fromProperties(Map.of("server.port", "0", "admin.token",
         "intent-wait-admin-token-123", "models.pro.base-url", upstream.baseUrl(), "models.pro.model", "m",
         "ledger.intent-sync-wait", wait), Map.of());
     assertThat(config.intentSyncWait()).isEqualTo(GatewayConfig.parseDuration(wait));
-    try (Gateway gateway = Gateway.builder().config(config).ledger(ledger)
+    try (Gateway gateway = Gateway.builder().config(config).ledger(real).metering(ledger)
         .cache(InMemoryCreditCache.builder().build()).keys(keys).build().start()) {
       HttpClient http = HttpClient.newHttpClient();
       long start = System.nanoTime();
@@ -82,9 +83,9 @@ class IntentSyncWaitTest {
   }
 
   /** {@code real}, except that its intents never become durable: a wait for one lasts its whole timeout. */
-  private static CreditLedger stallingIntents(CreditLedger real, AtomicInteger awaited) {
-    return (CreditLedger) Proxy.newProxyInstance(IntentSyncWaitTest.class.getClassLoader(),
-        new Class<?>[] {CreditLedger.class}, (proxy, method, args) -> {
+  private static MeteringLedger stallingIntents(MeteringLedger real, AtomicInteger awaited) {
+    return (MeteringLedger) Proxy.newProxyInstance(IntentSyncWaitTest.class.getClassLoader(),
+        new Class<?>[] {MeteringLedger.class}, (proxy, method, args) -> {
           Object result;
           try {
             result = method.invoke(real, args);

@@ -44,7 +44,7 @@ public record ChargeRequest(
    */
   public ChargeRequest underOwnId() {
     String meta = metadata.strip();
-    String field = "\"idempotency_key\":\"" + eventId.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    String field = "\"idempotency_key\":" + JsonText.quote(eventId);
     String inner = meta.length() >= 2 ? meta.substring(1, meta.length() - 1).strip() : "";
     String merged = "{" + field + (inner.isEmpty() ? "" : "," + inner) + "}";
     return new ChargeRequest(accountId, OWN_ID_PREFIX + UUID.randomUUID(), requestId, scene, provider, model, usage,

@@ -296,8 +296,8 @@ public final class AdminApi {
   private ObjectNode body(Context ctx, boolean emptyIsObject) {
     byte[] bytes;
     try (InputStream in = ctx.req().getInputStream()) {
-      bytes = ChatCompletions.readAll(in, maxBodyBytes, ctx.req().getContentLengthLong());
-    } catch (ChatCompletions.BodyTooLargeException e) {
+      bytes = Bodies.readAll(in, maxBodyBytes, ctx.req().getContentLengthLong());
+    } catch (Bodies.TooLargeException e) {
       throw new ApiError(413, "invalid_request_error", "request_too_large", "the request body is too large");
     } catch (IOException e) {
       throw ApiError.invalidRequest("the request body could not be read", null);

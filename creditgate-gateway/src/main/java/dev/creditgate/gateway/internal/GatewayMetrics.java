@@ -3,7 +3,9 @@ package dev.creditgate.gateway.internal;
 import dev.creditgate.Admission;
 import dev.creditgate.BillingContext;
 import dev.creditgate.GuardListener;
-import dev.creditgate.ledger.ChargeResult;
+import dev.creditgate.ledger.MeteringLedger;
+import dev.creditgate.meter.MeterListener;
+import dev.creditgate.meter.Settlement;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -16,13 +18,12 @@ import java.util.Locale;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
  * The gateway's meters. Alias tags only ever take configured alias names (unknown names are
  * counted as {@code unknown}) so a caller cannot grow the number of time series.
  */
-public final class GatewayMetrics implements GuardListener {
+public final class GatewayMetrics implements GuardListener, MeterListener {
 
   private final MeterRegistry registry;
   /** Meters already registered, by their name and tags: registering looks up and sorts tags each time. */
@@ -94,9 +95,22 @@ public final class GatewayMetrics implements GuardListener {
         .register(r), "ledgerWait", what).record(nanos, TimeUnit.NANOSECONDS);
   }
 
-  public void charge(String alias, ChargeResult result, boolean estimated) {
-    boolean unpriced = result.quote() != null && result.quote().unpriced();
-    ChargeResult.Status status = result.status();
+  @Override
+  public void onRecordWait(long nanos) {
+    ledgerWait("intent_sync", nanos);
+  }
+
+  @Override
+  public void onSettled(BillingContext context, Settlement settled, long nanos) {
+    String alias = context.modelAlias();
+    if (settled.status() == Settlement.Status.FAILED) {
+      chargeFailed(alias);
+      return;
+    }
+    chargeLatency(alias, nanos);
+    boolean unpriced = settled.unpriced();
+    boolean estimated = settled.estimated();
+    Settlement.Status status = settled.status();
     this.<Counter>meter(r -> Counter.builder("creditgate.charges")
         .description("Charges by result; unpriced ones matched no price rule, estimated ones had no reported usage")
         .tag("alias", alias)
@@ -104,16 +118,15 @@ public final class GatewayMetrics implements GuardListener {
         .tag("unpriced", Boolean.toString(unpriced))
         .tag("estimated", Boolean.toString(estimated))
         .register(r), "charges", alias, status, unpriced, estimated).increment();
-    if (status != ChargeResult.Status.REPLAYED) {
-      long credits = result.quote() == null ? 0 : result.quote().credits();
+    if (status != Settlement.Status.REPLAYED) {
       this.<Counter>meter(r -> Counter.builder("creditgate.credits.charged")
           .description("Credits charged")
           .tag("alias", alias)
-          .register(r), "credits", alias).increment(credits);
+          .register(r), "credits", alias).increment(settled.credits());
     }
   }
 
-  public void chargeFailed(String alias) {
+  private void chargeFailed(String alias) {
     this.<Counter>meter(r -> Counter.builder("creditgate.charges.failed")
         .description("Charges the ledger rejected outright (not spooled)")
         .tag("alias", alias)
@@ -127,28 +140,19 @@ public final class GatewayMetrics implements GuardListener {
         .register(r), "disconnects", alias).increment();
   }
 
-  private volatile Supplier<dev.creditgate.ledger.LedgerStats> ledgerStats;
-
-  /** Registers the group-commit counters of a JDBC ledger. */
-  public void ledgerStats(Supplier<dev.creditgate.ledger.LedgerStats> stats) {
-    // A function counter holds its object weakly; without this field the supplier is collected
-    // and the counters read 0 after the first GC.
-    this.ledgerStats = stats;
-    FunctionCounter.builder("creditgate.ledger.group.commits", stats, s -> s.get().groupCommits())
+  /** Registers the ledger's counters: its spool, its group commit and its write-behind queue. */
+  public void ledger(MeteringLedger ledger) {
+    Gauge.builder("creditgate.ledger.spool.size", ledger, l -> l.stats().spoolPending())
+        .description("Charges waiting in the ledger's spool").register(registry);
+    FunctionCounter.builder("creditgate.ledger.group.commits", ledger, l -> l.stats().groupCommits())
         .description("Transactions written by the ledger's group commit").register(registry);
-    FunctionCounter.builder("creditgate.ledger.group.commit.charges", stats, s -> s.get().groupCommitCharges())
+    FunctionCounter.builder("creditgate.ledger.group.commit.charges", ledger, l -> l.stats().groupCommitCharges())
         .description("Charges carried by those transactions (divided by the commits: the mean batch)")
         .register(registry);
-    FunctionCounter.builder("creditgate.ledger.group.commit.seconds", stats, s -> s.get().groupCommitNanos() / 1e9)
+    FunctionCounter.builder("creditgate.ledger.group.commit.seconds", ledger, l -> l.stats().groupCommitNanos() / 1e9)
         .description("Time spent writing and committing those transactions").register(registry);
-    Gauge.builder("creditgate.ledger.charges.queued", stats, s -> s.get().queued())
+    Gauge.builder("creditgate.ledger.charges.queued", ledger, l -> l.stats().queued())
         .description("Charges accepted and journaled, not yet written to the database (write-behind)")
-        .register(registry);
-  }
-
-  /** Registers the spool size gauge; {@code size} returns -1 when unknown. */
-  public void spoolSize(Supplier<Number> size) {
-    Gauge.builder("creditgate.ledger.spool.size", size).description("Charges waiting in the ledger's spool")
         .register(registry);
   }
 }

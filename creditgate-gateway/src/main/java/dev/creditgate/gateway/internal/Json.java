@@ -36,6 +36,15 @@ public final class Json {
    * The node as JSON text, through {@link #MAPPER} and its buffer pool ({@code JsonNode.toString()}
    * uses a mapper of Jackson's own, which allocates its buffers per virtual thread).
    */
+  /** The JSON tree of {@code bytes}, or null when they are not JSON. */
+  static JsonNode parseOrNull(byte[] bytes) {
+    try {
+      return MAPPER.readTree(bytes);
+    } catch (java.io.IOException e) {
+      return null;
+    }
+  }
+
   public static String string(JsonNode node) {
     try {
       return MAPPER.writeValueAsString(node);

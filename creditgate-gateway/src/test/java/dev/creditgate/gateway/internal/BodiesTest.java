@@ -11,7 +11,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
 
-class ReadAllTest {
+class BodiesTest {
 
   /** Hands out at most {@code chunk} bytes per read, as a network stream does. */
   private static InputStream trickle(byte[] body, int chunk) {
@@ -37,7 +37,7 @@ class ReadAllTest {
       @ForAll @IntRange(min = -1, max = 30_000) int declared,
       @ForAll @IntRange(min = 1, max = 9_000) int chunk) throws IOException {
     byte[] body = body(length);
-    assertThat(ChatCompletions.readAll(trickle(body, chunk), 20_000, declared)).isEqualTo(body);
+    assertThat(Bodies.readAll(trickle(body, chunk), 20_000, declared)).isEqualTo(body);
   }
 
   @Property(tries = 300)
@@ -46,29 +46,29 @@ class ReadAllTest {
       @ForAll @IntRange(min = -1, max = 30_000) int declared,
       @ForAll @IntRange(min = 1, max = 9_000) int chunk) {
     byte[] body = body(10_000 + over);
-    assertThatThrownBy(() -> ChatCompletions.readAll(trickle(body, chunk), 10_000, declared))
-        .isInstanceOf(ChatCompletions.BodyTooLargeException.class);
+    assertThatThrownBy(() -> Bodies.readAll(trickle(body, chunk), 10_000, declared))
+        .isInstanceOf(Bodies.TooLargeException.class);
   }
 
   @Test
   void aBodyOfItsDeclaredLengthIsReadWhole() throws IOException {
     byte[] body = body(3_000);
-    byte[] read = ChatCompletions.readAll(trickle(body, 700), 10_000, 3_000);
+    byte[] read = Bodies.readAll(trickle(body, 700), 10_000, 3_000);
     assertThat(read).hasSize(3_000).isEqualTo(body);
   }
 
   @Test
   void anEmptyBodyIsEmpty() throws IOException {
-    assertThat(ChatCompletions.readAll(InputStream.nullInputStream(), 10, -1)).isEmpty();
-    assertThat(ChatCompletions.readAll(InputStream.nullInputStream(), 10, 0)).isEmpty();
-    assertThat(ChatCompletions.readAll(InputStream.nullInputStream(), 0, 5)).isEmpty();
+    assertThat(Bodies.readAll(InputStream.nullInputStream(), 10, -1)).isEmpty();
+    assertThat(Bodies.readAll(InputStream.nullInputStream(), 10, 0)).isEmpty();
+    assertThat(Bodies.readAll(InputStream.nullInputStream(), 0, 5)).isEmpty();
   }
 
   @Test
   void aBodyOfExactlyTheLimitIsAccepted() throws IOException {
-    byte[] body = body(ChatCompletions.UNKNOWN_LENGTH_BUFFER * 3);
-    assertThat(ChatCompletions.readAll(trickle(body, 1000), body.length, -1)).isEqualTo(body);
-    assertThatThrownBy(() -> ChatCompletions.readAll(trickle(body, 1000), body.length - 1, -1))
-        .isInstanceOf(ChatCompletions.BodyTooLargeException.class);
+    byte[] body = body(Bodies.UNKNOWN_LENGTH_BUFFER * 3);
+    assertThat(Bodies.readAll(trickle(body, 1000), body.length, -1)).isEqualTo(body);
+    assertThatThrownBy(() -> Bodies.readAll(trickle(body, 1000), body.length - 1, -1))
+        .isInstanceOf(Bodies.TooLargeException.class);
   }
 }

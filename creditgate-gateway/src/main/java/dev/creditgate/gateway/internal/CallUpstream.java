@@ -1,0 +1,84 @@
+package dev.creditgate.gateway.internal;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.benmanes.caffeine.cache.Ticker;
+import dev.creditgate.gateway.ApiError;
+import dev.creditgate.gateway.internal.UpstreamRouter.Route;
+import dev.creditgate.internal.ThrottledLog;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Calls the route's upstream with the request, its alias replaced by the provider's model, and
+ * (for a stream) usage asked for in the last chunk, so the call can be charged. Once the upstream
+ * has answered, the metered call is made durable before a byte is relayed; the answer stays open
+ * for the steps after, and is closed when they return. A call the upstream never answered is
+ * refused with 502 or 504 and charged nothing.
+ */
+final class CallUpstream implements ChatStep {
+
+  private static final Logger LOG = LoggerFactory.getLogger(CallUpstream.class);
+
+  private final UpstreamClient upstream;
+  private final GatewayMetrics metrics;
+  private final Ticker ticker;
+  private final ThrottledLog upstreamLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
+
+  CallUpstream(UpstreamClient upstream, GatewayMetrics metrics, Ticker ticker) {
+    this.upstream = upstream;
+    this.metrics = metrics;
+    this.ticker = ticker;
+  }
+
+  @Override
+  public void process(ChatExchange x, Chain next) {
+    byte[] body = upstreamBody(x);
+    x.upstreamStart = ticker.read();
+    try (UpstreamClient.Exchange response = send(x.route, body)) {
+      metrics.upstreamLatency(x.alias(), "first_byte", ticker.read() - x.upstreamStart);
+      x.call.beforeRelay();
+      x.upstream = response;
+      next.proceed(x);
+    } finally {
+      x.upstream = null;
+    }
+  }
+
+  private static byte[] upstreamBody(ChatExchange x) {
+    ObjectNode request = x.request;
+    request.put("model", x.route.config().model());
+    if (x.stream) {
+      ObjectNode options = request.has("stream_options") && request.get("stream_options").isObject()
+          ? (ObjectNode) request.get("stream_options") : request.putObject("stream_options");
+      options.put("include_usage", true);
+    }
+    try {
+      return Json.MAPPER.writeValueAsBytes(request);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialise the upstream request", e);
+    }
+  }
+
+  private UpstreamClient.Exchange send(Route route, byte[] body) {
+    String alias = route.config().alias();
+    try {
+      return upstream.send(route.chatUri(), route.apiKey(), body);
+    } catch (UpstreamClient.FirstByteTimeoutException e) {
+      throw new ApiError(504, "server_error", "upstream_timeout", e.getMessage());
+    } catch (ConnectException e) {
+      throw new ApiError(502, "server_error", "upstream_unavailable", "cannot connect to the upstream for model '"
+          + alias + "'");
+    } catch (IOException e) {
+      upstreamLog.warn(ticker.read(), "upstream call for model '{}' failed: {}", alias, e.getMessage());
+      throw new ApiError(502, "server_error", "upstream_unavailable", "the upstream call for model '"
+          + alias + "' failed");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ApiError(503, "server_error", "shutting_down", "the gateway is shutting down");
+    }
+  }
+}

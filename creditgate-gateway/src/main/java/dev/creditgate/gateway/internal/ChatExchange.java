@@ -1,0 +1,46 @@
+package dev.creditgate.gateway.internal;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.creditgate.BillingContext;
+import dev.creditgate.gateway.internal.Authenticator.Principal;
+import dev.creditgate.gateway.internal.UpstreamRouter.Route;
+import dev.creditgate.meter.MeteredCall;
+import io.javalin.http.Context;
+
+/**
+ * One chat completion as it passes through the {@link ChatStep}s: each step fills in what it
+ * learned (the caller, the request, the route, the metered call, the upstream's answer) for the
+ * steps after it. Used by one request's thread at a time.
+ */
+final class ChatExchange {
+
+  final Context ctx;
+  String requestId;
+  Principal principal;
+  /** The request body, validated; the upstream gets it with its model and stream options changed. */
+  ObjectNode request;
+  Route route;
+  BillingContext billing;
+  /** The size of the request body as received. */
+  int requestBytes;
+  /** Whether the client asked for a stream. */
+  boolean stream;
+  /** Whether a streaming client asked for the usage chunk itself (the gateway always asks the upstream). */
+  boolean clientWantsUsage;
+  MeteredCall call;
+  /** The upstream's answer, open while the steps after the upstream call run. */
+  UpstreamClient.Exchange upstream;
+  /** The ticker reading when the upstream was called. */
+  long upstreamStart;
+  /** The status the client got, for the request metrics. */
+  int status = 500;
+
+  ChatExchange(Context ctx) {
+    this.ctx = ctx;
+  }
+
+  /** The model alias asked for, once known; "unknown" before. */
+  String alias() {
+    return route == null ? "unknown" : route.config().alias();
+  }
+}

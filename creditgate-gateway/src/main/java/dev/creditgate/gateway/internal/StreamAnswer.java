@@ -1,0 +1,142 @@
+package dev.creditgate.gateway.internal;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.benmanes.caffeine.cache.Ticker;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The last step of a streaming call: relays the upstream's events chunk by chunk as they arrive,
+ * reading the usage (or, failing that, the text) as they pass; settles the call when the upstream
+ * stream ends, however it ends; and only then lets the closing {@code [DONE]} through, so a client
+ * never holds a complete stream whose charge a crash could still lose.
+ *
+ * <p>A client that leaves does not stop the call: the upstream is read to its end (each wait
+ * bounded by the idle timeout) to learn the usage. The usage chunk the gateway asked for is taken
+ * out of the stream when the client did not ask for it.
+ */
+final class StreamAnswer implements ChatStep {
+
+  private static final Logger LOG = LoggerFactory.getLogger(StreamAnswer.class);
+  private static final int ERROR_BODY_LIMIT = 1024 * 1024;
+
+  private final SettleUsage settle;
+  private final GatewayMetrics metrics;
+  private final Ticker ticker;
+
+  StreamAnswer(SettleUsage settle, GatewayMetrics metrics, Ticker ticker) {
+    this.settle = settle;
+    this.metrics = metrics;
+    this.ticker = ticker;
+  }
+
+  @Override
+  public void process(ChatExchange x, Chain next) {
+    if (x.upstream.status() != 200) {
+      x.status = relayError(x);
+      return;
+    }
+    x.status = relay(x);
+  }
+
+  private int relay(ChatExchange x) {
+    String alias = x.alias();
+    SseScanner scanner = new SseScanner();
+    UsageChunkFilter filter = x.clientWantsUsage ? null : new UsageChunkFilter();
+    DoneHoldback hold = new DoneHoldback();
+    boolean clientGone = false;
+    boolean upstreamBroken = false;
+    x.ctx.status(200);
+    var res = x.ctx.res();
+    res.setContentType("text/event-stream; charset=utf-8");
+    res.setHeader("Cache-Control", "no-cache");
+    res.setHeader("X-Accel-Buffering", "no");
+    InputStream in = x.upstream.body();
+    byte[] buf = new byte[16 * 1024];
+    try {
+      OutputStream out = null;
+      try {
+        out = res.getOutputStream();
+        res.flushBuffer();
+      } catch (IOException e) {
+        clientGone = true;
+      }
+      int n;
+      while ((n = in.read(buf)) != -1) {
+        scanner.feed(buf, 0, n);
+        if (!clientGone) {
+          try {
+            if (filter == null) {
+              out.write(buf, 0, hold.pass(buf, 0, n));
+            } else {
+              byte[] passed = filter.feed(buf, 0, n);
+              out.write(passed, 0, hold.pass(passed, 0, passed.length));
+            }
+            out.flush();
+          } catch (IOException e) {
+            clientGone = true;
+            metrics.clientDisconnected(alias);
+            LOG.info("client left mid-stream, reading the upstream to its end to charge it, request_id={}",
+                x.requestId);
+          }
+        }
+      }
+      if (filter != null && !clientGone) {
+        try {
+          byte[] rest = filter.finish();
+          out.write(rest, 0, hold.pass(rest, 0, rest.length));
+          out.flush();
+        } catch (IOException e) {
+          clientGone = true;
+        }
+      }
+    } catch (IOException e) {
+      upstreamBroken = true;
+      LOG.warn("upstream stream ended early, request_id={}: {}", x.requestId, e.getMessage());
+    } finally {
+      // Whatever ended the stream (even an unexpected exception), what the upstream served is charged.
+      metrics.upstreamLatency(alias, "total", ticker.read() - x.upstreamStart);
+      settle(x, scanner);
+    }
+    byte[] held = hold.release();
+    if (!clientGone && held.length > 0) {
+      try {
+        res.getOutputStream().write(held);
+        res.flushBuffer();
+      } catch (IOException e) {
+        metrics.clientDisconnected(alias);
+      }
+    }
+    return upstreamBroken ? 502 : 200;
+  }
+
+  private void settle(ChatExchange x, SseScanner scanner) {
+    if (scanner.usage() != null) {
+      settle.reported(x.call, scanner.usage());
+    } else if (!scanner.text().isEmpty() || scanner.textDropped() > 0) {
+      settle.estimated(x.call, x.request, scanner.text(), scanner.textDropped());
+    } else {
+      // Nothing was generated and nothing reported: a failed call, not charged.
+      LOG.warn("stream produced no content and no usage; not charged, request_id={}", x.requestId);
+    }
+  }
+
+  /** An upstream that refused the stream: its error is relayed, and charged only if it reports usage. */
+  private int relayError(ChatExchange x) {
+    byte[] answer;
+    try {
+      answer = Bodies.readAll(x.upstream.body(), ERROR_BODY_LIMIT, x.upstream.contentLength());
+    } catch (IOException e) {
+      answer = new byte[0];
+    }
+    JsonNode parsed = Json.parseOrNull(answer);
+    UsageParser.from(parsed).ifPresent(usage -> {
+      var settled = settle.reported(x.call, usage);
+      SettleUsage.headers(x.ctx, x.call, settled);
+    });
+    return UpstreamErrors.relay(x.ctx, x.upstream.status(), parsed, answer);
+  }
+}

@@ -1,0 +1,153 @@
+package dev.creditgate.ledger;
+
+import dev.creditgate.Admission;
+import dev.creditgate.BillingContext;
+import dev.creditgate.meter.Estimate;
+import dev.creditgate.meter.MeteredCall;
+import dev.creditgate.meter.Settlement;
+import dev.creditgate.meter.UsageSource;
+import dev.creditgate.pricing.Quote;
+import dev.creditgate.pricing.Usage;
+import java.util.Objects;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One call opened by a {@link LedgerCreditMeter}. The first of {@link #settle} and
+ * {@link #abandon} decides the call's end; whoever comes later gets that same result. Closing
+ * ends the ledger's intent and releases the call's event id in the meter.
+ */
+final class LedgerCall implements MeteredCall {
+
+  private static final Logger LOG = LoggerFactory.getLogger(LedgerCall.class);
+
+  private final LedgerCreditMeter meter;
+  private final BillingContext billing;
+  private final Estimate estimate;
+  private final Admission admission;
+  /** Null when the call was denied: nothing was recorded with the ledger. */
+  private final ChargeIntent intent;
+  private final String claim;
+  private final AtomicBoolean ended = new AtomicBoolean();
+  private final CompletableFuture<Settlement> result = new CompletableFuture<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  LedgerCall(LedgerCreditMeter meter, BillingContext billing, Estimate estimate, Admission admission,
+      ChargeIntent intent, String claim) {
+    this.meter = meter;
+    this.billing = billing;
+    this.estimate = estimate;
+    this.admission = admission;
+    this.intent = intent;
+    this.claim = claim;
+  }
+
+  @Override
+  public Admission admission() {
+    return admission;
+  }
+
+  @Override
+  public boolean metered() {
+    return true;
+  }
+
+  @Override
+  public void beforeRelay() {
+    long wait = meter.recordWaitNanos();
+    if (intent == null || wait == 0) {
+      return;
+    }
+    long start = meter.ticker().read();
+    try {
+      if (!intent.awaitDurable(java.time.Duration.ofNanos(wait))) {
+        LOG.warn("the call's record was not durable within {} ms, request_id={}", wait / 1_000_000,
+            billing.requestId());
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("the call's record cannot be made durable, request_id={}: {}", billing.requestId(), e.toString());
+    } finally {
+      meter.listener().onRecordWait(meter.ticker().read() - start);
+    }
+  }
+
+  @Override
+  public Settlement settle(Usage usage, UsageSource source) {
+    Objects.requireNonNull(usage, "usage");
+    Objects.requireNonNull(source, "source");
+    if (!ended.compareAndSet(false, true)) {
+      return result.join();
+    }
+    if (intent == null) {
+      // A denied call was never served; nothing to charge.
+      result.complete(Settlement.abandoned());
+      return result.join();
+    }
+    long start = meter.ticker().read();
+    Settlement settlement;
+    try {
+      settlement = settlement(intent.charge(chargeRequest(billing, estimate, usage, source)), source);
+    } catch (RuntimeException e) {
+      LOG.error("charge failed, account_id={}, event_id={}, usage={}: {}", billing.accountId(), billing.eventId(),
+          usage, e.toString());
+      settlement = Settlement.failed(source);
+    }
+    meter.listener().onSettled(billing, settlement, meter.ticker().read() - start);
+    result.complete(settlement);
+    return settlement;
+  }
+
+  @Override
+  public void abandon(String reason) {
+    if (ended.compareAndSet(false, true)) {
+      LOG.debug("call ended without a charge ({}), request_id={}", reason, billing.requestId());
+      result.complete(Settlement.abandoned());
+    }
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    abandon("closed");
+    try {
+      if (intent != null) {
+        intent.close();
+      }
+    } finally {
+      meter.release(claim);
+    }
+  }
+
+  private static Settlement settlement(ChargeResult charged, UsageSource source) {
+    Quote quote = charged.quote();
+    long credits = quote == null ? 0 : quote.credits();
+    boolean unpriced = quote != null && quote.unpriced();
+    OptionalLong balance = charged.entry() == null ? OptionalLong.empty()
+        : OptionalLong.of(charged.entry().balanceAfter());
+    Settlement.Status status = switch (charged.status()) {
+      case APPLIED -> Settlement.Status.APPLIED;
+      case REPLAYED -> Settlement.Status.REPLAYED;
+      case QUEUED -> Settlement.Status.QUEUED;
+      case SPOOLED -> Settlement.Status.SPOOLED;
+    };
+    return new Settlement(status, credits, balance, source, unpriced);
+  }
+
+  /** The charge of a call: its billing context, the model it is priced on, and its metadata. */
+  static ChargeRequest chargeRequest(BillingContext billing, Estimate estimate, Usage usage, UsageSource source) {
+    StringBuilder meta = new StringBuilder(64).append("{\"alias\":");
+    JsonText.quote(billing.modelAlias(), meta);
+    if (!billing.conversationId().isEmpty()) {
+      meta.append(",\"conversation_id\":");
+      JsonText.quote(billing.conversationId(), meta);
+    }
+    meta.append('}');
+    return new ChargeRequest(billing.accountId(), billing.eventId(), billing.requestId(), billing.scene(),
+        estimate.provider(), estimate.model(), usage, source == UsageSource.ESTIMATED, meta.toString());
+  }
+}
