@@ -1,0 +1,151 @@
+package dev.creditgate.gateway.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.creditgate.Admission;
+import dev.creditgate.BillingContext;
+import dev.creditgate.gateway.ApiError;
+import dev.creditgate.gateway.GatewayConfig.ModelRoute;
+import dev.creditgate.gateway.internal.UpstreamRouter.Route;
+import dev.creditgate.meter.Estimate;
+import dev.creditgate.meter.IdempotencyKeyReusedException;
+import dev.creditgate.meter.MeteredCall;
+import dev.creditgate.meter.Settlement;
+import dev.creditgate.meter.UsageSource;
+import dev.creditgate.pricing.Usage;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+class AdmitCallTest {
+
+  private final List<String> events = new ArrayList<>();
+  private final AtomicReference<Estimate> estimated = new AtomicReference<>();
+
+  private ChatExchange exchange(String body) throws Exception {
+    ChatExchange x = new ChatExchange(null);
+    x.request = (com.fasterxml.jackson.databind.node.ObjectNode) Json.MAPPER.readTree(body);
+    x.requestBytes = body.length();
+    x.route = new Route(new ModelRoute("pro", "http://127.0.0.1:1/v1", "", "openai", "gpt-x"),
+        URI.create("http://127.0.0.1:1/v1/chat/completions"), "");
+    x.billing = new BillingContext("acme", "k1", "", "req", "", "pro", false);
+    return x;
+  }
+
+  private AdmitCall admitting(Admission.Reason reason) {
+    return new AdmitCall((context, estimate) -> {
+      estimated.set(estimate);
+      return new RecordingCall(Admission.of(reason));
+    });
+  }
+
+  @Test
+  void anAdmittedCallProceedsAndIsClosedAfterTheRestOfTheChain() throws Exception {
+    ChatExchange x = exchange("{\"messages\":[],\"max_tokens\":300}");
+    admitting(Admission.Reason.BALANCE_POSITIVE).process(x, next -> {
+      assertThat(next.call).isNotNull();
+      events.add("served");
+    });
+    assertThat(events).containsExactly("served", "closed");
+  }
+
+  @Test
+  void theCallIsClosedEvenWhenTheRestOfTheChainFails() throws Exception {
+    ChatExchange x = exchange("{\"messages\":[]}");
+    assertThatThrownBy(() -> admitting(Admission.Reason.BALANCE_POSITIVE).process(x, next -> {
+      throw new ApiError(504, "server_error", "upstream_timeout", "late");
+    })).isInstanceOf(ApiError.class);
+    assertThat(events).containsExactly("closed");
+  }
+
+  @Test
+  void aDeniedAccountGets402AndTheUpstreamIsNotCalled() throws Exception {
+    ChatExchange x = exchange("{\"messages\":[]}");
+    assertThatThrownBy(() -> admitting(Admission.Reason.DENIED_NON_POSITIVE_BALANCE).process(x,
+        next -> events.add("served")))
+        .isInstanceOfSatisfying(ApiError.class, e -> {
+          assertThat(e.status()).isEqualTo(402);
+          assertThat(e.code()).isEqualTo("credit_balance_blocked");
+        });
+    assertThat(events).containsExactly("closed");
+  }
+
+  @Test
+  void anUnknownAccountGets402AccountNotFound() throws Exception {
+    ChatExchange x = exchange("{\"messages\":[]}");
+    assertThatThrownBy(() -> admitting(Admission.Reason.DENIED_UNKNOWN_ACCOUNT).process(x,
+        next -> events.add("served")))
+        .isInstanceOfSatisfying(ApiError.class, e -> {
+          assertThat(e.status()).isEqualTo(402);
+          assertThat(e.code()).isEqualTo("account_not_found");
+          assertThat(e.getMessage()).contains("acme");
+        });
+  }
+
+  @Test
+  void aReusedKeyGets409NamingTheHeader() throws Exception {
+    for (boolean inProgress : new boolean[] {true, false}) {
+      ChatExchange x = exchange("{\"messages\":[]}");
+      AdmitCall step = new AdmitCall((context, estimate) -> {
+        throw new IdempotencyKeyReusedException("k1", inProgress);
+      });
+      assertThatThrownBy(() -> step.process(x, next -> events.add("served")))
+          .isInstanceOfSatisfying(ApiError.class, e -> {
+            assertThat(e.status()).isEqualTo(409);
+            assertThat(e.code()).isEqualTo("idempotency_key_reused");
+            assertThat(e.param()).isEqualTo("Idempotency-Key");
+            assertThat(e.getMessage()).contains(inProgress ? "in progress" : "already used");
+          });
+    }
+    assertThat(events).isEmpty();
+  }
+
+  @Test
+  void theEstimateCountsTheBodyAndTheLargerOutputCapUpToTheBound() throws Exception {
+    String body = "{\"messages\":[],\"max_tokens\":300,\"max_completion_tokens\":700}";
+    admitting(Admission.Reason.BALANCE_POSITIVE).process(exchange(body), next -> { });
+    assertThat(estimated.get()).isEqualTo(new Estimate("openai", "gpt-x",
+        new Usage((body.length() + 3) / 4, 700, 0, 0)));
+    admitting(Admission.Reason.BALANCE_POSITIVE).process(exchange("{\"max_tokens\":99999999999}"), next -> { });
+    assertThat(estimated.get().usage().outputTokens()).isEqualTo(AdmitCall.MAX_ESTIMATED_OUTPUT_TOKENS);
+  }
+
+  private final class RecordingCall implements MeteredCall {
+    private final Admission admission;
+
+    RecordingCall(Admission admission) {
+      this.admission = admission;
+    }
+
+    @Override
+    public Admission admission() {
+      return admission;
+    }
+
+    @Override
+    public boolean metered() {
+      return true;
+    }
+
+    @Override
+    public void beforeRelay() {
+    }
+
+    @Override
+    public Settlement settle(Usage usage, UsageSource source) {
+      return Settlement.abandoned();
+    }
+
+    @Override
+    public void abandon(String reason) {
+    }
+
+    @Override
+    public void close() {
+      events.add("closed");
+    }
+  }
+}
