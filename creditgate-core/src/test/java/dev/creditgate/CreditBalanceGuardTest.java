@@ -251,7 +251,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class Differences {
+  class Rules {
     @Test
     void storeBlockedAccountWithPositiveBalanceIsDeniedOnFirstSight() {
       store.accounts.put("u1", snap(1_000, true, 3));
