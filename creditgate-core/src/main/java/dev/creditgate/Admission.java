@@ -17,13 +17,13 @@ public final class Admission {
   public enum Reason {
     /** The snapshot shows a positive balance and no block. */
     BALANCE_POSITIVE(true, false),
-    /** The credit store does not know the account, or no store is wired (the seed admits). */
+    /** The credit store does not know the account, or no store is wired: nothing to judge, admitted. */
     NO_SNAPSHOT(true, false),
     /** The call has no account. */
     SKIPPED_NO_ACCOUNT(true, false),
     /** A trusted caller asked not to charge the call. */
     SKIPPED_SKIP_CHARGE(true, false),
-    /** The guard has no cache wired and admits everything (seed step G0). */
+    /** The guard has no cache wired and admits everything. */
     NOT_WIRED(true, false),
     /** The cache failed or exceeded its time budget; admitted because the guard fails open. */
     FAIL_OPEN_CACHE_ERROR(true, true),
@@ -37,6 +37,11 @@ public final class Admission {
     DENIED_NON_POSITIVE_BALANCE(false, false),
     /** The credit store says the account is blocked, whatever its balance. */
     DENIED_STORE_BLOCKED(false, false),
+    /**
+     * The snapshot's balance is positive but the account's pending debits (charges accepted and not
+     * written yet) use it up. No blocked marker is set for it: a queued charge may still be rejected.
+     */
+    DENIED_PENDING_DEBITS(false, false),
     /** Neither cache nor store could answer and the guard is configured to fail closed. */
     DENIED_UNAVAILABLE(false, true),
     /**

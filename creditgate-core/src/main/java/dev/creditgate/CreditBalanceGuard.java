@@ -1,5 +1,7 @@
 package dev.creditgate;
 
+import static dev.creditgate.Durations.requirePositive;
+
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.internal.ThrottledLog;
 import java.time.Duration;
@@ -17,51 +19,55 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Decides, right before an LLM call, whether its account may spend: the credit balance guard of
- * the seed (steps G0-G5 in REFERENCE.md), with its known gaps closed.
+ * Decides, right before an LLM call, whether its account may spend.
  *
- * <p>The common path is one cache round trip: {@link CreditCache#lookup} returns the blocked
+ * <p>Each decision reads the cache exactly once: {@link CreditCache#lookup} returns the blocked
  * marker and the balance snapshot together. On a miss the guard reads the credit store and
- * back-fills the cache. It fails open by default: when the cache or the store cannot answer in
- * time the call is admitted and the reason says so ({@link Admission.Reason#degraded()}), unless
- * the guard itself denied the account moments before ({@link Builder#rememberDenials}).
+ * back-fills the cache through its {@link SnapshotPublisher}. The snapshot's credit, less the
+ * account's {@link PendingDebits} (charges not written yet), must be positive. It fails open by
+ * default: when the cache or the store cannot answer in time the call is admitted and the reason
+ * says so ({@link Admission.Reason#degraded()}), unless the guard itself denied the account
+ * moments before ({@link Builder#rememberDenials}).
  *
- * <p>Differences from the seed, each deliberate:
+ * <p>Rules a caller may rely on:
  * <ol>
  *   <li>An account the store reports as blocked is denied on first sight, whatever its balance,
  *       and the cached snapshot carries the blocked flag, so a block never lapses while a snapshot
  *       is cached.</li>
- *   <li>One cache round trip (marker and snapshot together) instead of two.</li>
  *   <li>Concurrent misses for one account make one store fetch (single flight); the others wait
  *       for its result within the fetch timeout.</li>
  *   <li>Each cache call has a time budget ({@link #DEFAULT_CACHE_TIMEOUT}); a late answer counts as
  *       an error, so a slow cache never stalls a call.</li>
  *   <li>The store fetch runs on the guard's executor with its own timeout: interrupting or
- *       abandoning the caller does not cancel it, and its back-fill still lands.</li>
+ *       abandoning the caller does not cancel it, and its back-fill still lands (retried in the
+ *       background if the cache fails).</li>
  *   <li>{@link Builder#failClosed(boolean)} denies when neither cache nor store can answer.</li>
  *   <li>Failing open does not admit an account this guard denied from a real answer within the
  *       last {@link #DEFAULT_REMEMBER_DENIALS} (stale-if-error for denials only): a cache outage
  *       or an overloaded moment does not open the door to blocked and exhausted accounts.</li>
  *   <li>The blocked marker records the snapshot version it was set for; a newer snapshot (a
  *       top-up written by the ledger) overrides an older marker at once.</li>
+ *   <li>A denial due only to pending debits ({@link Admission.Reason#DENIED_PENDING_DEBITS}) sets no
+ *       blocked marker: the queued charge may still be rejected, and a marker would block the
+ *       account for minutes.</li>
  * </ol>
  *
  * <p>Create one guard per process and share it; it is thread-safe. {@link #close()} stops the
- * executor the guard created (not one passed in).
+ * executor and the publisher the guard created (not ones passed in).
  */
 public final class CreditBalanceGuard implements AutoCloseable {
 
-  /** How long a blocked marker lives (the seed's 5 minutes). */
-  public static final Duration DEFAULT_BLOCKED_TTL = Duration.ofMinutes(5);
-  /** How long a back-filled snapshot lives (the seed's 10 minutes). */
-  public static final Duration DEFAULT_SNAPSHOT_TTL = Duration.ofMinutes(10);
-  /** How long a caller waits for the credit store (the seed's 1 second). */
+  /** How long a blocked marker lives: 5 minutes. */
+  public static final Duration DEFAULT_BLOCKED_TTL = SnapshotPublisher.DEFAULT_BLOCKED_TTL;
+  /** How long a back-filled snapshot lives: 10 minutes. */
+  public static final Duration DEFAULT_SNAPSHOT_TTL = SnapshotPublisher.DEFAULT_SNAPSHOT_TTL;
+  /** How long a caller waits for the credit store: 1 second. */
   public static final Duration DEFAULT_FETCH_TIMEOUT = Duration.ofSeconds(1);
   /**
    * How long a caller waits for each cache call. 50 ms is far above a healthy Redis round trip
    * (well under 1 ms on a LAN) and far below an LLM call, so a sick cache costs little.
    */
-  public static final Duration DEFAULT_CACHE_TIMEOUT = Duration.ofMillis(50);
+  public static final Duration DEFAULT_CACHE_TIMEOUT = SnapshotPublisher.DEFAULT_TIMEOUT;
   /**
    * How long a denial is remembered for a cache or store failure: long enough to ride out a
    * cache hiccup or an overloaded moment, short enough that a top-up the guard cannot see during
@@ -76,8 +82,9 @@ public final class CreditBalanceGuard implements AutoCloseable {
 
   private final CreditCache cache;
   private final CreditSnapshotProvider store;
-  private final Duration blockedTtl;
-  private final Duration snapshotTtl;
+  private final SnapshotPublisher publisher;
+  private final boolean ownsPublisher;
+  private final PendingDebits pendingDebits;
   private final long fetchTimeoutNanos;
   private final long cacheTimeoutNanos;
   private final boolean failClosed;
@@ -92,12 +99,21 @@ public final class CreditBalanceGuard implements AutoCloseable {
   private final ConcurrentHashMap<String, Long> denials = new ConcurrentHashMap<>();
   private final ThrottledLog cacheLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
   private final ThrottledLog storeLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
+  private final ThrottledLog pendingLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
   private CreditBalanceGuard(Builder b) {
-    this.cache = b.cache;
+    this.cache = b.cache != null || b.publisher == null ? b.cache : b.publisher.cache();
+    if (b.publisher != null && b.publisher.cache() != cache) {
+      throw new IllegalStateException("the publisher writes to another cache than the guard reads");
+    }
+    if (b.publisher != null && b.ttlSet) {
+      throw new IllegalStateException("snapshotTtl and blockedTtl are the publisher's options when a publisher is given");
+    }
     this.store = b.store;
-    this.blockedTtl = b.blockedTtl;
-    this.snapshotTtl = b.snapshotTtl;
+    this.ownsPublisher = b.publisher == null && cache != null;
+    this.publisher = !ownsPublisher ? b.publisher : SnapshotPublisher.builder(cache)
+        .snapshotTtl(b.snapshotTtl).blockedTtl(b.blockedTtl).timeout(b.cacheTimeout).ticker(b.ticker).build();
+    this.pendingDebits = b.pendingDebits;
     this.fetchTimeoutNanos = b.fetchTimeout.toNanos();
     this.cacheTimeoutNanos = b.cacheTimeout.toNanos();
     this.failClosed = b.failClosed;
@@ -110,6 +126,15 @@ public final class CreditBalanceGuard implements AutoCloseable {
 
   public static Builder builder() {
     return new Builder();
+  }
+
+  /**
+   * The publisher that writes the guard's back-fills and blocked markers; hand the same one to
+   * whatever else writes account states into the cache (the ledger's commit listener). Empty when
+   * the guard has no cache.
+   */
+  public Optional<SnapshotPublisher> publisher() {
+    return Optional.ofNullable(publisher);
   }
 
   /**
@@ -168,20 +193,45 @@ public final class CreditBalanceGuard implements AutoCloseable {
     if (snapshot == null) {
       return fromStore(accountId, false);
     }
-    Admission.Reason reason = judge(snapshot);
-    if (!reason.admitted()) {
-      markBlocked(accountId, snapshot.version());
+    Admission.Reason reason = judge(accountId, snapshot);
+    if (reason == Admission.Reason.DENIED_STORE_BLOCKED || reason == Admission.Reason.DENIED_NON_POSITIVE_BALANCE) {
+      // The snapshot alone denies: the marker spares the next calls the judging. A denial due to
+      // pending debits sets none, since the queued charge may yet be rejected.
+      publisher.markBlocked(accountId, snapshot.version());
     }
     return reason;
   }
 
-  private static Admission.Reason judge(CreditSnapshot snapshot) {
+  private Admission.Reason judge(String accountId, CreditSnapshot snapshot) {
     if (snapshot.blocked()) {
       return Admission.Reason.DENIED_STORE_BLOCKED;
     }
-    return snapshot.availableCredit() > 0
+    long credit = snapshot.availableCredit();
+    if (credit <= 0) {
+      return Admission.Reason.DENIED_NON_POSITIVE_BALANCE;
+    }
+    // credit > 0 and pending >= 0: comparing, rather than subtracting, cannot overflow.
+    return credit > pendingDebits(accountId, snapshot)
         ? Admission.Reason.BALANCE_POSITIVE
-        : Admission.Reason.DENIED_NON_POSITIVE_BALANCE;
+        : Admission.Reason.DENIED_PENDING_DEBITS;
+  }
+
+  /** The account's pending debits; a failing or negative answer counts as none, so it never fails a decision. */
+  private long pendingDebits(String accountId, CreditSnapshot snapshot) {
+    long pending;
+    try {
+      pending = pendingDebits.pendingDebits(accountId, snapshot);
+    } catch (RuntimeException e) {
+      pendingLog.warn(ticker.read(), "credit guard pending debits failed, counted as none, account_id={}: {}",
+          accountId, describe(e));
+      return 0;
+    }
+    if (pending < 0) {
+      pendingLog.warn(ticker.read(), "credit guard pending debits negative ({}), counted as none, account_id={}",
+          pending, accountId);
+      return 0;
+    }
+    return pending;
   }
 
   private Admission.Reason fromStore(String accountId, boolean cacheFailed) {
@@ -209,7 +259,7 @@ public final class CreditBalanceGuard implements AutoCloseable {
       return failClosed ? Admission.Reason.DENIED_UNAVAILABLE
           : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_ERROR);
     }
-    return snapshot.map(CreditBalanceGuard::judge).orElse(Admission.Reason.NO_SNAPSHOT);
+    return snapshot.map(found -> judge(accountId, found)).orElse(Admission.Reason.NO_SNAPSHOT);
   }
 
   /**
@@ -287,46 +337,9 @@ public final class CreditBalanceGuard implements AutoCloseable {
       result.completeExceptionally(t);
       return;
     }
-    fetched.ifPresent(snapshot -> backfill(accountId, snapshot));
+    fetched.ifPresent(snapshot -> publisher.publish(accountId, snapshot));
     inflight.remove(accountId, result);
     result.complete(fetched);
-  }
-
-  private void backfill(String accountId, CreditSnapshot snapshot) {
-    CompletableFuture<?> put = call(() -> cache.putSnapshot(accountId, snapshot, snapshotTtl));
-    CompletableFuture<?> marker = snapshot.canSpend()
-        ? call(() -> cache.clearBlocked(accountId))
-        : call(() -> cache.setBlocked(accountId, snapshot.version(), blockedTtl));
-    awaitWrite(put, "back-fill snapshot", accountId);
-    awaitWrite(marker, snapshot.canSpend() ? "clear blocked marker" : "set blocked marker", accountId);
-  }
-
-  private void markBlocked(String accountId, long version) {
-    call(() -> cache.setBlocked(accountId, version, blockedTtl)).whenComplete((ignored, error) -> {
-      if (error != null) {
-        cacheLog.warn(ticker.read(), "credit guard set blocked marker failed, account_id={}: {}",
-            accountId, describe(error));
-      }
-    });
-  }
-
-  private void awaitWrite(CompletableFuture<?> write, String what, String accountId) {
-    try {
-      // Writes complete with null (Void) or a Boolean; only failure or lateness is an error.
-      write.get(cacheTimeoutNanos, TimeUnit.NANOSECONDS);
-    } catch (Exception e) {
-      restoreInterrupt(e);
-      cacheLog.warn(ticker.read(), "credit guard {} failed, account_id={}: {}", what, accountId, describe(e));
-    }
-  }
-
-  /** Calls a cache method, turning a synchronous throw into a failed future. */
-  private static CompletableFuture<?> call(java.util.function.Supplier<CompletableFuture<?>> write) {
-    try {
-      return Objects.requireNonNull(write.get(), "cache returned a null future");
-    } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(e);
-    }
   }
 
   private static <T> T await(CompletableFuture<T> future, long timeoutNanos)
@@ -358,23 +371,32 @@ public final class CreditBalanceGuard implements AutoCloseable {
     return t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
   }
 
-  /** Stops the executor the guard created; fetches under way are abandoned. */
+  /**
+   * Stops the executor and the publisher the guard created; fetches under way and back-fill retries
+   * are abandoned.
+   */
   @Override
   public void close() {
     if (ownsExecutor) {
       executor.shutdownNow();
     }
+    if (ownsPublisher) {
+      publisher.close();
+    }
   }
 
   /**
-   * Options for a {@link CreditBalanceGuard}. Every option has the seed's default; each setter
-   * validates its value and names it in the error.
+   * Options for a {@link CreditBalanceGuard}. Every option has a default (the {@code DEFAULT_}
+   * constants); each setter validates its value and names it in the error.
    */
   public static final class Builder {
     private CreditCache cache;
     private CreditSnapshotProvider store;
+    private SnapshotPublisher publisher;
+    private PendingDebits pendingDebits = PendingDebits.NONE;
     private Duration blockedTtl = DEFAULT_BLOCKED_TTL;
     private Duration snapshotTtl = DEFAULT_SNAPSHOT_TTL;
+    private boolean ttlSet;
     private Duration fetchTimeout = DEFAULT_FETCH_TIMEOUT;
     private Duration cacheTimeout = DEFAULT_CACHE_TIMEOUT;
     private boolean failClosed;
@@ -386,7 +408,10 @@ public final class CreditBalanceGuard implements AutoCloseable {
     private Builder() {
     }
 
-    /** The cache; without one the guard admits everything (seed step G0). */
+    /**
+     * The cache; without one (and without a {@link #publisher}) the guard admits everything
+     * ({@link Admission.Reason#NOT_WIRED}).
+     */
     public Builder cache(CreditCache cache) {
       this.cache = cache;
       return this;
@@ -398,13 +423,36 @@ public final class CreditBalanceGuard implements AutoCloseable {
       return this;
     }
 
-    public Builder blockedTtl(Duration ttl) {
-      this.blockedTtl = requirePositive("blockedTtl", ttl);
+    /**
+     * The writer of back-fills and blocked markers, shared with the ledger so that one object
+     * keeps the cache coherent; it must write to the guard's {@link #cache} (which it supplies
+     * when none is set). The caller keeps ownership. By default the guard builds one with its
+     * {@link #snapshotTtl}, {@link #blockedTtl} and {@link #cacheTimeout} and closes it in {@link
+     * CreditBalanceGuard#close()}; with a publisher given, its own TTLs apply and setting the
+     * guard's is an error.
+     */
+    public Builder publisher(SnapshotPublisher publisher) {
+      this.publisher = Objects.requireNonNull(publisher, "publisher");
       return this;
     }
 
+    /** Debits accepted but not in the snapshots yet, subtracted before judging; none by default. */
+    public Builder pendingDebits(PendingDebits pendingDebits) {
+      this.pendingDebits = Objects.requireNonNull(pendingDebits, "pendingDebits");
+      return this;
+    }
+
+    /** How long a blocked marker lives, for the publisher the guard builds. */
+    public Builder blockedTtl(Duration ttl) {
+      this.blockedTtl = requirePositive("blockedTtl", ttl);
+      this.ttlSet = true;
+      return this;
+    }
+
+    /** How long a back-filled snapshot lives, for the publisher the guard builds. */
     public Builder snapshotTtl(Duration ttl) {
       this.snapshotTtl = requirePositive("snapshotTtl", ttl);
+      this.ttlSet = true;
       return this;
     }
 
@@ -433,7 +481,7 @@ public final class CreditBalanceGuard implements AutoCloseable {
      * How long a denial taken from a cache or store answer is remembered, so that a cache or
      * store failure within that time denies the account again instead of failing open ({@link
      * Admission.Reason#DENIED_RECENT_DENIAL}). An admission from an answer forgets the denial.
-     * {@link Duration#ZERO} turns this off: every failure fails open, as in the seed.
+     * {@link Duration#ZERO} turns this off: every failure fails open.
      */
     public Builder rememberDenials(Duration window) {
       if (window == null || window.isNegative()) {
@@ -465,13 +513,6 @@ public final class CreditBalanceGuard implements AutoCloseable {
 
     public CreditBalanceGuard build() {
       return new CreditBalanceGuard(this);
-    }
-
-    private static Duration requirePositive(String name, Duration value) {
-      if (value == null || value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException(name + " must be positive, but was " + value);
-      }
-      return value;
     }
   }
 }

@@ -15,12 +15,13 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
-/** The seed's steps G0-G5 (REFERENCE.md), branch by branch, and each deliberate difference. */
+/** The guard's steps, branch by branch (no cache, skips, marker, cached snapshot, store fetch, decision), and its rules. */
 class CreditBalanceGuardTest {
 
   private static final Duration FETCH_TIMEOUT = Duration.ofSeconds(1);
@@ -37,8 +38,17 @@ class CreditBalanceGuardTest {
   }
 
   private CreditBalanceGuard guard(boolean failClosed) {
+    return guard(failClosed, PendingDebits.NONE);
+  }
+
+  private CreditBalanceGuard guard(PendingDebits pending) {
+    return guard(false, pending);
+  }
+
+  private CreditBalanceGuard guard(boolean failClosed, PendingDebits pending) {
     CreditBalanceGuard guard = CreditBalanceGuard.builder()
         .cache(cache)
+        .pendingDebits(pending)
         .snapshotProvider(store)
         .fetchTimeout(FETCH_TIMEOUT)
         .cacheTimeout(CACHE_BUDGET)
@@ -68,7 +78,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class G0NotWired {
+  class NotWired {
     @Test
     void guardWithoutCacheAdmitsEverythingAndTouchesNothing() {
       store.accounts.put("u1", snap(0, true, 1));
@@ -80,7 +90,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class G1Skips {
+  class Skips {
     @Test
     void noAccountIsAdmittedWithoutAnyCall() {
       assertThat(guard().check(ctx("  ")).reason()).isEqualTo(Reason.SKIPPED_NO_ACCOUNT);
@@ -107,7 +117,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class G2BlockedMarker {
+  class BlockedMarker {
     @Test
     void markerSetIsDeniedWithoutTouchingTheStore() {
       cache.delegate.setBlocked("u1", 0, Duration.ofMinutes(5));
@@ -132,7 +142,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class G3CachedSnapshot {
+  class CachedSnapshot {
     @Test
     void positiveSnapshotIsAdmittedInOneRoundTrip() {
       cache.delegate.putSnapshot("u1", snap(1, false, 1), Duration.ofMinutes(10));
@@ -144,7 +154,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class G4StoreFetch {
+  class StoreFetch {
     @Test
     void missWithoutStoreIsAdmitted() {
       try (CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).build()) {
@@ -211,7 +221,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class G5Decision {
+  class Decision {
     @Test
     void cachedNonPositiveBalanceIsDeniedAndMarked() {
       cache.delegate.putSnapshot("u1", snap(-5, false, 2), Duration.ofMinutes(10));
@@ -230,7 +240,7 @@ class CreditBalanceGuardTest {
     }
 
     @Test
-    void guardThrowsTheSeedsErrorOnDenial() {
+    void guardThrowsOnDenial() {
       cache.delegate.putSnapshot("u1", snap(0, false, 2), Duration.ofMinutes(10));
       assertThatThrownBy(() -> guard().guard(ctx("u1")))
           .isInstanceOf(CreditBalanceBlockedException.class)
@@ -241,7 +251,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class Differences {
+  class Rules {
     @Test
     void storeBlockedAccountWithPositiveBalanceIsDeniedOnFirstSight() {
       store.accounts.put("u1", snap(1_000, true, 3));
@@ -442,7 +452,7 @@ class CreditBalanceGuardTest {
     }
 
     @Test
-    void zeroTurnsItOffAndFailuresFailOpenAsInTheSeed() {
+    void zeroTurnsItOffAndFailuresFailOpen() {
       cache.delegate.putSnapshot("u1", snap(0, false, 3), Duration.ofMinutes(10));
       try (CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).snapshotProvider(store)
           .rememberDenials(Duration.ZERO).build()) {
@@ -460,6 +470,168 @@ class CreditBalanceGuardTest {
       assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_NON_POSITIVE_BALANCE);
       cache.lookupFault = ScriptedCache.Fault.FAIL;
       assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.BALANCE_POSITIVE);
+    }
+  }
+
+  @Nested
+  class PendingDebitsSubtracted {
+    @Test
+    void admittedWhileBalanceLessPendingIsPositive() {
+      cache.delegate.putSnapshot("u1", snap(100, false, 1), Duration.ofMinutes(10));
+      assertThat(guard((account, snapshot) -> 99).check(ctx("u1")).reason()).isEqualTo(Reason.BALANCE_POSITIVE);
+    }
+
+    @Test
+    void deniedWithItsOwnReasonAndNoMarkerWhenPendingUsesUpTheBalance() {
+      cache.delegate.putSnapshot("u1", snap(100, false, 1), Duration.ofMinutes(10));
+      CreditBalanceGuard guard = guard((account, snapshot) -> 100);
+      Admission denied = guard.check(ctx("u1"));
+      assertThat(denied.reason()).isEqualTo(Reason.DENIED_PENDING_DEBITS);
+      assertThat(denied.reason().degraded()).isFalse();
+      assertThat(cache.writes).hasValue(0);
+      assertThat(cached("u1").hasMarker()).isFalse();
+      // Judged again on the next call rather than denied by a marker.
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_PENDING_DEBITS);
+    }
+
+    @Test
+    void aStoreFetchIsJudgedWithPendingAndBackFilledWithoutAMarker() {
+      store.accounts.put("u1", snap(100, false, 4));
+      assertThat(guard((account, snapshot) -> 150).check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_PENDING_DEBITS);
+      assertThat(cached("u1")).isEqualTo(new CacheLookup(CacheLookup.NO_MARKER, snap(100, false, 4)));
+    }
+
+    @Test
+    void pendingIsAskedForTheAccountAndTheSnapshotJudged() {
+      cache.delegate.putSnapshot("u1", snap(100, false, 3), Duration.ofMinutes(10));
+      List<Object> asked = new ArrayList<>();
+      guard((account, snapshot) -> {
+        asked.add(account);
+        asked.add(snapshot);
+        return 0;
+      }).check(ctx(" u1 "));
+      assertThat(asked).containsExactly("u1", snap(100, false, 3));
+    }
+
+    @Test
+    void aSnapshotThatDeniesAloneKeepsItsReasonAndMarker() {
+      cache.delegate.putSnapshot("blocked", snap(100, true, 2), Duration.ofMinutes(10));
+      cache.delegate.putSnapshot("poor", snap(0, false, 2), Duration.ofMinutes(10));
+      CreditBalanceGuard guard = guard((account, snapshot) -> 1_000);
+      assertThat(guard.check(ctx("blocked")).reason()).isEqualTo(Reason.DENIED_STORE_BLOCKED);
+      assertThat(guard.check(ctx("poor")).reason()).isEqualTo(Reason.DENIED_NON_POSITIVE_BALANCE);
+      assertThat(cached("blocked").markerVersion()).isEqualTo(2);
+      assertThat(cached("poor").markerVersion()).isEqualTo(2);
+    }
+
+    @Test
+    void extremesSaturateInsteadOfOverflowing() {
+      cache.delegate.putSnapshot("rich", snap(Long.MAX_VALUE, false, 1), Duration.ofMinutes(10));
+      cache.delegate.putSnapshot("one", snap(1, false, 1), Duration.ofMinutes(10));
+      assertThat(guard((account, snapshot) -> Long.MAX_VALUE).check(ctx("rich")).reason())
+          .isEqualTo(Reason.DENIED_PENDING_DEBITS);
+      assertThat(guard((account, snapshot) -> Long.MAX_VALUE - 1).check(ctx("rich")).reason())
+          .isEqualTo(Reason.BALANCE_POSITIVE);
+      assertThat(guard((account, snapshot) -> Long.MAX_VALUE).check(ctx("one")).reason())
+          .isEqualTo(Reason.DENIED_PENDING_DEBITS);
+      // A negative answer breaks the SPI's promise; it counts as none rather than as extra credit.
+      assertThat(guard((account, snapshot) -> Long.MIN_VALUE).check(ctx("one")).reason())
+          .isEqualTo(Reason.BALANCE_POSITIVE);
+    }
+
+    @Test
+    void aThrowingPendingDebitsCountsAsNone() {
+      cache.delegate.putSnapshot("u1", snap(10, false, 1), Duration.ofMinutes(10));
+      PendingDebits broken = (account, snapshot) -> {
+        throw new IllegalStateException("queue gone");
+      };
+      assertThat(guard(broken).check(ctx("u1")).reason()).isEqualTo(Reason.BALANCE_POSITIVE);
+    }
+
+    @Test
+    void aPendingDenialIsRememberedWhenTheCacheFails() {
+      cache.delegate.putSnapshot("u1", snap(10, false, 1), Duration.ofMinutes(10));
+      CreditBalanceGuard guard = guard((account, snapshot) -> 10);
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_PENDING_DEBITS);
+      cache.lookupFault = ScriptedCache.Fault.FAIL;
+      assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_RECENT_DENIAL);
+    }
+  }
+
+  @Nested
+  class OneLookupPerCheck {
+    @Test
+    void everyPathReadsTheCacheExactlyOnce() {
+      cache.delegate.putSnapshot("rich", snap(100, false, 1), Duration.ofMinutes(10));
+      cache.delegate.putSnapshot("owing", snap(100, false, 1), Duration.ofMinutes(10));
+      cache.delegate.putSnapshot("poor", snap(0, false, 1), Duration.ofMinutes(10));
+      cache.delegate.setBlocked("marked", 0, Duration.ofMinutes(5));
+      store.accounts.put("cold", snap(100, false, 1));
+      AtomicInteger pendingCalls = new AtomicInteger();
+      CreditBalanceGuard guard = guard((account, snapshot) -> {
+        pendingCalls.incrementAndGet();
+        return account.equals("owing") || account.equals("cold") ? 100 : 1;
+      });
+      List<String> accounts = List.of("rich", "owing", "poor", "marked", "cold", "cold", "unknown");
+      List<Reason> expected = List.of(Reason.BALANCE_POSITIVE, Reason.DENIED_PENDING_DEBITS,
+          Reason.DENIED_NON_POSITIVE_BALANCE, Reason.DENIED_BLOCKED_MARKER, Reason.DENIED_PENDING_DEBITS,
+          Reason.DENIED_PENDING_DEBITS, Reason.NO_SNAPSHOT);
+      for (int i = 0; i < accounts.size(); i++) {
+        int before = cache.lookups.get();
+        assertThat(guard.check(ctx(accounts.get(i))).reason()).as(accounts.get(i)).isEqualTo(expected.get(i));
+        assertThat(cache.lookups.get() - before).as("lookups for %s", accounts.get(i)).isEqualTo(1);
+      }
+      // Asked once per judged snapshot: rich, owing, cold (fetched), cold (back-filled).
+      assertThat(pendingCalls).hasValue(4);
+      assertThat(store.fetches).hasValue(2);
+    }
+  }
+
+  @Nested
+  class SharedPublisher {
+    @Test
+    void aGivenPublisherWritesTheBackFillAndOutlivesTheGuard() {
+      store.accounts.put("u1", snap(0, false, 2));
+      try (SnapshotPublisher publisher = SnapshotPublisher.builder(cache).build()) {
+        try (CreditBalanceGuard guard = CreditBalanceGuard.builder().publisher(publisher).snapshotProvider(store).build()) {
+          assertThat(guard.publisher()).containsSame(publisher);
+          assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_NON_POSITIVE_BALANCE);
+        }
+        assertThat(cached("u1")).isEqualTo(new CacheLookup(2, snap(0, false, 2)));
+        publisher.publish("u2", snap(5, false, 1));
+        assertThat(publisher.failures()).isZero();
+        assertThat(cached("u2").snapshot()).isEqualTo(snap(5, false, 1));
+      }
+    }
+
+    @Test
+    void theGuardsOwnPublisherClosesWithIt() {
+      CreditBalanceGuard guard = guard();
+      SnapshotPublisher own = guard.publisher().orElseThrow();
+      assertThat(own.cache()).isSameAs(cache);
+      guard.close();
+      own.publish("u1", snap(5, false, 1));
+      assertThat(own.failures()).isEqualTo(1);
+      assertThat(cached("u1")).isEqualTo(CacheLookup.EMPTY);
+    }
+
+    @Test
+    void aGuardWithoutCacheHasNoPublisher() {
+      try (CreditBalanceGuard guard = CreditBalanceGuard.builder().build()) {
+        assertThat(guard.publisher()).isEmpty();
+      }
+    }
+
+    @Test
+    void conflictingOptionsAreRejected() {
+      try (SnapshotPublisher publisher = SnapshotPublisher.builder(cache).build()) {
+        assertThatThrownBy(() -> CreditBalanceGuard.builder().cache(cache.delegate).publisher(publisher).build())
+            .isInstanceOf(IllegalStateException.class)
+            .hasMessage("the publisher writes to another cache than the guard reads");
+        assertThatThrownBy(() -> CreditBalanceGuard.builder().publisher(publisher).blockedTtl(Duration.ofMinutes(1)).build())
+            .isInstanceOf(IllegalStateException.class)
+            .hasMessage("snapshotTtl and blockedTtl are the publisher's options when a publisher is given");
+      }
     }
   }
 
@@ -533,7 +705,7 @@ class CreditBalanceGuardTest {
     }
 
     @Test
-    void defaultsAreTheSeeds() {
+    void defaults() {
       assertThat(CreditBalanceGuard.DEFAULT_BLOCKED_TTL).isEqualTo(Duration.ofMinutes(5));
       assertThat(CreditBalanceGuard.DEFAULT_SNAPSHOT_TTL).isEqualTo(Duration.ofMinutes(10));
       assertThat(CreditBalanceGuard.DEFAULT_FETCH_TIMEOUT).isEqualTo(Duration.ofSeconds(1));

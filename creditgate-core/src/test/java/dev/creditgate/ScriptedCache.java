@@ -8,22 +8,28 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
- * An in-memory cache whose calls can be made to fail, throw, or answer late, to inject the faults
- * of a remote cache into guard tests. Counts every call.
+ * A cache whose calls can be made to fail, throw, or answer late, to inject the faults of a remote
+ * cache into guard and publisher tests. Wraps an in-memory cache or any backend. Counts every call.
  */
 final class ScriptedCache implements CreditCache {
 
   enum Fault { NONE, FAIL, THROW, SLOW }
 
-  final InMemoryCreditCache delegate;
+  final CreditCache delegate;
   volatile Fault lookupFault = Fault.NONE;
   volatile Fault writeFault = Fault.NONE;
   volatile Duration slowBy = Duration.ofSeconds(2);
   final AtomicInteger lookups = new AtomicInteger();
   final AtomicInteger writes = new AtomicInteger();
+  /** Writes (of any kind) still to fail before {@link #writeFault} applies again. */
+  final AtomicInteger failNextWrites = new AtomicInteger();
 
   ScriptedCache(FakeTicker ticker) {
-    this.delegate = InMemoryCreditCache.builder().ticker(ticker).build();
+    this(InMemoryCreditCache.builder().ticker(ticker).build());
+  }
+
+  ScriptedCache(CreditCache delegate) {
+    this.delegate = delegate;
   }
 
   @Override
@@ -35,25 +41,29 @@ final class ScriptedCache implements CreditCache {
   @Override
   public CompletableFuture<Boolean> putSnapshot(String accountId, CreditSnapshot snapshot, Duration ttl) {
     writes.incrementAndGet();
-    return apply(writeFault, () -> delegate.putSnapshot(accountId, snapshot, ttl));
+    return apply(writeFault(), () -> delegate.putSnapshot(accountId, snapshot, ttl));
   }
 
   @Override
   public CompletableFuture<Void> setBlocked(String accountId, long version, Duration ttl) {
     writes.incrementAndGet();
-    return apply(writeFault, () -> delegate.setBlocked(accountId, version, ttl));
+    return apply(writeFault(), () -> delegate.setBlocked(accountId, version, ttl));
   }
 
   @Override
   public CompletableFuture<Void> clearBlocked(String accountId) {
     writes.incrementAndGet();
-    return apply(writeFault, () -> delegate.clearBlocked(accountId));
+    return apply(writeFault(), () -> delegate.clearBlocked(accountId));
   }
 
   @Override
   public CompletableFuture<Void> invalidate(String accountId) {
     writes.incrementAndGet();
-    return apply(writeFault, () -> delegate.invalidate(accountId));
+    return apply(writeFault(), () -> delegate.invalidate(accountId));
+  }
+
+  private Fault writeFault() {
+    return failNextWrites.getAndUpdate(left -> Math.max(0, left - 1)) > 0 ? Fault.FAIL : writeFault;
   }
 
   private <T> CompletableFuture<T> apply(Fault fault, Supplier<CompletableFuture<T>> call) {

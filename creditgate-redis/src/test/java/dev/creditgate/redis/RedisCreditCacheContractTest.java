@@ -2,11 +2,7 @@ package dev.creditgate.redis;
 
 import dev.creditgate.AbstractCreditCacheContractTest;
 import dev.creditgate.CreditCache;
-import io.lettuce.core.RedisClient;
 import java.time.Duration;
-import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Nested;
 
 /**
@@ -18,31 +14,17 @@ class RedisCreditCacheContractTest {
   /** Long enough for the checks made a quarter of it in, short enough to wait out. */
   static final Duration SHORT_TTL = Duration.ofMillis(400);
 
-  static RedisClient client;
-
-  @BeforeAll
-  static void connect() {
-    client = RedisClient.create(StandaloneRedisCreditCacheTest.URI);
-    client.setOptions(RedisCreditCache.recommendedClientOptions(Duration.ofSeconds(2)));
-  }
-
-  @AfterAll
-  static void disconnect() {
-    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-  }
-
   abstract static class OnRedis extends AbstractCreditCacheContractTest {
 
-    abstract RedisCreditCache.Builder builder() throws Exception;
+    private final ContractBackend backend;
+
+    OnRedis(ContractBackend backend) {
+      this.backend = backend;
+    }
 
     @Override
     protected CreditCache createCache() {
-      try {
-        return builder().keyPrefix("cgcontract-" + UUID.randomUUID().toString().substring(0, 8))
-            .timeout(Duration.ofSeconds(2)).build();
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
+      return backend.isolatedCache("cgcontract");
     }
 
     @Override
@@ -68,29 +50,22 @@ class RedisCreditCacheContractTest {
 
   @Nested
   class Standalone extends OnRedis {
-    @Override
-    RedisCreditCache.Builder builder() {
-      return RedisCreditCache.builder(client);
+    Standalone() {
+      super(ContractBackend.STANDALONE);
     }
   }
 
-  /**
-   * The near cache keeps the contract as long as its TTL is below the expiry granularity the
-   * contract checks; that TTL is also how long it may serve an entry Redis already expired.
-   */
   @Nested
   class StandaloneWithNearCache extends OnRedis {
-    @Override
-    RedisCreditCache.Builder builder() {
-      return RedisCreditCache.builder(client).nearCache(true).nearCacheTtl(Duration.ofMillis(50));
+    StandaloneWithNearCache() {
+      super(ContractBackend.STANDALONE_WITH_NEAR_CACHE);
     }
   }
 
   @Nested
   class Cluster extends OnRedis {
-    @Override
-    RedisCreditCache.Builder builder() throws Exception {
-      return RedisCreditCache.builder(SharedCluster.client());
+    Cluster() {
+      super(ContractBackend.CLUSTER);
     }
   }
 }
