@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.creditgate.CreditBalanceGuard;
 import dev.creditgate.CreditCache;
+import dev.creditgate.SnapshotPublisher;
 import dev.creditgate.gateway.internal.AdminApi;
 import dev.creditgate.gateway.internal.Authenticator;
 import dev.creditgate.gateway.internal.ChatCompletions;
@@ -69,15 +70,19 @@ public final class Gateway implements AutoCloseable {
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     GatewayMetrics metrics = new GatewayMetrics(registry);
     metrics.ledger(b.metering);
-    this.guard = CreditBalanceGuard.builder()
+    CreditBalanceGuard.Builder guardBuilder = CreditBalanceGuard.builder()
         .cache(b.cache)
         .snapshotProvider(b.ledger)
+        .pendingDebits(b.metering)
         .cacheTimeout(config.guardCacheTimeout())
         .fetchTimeout(config.guardFetchTimeout())
         .failClosed(config.guardFailClosed())
         .rememberDenials(config.guardRememberDenials())
-        .listener(metrics)
-        .build();
+        .listener(metrics);
+    if (b.publisher != null) {
+      guardBuilder.publisher(b.publisher);
+    }
+    this.guard = guardBuilder.build();
     ScheduledThreadPoolExecutor stpe = new ScheduledThreadPoolExecutor(1, Thread.ofPlatform().daemon()
         .name("creditgate-timer").factory());
     stpe.setRemoveOnCancelPolicy(true);
@@ -248,6 +253,7 @@ public final class Gateway implements AutoCloseable {
     private CreditLedger ledger;
     private MeteringLedger metering;
     private PriceBook priceBook;
+    private SnapshotPublisher publisher;
     private CreditCache cache;
     private ApiKeyStore keys;
     private Map<String, String> env = System.getenv();
@@ -274,6 +280,15 @@ public final class Gateway implements AutoCloseable {
      */
     public Builder metering(MeteringLedger metering) {
       this.metering = Objects.requireNonNull(metering, "metering");
+      return this;
+    }
+
+    /**
+     * The publisher that keeps the cache in step with the ledger, when the ledger's commits go
+     * through it too (one writer of account states); by default the guard makes its own.
+     */
+    public Builder publisher(SnapshotPublisher publisher) {
+      this.publisher = Objects.requireNonNull(publisher, "publisher");
       return this;
     }
 
