@@ -7,6 +7,10 @@
 #   bench/cpu-per-request.sh                          # this checkout
 #   bench/cpu-per-request.sh /tmp/base .              # a worktree of another commit, then this one
 #
+# BACKEND=postgres-redis measures (d) instead: the ledger in a fresh PostgreSQL database per
+# checkout (on PG_HOST:5432 as postgres) and the cache in Redis (database REDIS_DB of
+# REDIS_HOST:6379, flushed before each checkout).
+#
 # Each checkout's gateway is started with its own ./creditgate launcher (which builds it when its
 # sources changed), given ACCOUNTS accounts through the admin API, warmed up (WARMUP at
 # WARMUP_RATE), then measured CELLS times (DURATION at RATE). A cell prints the load tool's result
@@ -22,6 +26,10 @@ CELLS=${CELLS:-2}
 WARMUP=${WARMUP:-60s}
 WARMUP_RATE=${WARMUP_RATE:-500}
 ACCOUNTS=${ACCOUNTS:-1000}
+BACKEND=${BACKEND:-sqlite}
+REDIS_HOST=${REDIS_HOST:-127.0.0.1}
+REDIS_DB=${REDIS_DB:-9}
+PG_HOST=${PG_HOST:-127.0.0.1}
 SIM_PORT=${SIM_PORT:-18181}
 GATEWAY_PORT=${GATEWAY_PORT:-18183}
 TOKEN=cpu-per-request-admin-token
@@ -77,10 +85,25 @@ models:
     base-url: http://127.0.0.1:$SIM_PORT/v1
     provider: simulator
     model: sim-pro
+EOF
+  if [ "$BACKEND" = postgres-redis ]; then
+    db="cg_cpu_$(echo "$label" | tr -c 'a-z0-9_' '_')"
+    psql -q -h "$PG_HOST" -U postgres -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+    redis-cli -h "$REDIS_HOST" -n "$REDIS_DB" flushdb >/dev/null
+    cat >> "$run/creditgate.yaml" <<EOF
+ledger:
+  url: "jdbc:postgresql://$PG_HOST:5432/$db?user=postgres"
+  spool-dir: $run/spool
+cache:
+  redis-uri: redis://$REDIS_HOST:6379/$REDIS_DB
+EOF
+  else
+    cat >> "$run/creditgate.yaml" <<EOF
 ledger:
   url: "jdbc:sqlite:$run/ledger.db"
   spool-dir: $run/spool
 EOF
+  fi
   (cd "$dir" && exec ./creditgate serve --config "$run/creditgate.yaml") > "$run/gateway.log" 2>&1 &
   launcher=$!
   PIDS+=("$launcher")
@@ -104,7 +127,7 @@ EOF
       echo "$key" >> "$run/keys.txt"
     fi
   done
-  echo "# $label ($dir): warming up, $WARMUP at $WARMUP_RATE req/s"
+  echo "# $label ($dir, $BACKEND): warming up, $WARMUP at $WARMUP_RATE req/s"
   load "$label-warmup" "$WARMUP_RATE" "$WARMUP" "$run/keys.txt" > "$run/warmup.txt"
   for cell in $(seq 1 "$CELLS"); do
     before=$(cpu_ticks "$pid")
