@@ -2,6 +2,7 @@ package dev.creditgate.gateway;
 
 import dev.creditgate.CreditCache;
 import dev.creditgate.InMemoryCreditCache;
+import dev.creditgate.ledger.LedgerCommitListener;
 import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
 import dev.creditgate.redis.RedisCreditCache;
 import java.time.Clock;
@@ -55,7 +56,11 @@ public final class GatewayServer implements AutoCloseable {
         owned.push(redis);
         cache = redis;
       }
-      JdbcCreditLedger ledger = openLedger(config, cache);
+      // A temporary bridge that keeps the cache coherent until the core's snapshot publisher is wired.
+      CreditCache mirrored = cache;
+      LedgerCommitListener toCache = states -> states.forEach(
+          (id, snap) -> mirrored.putSnapshot(id, snap, java.time.Duration.ofMinutes(10)));
+      JdbcCreditLedger ledger = openLedger(config, toCache);
       owned.push(ledger);
       ApiKeyStore.migrate(ledger.dataSource());
       ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC());
@@ -78,15 +83,13 @@ public final class GatewayServer implements AutoCloseable {
   }
 
   /** The ledger alone, for CLI commands that need no server. */
-  public static JdbcCreditLedger openLedger(GatewayConfig config, CreditCache cache) {
-    JdbcCreditLedger.Builder b = JdbcCreditLedger.builder()
+  public static JdbcCreditLedger openLedger(GatewayConfig config, LedgerCommitListener commitListener) {
+    return JdbcCreditLedger.builder()
         .jdbcUrl(config.ledgerUrl())
         .spoolDirectory(config.spoolDir())
-        .writeBehind(config.ledgerWriteBehind());
-    if (cache != null) {
-      b.cache(cache);
-    }
-    return b.build();
+        .writeBehind(config.ledgerWriteBehind())
+        .commitListener(commitListener)
+        .build();
   }
 
   public Gateway gateway() {

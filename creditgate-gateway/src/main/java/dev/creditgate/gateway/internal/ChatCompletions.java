@@ -158,7 +158,6 @@ public final class ChatCompletions {
       if (charged) {
         // This account's own charges still being written behind earlier answers count.
         long waitStart = ticker.read();
-        ((dev.creditgate.ledger.jdbc.JdbcCreditLedger) ledger).awaitChargesBeforeCheck(billing.accountId(), OWN_CHARGES_WAIT);
         metrics.ledgerWait("own_charges", ticker.read() - waitStart);
       }
       Admission admission = guard.check(billing);
