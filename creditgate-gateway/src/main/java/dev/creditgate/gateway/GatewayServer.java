@@ -2,6 +2,8 @@ package dev.creditgate.gateway;
 
 import dev.creditgate.CreditCache;
 import dev.creditgate.InMemoryCreditCache;
+import dev.creditgate.SnapshotPublisher;
+import dev.creditgate.ledger.LedgerCommitListener;
 import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
 import dev.creditgate.redis.RedisCreditCache;
 import java.time.Clock;
@@ -55,7 +57,11 @@ public final class GatewayServer implements AutoCloseable {
         owned.push(redis);
         cache = redis;
       }
-      JdbcCreditLedger ledger = openLedger(config, cache);
+      // The one writer of account states into the cache: the ledger's commits and the guard's
+      // back-fills both go through it. Closed after the ledger, whose last commits it publishes.
+      SnapshotPublisher publisher = SnapshotPublisher.builder(cache).timeout(config.guardCacheTimeout()).build();
+      owned.push(publisher);
+      JdbcCreditLedger ledger = openLedger(config, publisher::publishAll);
       owned.push(ledger);
       ApiKeyStore.migrate(ledger.dataSource());
       ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC());
@@ -63,6 +69,7 @@ public final class GatewayServer implements AutoCloseable {
           .config(config)
           .ledger(ledger)
           .cache(cache)
+          .publisher(publisher)
           .keys(keys)
           .env(env)
           .build();
@@ -76,15 +83,13 @@ public final class GatewayServer implements AutoCloseable {
   }
 
   /** The ledger alone, for CLI commands that need no server. */
-  public static JdbcCreditLedger openLedger(GatewayConfig config, CreditCache cache) {
-    JdbcCreditLedger.Builder b = JdbcCreditLedger.builder()
+  public static JdbcCreditLedger openLedger(GatewayConfig config, LedgerCommitListener commitListener) {
+    return JdbcCreditLedger.builder()
         .jdbcUrl(config.ledgerUrl())
         .spoolDirectory(config.spoolDir())
-        .writeBehind(config.ledgerWriteBehind());
-    if (cache != null) {
-      b.cache(cache);
-    }
-    return b.build();
+        .writeBehind(config.ledgerWriteBehind())
+        .commitListener(commitListener)
+        .build();
   }
 
   public Gateway gateway() {

@@ -6,6 +6,7 @@ import dev.creditgate.CacheLookup;
 import dev.creditgate.CreditCache;
 import dev.creditgate.CreditSnapshot;
 import dev.creditgate.InMemoryCreditCache;
+import dev.creditgate.SnapshotPublisher;
 import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -33,9 +34,12 @@ class OneCacheReadPerCallTest {
   @Test
   void eachCallReadsTheCacheOnce() throws Exception {
     CountingCache cache = new CountingCache(InMemoryCreditCache.create());
+    // Wired as the gateway server wires it: the ledger's commits reach the cache through the publisher.
     try (TestUpstream upstream = new TestUpstream();
+         SnapshotPublisher publisher = SnapshotPublisher.builder(cache).build();
          JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("c.db"))
-             .spoolDirectory(tmp.resolve("spool")).writeBehind(true).build()) {
+             .spoolDirectory(tmp.resolve("spool")).writeBehind(true).commitListener(publisher::publishAll)
+             .build()) {
       ApiKeyStore.migrate(ledger.dataSource());
       ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC());
       ledger.grant("acme", 1_000_000_000L, "g1", "test", "");
@@ -44,7 +48,8 @@ class OneCacheReadPerCallTest {
       GatewayConfig config = GatewayConfig.fromProperties(Map.of("server.port", "0", "admin.token",
           GatewayTestSupport.ADMIN_TOKEN, "models.pro.base-url", upstream.baseUrl(), "models.pro.model", "m"),
           Map.of());
-      try (Gateway gateway = Gateway.builder().config(config).ledger(ledger).cache(cache).keys(keys).build()
+      try (Gateway gateway = Gateway.builder().config(config).ledger(ledger).cache(cache).publisher(publisher).keys(keys)
+          .build()
           .start()) {
         HttpClient http = HttpClient.newHttpClient();
         URI uri = URI.create("http://127.0.0.1:" + gateway.port() + "/v1/chat/completions");

@@ -4,6 +4,7 @@ import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.ChargeResult;
 import dev.creditgate.ledger.jdbc.Dialect;
 import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
+import dev.creditgate.ledger.jdbc.LedgerOptions;
 import dev.creditgate.pricing.PriceRule;
 import dev.creditgate.pricing.Usage;
 import java.nio.file.Files;
@@ -50,7 +51,7 @@ public final class LedgerChargeBenchmark {
     long warmupMillis = Math.max(500, measureMillis / 3);
 
     int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
-    int batchSize = args.length > 4 ? Integer.parseInt(args[4]) : JdbcCreditLedger.DEFAULT_CHARGE_BATCH_SIZE;
+    int batchSize = args.length > 4 ? Integer.parseInt(args[4]) : LedgerOptions.DEFAULT_CHARGE_BATCH_SIZE;
     System.out.printf(Locale.ROOT, "chargeBatchSize %d, %.1f s per measurement, %d rounds%n", batchSize, seconds, rounds);
     System.out.printf(Locale.ROOT, "%-10s | %7s | %14s | %14s | %5s | %s | %s%n", "database", "writers",
         "baseline ops/s", "charges/s", "median ratio", "ratio per round", "errors (baseline/ledger)");

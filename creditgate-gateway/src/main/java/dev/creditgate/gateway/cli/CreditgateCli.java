@@ -7,6 +7,7 @@ import dev.creditgate.gateway.GatewayConfig;
 import dev.creditgate.gateway.GatewayServer;
 import dev.creditgate.ledger.Account;
 import dev.creditgate.ledger.LedgerEntry;
+import dev.creditgate.ledger.LedgerCommitListener;
 import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
 import dev.creditgate.sim.SimulatedUpstream;
 import java.io.PrintWriter;
@@ -79,7 +80,7 @@ public final class CreditgateCli implements Runnable {
 
     /** The ledger the config names, opened without a cache (the CLI changes it directly). */
     JdbcCreditLedger openLedger() {
-      return GatewayServer.openLedger(loadConfig(config), null);
+      return GatewayServer.openLedger(loadConfig(config), LedgerCommitListener.NONE);
     }
   }
 
@@ -130,7 +131,7 @@ public final class CreditgateCli implements Runnable {
     public Integer call() {
       GatewayConfig config = loadConfig(options.config);
       int applied = JdbcCreditLedger.migrate(config.ledgerUrl());
-      try (JdbcCreditLedger ledger = GatewayServer.openLedger(config, null)) {
+      try (JdbcCreditLedger ledger = GatewayServer.openLedger(config, LedgerCommitListener.NONE)) {
         ApiKeyStore.migrate(ledger.dataSource());
       }
       System.out.println("migrated " + GatewayConfig.redactUrl(config.ledgerUrl()) + " (" + applied

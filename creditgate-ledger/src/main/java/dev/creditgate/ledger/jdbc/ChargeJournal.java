@@ -3,20 +3,13 @@ package dev.creditgate.ledger.jdbc;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -44,46 +37,19 @@ import org.slf4j.LoggerFactory;
  */
 final class ChargeJournal implements AutoCloseable {
 
-  static final String PREFIX = "journal-";
-  static final String SUFFIX = ".log";
-  /** Each file is zero-filled to this size when created; a file that fills up is rolled over early. */
-  static final long PREALLOCATED_BYTES = 2L * 1024 * 1024;
   private static final Logger LOG = LoggerFactory.getLogger(ChargeJournal.class);
   private static final Path BOOT_ID = Path.of("/proc/sys/kernel/random/boot_id");
 
   /** A record's place: the file it is in, so that the file can go once all of its records are done. */
   static final class Ticket {
-    private final Segment segment;
+    private final JournalSegment segment;
     private final long sequence;
     private boolean done;
 
-    private Ticket(Segment segment, long sequence) {
+    private Ticket(JournalSegment segment, long sequence) {
       this.segment = segment;
       this.sequence = sequence;
     }
-  }
-
-  private static final class Segment {
-    final long id;
-    final Path path;
-    final FileChannel channel;
-    final long openedNanos = System.nanoTime();
-    final AtomicInteger outstanding = new AtomicInteger();
-    long records;
-    long bytes;
-    volatile boolean closed;
-    /** Records of later files that must outlive this one (guarded by this segment); null once deleted. */
-    List<Ticket> dependents = new ArrayList<>();
-
-    Segment(long id, Path path, FileChannel channel) {
-      this.id = id;
-      this.path = path;
-      this.channel = channel;
-    }
-  }
-
-  /** What an earlier process left in the journal. */
-  record Recovered(List<SpoolRecord> charges, List<SpoolRecord> unfinishedIntents, List<Path> files) {
   }
 
   private final Path directory;
@@ -94,14 +60,14 @@ final class ChargeJournal implements AutoCloseable {
   private final Condition dirty = lock.newCondition();
   private final Condition synced = lock.newCondition();
   private final Thread syncer;
-  private Segment current;
+  private JournalSegment current;
   /** The next file, created and zero-filled ahead of time; null until it is. */
-  private volatile Segment spare;
+  private volatile JournalSegment spare;
   /** Rolled-over files not yet synced since their last record (syncer thread only). */
-  private final List<Segment> rolledUnsynced = new ArrayList<>();
+  private final List<JournalSegment> rolledUnsynced = new ArrayList<>();
   private volatile long lastPrepareFailure = System.nanoTime() - PREPARE_RETRY_NANOS;
   private static final long PREPARE_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
-  private final java.util.concurrent.atomic.AtomicBoolean preparing = new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean preparing = new AtomicBoolean();
   private long nextSegmentId;
   private long written;
   private volatile long durable;
@@ -137,132 +103,34 @@ final class ChargeJournal implements AutoCloseable {
     }
   }
 
-  // ------------------------------------------------------------------------------ recovery
-
-  /**
-   * Reads every journal file in {@code directory}. Charges are returned for replay (idempotent by
-   * event id); an intent with neither a charge nor a void is returned as unfinished only when its
-   * file was written before a reboot (another boot id), since then the page cache may have lost
-   * its charge. Unfinished intents of the same boot are calls the process did not finish: their
-   * answer never completed, and they are not charged (as before there was a journal).
-   */
-  static Recovered recover(Path directory, String currentBootId) throws IOException {
-    List<Path> files = files(directory);
-    List<SpoolRecord> charges = new ArrayList<>();
-    Map<String, SpoolRecord> intents = new HashMap<>();
-    Map<String, Boolean> intentAfterReboot = new HashMap<>();
-    Set<String> finished = new HashSet<>();
-    for (Path file : files) {
-      byte[] content = Files.readAllBytes(file);
-      int end = 0;
-      while (end < content.length && content[end] != 0) {
-        end++;
-      }
-      // The file was zero-filled ahead of its records: the first zero byte ends them.
-      List<String> lines = List.of(new String(content, 0, end, StandardCharsets.UTF_8).split("\n", -1));
-      boolean rebooted = true;
-      int number = 0;
-      for (String line : lines) {
-        number++;
-        if (line.isEmpty()) {
-          continue;
-        }
-        String payload = unframe(line);
-        if (payload == null) {
-          // A torn tail: a record whose write never completed, so nothing was acknowledged on it.
-          LOG.warn("charge journal {} line {} skipped: fails its checksum", file, number);
-          continue;
-        }
-        String[] parts = payload.split("\t", 3);
-        try {
-          switch (parts[0]) {
-            case "H" -> rebooted = currentBootId.isEmpty() || !parts[1].equals(currentBootId);
-            case "I" -> {
-              SpoolRecord estimate = SpoolRecord.decode(payload.substring(2));
-              String key = key(estimate.request().accountId(), estimate.request().eventId());
-              intents.put(key, estimate);
-              intentAfterReboot.put(key, rebooted);
-              // A retry under the same key after an earlier attempt ended: only what follows counts.
-              finished.remove(key);
-            }
-            case "C" -> {
-              SpoolRecord charge = SpoolRecord.decode(parts[2]);
-              charges.add(charge);
-              finished.add(key(charge.request().accountId(), decode(parts[1])));
-            }
-            case "V" -> finished.add(key(decode(parts[1]), decode(parts[2])));
-            default -> LOG.warn("charge journal {} line {} skipped: unknown record '{}'", file, number, parts[0]);
-          }
-        } catch (RuntimeException e) {
-          LOG.warn("charge journal {} line {} skipped: {}", file, number, e.getMessage());
-        }
-      }
-    }
-    List<SpoolRecord> unfinished = new ArrayList<>();
-    for (Map.Entry<String, SpoolRecord> intent : intents.entrySet()) {
-      if (finished.contains(intent.getKey())) {
-        continue;
-      }
-      if (intentAfterReboot.get(intent.getKey())) {
-        unfinished.add(intent.getValue());
-      } else {
-        LOG.info("call in progress when the process stopped, not charged: account_id={} event_id={}",
-            intent.getValue().request().accountId(), intent.getValue().request().eventId());
-      }
-    }
-    return new Recovered(charges, unfinished, files);
-  }
-
-  static List<Path> files(Path directory) throws IOException {
-    List<Path> files = new ArrayList<>();
-    if (!Files.isDirectory(directory)) {
-      return files;
-    }
-    try (DirectoryStream<Path> stream = Files.newDirectoryStream(directory, PREFIX + "*" + SUFFIX)) {
-      for (Path p : stream) {
-        files.add(p);
-      }
-    }
-    files.sort((a, b) -> Long.compare(segmentId(a), segmentId(b)));
-    return files;
-  }
-
-  static long segmentId(Path file) {
-    String name = file.getFileName().toString();
-    try {
-      return Long.parseLong(name.substring(PREFIX.length(), name.length() - SUFFIX.length()));
-    } catch (NumberFormatException e) {
-      return -1;
-    }
-  }
-
   // ------------------------------------------------------------------------------ writing
 
   /** Journals a call's intent; {@link #awaitDurable} tells when it survives a power loss. */
   Ticket intent(SpoolRecord estimate) {
-    return append("I\t" + estimate.encode());
+    return append(JournalFormat.INTENT + "\t" + estimate.encode());
   }
 
   /** Journals a charge (survives a process crash once this returns); {@code intentEventId} links its intent. */
   Ticket charge(SpoolRecord charge, String intentEventId) {
-    return append("C\t" + encode(intentEventId == null ? "" : intentEventId) + "\t" + charge.encode());
+    return append(JournalFormat.CHARGE + "\t" + JournalFormat.encode(intentEventId == null ? "" : intentEventId) + "\t"
+        + charge.encode());
   }
 
   /** Journals that an intent's call ended without a charge. */
   Ticket voided(String accountId, String eventId) {
-    return append("V\t" + encode(accountId) + "\t" + encode(eventId));
+    return append(JournalFormat.VOID + "\t" + JournalFormat.encode(accountId) + "\t" + JournalFormat.encode(eventId));
   }
 
   private Ticket append(String payload) {
     // The leading newline ends a torn earlier line (a failed write that could not be cut off), so
     // this record never glues onto it.
-    byte[] line = ("\n" + payload + "\t" + SpoolRecord.crc(payload) + "\n").getBytes(StandardCharsets.UTF_8);
+    byte[] line = ("\n" + JournalFormat.frame(payload) + "\n").getBytes(StandardCharsets.UTF_8);
     lock.lock();
     try {
       if (stopped) {
         throw new IllegalStateException("the charge journal is closed");
       }
-      Segment segment = current;
+      JournalSegment segment = current;
       ByteBuffer buffer = ByteBuffer.wrap(line);
       long position = -1;
       try {
@@ -333,7 +201,7 @@ final class ChargeJournal implements AutoCloseable {
 
   /** Marks a record done; a closed file whose records are all done is deleted. */
   void done(Ticket ticket) {
-    Segment segment = ticket.segment;
+    JournalSegment segment = ticket.segment;
     synchronized (ticket) {
       if (ticket.done) {
         return;
@@ -345,7 +213,7 @@ final class ChargeJournal implements AutoCloseable {
     }
   }
 
-  private void delete(Segment segment) {
+  private void delete(JournalSegment segment) {
     try {
       Files.deleteIfExists(segment.path);
     } catch (IOException e) {
@@ -371,7 +239,7 @@ final class ChargeJournal implements AutoCloseable {
    * first, recovery after a power loss would find the intent alone and charge its estimate.
    */
   void doneWhenGone(Ticket record, Ticket intent) {
-    Segment holder = intent.segment;
+    JournalSegment holder = intent.segment;
     if (holder == record.segment) {
       done(record);
       return;
@@ -385,12 +253,7 @@ final class ChargeJournal implements AutoCloseable {
     done(record);
   }
 
-  /**
-   * Creates the next file, zero-filled to {@link #PREALLOCATED_BYTES} and synced: appends then
-   * overwrite blocks that already exist, so an fsync writes data only (no size or block-map change
-   * for the file system to journal), as SQLite's reused WAL does.
-   */
-  private Segment openSegment() throws IOException {
+  private JournalSegment openSegment() throws IOException {
     long id;
     lock.lock();
     try {
@@ -398,49 +261,15 @@ final class ChargeJournal implements AutoCloseable {
     } finally {
       lock.unlock();
     }
-    Path path = directory.resolve(PREFIX + String.format("%020d", id) + SUFFIX);
-    FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-    try {
-      String header = "H\t" + (bootId.isEmpty() ? "-" : bootId) + "\t" + ProcessHandle.current().pid();
-      byte[] headerLine = (header + "\t" + SpoolRecord.crc(header) + "\n").getBytes(StandardCharsets.UTF_8);
-      ByteBuffer zeros = ByteBuffer.allocate(64 * 1024);
-      long position = headerLine.length;
-      while (position < PREALLOCATED_BYTES) {
-        zeros.clear();
-        zeros.limit((int) Math.min(zeros.capacity(), PREALLOCATED_BYTES - position));
-        position += channel.write(zeros, position);
-      }
-      ByteBuffer head = ByteBuffer.wrap(headerLine);
-      while (head.hasRemaining()) {
-        channel.write(head, head.position());
-      }
-      channel.force(true);
-      channel.position(headerLine.length);
-      syncDirectory();
-    } catch (IOException e) {
-      channel.close();
-      Files.deleteIfExists(path);
-      throw e;
-    }
-    Segment segment = new Segment(id, path, channel);
-    segment.bytes = channel.position();
-    return segment;
-  }
-
-  private void syncDirectory() {
-    try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {
-      dir.force(true);
-    } catch (IOException e) {
-      LOG.debug("cannot fsync directory {}: {}", directory, e.toString());
-    }
+    return JournalSegment.create(directory, id, bootId);
   }
 
   private void syncLoop() {
     long lastSync = 0;
     while (true) {
       long target;
-      Segment segment;
-      Segment rolled = null;
+      JournalSegment segment;
+      JournalSegment rolled = null;
       lock.lock();
       try {
         syncerIdle = true;
@@ -474,7 +303,7 @@ final class ChargeJournal implements AutoCloseable {
       IOException failure = null;
       // Files rolled over whose last fsync failed are synced again first: records in them count
       // as durable only once they are.
-      for (Segment unsynced : List.copyOf(rolledUnsynced)) {
+      for (JournalSegment unsynced : List.copyOf(rolledUnsynced)) {
         try {
           unsynced.channel.force(false);
           rolledUnsynced.remove(unsynced);
@@ -529,17 +358,9 @@ final class ChargeJournal implements AutoCloseable {
     }
   }
 
-  private static void closeChannel(Segment segment) {
-    try {
-      segment.channel.close();
-    } catch (IOException e) {
-      LOG.debug("charge journal {} close failed: {}", segment.path, e.toString());
-    }
-  }
-
   private boolean rollDue() {
     return current.records > 0 && spare != null
-        && (System.nanoTime() - current.openedNanos >= rollNanos || current.bytes >= PREALLOCATED_BYTES * 3 / 4);
+        && (System.nanoTime() - current.openedNanos >= rollNanos || current.bytes >= JournalSegment.PREALLOCATED_BYTES * 3 / 4);
   }
 
   /** Creates the next file ahead of time (outside the lock: zero-filling it takes milliseconds). */
@@ -552,7 +373,7 @@ final class ChargeJournal implements AutoCloseable {
     } finally {
       lock.unlock();
     }
-    Segment created;
+    JournalSegment created;
     try {
       created = openSegment();
     } catch (IOException e) {
@@ -573,13 +394,13 @@ final class ChargeJournal implements AutoCloseable {
     discard(created);
   }
 
-  private void discard(Segment segment) {
-    closeChannel(segment);
+  private void discard(JournalSegment segment) {
+    segment.closeChannel();
     delete(segment);
   }
 
-  private void close(Segment segment) {
-    closeChannel(segment);
+  private void close(JournalSegment segment) {
+    segment.closeChannel();
     segment.closed = true;
     if (segment.outstanding.get() == 0) {
       delete(segment);
@@ -624,7 +445,7 @@ final class ChargeJournal implements AutoCloseable {
     }
     close(current);
     lock.lock();
-    Segment unused;
+    JournalSegment unused;
     try {
       unused = spare;
       spare = null;
@@ -634,28 +455,5 @@ final class ChargeJournal implements AutoCloseable {
     if (unused != null) {
       discard(unused);
     }
-  }
-
-  // ------------------------------------------------------------------------------ format
-
-  private static String key(String accountId, String eventId) {
-    return accountId + "\n" + eventId;
-  }
-
-  private static String encode(String value) {
-    return java.net.URLEncoder.encode(value, StandardCharsets.UTF_8);
-  }
-
-  private static String decode(String value) {
-    return java.net.URLDecoder.decode(value, StandardCharsets.UTF_8);
-  }
-
-  /** The payload of a framed line, or null when its checksum fails. */
-  private static String unframe(String line) {
-    int tab = line.lastIndexOf('\t');
-    if (tab < 0 || !line.substring(tab + 1).equals(SpoolRecord.crc(line.substring(0, tab)))) {
-      return null;
-    }
-    return line.substring(0, tab);
   }
 }

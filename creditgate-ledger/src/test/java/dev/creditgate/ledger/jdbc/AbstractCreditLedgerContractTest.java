@@ -30,7 +30,9 @@ import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -53,7 +55,7 @@ import org.junit.jupiter.api.TestInstance;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class AbstractCreditLedgerContractTest {
 
-  /** The REFERENCE.md example rule: input 3200, output 16000, cached 800, reasoning 16000, 100 credits per unit. */
+  /** An example rule: input 3200, output 16000, cached 800, reasoning 16000, 100 credits per unit. */
   static PriceRule exampleRule(String scene) {
     return new PriceRule(0, scene, "", "", 3200, 16000, 800, 16000, 100, 0, 0, true);
   }
@@ -65,7 +67,8 @@ abstract class AbstractCreditLedgerContractTest {
   static final long EXAMPLE_CREDITS = 2;
 
   Path spoolRoot;
-  InMemoryCreditCache cache;
+  /** Every commit's states, as the ledger told its listener. */
+  List<Map<String, CreditSnapshot>> commits;
   JdbcCreditLedger ledger;
 
   /** Creates the database for the test class and returns its JDBC URL. */
@@ -101,8 +104,8 @@ abstract class AbstractCreditLedgerContractTest {
 
   @BeforeEach
   void openLedger() throws IOException {
-    cache = InMemoryCreditCache.create();
-    ledger = builder().cache(cache).build();
+    commits = Collections.synchronizedList(new ArrayList<>());
+    ledger = builder().commitListener(commits::add).build();
   }
 
   @AfterEach
@@ -603,93 +606,83 @@ abstract class AbstractCreditLedgerContractTest {
     }
   }
 
-  // ---------------------------------------------------------------- cache coherence and the guard
+  // ---------------------------------------------------------------- the commit listener
+
+  /** The versions the listener was told for the account, in order. */
+  List<CreditSnapshot> reported(String account) {
+    synchronized (commits) {
+      return commits.stream().filter(states -> states.containsKey(account)).map(states -> states.get(account))
+          .toList();
+    }
+  }
 
   @Test
-  void topUpOfABlockedByZeroAccountIsAdmittedOnTheNextGuardCall() {
+  void theListenerIsToldEachCommittedStateOnceWithIncreasingVersions() {
     String account = newAccount();
     ledger.openAccount(account);
-    try (CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).snapshotProvider(ledger).build()) {
-      BillingContext call = BillingContext.forAccount(account);
-      assertThat(guard.check(call).reason()).isEqualTo(Admission.Reason.DENIED_NON_POSITIVE_BALANCE);
-      assertThat(guard.check(call).reason()).isEqualTo(Admission.Reason.DENIED_BLOCKED_MARKER);
+    ledger.grant(account, 5, "g1", "admin", "top-up");
+    ledger.block(account, "b1", "alice", "abuse");
+    ledger.unblock(account, "u1", "alice", "resolved");
 
-      ledger.grant(account, 5, "g1", "admin", "top-up");
-
-      assertThat(guard.check(call).reason()).isEqualTo(Admission.Reason.BALANCE_POSITIVE);
-    }
+    List<CreditSnapshot> states = reported(account);
+    assertThat(states).extracting(CreditSnapshot::version).containsExactly(1L, 2L, 3L);
+    assertThat(states).extracting(CreditSnapshot::availableCredit).containsExactly(5L, 5L, 5L);
+    assertThat(states).extracting(CreditSnapshot::blocked).containsExactly(false, true, false);
+    assertThat(states.get(2)).isEqualTo(ledger.account(account).orElseThrow().snapshot());
   }
 
   @Test
-  void adminBlockIsDeniedOnTheNextGuardCall() {
-    String account = newAccount();
-    ledger.grant(account, 100, "g1", "admin", "");
-    try (CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).snapshotProvider(ledger).build()) {
-      BillingContext call = BillingContext.forAccount(account);
-      assertThat(guard.check(call).isAdmitted()).isTrue();
-
-      ledger.block(account, "b1", "alice", "abuse");
-      assertThat(guard.check(call).isDenied()).isTrue();
-
-      ledger.unblock(account, "u1", "alice", "resolved");
-      assertThat(guard.check(call).reason()).isEqualTo(Admission.Reason.BALANCE_POSITIVE);
-    }
-  }
-
-  @Test
-  void chargeToZeroIsDeniedOnTheNextGuardCall() {
+  void aChargeToZeroIsToldToTheListenerBeforeItReturns() {
     String scene = newScene();
     ledger.createPriceRule(exampleRule(scene));
     String account = newAccount();
     ledger.grant(account, EXAMPLE_CREDITS, "g1", "admin", "");
-    try (CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).snapshotProvider(ledger).build()) {
-      BillingContext call = BillingContext.forAccount(account);
-      assertThat(guard.check(call).isAdmitted()).isTrue();
-      ledger.charge(charge(account, "c1", scene, EXAMPLE_USAGE));
-      assertThat(guard.check(call).isDenied()).isTrue();
-      assertThat(cache.lookup(account).join().snapshot().version()).isEqualTo(2);
+    ledger.charge(charge(account, "c1", scene, EXAMPLE_USAGE));
+
+    CreditSnapshot last = reported(account).get(reported(account).size() - 1);
+    assertThat(last.version()).isEqualTo(2);
+    assertThat(last.canSpend()).isFalse();
+  }
+
+  @Test
+  void concurrentChargesOfManyAccountsReportEachAccountOncePerCommit() throws Exception {
+    String scene = newScene();
+    ledger.createPriceRule(exampleRule(scene));
+    List<String> accounts = List.of(newAccount(), newAccount(), newAccount());
+    for (String account : accounts) {
+      ledger.grant(account, 1_000, "g-" + account, "admin", "");
+    }
+    List<Callable<Void>> tasks = new ArrayList<>();
+    for (int n = 0; n < 60; n++) {
+      String account = accounts.get(n % accounts.size());
+      String eventId = "c" + n;
+      tasks.add(() -> {
+        ledger.charge(charge(account, eventId, scene, EXAMPLE_USAGE));
+        return null;
+      });
+    }
+    runAll(tasks);
+    for (String account : accounts) {
+      List<Long> versions = reported(account).stream().map(CreditSnapshot::version).toList();
+      assertThat(versions).as("each commit reports the account once").doesNotHaveDuplicates();
+      assertThat(Collections.max(versions)).isEqualTo(ledger.account(account).orElseThrow().version());
     }
   }
 
   @Test
-  void aFailingCacheNeverFailsTheLedgerAndIsCounted() throws IOException {
+  void aFailingListenerNeverFailsTheLedgerAndIsCounted() throws IOException {
     ledger.close();
     AtomicInteger calls = new AtomicInteger();
-    CreditCache broken = new CreditCache() {
-      @Override
-      public CompletableFuture<CacheLookup> lookup(String accountId) {
-        return CompletableFuture.failedFuture(new IllegalStateException("down"));
-      }
-
-      @Override
-      public CompletableFuture<Boolean> putSnapshot(String accountId, CreditSnapshot snapshot, Duration ttl) {
-        calls.incrementAndGet();
-        return CompletableFuture.failedFuture(new IllegalStateException("down"));
-      }
-
-      @Override
-      public CompletableFuture<Void> setBlocked(String accountId, long version, Duration ttl) {
-        throw new IllegalStateException("down");
-      }
-
-      @Override
-      public CompletableFuture<Void> clearBlocked(String accountId) {
-        return new CompletableFuture<>();
-      }
-
-      @Override
-      public CompletableFuture<Void> invalidate(String accountId) {
-        return CompletableFuture.failedFuture(new IllegalStateException("down"));
-      }
-    };
-    ledger = builder().cache(broken).cacheTimeout(Duration.ofMillis(50)).build();
+    ledger = builder().commitListener(states -> {
+      calls.incrementAndGet();
+      throw new IllegalStateException("down");
+    }).build();
     String account = newAccount();
 
     assertThat(ledger.grant(account, 10, "g1", "admin", "").balanceAfter()).isEqualTo(10);
+    assertThat(ledger.block(account, "b1", "admin", "").kind()).isEqualTo(EntryKind.BLOCK);
 
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
-        .until(() -> ledger.stats().cacheWriteFailures() == 1);
-    // One first attempt and three retries.
-    assertThat(calls.get()).isEqualTo(4);
+    assertThat(calls.get()).isEqualTo(2);
+    assertThat(ledger.stats().cacheWriteFailures()).isEqualTo(2);
   }
 }

@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.creditgate.CreditSnapshot;
 import dev.creditgate.ledger.ChargeIntent;
 import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.ChargeResult;
 import dev.creditgate.ledger.EntryKind;
+import dev.creditgate.ledger.LedgerCommitListener;
 import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.pricing.Usage;
 import java.nio.file.Files;
@@ -16,6 +18,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -81,15 +84,12 @@ abstract class AbstractWriteBehindLedgerTest {
 
   /** With {@code timeout} for connections and statements: how long a charge stays queued while the database is away. */
   JdbcCreditLedger open(Duration timeout) {
-    return open(timeout, null);
+    return open(timeout, LedgerCommitListener.NONE);
   }
 
-  JdbcCreditLedger open(Duration timeout, dev.creditgate.CreditCache cache) {
-    JdbcCreditLedger.Builder b = JdbcCreditLedger.builder();
-    if (cache != null) {
-      b.cache(cache);
-    }
-    return b
+  JdbcCreditLedger open(Duration timeout, LedgerCommitListener listener) {
+    return JdbcCreditLedger.builder()
+        .commitListener(listener)
         .jdbcUrl(jdbcUrl())
         .spoolDirectory(spool)
         .writeBehind(true)
@@ -113,7 +113,7 @@ abstract class AbstractWriteBehindLedgerTest {
   }
 
   List<Path> journalFiles() throws Exception {
-    return ChargeJournal.files(spool);
+    return JournalSegment.files(spool);
   }
 
   @Test
@@ -152,57 +152,126 @@ abstract class AbstractWriteBehindLedgerTest {
   }
 
   @Test
-  void aCreditCheckWaitsForQueuedChargesOnlyWhenTheyCouldEmptyTheAccount() throws Exception {
+  void queuedChargesArePendingDebitsUntilTheSnapshotShowsThem() throws Exception {
     try (JdbcCreditLedger ledger = open(Duration.ofSeconds(5))) {
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
-      ledger.grant(account, 3 * CREDITS + 1, "g1", "admin", "");
-      // Reads the price rules, and leaves the ledger knowing the account's balance: 2 charges and 1.
+      ledger.grant(account, 1_000, "g1", "admin", "");
       ledger.charge(charge("before"));
       assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+      CreditSnapshot before = ledger.account(account).orElseThrow().snapshot();
+      assertThat(ledger.pendingDebits(account, before)).as("the snapshot has every charge").isZero();
       holdWrites(account);
       // The account's writes wait (up to the timeout): what is charged now stays queued that long.
       assertThat(ledger.charge(charge("q1")).status()).isEqualTo(ChargeResult.Status.QUEUED);
       assertThat(ledger.charge(charge("q2")).status()).isEqualTo(ChargeResult.Status.QUEUED);
-      long start = System.nanoTime();
-      assertThat(ledger.awaitChargesBeforeCheck(account, Duration.ofSeconds(3)))
-          .as("1 credit is left after both: the check's answer cannot change").isTrue();
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(1));
-      assertThat(ledger.awaitCharges(account, Duration.ofMillis(100))).as("a read still waits for them").isFalse();
-      assertThat(ledger.charge(charge("q3")).status()).isEqualTo(ChargeResult.Status.QUEUED);
-      assertThat(ledger.awaitChargesBeforeCheck(account, Duration.ofMillis(300)))
-          .as("the third could empty the account: the check waits for it").isFalse();
+      assertThat(ledger.pendingDebits(account, before)).isEqualTo(2 * CREDITS);
+      assertThat(ledger.pendingDebits("acct-" + UUID.randomUUID(), before)).as("another account").isZero();
       releaseWrites();
-      assertThat(ledger.awaitChargesBeforeCheck(account, Duration.ofSeconds(20))).isTrue();
+      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(20))).isTrue();
       await().atMost(Duration.ofSeconds(20)).until(() -> ledger.stats().spoolPending() == 0);
-      assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1 - CREDITS);
-      assertThat(charges(ledger)).isEqualTo(4);
+      assertThat(ledger.pendingDebits(account, before))
+          .as("committed, but newer than the snapshot: counted once, from this ledger's commit").isEqualTo(2 * CREDITS);
+      CreditSnapshot after = ledger.account(account).orElseThrow().snapshot();
+      assertThat(after.availableCredit()).isEqualTo(1_000 - 3 * CREDITS);
+      assertThat(ledger.pendingDebits(account, after)).as("the snapshot includes them").isZero();
     }
   }
 
   @Test
-  void aCreditCheckSeesAnotherProcessesChargesThroughTheCache() throws Exception {
-    dev.creditgate.CreditCache cache = dev.creditgate.InMemoryCreditCache.builder().build();
-    try (JdbcCreditLedger ledger = open(Duration.ofSeconds(5), cache);
-         JdbcCreditLedger other = JdbcCreditLedger.builder().jdbcUrl(jdbcUrl()).cache(cache)
-             .spoolDirectory(directory.resolve("spool-other")).build()) {
+  void aDebitIsNeverCountedTwiceAcrossItsCommit() throws Exception {
+    List<Long> wrongDuringCommits = java.util.Collections.synchronizedList(new ArrayList<>());
+    java.util.concurrent.atomic.AtomicReference<JdbcCreditLedger> self = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicReference<CreditSnapshot> stale = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicLong accepted = new java.util.concurrent.atomic.AtomicLong();
+    // Told each commit's states: the pending debits of the newest state are what is still queued,
+    // never the committed charges again.
+    LedgerCommitListener listener = states -> {
+      CreditSnapshot state = states.get(account);
+      if (state != null && self.get() != null && stale.get() != null) {
+        long pending = self.get().pendingDebits(account, state);
+        if (pending < 0 || pending > accepted.get() * CREDITS) {
+          wrongDuringCommits.add(pending);
+        }
+      }
+    };
+    try (JdbcCreditLedger ledger = open(Duration.ofSeconds(5), listener)) {
+      self.set(ledger);
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
-      ledger.grant(account, 3 * CREDITS + 1, "g1", "admin", "");
+      ledger.grant(account, 100_000, "g1", "admin", "");
+      CreditSnapshot before = ledger.account(account).orElseThrow().snapshot();
+      stale.set(before);
+      for (int n = 1; n <= 300; n++) {
+        accepted.set(n);
+        assertThat(ledger.charge(charge("c" + n)).status()).isIn(ChargeResult.Status.QUEUED,
+            ChargeResult.Status.APPLIED);
+        // Whether the committer has written none, some or all of them: each counted exactly once.
+        assertThat(ledger.pendingDebits(account, before)).isEqualTo(n * CREDITS);
+        if (n % 50 == 0) {
+          Thread.sleep(60);
+        }
+      }
+      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(20))).isTrue();
+      assertThat(ledger.pendingDebits(account, before)).isEqualTo(300 * CREDITS);
+      assertThat(ledger.pendingDebits(account, ledger.account(account).orElseThrow().snapshot())).isZero();
+      assertThat(wrongDuringCommits).isEmpty();
+    }
+  }
+
+  @Test
+  void aRejectedQueuedChargeStopsCounting() throws Exception {
+    try (JdbcCreditLedger ledger = open(Duration.ofSeconds(5))) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
       ledger.charge(charge("before"));
       assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
-      // Another process charges the account: this ledger's own last write is now stale (2 charges
-      // and 1 left), the cache has the newer state (1 charge and 1 left).
-      assertThat(other.charge(charge("elsewhere")).status()).isEqualTo(ChargeResult.Status.APPLIED);
+      CreditSnapshot before = ledger.account(account).orElseThrow().snapshot();
       holdWrites(account);
-      assertThat(ledger.charge(charge("q1")).status()).isEqualTo(ChargeResult.Status.QUEUED);
-      assertThat(ledger.awaitChargesBeforeCheck(account, Duration.ofSeconds(3)))
-          .as("1 credit is left after q1 by the cache's newer state").isTrue();
-      assertThat(ledger.charge(charge("q2")).status()).isEqualTo(ChargeResult.Status.QUEUED);
-      assertThat(ledger.awaitChargesBeforeCheck(account, Duration.ofMillis(300)))
-          .as("q2 could empty the account by the cache's state (not by this ledger's own last write)").isFalse();
+      // Looks like a JSON object to the ledger's checks; the database refuses it when writing.
+      ChargeRequest bad = new ChargeRequest(account, "bad", "req-bad", scene, "openai", "gpt-test", USAGE, false,
+          "{not json}");
+      assertThat(ledger.charge(bad).status()).isEqualTo(ChargeResult.Status.QUEUED);
+      assertThat(ledger.pendingDebits(account, before)).isEqualTo(CREDITS);
       releaseWrites();
-      assertThat(ledger.awaitChargesBeforeCheck(account, Duration.ofSeconds(20))).isTrue();
-      await().atMost(Duration.ofSeconds(20)).until(() -> ledger.stats().spoolPending() == 0);
-      assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1 - CREDITS);
+      await().atMost(Duration.ofSeconds(20)).until(() -> ledger.stats().rejectedTotal() == 1);
+      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+      assertThat(ledger.pendingDebits(account, before)).isZero();
+      assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1_000 - CREDITS);
+    }
+  }
+
+  @Test
+  void theListenerIsToldEveryCommitOnceWithTheStatesOfItsAccounts() throws Exception {
+    List<Map<String, CreditSnapshot>> commits = java.util.Collections.synchronizedList(new ArrayList<>());
+    String second = "acct-" + UUID.randomUUID();
+    try (JdbcCreditLedger ledger = open(Duration.ofSeconds(5), commits::add)) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      ledger.grant(second, 1_000, "g2", "admin", "");
+      ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+      List<Future<ChargeResult>> results = new ArrayList<>();
+      for (int n = 0; n < 100; n++) {
+        String id = "c" + n;
+        String target = n % 2 == 0 ? account : second;
+        results.add(pool.submit(() -> ledger.charge(new ChargeRequest(target, id, "req-" + id, scene, "openai",
+            "gpt-test", USAGE, false, "{}"))));
+      }
+      for (Future<ChargeResult> f : results) {
+        f.get();
+      }
+      pool.close();
+      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+      assertThat(ledger.awaitCharges(second, Duration.ofSeconds(10))).isTrue();
+      for (String id : List.of(account, second)) {
+        List<Long> versions;
+        synchronized (commits) {
+          versions = commits.stream().filter(states -> states.containsKey(id))
+              .map(states -> states.get(id).version()).toList();
+        }
+        assertThat(versions).as("one report per commit").doesNotHaveDuplicates();
+        assertThat(java.util.Collections.max(versions)).isEqualTo(ledger.account(id).orElseThrow().version());
+      }
+      assertThat(commits).as("group commits report several accounts at once")
+          .anySatisfy(states -> assertThat(states).hasSize(2));
     }
   }
 

@@ -25,7 +25,7 @@ class ChargeJournalTest {
   }
 
   List<String> unfinishedAfterReboot() throws Exception {
-    return ChargeJournal.recover(directory, "another-boot").unfinishedIntents().stream()
+    return JournalRecovery.recover(directory, "another-boot").unfinishedIntents().stream()
         .map(r -> r.request().eventId()).toList();
   }
 
@@ -36,15 +36,15 @@ class ChargeJournalTest {
       ChargeJournal.Ticket intent = journal.intent(record("k"));
       // Another call's intent in the same file keeps that file alive.
       ChargeJournal.Ticket other = journal.intent(record("long-call"));
-      Path first = ChargeJournal.files(directory).get(0);
+      Path first = JournalSegment.files(directory).get(0);
       // The file rolls over (a third file is then created ahead).
-      await().atMost(Duration.ofSeconds(5)).until(() -> ChargeJournal.files(directory).size() >= 3);
+      await().atMost(Duration.ofSeconds(5)).until(() -> JournalSegment.files(directory).size() >= 3);
       // The call ends uncharged: its void goes to a later file.
       journal.doneWhenGone(journal.voided("acct", "k"), intent);
       journal.done(intent);
-      Path second = ChargeJournal.files(directory).get(1);
+      Path second = JournalSegment.files(directory).get(1);
       // The void's file rolls over too; with all its records done but the void, it must stay.
-      await().atMost(Duration.ofSeconds(5)).until(() -> ChargeJournal.files(directory).size() >= 4);
+      await().atMost(Duration.ofSeconds(5)).until(() -> JournalSegment.files(directory).size() >= 4);
       Thread.sleep(200);
       assertThat(second).exists();
       assertThat(unfinishedAfterReboot()).as("the void is still on disk with its intent").doesNotContain("k");
@@ -67,7 +67,7 @@ class ChargeJournalTest {
     journal.halt();
     // Power lost before the retry's charge record reached the disk: the retry is charged its estimate.
     assertThat(unfinishedAfterReboot()).containsExactly("k");
-    assertThat(ChargeJournal.recover(directory, "this-boot").unfinishedIntents())
+    assertThat(JournalRecovery.recover(directory, "this-boot").unfinishedIntents())
         .as("same boot: a call the process did not finish is not charged").isEmpty();
   }
 
@@ -76,8 +76,8 @@ class ChargeJournalTest {
     ChargeJournal journal = new ChargeJournal(directory, "this-boot", 1, 60_000, 0);
     journal.charge(record("a"), "a");
     journal.halt();
-    Path file = ChargeJournal.files(directory).get(0);
-    assertThat(Files.size(file)).isEqualTo(ChargeJournal.PREALLOCATED_BYTES);
+    Path file = JournalSegment.files(directory).get(0);
+    assertThat(Files.size(file)).isEqualTo(JournalSegment.PREALLOCATED_BYTES);
     // A torn record (no checksum, no newline) after the last good one, as a crash mid-write leaves.
     byte[] content = Files.readAllBytes(file);
     int end = 0;
@@ -87,7 +87,7 @@ class ChargeJournalTest {
     byte[] torn = "\nC\ta\t".getBytes();
     System.arraycopy(torn, 0, content, end, torn.length);
     Files.write(file, content);
-    ChargeJournal.Recovered recovered = ChargeJournal.recover(directory, "this-boot");
+    JournalRecovery.Recovered recovered = JournalRecovery.recover(directory, "this-boot");
     assertThat(recovered.charges()).extracting(r -> r.request().eventId()).containsExactly("a");
   }
 }

@@ -28,7 +28,7 @@ class JdbcCreditLedgerOptionsTest {
     assertThatThrownBy(() -> builder.replayInterval(Duration.ofSeconds(-1)))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("replayInterval");
     assertThat(Dialect.of("jdbc:postgresql://h/db")).isEqualTo(Dialect.POSTGRESQL);
-    assertThat(Dialect.of(JdbcCreditLedger.DEFAULT_JDBC_URL)).isEqualTo(Dialect.SQLITE);
+    assertThat(Dialect.of(LedgerOptions.DEFAULT_JDBC_URL)).isEqualTo(Dialect.SQLITE);
   }
 
   @Test

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A spooled charge the database keeps refusing with an error that is neither "unavailable" nor a
  * refusal of the charge itself (here a trigger raising on its event id) is retried, then set aside in
- * the rejected file after {@link JdbcCreditLedger#MAX_REPLAY_ATTEMPTS} replays, and never holds up
+ * the rejected file after {@link SpoolReplayer#MAX_REPLAY_ATTEMPTS} replays, and never holds up
  * the charges spooled behind it.
  */
 class PoisonedSpoolRecordTest {
@@ -52,7 +52,7 @@ class PoisonedSpoolRecordTest {
 
       try (JdbcCreditLedger ledger = open(schema.url(), spool)) {
         int calls = 0;
-        while (ledger.stats().rejectedTotal() == 0 && calls < JdbcCreditLedger.MAX_REPLAY_ATTEMPTS + 1) {
+        while (ledger.stats().rejectedTotal() == 0 && calls < SpoolReplayer.MAX_REPLAY_ATTEMPTS + 1) {
           int pending = ledger.replaySpool();
           calls++;
           Optional<LedgerEntry> good = ledger.entry("acct-poison", "good");
@@ -62,7 +62,7 @@ class PoisonedSpoolRecordTest {
           }
         }
         // The ledger's own start-up replay may have made the first attempt.
-        assertThat(calls).isBetween(JdbcCreditLedger.MAX_REPLAY_ATTEMPTS - 1, JdbcCreditLedger.MAX_REPLAY_ATTEMPTS);
+        assertThat(calls).isBetween(SpoolReplayer.MAX_REPLAY_ATTEMPTS - 1, SpoolReplayer.MAX_REPLAY_ATTEMPTS);
         assertThat(ledger.stats().rejectedTotal()).isEqualTo(1);
         assertThat(ledger.stats().spoolPending()).isZero();
         assertThat(ledger.entry("acct-poison", "poison")).isEmpty();

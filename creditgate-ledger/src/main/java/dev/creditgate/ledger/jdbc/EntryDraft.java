@@ -1,19 +1,23 @@
 package dev.creditgate.ledger.jdbc;
 
+import dev.creditgate.ledger.Account;
 import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.EntryKind;
 import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.pricing.Quote;
 import dev.creditgate.pricing.Usage;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
- * What one operation asks the ledger to record. Under an event id already used it is compared with
- * the stored entry: the fields that make up the operation's payload must match.
+ * The entry one operation asks the ledger to record, before it has an id, an account, a balance
+ * and a time. Under an event id already used it is compared with the stored entry: the fields that
+ * make up the operation's payload must match.
  */
-record Change(
+record EntryDraft(
     EntryKind kind,
     long amount,
     String requestId,
@@ -30,30 +34,70 @@ record Change(
     String reason,
     String metadata) {
 
-  static Change simple(EntryKind kind, long amount, String actor, String reason) {
-    return new Change(kind, amount, "", "", "", "", Usage.ZERO, 0, 0, false, false, null,
+  static EntryDraft simple(EntryKind kind, long amount, String actor, String reason) {
+    return new EntryDraft(kind, amount, "", "", "", "", Usage.ZERO, 0, 0, false, false, null,
         Objects.requireNonNullElse(actor, ""), Objects.requireNonNullElse(reason, ""), "{}");
   }
 
-  static Change refund(String chargeEventId, long amount, String actor, String reason) {
-    return new Change(EntryKind.REFUND, amount, "", "", "", "", Usage.ZERO, 0, 0, false, false, chargeEventId,
+  static EntryDraft refund(String chargeEventId, long amount, String actor, String reason) {
+    return new EntryDraft(EntryKind.REFUND, amount, "", "", "", "", Usage.ZERO, 0, 0, false, false, chargeEventId,
         Objects.requireNonNullElse(actor, ""), Objects.requireNonNullElse(reason, ""),
         "{\"chargeEventId\":\"" + jsonEscape(chargeEventId) + "\"}");
   }
 
   /** A charge priced by {@code quote}; the amount is the negated credits. */
-  static Change charge(ChargeRequest r, Quote quote) {
-    return new Change(EntryKind.CHARGE, -quote.credits(), r.requestId(), r.scene(), r.provider(), r.model(),
+  static EntryDraft charge(ChargeRequest r, Quote quote) {
+    return new EntryDraft(EntryKind.CHARGE, -quote.credits(), r.requestId(), r.scene(), r.provider(), r.model(),
         r.usage(), quote.costMicros(), quote.ruleId(), quote.unpriced(), r.estimated(), null, "gateway", "",
         r.metadata());
   }
 
+  /** The entry this draft becomes once written. */
+  LedgerEntry toEntry(long id, String accountId, String eventId, long balanceAfter, Instant createdAt) {
+    return new LedgerEntry(id, accountId, eventId, kind, amount, balanceAfter, requestId, scene, model, usage,
+        costMicros, priceRuleId, unpriced, estimated, actor, reason, metadata, createdAt);
+  }
+
   /**
-   * What differs between this change and the entry stored under the same event id, in words, or
+   * The account's state once this entry is applied to it at {@code now}.
+   *
+   * @throws IllegalArgumentException when the balance or a total would overflow
+   */
+  Account applyTo(Account account, Instant now) {
+    long balance = addExact(account.balance(), amount, "balance", account);
+    long granted = account.granted();
+    long consumed = account.consumed();
+    long refunded = account.refunded();
+    switch (kind) {
+      case GRANT -> granted = addExact(granted, amount, "granted total", account);
+      case CHARGE -> consumed = addExact(consumed, -amount, "consumed total", account);
+      case REFUND -> refunded = addExact(refunded, amount, "refunded total", account);
+      default -> { }
+    }
+    boolean blocked = switch (kind) {
+      case BLOCK -> true;
+      case UNBLOCK -> false;
+      default -> account.blocked();
+    };
+    return new Account(account.id(), balance, blocked, account.version() + 1, granted, consumed, refunded,
+        account.createdAt(), now);
+  }
+
+  private long addExact(long value, long delta, String what, Account account) {
+    try {
+      return Math.addExact(value, delta);
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException(kind.name().toLowerCase(Locale.ROOT) + " of " + Math.abs(delta)
+          + " credits would overflow the " + what + " of account '" + account.id() + "' (" + value + ")");
+    }
+  }
+
+  /**
+   * What differs between this draft and the entry stored under the same event id, in words, or
    * null when it is the same operation. A charge's price is not compared: the rules may have changed
    * since, and the original price stands.
    */
-  String differenceFrom(StoredEntry stored) {
+  String differenceFrom(EntryRow stored) {
     LedgerEntry e = stored.entry();
     List<String> differences = new ArrayList<>();
     compare(differences, "kind", e.kind(), kind);

@@ -1,0 +1,95 @@
+package dev.creditgate.ledger.jdbc;
+
+import dev.creditgate.CreditSnapshot;
+import dev.creditgate.ledger.Account;
+import dev.creditgate.ledger.EntryKind;
+import dev.creditgate.ledger.IdempotencyConflictException;
+import dev.creditgate.ledger.LedgerEntry;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes one operation's entry in a transaction of its own: locks the account row (creating it if
+ * asked), answers a repeated event id with the stored entry (or a conflict when the payload
+ * differs), checks a refund against its charge, and updates the account guarded by its version.
+ * After the commit, the commit notifier is told the account's new state.
+ */
+final class EntryWriter {
+
+  /** How often an operation is tried again when a concurrent insert of the same key won. */
+  private static final int UNIQUE_RACE_ATTEMPTS = 3;
+
+  private final LedgerDatabase db;
+  private final LedgerTables tables;
+  private final CommitNotifier notifier;
+
+  EntryWriter(LedgerDatabase db, LedgerTables tables, CommitNotifier notifier) {
+    this.db = db;
+    this.tables = tables;
+    this.notifier = notifier;
+  }
+
+  /**
+   * Writes {@code draft} under {@code eventId}, retrying when a concurrent insert of the same key
+   * won. {@code carried} are the queued charges this write commits (at most the one it writes).
+   */
+  EntryOutcome write(String accountId, String eventId, boolean create, EntryDraft draft,
+      List<PendingCharge> carried) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        EntryOutcome outcome = db.transaction(c -> writeIn(c, accountId, eventId, create, draft));
+        // Also on a replay: the first attempt may have committed without its listener being told
+        // (a lost commit acknowledgement, a spooled charge already applied). States are versioned,
+        // so a repeat is harmless.
+        notifier.committed(Map.<String, CreditSnapshot>of(accountId, outcome.account().snapshot()), carried);
+        return outcome;
+      } catch (LedgerDatabase.UniqueRace race) {
+        if (attempt >= UNIQUE_RACE_ATTEMPTS) {
+          throw new IllegalStateException("event id '" + eventId + "' of account '" + accountId
+              + "' kept colliding with concurrent inserts", race.getCause());
+        }
+      }
+    }
+  }
+
+  private EntryOutcome writeIn(Connection c, String accountId, String eventId, boolean create, EntryDraft draft)
+      throws SQLException {
+    Instant now = db.now();
+    Account account = tables.lockAccount(c, accountId, create, now);
+    EntryRow existing = tables.findEntry(c, accountId, eventId);
+    if (existing != null) {
+      String difference = draft.differenceFrom(existing);
+      if (difference != null) {
+        throw new IdempotencyConflictException(accountId, eventId, difference);
+      }
+      return new EntryOutcome(existing.entry(), account, true);
+    }
+    if (draft.kind() == EntryKind.REFUND) {
+      checkRefund(c, accountId, draft);
+    }
+    Account updated = draft.applyTo(account, now);
+    tables.updateAccounts(c, Map.of(accountId, account), List.of(updated));
+    LedgerEntry entry = tables.insertEntry(c, accountId, eventId, draft, updated.balance(), now);
+    return new EntryOutcome(entry, updated, false);
+  }
+
+  /** A refund returns at most what its charge cost and earlier refunds of it did not return. */
+  private void checkRefund(Connection c, String accountId, EntryDraft refund) throws SQLException {
+    EntryRow charge = tables.findEntry(c, accountId, refund.refEventId());
+    if (charge == null || charge.entry().kind() != EntryKind.CHARGE) {
+      throw new IllegalArgumentException("chargeEventId '" + refund.refEventId() + "' is not a charge of account '"
+          + accountId + "'");
+    }
+    long charged = -charge.entry().amount();
+    long refundedSoFar = tables.refundedSoFar(c, accountId, refund.refEventId());
+    long refundable = charged - refundedSoFar;
+    if (refund.amount() > refundable) {
+      throw new IllegalArgumentException("refund amount " + refund.amount() + " exceeds the " + refundable
+          + " credits of charge '" + refund.refEventId() + "' not yet refunded (charged " + charged + ", refunded "
+          + refundedSoFar + ")");
+    }
+  }
+}

@@ -1,0 +1,147 @@
+package dev.creditgate.ledger.jdbc;
+
+import dev.creditgate.ledger.ChargeRequest;
+import dev.creditgate.ledger.LedgerUnavailableException;
+import dev.creditgate.pricing.Quote;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes spooled charges to the database, oldest first, once it takes them again. A record the
+ * ledger refuses (an idempotency conflict, a bad value) goes to the spool directory's rejected
+ * file; one that keeps failing otherwise is set aside there after {@link #MAX_REPLAY_ATTEMPTS}, so
+ * it never holds up the charges behind it.
+ */
+final class SpoolReplayer implements AutoCloseable {
+
+  /** Replays of one record that may fail before it is set aside in the rejected file. */
+  static final int MAX_REPLAY_ATTEMPTS = 5;
+
+  private static final Logger LOG = LoggerFactory.getLogger(SpoolReplayer.class);
+
+  private final ChargeSpool spool;
+  private final PriceRules prices;
+  private final Metering metering;
+  private final ChargeCounters counters;
+  private static final AtomicInteger THREADS = new AtomicInteger();
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final ScheduledThreadPoolExecutor scheduler;
+  private volatile boolean stopped;
+  /** Failed replays per spooled record (other than "database unavailable"); guarded by lock. */
+  private final Map<SpoolRecord, Integer> attempts = new HashMap<>();
+
+  SpoolReplayer(ChargeSpool spool, PriceRules prices, Metering metering, ChargeCounters counters) {
+    this.spool = spool;
+    this.prices = prices;
+    this.metering = metering;
+    this.counters = counters;
+    this.scheduler = new ScheduledThreadPoolExecutor(1, runnable -> {
+      Thread thread = new Thread(runnable, "creditgate-ledger-replay-" + THREADS.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    });
+    scheduler.setRemoveOnCancelPolicy(true);
+  }
+
+  /** Replays what a previous process left in the spool at once, then keeps draining it every {@code interval}. */
+  void start(Duration interval) {
+    scheduler.scheduleWithFixedDelay(this::replayQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private void replayQuietly() {
+    if (stopped || spool.isEmpty()) {
+      return;
+    }
+    try {
+      replay();
+    } catch (RuntimeException e) {
+      LOG.warn("spool replay failed: {}", e.toString());
+    }
+  }
+
+  /** Stops the background replay, letting a replay in progress finish (bounded). */
+  @Override
+  public void close() {
+    stopped = true;
+    scheduler.shutdown();
+    try {
+      if (!scheduler.awaitTermination(10, TimeUnit.SECONDS)) {
+        scheduler.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      scheduler.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Replays what the spool holds until the database fails; returns how many charges are still pending. */
+  int replay() {
+    lock.lock();
+    try {
+      List<SpoolRecord> done = new ArrayList<>();
+      try {
+        for (SpoolRecord record : spool.pending()) {
+          if (replayOne(record)) {
+            attempts.remove(record);
+            done.add(record);
+          }
+        }
+      } catch (LedgerUnavailableException e) {
+        LOG.debug("spool replay paused, database unavailable: {}", e.getMessage());
+      } finally {
+        if (!done.isEmpty()) {
+          spool.remove(done);
+          LOG.info("spool replay wrote {} charges, {} pending", done.size(), spool.size());
+        }
+      }
+      return spool.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Replays one record; true when it leaves the spool (written or rejected), false to try it again later. */
+  private boolean replayOne(SpoolRecord record) {
+    ChargeRequest request = record.request();
+    try {
+      Quote quote = record.quote() != null ? record.quote()
+          : prices.quoteFor(request.scene(), request.provider(), request.model(), request.usage());
+      metering.write(request, quote);
+      counters.replayed.increment();
+      return true;
+    } catch (LedgerUnavailableException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      if (Metering.isRefusal(e)) {
+        counters.rejected.increment();
+        LOG.error("spooled charge rejected by the ledger, kept in {}: account_id={} event_id={}: {}",
+            ChargeSpool.REJECTED_FILE, request.accountId(), request.eventId(), e.getMessage());
+        spool.reject(record, e.getMessage());
+        return true;
+      }
+      // Any other failure is retried on later passes, but one poisoned record must never hold up
+      // every charge behind it forever.
+      int failed = attempts.merge(record, 1, Integer::sum);
+      if (failed < MAX_REPLAY_ATTEMPTS) {
+        LOG.warn("spooled charge replay failed (attempt {} of {}), account_id={} event_id={}: {}", failed,
+            MAX_REPLAY_ATTEMPTS, request.accountId(), request.eventId(), e.toString());
+        return false;
+      }
+      counters.rejected.increment();
+      LOG.error("spooled charge failed {} replays, kept in {}: account_id={} event_id={}: {}", failed,
+          ChargeSpool.REJECTED_FILE, request.accountId(), request.eventId(), e.toString());
+      spool.reject(record, "replay failed " + failed + " times: " + e);
+      return true;
+    }
+  }
+}
