@@ -7,6 +7,8 @@ import dev.creditgate.ledger.ChargeIntent;
 import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.ChargeResult;
 import dev.creditgate.ledger.CreditLedger;
+import dev.creditgate.ledger.MeteringLedger;
+import dev.creditgate.ledger.PriceBook;
 import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
@@ -42,7 +44,7 @@ class IntentSyncWaitTest {
       real.createPriceRule(GatewayTestSupport.RULE);
       String key = keys.create(ApiKey.Kind.USER, "acme", "").secret();
       AtomicInteger awaited = new AtomicInteger();
-      CreditLedger stalling = stallingIntents(real, awaited);
+      FullLedger stalling = stallingIntents(real, awaited);
 
       long waited = call(upstream, keys, key, stalling, "400ms");
       assertThat(awaited.get()).isEqualTo(1);
@@ -59,7 +61,7 @@ class IntentSyncWaitTest {
   }
 
   /** One chat call through a gateway with the given wait; returns how long it took in nanos. */
-  private long call(TestUpstream upstream, ApiKeyStore keys, String key, CreditLedger ledger, String wait)
+  private long call(TestUpstream upstream, ApiKeyStore keys, String key, FullLedger ledger, String wait)
       throws Exception {
     GatewayConfig config = GatewayConfig.fromProperties(Map.of("server.port", "0", "admin.token",
         "intent-wait-admin-token-123", "models.pro.base-url", upstream.baseUrl(), "models.pro.model", "m",
@@ -81,10 +83,14 @@ class IntentSyncWaitTest {
     }
   }
 
+  /** The ledger roles a gateway is built with. */
+  interface FullLedger extends CreditLedger, MeteringLedger, PriceBook {
+  }
+
   /** {@code real}, except that its intents never become durable: a wait for one lasts its whole timeout. */
-  private static CreditLedger stallingIntents(CreditLedger real, AtomicInteger awaited) {
-    return (CreditLedger) Proxy.newProxyInstance(IntentSyncWaitTest.class.getClassLoader(),
-        new Class<?>[] {CreditLedger.class}, (proxy, method, args) -> {
+  private static FullLedger stallingIntents(JdbcCreditLedger real, AtomicInteger awaited) {
+    return (FullLedger) Proxy.newProxyInstance(IntentSyncWaitTest.class.getClassLoader(),
+        new Class<?>[] {FullLedger.class}, (proxy, method, args) -> {
           Object result;
           try {
             result = method.invoke(real, args);
