@@ -17,13 +17,13 @@ public final class Admission {
   public enum Reason {
     /** The snapshot shows a positive balance and no block. */
     BALANCE_POSITIVE(true, false),
-    /** The credit store does not know the account, or no store is wired (the seed admits). */
+    /** The credit store does not know the account, or no store is wired: admitted. */
     NO_SNAPSHOT(true, false),
     /** The call has no account. */
     SKIPPED_NO_ACCOUNT(true, false),
     /** A trusted caller asked not to charge the call. */
     SKIPPED_SKIP_CHARGE(true, false),
-    /** The guard has no cache wired and admits everything (seed step G0). */
+    /** The guard has no cache wired and admits everything. */
     NOT_WIRED(true, false),
     /** The cache failed or exceeded its time budget; admitted because the guard fails open. */
     FAIL_OPEN_CACHE_ERROR(true, true),

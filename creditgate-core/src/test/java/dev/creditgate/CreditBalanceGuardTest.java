@@ -21,7 +21,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
-/** The seed's steps G0-G5 (REFERENCE.md), branch by branch, and each deliberate difference. */
+/**
+ * The guard's steps (docs/architecture.md) branch by branch: not wired, skips, blocked marker,
+ * cached snapshot, store fetch, decision; then the rules beyond those steps.
+ */
 class CreditBalanceGuardTest {
 
   private static final Duration FETCH_TIMEOUT = Duration.ofSeconds(1);
@@ -81,7 +84,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class G0NotWired {
+  class NotWired {
     @Test
     void guardWithoutCacheAdmitsEverythingAndTouchesNothing() {
       store.accounts.put("u1", snap(0, true, 1));
@@ -93,7 +96,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class G1Skips {
+  class Skips {
     @Test
     void noAccountIsAdmittedWithoutAnyCall() {
       assertThat(guard().check(ctx("  ")).reason()).isEqualTo(Reason.SKIPPED_NO_ACCOUNT);
@@ -120,7 +123,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class G2BlockedMarker {
+  class BlockedMarker {
     @Test
     void markerSetIsDeniedWithoutTouchingTheStore() {
       cache.delegate.setBlocked("u1", 0, Duration.ofMinutes(5));
@@ -145,7 +148,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class G3CachedSnapshot {
+  class CachedSnapshot {
     @Test
     void positiveSnapshotIsAdmittedInOneRoundTrip() {
       cache.delegate.putSnapshot("u1", snap(1, false, 1), Duration.ofMinutes(10));
@@ -157,7 +160,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class G4StoreFetch {
+  class StoreFetch {
     @Test
     void missWithoutStoreIsAdmitted() {
       try (CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).build()) {
@@ -224,7 +227,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class G5Decision {
+  class Decision {
     @Test
     void cachedNonPositiveBalanceIsDeniedAndMarked() {
       cache.delegate.putSnapshot("u1", snap(-5, false, 2), Duration.ofMinutes(10));
@@ -243,7 +246,7 @@ class CreditBalanceGuardTest {
     }
 
     @Test
-    void guardThrowsTheSeedsErrorOnDenial() {
+    void guardThrowsCreditBalanceBlockedOnDenial() {
       cache.delegate.putSnapshot("u1", snap(0, false, 2), Duration.ofMinutes(10));
       assertThatThrownBy(() -> guard().guard(ctx("u1")))
           .isInstanceOf(CreditBalanceBlockedException.class)
@@ -254,7 +257,7 @@ class CreditBalanceGuardTest {
   }
 
   @Nested
-  class Differences {
+  class BeyondTheSteps {
     @Test
     void storeBlockedAccountWithPositiveBalanceIsDeniedOnFirstSight() {
       store.accounts.put("u1", snap(1_000, true, 3));
@@ -455,7 +458,7 @@ class CreditBalanceGuardTest {
     }
 
     @Test
-    void zeroTurnsItOffAndFailuresFailOpenAsInTheSeed() {
+    void zeroTurnsItOffAndFailuresFailOpen() {
       cache.delegate.putSnapshot("u1", snap(0, false, 3), Duration.ofMinutes(10));
       try (CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).snapshotProvider(store)
           .rememberDenials(Duration.ZERO).build()) {
@@ -543,7 +546,7 @@ class CreditBalanceGuardTest {
     }
 
     @Test
-    void defaultsAreTheSeeds() {
+    void defaultsAreTheDocumentedOnes() {
       assertThat(CreditBalanceGuard.DEFAULT_BLOCKED_TTL).isEqualTo(Duration.ofMinutes(5));
       assertThat(CreditBalanceGuard.DEFAULT_SNAPSHOT_TTL).isEqualTo(Duration.ofMinutes(10));
       assertThat(CreditBalanceGuard.DEFAULT_FETCH_TIMEOUT).isEqualTo(Duration.ofSeconds(1));

@@ -15,7 +15,7 @@ import net.jqwik.api.Combinators;
 
 /**
  * Random sequences of store changes, cache faults, passing time and guard calls: after every call
- * the guard's decision equals a plain reference model of G0-G5 plus this project's differences,
+ * the guard's decision equals a plain model of its documented steps (docs/architecture.md),
  * and the model's idea of the cache stays in step with the real in-memory cache.
  */
 class GuardModelPropertyTest {

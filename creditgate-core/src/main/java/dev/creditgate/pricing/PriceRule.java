@@ -40,7 +40,7 @@ public record PriceRule(
     model = normalizePattern(model);
     Checks.requireBetween("inputPrice", inputPrice, 0, MAX_PRICE);
     Checks.requireBetween("outputPrice", outputPrice, 0, MAX_PRICE);
-    // Cached and reasoning prices <= 0 mean "same as input/output" (the seed's fallback).
+    // Cached and reasoning prices <= 0 mean "same as input/output" (see Pricing).
     Checks.requireBetween("cachedPrice", cachedPrice, Long.MIN_VALUE, MAX_PRICE);
     Checks.requireBetween("reasoningPrice", reasoningPrice, Long.MIN_VALUE, MAX_PRICE);
     Checks.requireBetween("creditsPerUnit", creditsPerUnit, 1, MAX_CREDITS_PER_UNIT);

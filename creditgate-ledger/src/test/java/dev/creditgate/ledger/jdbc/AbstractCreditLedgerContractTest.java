@@ -53,7 +53,7 @@ import org.junit.jupiter.api.TestInstance;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class AbstractCreditLedgerContractTest {
 
-  /** The REFERENCE.md example rule: input 3200, output 16000, cached 800, reasoning 16000, 100 credits per unit. */
+  /** The example rule: input 3200, output 16000, cached 800, reasoning 16000, 100 credits per unit. */
   static PriceRule exampleRule(String scene) {
     return new PriceRule(0, scene, "", "", 3200, 16000, 800, 16000, 100, 0, 0, true);
   }
