@@ -388,10 +388,12 @@ public final class AdminApi {
 
   private static long asLong(JsonNode v, String field) {
     if (!v.isIntegralNumber()) {
-      throw ApiError.validation(field + " must be an integer, but was " + Checks.abbreviate(v.toString(), QUOTED_VALUE_LENGTH), field);
+      throw ApiError.validation(field + " must be an integer, but was "
+          + Checks.abbreviate(v.toString(), QUOTED_VALUE_LENGTH), field);
     }
     if (!v.canConvertToLong()) {
-      throw ApiError.validation(field + " is out of range: " + Checks.abbreviate(v.toString(), QUOTED_VALUE_LENGTH), field);
+      throw ApiError.validation(field + " is out of range: " + Checks.abbreviate(v.toString(), QUOTED_VALUE_LENGTH),
+          field);
     }
     return v.asLong();
   }
@@ -433,7 +435,7 @@ public final class AdminApi {
   }
 
   /** The parameter a rejected argument names, if its check named one. */
-  static String parameter(RuntimeException e) {
+  private static String parameter(RuntimeException e) {
     return e instanceof InvalidArgumentException invalid ? invalid.parameter() : null;
   }
 
