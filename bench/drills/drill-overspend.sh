@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Drill 4: overspend measurement (documents today's behaviour; REFERENCE.md gap 5).
+# Drill 4: overspend measurement (documents today's behaviour: the guard admits while the balance
+# is positive, so concurrent calls can overspend; docs/architecture.md, gap 5).
 # One account with 100 credits; CALLS (50) concurrent non-streaming calls, each priced at exactly
 # 20 credits (max_tokens 8 -> the simulator reports 8 completion tokens; price rule: output
 # 2,500,000 micro-units per 1,000 tokens, input 0, 1,000 credits per unit -> 20 credits).

@@ -4,7 +4,7 @@ import java.util.Objects;
 
 /**
  * The account may not spend: blocked, or its balance is not positive. The gateway answers HTTP 402.
- * The message is the seed's, {@value #MESSAGE}; {@link #admission()} says why.
+ * The message is always {@value #MESSAGE}; {@link #admission()} says why.
  */
 public class CreditBalanceBlockedException extends CreditgateException {
 

@@ -144,10 +144,7 @@ public final class InMemoryCreditCache implements CreditCache {
   }
 
   private long deadline(String name, Duration ttl) {
-    if (ttl == null || ttl.isNegative() || ttl.isZero()) {
-      throw new IllegalArgumentException(name + " must be positive, but was " + ttl);
-    }
-    return ticker.read() + ttl.toNanos();
+    return ticker.read() + Checks.requirePositive(name, ttl).toNanos();
   }
 
   /** Options for an {@link InMemoryCreditCache}. */

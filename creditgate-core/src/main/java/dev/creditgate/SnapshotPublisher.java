@@ -1,6 +1,6 @@
 package dev.creditgate;
 
-import static dev.creditgate.Durations.requirePositive;
+import static dev.creditgate.Checks.requirePositive;
 
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.internal.ThrottledLog;

@@ -30,8 +30,9 @@ import org.HdrHistogram.Histogram;
  * Guard decisions per second against one Redis, side by side in one run, with 64 concurrent
  * callers over 10,000 funded accounts (every decision admits: the common path):
  * <ol type="a">
- *   <li>baseline: the seed's algorithm ported as-is with Lettuce: GET the blocked marker, then GET
- *       the JSON snapshot, sequentially, synchronous calls on one shared connection;</li>
+ *   <li>baseline: the guard of the service Creditgate reproduces (docs/architecture.md), ported
+ *       as-is with Lettuce: GET the blocked marker, then GET the JSON snapshot, sequentially,
+ *       synchronous calls on one shared connection;</li>
  *   <li>{@link CreditBalanceGuard} on {@link RedisCreditCache}: one MGET per lookup (lookup
  *       batching off), then with its default coalescing of concurrent lookups into shared MGETs;</li>
  *   <li>the same with the near cache on.</li>
@@ -48,7 +49,7 @@ public final class RedisGuardLoadBenchmark {
   static final int CALLERS = 64;
   static final int ACCOUNTS = 10_000;
   /**
-   * The seed port has no time budget, so (b) and (c) get one far above any latency seen here:
+   * The baseline (a) has no time budget, so (b) and (c) get one far above any latency seen here:
    * the comparison is about throughput, and a decision the budget turned into a fail-open would
    * be a non-answer. Degraded decisions are counted and left out of decisions/s all the same.
    */
@@ -80,14 +81,14 @@ public final class RedisGuardLoadBenchmark {
     List<Result> results = new ArrayList<>();
     try (StatefulRedisConnection<String, String> connection = client.connect()) {
       RedisCommands<String, String> sync = connection.sync();
-      String seedPrefix = prefix + ":smartflow";
+      String twoReadPrefix = prefix + ":smartflow";
       Instant now = Instant.now();
       for (int i = 0; i < ACCOUNTS; i++) {
-        // The seed's snapshot: JSON {"balance":..,"updated_at":..}; no blocked marker for funded accounts.
-        sync.set(seedPrefix + ":credit_balance_snapshot:" + accounts[i],
+        // The baseline's snapshot: JSON {"balance":..,"updated_at":..}; no blocked marker for funded accounts.
+        sync.set(twoReadPrefix + ":credit_balance_snapshot:" + accounts[i],
             "{\"balance\":1000000,\"updated_at\":\"" + now + "\"}");
       }
-      SeedGuard seed = new SeedGuard(sync, seedPrefix);
+      TwoReadGuard twoReads = new TwoReadGuard(sync, twoReadPrefix);
 
       // Filled with a patient budget: the first writes pay for connecting and loading scripts.
       try (RedisCreditCache filler = RedisCreditCache.builder(uri).keyPrefix(prefix).timeout(Duration.ofSeconds(5))
@@ -103,7 +104,7 @@ public final class RedisGuardLoadBenchmark {
                .build();
            CreditBalanceGuard nearGuard = CreditBalanceGuard.builder().cache(near).cacheTimeout(BUDGET).build()) {
         List<Variant> variants = List.of(
-            new Variant("a) seed port: GET marker, GET snapshot", i -> seed.admit(accounts[i])),
+            new Variant("a) two reads: GET marker, GET snapshot", i -> twoReads.admit(accounts[i])),
             new Variant("b0) guard + RedisCreditCache, one MGET per lookup (batching off)",
                 i -> admitted(singleGuard, contexts[i])),
             new Variant("b) guard + RedisCreditCache, coalesced MGETs (default)", i -> admitted(plainGuard, contexts[i])),
@@ -255,12 +256,15 @@ public final class RedisGuardLoadBenchmark {
     }
   }
 
-  /** The seed's guard, step for step (G2, G3, G5), with its two sequential reads and no time budget. */
-  static final class SeedGuard {
+  /**
+   * The baseline guard: a blocked marker denies; else a snapshot with a positive balance admits, one
+   * without denies, no snapshot admits. Two sequential reads and no time budget.
+   */
+  static final class TwoReadGuard {
     private final RedisCommands<String, String> redis;
     private final String prefix;
 
-    SeedGuard(RedisCommands<String, String> redis, String prefix) {
+    TwoReadGuard(RedisCommands<String, String> redis, String prefix) {
       this.redis = redis;
       this.prefix = prefix;
     }

@@ -1,5 +1,7 @@
 package dev.creditgate.pricing;
 
+import dev.creditgate.Checks;
+import dev.creditgate.InvalidArgumentException;
 import java.util.Objects;
 
 /**
@@ -36,15 +38,15 @@ public record PriceRule(
     scene = normalizePattern(scene);
     provider = normalizePattern(provider);
     model = normalizePattern(model);
-    requireRange("inputPrice", inputPrice, 0, MAX_PRICE);
-    requireRange("outputPrice", outputPrice, 0, MAX_PRICE);
-    // Cached and reasoning prices <= 0 mean "same as input/output" (the seed's fallback).
-    requireRange("cachedPrice", cachedPrice, Long.MIN_VALUE, MAX_PRICE);
-    requireRange("reasoningPrice", reasoningPrice, Long.MIN_VALUE, MAX_PRICE);
-    requireRange("creditsPerUnit", creditsPerUnit, 1, MAX_CREDITS_PER_UNIT);
-    requireRange("markupBps", markupBps, 0, MAX_MARKUP_BPS);
+    Checks.requireBetween("inputPrice", inputPrice, 0, MAX_PRICE);
+    Checks.requireBetween("outputPrice", outputPrice, 0, MAX_PRICE);
+    // Cached and reasoning prices <= 0 mean "same as input/output" (see Pricing).
+    Checks.requireBetween("cachedPrice", cachedPrice, Long.MIN_VALUE, MAX_PRICE);
+    Checks.requireBetween("reasoningPrice", reasoningPrice, Long.MIN_VALUE, MAX_PRICE);
+    Checks.requireBetween("creditsPerUnit", creditsPerUnit, 1, MAX_CREDITS_PER_UNIT);
+    Checks.requireBetween("markupBps", markupBps, 0, MAX_MARKUP_BPS);
     if (id < 0) {
-      throw new IllegalArgumentException("id must be >= 0, but was " + id);
+      throw new InvalidArgumentException("id", "id must be >= 0, but was " + id);
     }
   }
 
@@ -70,11 +72,5 @@ public record PriceRule(
 
   private static String normalizePattern(String value) {
     return value == null ? "" : value.trim();
-  }
-
-  private static void requireRange(String name, long value, long min, long max) {
-    if (value < min || value > max) {
-      throw new IllegalArgumentException(name + " must be between " + min + " and " + max + ", but was " + value);
-    }
   }
 }

@@ -5,7 +5,7 @@ import java.util.Comparator;
 import java.util.Optional;
 
 /**
- * The seed service's quote, in exact integer arithmetic:
+ * What usage costs under a price rule, in exact integer arithmetic:
  * <ul>
  *   <li>cached tokens are capped at input tokens, reasoning tokens at output tokens;</li>
  *   <li>a cached or reasoning price <= 0 falls back to the input or output price;</li>

@@ -7,9 +7,9 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The seed's quote on the REFERENCE.md example rule (input 3200, output 16000, cached 800,
- * reasoning 16000 micros per 1K tokens, 100 credits per currency unit); every expected figure is
- * worked out by hand in the comment above it.
+ * Quotes on an example rule (input 3200, output 16000, cached 800, reasoning 16000 micros per 1K
+ * tokens, 100 credits per currency unit); every expected figure is worked out by hand in the
+ * comment above it.
  */
 class PricingTest {
 

@@ -4,32 +4,28 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.BillingContext;
+import dev.creditgate.ledger.LedgerUnavailableException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Types;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.sql.DataSource;
-import org.flywaydb.core.Flyway;
 
 /**
- * API keys in the ledger's database, in the gateway's own table and migration history
- * ({@code flyway_gateway_history}), so the ledger's schema and the gateway's evolve apart.
+ * API keys: creation, authentication and revocation, over {@link ApiKeyRecords} (the ledger's
+ * database, in the gateway's own table and migration history, so the ledger's schema and the
+ * gateway's evolve apart). {@link #open} gives the keys a small connection pool of their own, so
+ * that requests with unknown keys, each a database read, cannot take the ledger's connections.
  *
  * <p>A key is 32 random bytes, shown once by {@link #create}; only its SHA-256 is stored. SHA-256
  * without salt or stretching suffices because the secret is random and high-entropy, not a
@@ -49,12 +45,12 @@ import org.flywaydb.core.Flyway;
  * Unknown and revoked keys are not remembered, so a new key works at once and guessing fills no
  * memory.
  */
-public final class ApiKeyStore {
+public final class ApiKeyStore implements AutoCloseable {
 
   /** The prefix of every key secret, so leaked keys are recognisable by secret scanners. */
   public static final String SECRET_PREFIX = "cgk_";
   /** Seconds a key query may take. */
-  public static final int QUERY_TIMEOUT_SECONDS = 5;
+  public static final int QUERY_TIMEOUT_SECONDS = JdbcApiKeyRecords.QUERY_TIMEOUT_SECONDS;
 
   /** The bound within which a revocation made by another process takes effect. */
   public static final Duration DEFAULT_CACHE_TTL = Duration.ofSeconds(2);
@@ -82,9 +78,8 @@ public final class ApiKeyStore {
   public static final long DEFAULT_CACHE_SIZE = 100_000;
 
   private static final int SECRET_BYTES = 32;
-  private static final String COLUMNS = "id, key_prefix, kind, account_id, label, created_at, revoked_at";
 
-  private final DataSource dataSource;
+  private final ApiKeyRecords records;
   private final Clock clock;
   private final SecureRandom random = new SecureRandom();
   /** Valid keys by secret hash; null when caching is off (TTL zero). */
@@ -115,19 +110,53 @@ public final class ApiKeyStore {
     }
   }
 
-  /** A store remembering valid keys for {@link #DEFAULT_CACHE_TTL}. */
+  /**
+   * A store of the keys in the database at {@code jdbcUrl} (the ledger's, PostgreSQL or SQLite),
+   * read through a pool of its own that {@link #close} closes, remembering valid keys for
+   * {@link #DEFAULT_CACHE_TTL}. Creates or updates the key table first. Open the ledger before: it
+   * creates a SQLite file's directory.
+   *
+   * @throws IllegalArgumentException when the URL names another kind of database
+   * @throws LedgerUnavailableException when the database cannot be reached to migrate
+   */
+  public static ApiKeyStore open(String jdbcUrl, Clock clock) {
+    JdbcApiKeyRecords records = JdbcApiKeyRecords.open(jdbcUrl);
+    try {
+      JdbcApiKeyRecords.migrate(records.dataSource());
+      return new ApiKeyStore(records, clock, DEFAULT_CACHE_TTL, Ticker.systemTicker());
+    } catch (RuntimeException e) {
+      records.close();
+      throw e;
+    }
+  }
+
+  /**
+   * A store of the keys in {@code dataSource}, which the caller owns and closes, remembering valid
+   * keys for {@link #DEFAULT_CACHE_TTL}. Its queries share that pool: a server should prefer
+   * {@link #open}.
+   */
   public ApiKeyStore(DataSource dataSource, Clock clock) {
     this(dataSource, clock, DEFAULT_CACHE_TTL, Ticker.systemTicker());
   }
 
   /**
-   * A store remembering valid keys for {@code cacheTtl} ({@link Duration#ZERO}: every
-   * authentication reads the database).
+   * A store of the keys in {@code dataSource}, which the caller owns and closes, remembering valid
+   * keys for {@code cacheTtl} ({@link Duration#ZERO}: every authentication reads the database).
    *
    * @throws IllegalArgumentException when {@code cacheTtl} is negative
    */
   public ApiKeyStore(DataSource dataSource, Clock clock, Duration cacheTtl, Ticker ticker) {
-    this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+    this(new JdbcApiKeyRecords(dataSource), clock, cacheTtl, ticker);
+  }
+
+  /**
+   * A store of the keys in {@code records}, which {@link #close} closes, remembering valid keys for
+   * {@code cacheTtl} ({@link Duration#ZERO}: every authentication reads the records).
+   *
+   * @throws IllegalArgumentException when {@code cacheTtl} is negative
+   */
+  public ApiKeyStore(ApiKeyRecords records, Clock clock, Duration cacheTtl, Ticker ticker) {
+    this.records = Objects.requireNonNull(records, "records");
     this.clock = Objects.requireNonNull(clock, "clock");
     Objects.requireNonNull(cacheTtl, "cacheTtl");
     Objects.requireNonNull(ticker, "ticker");
@@ -149,26 +178,25 @@ public final class ApiKeyStore {
     this.ticker = ticker;
   }
 
-  /** Creates or updates the gateway's tables; safe to run on every start. */
+  /**
+   * Creates or updates the gateway's tables in {@code dataSource}; safe to run on every start.
+   *
+   * @throws LedgerUnavailableException when the database cannot be reached
+   */
   public static void migrate(DataSource dataSource) {
-    String dialect;
-    try (Connection c = dataSource.getConnection()) {
-      String product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
-      dialect = product.contains("postgres") ? "postgresql" : product.contains("sqlite") ? "sqlite" : null;
-      if (dialect == null) {
-        throw new IllegalArgumentException("the gateway supports PostgreSQL and SQLite, but the database is " + product);
-      }
-    } catch (SQLException e) {
-      throw new dev.creditgate.ledger.LedgerUnavailableException("cannot reach the database to migrate API keys", e);
+    JdbcApiKeyRecords.migrate(dataSource);
+  }
+
+  /**
+   * Creates or updates the gateway's tables in the database at {@code jdbcUrl}, through a pool
+   * opened for it and closed before this returns.
+   *
+   * @throws LedgerUnavailableException when the database cannot be reached
+   */
+  public static void migrate(String jdbcUrl) {
+    try (JdbcApiKeyRecords records = JdbcApiKeyRecords.open(jdbcUrl)) {
+      JdbcApiKeyRecords.migrate(records.dataSource());
     }
-    Flyway.configure()
-        .dataSource(dataSource)
-        .locations("classpath:db/gateway/" + dialect)
-        .table("flyway_gateway_history")
-        .baselineOnMigrate(true)
-        .baselineVersion("0")
-        .load()
-        .migrate();
   }
 
   /**
@@ -197,27 +225,9 @@ public final class ApiKeyStore {
     String id = "key_" + HexFormat.of().formatHex(idBytes);
     String prefix = secret.substring(0, SECRET_PREFIX.length() + 6);
     Instant now = clock.instant();
-    try (Connection c = dataSource.getConnection();
-         PreparedStatement ps = c.prepareStatement("INSERT INTO gateway_api_keys"
-             + " (id, key_hash, key_prefix, kind, account_id, label, created_at, revoked_at)"
-             + " VALUES (?, ?, ?, ?, ?, ?, ?, NULL)")) {
-      ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
-      ps.setString(1, id);
-      ps.setString(2, hash(secret));
-      ps.setString(3, prefix);
-      ps.setString(4, kind.name());
-      if (account.isEmpty()) {
-        ps.setNull(5, Types.VARCHAR);
-      } else {
-        ps.setString(5, account);
-      }
-      ps.setString(6, cleanLabel);
-      ps.setLong(7, now.toEpochMilli());
-      ps.executeUpdate();
-    } catch (SQLException e) {
-      throw unavailable("create an API key", e);
-    }
-    return new CreatedKey(new ApiKey(id, prefix, kind, account, cleanLabel, now, null), secret);
+    ApiKey key = new ApiKey(id, prefix, kind, account, cleanLabel, now, null);
+    records.insert(key, hash(secret));
+    return new CreatedKey(key, secret);
   }
 
   /** The valid (not revoked) key whose secret is {@code secret}, if any. */
@@ -256,7 +266,7 @@ public final class ApiKeyStore {
     boolean outage = false;
     try {
       found = lookup(presented);
-    } catch (dev.creditgate.ledger.LedgerUnavailableException e) {
+    } catch (LedgerUnavailableException e) {
       outage = true;
       if (known != null) {
         return Optional.of(known);
@@ -305,7 +315,7 @@ public final class ApiKeyStore {
     if (databaseRetryAt.get() == Long.MIN_VALUE && sweeping.compareAndSet(false, true)) {
       try {
         sweep(now);
-      } catch (dev.creditgate.ledger.LedgerUnavailableException e) {
+      } catch (LedgerUnavailableException e) {
         extendOutage(ticker.read() + OUTAGE_RETRY.toNanos());
       } finally {
         sweeping.set(false);
@@ -328,20 +338,7 @@ public final class ApiKeyStore {
   private void sweep(long startedAt) {
     long fromMillis = sweepFromMillis;
     long nextFromMillis = clock.millis();
-    java.util.Map<String, Long> found = new java.util.HashMap<>();
-    try (Connection c = dataSource.getConnection();
-         PreparedStatement ps = c.prepareStatement("SELECT id, revoked_at FROM gateway_api_keys"
-             + " WHERE revoked_at IS NOT NULL AND revoked_at >= ?")) {
-      ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
-      ps.setLong(1, fromMillis - SWEEP_CLOCK_MARGIN.toMillis());
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          found.put(rs.getString(1), rs.getLong(2));
-        }
-      }
-    } catch (SQLException e) {
-      throw unavailable("read revoked API keys", e);
-    }
+    Map<String, Long> found = records.revokedSince(fromMillis - SWEEP_CLOCK_MARGIN.toMillis());
     java.util.Set<String> fresh = new java.util.HashSet<>();
     for (var e : found.entrySet()) {
       if (sweptRevocations.putIfAbsent(e.getKey(), e.getValue()) == null) {
@@ -361,59 +358,16 @@ public final class ApiKeyStore {
   }
 
   private Optional<ApiKey> lookup(String presented) {
-    try (Connection c = dataSource.getConnection();
-         PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + ", key_hash FROM gateway_api_keys"
-             + " WHERE key_hash = ?")) {
-      ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
-      ps.setString(1, presented);
-      try (ResultSet rs = ps.executeQuery()) {
-        if (!rs.next()) {
-          return Optional.empty();
-        }
-        // The index finds the row; the constant-time comparison keeps timing from telling how
-        // much of a guess matched.
-        boolean same = MessageDigest.isEqual(presented.getBytes(StandardCharsets.US_ASCII),
-            rs.getString("key_hash").trim().getBytes(StandardCharsets.US_ASCII));
-        ApiKey key = read(rs);
-        return same && !key.revoked() ? Optional.of(key) : Optional.empty();
-      }
-    } catch (SQLException e) {
-      throw unavailable("check an API key", e);
-    }
+    return records.findByHash(presented).filter(key -> !key.revoked());
   }
 
   /** Keys of {@code accountId} (all keys when null), oldest first, without secrets. */
   public List<ApiKey> list(String accountId) {
-    String sql = "SELECT " + COLUMNS + " FROM gateway_api_keys"
-        + (accountId == null ? "" : " WHERE account_id = ?") + " ORDER BY created_at, id";
-    try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
-      if (accountId != null) {
-        ps.setString(1, accountId);
-      }
-      List<ApiKey> keys = new ArrayList<>();
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          keys.add(read(rs));
-        }
-      }
-      return keys;
-    } catch (SQLException e) {
-      throw unavailable("list API keys", e);
-    }
+    return records.list(accountId);
   }
 
   public Optional<ApiKey> find(String id) {
-    try (Connection c = dataSource.getConnection();
-         PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM gateway_api_keys WHERE id = ?")) {
-      ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
-      ps.setString(1, id);
-      try (ResultSet rs = ps.executeQuery()) {
-        return rs.next() ? Optional.of(read(rs)) : Optional.empty();
-      }
-    } catch (SQLException e) {
-      throw unavailable("read an API key", e);
-    }
+    return records.find(id);
   }
 
   /** Revokes the key; returns it, or empty when there is no such key. Revoking twice keeps the first time. */
@@ -432,26 +386,8 @@ public final class ApiKeyStore {
   }
 
   private Optional<ApiKey> revokeInDatabase(String id) {
-    try (Connection c = dataSource.getConnection();
-         PreparedStatement ps = c.prepareStatement(
-             "UPDATE gateway_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")) {
-      ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
-      ps.setLong(1, clock.instant().toEpochMilli());
-      ps.setString(2, id);
-      ps.executeUpdate();
-    } catch (SQLException e) {
-      throw unavailable("revoke an API key", e);
-    }
+    records.revoke(id, clock.instant());
     return find(id);
-  }
-
-  private static ApiKey read(ResultSet rs) throws SQLException {
-    long revoked = rs.getLong("revoked_at");
-    Instant revokedAt = rs.wasNull() ? null : Instant.ofEpochMilli(revoked);
-    String account = rs.getString("account_id");
-    return new ApiKey(rs.getString("id"), rs.getString("key_prefix"), ApiKey.Kind.valueOf(rs.getString("kind")),
-        account == null ? "" : account, rs.getString("label"), Instant.ofEpochMilli(rs.getLong("created_at")),
-        revokedAt);
   }
 
   static String hash(String secret) {
@@ -463,7 +399,9 @@ public final class ApiKeyStore {
     }
   }
 
-  private static RuntimeException unavailable(String what, SQLException e) {
-    return new dev.creditgate.ledger.LedgerUnavailableException("cannot " + what + ": " + e.getSQLState(), e);
+  /** Closes the records: the connection pool {@link #open} made; nothing for a caller's data source. */
+  @Override
+  public void close() {
+    records.close();
   }
 }

@@ -160,11 +160,6 @@ public final class Gateway implements AutoCloseable {
     return config;
   }
 
-  /** The Prometheus registry the gateway reports to. */
-  public PrometheusMeterRegistry meterRegistry() {
-    return registry;
-  }
-
   private void models(Context ctx, Authenticator auth) {
     auth.anyKey(ctx);
     ObjectNode root = Json.MAPPER.createObjectNode();

@@ -74,7 +74,7 @@ public record GatewayConfig(
   public static final Duration DEFAULT_INTENT_SYNC_WAIT = Duration.ofSeconds(1);
   static final Duration MAX_INTENT_SYNC_WAIT = Duration.ofSeconds(60);
   public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(15);
-  /** The aliases that always exist (the seed's), routed or not. */
+  /** The aliases that always exist, routed or not; an unrouted one answers 503. */
   public static final List<String> BUILT_IN_ALIASES = List.of("lite", "pro", "max");
   /** The alias an empty {@code model} means. */
   public static final String DEFAULT_ALIAS = "pro";

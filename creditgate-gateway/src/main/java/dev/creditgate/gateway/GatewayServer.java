@@ -63,8 +63,9 @@ public final class GatewayServer implements AutoCloseable {
       owned.push(publisher);
       JdbcCreditLedger ledger = openLedger(config, publisher::publishAll);
       owned.push(ledger);
-      ApiKeyStore.migrate(ledger.dataSource());
-      ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC());
+      // The keys have a pool of their own: a flood of bogus keys must not starve the ledger's.
+      ApiKeyStore keys = ApiKeyStore.open(config.ledgerUrl(), Clock.systemUTC());
+      owned.push(keys);
       Gateway gateway = Gateway.builder()
           .config(config)
           .ledger(ledger)

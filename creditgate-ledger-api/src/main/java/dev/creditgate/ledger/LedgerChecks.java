@@ -1,6 +1,12 @@
 package dev.creditgate.ledger;
 
-/** Argument checks shared by the ledger's requests; each message names the bad value. */
+import dev.creditgate.Checks;
+import dev.creditgate.InvalidArgumentException;
+
+/**
+ * Argument checks shared by the ledger's requests. Each throws an {@link InvalidArgumentException}
+ * naming the parameter, with a message that names the bad value.
+ */
 public final class LedgerChecks {
 
   /** The longest event id (idempotency key) accepted. */
@@ -14,7 +20,7 @@ public final class LedgerChecks {
   public static String requireEventId(String eventId) {
     if (eventId == null || eventId.isBlank() || eventId.length() > MAX_EVENT_ID_LENGTH
         || !eventId.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
-      throw new IllegalArgumentException("eventId must be 1-" + MAX_EVENT_ID_LENGTH
+      throw new InvalidArgumentException("eventId", "eventId must be 1-" + MAX_EVENT_ID_LENGTH
           + " printable ASCII characters without spaces, but was " + (eventId == null ? "null" : "'" + eventId + "'"));
     }
     return eventId;
@@ -22,17 +28,14 @@ public final class LedgerChecks {
 
   /** Checks {@code 0 < amount <= MAX_AMOUNT}. */
   public static long requirePositiveAmount(String name, long amount) {
-    if (amount <= 0 || amount > MAX_AMOUNT) {
-      throw new IllegalArgumentException(name + " must be between 1 and " + MAX_AMOUNT + ", but was " + amount);
-    }
-    return amount;
+    return Checks.requireBetween(name, amount, 1, MAX_AMOUNT);
   }
 
   /** Checks {@code amount != 0} and {@code |amount| <= MAX_AMOUNT}. */
   public static long requireNonZeroAmount(String name, long amount) {
     if (amount == 0 || amount > MAX_AMOUNT || amount < -MAX_AMOUNT) {
-      throw new IllegalArgumentException(name + " must be non-zero and between -" + MAX_AMOUNT + " and " + MAX_AMOUNT
-          + ", but was " + amount);
+      throw new InvalidArgumentException(name, name + " must be non-zero and between -" + MAX_AMOUNT + " and "
+          + MAX_AMOUNT + ", but was " + amount);
     }
     return amount;
   }

@@ -3,6 +3,7 @@ package dev.creditgate.redis;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.BillingContext;
 import dev.creditgate.CacheLookup;
+import dev.creditgate.Checks;
 import dev.creditgate.CreditBalanceGuard;
 import dev.creditgate.CreditCache;
 import dev.creditgate.CreditSnapshot;
@@ -179,7 +180,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
    * command after {@code timeout} so a stalled server does not pile commands up.
    */
   public static ClientOptions recommendedClientOptions(Duration timeout) {
-    requirePositive("timeout", timeout);
+    Checks.requirePositive("timeout", timeout);
     return ClientOptions.builder()
         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
         .timeoutOptions(TimeoutOptions.enabled(timeout))
@@ -204,7 +205,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   @Override
   public CompletableFuture<CacheLookup> lookup(String accountId) {
-    String account = checkAccount(accountId);
+    String account = BillingContext.requireValidAccountId(accountId);
     if (near == null) {
       return bounded("lookup", account, () -> readLookup(account));
     }
@@ -245,7 +246,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   @Override
   public CompletableFuture<Boolean> putSnapshot(String accountId, CreditSnapshot snapshot, Duration ttl) {
-    String account = checkAccount(accountId);
+    String account = BillingContext.requireValidAccountId(accountId);
     Objects.requireNonNull(snapshot, "snapshot");
     String ttlMillis = ttlMillis(ttl);
     return write("putSnapshot", account, () -> this.<Long>runScript(LuaScript.PUT_SNAPSHOT,
@@ -256,7 +257,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   @Override
   public CompletableFuture<Void> setBlocked(String accountId, long version, Duration ttl) {
-    String account = checkAccount(accountId);
+    String account = BillingContext.requireValidAccountId(accountId);
     if (version < 0) {
       throw new IllegalArgumentException("version must be >= 0, but was " + version);
     }
@@ -268,14 +269,14 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   @Override
   public CompletableFuture<Void> clearBlocked(String accountId) {
-    String account = checkAccount(accountId);
+    String account = BillingContext.requireValidAccountId(accountId);
     return write("clearBlocked", account, () -> this.<Long>runScript(LuaScript.DELETE,
         new String[] {markerKey(account)}, channel, message(account)).thenApply(ignored -> null));
   }
 
   @Override
   public CompletableFuture<Void> invalidate(String accountId) {
-    String account = checkAccount(accountId);
+    String account = BillingContext.requireValidAccountId(accountId);
     return write("invalidate", account, () -> this.<Long>runScript(LuaScript.DELETE,
         new String[] {snapshotKey(account), markerKey(account)}, channel, message(account)).thenApply(ignored -> null));
   }
@@ -364,25 +365,6 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     return result;
   }
 
-  /**
-   * The account id, if valid by {@link BillingContext#requireValidAccountId}'s rules (which keep
-   * hash-tag braces out of keys); checked by hand on the hot path, with core's error when not.
-   */
-  static String checkAccount(String accountId) {
-    if (accountId == null || accountId.isEmpty() || accountId.length() > BillingContext.MAX_ACCOUNT_ID_LENGTH) {
-      return BillingContext.requireValidAccountId(accountId);
-    }
-    for (int i = 0; i < accountId.length(); i++) {
-      char c = accountId.charAt(i);
-      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-          || c == '.' || c == '_' || c == ':' || c == '@' || c == '-';
-      if (!ok) {
-        return BillingContext.requireValidAccountId(accountId);
-      }
-    }
-    return accountId;
-  }
-
   private static Throwable unwrap(Throwable error) {
     while ((error instanceof CompletionException || error instanceof ExecutionException) && error.getCause() != null) {
       error = error.getCause();
@@ -391,17 +373,10 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   }
 
   private static String ttlMillis(Duration ttl) {
-    requirePositive("ttl", ttl);
+    Checks.requirePositive("ttl", ttl);
     // Rounded up: a positive TTL below a millisecond must not become "no expiry" or an error.
     long millis = ttl.toMillis();
     return Long.toString(ttl.equals(Duration.ofMillis(millis)) ? millis : millis + 1);
-  }
-
-  private static Duration requirePositive(String name, Duration value) {
-    if (value == null || value.isNegative() || value.isZero()) {
-      throw new IllegalArgumentException(name + " must be positive, but was " + value);
-    }
-    return value;
   }
 
   /** The circuit breaker guarding Redis, e.g. to bind its metrics or watch its events. */
@@ -491,13 +466,13 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
     /** The time budget of each Redis call; give the guard's cache timeout or less. */
     public Builder timeout(Duration timeout) {
-      this.timeout = requirePositive("timeout", timeout);
+      this.timeout = Checks.requirePositive("timeout", timeout);
       return this;
     }
 
     /** How long the breaker stays open before probing Redis again (ignored with a full config). */
     public Builder breakerOpenDuration(Duration duration) {
-      this.breakerOpenDuration = requirePositive("breakerOpenDuration", duration);
+      this.breakerOpenDuration = Checks.requirePositive("breakerOpenDuration", duration);
       return this;
     }
 
@@ -519,7 +494,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
     /** The longest a near-cache entry lives: the staleness bound when invalidations are lost. */
     public Builder nearCacheTtl(Duration ttl) {
-      this.nearCacheTtl = requirePositive("nearCacheTtl", ttl);
+      this.nearCacheTtl = Checks.requirePositive("nearCacheTtl", ttl);
       return this;
     }
 

@@ -107,7 +107,7 @@ abstract class AbstractRedisCreditCacheTest {
     assertThat(cache.lookup("acct").get(1, TimeUnit.SECONDS).snapshot().version()).isEqualTo(big + 1);
   }
 
-  /** The seed's stale write-back race: readers writing back what they read, in any order. */
+  /** The stale write-back race: readers writing back what they read, in any order, never go back a version. */
   @Test
   void racingWritersNeverReplaceANewerSnapshot() throws Exception {
     int versions = 300;

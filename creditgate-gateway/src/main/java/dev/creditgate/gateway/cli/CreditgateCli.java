@@ -82,12 +82,22 @@ public final class CreditgateCli implements Runnable {
     JdbcCreditLedger openLedger() {
       return GatewayServer.openLedger(loadConfig(config), LedgerCommitListener.NONE);
     }
-  }
 
-  /** The API key store in the ledger's database, its table created if missing. */
-  static ApiKeyStore keyStore(JdbcCreditLedger ledger) {
-    ApiKeyStore.migrate(ledger.dataSource());
-    return new ApiKeyStore(ledger.dataSource(), Clock.systemUTC());
+    /** The database URL of the ledger the config names. */
+    String ledgerUrl() {
+      return loadConfig(config).ledgerUrl();
+    }
+
+    /**
+     * The API key store in the ledger's database, its table created if missing, with a pool of its
+     * own. The ledger is opened and closed first, which creates its database (a SQLite file and its
+     * directory) when missing.
+     */
+    ApiKeyStore openKeys() {
+      GatewayConfig loaded = loadConfig(config);
+      GatewayServer.openLedger(loaded, null).close();
+      return ApiKeyStore.open(loaded.ledgerUrl(), Clock.systemUTC());
+    }
   }
 
   @Command(name = "serve", mixinStandardHelpOptions = true, description = "Run the gateway until stopped.")
@@ -131,9 +141,7 @@ public final class CreditgateCli implements Runnable {
     public Integer call() {
       GatewayConfig config = loadConfig(options.config);
       int applied = JdbcCreditLedger.migrate(config.ledgerUrl());
-      try (JdbcCreditLedger ledger = GatewayServer.openLedger(config, LedgerCommitListener.NONE)) {
-        ApiKeyStore.migrate(ledger.dataSource());
-      }
+      ApiKeyStore.migrate(config.ledgerUrl());
       System.out.println("migrated " + GatewayConfig.redactUrl(config.ledgerUrl()) + " (" + applied
           + " ledger migrations applied)");
       return 0;
@@ -315,8 +323,8 @@ public final class CreditgateCli implements Runnable {
         if (service == (account != null)) {
           throw new IllegalArgumentException("give exactly one of --account ID or --service");
         }
-        try (JdbcCreditLedger ledger = options.openLedger()) {
-          ApiKeyStore keys = keyStore(ledger);
+        try (JdbcCreditLedger ledger = options.openLedger();
+             ApiKeyStore keys = ApiKeyStore.open(options.ledgerUrl(), Clock.systemUTC())) {
           if (account != null) {
             ledger.openAccount(account);
           }
@@ -343,8 +351,8 @@ public final class CreditgateCli implements Runnable {
 
       @Override
       public Integer call() {
-        try (JdbcCreditLedger ledger = options.openLedger()) {
-          List<ApiKey> keys = keyStore(ledger).list(account);
+        try (ApiKeyStore store = options.openKeys()) {
+          List<ApiKey> keys = store.list(account);
           for (ApiKey k : keys) {
             System.out.println(k.id() + "  " + k.prefix() + "...  " + k.kind() + "  " + k.accountId() + "  "
                 + (k.revoked() ? "revoked " + k.revokedAt() : "active") + "  " + k.label());
@@ -363,8 +371,8 @@ public final class CreditgateCli implements Runnable {
 
       @Override
       public Integer call() {
-        try (JdbcCreditLedger ledger = options.openLedger()) {
-          var revoked = keyStore(ledger).revoke(id);
+        try (ApiKeyStore keys = options.openKeys()) {
+          var revoked = keys.revoke(id);
           if (revoked.isEmpty()) {
             System.err.println("error: no key with id '" + id + "'");
             return 1;

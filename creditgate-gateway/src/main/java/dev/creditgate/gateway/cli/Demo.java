@@ -27,7 +27,7 @@ final class Demo implements Callable<Integer> {
 
   static final String ACCOUNT = "demo";
   static final long CREDITS = 10_000_000;
-  /** The seed's example prices; one credit is one micro-currency unit. */
+  /** Micros per 1,000 tokens (input, output, cached, reasoning); one credit is one micro-currency unit. */
   static final PriceRule DEMO_RULE = new PriceRule(0, "", "", "", 3200, 16000, 800, 16000, 1_000_000, 0, 0, true);
 
   @Option(names = "--port", defaultValue = "8080", description = "gateway port, 0 for any (default: ${DEFAULT-VALUE})")

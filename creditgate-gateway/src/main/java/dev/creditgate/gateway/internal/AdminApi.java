@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.creditgate.BillingContext;
+import dev.creditgate.Checks;
+import dev.creditgate.InvalidArgumentException;
 import dev.creditgate.gateway.ApiError;
 import dev.creditgate.gateway.ApiKey;
 import dev.creditgate.gateway.ApiKeyStore;
@@ -37,6 +39,8 @@ public final class AdminApi {
   public static final String PREFIX = "/admin/v1";
   static final int DEFAULT_PAGE = 50;
   static final int MAX_PAGE = 500;
+  /** How much of a rejected JSON value an error message quotes. */
+  private static final int QUOTED_VALUE_LENGTH = 40;
 
   private final CreditLedger ledger;
   private final PriceBook prices;
@@ -93,7 +97,7 @@ public final class AdminApi {
             e.getMessage()));
       } catch (IllegalArgumentException | ArithmeticException e) {
         status = 422;
-        ChatCompletions.respondError(ctx, ApiError.validation(e.getMessage(), guessParam(e.getMessage())));
+        ChatCompletions.respondError(ctx, ApiError.validation(e.getMessage(), parameter(e)));
       } catch (LedgerUnavailableException e) {
         status = 503;
         ChatCompletions.respondError(ctx, new ApiError(503, "server_error", "ledger_unavailable",
@@ -384,10 +388,12 @@ public final class AdminApi {
 
   private static long asLong(JsonNode v, String field) {
     if (!v.isIntegralNumber()) {
-      throw ApiError.validation(field + " must be an integer, but was " + abbreviate(v.toString()), field);
+      throw ApiError.validation(field + " must be an integer, but was "
+          + Checks.abbreviate(v.toString(), QUOTED_VALUE_LENGTH), field);
     }
     if (!v.canConvertToLong()) {
-      throw ApiError.validation(field + " is out of range: " + abbreviate(v.toString()), field);
+      throw ApiError.validation(field + " is out of range: " + Checks.abbreviate(v.toString(), QUOTED_VALUE_LENGTH),
+          field);
     }
     return v.asLong();
   }
@@ -428,17 +434,9 @@ public final class AdminApi {
     }
   }
 
-  private static String guessParam(String message) {
-    if (message == null) {
-      return null;
-    }
-    int space = message.indexOf(' ');
-    String first = space < 0 ? message : message.substring(0, space);
-    return first.matches("[A-Za-z_]+") ? first : null;
-  }
-
-  private static String abbreviate(String s) {
-    return s.length() > 40 ? s.substring(0, 40) + "..." : s;
+  /** The parameter a rejected argument names, if its check named one. */
+  private static String parameter(RuntimeException e) {
+    return e instanceof InvalidArgumentException invalid ? invalid.parameter() : null;
   }
 
   private static void json(Context ctx, int status, ObjectNode body) {

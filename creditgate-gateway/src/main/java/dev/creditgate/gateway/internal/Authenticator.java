@@ -1,6 +1,7 @@
 package dev.creditgate.gateway.internal;
 
 import dev.creditgate.BillingContext;
+import dev.creditgate.Checks;
 import dev.creditgate.gateway.ApiError;
 import dev.creditgate.gateway.ApiKey;
 import dev.creditgate.gateway.ApiKeyStore;
@@ -92,7 +93,8 @@ public final class Authenticator {
     };
   }
 
+  /** A header or path value cut short enough to quote in an error message. */
   static String abbreviate(String s) {
-    return s.length() > 64 ? s.substring(0, 64) + "..." : s;
+    return Checks.abbreviate(s, 64);
   }
 }

@@ -39,10 +39,6 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
         .register(registry);
   }
 
-  public MeterRegistry registry() {
-    return registry;
-  }
-
   @SuppressWarnings("unchecked")
   private <M extends Meter> M meter(Function<MeterRegistry, M> register, Object... key) {
     return (M) meters.computeIfAbsent(List.of(key), k -> register.apply(registry));

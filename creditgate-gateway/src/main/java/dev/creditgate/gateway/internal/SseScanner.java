@@ -12,7 +12,7 @@ import java.util.Arrays;
 
 /**
  * Watches a server-sent-event stream as it passes through, without holding it: it keeps the
- * largest usage value seen per field (as the seed takes a stream's usage) and the completion text,
+ * largest usage value seen per field (a later chunk may repeat or revise an earlier one) and the completion text,
  * for an estimate when the upstream reports no usage. Lines are split on LF; a partial line waits
  * for the next bytes.
  */

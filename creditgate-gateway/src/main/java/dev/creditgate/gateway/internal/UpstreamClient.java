@@ -1,5 +1,6 @@
 package dev.creditgate.gateway.internal;
 
+import dev.creditgate.Checks;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
@@ -61,9 +62,9 @@ public final class UpstreamClient implements AutoCloseable {
    */
   public UpstreamClient(Duration connectTimeout, Duration firstByteTimeout, Duration idleTimeout,
       ScheduledExecutorService timer) {
-    this.firstByteNanos = positive("first-byte timeout", firstByteTimeout);
-    this.idleNanos = positive("idle timeout", idleTimeout);
-    positive("connect timeout", connectTimeout);
+    this.firstByteNanos = Checks.requirePositive("firstByteTimeout", firstByteTimeout).toNanos();
+    this.idleNanos = Checks.requirePositive("idleTimeout", idleTimeout).toNanos();
+    Checks.requirePositive("connectTimeout", connectTimeout);
     QueuedThreadPool pool = new QueuedThreadPool(64, 4);
     pool.setName("creditgate-upstream");
     pool.setDaemon(true);
@@ -84,13 +85,6 @@ public final class UpstreamClient implements AutoCloseable {
     }
     long sweepNanos = Math.clamp(Math.min(firstByteNanos, idleNanos) / 8, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.MILLISECONDS.toNanos(250));
     this.sweeper = timer.scheduleWithFixedDelay(this::sweep, sweepNanos, sweepNanos, TimeUnit.NANOSECONDS);
-  }
-
-  private static long positive(String what, Duration d) {
-    if (d == null || d.isNegative() || d.isZero()) {
-      throw new IllegalArgumentException("the upstream " + what + " must be positive, but was " + d);
-    }
-    return d.toNanos();
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.creditgate.gateway.internal;
 
+import dev.creditgate.Checks;
 import dev.creditgate.gateway.ApiError;
 import dev.creditgate.gateway.GatewayConfig;
 import dev.creditgate.gateway.GatewayConfig.ModelRoute;
@@ -8,9 +9,11 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,9 +36,24 @@ public final class UpstreamRouter {
     }
   }
 
+  /**
+   * An upstream's API key variable is not set. The environment is read once, so the alias stays
+   * unready until a restart; probing its host would not change that.
+   */
+  static final class MissingApiKeyException extends IllegalStateException {
+
+    private static final long serialVersionUID = 1L;
+
+    MissingApiKeyException(String variable) {
+      super("the API key variable " + variable + " is not set");
+    }
+  }
+
   private final List<String> aliases;
   private final Map<String, Route> routes = new LinkedHashMap<>();
   private final Map<String, String> notReady = new ConcurrentHashMap<>();
+  /** Aliases whose API key is missing; never probed. */
+  private final Set<String> keyMissing = new HashSet<>();
   private final Duration connectTimeout;
 
   public UpstreamRouter(GatewayConfig config, Map<String, String> env) {
@@ -43,13 +61,13 @@ public final class UpstreamRouter {
     this.connectTimeout = config.connectTimeout();
     for (ModelRoute m : config.models().values()) {
       String key = "";
-      if (!m.apiKeyEnv().isEmpty()) {
-        key = env.getOrDefault(m.apiKeyEnv(), "");
-        if (key.isBlank()) {
-          notReady.put(m.alias(), "the API key variable " + m.apiKeyEnv() + " is not set");
-        }
+      try {
+        key = apiKey(m, env);
+      } catch (MissingApiKeyException e) {
+        keyMissing.add(m.alias());
+        notReady.put(m.alias(), e.getMessage());
       }
-      routes.put(m.alias(), new Route(m, URI.create(m.baseUrl() + "/chat/completions"), key.trim()));
+      routes.put(m.alias(), new Route(m, URI.create(m.baseUrl() + "/chat/completions"), key));
     }
     for (String alias : aliases) {
       if (!routes.containsKey(alias)) {
@@ -58,12 +76,27 @@ public final class UpstreamRouter {
     }
   }
 
+  /**
+   * The route's API key from {@code env}, trimmed; empty when the route needs none.
+   *
+   * @throws MissingApiKeyException when the route names a key variable that is unset or blank
+   */
+  static String apiKey(ModelRoute route, Map<String, String> env) {
+    if (route.apiKeyEnv().isEmpty()) {
+      return "";
+    }
+    String key = env.getOrDefault(route.apiKeyEnv(), "");
+    if (key.isBlank()) {
+      throw new MissingApiKeyException(route.apiKeyEnv());
+    }
+    return key.trim();
+  }
+
   /** Probes every configured upstream whose key is present; logs each change of state. */
   public void probeAll() {
     for (Route r : routes.values()) {
       String alias = r.config().alias();
-      String current = notReady.get(alias);
-      if (current != null && current.startsWith("the API key")) {
+      if (keyMissing.contains(alias)) {
         continue;
       }
       String problem = probe(r.chatUri());
@@ -97,7 +130,7 @@ public final class UpstreamRouter {
     String name = alias == null || alias.isBlank() ? GatewayConfig.DEFAULT_ALIAS : alias.trim();
     if (!aliases.contains(name)) {
       throw new ApiError(404, "invalid_request_error", "model_not_found",
-          "The model '" + abbreviate(name) + "' does not exist; use one of " + aliases, "model");
+          "The model '" + Checks.abbreviate(name, 80) + "' does not exist; use one of " + aliases, "model");
     }
     String problem = notReady.get(name);
     if (problem != null) {
@@ -123,9 +156,5 @@ public final class UpstreamRouter {
   /** Whether any alias is configured and ready. */
   public boolean anyReady() {
     return routes.keySet().stream().anyMatch(this::ready);
-  }
-
-  private static String abbreviate(String s) {
-    return s.length() > 80 ? s.substring(0, 80) + "..." : s;
   }
 }

@@ -5,6 +5,8 @@ import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.LedgerChecks;
 import dev.creditgate.pricing.PriceRule;
 import dev.creditgate.pricing.Quote;
+import dev.creditgate.Checks;
+import dev.creditgate.InvalidArgumentException;
 import java.time.Duration;
 
 /** The argument checks of the JDBC ledger, in one place; each message names the bad value. */
@@ -35,8 +37,8 @@ final class LedgerArguments {
     requireLength("model", r.model(), MAX_FIELD_LENGTH);
     String metadata = r.metadata().strip();
     if (r.metadata().length() > MAX_METADATA_LENGTH || !metadata.startsWith("{") || !metadata.endsWith("}")) {
-      throw new IllegalArgumentException("metadata must be a JSON object of at most " + MAX_METADATA_LENGTH
-          + " characters, but was '" + abbreviate(r.metadata()) + "'");
+      throw new InvalidArgumentException("metadata", "metadata must be a JSON object of at most " + MAX_METADATA_LENGTH
+          + " characters, but was '" + Checks.abbreviate(r.metadata(), 80) + "'");
     }
   }
 
@@ -50,7 +52,7 @@ final class LedgerArguments {
 
   static void checkAdjustmentReason(String reason) {
     if (reason == null || reason.isBlank()) {
-      throw new IllegalArgumentException("reason must be given for an adjustment, but was "
+      throw new InvalidArgumentException("reason", "reason must be given for an adjustment, but was "
           + (reason == null ? "null" : "'" + reason + "'"));
     }
   }
@@ -68,12 +70,12 @@ final class LedgerArguments {
   }
 
   static IllegalArgumentException notAStoredRule(long id) {
-    return new IllegalArgumentException("rule.id must be the id of a stored rule, but was " + id);
+    return new InvalidArgumentException("rule.id", "rule.id must be the id of a stored rule, but was " + id);
   }
 
   static void requireLimit(int limit) {
     if (limit < 1 || limit > MAX_PAGE_SIZE) {
-      throw new IllegalArgumentException("limit must be between 1 and " + MAX_PAGE_SIZE + ", but was " + limit);
+      throw new InvalidArgumentException("limit", "limit must be between 1 and " + MAX_PAGE_SIZE + ", but was " + limit);
     }
   }
 
@@ -90,31 +92,21 @@ final class LedgerArguments {
     } catch (NumberFormatException e) {
       // reported below
     }
-    throw new IllegalArgumentException("cursor must be a cursor returned by entries(), but was '" + cursor + "'");
+    throw new InvalidArgumentException("cursor", "cursor must be a cursor returned by entries(), but was '" + cursor + "'");
   }
 
   static Duration requirePositive(String name, Duration value) {
-    if (value == null || value.isNegative() || value.isZero()) {
-      throw new IllegalArgumentException(name + " must be positive, but was " + value);
-    }
-    return value;
+    return Checks.requirePositive(name, value);
   }
 
   static int requireBetween(String name, int value, int min, int max) {
-    if (value < min || value > max) {
-      throw new IllegalArgumentException(name + " must be between " + min + " and " + max + ", but was " + value);
-    }
-    return value;
+    return (int) Checks.requireBetween(name, value, min, max);
   }
 
   private static void requireLength(String name, String value, int max) {
     if (value != null && value.length() > max) {
-      throw new IllegalArgumentException(name + " must be at most " + max + " characters, but was '"
-          + abbreviate(value) + "' (" + value.length() + " characters)");
+      throw new InvalidArgumentException(name, name + " must be at most " + max + " characters, but was '"
+          + Checks.abbreviate(value, 80) + "' (" + value.length() + " characters)");
     }
-  }
-
-  private static String abbreviate(String value) {
-    return value.length() > 80 ? value.substring(0, 80) + "..." : value;
   }
 }
