@@ -6,8 +6,8 @@ import java.util.Objects;
 
 /**
  * The guard's decision for one call: admitted or denied, and why. An expected outcome, so a value
- * rather than an exception; {@link CreditBalanceGuard#guard} turns a denial into
- * {@link CreditBalanceBlockedException} for callers that prefer that.
+ * rather than an exception; {@link CreditBalanceGuard#guard} turns a denial into {@link
+ * CreditBalanceBlockedException} for callers that prefer that.
  *
  * <p>Instances are shared per reason; compare with {@link #reason()}.
  */
@@ -17,7 +17,9 @@ public final class Admission {
   public enum Reason {
     /** The snapshot shows a positive balance and no block. */
     BALANCE_POSITIVE(true, false),
-    /** The credit store does not know the account, or no store is wired: nothing to judge, admitted. */
+    /**
+     * The credit store does not know the account, or no store is wired: nothing to judge, admitted.
+     */
     NO_SNAPSHOT(true, false),
     /** The call has no account. */
     SKIPPED_NO_ACCOUNT(true, false),
@@ -39,7 +41,8 @@ public final class Admission {
     DENIED_STORE_BLOCKED(false, false),
     /**
      * The snapshot's balance is positive but the account's pending debits (charges accepted and not
-     * written yet) use it up. No blocked marker is set for it: a queued charge may still be rejected.
+     * written yet) use it up. No blocked marker is set for it: a queued charge may still be
+     * rejected.
      */
     DENIED_PENDING_DEBITS(false, false),
     /** Neither cache nor store could answer and the guard is configured to fail closed. */
@@ -50,8 +53,8 @@ public final class Admission {
      */
     DENIED_RECENT_DENIAL(false, true),
     /**
-     * The credit store does not know the account. The guard itself admits such a call
-     * ({@link #NO_SNAPSHOT}); a credit meter, which sells credit, denies it with this reason.
+     * The credit store does not know the account. The guard itself admits such a call ({@link
+     * #NO_SNAPSHOT}); a credit meter, which sells credit, denies it with this reason.
      */
     DENIED_UNKNOWN_ACCOUNT(false, false);
 

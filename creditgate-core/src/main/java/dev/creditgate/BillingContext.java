@@ -9,13 +9,13 @@ import java.util.Objects;
  * has no account and is never charged, or 1-128 characters of {@code [A-Za-z0-9._:@-]}; anything
  * else is rejected at construction with an {@link InvalidArgumentException} naming the value.
  *
- * @param accountId      the account charged; blank for none
- * @param eventId        idempotency key of the charge: one ledger entry per event id
- * @param scene          product feature that made the call, used by price rules
- * @param requestId      the request's trace id
+ * @param accountId the account charged; blank for none
+ * @param eventId idempotency key of the charge: one ledger entry per event id
+ * @param scene product feature that made the call, used by price rules
+ * @param requestId the request's trace id
  * @param conversationId the conversation the call belongs to
- * @param modelAlias     the model alias asked for ({@code lite}, {@code pro}, {@code max}, ...)
- * @param skipCharge     set by a trusted caller to admit and not charge this call
+ * @param modelAlias the model alias asked for ({@code lite}, {@code pro}, {@code max}, ...)
+ * @param skipCharge set by a trusted caller to admit and not charge this call
  */
 public record BillingContext(
     String accountId,
@@ -60,8 +60,15 @@ public record BillingContext(
     }
     for (int i = 0; i < accountId.length(); i++) {
       char c = accountId.charAt(i);
-      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-          || c == '.' || c == '_' || c == ':' || c == '@' || c == '-';
+      boolean ok =
+          (c >= 'a' && c <= 'z')
+              || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9')
+              || c == '.'
+              || c == '_'
+              || c == ':'
+              || c == '@'
+              || c == '-';
       if (!ok) {
         throw invalidAccountId(accountId);
       }
@@ -70,8 +77,11 @@ public record BillingContext(
   }
 
   private static InvalidArgumentException invalidAccountId(String accountId) {
-    return new InvalidArgumentException("accountId",
-        "accountId must be 1-" + MAX_ACCOUNT_ID_LENGTH + " characters of [A-Za-z0-9._:@-], but was "
+    return new InvalidArgumentException(
+        "accountId",
+        "accountId must be 1-"
+            + MAX_ACCOUNT_ID_LENGTH
+            + " characters of [A-Za-z0-9._:@-], but was "
             + describe(accountId));
   }
 
@@ -87,14 +97,24 @@ public record BillingContext(
 
   /** The same context with every string trimmed. */
   public BillingContext normalize() {
-    // trim() returns the same instance when there is nothing to trim: the common case allocates nothing.
-    if (accountId.trim() == accountId && eventId.trim() == eventId && scene.trim() == scene
-        && requestId.trim() == requestId && conversationId.trim() == conversationId
+    // trim() returns the same instance when there is nothing to trim: the common case allocates
+    // nothing.
+    if (accountId.trim() == accountId
+        && eventId.trim() == eventId
+        && scene.trim() == scene
+        && requestId.trim() == requestId
+        && conversationId.trim() == conversationId
         && modelAlias.trim() == modelAlias) {
       return this;
     }
-    return new BillingContext(accountId.trim(), eventId.trim(), scene.trim(), requestId.trim(),
-        conversationId.trim(), modelAlias.trim(), skipCharge);
+    return new BillingContext(
+        accountId.trim(),
+        eventId.trim(),
+        scene.trim(),
+        requestId.trim(),
+        conversationId.trim(),
+        modelAlias.trim(),
+        skipCharge);
   }
 
   /** Whether the call has an account to check and charge. */
@@ -104,20 +124,28 @@ public record BillingContext(
 
   /** Whether nothing at all is set: no account, no ids, no scene, no alias, no skip flag. */
   public boolean isEmpty() {
-    return accountId.isBlank() && eventId.isBlank() && scene.isBlank() && requestId.isBlank()
-        && conversationId.isBlank() && modelAlias.isBlank() && !skipCharge;
+    return accountId.isBlank()
+        && eventId.isBlank()
+        && scene.isBlank()
+        && requestId.isBlank()
+        && conversationId.isBlank()
+        && modelAlias.isBlank()
+        && !skipCharge;
   }
 
   public BillingContext withEventId(String value) {
-    return new BillingContext(accountId, value, scene, requestId, conversationId, modelAlias, skipCharge);
+    return new BillingContext(
+        accountId, value, scene, requestId, conversationId, modelAlias, skipCharge);
   }
 
   public BillingContext withScene(String value) {
-    return new BillingContext(accountId, eventId, value, requestId, conversationId, modelAlias, skipCharge);
+    return new BillingContext(
+        accountId, eventId, value, requestId, conversationId, modelAlias, skipCharge);
   }
 
   public BillingContext withRequestId(String value) {
-    return new BillingContext(accountId, eventId, scene, value, conversationId, modelAlias, skipCharge);
+    return new BillingContext(
+        accountId, eventId, scene, value, conversationId, modelAlias, skipCharge);
   }
 
   public BillingContext withConversationId(String value) {
@@ -125,10 +153,12 @@ public record BillingContext(
   }
 
   public BillingContext withModelAlias(String value) {
-    return new BillingContext(accountId, eventId, scene, requestId, conversationId, value, skipCharge);
+    return new BillingContext(
+        accountId, eventId, scene, requestId, conversationId, value, skipCharge);
   }
 
   public BillingContext withSkipCharge(boolean value) {
-    return new BillingContext(accountId, eventId, scene, requestId, conversationId, modelAlias, value);
+    return new BillingContext(
+        accountId, eventId, scene, requestId, conversationId, modelAlias, value);
   }
 }

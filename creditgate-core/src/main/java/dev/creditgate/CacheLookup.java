@@ -1,12 +1,12 @@
 package dev.creditgate;
 
 /**
- * What one {@link CreditCache#lookup} read found for an account: its blocked marker and its
- * balance snapshot, read together.
+ * What one {@link CreditCache#lookup} read found for an account: its blocked marker and its balance
+ * snapshot, read together.
  *
- * @param markerVersion the snapshot version the blocked marker was set for, or
- *                      {@link #NO_MARKER} when there is no marker
- * @param snapshot      the cached snapshot, or {@code null} when there is none
+ * @param markerVersion the snapshot version the blocked marker was set for, or {@link #NO_MARKER}
+ *     when there is no marker
+ * @param snapshot the cached snapshot, or {@code null} when there is none
  */
 public record CacheLookup(long markerVersion, CreditSnapshot snapshot) {
 

@@ -3,14 +3,13 @@ package dev.creditgate;
 import java.time.Duration;
 
 /**
- * Argument checks and message helpers shared by every module. A failed check throws an
- * {@link InvalidArgumentException} naming the parameter, with a message that names the value:
- * "ttl must be positive, but was PT0S".
+ * Argument checks and message helpers shared by every module. A failed check throws an {@link
+ * InvalidArgumentException} naming the parameter, with a message that names the value: "ttl must be
+ * positive, but was PT0S".
  */
 public final class Checks {
 
-  private Checks() {
-  }
+  private Checks() {}
 
   /**
    * Checks that {@code value} is above zero and returns it.
@@ -31,8 +30,8 @@ public final class Checks {
    */
   public static long requireBetween(String name, long value, long min, long max) {
     if (value < min || value > max) {
-      throw new InvalidArgumentException(name, name + " must be between " + min + " and " + max + ", but was "
-          + value);
+      throw new InvalidArgumentException(
+          name, name + " must be between " + min + " and " + max + ", but was " + value);
     }
     return value;
   }

@@ -26,30 +26,31 @@ import org.slf4j.LoggerFactory;
  * back-fills the cache through its {@link SnapshotPublisher}. The snapshot's credit, less the
  * account's {@link PendingDebits} (charges not written yet), must be positive. It fails open by
  * default: when the cache or the store cannot answer in time the call is admitted and the reason
- * says so ({@link Admission.Reason#degraded()}), unless the guard itself denied the account
- * moments before ({@link Builder#rememberDenials}).
+ * says so ({@link Admission.Reason#degraded()}), unless the guard itself denied the account moments
+ * before ({@link Builder#rememberDenials}).
  *
  * <p>Rules a caller may rely on:
+ *
  * <ol>
- *   <li>An account the store reports as blocked is denied on first sight, whatever its balance,
- *       and the cached snapshot carries the blocked flag, so a block never lapses while a snapshot
- *       is cached.</li>
- *   <li>Concurrent misses for one account make one store fetch (single flight); the others wait
- *       for its result within the fetch timeout.</li>
+ *   <li>An account the store reports as blocked is denied on first sight, whatever its balance, and
+ *       the cached snapshot carries the blocked flag, so a block never lapses while a snapshot is
+ *       cached.
+ *   <li>Concurrent misses for one account make one store fetch (single flight); the others wait for
+ *       its result within the fetch timeout.
  *   <li>Each cache call has a time budget ({@link #DEFAULT_CACHE_TIMEOUT}); a late answer counts as
- *       an error, so a slow cache never stalls a call.</li>
+ *       an error, so a slow cache never stalls a call.
  *   <li>The store fetch runs on the guard's executor with its own timeout: interrupting or
  *       abandoning the caller does not cancel it, and its back-fill still lands (retried in the
- *       background if the cache fails).</li>
- *   <li>{@link Builder#failClosed(boolean)} denies when neither cache nor store can answer.</li>
- *   <li>Failing open does not admit an account this guard denied from a real answer within the
- *       last {@link #DEFAULT_REMEMBER_DENIALS} (stale-if-error for denials only): a cache outage
- *       or an overloaded moment does not open the door to blocked and exhausted accounts.</li>
- *   <li>The blocked marker records the snapshot version it was set for; a newer snapshot (a
- *       top-up written by the ledger) overrides an older marker at once.</li>
- *   <li>A denial due only to pending debits ({@link Admission.Reason#DENIED_PENDING_DEBITS}) sets no
- *       blocked marker: the queued charge may still be rejected, and a marker would block the
- *       account for minutes.</li>
+ *       background if the cache fails).
+ *   <li>{@link Builder#failClosed(boolean)} denies when neither cache nor store can answer.
+ *   <li>Failing open does not admit an account this guard denied from a real answer within the last
+ *       {@link #DEFAULT_REMEMBER_DENIALS} (stale-if-error for denials only): a cache outage or an
+ *       overloaded moment does not open the door to blocked and exhausted accounts.
+ *   <li>The blocked marker records the snapshot version it was set for; a newer snapshot (a top-up
+ *       written by the ledger) overrides an older marker at once.
+ *   <li>A denial due only to pending debits ({@link Admission.Reason#DENIED_PENDING_DEBITS}) sets
+ *       no blocked marker: the queued charge may still be rejected, and a marker would block the
+ *       account for minutes.
  * </ol>
  *
  * <p>Create one guard per process and share it; it is thread-safe. {@link #close()} stops the
@@ -59,23 +60,29 @@ public final class CreditBalanceGuard implements AutoCloseable {
 
   /** How long a blocked marker lives: 5 minutes. */
   public static final Duration DEFAULT_BLOCKED_TTL = SnapshotPublisher.DEFAULT_BLOCKED_TTL;
+
   /** How long a back-filled snapshot lives: 10 minutes. */
   public static final Duration DEFAULT_SNAPSHOT_TTL = SnapshotPublisher.DEFAULT_SNAPSHOT_TTL;
+
   /** How long a caller waits for the credit store: 1 second. */
   public static final Duration DEFAULT_FETCH_TIMEOUT = Duration.ofSeconds(1);
+
   /**
    * How long a caller waits for each cache call. 50 ms is far above a healthy Redis round trip
    * (well under 1 ms on a LAN) and far below an LLM call, so a sick cache costs little.
    */
   public static final Duration DEFAULT_CACHE_TIMEOUT = SnapshotPublisher.DEFAULT_TIMEOUT;
+
   /**
-   * How long a denial is remembered for a cache or store failure: long enough to ride out a
-   * cache hiccup or an overloaded moment, short enough that a top-up the guard cannot see during
-   * an outage keeps the account denied for at most this long.
+   * How long a denial is remembered for a cache or store failure: long enough to ride out a cache
+   * hiccup or an overloaded moment, short enough that a top-up the guard cannot see during an
+   * outage keeps the account denied for at most this long.
    */
   public static final Duration DEFAULT_REMEMBER_DENIALS = Duration.ofSeconds(30);
+
   /** Accounts whose denial is remembered at most; beyond it, new denials are not remembered. */
   static final int MAX_REMEMBERED_DENIALS = 100_000;
+
   private static final long DENIAL_REFRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   private static final Logger LOG = LoggerFactory.getLogger(CreditBalanceGuard.class);
@@ -95,8 +102,10 @@ public final class CreditBalanceGuard implements AutoCloseable {
   private final ConcurrentHashMap<String, CompletableFuture<Optional<CreditSnapshot>>> inflight =
       new ConcurrentHashMap<>();
   private final long rememberDenialsNanos;
+
   /** Account id to the ticker reading of its last denial from a cache or store answer. */
   private final ConcurrentHashMap<String, Long> denials = new ConcurrentHashMap<>();
+
   private final ThrottledLog cacheLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
   private final ThrottledLog storeLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
   private final ThrottledLog pendingLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
@@ -107,12 +116,20 @@ public final class CreditBalanceGuard implements AutoCloseable {
       throw new IllegalStateException("the publisher writes to another cache than the guard reads");
     }
     if (b.publisher != null && b.ttlSet) {
-      throw new IllegalStateException("snapshotTtl and blockedTtl are the publisher's options when a publisher is given");
+      throw new IllegalStateException(
+          "snapshotTtl and blockedTtl are the publisher's options when a publisher is given");
     }
     this.store = b.store;
     this.ownsPublisher = b.publisher == null && cache != null;
-    this.publisher = !ownsPublisher ? b.publisher : SnapshotPublisher.builder(cache)
-        .snapshotTtl(b.snapshotTtl).blockedTtl(b.blockedTtl).timeout(b.cacheTimeout).ticker(b.ticker).build();
+    this.publisher =
+        !ownsPublisher
+            ? b.publisher
+            : SnapshotPublisher.builder(cache)
+                .snapshotTtl(b.snapshotTtl)
+                .blockedTtl(b.blockedTtl)
+                .timeout(b.cacheTimeout)
+                .ticker(b.ticker)
+                .build();
     this.pendingDebits = b.pendingDebits;
     this.fetchTimeoutNanos = b.fetchTimeout.toNanos();
     this.cacheTimeoutNanos = b.cacheTimeout.toNanos();
@@ -146,7 +163,10 @@ public final class CreditBalanceGuard implements AutoCloseable {
     long start = ticker.read();
     BillingContext normalized = context.normalize();
     Admission.Reason reason = decide(normalized);
-    if (rememberDenialsNanos > 0 && !reason.degraded() && normalized.hasAccount() && !normalized.skipCharge()) {
+    if (rememberDenialsNanos > 0
+        && !reason.degraded()
+        && normalized.hasAccount()
+        && !normalized.skipCharge()) {
       remember(normalized.accountId(), reason.admitted());
     }
     Admission admission = Admission.of(reason);
@@ -182,9 +202,15 @@ public final class CreditBalanceGuard implements AutoCloseable {
     try {
       found = await(cache.lookup(accountId), cacheTimeoutNanos);
     } catch (Exception e) {
-      cacheLog.warn(ticker.read(), "credit guard cache lookup failed, account_id={}: {}", accountId, describe(e));
+      cacheLog.warn(
+          ticker.read(),
+          "credit guard cache lookup failed, account_id={}: {}",
+          accountId,
+          describe(e));
       restoreInterrupt(e);
-      return failClosed ? fromStore(accountId, true) : failOpen(accountId, Admission.Reason.FAIL_OPEN_CACHE_ERROR);
+      return failClosed
+          ? fromStore(accountId, true)
+          : failOpen(accountId, Admission.Reason.FAIL_OPEN_CACHE_ERROR);
     }
     if (found.markerApplies()) {
       return Admission.Reason.DENIED_BLOCKED_MARKER;
@@ -194,7 +220,8 @@ public final class CreditBalanceGuard implements AutoCloseable {
       return fromStore(accountId, false);
     }
     Admission.Reason reason = judge(accountId, snapshot);
-    if (reason == Admission.Reason.DENIED_STORE_BLOCKED || reason == Admission.Reason.DENIED_NON_POSITIVE_BALANCE) {
+    if (reason == Admission.Reason.DENIED_STORE_BLOCKED
+        || reason == Admission.Reason.DENIED_NON_POSITIVE_BALANCE) {
       // The snapshot alone denies: the marker spares the next calls the judging. A denial due to
       // pending debits sets none, since the queued charge may yet be rejected.
       publisher.markBlocked(accountId, snapshot.version());
@@ -216,19 +243,28 @@ public final class CreditBalanceGuard implements AutoCloseable {
         : Admission.Reason.DENIED_PENDING_DEBITS;
   }
 
-  /** The account's pending debits; a failing or negative answer counts as none, so it never fails a decision. */
+  /**
+   * The account's pending debits; a failing or negative answer counts as none, so it never fails a
+   * decision.
+   */
   private long pendingDebits(String accountId, CreditSnapshot snapshot) {
     long pending;
     try {
       pending = pendingDebits.pendingDebits(accountId, snapshot);
     } catch (RuntimeException e) {
-      pendingLog.warn(ticker.read(), "credit guard pending debits failed, counted as none, account_id={}: {}",
-          accountId, describe(e));
+      pendingLog.warn(
+          ticker.read(),
+          "credit guard pending debits failed, counted as none, account_id={}: {}",
+          accountId,
+          describe(e));
       return 0;
     }
     if (pending < 0) {
-      pendingLog.warn(ticker.read(), "credit guard pending debits negative ({}), counted as none, account_id={}",
-          pending, accountId);
+      pendingLog.warn(
+          ticker.read(),
+          "credit guard pending debits negative ({}), counted as none, account_id={}",
+          pending,
+          accountId);
       return 0;
     }
     return pending;
@@ -246,26 +282,34 @@ public final class CreditBalanceGuard implements AutoCloseable {
       // An interrupted caller is abandoning its request; the fetch goes on without it.
       restoreInterrupt(e);
       storeLog.warn(ticker.read(), "credit guard store fetch timed out, account_id={}", accountId);
-      return failClosed ? Admission.Reason.DENIED_UNAVAILABLE
+      return failClosed
+          ? Admission.Reason.DENIED_UNAVAILABLE
           : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_TIMEOUT);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof TimeoutException) {
-        storeLog.warn(ticker.read(), "credit guard store fetch timed out, account_id={}", accountId);
-        return failClosed ? Admission.Reason.DENIED_UNAVAILABLE
+        storeLog.warn(
+            ticker.read(), "credit guard store fetch timed out, account_id={}", accountId);
+        return failClosed
+            ? Admission.Reason.DENIED_UNAVAILABLE
             : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_TIMEOUT);
       }
-      storeLog.warn(ticker.read(), "credit guard store fetch failed, account_id={}: {}", accountId, describe(cause));
-      return failClosed ? Admission.Reason.DENIED_UNAVAILABLE
+      storeLog.warn(
+          ticker.read(),
+          "credit guard store fetch failed, account_id={}: {}",
+          accountId,
+          describe(cause));
+      return failClosed
+          ? Admission.Reason.DENIED_UNAVAILABLE
           : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_ERROR);
     }
     return snapshot.map(found -> judge(accountId, found)).orElse(Admission.Reason.NO_SNAPSHOT);
   }
 
   /**
-   * What a failure admits: {@code reason}, unless this guard denied the account from a real
-   * answer within the remembered window. An account known a moment ago to be unable to spend is
-   * not let through because the cache is down or the process is too busy to hear it in time.
+   * What a failure admits: {@code reason}, unless this guard denied the account from a real answer
+   * within the remembered window. An account known a moment ago to be unable to spend is not let
+   * through because the cache is down or the process is too busy to hear it in time.
    */
   private Admission.Reason failOpen(String accountId, Admission.Reason reason) {
     if (rememberDenialsNanos > 0) {
@@ -280,7 +324,10 @@ public final class CreditBalanceGuard implements AutoCloseable {
     return reason;
   }
 
-  /** Records a decision taken from a cache or store answer: a denial is remembered, an admission forgets it. */
+  /**
+   * Records a decision taken from a cache or store answer: a denial is remembered, an admission
+   * forgets it.
+   */
   private void remember(String accountId, boolean admitted) {
     if (admitted) {
       // A lock-free read first: removing an absent key may still lock its hash bin.
@@ -329,7 +376,8 @@ public final class CreditBalanceGuard implements AutoCloseable {
     return mine;
   }
 
-  private void fetchAndBackfill(String accountId, CompletableFuture<Optional<CreditSnapshot>> result) {
+  private void fetchAndBackfill(
+      String accountId, CompletableFuture<Optional<CreditSnapshot>> result) {
     Optional<CreditSnapshot> fetched;
     try {
       fetched = Objects.requireNonNullElse(store.fetchSnapshot(accountId), Optional.empty());
@@ -405,12 +453,11 @@ public final class CreditBalanceGuard implements AutoCloseable {
     private Ticker ticker = Ticker.systemTicker();
     private ExecutorService executor;
 
-    private Builder() {
-    }
+    private Builder() {}
 
     /**
-     * The cache; without one (and without a {@link #publisher}) the guard admits everything
-     * ({@link Admission.Reason#NOT_WIRED}).
+     * The cache; without one (and without a {@link #publisher}) the guard admits everything ({@link
+     * Admission.Reason#NOT_WIRED}).
      */
     public Builder cache(CreditCache cache) {
       this.cache = cache;
@@ -424,10 +471,10 @@ public final class CreditBalanceGuard implements AutoCloseable {
     }
 
     /**
-     * The writer of back-fills and blocked markers, shared with the ledger so that one object
-     * keeps the cache coherent; it must write to the guard's {@link #cache} (which it supplies
-     * when none is set). The caller keeps ownership. By default the guard builds one with its
-     * {@link #snapshotTtl}, {@link #blockedTtl} and {@link #cacheTimeout} and closes it in {@link
+     * The writer of back-fills and blocked markers, shared with the ledger so that one object keeps
+     * the cache coherent; it must write to the guard's {@link #cache} (which it supplies when none
+     * is set). The caller keeps ownership. By default the guard builds one with its {@link
+     * #snapshotTtl}, {@link #blockedTtl} and {@link #cacheTimeout} and closes it in {@link
      * CreditBalanceGuard#close()}; with a publisher given, its own TTLs apply and setting the
      * guard's is an error.
      */
@@ -478,14 +525,15 @@ public final class CreditBalanceGuard implements AutoCloseable {
     }
 
     /**
-     * How long a denial taken from a cache or store answer is remembered, so that a cache or
-     * store failure within that time denies the account again instead of failing open ({@link
+     * How long a denial taken from a cache or store answer is remembered, so that a cache or store
+     * failure within that time denies the account again instead of failing open ({@link
      * Admission.Reason#DENIED_RECENT_DENIAL}). An admission from an answer forgets the denial.
      * {@link Duration#ZERO} turns this off: every failure fails open.
      */
     public Builder rememberDenials(Duration window) {
       if (window == null || window.isNegative()) {
-        throw new IllegalArgumentException("rememberDenials must be zero or positive, but was " + window);
+        throw new IllegalArgumentException(
+            "rememberDenials must be zero or positive, but was " + window);
       }
       this.rememberDenials = window;
       return this;
@@ -503,8 +551,8 @@ public final class CreditBalanceGuard implements AutoCloseable {
     }
 
     /**
-     * The executor store fetches run on. The caller keeps ownership; by default the guard creates
-     * a virtual-thread executor and closes it in {@link CreditBalanceGuard#close()}.
+     * The executor store fetches run on. The caller keeps ownership; by default the guard creates a
+     * virtual-thread executor and closes it in {@link CreditBalanceGuard#close()}.
      */
     public Builder executor(ExecutorService executor) {
       this.executor = Objects.requireNonNull(executor, "executor");

@@ -12,14 +12,15 @@ import java.util.concurrent.CompletableFuture;
  * Failures complete the future exceptionally; they are never thrown from the method itself, though
  * the guard tolerates that too.
  *
- * <p>Implementations must keep these promises, which {@code AbstractCreditCacheContractTest}
- * checks for every backend:
+ * <p>Implementations must keep these promises, which {@code AbstractCreditCacheContractTest} checks
+ * for every backend:
+ *
  * <ul>
  *   <li>{@link #lookup} reads the marker and the snapshot of one account together, in one network
- *       round trip for a remote backend;</li>
+ *       round trip for a remote backend;
  *   <li>{@link #putSnapshot} is versioned: it replaces a stored snapshot only when the stored one
- *       has a lower version, so a late write of an older read never overwrites a newer state;</li>
- *   <li>entries expire after their own time-to-live.</li>
+ *       has a lower version, so a late write of an older read never overwrites a newer state;
+ *   <li>entries expire after their own time-to-live.
  * </ul>
  */
 public interface CreditCache {
@@ -33,7 +34,9 @@ public interface CreditCache {
    */
   CompletableFuture<Boolean> putSnapshot(String accountId, CreditSnapshot snapshot, Duration ttl);
 
-  /** Sets the blocked marker, recording the snapshot version it was derived from, for {@code ttl}. */
+  /**
+   * Sets the blocked marker, recording the snapshot version it was derived from, for {@code ttl}.
+   */
   CompletableFuture<Void> setBlocked(String accountId, long version, Duration ttl);
 
   /** Removes the blocked marker. */

@@ -15,8 +15,8 @@ public interface CreditSnapshotProvider {
   /**
    * Returns the account's committed state, or empty when the store does not know the account.
    *
-   * @throws RuntimeException when the store cannot answer; the guard logs it and fails open
-   *     (or closed, if so configured)
+   * @throws RuntimeException when the store cannot answer; the guard logs it and fails open (or
+   *     closed, if so configured)
    */
   Optional<CreditSnapshot> fetchSnapshot(String accountId);
 }

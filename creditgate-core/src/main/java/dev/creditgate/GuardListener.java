@@ -8,12 +8,12 @@ package dev.creditgate;
 public interface GuardListener {
 
   /** Does nothing. */
-  GuardListener NOOP = (context, admission, nanos) -> { };
+  GuardListener NOOP = (context, admission, nanos) -> {};
 
   /**
-   * @param context   the normalised billing context
+   * @param context the normalised billing context
    * @param admission the decision
-   * @param nanos     how long the decision took, by the guard's ticker
+   * @param nanos how long the decision took, by the guard's ticker
    */
   void onDecision(BillingContext context, Admission admission, long nanos);
 }

@@ -22,12 +22,17 @@ public final class InMemoryCreditCache implements CreditCache {
 
   private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
   private static final CompletableFuture<Boolean> STORED = CompletableFuture.completedFuture(true);
-  private static final CompletableFuture<Boolean> NOT_STORED = CompletableFuture.completedFuture(false);
+  private static final CompletableFuture<Boolean> NOT_STORED =
+      CompletableFuture.completedFuture(false);
 
-  /** An account's cached state; deadlines are ticker readings, and a part past its deadline is gone. */
-  private record Slot(CreditSnapshot snapshot, long snapshotDeadline, long markerVersion, long markerDeadline) {
+  /**
+   * An account's cached state; deadlines are ticker readings, and a part past its deadline is gone.
+   */
+  private record Slot(
+      CreditSnapshot snapshot, long snapshotDeadline, long markerVersion, long markerDeadline) {
     long deadline() {
-      return Math.max(snapshot == null ? Long.MIN_VALUE : snapshotDeadline,
+      return Math.max(
+          snapshot == null ? Long.MIN_VALUE : snapshotDeadline,
           markerVersion == CacheLookup.NO_MARKER ? Long.MIN_VALUE : markerDeadline);
     }
 
@@ -39,11 +44,15 @@ public final class InMemoryCreditCache implements CreditCache {
     Slot live(long now) {
       boolean snapshotLive = snapshot != null && now - snapshotDeadline < 0;
       boolean markerLive = markerVersion != CacheLookup.NO_MARKER && now - markerDeadline < 0;
-      if (snapshotLive == (snapshot != null) && markerLive == (markerVersion != CacheLookup.NO_MARKER)) {
+      if (snapshotLive == (snapshot != null)
+          && markerLive == (markerVersion != CacheLookup.NO_MARKER)) {
         return this;
       }
-      return new Slot(snapshotLive ? snapshot : null, snapshotDeadline,
-          markerLive ? markerVersion : CacheLookup.NO_MARKER, markerDeadline);
+      return new Slot(
+          snapshotLive ? snapshot : null,
+          snapshotDeadline,
+          markerLive ? markerVersion : CacheLookup.NO_MARKER,
+          markerDeadline);
     }
   }
 
@@ -52,26 +61,30 @@ public final class InMemoryCreditCache implements CreditCache {
 
   private InMemoryCreditCache(Builder builder) {
     this.ticker = builder.ticker;
-    this.slots = Caffeine.newBuilder()
-        .ticker(builder.ticker)
-        .maximumSize(builder.maximumSize)
-        .expireAfter(new Expiry<String, Slot>() {
-          @Override
-          public long expireAfterCreate(String key, Slot slot, long now) {
-            return Math.max(0, slot.deadline() - now);
-          }
+    this.slots =
+        Caffeine.newBuilder()
+            .ticker(builder.ticker)
+            .maximumSize(builder.maximumSize)
+            .expireAfter(
+                new Expiry<String, Slot>() {
+                  @Override
+                  public long expireAfterCreate(String key, Slot slot, long now) {
+                    return Math.max(0, slot.deadline() - now);
+                  }
 
-          @Override
-          public long expireAfterUpdate(String key, Slot slot, long now, long currentDuration) {
-            return Math.max(0, slot.deadline() - now);
-          }
+                  @Override
+                  public long expireAfterUpdate(
+                      String key, Slot slot, long now, long currentDuration) {
+                    return Math.max(0, slot.deadline() - now);
+                  }
 
-          @Override
-          public long expireAfterRead(String key, Slot slot, long now, long currentDuration) {
-            return currentDuration;
-          }
-        })
-        .build();
+                  @Override
+                  public long expireAfterRead(
+                      String key, Slot slot, long now, long currentDuration) {
+                    return currentDuration;
+                  }
+                })
+            .build();
   }
 
   /** A cache with the defaults: system ticker, {@link #DEFAULT_MAXIMUM_SIZE} accounts. */
@@ -90,24 +103,32 @@ public final class InMemoryCreditCache implements CreditCache {
       return CompletableFuture.completedFuture(CacheLookup.EMPTY);
     }
     Slot live = slot.live(ticker.read());
-    return CompletableFuture.completedFuture(new CacheLookup(live.markerVersion(), live.snapshot()));
+    return CompletableFuture.completedFuture(
+        new CacheLookup(live.markerVersion(), live.snapshot()));
   }
 
   @Override
-  public CompletableFuture<Boolean> putSnapshot(String accountId, CreditSnapshot snapshot, Duration ttl) {
+  public CompletableFuture<Boolean> putSnapshot(
+      String accountId, CreditSnapshot snapshot, Duration ttl) {
     Objects.requireNonNull(snapshot, "snapshot");
     long deadline = deadline("ttl", ttl);
     boolean[] stored = new boolean[1];
-    slots.asMap().compute(accountId, (key, old) -> {
-      Slot current = old == null ? null : old.live(ticker.read());
-      if (current != null && current.snapshot() != null && current.snapshot().version() >= snapshot.version()) {
-        return current.isEmpty() ? null : current;
-      }
-      stored[0] = true;
-      return current == null
-          ? new Slot(snapshot, deadline, CacheLookup.NO_MARKER, 0)
-          : new Slot(snapshot, deadline, current.markerVersion(), current.markerDeadline());
-    });
+    slots
+        .asMap()
+        .compute(
+            accountId,
+            (key, old) -> {
+              Slot current = old == null ? null : old.live(ticker.read());
+              if (current != null
+                  && current.snapshot() != null
+                  && current.snapshot().version() >= snapshot.version()) {
+                return current.isEmpty() ? null : current;
+              }
+              stored[0] = true;
+              return current == null
+                  ? new Slot(snapshot, deadline, CacheLookup.NO_MARKER, 0)
+                  : new Slot(snapshot, deadline, current.markerVersion(), current.markerDeadline());
+            });
     return stored[0] ? STORED : NOT_STORED;
   }
 
@@ -117,23 +138,32 @@ public final class InMemoryCreditCache implements CreditCache {
       throw new IllegalArgumentException("version must be >= 0, but was " + version);
     }
     long deadline = deadline("ttl", ttl);
-    slots.asMap().compute(accountId, (key, old) -> {
-      Slot current = old == null ? null : old.live(ticker.read());
-      return current == null
-          ? new Slot(null, 0, version, deadline)
-          : new Slot(current.snapshot(), current.snapshotDeadline(), version, deadline);
-    });
+    slots
+        .asMap()
+        .compute(
+            accountId,
+            (key, old) -> {
+              Slot current = old == null ? null : old.live(ticker.read());
+              return current == null
+                  ? new Slot(null, 0, version, deadline)
+                  : new Slot(current.snapshot(), current.snapshotDeadline(), version, deadline);
+            });
     return DONE;
   }
 
   @Override
   public CompletableFuture<Void> clearBlocked(String accountId) {
-    slots.asMap().computeIfPresent(accountId, (key, old) -> {
-      Slot current = old.live(ticker.read());
-      return current.snapshot() == null
-          ? null
-          : new Slot(current.snapshot(), current.snapshotDeadline(), CacheLookup.NO_MARKER, 0);
-    });
+    slots
+        .asMap()
+        .computeIfPresent(
+            accountId,
+            (key, old) -> {
+              Slot current = old.live(ticker.read());
+              return current.snapshot() == null
+                  ? null
+                  : new Slot(
+                      current.snapshot(), current.snapshotDeadline(), CacheLookup.NO_MARKER, 0);
+            });
     return DONE;
   }
 
@@ -152,8 +182,7 @@ public final class InMemoryCreditCache implements CreditCache {
     private Ticker ticker = Ticker.systemTicker();
     private long maximumSize = DEFAULT_MAXIMUM_SIZE;
 
-    private Builder() {
-    }
+    private Builder() {}
 
     /** The time source for expiry; tests pass a fake to advance time by hand. */
     public Builder ticker(Ticker ticker) {

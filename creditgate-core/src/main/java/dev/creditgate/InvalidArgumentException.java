@@ -14,7 +14,7 @@ public class InvalidArgumentException extends IllegalArgumentException {
 
   /**
    * @param parameter the name of the invalid argument, as the callee calls it
-   * @param message   what is wrong, naming the value
+   * @param message what is wrong, naming the value
    */
   public InvalidArgumentException(String parameter, String message) {
     super(message);

@@ -1,10 +1,10 @@
 package dev.creditgate;
 
 /**
- * Debits an account owes that its cached or stored snapshot does not show yet: charges accepted
- * and queued behind earlier answers (write-behind), or committed by this process at a version
- * newer than the snapshot. The guard subtracts them from the snapshot's credit before judging, so
- * an account sees its own charges without waiting for them to be written.
+ * Debits an account owes that its cached or stored snapshot does not show yet: charges accepted and
+ * queued behind earlier answers (write-behind), or committed by this process at a version newer
+ * than the snapshot. The guard subtracts them from the snapshot's credit before judging, so an
+ * account sees its own charges without waiting for them to be written.
  *
  * <p>Implementations answer from memory, without I/O, in well under a microsecond: the guard calls
  * this on every decision.

@@ -38,12 +38,18 @@ public final class SnapshotPublisher implements AutoCloseable {
 
   /** How long a published snapshot lives in the cache. */
   public static final Duration DEFAULT_SNAPSHOT_TTL = Duration.ofMinutes(10);
+
   /** How long a blocked marker lives in the cache. */
   public static final Duration DEFAULT_BLOCKED_TTL = Duration.ofMinutes(5);
+
   /** How long a publish waits for its first attempt; the same budget as a guard's cache call. */
   public static final Duration DEFAULT_TIMEOUT = Duration.ofMillis(50);
-  /** The wait before the first retry; each later retry waits four times longer (50, 200, 800 ms). */
+
+  /**
+   * The wait before the first retry; each later retry waits four times longer (50, 200, 800 ms).
+   */
   public static final Duration DEFAULT_RETRY_BACKOFF = Duration.ofMillis(50);
+
   /** Attempts per state, the first included, before the account is invalidated. */
   static final int ATTEMPTS = 4;
 
@@ -57,7 +63,11 @@ public final class SnapshotPublisher implements AutoCloseable {
   private final Ticker ticker;
   private final ScheduledThreadPoolExecutor scheduler;
   private final AtomicLong failures = new AtomicLong();
-  /** A cache outage fails every account's update at once: one warning per second, not one per account. */
+
+  /**
+   * A cache outage fails every account's update at once: one warning per second, not one per
+   * account.
+   */
   private final ThrottledLog warnings = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
   private SnapshotPublisher(Builder b) {
@@ -67,11 +77,14 @@ public final class SnapshotPublisher implements AutoCloseable {
     this.timeoutNanos = b.timeout.toNanos();
     this.retryBackoffNanos = b.retryBackoff.toNanos();
     this.ticker = b.ticker;
-    this.scheduler = new ScheduledThreadPoolExecutor(1, runnable -> {
-      Thread thread = new Thread(runnable, "creditgate-snapshot-retry");
-      thread.setDaemon(true);
-      return thread;
-    });
+    this.scheduler =
+        new ScheduledThreadPoolExecutor(
+            1,
+            runnable -> {
+              Thread thread = new Thread(runnable, "creditgate-snapshot-retry");
+              thread.setDaemon(true);
+              return thread;
+            });
     scheduler.setRemoveOnCancelPolicy(true);
     scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
   }
@@ -109,9 +122,9 @@ public final class SnapshotPublisher implements AutoCloseable {
 
   /**
    * Publishes the states of many accounts (a group commit's) at once: every write is sent before
-   * any is awaited, so a batch costs about one round trip rather than one per account, and the
-   * wait is bounded by one {@link Builder#timeout} for all. Failures are retried as in {@link
-   * #publish}. Its shape fits a ledger's commit listener ({@code publisher::publishAll}).
+   * any is awaited, so a batch costs about one round trip rather than one per account, and the wait
+   * is bounded by one {@link Builder#timeout} for all. Failures are retried as in {@link #publish}.
+   * Its shape fits a ledger's commit listener ({@code publisher::publishAll}).
    */
   public void publishAll(Map<String, CreditSnapshot> snapshots) {
     Objects.requireNonNull(snapshots, "snapshots");
@@ -141,12 +154,18 @@ public final class SnapshotPublisher implements AutoCloseable {
     if (dropIfClosed(accountId)) {
       return;
     }
-    call(() -> cache.setBlocked(accountId, version, blockedTtl)).whenComplete((ignored, error) -> {
-      if (error != null) {
-        warnings.warn(ticker.read(), "set blocked marker failed, account_id={} version={}: {}",
-            accountId, version, describe(error));
-      }
-    });
+    call(() -> cache.setBlocked(accountId, version, blockedTtl))
+        .whenComplete(
+            (ignored, error) -> {
+              if (error != null) {
+                warnings.warn(
+                    ticker.read(),
+                    "set blocked marker failed, account_id={} version={}: {}",
+                    accountId,
+                    version,
+                    describe(error));
+              }
+            });
   }
 
   /** Stops the retry thread: retries not yet run are dropped, and later updates too. */
@@ -164,8 +183,8 @@ public final class SnapshotPublisher implements AutoCloseable {
     return true;
   }
 
-  private void awaitFirstAttempt(String accountId, CreditSnapshot snapshot, CompletableFuture<Void> write,
-      long waitNanos) {
+  private void awaitFirstAttempt(
+      String accountId, CreditSnapshot snapshot, CompletableFuture<Void> write, long waitNanos) {
     try {
       // An in-process cache answers with a completed future: skip the timed wait.
       if (write.isDone()) {
@@ -185,52 +204,83 @@ public final class SnapshotPublisher implements AutoCloseable {
    * Writes the snapshot (versioned) and the blocked marker that goes with it. Both leave at once:
    * one round trip instead of two, and on one connection Redis still runs them in that order. The
    * marker is written even when a newer snapshot is cached: markers carry their version, so an
-   * older one never overrides a newer snapshot, and a retry after a failed marker write still lands.
+   * older one never overrides a newer snapshot, and a retry after a failed marker write still
+   * lands.
    */
   private CompletableFuture<Void> write(String accountId, CreditSnapshot snapshot) {
-    CompletableFuture<Boolean> put = call(() -> cache.putSnapshot(accountId, snapshot, snapshotTtl));
-    CompletableFuture<Void> marker = snapshot.canSpend()
-        ? call(() -> cache.clearBlocked(accountId))
-        : call(() -> cache.setBlocked(accountId, snapshot.version(), blockedTtl));
+    CompletableFuture<Boolean> put =
+        call(() -> cache.putSnapshot(accountId, snapshot, snapshotTtl));
+    CompletableFuture<Void> marker =
+        snapshot.canSpend()
+            ? call(() -> cache.clearBlocked(accountId))
+            : call(() -> cache.setBlocked(accountId, snapshot.version(), blockedTtl));
     return CompletableFuture.allOf(put, marker).orTimeout(timeoutNanos, TimeUnit.NANOSECONDS);
   }
 
   private void retry(String accountId, CreditSnapshot snapshot, int attempt, Throwable error) {
     if (attempt > ATTEMPTS) {
       failures.incrementAndGet();
-      warnings.warn(ticker.read(), "cache update failed {} times, invalidating, account_id={} version={}: {}",
-          ATTEMPTS, accountId, snapshot.version(), describe(error));
-      call(() -> cache.invalidate(accountId)).whenComplete((ignored, e) -> {
-        if (e != null) {
-          warnings.warn(ticker.read(), "cache invalidate failed, account_id={}: {}", accountId, describe(e));
-        }
-      });
+      warnings.warn(
+          ticker.read(),
+          "cache update failed {} times, invalidating, account_id={} version={}: {}",
+          ATTEMPTS,
+          accountId,
+          snapshot.version(),
+          describe(error));
+      call(() -> cache.invalidate(accountId))
+          .whenComplete(
+              (ignored, e) -> {
+                if (e != null) {
+                  warnings.warn(
+                      ticker.read(),
+                      "cache invalidate failed, account_id={}: {}",
+                      accountId,
+                      describe(e));
+                }
+              });
       return;
     }
-    LOG.debug("cache update attempt {} failed, account_id={}: {}", attempt - 1, accountId, describe(error));
+    LOG.debug(
+        "cache update attempt {} failed, account_id={}: {}",
+        attempt - 1,
+        accountId,
+        describe(error));
     try {
-      scheduler.schedule(() -> write(accountId, snapshot).whenComplete((ignored, e) -> {
-        if (e != null) {
-          retry(accountId, snapshot, attempt + 1, e);
-        }
-      }), backoffNanos(attempt), TimeUnit.NANOSECONDS);
+      scheduler.schedule(
+          () ->
+              write(accountId, snapshot)
+                  .whenComplete(
+                      (ignored, e) -> {
+                        if (e != null) {
+                          retry(accountId, snapshot, attempt + 1, e);
+                        }
+                      }),
+          backoffNanos(attempt),
+          TimeUnit.NANOSECONDS);
     } catch (RejectedExecutionException e) {
       failures.incrementAndGet();
-      warnings.warn(ticker.read(), "cache update dropped (publisher closed), account_id={}", accountId);
+      warnings.warn(
+          ticker.read(), "cache update dropped (publisher closed), account_id={}", accountId);
     }
   }
 
-  /** The wait before {@code attempt} (2 for the first retry): the backoff, times four per retry before. */
+  /**
+   * The wait before {@code attempt} (2 for the first retry): the backoff, times four per retry
+   * before.
+   */
   private long backoffNanos(int attempt) {
     long factor = 1L << (2 * (attempt - 2));
-    return retryBackoffNanos > Long.MAX_VALUE / factor ? Long.MAX_VALUE : retryBackoffNanos * factor;
+    return retryBackoffNanos > Long.MAX_VALUE / factor
+        ? Long.MAX_VALUE
+        : retryBackoffNanos * factor;
   }
 
   /** Calls a cache method, turning a synchronous throw or a null future into a failed future. */
   private static <T> CompletableFuture<T> call(Supplier<CompletableFuture<T>> write) {
     try {
       CompletableFuture<T> future = write.get();
-      return future == null ? CompletableFuture.failedFuture(new NullPointerException("cache returned a null future"))
+      return future == null
+          ? CompletableFuture.failedFuture(new NullPointerException("cache returned a null future"))
           : future;
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
@@ -242,10 +292,14 @@ public final class SnapshotPublisher implements AutoCloseable {
     if (cause instanceof TimeoutException) {
       return "no answer in time";
     }
-    return cause.getClass().getSimpleName() + (cause.getMessage() == null ? "" : ": " + cause.getMessage());
+    return cause.getClass().getSimpleName()
+        + (cause.getMessage() == null ? "" : ": " + cause.getMessage());
   }
 
-  /** Options for a {@link SnapshotPublisher}; each setter validates its value and names it in the error. */
+  /**
+   * Options for a {@link SnapshotPublisher}; each setter validates its value and names it in the
+   * error.
+   */
   public static final class Builder {
     private final CreditCache cache;
     private Duration snapshotTtl = DEFAULT_SNAPSHOT_TTL;

@@ -41,8 +41,7 @@ public abstract class AbstractCreditCacheContractTest {
   }
 
   /** Releases what {@link #createCache()} made. */
-  protected void closeCache(CreditCache cache) {
-  }
+  protected void closeCache(CreditCache cache) {}
 
   @BeforeEach
   void setUpCache() {
@@ -55,11 +54,15 @@ public abstract class AbstractCreditCacheContractTest {
   }
 
   protected static String newAccount() {
-    return "acct-" + ACCOUNTS.incrementAndGet() + "-" + ThreadLocalRandom.current().nextInt(1_000_000);
+    return "acct-"
+        + ACCOUNTS.incrementAndGet()
+        + "-"
+        + ThreadLocalRandom.current().nextInt(1_000_000);
   }
 
   protected static CreditSnapshot snapshot(long balance, boolean blocked, long version) {
-    return new CreditSnapshot(balance, blocked, version, Instant.parse("2026-11-26T10:00:00Z").plusMillis(version));
+    return new CreditSnapshot(
+        balance, blocked, version, Instant.parse("2026-11-26T10:00:00Z").plusMillis(version));
   }
 
   private static <T> T get(CompletableFuture<T> future) {
@@ -84,7 +87,8 @@ public abstract class AbstractCreditCacheContractTest {
   @Test
   void snapshotRoundTripsEveryField() {
     String account = newAccount();
-    CreditSnapshot stored = new CreditSnapshot(-42, true, 7, Instant.now().truncatedTo(ChronoUnit.MILLIS));
+    CreditSnapshot stored =
+        new CreditSnapshot(-42, true, 7, Instant.now().truncatedTo(ChronoUnit.MILLIS));
     assertThat(get(cache.putSnapshot(account, stored, shortTtl()))).isTrue();
     assertThat(lookup(account).snapshot()).isEqualTo(stored);
   }
@@ -122,7 +126,9 @@ public abstract class AbstractCreditCacheContractTest {
     try (ExecutorService pool = Executors.newFixedThreadPool(8)) {
       List<CompletableFuture<Boolean>> writes = new ArrayList<>();
       for (long v : versions) {
-        writes.add(CompletableFuture.supplyAsync(() -> get(cache.putSnapshot(account, snapshot(v, false, v), shortTtl())), pool));
+        writes.add(
+            CompletableFuture.supplyAsync(
+                () -> get(cache.putSnapshot(account, snapshot(v, false, v), shortTtl())), pool));
       }
       CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
     }
@@ -225,13 +231,16 @@ public abstract class AbstractCreditCacheContractTest {
 
   /** A bad argument may be thrown or returned as a failed future; either way it names the value. */
   private static void assertRejected(java.util.function.Supplier<CompletableFuture<?>> call) {
-    assertThatThrownBy(() -> {
-      CompletableFuture<?> future = call.get();
-      try {
-        future.get(5, TimeUnit.SECONDS);
-      } catch (java.util.concurrent.ExecutionException e) {
-        throw e.getCause();
-      }
-    }).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ttl");
+    assertThatThrownBy(
+            () -> {
+              CompletableFuture<?> future = call.get();
+              try {
+                future.get(5, TimeUnit.SECONDS);
+              } catch (java.util.concurrent.ExecutionException e) {
+                throw e.getCause();
+              }
+            })
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("ttl");
   }
 }

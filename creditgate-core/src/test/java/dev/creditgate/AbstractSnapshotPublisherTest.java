@@ -16,13 +16,14 @@ import org.junit.jupiter.api.Test;
 /**
  * What {@link SnapshotPublisher} promises on every cache backend: versioned writes with the blocked
  * marker that goes with them, batches, retries that land, and invalidation when they all fail. A
- * backend's test extends this class and says how to make a cache; faults are injected by a
- * {@link ScriptedCache} wrapped around the real backend, so what lands is read back from it.
+ * backend's test extends this class and says how to make a cache; faults are injected by a {@link
+ * ScriptedCache} wrapped around the real backend, so what lands is read back from it.
  */
 public abstract class AbstractSnapshotPublisherTest {
 
   /** Generous, so a slow machine or a cluster does not turn a first attempt into a retry. */
   private static final Duration TIMEOUT = Duration.ofSeconds(2);
+
   private static final Duration RETRY_BACKOFF = Duration.ofMillis(1);
 
   private CreditCache backend;
@@ -33,14 +34,14 @@ public abstract class AbstractSnapshotPublisherTest {
   protected abstract CreditCache createCache();
 
   /** Releases what {@link #createCache()} made. */
-  protected void closeCache(CreditCache cache) {
-  }
+  protected void closeCache(CreditCache cache) {}
 
   @BeforeEach
   void setUpPublisher() {
     backend = createCache();
     cache = new ScriptedCache(backend);
-    publisher = SnapshotPublisher.builder(cache).timeout(TIMEOUT).retryBackoff(RETRY_BACKOFF).build();
+    publisher =
+        SnapshotPublisher.builder(cache).timeout(TIMEOUT).retryBackoff(RETRY_BACKOFF).build();
   }
 
   @AfterEach
@@ -63,7 +64,8 @@ public abstract class AbstractSnapshotPublisherTest {
     String account = newAccount();
     backend.setBlocked(account, 1, Duration.ofMinutes(5)).get(5, TimeUnit.SECONDS);
     publisher.publish(account, snapshot(100, false, 2));
-    assertThat(stored(account)).isEqualTo(new CacheLookup(CacheLookup.NO_MARKER, snapshot(100, false, 2)));
+    assertThat(stored(account))
+        .isEqualTo(new CacheLookup(CacheLookup.NO_MARKER, snapshot(100, false, 2)));
   }
 
   @Test
@@ -106,11 +108,12 @@ public abstract class AbstractSnapshotPublisherTest {
       states.put(newAccount(), snapshot(i % 3 == 0 ? 0 : i, i % 7 == 0, i + 1));
     }
     publisher.publishAll(states);
-    states.forEach((account, state) -> {
-      CacheLookup found = stored(account);
-      assertThat(found.snapshot()).as(account).isEqualTo(state);
-      assertThat(found.markerApplies()).as(account).isEqualTo(!state.canSpend());
-    });
+    states.forEach(
+        (account, state) -> {
+          CacheLookup found = stored(account);
+          assertThat(found.snapshot()).as(account).isEqualTo(state);
+          assertThat(found.markerApplies()).as(account).isEqualTo(!state.canSpend());
+        });
     assertThat(publisher.failures()).isZero();
   }
 
@@ -139,7 +142,9 @@ public abstract class AbstractSnapshotPublisherTest {
   @Test
   void everyAttemptFailingInvalidatesTheAccount() throws Exception {
     String account = newAccount();
-    backend.putSnapshot(account, snapshot(1_000, false, 1), Duration.ofMinutes(10)).get(5, TimeUnit.SECONDS);
+    backend
+        .putSnapshot(account, snapshot(1_000, false, 1), Duration.ofMinutes(10))
+        .get(5, TimeUnit.SECONDS);
     // Two writes per attempt fail; the invalidation after them goes through.
     cache.failNextWrites.set(2 * SnapshotPublisher.ATTEMPTS);
     publisher.publish(account, snapshot(0, false, 2));
@@ -155,8 +160,10 @@ public abstract class AbstractSnapshotPublisherTest {
     }
     cache.failNextWrites.set(2);
     publisher.publishAll(states);
-    await().atMost(Duration.ofSeconds(5))
-        .until(() -> states.keySet().stream().allMatch(account -> stored(account).snapshot() != null));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () -> states.keySet().stream().allMatch(account -> stored(account).snapshot() != null));
     assertThat(publisher.failures()).isZero();
   }
 

@@ -10,7 +10,9 @@ import net.jqwik.api.constraints.CharRange;
 import net.jqwik.api.constraints.Chars;
 import net.jqwik.api.constraints.StringLength;
 
-/** The hand-written account id check accepts and rejects exactly what its documented pattern does. */
+/**
+ * The hand-written account id check accepts and rejects exactly what its documented pattern does.
+ */
 class AccountIdPropertyTest {
 
   private static final Pattern DOCUMENTED = Pattern.compile("[A-Za-z0-9._:@-]{1,128}");
@@ -21,8 +23,9 @@ class AccountIdPropertyTest {
   }
 
   @Property
-  void agreesWithThePatternNearTheAllowedAlphabet(@ForAll @StringLength(max = 140)
-      @CharRange(from = '*', to = '~') @Chars({' ', '{', '}'}) String account) {
+  void agreesWithThePatternNearTheAllowedAlphabet(
+      @ForAll @StringLength(max = 140) @CharRange(from = '*', to = '~') @Chars({' ', '{', '}'})
+          String account) {
     agree(account);
   }
 

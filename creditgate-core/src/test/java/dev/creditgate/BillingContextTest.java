@@ -3,9 +3,9 @@ package dev.creditgate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 class BillingContextTest {
 
@@ -20,7 +20,8 @@ class BillingContextTest {
   void rejectsInvalidAccountIdsNamingTheValue(String id) {
     assertThatThrownBy(() -> BillingContext.forAccount(id))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageStartingWith("accountId must be 1-128 characters of [A-Za-z0-9._:@-], but was '" + id.trim());
+        .hasMessageStartingWith(
+            "accountId must be 1-128 characters of [A-Za-z0-9._:@-], but was '" + id.trim());
   }
 
   @Test
@@ -33,8 +34,10 @@ class BillingContextTest {
 
   @Test
   void normalizeTrimsEveryString() {
-    BillingContext raw = new BillingContext(" 42 ", " e1 ", " chat ", " r1 ", " c1 ", " pro ", true);
-    assertThat(raw.normalize()).isEqualTo(new BillingContext("42", "e1", "chat", "r1", "c1", "pro", true));
+    BillingContext raw =
+        new BillingContext(" 42 ", " e1 ", " chat ", " r1 ", " c1 ", " pro ", true);
+    assertThat(raw.normalize())
+        .isEqualTo(new BillingContext("42", "e1", "chat", "r1", "c1", "pro", true));
   }
 
   @Test

@@ -12,9 +12,11 @@ class ChecksTest {
   void requirePositiveNamesTheParameterAndTheValue() {
     assertThat(Checks.requirePositive("ttl", Duration.ofMillis(1))).isEqualTo(Duration.ofMillis(1));
     assertThatThrownBy(() -> Checks.requirePositive("ttl", Duration.ZERO))
-        .isInstanceOf(InvalidArgumentException.class).hasMessage("ttl must be positive, but was PT0S")
+        .isInstanceOf(InvalidArgumentException.class)
+        .hasMessage("ttl must be positive, but was PT0S")
         .hasFieldOrPropertyWithValue("parameter", "ttl");
-    assertThatThrownBy(() -> Checks.requirePositive("ttl", null)).hasMessage("ttl must be positive, but was null");
+    assertThatThrownBy(() -> Checks.requirePositive("ttl", null))
+        .hasMessage("ttl must be positive, but was null");
     assertThatThrownBy(() -> Checks.requirePositive("ttl", Duration.ofSeconds(-1)))
         .hasMessage("ttl must be positive, but was PT-1S");
   }
@@ -24,7 +26,8 @@ class ChecksTest {
     assertThat(Checks.requireBetween("n", 1, 1, 3)).isEqualTo(1);
     assertThat(Checks.requireBetween("n", 3, 1, 3)).isEqualTo(3);
     assertThatThrownBy(() -> Checks.requireBetween("n", 4, 1, 3))
-        .isInstanceOf(InvalidArgumentException.class).hasMessage("n must be between 1 and 3, but was 4")
+        .isInstanceOf(InvalidArgumentException.class)
+        .hasMessage("n must be between 1 and 3, but was 4")
         .hasFieldOrPropertyWithValue("parameter", "n");
   }
 

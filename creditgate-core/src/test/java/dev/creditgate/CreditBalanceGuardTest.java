@@ -22,7 +22,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
-/** The guard's steps, branch by branch (no cache, skips, marker, cached snapshot, store fetch, decision), and its rules. */
+/**
+ * The guard's steps, branch by branch (no cache, skips, marker, cached snapshot, store fetch,
+ * decision), and its rules.
+ */
 class CreditBalanceGuardTest {
 
   private static final Duration FETCH_TIMEOUT = Duration.ofSeconds(1);
@@ -47,16 +50,17 @@ class CreditBalanceGuardTest {
   }
 
   private CreditBalanceGuard guard(boolean failClosed, PendingDebits pending) {
-    CreditBalanceGuard guard = CreditBalanceGuard.builder()
-        .cache(cache)
-        .pendingDebits(pending)
-        .snapshotProvider(store)
-        .fetchTimeout(FETCH_TIMEOUT)
-        .cacheTimeout(CACHE_BUDGET)
-        .failClosed(failClosed)
-        .listener(stats)
-        .ticker(ticker)
-        .build();
+    CreditBalanceGuard guard =
+        CreditBalanceGuard.builder()
+            .cache(cache)
+            .pendingDebits(pending)
+            .snapshotProvider(store)
+            .fetchTimeout(FETCH_TIMEOUT)
+            .cacheTimeout(CACHE_BUDGET)
+            .failClosed(failClosed)
+            .listener(stats)
+            .ticker(ticker)
+            .build();
     guards.add(guard);
     return guard;
   }
@@ -95,7 +99,8 @@ class CreditBalanceGuardTest {
     @Test
     void guardWithoutCacheAdmitsEverythingAndTouchesNothing() {
       store.accounts.put("u1", snap(0, true, 1));
-      try (CreditBalanceGuard guard = CreditBalanceGuard.builder().snapshotProvider(store).build()) {
+      try (CreditBalanceGuard guard =
+          CreditBalanceGuard.builder().snapshotProvider(store).build()) {
         assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.NOT_WIRED);
       }
       assertThat(store.fetches).hasValue(0);
@@ -115,7 +120,8 @@ class CreditBalanceGuardTest {
     void skipChargeIsAdmittedWithoutAnyCallEvenWhenBlocked() {
       store.accounts.put("u1", snap(0, true, 1));
       cache.delegate.setBlocked("u1", 1, Duration.ofMinutes(5));
-      assertThat(guard().check(ctx("u1").withSkipCharge(true)).reason()).isEqualTo(Reason.SKIPPED_SKIP_CHARGE);
+      assertThat(guard().check(ctx("u1").withSkipCharge(true)).reason())
+          .isEqualTo(Reason.SKIPPED_SKIP_CHARGE);
       assertThat(cache.lookups).hasValue(0);
       assertThat(store.fetches).hasValue(0);
     }
@@ -194,7 +200,8 @@ class CreditBalanceGuardTest {
       store.delay = Duration.ofSeconds(4);
       long start = System.nanoTime();
       assertThat(guard().check(ctx("u1")).reason()).isEqualTo(Reason.FAIL_OPEN_STORE_TIMEOUT);
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(FETCH_TIMEOUT.plusMillis(1500));
+      assertThat(Duration.ofNanos(System.nanoTime() - start))
+          .isLessThan(FETCH_TIMEOUT.plusMillis(1500));
     }
 
     @Test
@@ -229,7 +236,8 @@ class CreditBalanceGuardTest {
       cache.writeFault = ScriptedCache.Fault.SLOW;
       long start = System.nanoTime();
       assertThat(guard().check(ctx("u1")).isAdmitted()).isTrue();
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(FETCH_TIMEOUT.plusMillis(1500));
+      assertThat(Duration.ofNanos(System.nanoTime() - start))
+          .isLessThan(FETCH_TIMEOUT.plusMillis(1500));
     }
   }
 
@@ -294,22 +302,29 @@ class CreditBalanceGuardTest {
     void hundredConcurrentMissesMakeOneStoreFetch() throws Exception {
       store.accounts.put("cold", snap(10, false, 1));
       store.gate = new CountDownLatch(1);
-      CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).snapshotProvider(store)
-          .fetchTimeout(Duration.ofSeconds(10)).build();
+      CreditBalanceGuard guard =
+          CreditBalanceGuard.builder()
+              .cache(cache)
+              .snapshotProvider(store)
+              .fetchTimeout(Duration.ofSeconds(10))
+              .build();
       guards.add(guard);
       int callers = 100;
       CyclicBarrier start = new CyclicBarrier(callers);
       List<CompletableFuture<Admission>> results = new ArrayList<>();
       try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
         for (int i = 0; i < callers; i++) {
-          results.add(CompletableFuture.supplyAsync(() -> {
-            try {
-              start.await();
-            } catch (Exception e) {
-              throw new IllegalStateException(e);
-            }
-            return guard.check(ctx("cold"));
-          }, pool));
+          results.add(
+              CompletableFuture.supplyAsync(
+                  () -> {
+                    try {
+                      start.await();
+                    } catch (Exception e) {
+                      throw new IllegalStateException(e);
+                    }
+                    return guard.check(ctx("cold"));
+                  },
+                  pool));
         }
         // Every caller has looked the account up and missed before the store answers.
         await().atMost(Duration.ofSeconds(10)).until(() -> cache.lookups.get() == callers);
@@ -331,7 +346,8 @@ class CreditBalanceGuardTest {
         String account = "race-" + i;
         assertThat(guard.check(ctx(account)).reason()).isEqualTo(Reason.NO_SNAPSHOT);
         store.accounts.put(account, snap(0, false, 1));
-        assertThat(guard.check(ctx(account)).reason()).as("call %d", i)
+        assertThat(guard.check(ctx(account)).reason())
+            .as("call %d", i)
             .isEqualTo(Reason.DENIED_NON_POSITIVE_BALANCE);
       }
     }
@@ -349,15 +365,22 @@ class CreditBalanceGuardTest {
     void interruptedCallerDoesNotCancelTheFetchAndTheBackFillLands() throws Exception {
       store.accounts.put("u1", snap(0, true, 9));
       store.gate = new CountDownLatch(1);
-      CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).snapshotProvider(store)
-          .fetchTimeout(Duration.ofSeconds(5)).build();
+      CreditBalanceGuard guard =
+          CreditBalanceGuard.builder()
+              .cache(cache)
+              .snapshotProvider(store)
+              .fetchTimeout(Duration.ofSeconds(5))
+              .build();
       guards.add(guard);
       AtomicReference<Admission> seen = new AtomicReference<>();
       AtomicReference<Boolean> stillInterrupted = new AtomicReference<>();
-      Thread caller = Thread.ofPlatform().start(() -> {
-        seen.set(guard.check(ctx("u1")));
-        stillInterrupted.set(Thread.currentThread().isInterrupted());
-      });
+      Thread caller =
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    seen.set(guard.check(ctx("u1")));
+                    stillInterrupted.set(Thread.currentThread().isInterrupted());
+                  });
       await().atMost(Duration.ofSeconds(5)).until(() -> store.fetches.get() == 1);
       caller.interrupt();
       caller.join(5_000);
@@ -378,7 +401,8 @@ class CreditBalanceGuardTest {
       assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.FAIL_OPEN_STORE_TIMEOUT);
       long start = System.nanoTime();
       assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.FAIL_OPEN_STORE_TIMEOUT);
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(FETCH_TIMEOUT.plusMillis(1500));
+      assertThat(Duration.ofNanos(System.nanoTime() - start))
+          .isLessThan(FETCH_TIMEOUT.plusMillis(1500));
       store.gate.countDown();
     }
 
@@ -406,7 +430,8 @@ class CreditBalanceGuardTest {
     @Test
     void failClosedWithoutStoreDeniesOnCacheError() {
       cache.lookupFault = ScriptedCache.Fault.FAIL;
-      try (CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).failClosed(true).build()) {
+      try (CreditBalanceGuard guard =
+          CreditBalanceGuard.builder().cache(cache).failClosed(true).build()) {
         assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_UNAVAILABLE);
       }
     }
@@ -467,8 +492,12 @@ class CreditBalanceGuardTest {
     @Test
     void zeroTurnsItOffAndFailuresFailOpen() {
       cache.delegate.putSnapshot("u1", snap(0, false, 3), Duration.ofMinutes(10));
-      try (CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).snapshotProvider(store)
-          .rememberDenials(Duration.ZERO).build()) {
+      try (CreditBalanceGuard guard =
+          CreditBalanceGuard.builder()
+              .cache(cache)
+              .snapshotProvider(store)
+              .rememberDenials(Duration.ZERO)
+              .build()) {
         assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_NON_POSITIVE_BALANCE);
         cache.lookupFault = ScriptedCache.Fault.FAIL;
         assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.FAIL_OPEN_CACHE_ERROR);
@@ -491,7 +520,8 @@ class CreditBalanceGuardTest {
     @Test
     void admittedWhileBalanceLessPendingIsPositive() {
       cache.delegate.putSnapshot("u1", snap(100, false, 1), Duration.ofMinutes(10));
-      assertThat(guard((account, snapshot) -> 99).check(ctx("u1")).reason()).isEqualTo(Reason.BALANCE_POSITIVE);
+      assertThat(guard((account, snapshot) -> 99).check(ctx("u1")).reason())
+          .isEqualTo(Reason.BALANCE_POSITIVE);
     }
 
     @Test
@@ -510,19 +540,23 @@ class CreditBalanceGuardTest {
     @Test
     void aStoreFetchIsJudgedWithPendingAndBackFilledWithoutAMarker() {
       store.accounts.put("u1", snap(100, false, 4));
-      assertThat(guard((account, snapshot) -> 150).check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_PENDING_DEBITS);
-      assertThat(cached("u1")).isEqualTo(new CacheLookup(CacheLookup.NO_MARKER, snap(100, false, 4)));
+      assertThat(guard((account, snapshot) -> 150).check(ctx("u1")).reason())
+          .isEqualTo(Reason.DENIED_PENDING_DEBITS);
+      assertThat(cached("u1"))
+          .isEqualTo(new CacheLookup(CacheLookup.NO_MARKER, snap(100, false, 4)));
     }
 
     @Test
     void pendingIsAskedForTheAccountAndTheSnapshotJudged() {
       cache.delegate.putSnapshot("u1", snap(100, false, 3), Duration.ofMinutes(10));
       List<Object> asked = new ArrayList<>();
-      guard((account, snapshot) -> {
-        asked.add(account);
-        asked.add(snapshot);
-        return 0;
-      }).check(ctx(" u1 "));
+      guard(
+              (account, snapshot) -> {
+                asked.add(account);
+                asked.add(snapshot);
+                return 0;
+              })
+          .check(ctx(" u1 "));
       assertThat(asked).containsExactly("u1", snap(100, false, 3));
     }
 
@@ -555,9 +589,10 @@ class CreditBalanceGuardTest {
     @Test
     void aThrowingPendingDebitsCountsAsNone() {
       cache.delegate.putSnapshot("u1", snap(10, false, 1), Duration.ofMinutes(10));
-      PendingDebits broken = (account, snapshot) -> {
-        throw new IllegalStateException("queue gone");
-      };
+      PendingDebits broken =
+          (account, snapshot) -> {
+            throw new IllegalStateException("queue gone");
+          };
       assertThat(guard(broken).check(ctx("u1")).reason()).isEqualTo(Reason.BALANCE_POSITIVE);
     }
 
@@ -581,17 +616,27 @@ class CreditBalanceGuardTest {
       cache.delegate.setBlocked("marked", 0, Duration.ofMinutes(5));
       store.accounts.put("cold", snap(100, false, 1));
       AtomicInteger pendingCalls = new AtomicInteger();
-      CreditBalanceGuard guard = guard((account, snapshot) -> {
-        pendingCalls.incrementAndGet();
-        return account.equals("owing") || account.equals("cold") ? 100 : 1;
-      });
+      CreditBalanceGuard guard =
+          guard(
+              (account, snapshot) -> {
+                pendingCalls.incrementAndGet();
+                return account.equals("owing") || account.equals("cold") ? 100 : 1;
+              });
       List<String> accounts = List.of("rich", "owing", "poor", "marked", "cold", "cold", "unknown");
-      List<Reason> expected = List.of(Reason.BALANCE_POSITIVE, Reason.DENIED_PENDING_DEBITS,
-          Reason.DENIED_NON_POSITIVE_BALANCE, Reason.DENIED_BLOCKED_MARKER, Reason.DENIED_PENDING_DEBITS,
-          Reason.DENIED_PENDING_DEBITS, Reason.NO_SNAPSHOT);
+      List<Reason> expected =
+          List.of(
+              Reason.BALANCE_POSITIVE,
+              Reason.DENIED_PENDING_DEBITS,
+              Reason.DENIED_NON_POSITIVE_BALANCE,
+              Reason.DENIED_BLOCKED_MARKER,
+              Reason.DENIED_PENDING_DEBITS,
+              Reason.DENIED_PENDING_DEBITS,
+              Reason.NO_SNAPSHOT);
       for (int i = 0; i < accounts.size(); i++) {
         int before = cache.lookups.get();
-        assertThat(guard.check(ctx(accounts.get(i))).reason()).as(accounts.get(i)).isEqualTo(expected.get(i));
+        assertThat(guard.check(ctx(accounts.get(i))).reason())
+            .as(accounts.get(i))
+            .isEqualTo(expected.get(i));
         assertThat(cache.lookups.get() - before).as("lookups for %s", accounts.get(i)).isEqualTo(1);
       }
       // Asked once per judged snapshot: rich, owing, cold (fetched), cold (back-filled).
@@ -606,7 +651,8 @@ class CreditBalanceGuardTest {
     void aGivenPublisherWritesTheBackFillAndOutlivesTheGuard() {
       store.accounts.put("u1", snap(0, false, 2));
       try (SnapshotPublisher publisher = SnapshotPublisher.builder(cache).build()) {
-        try (CreditBalanceGuard guard = CreditBalanceGuard.builder().publisher(publisher).snapshotProvider(store).build()) {
+        try (CreditBalanceGuard guard =
+            CreditBalanceGuard.builder().publisher(publisher).snapshotProvider(store).build()) {
           assertThat(guard.publisher()).containsSame(publisher);
           assertThat(guard.check(ctx("u1")).reason()).isEqualTo(Reason.DENIED_NON_POSITIVE_BALANCE);
         }
@@ -638,12 +684,20 @@ class CreditBalanceGuardTest {
     @Test
     void conflictingOptionsAreRejected() {
       try (SnapshotPublisher publisher = SnapshotPublisher.builder(cache).build()) {
-        assertThatThrownBy(() -> CreditBalanceGuard.builder().cache(cache.delegate).publisher(publisher).build())
+        assertThatThrownBy(
+                () ->
+                    CreditBalanceGuard.builder().cache(cache.delegate).publisher(publisher).build())
             .isInstanceOf(IllegalStateException.class)
             .hasMessage("the publisher writes to another cache than the guard reads");
-        assertThatThrownBy(() -> CreditBalanceGuard.builder().publisher(publisher).blockedTtl(Duration.ofMinutes(1)).build())
+        assertThatThrownBy(
+                () ->
+                    CreditBalanceGuard.builder()
+                        .publisher(publisher)
+                        .blockedTtl(Duration.ofMinutes(1))
+                        .build())
             .isInstanceOf(IllegalStateException.class)
-            .hasMessage("snapshotTtl and blockedTtl are the publisher's options when a publisher is given");
+            .hasMessage(
+                "snapshotTtl and blockedTtl are the publisher's options when a publisher is given");
       }
     }
   }
@@ -659,42 +713,48 @@ class CreditBalanceGuardTest {
       guard.check(ctx("rich"));
       guard.check(ctx("poor"));
       guard.check(ctx(""));
-      assertThat(stats.reasons).containsExactly(Reason.BALANCE_POSITIVE, Reason.BALANCE_POSITIVE,
-          Reason.DENIED_NON_POSITIVE_BALANCE, Reason.SKIPPED_NO_ACCOUNT);
+      assertThat(stats.reasons)
+          .containsExactly(
+              Reason.BALANCE_POSITIVE,
+              Reason.BALANCE_POSITIVE,
+              Reason.DENIED_NON_POSITIVE_BALANCE,
+              Reason.SKIPPED_NO_ACCOUNT);
     }
 
     @Test
     void listenerTimesDecisionsWithTheInjectedTicker() {
       FakeTicker clock = new FakeTicker();
-      CreditCache slowClock = new CreditCache() {
-        @Override
-        public CompletableFuture<CacheLookup> lookup(String accountId) {
-          clock.advance(Duration.ofMillis(3));
-          return cache.lookup(accountId);
-        }
+      CreditCache slowClock =
+          new CreditCache() {
+            @Override
+            public CompletableFuture<CacheLookup> lookup(String accountId) {
+              clock.advance(Duration.ofMillis(3));
+              return cache.lookup(accountId);
+            }
 
-        @Override
-        public CompletableFuture<Boolean> putSnapshot(String a, CreditSnapshot s, Duration t) {
-          return cache.putSnapshot(a, s, t);
-        }
+            @Override
+            public CompletableFuture<Boolean> putSnapshot(String a, CreditSnapshot s, Duration t) {
+              return cache.putSnapshot(a, s, t);
+            }
 
-        @Override
-        public CompletableFuture<Void> setBlocked(String a, long v, Duration t) {
-          return cache.setBlocked(a, v, t);
-        }
+            @Override
+            public CompletableFuture<Void> setBlocked(String a, long v, Duration t) {
+              return cache.setBlocked(a, v, t);
+            }
 
-        @Override
-        public CompletableFuture<Void> clearBlocked(String a) {
-          return cache.clearBlocked(a);
-        }
+            @Override
+            public CompletableFuture<Void> clearBlocked(String a) {
+              return cache.clearBlocked(a);
+            }
 
-        @Override
-        public CompletableFuture<Void> invalidate(String a) {
-          return cache.invalidate(a);
-        }
-      };
+            @Override
+            public CompletableFuture<Void> invalidate(String a) {
+              return cache.invalidate(a);
+            }
+          };
       cache.delegate.putSnapshot("u1", snap(10, false, 1), Duration.ofMinutes(10));
-      try (CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(slowClock).ticker(clock).listener(stats).build()) {
+      try (CreditBalanceGuard guard =
+          CreditBalanceGuard.builder().cache(slowClock).ticker(clock).listener(stats).build()) {
         guard.check(ctx("u1"));
       }
       assertThat(stats.nanos).containsExactly(Duration.ofMillis(3).toNanos());

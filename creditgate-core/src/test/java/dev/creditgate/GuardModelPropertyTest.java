@@ -8,16 +8,16 @@ import java.time.Instant;
 import java.util.List;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
-import net.jqwik.api.Combinators;
 
 /**
  * Random sequences of store changes, cache faults, passing time and guard calls: after every call
  * the guard's decision equals a plain reference model of its rules (no cache wired, skips, marker,
- * cached snapshot, store fetch and back-fill, fail open or closed, remembered denials),
- * and the model's idea of the cache stays in step with the real in-memory cache.
+ * cached snapshot, store fetch and back-fill, fail open or closed, remembered denials), and the
+ * model's idea of the cache stays in step with the real in-memory cache.
  */
 class GuardModelPropertyTest {
 
@@ -74,7 +74,8 @@ class GuardModelPropertyTest {
     }
 
     private Reason failOpen(Reason reason) {
-      return deniedAt != null && now - deniedAt < Duration.ofSeconds(30).toNanos() ? Reason.DENIED_RECENT_DENIAL
+      return deniedAt != null && now - deniedAt < Duration.ofSeconds(30).toNanos()
+          ? Reason.DENIED_RECENT_DENIAL
           : reason;
     }
 
@@ -89,7 +90,8 @@ class GuardModelPropertyTest {
       if (cacheFailing) {
         return failClosed ? fromStore(true) : failOpen(Reason.FAIL_OPEN_CACHE_ERROR);
       }
-      if (markerVersion >= 0 && (cachedSnapshot == null || markerVersion >= cachedSnapshot.version())) {
+      if (markerVersion >= 0
+          && (cachedSnapshot == null || markerVersion >= cachedSnapshot.version())) {
         return Reason.DENIED_BLOCKED_MARKER;
       }
       if (cachedSnapshot != null) {
@@ -139,7 +141,8 @@ class GuardModelPropertyTest {
   }
 
   @Property(tries = 300)
-  void guardAgreesWithTheReferenceModel(@ForAll("steps") List<Step> steps, @ForAll boolean failClosed) {
+  void guardAgreesWithTheReferenceModel(
+      @ForAll("steps") List<Step> steps, @ForAll boolean failClosed) {
     FakeTicker ticker = new FakeTicker();
     ScriptedCache cache = new ScriptedCache(ticker);
     ScriptedStore store = new ScriptedStore();
@@ -147,14 +150,23 @@ class GuardModelPropertyTest {
     model.now = ticker.read();
     // Retries far off: the model has a failed back-fill change nothing, and a retry landing later
     // in real time would make the outcome depend on how fast the try runs.
-    try (SnapshotPublisher publisher = SnapshotPublisher.builder(cache).retryBackoff(Duration.ofHours(1)).build();
-        CreditBalanceGuard guard = CreditBalanceGuard.builder().cache(cache).snapshotProvider(store).publisher(publisher)
-            .failClosed(failClosed).fetchTimeout(Duration.ofSeconds(5)).ticker(ticker).build()) {
+    try (SnapshotPublisher publisher =
+            SnapshotPublisher.builder(cache).retryBackoff(Duration.ofHours(1)).build();
+        CreditBalanceGuard guard =
+            CreditBalanceGuard.builder()
+                .cache(cache)
+                .snapshotProvider(store)
+                .publisher(publisher)
+                .failClosed(failClosed)
+                .fetchTimeout(Duration.ofSeconds(5))
+                .ticker(ticker)
+                .build()) {
       for (Step step : steps) {
         switch (step) {
           case StoreChange c -> {
             model.storeVersion++;
-            model.stored = new CreditSnapshot(c.balance(), c.blocked(), model.storeVersion, Instant.EPOCH);
+            model.stored =
+                new CreditSnapshot(c.balance(), c.blocked(), model.storeVersion, Instant.EPOCH);
             store.accounts.put("u", model.stored);
           }
           case StoreGone g -> {
@@ -175,7 +187,8 @@ class GuardModelPropertyTest {
             model.now = ticker.read();
           }
           case Check c -> {
-            BillingContext ctx = BillingContext.forAccount(c.noAccount() ? "" : "u").withSkipCharge(c.skipCharge());
+            BillingContext ctx =
+                BillingContext.forAccount(c.noAccount() ? "" : "u").withSkipCharge(c.skipCharge());
             Reason expected = model.check(c.skipCharge(), c.noAccount());
             assertThat(guard.check(ctx).reason()).as("after %s", steps).isEqualTo(expected);
             CacheLookup real = cache.delegate.lookup("u").join();
@@ -189,19 +202,31 @@ class GuardModelPropertyTest {
 
   @Provide
   Arbitrary<List<Step>> steps() {
-    Arbitrary<Step> change = Combinators.combine(
-            Arbitraries.longs().between(-50, 50), Arbitraries.integers().between(0, 4).map(i -> i == 0))
-        .as(StoreChange::new);
+    Arbitrary<Step> change =
+        Combinators.combine(
+                Arbitraries.longs().between(-50, 50),
+                Arbitraries.integers().between(0, 4).map(i -> i == 0))
+            .as(StoreChange::new);
     Arbitrary<Step> gone = Arbitraries.just(new StoreGone());
-    Arbitrary<Step> storeFault = Arbitraries.integers().between(0, 3).map(i -> new StoreFault(i == 0));
-    Arbitrary<Step> cacheFault = Arbitraries.integers().between(0, 3).map(i -> new CacheFault(i == 0));
+    Arbitrary<Step> storeFault =
+        Arbitraries.integers().between(0, 3).map(i -> new StoreFault(i == 0));
+    Arbitrary<Step> cacheFault =
+        Arbitraries.integers().between(0, 3).map(i -> new CacheFault(i == 0));
     Arbitrary<Step> elapse = Arbitraries.integers().between(0, 12).map(Elapse::new);
-    Arbitrary<Step> check = Combinators.combine(
-            Arbitraries.integers().between(0, 9).map(i -> i == 0), Arbitraries.integers().between(0, 9).map(i -> i == 0))
-        .as(Check::new);
+    Arbitrary<Step> check =
+        Combinators.combine(
+                Arbitraries.integers().between(0, 9).map(i -> i == 0),
+                Arbitraries.integers().between(0, 9).map(i -> i == 0))
+            .as(Check::new);
     return Arbitraries.frequencyOf(
-            net.jqwik.api.Tuple.of(3, change), net.jqwik.api.Tuple.of(1, gone), net.jqwik.api.Tuple.of(1, storeFault),
-            net.jqwik.api.Tuple.of(1, cacheFault), net.jqwik.api.Tuple.of(3, elapse), net.jqwik.api.Tuple.of(8, check))
-        .list().ofMinSize(1).ofMaxSize(40);
+            net.jqwik.api.Tuple.of(3, change),
+            net.jqwik.api.Tuple.of(1, gone),
+            net.jqwik.api.Tuple.of(1, storeFault),
+            net.jqwik.api.Tuple.of(1, cacheFault),
+            net.jqwik.api.Tuple.of(3, elapse),
+            net.jqwik.api.Tuple.of(8, check))
+        .list()
+        .ofMinSize(1)
+        .ofMaxSize(40);
   }
 }

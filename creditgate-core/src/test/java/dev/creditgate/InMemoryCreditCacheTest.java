@@ -23,12 +23,18 @@ class InMemoryCreditCacheTest extends AbstractCreditCacheContractTest {
   @Test
   void answersWithCompletedFutures() {
     assertThat(cache.lookup("a").isDone()).isTrue();
-    assertThat(cache.putSnapshot("a", new CreditSnapshot(1, false, 1, Instant.EPOCH), Duration.ofSeconds(1)).isDone()).isTrue();
+    assertThat(
+            cache
+                .putSnapshot(
+                    "a", new CreditSnapshot(1, false, 1, Instant.EPOCH), Duration.ofSeconds(1))
+                .isDone())
+        .isTrue();
   }
 
   @Test
   void rejectsNonPositiveMaximumSize() {
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> InMemoryCreditCache.builder().maximumSize(0))
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> InMemoryCreditCache.builder().maximumSize(0))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("maximumSize must be positive, but was 0");
   }

@@ -8,7 +8,9 @@ import java.time.Instant;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The publisher contract on the in-process cache, and the publisher's own options and time budget. */
+/**
+ * The publisher contract on the in-process cache, and the publisher's own options and time budget.
+ */
 class InMemorySnapshotPublisherTest extends AbstractSnapshotPublisherTest {
 
   @Override
@@ -20,11 +22,16 @@ class InMemorySnapshotPublisherTest extends AbstractSnapshotPublisherTest {
   void aSlowCacheHoldsPublishNoLongerThanTheTimeout() {
     cache.writeFault = ScriptedCache.Fault.SLOW;
     cache.slowBy = Duration.ofSeconds(5);
-    try (SnapshotPublisher quick = SnapshotPublisher.builder(cache).timeout(Duration.ofMillis(50)).build()) {
+    try (SnapshotPublisher quick =
+        SnapshotPublisher.builder(cache).timeout(Duration.ofMillis(50)).build()) {
       long start = System.nanoTime();
       quick.publish("u1", new CreditSnapshot(1, false, 1, Instant.EPOCH));
-      Map<String, CreditSnapshot> many = Map.of(
-          "u2", new CreditSnapshot(1, false, 1, Instant.EPOCH), "u3", new CreditSnapshot(0, false, 1, Instant.EPOCH));
+      Map<String, CreditSnapshot> many =
+          Map.of(
+              "u2",
+              new CreditSnapshot(1, false, 1, Instant.EPOCH),
+              "u3",
+              new CreditSnapshot(0, false, 1, Instant.EPOCH));
       quick.publishAll(many);
       assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(1));
     }

@@ -13,7 +13,12 @@ import java.util.function.Supplier;
  */
 final class ScriptedCache implements CreditCache {
 
-  enum Fault { NONE, FAIL, THROW, SLOW }
+  enum Fault {
+    NONE,
+    FAIL,
+    THROW,
+    SLOW
+  }
 
   final CreditCache delegate;
   volatile Fault lookupFault = Fault.NONE;
@@ -21,6 +26,7 @@ final class ScriptedCache implements CreditCache {
   volatile Duration slowBy = Duration.ofSeconds(2);
   final AtomicInteger lookups = new AtomicInteger();
   final AtomicInteger writes = new AtomicInteger();
+
   /** Writes (of any kind) still to fail before {@link #writeFault} applies again. */
   final AtomicInteger failNextWrites = new AtomicInteger();
 
@@ -39,7 +45,8 @@ final class ScriptedCache implements CreditCache {
   }
 
   @Override
-  public CompletableFuture<Boolean> putSnapshot(String accountId, CreditSnapshot snapshot, Duration ttl) {
+  public CompletableFuture<Boolean> putSnapshot(
+      String accountId, CreditSnapshot snapshot, Duration ttl) {
     writes.incrementAndGet();
     return apply(writeFault(), () -> delegate.putSnapshot(accountId, snapshot, ttl));
   }

@@ -14,6 +14,7 @@ final class ScriptedStore implements CreditSnapshotProvider {
   final AtomicInteger fetches = new AtomicInteger();
   volatile RuntimeException failure;
   volatile Duration delay = Duration.ZERO;
+
   /** When set, every fetch waits for it before answering. */
   volatile CountDownLatch gate;
 

@@ -20,9 +20,9 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 /**
- * The guard's decision on the in-memory cache hit path, admit and deny, next to a plain
- * {@link ConcurrentHashMap#get} over the same number of keys: the floor of any in-process lookup.
- * Run single-threaded and with 2 threads ({@code -t 1}, {@code -t 2}); see BENCHMARKS.md.
+ * The guard's decision on the in-memory cache hit path, admit and deny, next to a plain {@link
+ * ConcurrentHashMap#get} over the same number of keys: the floor of any in-process lookup. Run
+ * single-threaded and with 2 threads ({@code -t 1}, {@code -t 2}); see BENCHMARKS.md.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)

@@ -22,7 +22,8 @@ public final class ThrottledLog {
   /** Logs {@code format} with {@code args} unless a line was logged less than an interval ago. */
   public void warn(long nowNanos, String format, Object... args) {
     long next = nextAllowed.get();
-    if ((next != Long.MIN_VALUE && nowNanos - next < 0) || !nextAllowed.compareAndSet(next, nowNanos + intervalNanos)) {
+    if ((next != Long.MIN_VALUE && nowNanos - next < 0)
+        || !nextAllowed.compareAndSet(next, nowNanos + intervalNanos)) {
       suppressed.incrementAndGet();
       return;
     }

@@ -16,8 +16,10 @@ public interface CreditMeter {
    * Opens the metering of one call and decides whether it may be served. The returned call must be
    * settled or abandoned, and closed in every case (try-with-resources).
    *
-   * @throws IdempotencyKeyReusedException when the call's event id is being served or was charged before
-   * @throws IllegalArgumentException when {@code estimate} is not a valid charge (naming the bad value)
+   * @throws IdempotencyKeyReusedException when the call's event id is being served or was charged
+   *     before
+   * @throws IllegalArgumentException when {@code estimate} is not a valid charge (naming the bad
+   *     value)
    */
   MeteredCall open(BillingContext context, Estimate estimate);
 }

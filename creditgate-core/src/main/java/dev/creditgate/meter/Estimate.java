@@ -9,8 +9,8 @@ import java.util.Objects;
  * records it with the call, and charges it should the call's real usage be lost.
  *
  * @param provider the provider the call is priced on, as price rules name it
- * @param model    the provider's model
- * @param usage    the estimated usage
+ * @param model the provider's model
+ * @param usage the estimated usage
  */
 public record Estimate(String provider, String model, Usage usage) {
 

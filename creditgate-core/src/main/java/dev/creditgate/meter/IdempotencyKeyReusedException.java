@@ -14,8 +14,13 @@ public final class IdempotencyKeyReusedException extends CreditgateException {
   private final boolean inProgress;
 
   public IdempotencyKeyReusedException(String eventId, boolean inProgress) {
-    super("event id '" + eventId + "' cannot be used again: "
-        + (inProgress ? "a call with it is in progress" : "it was used for a completed, charged call"));
+    super(
+        "event id '"
+            + eventId
+            + "' cannot be used again: "
+            + (inProgress
+                ? "a call with it is in progress"
+                : "it was used for a completed, charged call"));
     this.eventId = eventId;
     this.inProgress = inProgress;
   }

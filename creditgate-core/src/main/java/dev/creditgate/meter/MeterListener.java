@@ -8,13 +8,13 @@ import dev.creditgate.BillingContext;
  */
 public interface MeterListener {
 
-  MeterListener NOOP = new MeterListener() { };
+  MeterListener NOOP = new MeterListener() {};
 
-  /** A call waited {@code nanos} in {@link MeteredCall#beforeRelay()} for its record to be durable. */
-  default void onRecordWait(long nanos) {
-  }
+  /**
+   * A call waited {@code nanos} in {@link MeteredCall#beforeRelay()} for its record to be durable.
+   */
+  default void onRecordWait(long nanos) {}
 
   /** A call was settled (charged, queued, spooled, replayed or failed) in {@code nanos}. */
-  default void onSettled(BillingContext context, Settlement settlement, long nanos) {
-  }
+  default void onSettled(BillingContext context, Settlement settlement, long nanos) {}
 }

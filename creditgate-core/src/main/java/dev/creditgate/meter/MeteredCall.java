@@ -19,7 +19,10 @@ public interface MeteredCall extends AutoCloseable {
   /** Whether the call may be served, and why. Decided once, at {@link CreditMeter#open}. */
   Admission admission();
 
-  /** Whether the call is charged at all (false for a call without an account, or one a trusted key asked not to charge). */
+  /**
+   * Whether the call is charged at all (false for a call without an account, or one a trusted key
+   * asked not to charge).
+   */
   boolean metered();
 
   /**
@@ -31,8 +34,8 @@ public interface MeteredCall extends AutoCloseable {
 
   /**
    * Charges the call for {@code usage}. Exactly once: a later call changes nothing and returns the
-   * first result, as does a call after {@link #abandon}. Never throws: the call was served and
-   * its answer must go out; a failure is reported in the result and logged.
+   * first result, as does a call after {@link #abandon}. Never throws: the call was served and its
+   * answer must go out; a failure is reported in the result and logged.
    *
    * @param source where the usage came from (the upstream's report or the gateway's estimate)
    */

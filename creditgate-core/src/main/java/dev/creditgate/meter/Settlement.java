@@ -5,14 +5,15 @@ import java.util.OptionalLong;
 /**
  * What a call was charged.
  *
- * @param status       what became of the charge
- * @param credits      the credits charged (zero when nothing was)
- * @param balanceAfter the account's balance right after the charge, when the ledger wrote it at once
- * @param source       where the charged usage came from
- * @param unpriced     whether no price rule matched the call (charged at cost 0, counted and logged)
+ * @param status what became of the charge
+ * @param credits the credits charged (zero when nothing was)
+ * @param balanceAfter the account's balance right after the charge, when the ledger wrote it at
+ *     once
+ * @param source where the charged usage came from
+ * @param unpriced whether no price rule matched the call (charged at cost 0, counted and logged)
  */
-public record Settlement(Status status, long credits, OptionalLong balanceAfter, UsageSource source,
-    boolean unpriced) {
+public record Settlement(
+    Status status, long credits, OptionalLong balanceAfter, UsageSource source, boolean unpriced) {
 
   /** The result for a call nothing is charged for (no account, or a key that skips charging). */
   public static final Settlement NOT_METERED =

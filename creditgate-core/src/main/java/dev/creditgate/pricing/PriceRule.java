@@ -9,9 +9,9 @@ import java.util.Objects;
  * case-insensitive) or, when empty or {@code *}, anything. Prices are micro-currency per 1,000
  * tokens; credits per currency unit converts cost to credits; markup is in basis points.
  *
- * @param id            the rule's id (0 for a rule not yet stored)
- * @param priority      higher wins; ties go to the lower id
- * @param active        inactive rules never match
+ * @param id the rule's id (0 for a rule not yet stored)
+ * @param priority higher wins; ties go to the lower id
+ * @param active inactive rules never match
  */
 public record PriceRule(
     long id,
@@ -29,8 +29,10 @@ public record PriceRule(
 
   /** The largest price per 1,000 tokens accepted: a thousand currency units. */
   public static final long MAX_PRICE = 1_000_000_000L;
+
   /** The largest markup accepted: +1000%. */
   public static final long MAX_MARKUP_BPS = 100_000;
+
   /** The largest credits-per-currency-unit accepted. */
   public static final long MAX_CREDITS_PER_UNIT = 1_000_000_000L;
 
@@ -52,22 +54,48 @@ public record PriceRule(
 
   /** Whether this rule applies to a call in {@code scene} on {@code provider}'s {@code model}. */
   public boolean matches(String scene, String provider, String model) {
-    return active && fieldMatches(this.scene, scene) && fieldMatches(this.provider, provider)
+    return active
+        && fieldMatches(this.scene, scene)
+        && fieldMatches(this.provider, provider)
         && fieldMatches(this.model, model);
   }
 
   public PriceRule withId(long newId) {
-    return new PriceRule(newId, scene, provider, model, inputPrice, outputPrice, cachedPrice, reasoningPrice,
-        creditsPerUnit, markupBps, priority, active);
+    return new PriceRule(
+        newId,
+        scene,
+        provider,
+        model,
+        inputPrice,
+        outputPrice,
+        cachedPrice,
+        reasoningPrice,
+        creditsPerUnit,
+        markupBps,
+        priority,
+        active);
   }
 
   public PriceRule withActive(boolean newActive) {
-    return new PriceRule(id, scene, provider, model, inputPrice, outputPrice, cachedPrice, reasoningPrice,
-        creditsPerUnit, markupBps, priority, newActive);
+    return new PriceRule(
+        id,
+        scene,
+        provider,
+        model,
+        inputPrice,
+        outputPrice,
+        cachedPrice,
+        reasoningPrice,
+        creditsPerUnit,
+        markupBps,
+        priority,
+        newActive);
   }
 
   private static boolean fieldMatches(String pattern, String value) {
-    return pattern.isEmpty() || pattern.equals("*") || pattern.equalsIgnoreCase(Objects.requireNonNullElse(value, "").trim());
+    return pattern.isEmpty()
+        || pattern.equals("*")
+        || pattern.equalsIgnoreCase(Objects.requireNonNullElse(value, "").trim());
   }
 
   private static String normalizePattern(String value) {

@@ -6,14 +6,16 @@ import java.util.Optional;
 
 /**
  * What usage costs under a price rule, in exact integer arithmetic:
+ *
  * <ul>
- *   <li>cached tokens are capped at input tokens, reasoning tokens at output tokens;</li>
- *   <li>a cached or reasoning price <= 0 falls back to the input or output price;</li>
- *   <li>with a markup each price becomes {@code ceil(price * (10000 + bps) / 10000)};</li>
+ *   <li>cached tokens are capped at input tokens, reasoning tokens at output tokens;
+ *   <li>a cached or reasoning price <= 0 falls back to the input or output price;
+ *   <li>with a markup each price becomes {@code ceil(price * (10000 + bps) / 10000)};
  *   <li>{@code cost_micros = ceil(sum(tokens * price) / 1000)} over uncached input, cached input,
- *       non-reasoning output and reasoning output;</li>
- *   <li>{@code credits = ceil(cost_micros * credits_per_unit / 1,000,000)}.</li>
+ *       non-reasoning output and reasoning output;
+ *   <li>{@code credits = ceil(cost_micros * credits_per_unit / 1,000,000)}.
  * </ul>
+ *
  * Every step is overflow-checked and throws {@link ArithmeticException} rather than wrap.
  */
 public final class Pricing {
@@ -22,19 +24,20 @@ public final class Pricing {
   public static final Comparator<PriceRule> RULE_ORDER =
       Comparator.comparingInt(PriceRule::priority).reversed().thenComparingLong(PriceRule::id);
 
-  private Pricing() {
-  }
+  private Pricing() {}
 
   /** The rule that prices a call: the first match in {@link #RULE_ORDER}. */
-  public static Optional<PriceRule> match(Collection<PriceRule> rules, String scene, String provider, String model) {
-    return rules.stream()
-        .filter(rule -> rule.matches(scene, provider, model))
-        .min(RULE_ORDER);
+  public static Optional<PriceRule> match(
+      Collection<PriceRule> rules, String scene, String provider, String model) {
+    return rules.stream().filter(rule -> rule.matches(scene, provider, model)).min(RULE_ORDER);
   }
 
   /** Prices {@code usage} with the matching rule, or {@link Quote#UNPRICED} when none matches. */
-  public static Quote quote(Collection<PriceRule> rules, String scene, String provider, String model, Usage usage) {
-    return match(rules, scene, provider, model).map(rule -> quote(rule, usage)).orElse(Quote.UNPRICED);
+  public static Quote quote(
+      Collection<PriceRule> rules, String scene, String provider, String model, Usage usage) {
+    return match(rules, scene, provider, model)
+        .map(rule -> quote(rule, usage))
+        .orElse(Quote.UNPRICED);
   }
 
   /** Prices {@code usage} with {@code rule}. */
@@ -43,8 +46,10 @@ public final class Pricing {
     long reasoning = Math.min(usage.reasoningTokens(), usage.outputTokens());
     long inputPrice = markup(rule.inputPrice(), rule.markupBps());
     long outputPrice = markup(rule.outputPrice(), rule.markupBps());
-    long cachedPrice = rule.cachedPrice() > 0 ? markup(rule.cachedPrice(), rule.markupBps()) : inputPrice;
-    long reasoningPrice = rule.reasoningPrice() > 0 ? markup(rule.reasoningPrice(), rule.markupBps()) : outputPrice;
+    long cachedPrice =
+        rule.cachedPrice() > 0 ? markup(rule.cachedPrice(), rule.markupBps()) : inputPrice;
+    long reasoningPrice =
+        rule.reasoningPrice() > 0 ? markup(rule.reasoningPrice(), rule.markupBps()) : outputPrice;
 
     long sum = Math.multiplyExact(usage.inputTokens() - cached, inputPrice);
     sum = Math.addExact(sum, Math.multiplyExact(cached, cachedPrice));

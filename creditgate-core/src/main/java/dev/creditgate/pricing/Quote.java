@@ -4,9 +4,9 @@ package dev.creditgate.pricing;
  * The price of one call's usage.
  *
  * @param costMicros micro-currency, rounded up
- * @param credits    credits charged, rounded up
- * @param ruleId     the rule that priced it, or 0 when none matched
- * @param unpriced   no rule matched: the call costs 0 and is flagged, never silently free
+ * @param credits credits charged, rounded up
+ * @param ruleId the rule that priced it, or 0 when none matched
+ * @param unpriced no rule matched: the call costs 0 and is flagged, never silently free
  */
 public record Quote(long costMicros, long credits, long ruleId, boolean unpriced) {
 
@@ -14,7 +14,8 @@ public record Quote(long costMicros, long credits, long ruleId, boolean unpriced
 
   public Quote {
     if (costMicros < 0 || credits < 0) {
-      throw new IllegalArgumentException("costMicros and credits must be >= 0, but were " + costMicros + ", " + credits);
+      throw new IllegalArgumentException(
+          "costMicros and credits must be >= 0, but were " + costMicros + ", " + credits);
     }
   }
 }

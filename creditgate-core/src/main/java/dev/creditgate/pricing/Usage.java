@@ -3,9 +3,9 @@ package dev.creditgate.pricing;
 /**
  * Tokens one LLM call used, as the upstream reported them (or as estimated).
  *
- * @param inputTokens     prompt tokens, cached ones included
- * @param outputTokens    completion tokens, reasoning ones included
- * @param cachedTokens    prompt tokens served from the provider's cache
+ * @param inputTokens prompt tokens, cached ones included
+ * @param outputTokens completion tokens, reasoning ones included
+ * @param cachedTokens prompt tokens served from the provider's cache
  * @param reasoningTokens completion tokens spent on reasoning
  */
 public record Usage(long inputTokens, long outputTokens, long cachedTokens, long reasoningTokens) {
@@ -21,8 +21,11 @@ public record Usage(long inputTokens, long outputTokens, long cachedTokens, long
 
   /** The field-by-field maximum of the two, as a stream's usage is taken (largest value seen). */
   public Usage max(Usage other) {
-    return new Usage(Math.max(inputTokens, other.inputTokens), Math.max(outputTokens, other.outputTokens),
-        Math.max(cachedTokens, other.cachedTokens), Math.max(reasoningTokens, other.reasoningTokens));
+    return new Usage(
+        Math.max(inputTokens, other.inputTokens),
+        Math.max(outputTokens, other.outputTokens),
+        Math.max(cachedTokens, other.cachedTokens),
+        Math.max(reasoningTokens, other.reasoningTokens));
   }
 
   public boolean isZero() {

@@ -22,10 +22,17 @@ class PricingPropertiesTest {
   Arbitrary<PriceRule> rules() {
     Arbitrary<Long> price = Arbitraries.longs().between(0, 100_000);
     Arbitrary<Long> special = Arbitraries.longs().between(-10, 100_000);
-    return Combinators.combine(price, price, special, special, Arbitraries.longs().between(1, 10_000),
+    return Combinators.combine(
+            price,
+            price,
+            special,
+            special,
+            Arbitraries.longs().between(1, 10_000),
             Arbitraries.longs().between(0, 10_000))
-        .as((input, output, cached, reasoning, credits, markup) ->
-            new PriceRule(1, "", "", "", input, output, cached, reasoning, credits, markup, 0, true));
+        .as(
+            (input, output, cached, reasoning, credits, markup) ->
+                new PriceRule(
+                    1, "", "", "", input, output, cached, reasoning, credits, markup, 0, true));
   }
 
   @Provide
@@ -35,16 +42,38 @@ class PricingPropertiesTest {
   }
 
   @Property(tries = 2000)
-  void costNeverDecreasesWhenTokensAreAdded(@ForAll("rules") PriceRule rule, @ForAll("usages") Usage usage,
-      @ForAll @IntRange(min = 0, max = 3) int kind, @ForAll @LongRange(min = 1, max = 1_000_000) long added) {
-    Usage more = switch (kind) {
-      case 0 -> new Usage(usage.inputTokens() + added, usage.outputTokens(), usage.cachedTokens(), usage.reasoningTokens());
-      case 1 -> new Usage(usage.inputTokens(), usage.outputTokens() + added, usage.cachedTokens(), usage.reasoningTokens());
-      case 2 -> new Usage(usage.inputTokens() + added, usage.outputTokens(), usage.cachedTokens() + added,
-          usage.reasoningTokens());
-      default -> new Usage(usage.inputTokens(), usage.outputTokens() + added, usage.cachedTokens(),
-          usage.reasoningTokens() + added);
-    };
+  void costNeverDecreasesWhenTokensAreAdded(
+      @ForAll("rules") PriceRule rule,
+      @ForAll("usages") Usage usage,
+      @ForAll @IntRange(min = 0, max = 3) int kind,
+      @ForAll @LongRange(min = 1, max = 1_000_000) long added) {
+    Usage more =
+        switch (kind) {
+          case 0 ->
+              new Usage(
+                  usage.inputTokens() + added,
+                  usage.outputTokens(),
+                  usage.cachedTokens(),
+                  usage.reasoningTokens());
+          case 1 ->
+              new Usage(
+                  usage.inputTokens(),
+                  usage.outputTokens() + added,
+                  usage.cachedTokens(),
+                  usage.reasoningTokens());
+          case 2 ->
+              new Usage(
+                  usage.inputTokens() + added,
+                  usage.outputTokens(),
+                  usage.cachedTokens() + added,
+                  usage.reasoningTokens());
+          default ->
+              new Usage(
+                  usage.inputTokens(),
+                  usage.outputTokens() + added,
+                  usage.cachedTokens(),
+                  usage.reasoningTokens() + added);
+        };
     Quote before = Pricing.quote(rule, usage);
     Quote after = Pricing.quote(rule, more);
     assertThat(after.costMicros()).isGreaterThanOrEqualTo(before.costMicros());
@@ -52,7 +81,8 @@ class PricingPropertiesTest {
   }
 
   @Property(tries = 1000)
-  void pricingIsExactlyTheCeilingOfTheIntegerFormula(@ForAll("rules") PriceRule rule, @ForAll("usages") Usage usage) {
+  void pricingIsExactlyTheCeilingOfTheIntegerFormula(
+      @ForAll("rules") PriceRule rule, @ForAll("usages") Usage usage) {
     Quote quote = Pricing.quote(rule, usage);
     assertThat(quote.costMicros() * 1000).isGreaterThanOrEqualTo(rawSum(rule, usage));
     assertThat((quote.costMicros() - 1) * 1000).isLessThan(rawSum(rule, usage));
@@ -63,9 +93,15 @@ class PricingPropertiesTest {
     long reasoning = Math.min(usage.reasoningTokens(), usage.outputTokens());
     long input = Pricing.markup(rule.inputPrice(), rule.markupBps());
     long output = Pricing.markup(rule.outputPrice(), rule.markupBps());
-    long cachedPrice = rule.cachedPrice() > 0 ? Pricing.markup(rule.cachedPrice(), rule.markupBps()) : input;
-    long reasoningPrice = rule.reasoningPrice() > 0 ? Pricing.markup(rule.reasoningPrice(), rule.markupBps()) : output;
-    return (usage.inputTokens() - cached) * input + cached * cachedPrice
-        + (usage.outputTokens() - reasoning) * output + reasoning * reasoningPrice;
+    long cachedPrice =
+        rule.cachedPrice() > 0 ? Pricing.markup(rule.cachedPrice(), rule.markupBps()) : input;
+    long reasoningPrice =
+        rule.reasoningPrice() > 0
+            ? Pricing.markup(rule.reasoningPrice(), rule.markupBps())
+            : output;
+    return (usage.inputTokens() - cached) * input
+        + cached * cachedPrice
+        + (usage.outputTokens() - reasoning) * output
+        + reasoning * reasoningPrice;
   }
 }

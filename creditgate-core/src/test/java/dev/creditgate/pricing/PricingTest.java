@@ -13,20 +13,23 @@ import org.junit.jupiter.api.Test;
  */
 class PricingTest {
 
-  static final PriceRule EXAMPLE = new PriceRule(1, "", "", "", 3200, 16000, 800, 16000, 100, 0, 0, true);
+  static final PriceRule EXAMPLE =
+      new PriceRule(1, "", "", "", 3200, 16000, 800, 16000, 100, 0, 0, true);
 
   @Test
   void mixedUsage() {
     // 800 uncached x 3200 = 2,560,000; 200 cached x 800 = 160,000; 400 output x 16000 = 6,400,000;
     // 100 reasoning x 16000 = 1,600,000. Sum 10,720,000 / 1000 = 10,720 micros.
     // Credits: ceil(10,720 x 100 / 1,000,000) = ceil(1.072) = 2.
-    assertThat(Pricing.quote(EXAMPLE, new Usage(1000, 500, 200, 100))).isEqualTo(new Quote(10_720, 2, 1, false));
+    assertThat(Pricing.quote(EXAMPLE, new Usage(1000, 500, 200, 100)))
+        .isEqualTo(new Quote(10_720, 2, 1, false));
   }
 
   @Test
   void inputOnly() {
     // 1000 x 3200 = 3,200,000 / 1000 = 3,200 micros; ceil(320,000 / 1,000,000) = 1 credit.
-    assertThat(Pricing.quote(EXAMPLE, new Usage(1000, 0, 0, 0))).isEqualTo(new Quote(3_200, 1, 1, false));
+    assertThat(Pricing.quote(EXAMPLE, new Usage(1000, 0, 0, 0)))
+        .isEqualTo(new Quote(3_200, 1, 1, false));
   }
 
   @Test
@@ -52,24 +55,29 @@ class PricingTest {
   void cachedTokensAreCappedAtInputAndReasoningAtOutput() {
     // Cached 500 capped at 100 input: 100 x 800 = 80,000. Reasoning 80 capped at 50 output:
     // 50 x 16000 = 800,000. Sum 880,000 / 1000 = 880 micros; ceil(88,000 / 1,000,000) = 1 credit.
-    assertThat(Pricing.quote(EXAMPLE, new Usage(100, 50, 500, 80))).isEqualTo(new Quote(880, 1, 1, false));
+    assertThat(Pricing.quote(EXAMPLE, new Usage(100, 50, 500, 80)))
+        .isEqualTo(new Quote(880, 1, 1, false));
   }
 
   @Test
   void cachedAndReasoningPricesOfZeroFallBackToInputAndOutput() {
     PriceRule noSpecialPrices = new PriceRule(2, "", "", "", 3200, 16000, 0, -1, 100, 0, 0, true);
-    // 1000 input x 3200 = 3,200,000; 500 output x 16000 = 8,000,000. 11,200,000 / 1000 = 11,200 micros;
+    // 1000 input x 3200 = 3,200,000; 500 output x 16000 = 8,000,000. 11,200,000 / 1000 = 11,200
+    // micros;
     // ceil(1,120,000 / 1,000,000) = 2 credits.
-    assertThat(Pricing.quote(noSpecialPrices, new Usage(1000, 500, 200, 100))).isEqualTo(new Quote(11_200, 2, 2, false));
+    assertThat(Pricing.quote(noSpecialPrices, new Usage(1000, 500, 200, 100)))
+        .isEqualTo(new Quote(11_200, 2, 2, false));
   }
 
   @Test
   void markupRaisesEveryPriceRoundingUp() {
     PriceRule marked = new PriceRule(3, "", "", "", 3200, 16000, 800, 16000, 100, 2500, 0, true);
     // +25%: input 4000, output 20000, cached 1000, reasoning 20000.
-    // 800 x 4000 = 3,200,000; 200 x 1000 = 200,000; 400 x 20000 = 8,000,000; 100 x 20000 = 2,000,000.
+    // 800 x 4000 = 3,200,000; 200 x 1000 = 200,000; 400 x 20000 = 8,000,000; 100 x 20000 =
+    // 2,000,000.
     // Sum 13,400,000 / 1000 = 13,400 micros; ceil(1,340,000 / 1,000,000) = 2 credits.
-    assertThat(Pricing.quote(marked, new Usage(1000, 500, 200, 100))).isEqualTo(new Quote(13_400, 2, 3, false));
+    assertThat(Pricing.quote(marked, new Usage(1000, 500, 200, 100)))
+        .isEqualTo(new Quote(13_400, 2, 3, false));
     // 3 x 10001 / 10000 = 3.0003 -> 4.
     assertThat(Pricing.markup(3, 1)).isEqualTo(4);
     assertThat(Pricing.markup(3200, 0)).isEqualTo(3200);
@@ -98,7 +106,8 @@ class PricingTest {
   @Test
   void noMatchingRuleIsUnpricedNotSilentlyFree() {
     PriceRule chat = new PriceRule(1, "chat", "", "", 3200, 16000, 800, 16000, 100, 0, 0, true);
-    Quote quote = Pricing.quote(List.of(chat), "search", "openai", "gpt", new Usage(1000, 500, 0, 0));
+    Quote quote =
+        Pricing.quote(List.of(chat), "search", "openai", "gpt", new Usage(1000, 500, 0, 0));
     assertThat(quote).isEqualTo(Quote.UNPRICED);
     assertThat(quote.unpriced()).isTrue();
   }
@@ -113,10 +122,14 @@ class PricingTest {
   @Test
   void badRulesAreRejectedNamingTheValue() {
     assertThatThrownBy(() -> new PriceRule(0, "", "", "", -1, 0, 0, 0, 1, 0, 0, true))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("inputPrice").hasMessageContaining("-1");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("inputPrice")
+        .hasMessageContaining("-1");
     assertThatThrownBy(() -> new PriceRule(0, "", "", "", 1, 1, 0, 0, 0, 0, 0, true))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("creditsPerUnit");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("creditsPerUnit");
     assertThatThrownBy(() -> new Usage(-1, 0, 0, 0))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("inputTokens");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("inputTokens");
   }
 }

@@ -3,10 +3,10 @@ package dev.creditgate.gateway;
 import java.util.Objects;
 
 /**
- * An HTTP error the gateway answers with, in the OpenAI error shape
- * {@code {"error":{"message":..,"type":..,"code":..,"param":..}}}. Thrown by handlers and turned
- * into a response in one place; the message is written for the caller and never holds a stack
- * trace, a key or an upstream secret.
+ * An HTTP error the gateway answers with, in the OpenAI error shape {@code
+ * {"error":{"message":..,"type":..,"code":..,"param":..}}}. Thrown by handlers and turned into a
+ * response in one place; the message is written for the caller and never holds a stack trace, a key
+ * or an upstream secret.
  */
 public final class ApiError extends RuntimeException {
 

@@ -8,7 +8,13 @@ import java.time.Instant;
  * @param accountId the account a USER key spends for; empty for a SERVICE key
  * @param revokedAt when it was revoked, or null while it is valid
  */
-public record ApiKey(String id, String prefix, Kind kind, String accountId, String label, Instant createdAt,
+public record ApiKey(
+    String id,
+    String prefix,
+    Kind kind,
+    String accountId,
+    String label,
+    Instant createdAt,
     Instant revokedAt) {
 
   /** What a key may do. */

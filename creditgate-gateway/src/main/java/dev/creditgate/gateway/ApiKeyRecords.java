@@ -37,6 +37,5 @@ public interface ApiKeyRecords extends AutoCloseable {
 
   /** Releases what the records own (a connection pool); the default owns nothing. */
   @Override
-  default void close() {
-  }
+  default void close() {}
 }

@@ -31,49 +31,62 @@ import javax.sql.DataSource;
  * without salt or stretching suffices because the secret is random and high-entropy, not a
  * password. Authentication looks the hash up and then compares it in constant time.
  *
- * <p>A valid key found in the database is remembered (reading the key table on every request cost
- * a database round trip per call: with a key per account, about one call in two at 1,000 calls/s
- * over 1,000 accounts). Revoking through this store forgets the key at once, so in this process a
+ * <p>A valid key found in the database is remembered (reading the key table on every request cost a
+ * database round trip per call: with a key per account, about one call in two at 1,000 calls/s over
+ * 1,000 accounts). Revoking through this store forgets the key at once, so in this process a
  * revoked key fails on its next request. Revocations by another process sharing the database (a
  * second gateway, the CLI's {@code key revoke}) are found by a sweep: one query for the keys
  * revoked lately, run by a call at most every half {@link #DEFAULT_CACHE_TTL}; a remembered key is
  * trusted only while the last sweep started within the TTL, so a revocation takes effect within it
- * (provided the clocks of the processes agree within {@link #SWEEP_CLOCK_MARGIN}; beyond that,
- * a remembered key is read again after {@link #REMEMBERED_AT_MOST} anyway). While the database cannot
- * be read, a key last seen valid within {@link #OUTAGE_TTL} keeps working (a revocation this process
- * has not yet seen applies once the database is back); an unknown key then gets the outage error.
- * Unknown and revoked keys are not remembered, so a new key works at once and guessing fills no
- * memory.
+ * (provided the clocks of the processes agree within {@link #SWEEP_CLOCK_MARGIN}; beyond that, a
+ * remembered key is read again after {@link #REMEMBERED_AT_MOST} anyway). While the database cannot
+ * be read, a key last seen valid within {@link #OUTAGE_TTL} keeps working (a revocation this
+ * process has not yet seen applies once the database is back); an unknown key then gets the outage
+ * error. Unknown and revoked keys are not remembered, so a new key works at once and guessing fills
+ * no memory.
  */
 public final class ApiKeyStore implements AutoCloseable {
 
   /** The prefix of every key secret, so leaked keys are recognisable by secret scanners. */
   public static final String SECRET_PREFIX = "cgk_";
+
   /** Seconds a key query may take. */
   public static final int QUERY_TIMEOUT_SECONDS = JdbcApiKeyRecords.QUERY_TIMEOUT_SECONDS;
 
   /** The bound within which a revocation made by another process takes effect. */
   public static final Duration DEFAULT_CACHE_TTL = Duration.ofSeconds(2);
-  /** A remembered valid key is read from the database again after this long, whatever the sweeps found. */
+
+  /**
+   * A remembered valid key is read from the database again after this long, whatever the sweeps
+   * found.
+   */
   static final Duration REMEMBERED_AT_MOST = Duration.ofMinutes(5);
+
   /**
    * A sweep reads the keys revoked since the previous sweep started, less this margin: for clocks
    * of gateways that disagree, and for a revocation committed a while after its time was taken.
    */
   static final Duration SWEEP_CLOCK_MARGIN = Duration.ofMinutes(1);
+
   /**
    * How long a key last seen valid keeps working while the database cannot be read: the ledger
    * spools charges and the guard fails open during an outage, so authentication must not be the one
    * part that refuses every call.
    */
   public static final Duration OUTAGE_TTL = Duration.ofHours(1);
-  /** After a failed read, how long authentication answers from memory before trying the database again. */
+
+  /**
+   * After a failed read, how long authentication answers from memory before trying the database
+   * again.
+   */
   static final Duration OUTAGE_RETRY = Duration.ofSeconds(1);
+
   /**
    * While one call retries the database in an outage, how long the others answer from memory at
    * most without retrying themselves (the retry itself sets the next time when it ends).
    */
   static final Duration PROBE_CLAIM = Duration.ofMinutes(1);
+
   /** At most this many valid keys are remembered. */
   public static final long DEFAULT_CACHE_SIZE = 100_000;
 
@@ -82,24 +95,49 @@ public final class ApiKeyStore implements AutoCloseable {
   private final ApiKeyRecords records;
   private final Clock clock;
   private final SecureRandom random = new SecureRandom();
+
   /** Valid keys by secret hash; null when caching is off (TTL zero). */
   private final Cache<String, ApiKey> valid;
+
   /** Keys last seen valid, for database outages only; null when caching is off. */
   private final Cache<String, ApiKey> lastValid;
+
   private final Ticker ticker;
+
   /** Ticker reading before which the database is not tried again after a failure. */
   private final AtomicLong databaseRetryAt = new AtomicLong(Long.MIN_VALUE);
-  /** Bumped by every revocation, so a lookup that raced with one does not cache what it read before it. */
+
+  /**
+   * Bumped by every revocation, so a lookup that raced with one does not cache what it read before
+   * it.
+   */
   private final AtomicLong revocations = new AtomicLong();
-  /** The TTL in ticker nanos: remembered keys are trusted while the last sweep started within it. */
+
+  /**
+   * The TTL in ticker nanos: remembered keys are trusted while the last sweep started within it.
+   */
   private final long trustNanos;
-  /** Ticker reading at the start of the last successful sweep, or {@link Long#MIN_VALUE} before the first. */
+
+  /**
+   * Ticker reading at the start of the last successful sweep, or {@link Long#MIN_VALUE} before the
+   * first.
+   */
   private volatile long sweptAt = Long.MIN_VALUE;
+
   /** Set while a call sweeps, so that one call at a time does. */
-  private final java.util.concurrent.atomic.AtomicBoolean sweeping = new java.util.concurrent.atomic.AtomicBoolean();
-  /** Epoch millis: the next sweep reads keys revoked from this time on, less the margin. Guarded by {@link #sweeping}. */
+  private final java.util.concurrent.atomic.AtomicBoolean sweeping =
+      new java.util.concurrent.atomic.AtomicBoolean();
+
+  /**
+   * Epoch millis: the next sweep reads keys revoked from this time on, less the margin. Guarded by
+   * {@link #sweeping}.
+   */
   private long sweepFromMillis;
-  /** Revoked key ids the sweeps have already acted on, with their revocation time. Guarded by {@link #sweeping}. */
+
+  /**
+   * Revoked key ids the sweeps have already acted on, with their revocation time. Guarded by {@link
+   * #sweeping}.
+   */
   private final java.util.Map<String, Long> sweptRevocations = new java.util.HashMap<>();
 
   /** A key just created: {@code secret} is the only time the key is shown. */
@@ -112,9 +150,9 @@ public final class ApiKeyStore implements AutoCloseable {
 
   /**
    * A store of the keys in the database at {@code jdbcUrl} (the ledger's, PostgreSQL or SQLite),
-   * read through a pool of its own that {@link #close} closes, remembering valid keys for
-   * {@link #DEFAULT_CACHE_TTL}. Creates or updates the key table first. Open the ledger before: it
-   * creates a SQLite file's directory.
+   * read through a pool of its own that {@link #close} closes, remembering valid keys for {@link
+   * #DEFAULT_CACHE_TTL}. Creates or updates the key table first. Open the ledger before: it creates
+   * a SQLite file's directory.
    *
    * @throws IllegalArgumentException when the URL names another kind of database
    * @throws LedgerUnavailableException when the database cannot be reached to migrate
@@ -132,8 +170,8 @@ public final class ApiKeyStore implements AutoCloseable {
 
   /**
    * A store of the keys in {@code dataSource}, which the caller owns and closes, remembering valid
-   * keys for {@link #DEFAULT_CACHE_TTL}. Its queries share that pool: a server should prefer
-   * {@link #open}.
+   * keys for {@link #DEFAULT_CACHE_TTL}. Its queries share that pool: a server should prefer {@link
+   * #open}.
    */
   public ApiKeyStore(DataSource dataSource, Clock clock) {
     this(dataSource, clock, DEFAULT_CACHE_TTL, Ticker.systemTicker());
@@ -165,16 +203,23 @@ public final class ApiKeyStore implements AutoCloseable {
     }
     this.trustNanos = cacheTtl.toNanos();
     this.sweepFromMillis = clock.millis();
-    this.valid = cacheTtl.isZero() ? null : Caffeine.newBuilder()
-        .expireAfterWrite(cacheTtl.compareTo(REMEMBERED_AT_MOST) > 0 ? cacheTtl : REMEMBERED_AT_MOST)
-        .maximumSize(DEFAULT_CACHE_SIZE)
-        .ticker(ticker)
-        .build();
-    this.lastValid = cacheTtl.isZero() ? null : Caffeine.newBuilder()
-        .expireAfterWrite(OUTAGE_TTL)
-        .maximumSize(DEFAULT_CACHE_SIZE)
-        .ticker(ticker)
-        .build();
+    this.valid =
+        cacheTtl.isZero()
+            ? null
+            : Caffeine.newBuilder()
+                .expireAfterWrite(
+                    cacheTtl.compareTo(REMEMBERED_AT_MOST) > 0 ? cacheTtl : REMEMBERED_AT_MOST)
+                .maximumSize(DEFAULT_CACHE_SIZE)
+                .ticker(ticker)
+                .build();
+    this.lastValid =
+        cacheTtl.isZero()
+            ? null
+            : Caffeine.newBuilder()
+                .expireAfterWrite(OUTAGE_TTL)
+                .maximumSize(DEFAULT_CACHE_SIZE)
+                .ticker(ticker)
+                .build();
     this.ticker = ticker;
   }
 
@@ -210,12 +255,16 @@ public final class ApiKeyStore implements AutoCloseable {
     if (kind == ApiKey.Kind.USER) {
       BillingContext.requireValidAccountId(account);
     } else if (!account.isEmpty()) {
-      throw new IllegalArgumentException("a SERVICE key names its account per request, so accountId must be empty,"
-          + " but was '" + account + "'");
+      throw new IllegalArgumentException(
+          "a SERVICE key names its account per request, so accountId must be empty,"
+              + " but was '"
+              + account
+              + "'");
     }
     String cleanLabel = label == null ? "" : label.trim();
     if (cleanLabel.length() > 200) {
-      throw new IllegalArgumentException("label must be at most 200 characters, but was " + cleanLabel.length());
+      throw new IllegalArgumentException(
+          "label must be at most 200 characters, but was " + cleanLabel.length());
     }
     byte[] bytes = new byte[SECRET_BYTES];
     random.nextBytes(bytes);
@@ -327,11 +376,12 @@ public final class ApiKeyStore implements AutoCloseable {
   }
 
   /**
-   * A failed read starts or extends the outage until {@code next}, but never shortens a later
-   * retry time (a claim held by another call).
+   * A failed read starts or extends the outage until {@code next}, but never shortens a later retry
+   * time (a claim held by another call).
    */
   private void extendOutage(long next) {
-    databaseRetryAt.updateAndGet(current -> current != Long.MIN_VALUE && current - next > 0 ? current : next);
+    databaseRetryAt.updateAndGet(
+        current -> current != Long.MIN_VALUE && current - next > 0 ? current : next);
   }
 
   /** Reads the keys revoked lately and forgets those remembered. Runs under {@link #sweeping}. */
@@ -370,7 +420,10 @@ public final class ApiKeyStore implements AutoCloseable {
     return records.find(id);
   }
 
-  /** Revokes the key; returns it, or empty when there is no such key. Revoking twice keeps the first time. */
+  /**
+   * Revokes the key; returns it, or empty when there is no such key. Revoking twice keeps the first
+   * time.
+   */
   public Optional<ApiKey> revoke(String id) {
     try {
       return revokeInDatabase(id);
@@ -392,14 +445,17 @@ public final class ApiKeyStore implements AutoCloseable {
 
   static String hash(String secret) {
     try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-          .digest(secret.getBytes(StandardCharsets.UTF_8)));
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8)));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-256 is missing from this JDK", e);
     }
   }
 
-  /** Closes the records: the connection pool {@link #open} made; nothing for a caller's data source. */
+  /**
+   * Closes the records: the connection pool {@link #open} made; nothing for a caller's data source.
+   */
   @Override
   public void close() {
     records.close();

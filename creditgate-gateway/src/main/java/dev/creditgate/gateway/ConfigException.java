@@ -1,6 +1,8 @@
 package dev.creditgate.gateway;
 
-/** The configuration is invalid; the message names the bad key and value. The server does not start. */
+/**
+ * The configuration is invalid; the message names the bad key and value. The server does not start.
+ */
 public final class ConfigException extends RuntimeException {
 
   private static final long serialVersionUID = 1L;

@@ -2,6 +2,7 @@ package dev.creditgate.gateway;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.CreditBalanceGuard;
 import dev.creditgate.CreditCache;
 import dev.creditgate.SnapshotPublisher;
@@ -20,16 +21,14 @@ import dev.creditgate.ledger.PriceBook;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
-import java.time.Duration;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import com.github.benmanes.caffeine.cache.Ticker;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,7 +43,10 @@ import org.slf4j.LoggerFactory;
 public final class Gateway implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
-  /** After the upstream calls are aborted, how long their handlers get to charge what was served. */
+
+  /**
+   * After the upstream calls are aborted, how long their handlers get to charge what was served.
+   */
   private static final Duration CHARGE_DRAIN = Duration.ofSeconds(10);
 
   private final GatewayConfig config;
@@ -64,80 +66,130 @@ public final class Gateway implements AutoCloseable {
     this.ledger = b.ledger;
     this.cache = b.cache;
     if (config.adminToken().isEmpty() && !config.demoMode()) {
-      throw new ConfigException("admin.token is required outside demo mode (set CREDITGATE_ADMIN_TOKEN), but was"
-          + " empty");
+      throw new ConfigException(
+          "admin.token is required outside demo mode (set CREDITGATE_ADMIN_TOKEN), but was"
+              + " empty");
     }
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     GatewayMetrics metrics = new GatewayMetrics(registry);
     metrics.ledger(b.metering);
-    CreditBalanceGuard.Builder guardBuilder = CreditBalanceGuard.builder()
-        .cache(b.cache)
-        .snapshotProvider(b.ledger)
-        .pendingDebits(b.metering)
-        .cacheTimeout(config.guardCacheTimeout())
-        .fetchTimeout(config.guardFetchTimeout())
-        .failClosed(config.guardFailClosed())
-        .rememberDenials(config.guardRememberDenials())
-        .listener(metrics);
+    CreditBalanceGuard.Builder guardBuilder =
+        CreditBalanceGuard.builder()
+            .cache(b.cache)
+            .snapshotProvider(b.ledger)
+            .pendingDebits(b.metering)
+            .cacheTimeout(config.guardCacheTimeout())
+            .fetchTimeout(config.guardFetchTimeout())
+            .failClosed(config.guardFailClosed())
+            .rememberDenials(config.guardRememberDenials())
+            .listener(metrics);
     if (b.publisher != null) {
       guardBuilder.publisher(b.publisher);
     }
     this.guard = guardBuilder.build();
-    ScheduledThreadPoolExecutor stpe = new ScheduledThreadPoolExecutor(1, Thread.ofPlatform().daemon()
-        .name("creditgate-timer").factory());
+    ScheduledThreadPoolExecutor stpe =
+        new ScheduledThreadPoolExecutor(
+            1, Thread.ofPlatform().daemon().name("creditgate-timer").factory());
     stpe.setRemoveOnCancelPolicy(true);
     this.timer = stpe;
-    this.upstream = new UpstreamClient(config.connectTimeout(), config.firstByteTimeout(), config.idleTimeout(), timer);
+    this.upstream =
+        new UpstreamClient(
+            config.connectTimeout(), config.firstByteTimeout(), config.idleTimeout(), timer);
     this.router = new UpstreamRouter(config, b.env);
     router.probeAll();
     long probeMs = config.probeInterval().toMillis();
-    timer.scheduleWithFixedDelay(() -> Thread.ofVirtual().start(router::probeAll), probeMs, probeMs,
-        TimeUnit.MILLISECONDS);
+    timer.scheduleWithFixedDelay(
+        () -> Thread.ofVirtual().start(router::probeAll), probeMs, probeMs, TimeUnit.MILLISECONDS);
     Authenticator auth = new Authenticator(b.keys);
-    this.meter = LedgerCreditMeter.builder()
-        .guard(guard)
-        .ledger(b.metering)
-        .recordWait(config.intentSyncWait())
-        .listener(metrics)
-        .ticker(b.ticker)
-        .build();
-    this.chat = new ChatCompletions(auth, router, meter, upstream, metrics, new TokenEstimator(), b.ticker,
-        config.maxBodyBytes());
-    AdminApi admin = new AdminApi(b.ledger, b.priceBook, b.keys, config.adminToken(), config.maxBodyBytes(), metrics);
-    this.app = Javalin.create(cfg -> {
-      cfg.concurrency.useVirtualThreads = true;
-      cfg.startup.showJavalinBanner = false;
-      cfg.startup.showOldJavalinVersionWarning = false;
-      cfg.http.compressionStrategy = CompressionStrategy.NONE;
-      cfg.http.maxRequestSize = config.maxBodyBytes();
-      // A stop refuses new calls and waits this long for those in flight (Javalin's statistics
-      // handler counts them; GracefulShutdownTest fails without the timeout).
-      cfg.jetty.modifyServer(server -> server.setStopTimeout(config.shutdownTimeout().toMillis()));
-      cfg.jetty.host = config.host();
-      cfg.jetty.port = config.port();
-      cfg.routes.post("/v1/chat/completions", chat::handle);
-      cfg.routes.get("/v1/models", ctx -> models(ctx, auth));
-      cfg.routes.get("/health/live", ctx -> ctx.json(Map.of("status", "up")));
-      cfg.routes.get("/health/ready", this::ready);
-      cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
-          .result(registry.scrape()));
-      admin.register(cfg.routes);
-      cfg.routes.exception(ApiError.class, (e, ctx) -> error(ctx, e));
-      cfg.routes.exception(Exception.class, (e, ctx) -> {
-        LOG.error("unexpected error on {} {}: {}", ctx.method(), ctx.path(), e.toString());
-        error(ctx, new ApiError(500, "server_error", "internal_error", "internal error"));
-      });
-      cfg.routes.error(404, ctx -> {
-        if (ctx.result() == null) {
-          error(ctx, new ApiError(404, "invalid_request_error", "not_found", "no such endpoint: " + ctx.method() + " "
-              + ctx.path()));
-        }
-      });
-      cfg.routes.error(405, ctx -> error(ctx, new ApiError(405, "invalid_request_error", "method_not_allowed",
-          "method not allowed")));
-      cfg.routes.error(413, ctx -> error(ctx, new ApiError(413, "invalid_request_error", "request_too_large",
-          "the request body is too large")));
-    });
+    this.meter =
+        LedgerCreditMeter.builder()
+            .guard(guard)
+            .ledger(b.metering)
+            .recordWait(config.intentSyncWait())
+            .listener(metrics)
+            .ticker(b.ticker)
+            .build();
+    this.chat =
+        new ChatCompletions(
+            auth,
+            router,
+            meter,
+            upstream,
+            metrics,
+            new TokenEstimator(),
+            b.ticker,
+            config.maxBodyBytes());
+    AdminApi admin =
+        new AdminApi(
+            b.ledger, b.priceBook, b.keys, config.adminToken(), config.maxBodyBytes(), metrics);
+    this.app =
+        Javalin.create(
+            cfg -> {
+              cfg.concurrency.useVirtualThreads = true;
+              cfg.startup.showJavalinBanner = false;
+              cfg.startup.showOldJavalinVersionWarning = false;
+              cfg.http.compressionStrategy = CompressionStrategy.NONE;
+              cfg.http.maxRequestSize = config.maxBodyBytes();
+              // A stop refuses new calls and waits this long for those in flight (Javalin's
+              // statistics
+              // handler counts them; GracefulShutdownTest fails without the timeout).
+              cfg.jetty.modifyServer(
+                  server -> server.setStopTimeout(config.shutdownTimeout().toMillis()));
+              cfg.jetty.host = config.host();
+              cfg.jetty.port = config.port();
+              cfg.routes.post("/v1/chat/completions", chat::handle);
+              cfg.routes.get("/v1/models", ctx -> models(ctx, auth));
+              cfg.routes.get("/health/live", ctx -> ctx.json(Map.of("status", "up")));
+              cfg.routes.get("/health/ready", this::ready);
+              cfg.routes.get(
+                  "/metrics",
+                  ctx ->
+                      ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+                          .result(registry.scrape()));
+              admin.register(cfg.routes);
+              cfg.routes.exception(ApiError.class, (e, ctx) -> error(ctx, e));
+              cfg.routes.exception(
+                  Exception.class,
+                  (e, ctx) -> {
+                    LOG.error(
+                        "unexpected error on {} {}: {}", ctx.method(), ctx.path(), e.toString());
+                    error(
+                        ctx, new ApiError(500, "server_error", "internal_error", "internal error"));
+                  });
+              cfg.routes.error(
+                  404,
+                  ctx -> {
+                    if (ctx.result() == null) {
+                      error(
+                          ctx,
+                          new ApiError(
+                              404,
+                              "invalid_request_error",
+                              "not_found",
+                              "no such endpoint: " + ctx.method() + " " + ctx.path()));
+                    }
+                  });
+              cfg.routes.error(
+                  405,
+                  ctx ->
+                      error(
+                          ctx,
+                          new ApiError(
+                              405,
+                              "invalid_request_error",
+                              "method_not_allowed",
+                              "method not allowed")));
+              cfg.routes.error(
+                  413,
+                  ctx ->
+                      error(
+                          ctx,
+                          new ApiError(
+                              413,
+                              "invalid_request_error",
+                              "request_too_large",
+                              "the request body is too large")));
+            });
   }
 
   public static Builder builder() {
@@ -147,7 +199,8 @@ public final class Gateway implements AutoCloseable {
   /** Starts listening; returns this. */
   public Gateway start() {
     app.start();
-    LOG.info("creditgate gateway listening on http://{}:{} ({})", config.host(), app.port(), config);
+    LOG.info(
+        "creditgate gateway listening on http://{}:{} ({})", config.host(), app.port(), config);
     return this;
   }
 
@@ -187,7 +240,9 @@ public final class Gateway implements AutoCloseable {
     }
     boolean cacheOk;
     try {
-      cache.lookup("health-check").get(config.guardCacheTimeout().toMillis() * 4, TimeUnit.MILLISECONDS);
+      cache
+          .lookup("health-check")
+          .get(config.guardCacheTimeout().toMillis() * 4, TimeUnit.MILLISECONDS);
       cacheOk = true;
     } catch (Exception e) {
       if (e instanceof InterruptedException) {
@@ -199,7 +254,8 @@ public final class Gateway implements AutoCloseable {
     root.put("cache", cacheOk ? "up" : "down");
     ObjectNode upstreams = root.putObject("upstreams");
     for (String alias : router.aliases()) {
-      upstreams.put(alias, router.ready(alias) ? "ready" : "not_ready: " + router.problems().get(alias));
+      upstreams.put(
+          alias, router.ready(alias) ? "ready" : "not_ready: " + router.problems().get(alias));
     }
     boolean ready = ledgerOk && cacheOk && router.anyReady();
     root.put("status", ready ? "ready" : "not_ready");
@@ -211,23 +267,29 @@ public final class Gateway implements AutoCloseable {
   }
 
   /**
-   * Stops gracefully: new calls are refused while those in flight get up to
-   * {@code server.shutdown-timeout} to finish; then upstream calls still running are aborted and
-   * their handlers charge what was served before this returns (so the ledger, closed after the
-   * gateway, never closes under a charge).
+   * Stops gracefully: new calls are refused while those in flight get up to {@code
+   * server.shutdown-timeout} to finish; then upstream calls still running are aborted and their
+   * handlers charge what was served before this returns (so the ledger, closed after the gateway,
+   * never closes under a charge).
    */
   @Override
   public void close() {
     int inFlight = chat.active();
     if (inFlight > 0) {
-      LOG.info("stopping: waiting up to {} for {} call(s) in flight", config.shutdownTimeout(), inFlight);
+      LOG.info(
+          "stopping: waiting up to {} for {} call(s) in flight",
+          config.shutdownTimeout(),
+          inFlight);
     }
     try {
       app.stop();
     } catch (RuntimeException e) {
       // Calls still running at the shutdown timeout make the stop report failure after it stopped
       // the server; the rest must still run, or those calls would charge into a closed ledger.
-      LOG.warn("the HTTP server did not stop gracefully within {}: {}", config.shutdownTimeout(), e.toString());
+      LOG.warn(
+          "the HTTP server did not stop gracefully within {}: {}",
+          config.shutdownTimeout(),
+          e.toString());
     }
     upstream.close();
     try {
@@ -254,8 +316,7 @@ public final class Gateway implements AutoCloseable {
     private Map<String, String> env = System.getenv();
     private Ticker ticker = Ticker.systemTicker();
 
-    private Builder() {
-    }
+    private Builder() {}
 
     public Builder config(GatewayConfig config) {
       this.config = Objects.requireNonNull(config, "config");

@@ -18,11 +18,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Everything the gateway is configured with: one YAML file ({@code creditgate.yaml}) whose keys
- * may each be overridden by an environment variable ({@code server.port} by
- * {@code CREDITGATE_SERVER_PORT}, {@code models.pro.base-url} by
- * {@code CREDITGATE_MODELS_PRO_BASE_URL}). Every value is validated when loaded and a bad one is
- * reported with its key and value; unknown keys are errors too, so a typo never passes silently.
+ * Everything the gateway is configured with: one YAML file ({@code creditgate.yaml}) whose keys may
+ * each be overridden by an environment variable ({@code server.port} by {@code
+ * CREDITGATE_SERVER_PORT}, {@code models.pro.base-url} by {@code CREDITGATE_MODELS_PRO_BASE_URL}).
+ * Every value is validated when loaded and a bad one is reported with its key and value; unknown
+ * keys are errors too, so a typo never passes silently.
  *
  * <p>The defaults are the embedded ones: a SQLite ledger in {@value #DEFAULT_LEDGER_URL} and the
  * in-process cache. A {@code jdbc:postgresql:} ledger URL and a Redis URI switch to those.
@@ -58,10 +58,13 @@ public record GatewayConfig(
   public static final String DEFAULT_LEDGER_URL = "jdbc:sqlite:./data/creditgate.db";
   public static final String DEFAULT_SPOOL_DIR = "./data/spool";
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+
   /** Reasoning models can think for minutes before their first byte. */
   public static final Duration DEFAULT_FIRST_BYTE_TIMEOUT = Duration.ofSeconds(300);
+
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(120);
   public static final Duration DEFAULT_PROBE_INTERVAL = Duration.ofSeconds(30);
+
   /**
    * How long a stop waits for calls in flight. With up to 10 s more for the calls cut then to be
    * charged, a stop stays inside the 30 s Kubernetes gives a process before it kills it.
@@ -72,25 +75,47 @@ public record GatewayConfig(
    * but a power loss in between can lose the call's charge).
    */
   public static final Duration DEFAULT_INTENT_SYNC_WAIT = Duration.ofSeconds(1);
+
   static final Duration MAX_INTENT_SYNC_WAIT = Duration.ofSeconds(60);
   public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(15);
+
   /** The aliases that always exist, routed or not; an unrouted one answers 503. */
   public static final List<String> BUILT_IN_ALIASES = List.of("lite", "pro", "max");
+
   /** The alias an empty {@code model} means. */
   public static final String DEFAULT_ALIAS = "pro";
+
   public static final String ENV_PREFIX = "CREDITGATE_";
 
   private static final Pattern ALIAS = Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
-  private static final Pattern MODEL_KEY = Pattern.compile("models\\.([^.]+)\\.(base-url|api-key-env|provider|model)");
+  private static final Pattern MODEL_KEY =
+      Pattern.compile("models\\.([^.]+)\\.(base-url|api-key-env|provider|model)");
   private static final Pattern MODEL_ENV =
       Pattern.compile("CREDITGATE_MODELS_([A-Z0-9_]+?)_(BASE_URL|API_KEY_ENV|PROVIDER|MODEL)");
-  private static final List<String> SCALAR_KEYS = List.of(
-      "server.host", "server.port", "server.max-body-bytes", "server.shutdown-timeout",
-      "admin.token", "demo",
-      "ledger.url", "ledger.spool-dir", "ledger.write-behind", "ledger.intent-sync-wait",
-      "cache.redis-uri", "cache.redis-prefix", "cache.near-cache", "cache.near-cache-ttl",
-      "guard.fail-closed", "guard.cache-timeout", "guard.fetch-timeout", "guard.remember-denials",
-      "upstream.connect-timeout", "upstream.first-byte-timeout", "upstream.idle-timeout", "upstream.probe-interval");
+  private static final List<String> SCALAR_KEYS =
+      List.of(
+          "server.host",
+          "server.port",
+          "server.max-body-bytes",
+          "server.shutdown-timeout",
+          "admin.token",
+          "demo",
+          "ledger.url",
+          "ledger.spool-dir",
+          "ledger.write-behind",
+          "ledger.intent-sync-wait",
+          "cache.redis-uri",
+          "cache.redis-prefix",
+          "cache.near-cache",
+          "cache.near-cache-ttl",
+          "guard.fail-closed",
+          "guard.cache-timeout",
+          "guard.fetch-timeout",
+          "guard.remember-denials",
+          "upstream.connect-timeout",
+          "upstream.first-byte-timeout",
+          "upstream.idle-timeout",
+          "upstream.probe-interval");
 
   public GatewayConfig {
     Objects.requireNonNull(host, "host");
@@ -101,9 +126,10 @@ public record GatewayConfig(
    * Where one alias goes.
    *
    * @param apiKeyEnv the environment variable holding the upstream's API key; blank when the
-   *                  upstream needs none (a local model server, the simulator)
+   *     upstream needs none (a local model server, the simulator)
    */
-  public record ModelRoute(String alias, String baseUrl, String apiKeyEnv, String provider, String model) {
+  public record ModelRoute(
+      String alias, String baseUrl, String apiKeyEnv, String provider, String model) {
 
     public ModelRoute {
       Objects.requireNonNull(alias, "alias");
@@ -135,19 +161,22 @@ public record GatewayConfig(
         JsonNode root = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
         if (root != null && !root.isMissingNode() && !root.isNull()) {
           if (!root.isObject()) {
-            throw new ConfigException("config file " + file + " must hold a YAML mapping at the top level");
+            throw new ConfigException(
+                "config file " + file + " must hold a YAML mapping at the top level");
           }
           flatten("", root, props);
         }
       } catch (IOException e) {
-        throw new ConfigException("config file " + file + " is not valid YAML: " + firstLine(e.getMessage()));
+        throw new ConfigException(
+            "config file " + file + " is not valid YAML: " + firstLine(e.getMessage()));
       }
     }
     return fromProperties(props, env);
   }
 
   /** Builds the config from flat dotted keys ({@code server.port}) and the environment. */
-  public static GatewayConfig fromProperties(Map<String, String> fileProps, Map<String, String> env) {
+  public static GatewayConfig fromProperties(
+      Map<String, String> fileProps, Map<String, String> env) {
     Map<String, String> props = new TreeMap<>(fileProps);
     for (String key : SCALAR_KEYS) {
       String value = env.get(envName(key));
@@ -165,26 +194,38 @@ public record GatewayConfig(
     }
     for (String key : props.keySet()) {
       if (!SCALAR_KEYS.contains(key) && !MODEL_KEY.matcher(key).matches()) {
-        throw new ConfigException("unknown config key '" + key + "'; known keys: " + String.join(", ", SCALAR_KEYS)
-            + ", models.<alias>.{base-url,api-key-env,provider,model}");
+        throw new ConfigException(
+            "unknown config key '"
+                + key
+                + "'; known keys: "
+                + String.join(", ", SCALAR_KEYS)
+                + ", models.<alias>.{base-url,api-key-env,provider,model}");
       }
     }
     Reader r = new Reader(props);
     boolean demo = r.bool("demo", false);
     String adminToken = r.string("admin.token", "");
     if (!adminToken.isEmpty() && adminToken.length() < 16) {
-      throw new ConfigException("admin.token must be at least 16 characters, but was " + adminToken.length()
-          + " characters long");
+      throw new ConfigException(
+          "admin.token must be at least 16 characters, but was "
+              + adminToken.length()
+              + " characters long");
     }
     String ledgerUrl = r.string("ledger.url", DEFAULT_LEDGER_URL);
     if (!ledgerUrl.startsWith("jdbc:sqlite:") && !ledgerUrl.startsWith("jdbc:postgresql:")) {
-      throw new ConfigException("ledger.url must start with jdbc:sqlite: or jdbc:postgresql:, but was '"
-          + redactUrl(ledgerUrl) + "'");
+      throw new ConfigException(
+          "ledger.url must start with jdbc:sqlite: or jdbc:postgresql:, but was '"
+              + redactUrl(ledgerUrl)
+              + "'");
     }
     String redisUri = r.string("cache.redis-uri", "");
-    if (!redisUri.isEmpty() && !redisUri.startsWith("redis://") && !redisUri.startsWith("rediss://")) {
-      throw new ConfigException("cache.redis-uri must start with redis:// or rediss://, but was '"
-          + redactUrl(redisUri) + "'");
+    if (!redisUri.isEmpty()
+        && !redisUri.startsWith("redis://")
+        && !redisUri.startsWith("rediss://")) {
+      throw new ConfigException(
+          "cache.redis-uri must start with redis:// or rediss://, but was '"
+              + redactUrl(redisUri)
+              + "'");
     }
     Map<String, ModelRoute> models = new LinkedHashMap<>();
     Map<String, Map<String, String>> byAlias = new TreeMap<>();
@@ -197,36 +238,55 @@ public record GatewayConfig(
     for (Map.Entry<String, Map<String, String>> e : byAlias.entrySet()) {
       String alias = e.getKey();
       if (!ALIAS.matcher(alias).matches()) {
-        throw new ConfigException("models." + alias + ": alias must be 1-64 characters of [a-z0-9._-] starting with a"
-            + " letter or digit, but was '" + alias + "'");
+        throw new ConfigException(
+            "models."
+                + alias
+                + ": alias must be 1-64 characters of [a-z0-9._-] starting with a"
+                + " letter or digit, but was '"
+                + alias
+                + "'");
       }
       Map<String, String> f = e.getValue();
       String baseUrl = f.getOrDefault("base-url", "").trim();
       if (baseUrl.isEmpty()) {
-        throw new ConfigException("models." + alias + ".base-url is required, but was missing or empty");
+        throw new ConfigException(
+            "models." + alias + ".base-url is required, but was missing or empty");
       }
       java.net.URI uri;
       try {
         uri = java.net.URI.create(baseUrl);
       } catch (IllegalArgumentException ex) {
-        throw new ConfigException("models." + alias + ".base-url is not a valid URL: '" + baseUrl + "'");
+        throw new ConfigException(
+            "models." + alias + ".base-url is not a valid URL: '" + baseUrl + "'");
       }
-      if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null) {
-        throw new ConfigException("models." + alias + ".base-url must be an http(s) URL with a host, but was '"
-            + baseUrl + "'");
+      if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+          || uri.getHost() == null) {
+        throw new ConfigException(
+            "models."
+                + alias
+                + ".base-url must be an http(s) URL with a host, but was '"
+                + baseUrl
+                + "'");
       }
       String model = f.getOrDefault("model", "").trim();
       if (model.isEmpty()) {
-        throw new ConfigException("models." + alias + ".model is required, but was missing or empty");
+        throw new ConfigException(
+            "models." + alias + ".model is required, but was missing or empty");
       }
       String keyEnv = f.getOrDefault("api-key-env", "").trim();
       if (!keyEnv.isEmpty() && !keyEnv.matches("[A-Za-z_][A-Za-z0-9_]*")) {
-        throw new ConfigException("models." + alias + ".api-key-env must be an environment variable name, but was '"
-            + keyEnv + "'");
+        throw new ConfigException(
+            "models."
+                + alias
+                + ".api-key-env must be an environment variable name, but was '"
+                + keyEnv
+                + "'");
       }
       String provider = f.getOrDefault("provider", "").trim();
-      models.put(alias, new ModelRoute(alias, stripSlash(baseUrl), keyEnv, provider.isEmpty() ? "openai" : provider,
-          model));
+      models.put(
+          alias,
+          new ModelRoute(
+              alias, stripSlash(baseUrl), keyEnv, provider.isEmpty() ? "openai" : provider, model));
     }
     return new GatewayConfig(
         r.string("server.host", DEFAULT_HOST),
@@ -241,11 +301,13 @@ public record GatewayConfig(
         redisUri,
         redisPrefix(r.string("cache.redis-prefix", "creditgate")),
         r.bool("cache.near-cache", false),
-        r.duration("cache.near-cache-ttl", dev.creditgate.redis.RedisCreditCache.DEFAULT_NEAR_CACHE_TTL),
+        r.duration(
+            "cache.near-cache-ttl", dev.creditgate.redis.RedisCreditCache.DEFAULT_NEAR_CACHE_TTL),
         r.bool("guard.fail-closed", false),
         r.duration("guard.cache-timeout", dev.creditgate.CreditBalanceGuard.DEFAULT_CACHE_TIMEOUT),
         r.duration("guard.fetch-timeout", dev.creditgate.CreditBalanceGuard.DEFAULT_FETCH_TIMEOUT),
-        r.durationOrZero("guard.remember-denials", dev.creditgate.CreditBalanceGuard.DEFAULT_REMEMBER_DENIALS),
+        r.durationOrZero(
+            "guard.remember-denials", dev.creditgate.CreditBalanceGuard.DEFAULT_REMEMBER_DENIALS),
         r.duration("upstream.connect-timeout", DEFAULT_CONNECT_TIMEOUT),
         r.duration("upstream.first-byte-timeout", DEFAULT_FIRST_BYTE_TIMEOUT),
         r.duration("upstream.idle-timeout", DEFAULT_IDLE_TIMEOUT),
@@ -256,16 +318,22 @@ public record GatewayConfig(
 
   private static Duration intentSyncWait(Duration wait) {
     if (wait.compareTo(MAX_INTENT_SYNC_WAIT) > 0) {
-      throw new ConfigException("ledger.intent-sync-wait must be at most " + MAX_INTENT_SYNC_WAIT.toSeconds()
-          + "s, but was " + wait.toMillis() + "ms");
+      throw new ConfigException(
+          "ledger.intent-sync-wait must be at most "
+              + MAX_INTENT_SYNC_WAIT.toSeconds()
+              + "s, but was "
+              + wait.toMillis()
+              + "ms");
     }
     return wait;
   }
 
   private static String redisPrefix(String prefix) {
     if (!prefix.matches("[A-Za-z0-9._:@-]{1,64}")) {
-      throw new ConfigException("cache.redis-prefix must be 1-64 characters of [A-Za-z0-9._:@-], but was '" + prefix
-          + "'");
+      throw new ConfigException(
+          "cache.redis-prefix must be 1-64 characters of [A-Za-z0-9._:@-], but was '"
+              + prefix
+              + "'");
     }
     return prefix;
   }
@@ -284,10 +352,30 @@ public record GatewayConfig(
 
   /** The same config with other model routes. */
   public GatewayConfig withModels(Map<String, ModelRoute> newModels) {
-    return new GatewayConfig(host, port, maxBodyBytes, adminToken, demoMode, ledgerUrl, spoolDir, ledgerWriteBehind,
-        intentSyncWait, redisUri,
-        redisPrefix, nearCache, nearCacheTtl, guardFailClosed, guardCacheTimeout, guardFetchTimeout, guardRememberDenials, connectTimeout,
-        firstByteTimeout, idleTimeout, probeInterval, shutdownTimeout, newModels);
+    return new GatewayConfig(
+        host,
+        port,
+        maxBodyBytes,
+        adminToken,
+        demoMode,
+        ledgerUrl,
+        spoolDir,
+        ledgerWriteBehind,
+        intentSyncWait,
+        redisUri,
+        redisPrefix,
+        nearCache,
+        nearCacheTtl,
+        guardFailClosed,
+        guardCacheTimeout,
+        guardFetchTimeout,
+        guardRememberDenials,
+        connectTimeout,
+        firstByteTimeout,
+        idleTimeout,
+        probeInterval,
+        shutdownTimeout,
+        newModels);
   }
 
   /** Hides a password in a JDBC or Redis URL so it can be shown in an error or a log line. */
@@ -295,14 +383,27 @@ public record GatewayConfig(
     if (url == null) {
       return null;
     }
-    return url.replaceAll("(?i)(password=)[^&;]*", "$1***").replaceAll("(//[^:/@]*:)[^@/]*@", "$1***@");
+    return url.replaceAll("(?i)(password=)[^&;]*", "$1***")
+        .replaceAll("(//[^:/@]*:)[^@/]*@", "$1***@");
   }
 
   @Override
   public String toString() {
-    return "GatewayConfig[host=" + host + ", port=" + port + ", ledgerUrl=" + redactUrl(ledgerUrl) + ", redis="
-        + (redisUri.isEmpty() ? "in-process" : redactUrl(redisUri) + (nearCache ? " + near cache" : "")) + ", demo=" + demoMode + ", models="
-        + models.keySet() + "]";
+    return "GatewayConfig[host="
+        + host
+        + ", port="
+        + port
+        + ", ledgerUrl="
+        + redactUrl(ledgerUrl)
+        + ", redis="
+        + (redisUri.isEmpty()
+            ? "in-process"
+            : redactUrl(redisUri) + (nearCache ? " + near cache" : ""))
+        + ", demo="
+        + demoMode
+        + ", models="
+        + models.keySet()
+        + "]";
   }
 
   private static String stripSlash(String url) {
@@ -361,12 +462,16 @@ public record GatewayConfig(
         throw new ConfigException(key + " must be an integer, but was '" + v + "'");
       }
       if (parsed < min || parsed > max) {
-        throw new ConfigException(key + " must be between " + min + " and " + max + ", but was " + parsed);
+        throw new ConfigException(
+            key + " must be between " + min + " and " + max + ", but was " + parsed);
       }
       return parsed;
     }
 
-    /** Durations as {@code 250ms}, {@code 5s}, {@code 2m} or ISO-8601 ({@code PT5S}); must be positive. */
+    /**
+     * Durations as {@code 250ms}, {@code 5s}, {@code 2m} or ISO-8601 ({@code PT5S}); must be
+     * positive.
+     */
     Duration duration(String key, Duration def) {
       Duration d = parsed(key, def);
       if (d.isZero() || d.isNegative()) {
@@ -379,7 +484,8 @@ public record GatewayConfig(
     Duration durationOrZero(String key, Duration def) {
       Duration d = parsed(key, def);
       if (d.isNegative()) {
-        throw new ConfigException(key + " must be zero or positive, but was '" + props.get(key) + "'");
+        throw new ConfigException(
+            key + " must be zero or positive, but was '" + props.get(key) + "'");
       }
       return d;
     }
@@ -391,7 +497,8 @@ public record GatewayConfig(
       }
       Duration d = parseDuration(v.trim());
       if (d == null) {
-        throw new ConfigException(key + " must be a duration like 250ms, 5s, 2m or PT5S, but was '" + v + "'");
+        throw new ConfigException(
+            key + " must be a duration like 250ms, 5s, 2m or PT5S, but was '" + v + "'");
       }
       return d;
     }

@@ -17,8 +17,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A running gateway with everything it needs, built from a {@link GatewayConfig}: the ledger
  * (SQLite by default, PostgreSQL for a {@code jdbc:postgresql:} URL), the cache (in-process, or
- * Redis when a URI is set), the API key store in the ledger's database, and the HTTP server.
- * {@link #close()} stops them in reverse order.
+ * Redis when a URI is set), the API key store in the ledger's database, and the HTTP server. {@link
+ * #close()} stops them in reverse order.
  */
 public final class GatewayServer implements AutoCloseable {
 
@@ -30,7 +30,11 @@ public final class GatewayServer implements AutoCloseable {
   private final Gateway gateway;
   private final Deque<AutoCloseable> owned;
 
-  private GatewayServer(JdbcCreditLedger ledger, CreditCache cache, ApiKeyStore keys, Gateway gateway,
+  private GatewayServer(
+      JdbcCreditLedger ledger,
+      CreditCache cache,
+      ApiKeyStore keys,
+      Gateway gateway,
       Deque<AutoCloseable> owned) {
     this.ledger = ledger;
     this.cache = cache;
@@ -52,28 +56,34 @@ public final class GatewayServer implements AutoCloseable {
       if (config.redisUri().isEmpty()) {
         cache = InMemoryCreditCache.builder().build();
       } else {
-        RedisCreditCache redis = RedisCreditCache.builder(config.redisUri()).keyPrefix(config.redisPrefix())
-            .nearCache(config.nearCache()).nearCacheTtl(config.nearCacheTtl()).build();
+        RedisCreditCache redis =
+            RedisCreditCache.builder(config.redisUri())
+                .keyPrefix(config.redisPrefix())
+                .nearCache(config.nearCache())
+                .nearCacheTtl(config.nearCacheTtl())
+                .build();
         owned.push(redis);
         cache = redis;
       }
       // The one writer of account states into the cache: the ledger's commits and the guard's
       // back-fills both go through it. Closed after the ledger, whose last commits it publishes.
-      SnapshotPublisher publisher = SnapshotPublisher.builder(cache).timeout(config.guardCacheTimeout()).build();
+      SnapshotPublisher publisher =
+          SnapshotPublisher.builder(cache).timeout(config.guardCacheTimeout()).build();
       owned.push(publisher);
       JdbcCreditLedger ledger = openLedger(config, publisher::publishAll);
       owned.push(ledger);
       // The keys have a pool of their own: a flood of bogus keys must not starve the ledger's.
       ApiKeyStore keys = ApiKeyStore.open(config.ledgerUrl(), Clock.systemUTC());
       owned.push(keys);
-      Gateway gateway = Gateway.builder()
-          .config(config)
-          .ledger(ledger)
-          .cache(cache)
-          .publisher(publisher)
-          .keys(keys)
-          .env(env)
-          .build();
+      Gateway gateway =
+          Gateway.builder()
+              .config(config)
+              .ledger(ledger)
+              .cache(cache)
+              .publisher(publisher)
+              .keys(keys)
+              .env(env)
+              .build();
       owned.push(gateway);
       gateway.start();
       return new GatewayServer(ledger, cache, keys, gateway, owned);
@@ -84,7 +94,8 @@ public final class GatewayServer implements AutoCloseable {
   }
 
   /** The ledger alone, for CLI commands that need no server. */
-  public static JdbcCreditLedger openLedger(GatewayConfig config, LedgerCommitListener commitListener) {
+  public static JdbcCreditLedger openLedger(
+      GatewayConfig config, LedgerCommitListener commitListener) {
     return JdbcCreditLedger.builder()
         .jdbcUrl(config.ledgerUrl())
         .spoolDirectory(config.spoolDir())

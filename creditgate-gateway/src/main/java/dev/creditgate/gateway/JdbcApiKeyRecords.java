@@ -31,17 +31,21 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
 
   /** Seconds a key statement may take. */
   static final int QUERY_TIMEOUT_SECONDS = 5;
+
   /**
    * Connections of a pool opened by {@link #open}: a lookup is one indexed read, and unknown keys
    * are never remembered, so a flood of bogus keys waits for these and not for the ledger's.
    */
   static final int POOL_SIZE = 4;
+
   /** How long an operation of a pool opened by {@link #open} waits for a connection. */
   static final Duration CONNECTION_TIMEOUT = Duration.ofSeconds(2);
 
-  private static final String COLUMNS = "id, key_prefix, kind, account_id, label, created_at, revoked_at";
+  private static final String COLUMNS =
+      "id, key_prefix, kind, account_id, label, created_at, revoked_at";
 
   private final DataSource dataSource;
+
   /** The pool this opened and closes; null when the caller owns the data source. */
   private final HikariDataSource ownPool;
 
@@ -57,10 +61,11 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
 
   /**
    * Records in the database at {@code jdbcUrl} (the ledger's), through a small pool of their own
-   * that {@link #close} closes. Opens even while the database is down; operations then fail.
-   * A SQLite file must exist or its directory be there: the ledger, opened first, creates both.
+   * that {@link #close} closes. Opens even while the database is down; operations then fail. A
+   * SQLite file must exist or its directory be there: the ledger, opened first, creates both.
    *
-   * @throws IllegalArgumentException when the URL is neither {@code jdbc:postgresql:} nor {@code jdbc:sqlite:}
+   * @throws IllegalArgumentException when the URL is neither {@code jdbc:postgresql:} nor {@code
+   *     jdbc:sqlite:}
    */
   static JdbcApiKeyRecords open(String jdbcUrl) {
     Objects.requireNonNull(jdbcUrl, "jdbcUrl");
@@ -85,8 +90,10 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
       config.addDataSourceProperty("synchronous", "FULL");
       config.addDataSourceProperty("busy_timeout", Long.toString(statementMillis));
     } else {
-      throw new IllegalArgumentException("the gateway supports PostgreSQL and SQLite, but jdbcUrl starts with '"
-          + jdbcUrl.substring(0, Math.min(jdbcUrl.length(), "jdbc:postgresql:".length())) + "'");
+      throw new IllegalArgumentException(
+          "the gateway supports PostgreSQL and SQLite, but jdbcUrl starts with '"
+              + jdbcUrl.substring(0, Math.min(jdbcUrl.length(), "jdbc:postgresql:".length()))
+              + "'");
     }
     HikariDataSource pool = new HikariDataSource(config);
     return new JdbcApiKeyRecords(pool, pool);
@@ -105,9 +112,13 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
     String dialect;
     try (Connection c = dataSource.getConnection()) {
       String product = c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
-      dialect = product.contains("postgres") ? "postgresql" : product.contains("sqlite") ? "sqlite" : null;
+      dialect =
+          product.contains("postgres")
+              ? "postgresql"
+              : product.contains("sqlite") ? "sqlite" : null;
       if (dialect == null) {
-        throw new IllegalArgumentException("the gateway supports PostgreSQL and SQLite, but the database is " + product);
+        throw new IllegalArgumentException(
+            "the gateway supports PostgreSQL and SQLite, but the database is " + product);
       }
     } catch (SQLException e) {
       throw new LedgerUnavailableException("cannot reach the database to migrate API keys", e);
@@ -125,9 +136,11 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
   @Override
   public void insert(ApiKey key, String keyHash) {
     try (Connection c = dataSource.getConnection();
-         PreparedStatement ps = c.prepareStatement("INSERT INTO gateway_api_keys"
-             + " (id, key_hash, key_prefix, kind, account_id, label, created_at, revoked_at)"
-             + " VALUES (?, ?, ?, ?, ?, ?, ?, NULL)")) {
+        PreparedStatement ps =
+            c.prepareStatement(
+                "INSERT INTO gateway_api_keys"
+                    + " (id, key_hash, key_prefix, kind, account_id, label, created_at, revoked_at)"
+                    + " VALUES (?, ?, ?, ?, ?, ?, ?, NULL)")) {
       ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
       ps.setString(1, key.id());
       ps.setString(2, keyHash);
@@ -149,8 +162,9 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
   @Override
   public Optional<ApiKey> findByHash(String keyHash) {
     try (Connection c = dataSource.getConnection();
-         PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + ", key_hash FROM gateway_api_keys"
-             + " WHERE key_hash = ?")) {
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT " + COLUMNS + ", key_hash FROM gateway_api_keys" + " WHERE key_hash = ?")) {
       ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
       ps.setString(1, keyHash);
       try (ResultSet rs = ps.executeQuery()) {
@@ -159,8 +173,10 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
         }
         // The index finds the row; the constant-time comparison keeps timing from telling how
         // much of a guess matched.
-        boolean same = MessageDigest.isEqual(keyHash.getBytes(StandardCharsets.US_ASCII),
-            rs.getString("key_hash").trim().getBytes(StandardCharsets.US_ASCII));
+        boolean same =
+            MessageDigest.isEqual(
+                keyHash.getBytes(StandardCharsets.US_ASCII),
+                rs.getString("key_hash").trim().getBytes(StandardCharsets.US_ASCII));
         return same ? Optional.of(read(rs)) : Optional.empty();
       }
     } catch (SQLException e) {
@@ -171,7 +187,8 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
   @Override
   public Optional<ApiKey> find(String id) {
     try (Connection c = dataSource.getConnection();
-         PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM gateway_api_keys WHERE id = ?")) {
+        PreparedStatement ps =
+            c.prepareStatement("SELECT " + COLUMNS + " FROM gateway_api_keys WHERE id = ?")) {
       ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
       ps.setString(1, id);
       try (ResultSet rs = ps.executeQuery()) {
@@ -184,9 +201,14 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
 
   @Override
   public List<ApiKey> list(String accountId) {
-    String sql = "SELECT " + COLUMNS + " FROM gateway_api_keys"
-        + (accountId == null ? "" : " WHERE account_id = ?") + " ORDER BY created_at, id";
-    try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+    String sql =
+        "SELECT "
+            + COLUMNS
+            + " FROM gateway_api_keys"
+            + (accountId == null ? "" : " WHERE account_id = ?")
+            + " ORDER BY created_at, id";
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
       ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
       if (accountId != null) {
         ps.setString(1, accountId);
@@ -206,8 +228,9 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
   @Override
   public void revoke(String id, Instant at) {
     try (Connection c = dataSource.getConnection();
-         PreparedStatement ps = c.prepareStatement(
-             "UPDATE gateway_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")) {
+        PreparedStatement ps =
+            c.prepareStatement(
+                "UPDATE gateway_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")) {
       ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
       ps.setLong(1, at.toEpochMilli());
       ps.setString(2, id);
@@ -221,8 +244,10 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
   public Map<String, Long> revokedSince(long fromMillis) {
     Map<String, Long> found = new HashMap<>();
     try (Connection c = dataSource.getConnection();
-         PreparedStatement ps = c.prepareStatement("SELECT id, revoked_at FROM gateway_api_keys"
-             + " WHERE revoked_at IS NOT NULL AND revoked_at >= ?")) {
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT id, revoked_at FROM gateway_api_keys"
+                    + " WHERE revoked_at IS NOT NULL AND revoked_at >= ?")) {
       ps.setQueryTimeout(QUERY_TIMEOUT_SECONDS);
       ps.setLong(1, fromMillis);
       try (ResultSet rs = ps.executeQuery()) {
@@ -247,8 +272,13 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
     long revoked = rs.getLong("revoked_at");
     Instant revokedAt = rs.wasNull() ? null : Instant.ofEpochMilli(revoked);
     String account = rs.getString("account_id");
-    return new ApiKey(rs.getString("id"), rs.getString("key_prefix"), ApiKey.Kind.valueOf(rs.getString("kind")),
-        account == null ? "" : account, rs.getString("label"), Instant.ofEpochMilli(rs.getLong("created_at")),
+    return new ApiKey(
+        rs.getString("id"),
+        rs.getString("key_prefix"),
+        ApiKey.Kind.valueOf(rs.getString("kind")),
+        account == null ? "" : account,
+        rs.getString("label"),
+        Instant.ofEpochMilli(rs.getLong("created_at")),
         revokedAt);
   }
 

@@ -18,8 +18,12 @@ abstract class AbstractAdminApiTest extends GatewayTestSupport {
   @Test
   void operatorLifecycleOverHttp() throws Exception {
     String account = account();
-    HttpResponse<String> created = admin("POST", "/keys", "{\"kind\":\"user\",\"account_id\":\"" + account
-        + "\",\"label\":\"ci\"}", Map.of());
+    HttpResponse<String> created =
+        admin(
+            "POST",
+            "/keys",
+            "{\"kind\":\"user\",\"account_id\":\"" + account + "\",\"label\":\"ci\"}",
+            Map.of());
     assertThat(created.statusCode()).isEqualTo(201);
     JsonNode key = JSON.readTree(created.body());
     String secret = key.path("key").asText();
@@ -31,14 +35,19 @@ abstract class AbstractAdminApiTest extends GatewayTestSupport {
     assertThat(post(secret, HELLO, Map.of()).statusCode()).isEqualTo(402);
 
     String grant = "{\"amount\":100000,\"reason\":\"top-up\"}";
-    HttpResponse<String> g1 = admin("POST", "/accounts/" + account + "/grants", grant, Map.of("Idempotency-Key", "g-1"));
+    HttpResponse<String> g1 =
+        admin("POST", "/accounts/" + account + "/grants", grant, Map.of("Idempotency-Key", "g-1"));
     assertThat(g1.statusCode()).isEqualTo(201);
-    HttpResponse<String> replay = admin("POST", "/accounts/" + account + "/grants", grant,
-        Map.of("Idempotency-Key", "g-1"));
+    HttpResponse<String> replay =
+        admin("POST", "/accounts/" + account + "/grants", grant, Map.of("Idempotency-Key", "g-1"));
     assertThat(replay.statusCode()).isIn(200, 201);
     assertThat(balance(account)).isEqualTo(100_000);
-    HttpResponse<String> conflict = admin("POST", "/accounts/" + account + "/grants", "{\"amount\":5}",
-        Map.of("Idempotency-Key", "g-1"));
+    HttpResponse<String> conflict =
+        admin(
+            "POST",
+            "/accounts/" + account + "/grants",
+            "{\"amount\":5}",
+            Map.of("Idempotency-Key", "g-1"));
     assertThat(conflict.statusCode()).isEqualTo(409);
     assertThat(code(conflict)).isEqualTo("idempotency_conflict");
     assertThat(balance(account)).isEqualTo(100_000);
@@ -49,17 +58,26 @@ abstract class AbstractAdminApiTest extends GatewayTestSupport {
 
     assertThat(post(secret, HELLO, Map.of()).statusCode()).isEqualTo(200);
 
-    assertThat(admin("POST", "/accounts/" + account + "/block", "{\"reason\":\"abuse\"}", Map.of()).statusCode())
+    assertThat(
+            admin("POST", "/accounts/" + account + "/block", "{\"reason\":\"abuse\"}", Map.of())
+                .statusCode())
         .isEqualTo(200);
     assertThat(post(secret, HELLO, Map.of()).statusCode()).isEqualTo(402);
-    assertThat(admin("POST", "/accounts/" + account + "/unblock", "{}", Map.of()).statusCode()).isEqualTo(200);
+    assertThat(admin("POST", "/accounts/" + account + "/unblock", "{}", Map.of()).statusCode())
+        .isEqualTo(200);
     assertThat(post(secret, HELLO, Map.of()).statusCode()).isEqualTo(200);
 
-    PriceRule pricier = new PriceRule(0, "", "testai", "test-model-pro", 6400, 32000, 1600, 32000, 1_000_000, 0, 10,
-        true);
-    HttpResponse<String> rule = admin("POST", "/price-rules", "{\"provider\":\"testai\",\"model\":\"test-model-pro\","
-        + "\"input_price\":6400,\"output_price\":32000,\"cached_price\":1600,\"reasoning_price\":32000,"
-        + "\"credits_per_unit\":1000000,\"priority\":10}", Map.of());
+    PriceRule pricier =
+        new PriceRule(
+            0, "", "testai", "test-model-pro", 6400, 32000, 1600, 32000, 1_000_000, 0, 10, true);
+    HttpResponse<String> rule =
+        admin(
+            "POST",
+            "/price-rules",
+            "{\"provider\":\"testai\",\"model\":\"test-model-pro\","
+                + "\"input_price\":6400,\"output_price\":32000,\"cached_price\":1600,\"reasoning_price\":32000,"
+                + "\"credits_per_unit\":1000000,\"priority\":10}",
+            Map.of());
     assertThat(rule.statusCode()).isEqualTo(201);
     long ruleId = JSON.readTree(rule.body()).path("id").asLong();
     long before = balance(account);
@@ -78,9 +96,19 @@ abstract class AbstractAdminApiTest extends GatewayTestSupport {
     String cursor = null;
     int pages = 0;
     do {
-      HttpResponse<String> page = admin("GET", "/accounts/" + account + "/entries?limit=2"
-          + (cursor == null ? "" : "&cursor=" + java.net.URLEncoder.encode(cursor, java.nio.charset.StandardCharsets.UTF_8)),
-          null, Map.of());
+      HttpResponse<String> page =
+          admin(
+              "GET",
+              "/accounts/"
+                  + account
+                  + "/entries?limit=2"
+                  + (cursor == null
+                      ? ""
+                      : "&cursor="
+                          + java.net.URLEncoder.encode(
+                              cursor, java.nio.charset.StandardCharsets.UTF_8)),
+              null,
+              Map.of());
       assertThat(page.statusCode()).isEqualTo(200);
       JsonNode p = JSON.readTree(page.body());
       assertThat(p.path("data").size()).isLessThanOrEqualTo(2);
@@ -93,20 +121,27 @@ abstract class AbstractAdminApiTest extends GatewayTestSupport {
     assertThat(pages).isGreaterThan(1);
     assertThat(kinds).contains("grant", "charge", "block", "unblock");
 
-    HttpResponse<String> revoked = admin("DELETE", "/keys/" + key.path("id").asText(), null, Map.of());
+    HttpResponse<String> revoked =
+        admin("DELETE", "/keys/" + key.path("id").asText(), null, Map.of());
     assertThat(JSON.readTree(revoked.body()).path("revoked_at").isNull()).isFalse();
     assertThat(post(secret, HELLO, Map.of()).statusCode()).isEqualTo(401);
   }
 
   @Test
   void adminApiNeedsTheAdminToken() throws Exception {
-    HttpResponse<String> none = http.send(java.net.http.HttpRequest.newBuilder(
-        java.net.URI.create(base + "/admin/v1/accounts")).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> none =
+        http.send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/admin/v1/accounts"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(none.statusCode()).isEqualTo(401);
     String userKey = userKey(account(), 10);
-    HttpResponse<String> user = http.send(java.net.http.HttpRequest.newBuilder(
-        java.net.URI.create(base + "/admin/v1/accounts")).header("Authorization", "Bearer " + userKey).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> user =
+        http.send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/admin/v1/accounts"))
+                .header("Authorization", "Bearer " + userKey)
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(user.statusCode()).isEqualTo(401);
     HttpResponse<String> list = admin("GET", "/accounts?limit=10", null, Map.of());
     assertThat(list.statusCode()).isEqualTo(200);
@@ -115,9 +150,11 @@ abstract class AbstractAdminApiTest extends GatewayTestSupport {
 
   @Test
   void serverRefusesToStartWithoutAnAdminTokenOutsideDemoMode() {
-    GatewayConfig noToken = GatewayConfig.fromProperties(Map.of("ledger.url", "jdbc:sqlite:" + tmp.resolve("x.db")),
-        Map.of());
+    GatewayConfig noToken =
+        GatewayConfig.fromProperties(
+            Map.of("ledger.url", "jdbc:sqlite:" + tmp.resolve("x.db")), Map.of());
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> GatewayServer.start(noToken, Map.of()))
-        .isInstanceOf(ConfigException.class).hasMessageContaining("admin.token");
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("admin.token");
   }
 }

@@ -4,42 +4,27 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.openai.client.OpenAIClient;
-import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.http.StreamResponse;
 import com.openai.errors.OpenAIServiceException;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
-import com.openai.models.chat.completions.ChatCompletionCreateParams;
-import dev.creditgate.ledger.EntryKind;
 import dev.creditgate.ledger.LedgerEntry;
-import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
-import dev.creditgate.pricing.PriceRule;
-import dev.creditgate.pricing.Pricing;
-import dev.creditgate.pricing.Usage;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The gateway end to end over real sockets: gateway on a random port, an OpenAI-protocol upstream
@@ -48,7 +33,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
 
-  /** Whether the backend writes charges behind the answer ({@code ledger.write-behind}, the default). */
+  /**
+   * Whether the backend writes charges behind the answer ({@code ledger.write-behind}, the
+   * default).
+   */
   boolean writeBehind() {
     return true;
   }
@@ -59,7 +47,8 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     String key = userKey(account, 100_000);
     ChatCompletion completion = sdk(key).chat().completions().create(params());
 
-    assertThat(completion.choices().get(0).message().content().orElseThrow()).contains("Hello from the test upstream");
+    assertThat(completion.choices().get(0).message().content().orElseThrow())
+        .contains("Hello from the test upstream");
     assertThat(expectedCredits).isEqualTo(8800);
     List<LedgerEntry> charges = charges(account);
     assertThat(charges).hasSize(1);
@@ -77,11 +66,15 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     String account = account();
     String key = userKey(account, 100_000);
     StringBuilder text = new StringBuilder();
-    try (StreamResponse<ChatCompletionChunk> stream = sdk(key).chat().completions().createStreaming(params())) {
-      stream.stream().forEach(chunk -> chunk.choices().forEach(c -> c.delta().content().ifPresent(text::append)));
+    try (StreamResponse<ChatCompletionChunk> stream =
+        sdk(key).chat().completions().createStreaming(params())) {
+      stream.stream()
+          .forEach(
+              chunk -> chunk.choices().forEach(c -> c.delta().content().ifPresent(text::append)));
     }
     assertThat(text.toString()).startsWith("Hello word1");
-    assertThat(upstream.requests.get(0).path("stream_options").path("include_usage").asBoolean()).isTrue();
+    assertThat(upstream.requests.get(0).path("stream_options").path("include_usage").asBoolean())
+        .isTrue();
     await().atMost(Duration.ofSeconds(5)).until(() -> charges(account).size() == 1);
     LedgerEntry charge = charges(account).get(0);
     assertThat(charge.amount()).isEqualTo(-expectedCredits);
@@ -93,15 +86,18 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
   void nonStreamingResponseCarriesChargeBalanceAndRequestIdHeaders() throws Exception {
     String account = account();
     String key = userKey(account, 100_000);
-    HttpResponse<String> r = post(key, HELLO, Map.of("X-Request-Id", "trace-42", "X-Creditgate-Scene", "chat"));
+    HttpResponse<String> r =
+        post(key, HELLO, Map.of("X-Request-Id", "trace-42", "X-Creditgate-Scene", "chat"));
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("X-Request-Id")).hasValue("trace-42");
-    assertThat(r.headers().firstValue("X-Creditgate-Charged")).hasValue(Long.toString(expectedCredits));
+    assertThat(r.headers().firstValue("X-Creditgate-Charged"))
+        .hasValue(Long.toString(expectedCredits));
     if (writeBehind()) {
       // The charge is written behind the answer, so the balance after it is not known yet.
       assertThat(r.headers().firstValue("X-Creditgate-Balance")).isEmpty();
     } else {
-      assertThat(r.headers().firstValue("X-Creditgate-Balance")).hasValue(Long.toString(100_000 - expectedCredits));
+      assertThat(r.headers().firstValue("X-Creditgate-Balance"))
+          .hasValue(Long.toString(100_000 - expectedCredits));
     }
     assertThat(balance(account)).isEqualTo(100_000 - expectedCredits);
     LedgerEntry charge = charges(account).get(0);
@@ -115,9 +111,11 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     String key = userKey(account, 0);
     HttpResponse<String> denied = post(key, HELLO, Map.of());
     assertThat(denied.statusCode()).isEqualTo(402);
-    assertThat(JSON.readTree(denied.body())).isEqualTo(JSON.readTree(
-        "{\"error\":{\"message\":\"credit balance is insufficient\",\"type\":\"insufficient_credits\","
-            + "\"param\":null,\"code\":\"credit_balance_blocked\"}}"));
+    assertThat(JSON.readTree(denied.body()))
+        .isEqualTo(
+            JSON.readTree(
+                "{\"error\":{\"message\":\"credit balance is insufficient\",\"type\":\"insufficient_credits\","
+                    + "\"param\":null,\"code\":\"credit_balance_blocked\"}}"));
     assertThat(upstream.requests).isEmpty();
 
     ledger.grant(account, 50_000, "topup-" + UUID.randomUUID(), "test", "top-up");
@@ -132,8 +130,9 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     String account = account();
     String key = userKey(account, 100_000);
     ledger.block(account, "block-" + UUID.randomUUID(), "test", "abuse");
-    OpenAIServiceException e = org.junit.jupiter.api.Assertions.assertThrows(OpenAIServiceException.class,
-        () -> sdk(key).chat().completions().create(params()));
+    OpenAIServiceException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            OpenAIServiceException.class, () -> sdk(key).chat().completions().create(params()));
     assertThat(e.statusCode()).isEqualTo(402);
     assertThat(upstream.requests).isEmpty();
     ledger.unblock(account, "unblock-" + UUID.randomUUID(), "test", "ok");
@@ -147,8 +146,11 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     ledger.grant(account, 100_000, "seed-" + UUID.randomUUID(), "test", "seed");
     String service = server.keys().create(ApiKey.Kind.SERVICE, "", "backend").secret();
 
-    HttpResponse<String> skipped = post(service, HELLO, Map.of("X-Creditgate-Account", account,
-        "X-Creditgate-Skip-Charge", "true"));
+    HttpResponse<String> skipped =
+        post(
+            service,
+            HELLO,
+            Map.of("X-Creditgate-Account", account, "X-Creditgate-Skip-Charge", "true"));
     assertThat(skipped.statusCode()).isEqualTo(200);
     assertThat(charges(account)).isEmpty();
     assertThat(balance(account)).isEqualTo(100_000);
@@ -159,8 +161,11 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
 
     String broke = account();
     ledger.openAccount(broke);
-    HttpResponse<String> skippedBroke = post(service, HELLO, Map.of("X-Creditgate-Account", broke,
-        "X-Creditgate-Skip-Charge", "true"));
+    HttpResponse<String> skippedBroke =
+        post(
+            service,
+            HELLO,
+            Map.of("X-Creditgate-Account", broke, "X-Creditgate-Skip-Charge", "true"));
     assertThat(skippedBroke.statusCode()).isEqualTo(200);
     assertThat(charges(broke)).isEmpty();
   }
@@ -173,8 +178,10 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     userKey(other, 100_000);
     HttpResponse<String> r = post(key, HELLO, Map.of("X-Creditgate-Account", other));
     assertThat(r.statusCode()).isEqualTo(403);
-    assertThat(JSON.readTree(r.body()).path("error").path("code").asText()).isEqualTo("forbidden_header");
-    assertThat(post(key, HELLO, Map.of("X-Creditgate-Skip-Charge", "true")).statusCode()).isEqualTo(403);
+    assertThat(JSON.readTree(r.body()).path("error").path("code").asText())
+        .isEqualTo("forbidden_header");
+    assertThat(post(key, HELLO, Map.of("X-Creditgate-Skip-Charge", "true")).statusCode())
+        .isEqualTo(403);
     assertThat(upstream.requests).isEmpty();
     assertThat(balance(other)).isEqualTo(100_000);
     assertThat(balance(mine)).isEqualTo(100_000);
@@ -202,7 +209,8 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     assertThat(post(key, HELLO, headers).statusCode()).isEqualTo(200);
     HttpResponse<String> retry = post(key, HELLO, headers);
     assertThat(retry.statusCode()).isEqualTo(409);
-    assertThat(JSON.readTree(retry.body()).path("error").path("code").asText()).isEqualTo("idempotency_key_reused");
+    assertThat(JSON.readTree(retry.body()).path("error").path("code").asText())
+        .isEqualTo("idempotency_key_reused");
     assertThat(charges(account)).hasSize(1);
     assertThat(balance(account)).isEqualTo(100_000 - expectedCredits);
     assertThat(upstream.requests).hasSize(1);
@@ -213,13 +221,18 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     String account = account();
     String key = userKey(account, 100_000);
     CountDownLatch release = upstream.holdStream();
-    HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
-        .header("Authorization", "Bearer " + key)
-        .POST(HttpRequest.BodyPublishers.ofString(HELLO_STREAM)).build();
-    HttpResponse<InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+    HttpRequest request =
+        HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+            .header("Authorization", "Bearer " + key)
+            .POST(HttpRequest.BodyPublishers.ofString(HELLO_STREAM))
+            .build();
+    HttpResponse<InputStream> response =
+        http.send(request, HttpResponse.BodyHandlers.ofInputStream());
     assertThat(response.statusCode()).isEqualTo(200);
-    assertThat(response.headers().firstValue("Content-Type").orElse("")).startsWith("text/event-stream");
-    BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8));
+    assertThat(response.headers().firstValue("Content-Type").orElse(""))
+        .startsWith("text/event-stream");
+    BufferedReader reader =
+        new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8));
     String first = reader.readLine();
     // The upstream is still held after its first chunk: the client has it before the rest exists.
     assertThat(first).startsWith("data: ").contains("\"Hello\"");
@@ -241,13 +254,17 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     String account = account();
     String key = userKey(account, 1_000_000);
     for (int i = 0; i < 10; i++) {
-      HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
-          .header("Authorization", "Bearer " + key)
-          .header("Idempotency-Key", "done-order-" + i)
-          .POST(HttpRequest.BodyPublishers.ofString(HELLO_STREAM)).build();
-      HttpResponse<InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+      HttpRequest request =
+          HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+              .header("Authorization", "Bearer " + key)
+              .header("Idempotency-Key", "done-order-" + i)
+              .POST(HttpRequest.BodyPublishers.ofString(HELLO_STREAM))
+              .build();
+      HttpResponse<InputStream> response =
+          http.send(request, HttpResponse.BodyHandlers.ofInputStream());
       boolean done = false;
-      try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+      try (BufferedReader reader =
+          new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
         for (String line; (line = reader.readLine()) != null; ) {
           if (line.equals("data: [DONE]")) {
             // The client holds a complete stream: a gateway crash from here on must not lose its
@@ -272,12 +289,18 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
     try (Socket socket = new Socket("127.0.0.1", server.port())) {
       byte[] body = HELLO_STREAM.getBytes(StandardCharsets.UTF_8);
       OutputStream out = socket.getOutputStream();
-      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key
-          + "\r\nIdempotency-Key: disc-1\r\nContent-Type: application/json\r\nContent-Length: " + body.length
-          + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(
+          ("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                  + key
+                  + "\r\nIdempotency-Key: disc-1\r\nContent-Type: application/json\r\nContent-Length: "
+                  + body.length
+                  + "\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
       out.write(body);
       out.flush();
-      BufferedReader reader = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+      BufferedReader reader =
+          new BufferedReader(
+              new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
       for (String line; (line = reader.readLine()) != null; ) {
         if (line.contains("\"Hello\"")) {
           break;
@@ -329,12 +352,15 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
   void unknownAliasIs404AndUnreachableOrUnconfiguredAliasIs503ForThatAliasOnly() throws Exception {
     String account = account();
     String key = userKey(account, 100_000);
-    HttpResponse<String> unknown = post(key, HELLO.replace("\"pro\"", "\"gpt-nonsense\""), Map.of());
+    HttpResponse<String> unknown =
+        post(key, HELLO.replace("\"pro\"", "\"gpt-nonsense\""), Map.of());
     assertThat(unknown.statusCode()).isEqualTo(404);
-    assertThat(JSON.readTree(unknown.body()).path("error").path("code").asText()).isEqualTo("model_not_found");
+    assertThat(JSON.readTree(unknown.body()).path("error").path("code").asText())
+        .isEqualTo("model_not_found");
     HttpResponse<String> max = post(key, HELLO.replace("\"pro\"", "\"max\""), Map.of());
     assertThat(max.statusCode()).isEqualTo(503);
-    assertThat(JSON.readTree(max.body()).path("error").path("code").asText()).isEqualTo("runtime_not_ready");
+    assertThat(JSON.readTree(max.body()).path("error").path("code").asText())
+        .isEqualTo("runtime_not_ready");
     HttpResponse<String> lite = post(key, HELLO.replace("\"pro\"", "\"lite\""), Map.of());
     assertThat(lite.statusCode()).isEqualTo(503);
     HttpResponse<String> empty = post(key, HELLO.replace("\"model\":\"pro\",", ""), Map.of());
@@ -346,8 +372,12 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
   @Test
   void modelsListsTheAliasesWithReadiness() throws Exception {
     String key = userKey(account(), 0);
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/models"))
-        .header("Authorization", "Bearer " + key).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        http.send(
+            HttpRequest.newBuilder(URI.create(base + "/v1/models"))
+                .header("Authorization", "Bearer " + key)
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).isEqualTo(200);
     JsonNode data = JSON.readTree(r.body()).path("data");
     assertThat(data.findValuesAsText("id")).containsExactly("lite", "pro", "max");
@@ -379,8 +409,12 @@ abstract class AbstractGatewayE2eTest extends GatewayTestSupport {
   void clientThatAsksForStreamUsageGetsTheUsageChunk() throws Exception {
     String account = account();
     String key = userKey(account, 100_000);
-    HttpResponse<String> r = post(key, HELLO_STREAM.replace("\"stream\":true,",
-        "\"stream\":true,\"stream_options\":{\"include_usage\":true},"), Map.of());
+    HttpResponse<String> r =
+        post(
+            key,
+            HELLO_STREAM.replace(
+                "\"stream\":true,", "\"stream\":true,\"stream_options\":{\"include_usage\":true},"),
+            Map.of());
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).contains("\"usage\":{\"prompt_tokens\":1200").contains("data: [DONE]");
     await().atMost(Duration.ofSeconds(5)).until(() -> charges(account).size() == 1);

@@ -12,19 +12,25 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@link ApiKeyStore#open}: keys in the ledger's database through a pool of their own, on SQLite and PostgreSQL. */
+/**
+ * {@link ApiKeyStore#open}: keys in the ledger's database through a pool of their own, on SQLite
+ * and PostgreSQL.
+ */
 class ApiKeyStorePoolTest {
 
   private static final int LEDGER_POOL = 2;
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void sqlite() throws Exception {
     String url = "jdbc:sqlite:" + tmp.resolve("keys.db");
-    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl(url).spoolDirectory(tmp.resolve("spool"))
-        .poolSize(LEDGER_POOL).build()) {
+    try (JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl(url)
+            .spoolDirectory(tmp.resolve("spool"))
+            .poolSize(LEDGER_POOL)
+            .build()) {
       keysWorkBesideTheLedger(url, ledger);
     }
   }
@@ -32,8 +38,12 @@ class ApiKeyStorePoolTest {
   @Test
   void postgres() throws Exception {
     String url = TestBackends.freshPostgresSchema("keys");
-    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl(url).spoolDirectory(tmp.resolve("spool"))
-        .poolSize(LEDGER_POOL).build()) {
+    try (JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl(url)
+            .spoolDirectory(tmp.resolve("spool"))
+            .poolSize(LEDGER_POOL)
+            .build()) {
       keysWorkBesideTheLedger(url, ledger);
     }
   }
@@ -41,10 +51,12 @@ class ApiKeyStorePoolTest {
   @Test
   void otherDatabasesAreRefused() {
     assertThatThrownBy(() -> ApiKeyStore.open("jdbc:mysql://127.0.0.1/x", Clock.systemUTC()))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PostgreSQL and SQLite");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("PostgreSQL and SQLite");
   }
 
-  private static void keysWorkBesideTheLedger(String url, JdbcCreditLedger ledger) throws Exception {
+  private static void keysWorkBesideTheLedger(String url, JdbcCreditLedger ledger)
+      throws Exception {
     ApiKeyStore.migrate(url);
     String secret;
     String id;

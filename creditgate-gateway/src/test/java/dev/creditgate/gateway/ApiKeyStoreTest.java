@@ -12,22 +12,24 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.HexFormat;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ApiKeyStoreTest {
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void storesOnlyTheHashAndRevocationIsImmediate() throws Exception {
-    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
-        .spoolDirectory(tmp.resolve("spool")).build()) {
+    try (JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+            .spoolDirectory(tmp.resolve("spool"))
+            .build()) {
       ApiKeyStore.migrate(ledger.dataSource());
       ApiKeyStore.migrate(ledger.dataSource());
       ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC());
@@ -37,13 +39,20 @@ class ApiKeyStoreTest {
       }
       assertThat(secrets).hasSize(50).allMatch(s -> s.startsWith("cgk_") && s.length() == 47);
       ApiKeyStore.CreatedKey created = keys.create(ApiKey.Kind.USER, "acme", "ci");
-      String expectedHash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-          .digest(created.secret().getBytes(StandardCharsets.UTF_8)));
-      try (Connection c = ledger.dataSource().getConnection(); Statement s = c.createStatement();
-           ResultSet rs = s.executeQuery("SELECT * FROM gateway_api_keys WHERE id = '" + created.key().id() + "'")) {
+      String expectedHash =
+          HexFormat.of()
+              .formatHex(
+                  MessageDigest.getInstance("SHA-256")
+                      .digest(created.secret().getBytes(StandardCharsets.UTF_8)));
+      try (Connection c = ledger.dataSource().getConnection();
+          Statement s = c.createStatement();
+          ResultSet rs =
+              s.executeQuery(
+                  "SELECT * FROM gateway_api_keys WHERE id = '" + created.key().id() + "'")) {
         assertThat(rs.next()).isTrue();
         for (int col = 1; col <= rs.getMetaData().getColumnCount(); col++) {
-          assertThat(String.valueOf(rs.getObject(col))).doesNotContain(created.secret().substring(10));
+          assertThat(String.valueOf(rs.getObject(col)))
+              .doesNotContain(created.secret().substring(10));
         }
         assertThat(rs.getString("key_hash")).isEqualTo(expectedHash);
       }
@@ -58,13 +67,18 @@ class ApiKeyStoreTest {
 
   @Test
   void badArgumentsAreRejected() throws Exception {
-    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
-        .spoolDirectory(tmp.resolve("spool")).build()) {
+    try (JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+            .spoolDirectory(tmp.resolve("spool"))
+            .build()) {
       ApiKeyStore.migrate(ledger.dataSource());
       ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC());
-      assertThatThrownBy(() -> keys.create(ApiKey.Kind.USER, "bad id", "")).isInstanceOf(IllegalArgumentException.class)
+      assertThatThrownBy(() -> keys.create(ApiKey.Kind.USER, "bad id", ""))
+          .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("'bad id'");
-      assertThatThrownBy(() -> keys.create(ApiKey.Kind.SERVICE, "acme", "")).isInstanceOf(IllegalArgumentException.class)
+      assertThatThrownBy(() -> keys.create(ApiKey.Kind.SERVICE, "acme", ""))
+          .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("'acme'");
       assertThat(keys.list(null)).isEmpty();
     }
@@ -72,11 +86,15 @@ class ApiKeyStoreTest {
 
   @Test
   void aCachedKeyRevokedInThisProcessFailsAtOnce() throws Exception {
-    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
-        .spoolDirectory(tmp.resolve("spool")).build()) {
+    try (JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+            .spoolDirectory(tmp.resolve("spool"))
+            .build()) {
       ApiKeyStore.migrate(ledger.dataSource());
       AtomicLong nanos = new AtomicLong();
-      ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC(), Duration.ofHours(1), nanos::get);
+      ApiKeyStore keys =
+          new ApiKeyStore(ledger.dataSource(), Clock.systemUTC(), Duration.ofHours(1), nanos::get);
       ApiKeyStore.CreatedKey created = keys.create(ApiKey.Kind.USER, "acme", "");
       ApiKeyStore.CreatedKey other = keys.create(ApiKey.Kind.USER, "acme", "");
       assertThat(keys.authenticate(created.secret())).isPresent();
@@ -89,41 +107,63 @@ class ApiKeyStoreTest {
 
   @Test
   void aRevocationByAnotherProcessTakesEffectWithinTheCacheTtl() throws Exception {
-    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
-        .spoolDirectory(tmp.resolve("spool")).build()) {
+    try (JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+            .spoolDirectory(tmp.resolve("spool"))
+            .build()) {
       ApiKeyStore.migrate(ledger.dataSource());
       AtomicLong nanos = new AtomicLong();
-      ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
+      ApiKeyStore keys =
+          new ApiKeyStore(
+              ledger.dataSource(), Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
       ApiKeyStore.CreatedKey created = keys.create(ApiKey.Kind.USER, "acme", "");
       ApiKeyStore.CreatedKey other = keys.create(ApiKey.Kind.USER, "acme", "");
       assertThat(keys.authenticate(created.secret())).isPresent();
       assertThat(keys.authenticate(other.secret())).isPresent();
-      assertThat(keys.authenticate(created.secret())).as("remembered, after the first sweep").isPresent();
+      assertThat(keys.authenticate(created.secret()))
+          .as("remembered, after the first sweep")
+          .isPresent();
       // Another process (a second gateway, the CLI) revokes through its own store.
       new ApiKeyStore(ledger.dataSource(), Clock.systemUTC()).revoke(created.key().id());
       nanos.addAndGet(Duration.ofMillis(999).toNanos());
-      assertThat(keys.authenticate(created.secret())).as("remembered until the next sweep").isPresent();
+      assertThat(keys.authenticate(created.secret()))
+          .as("remembered until the next sweep")
+          .isPresent();
       nanos.addAndGet(Duration.ofMillis(2).toNanos());
       assertThat(keys.authenticate(other.secret())).as("another key's call sweeps").isPresent();
-      assertThat(keys.authenticate(created.secret())).as("the sweep found the revocation").isEmpty();
+      assertThat(keys.authenticate(created.secret()))
+          .as("the sweep found the revocation")
+          .isEmpty();
       assertThat(keys.authenticate(other.secret())).isPresent();
     }
   }
 
   @Test
   void rememberedKeysCostOneSweepPerHalfTtlNotOneReadPerKey() throws Exception {
-    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
-        .spoolDirectory(tmp.resolve("spool")).build()) {
+    try (JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+            .spoolDirectory(tmp.resolve("spool"))
+            .build()) {
       ApiKeyStore.migrate(ledger.dataSource());
-      java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
-      javax.sql.DataSource counting = failingWhen(ledger.dataSource(), new java.util.concurrent.atomic.AtomicBoolean(),
-          () -> { }, reads::incrementAndGet);
+      java.util.concurrent.atomic.AtomicInteger reads =
+          new java.util.concurrent.atomic.AtomicInteger();
+      javax.sql.DataSource counting =
+          failingWhen(
+              ledger.dataSource(),
+              new java.util.concurrent.atomic.AtomicBoolean(),
+              () -> {},
+              reads::incrementAndGet);
       AtomicLong nanos = new AtomicLong();
-      ApiKeyStore keys = new ApiKeyStore(counting, Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
+      ApiKeyStore keys =
+          new ApiKeyStore(counting, Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
       java.util.List<String> secrets = new java.util.ArrayList<>();
       for (int i = 0; i < 50; i++) {
-        secrets.add(new ApiKeyStore(ledger.dataSource(), Clock.systemUTC()).create(ApiKey.Kind.USER, "a" + i, "")
-            .secret());
+        secrets.add(
+            new ApiKeyStore(ledger.dataSource(), Clock.systemUTC())
+                .create(ApiKey.Kind.USER, "a" + i, "")
+                .secret());
       }
       // Each key used once every 100 ms for 10 s.
       for (int step = 0; step < 100; step++) {
@@ -139,16 +179,24 @@ class ApiKeyStoreTest {
 
   @Test
   void withoutACacheEveryAuthenticationReadsTheDatabase() throws Exception {
-    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
-        .spoolDirectory(tmp.resolve("spool")).build()) {
+    try (JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+            .spoolDirectory(tmp.resolve("spool"))
+            .build()) {
       ApiKeyStore.migrate(ledger.dataSource());
-      ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC(), Duration.ZERO, () -> 0L);
+      ApiKeyStore keys =
+          new ApiKeyStore(ledger.dataSource(), Clock.systemUTC(), Duration.ZERO, () -> 0L);
       ApiKeyStore.CreatedKey created = keys.create(ApiKey.Kind.USER, "acme", "");
       assertThat(keys.authenticate(created.secret())).isPresent();
       new ApiKeyStore(ledger.dataSource(), Clock.systemUTC()).revoke(created.key().id());
       assertThat(keys.authenticate(created.secret())).isEmpty();
-      assertThatThrownBy(() -> new ApiKeyStore(ledger.dataSource(), Clock.systemUTC(), Duration.ofMillis(-1),
-          () -> 0L)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PT-0.001S");
+      assertThatThrownBy(
+              () ->
+                  new ApiKeyStore(
+                      ledger.dataSource(), Clock.systemUTC(), Duration.ofMillis(-1), () -> 0L))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("PT-0.001S");
     }
   }
 
@@ -158,52 +206,77 @@ class ApiKeyStoreTest {
   }
 
   /**
-   * {@code real}, except that while {@code down} is set every connection attempt runs
-   * {@code before} and then fails as an unreachable database does.
+   * {@code real}, except that while {@code down} is set every connection attempt runs {@code
+   * before} and then fails as an unreachable database does.
    */
-  private static javax.sql.DataSource failingWhen(javax.sql.DataSource real,
-      java.util.concurrent.atomic.AtomicBoolean down, BeforeFailure before) {
+  private static javax.sql.DataSource failingWhen(
+      javax.sql.DataSource real,
+      java.util.concurrent.atomic.AtomicBoolean down,
+      BeforeFailure before) {
     return failingWhen(real, down, before, () -> 0);
   }
 
-  /** {@link #failingWhen(javax.sql.DataSource, java.util.concurrent.atomic.AtomicBoolean, BeforeFailure)}, also telling each connection attempt. */
-  private static javax.sql.DataSource failingWhen(javax.sql.DataSource real,
-      java.util.concurrent.atomic.AtomicBoolean down, BeforeFailure before, java.util.function.IntSupplier onConnection) {
-    return (javax.sql.DataSource) java.lang.reflect.Proxy.newProxyInstance(ApiKeyStoreTest.class.getClassLoader(),
-        new Class<?>[] {javax.sql.DataSource.class}, (proxy, method, args) -> {
-          if (method.getName().equals("getConnection")) {
-            onConnection.getAsInt();
-          }
-          if (down.get() && method.getName().equals("getConnection")) {
-            before.run();
-            throw new java.sql.SQLException("injected: database unreachable", "08001");
-          }
-          try {
-            return method.invoke(real, args);
-          } catch (java.lang.reflect.InvocationTargetException e) {
-            throw e.getCause();
-          }
-        });
+  /**
+   * {@link #failingWhen(javax.sql.DataSource, java.util.concurrent.atomic.AtomicBoolean,
+   * BeforeFailure)}, also telling each connection attempt.
+   */
+  private static javax.sql.DataSource failingWhen(
+      javax.sql.DataSource real,
+      java.util.concurrent.atomic.AtomicBoolean down,
+      BeforeFailure before,
+      java.util.function.IntSupplier onConnection) {
+    return (javax.sql.DataSource)
+        java.lang.reflect.Proxy.newProxyInstance(
+            ApiKeyStoreTest.class.getClassLoader(),
+            new Class<?>[] {javax.sql.DataSource.class},
+            (proxy, method, args) -> {
+              if (method.getName().equals("getConnection")) {
+                onConnection.getAsInt();
+              }
+              if (down.get() && method.getName().equals("getConnection")) {
+                before.run();
+                throw new java.sql.SQLException("injected: database unreachable", "08001");
+              }
+              try {
+                return method.invoke(real, args);
+              } catch (java.lang.reflect.InvocationTargetException e) {
+                throw e.getCause();
+              }
+            });
   }
 
   @Test
   void duringAnOutageOneCallRetriesTheDatabaseWhileTheOthersAnswerFromMemory() throws Exception {
-    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
-        .spoolDirectory(tmp.resolve("spool")).build()) {
+    try (JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+            .spoolDirectory(tmp.resolve("spool"))
+            .build()) {
       ApiKeyStore.migrate(ledger.dataSource());
-      java.util.concurrent.atomic.AtomicBoolean down = new java.util.concurrent.atomic.AtomicBoolean();
-      java.util.concurrent.atomic.AtomicInteger attempts = new java.util.concurrent.atomic.AtomicInteger();
-      var entered = new java.util.concurrent.atomic.AtomicReference<>(new java.util.concurrent.CountDownLatch(1));
-      var release = new java.util.concurrent.atomic.AtomicReference<>(new java.util.concurrent.CountDownLatch(1));
+      java.util.concurrent.atomic.AtomicBoolean down =
+          new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.atomic.AtomicInteger attempts =
+          new java.util.concurrent.atomic.AtomicInteger();
+      var entered =
+          new java.util.concurrent.atomic.AtomicReference<>(
+              new java.util.concurrent.CountDownLatch(1));
+      var release =
+          new java.util.concurrent.atomic.AtomicReference<>(
+              new java.util.concurrent.CountDownLatch(1));
       // Down: a connection attempt hangs until released, then fails, as against a server that
       // does not answer (each waits the pool's connection timeout).
-      javax.sql.DataSource hanging = failingWhen(ledger.dataSource(), down, () -> {
-        attempts.incrementAndGet();
-        entered.get().countDown();
-        release.get().await(10, java.util.concurrent.TimeUnit.SECONDS);
-      });
+      javax.sql.DataSource hanging =
+          failingWhen(
+              ledger.dataSource(),
+              down,
+              () -> {
+                attempts.incrementAndGet();
+                entered.get().countDown();
+                release.get().await(10, java.util.concurrent.TimeUnit.SECONDS);
+              });
       AtomicLong nanos = new AtomicLong();
-      ApiKeyStore keys = new ApiKeyStore(hanging, Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
+      ApiKeyStore keys =
+          new ApiKeyStore(hanging, Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
       String seen = keys.create(ApiKey.Kind.USER, "acme", "").secret();
       assertThat(keys.authenticate(seen)).isPresent();
       nanos.addAndGet(Duration.ofSeconds(3).toNanos());
@@ -219,11 +292,15 @@ class ApiKeyStoreTest {
       nanos.addAndGet(ApiKeyStore.OUTAGE_RETRY.toNanos());
       try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
         var retry = pool.submit(() -> keys.authenticate(seen));
-        assertThat(probing.await(5, java.util.concurrent.TimeUnit.SECONDS)).as("a call retries the database").isTrue();
+        assertThat(probing.await(5, java.util.concurrent.TimeUnit.SECONDS))
+            .as("a call retries the database")
+            .isTrue();
         // The retry hangs on the database; other calls meanwhile answer at once from memory.
         for (int i = 0; i < 20; i++) {
           var other = pool.submit(() -> keys.authenticate(seen));
-          assertThat(other.get(2, java.util.concurrent.TimeUnit.SECONDS)).map(ApiKey::accountId).hasValue("acme");
+          assertThat(other.get(2, java.util.concurrent.TimeUnit.SECONDS))
+              .map(ApiKey::accountId)
+              .hasValue("acme");
         }
         assertThat(attempts.get()).as("only the one retry reached the database").isEqualTo(2);
         hold.countDown();
@@ -234,13 +311,18 @@ class ApiKeyStoreTest {
 
   @Test
   void keysLastSeenValidKeepWorkingWhileTheDatabaseIsDown() throws Exception {
-    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
-        .spoolDirectory(tmp.resolve("spool")).build()) {
+    try (JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+            .spoolDirectory(tmp.resolve("spool"))
+            .build()) {
       ApiKeyStore.migrate(ledger.dataSource());
-      java.util.concurrent.atomic.AtomicBoolean down = new java.util.concurrent.atomic.AtomicBoolean();
-      javax.sql.DataSource flaky = failingWhen(ledger.dataSource(), down, () -> { });
+      java.util.concurrent.atomic.AtomicBoolean down =
+          new java.util.concurrent.atomic.AtomicBoolean();
+      javax.sql.DataSource flaky = failingWhen(ledger.dataSource(), down, () -> {});
       AtomicLong nanos = new AtomicLong();
-      ApiKeyStore keys = new ApiKeyStore(flaky, Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
+      ApiKeyStore keys =
+          new ApiKeyStore(flaky, Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
       String seen = keys.create(ApiKey.Kind.USER, "acme", "").secret();
       String neverSeen = keys.create(ApiKey.Kind.USER, "acme", "").secret();
       ApiKeyStore.CreatedKey revoked = keys.create(ApiKey.Kind.USER, "acme", "");

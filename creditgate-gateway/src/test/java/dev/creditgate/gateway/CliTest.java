@@ -17,19 +17,22 @@ import org.junit.jupiter.api.io.TempDir;
 /** The operator commands against a SQLite ledger named in a config file. */
 class CliTest {
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
   Path config;
 
   @BeforeEach
   void writeConfig() throws Exception {
     config = tmp.resolve("creditgate.yaml");
-    Files.writeString(config, "ledger:\n  url: jdbc:sqlite:" + tmp.resolve("cli.db") + "\n  spool-dir: "
-        + tmp.resolve("spool") + "\n");
+    Files.writeString(
+        config,
+        "ledger:\n  url: jdbc:sqlite:"
+            + tmp.resolve("cli.db")
+            + "\n  spool-dir: "
+            + tmp.resolve("spool")
+            + "\n");
   }
 
-  record Result(int exit, String out, String err) {
-  }
+  record Result(int exit, String out, String err) {}
 
   static synchronized Result run(String... args) {
     PrintStream oldOut = System.out;
@@ -40,7 +43,8 @@ class CliTest {
       System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
       System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
       int exit = CreditgateCli.run(args);
-      return new Result(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+      return new Result(
+          exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     } finally {
       System.setOut(oldOut);
       System.setErr(oldErr);
@@ -52,9 +56,14 @@ class CliTest {
     String c = config.toString();
     assertThat(run("migrate", "--config", c).exit()).isZero();
     assertThat(run("account", "create", "acme", "--config", c).out()).contains("acme", "balance=0");
-    assertThat(run("account", "grant", "acme", "500", "--idempotency-key", "g1", "--config", c).exit()).isZero();
-    assertThat(run("account", "grant", "acme", "500", "--idempotency-key", "g1", "--config", c).exit()).isZero();
-    assertThat(run("account", "show", "acme", "--config", c).out()).contains("balance=500", "granted=500");
+    assertThat(
+            run("account", "grant", "acme", "500", "--idempotency-key", "g1", "--config", c).exit())
+        .isZero();
+    assertThat(
+            run("account", "grant", "acme", "500", "--idempotency-key", "g1", "--config", c).exit())
+        .isZero();
+    assertThat(run("account", "show", "acme", "--config", c).out())
+        .contains("balance=500", "granted=500");
     assertThat(run("account", "block", "acme", "--config", c).exit()).isZero();
     assertThat(run("account", "show", "acme", "--config", c).out()).contains("blocked=true");
     assertThat(run("account", "unblock", "acme", "--config", c).exit()).isZero();
@@ -75,7 +84,8 @@ class CliTest {
   @Test
   void badInputExitsWithAClearMessage() throws Exception {
     String c = config.toString();
-    Result negative = run("account", "grant", "acme", "-5", "--idempotency-key", "g", "--config", c);
+    Result negative =
+        run("account", "grant", "acme", "-5", "--idempotency-key", "g", "--config", c);
     assertThat(negative.exit()).isEqualTo(2);
     assertThat(negative.err()).contains("amount");
     Result both = run("key", "create", "--service", "--account", "x", "--config", c);

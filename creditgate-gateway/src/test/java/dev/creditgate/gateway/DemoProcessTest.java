@@ -22,40 +22,61 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class DemoProcessTest {
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void printedCurlCommandWorksAsPrinted() throws Exception {
     String javaBin = ProcessHandle.current().info().command().orElse("java");
-    Process demo = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"),
-        "dev.creditgate.gateway.cli.CreditgateCli", "demo", "--port", "0", "--data-dir", tmp.resolve("demo").toString())
-        .directory(tmp.toFile())
-        .redirectError(tmp.resolve("demo.err").toFile())
-        .start();
+    Process demo =
+        new ProcessBuilder(
+                javaBin,
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.creditgate.gateway.cli.CreditgateCli",
+                "demo",
+                "--port",
+                "0",
+                "--data-dir",
+                tmp.resolve("demo").toString())
+            .directory(tmp.toFile())
+            .redirectError(tmp.resolve("demo.err").toFile())
+            .start();
     List<String> lines = new CopyOnWriteArrayList<>();
-    Thread reader = Thread.ofVirtual().start(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(demo.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line; (line = r.readLine()) != null; ) {
-          lines.add(line);
-        }
-      } catch (Exception ignored) {
-        // The process was stopped.
-      }
-    });
+    Thread reader =
+        Thread.ofVirtual()
+            .start(
+                () -> {
+                  try (BufferedReader r =
+                      new BufferedReader(
+                          new InputStreamReader(demo.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String line; (line = r.readLine()) != null; ) {
+                      lines.add(line);
+                    }
+                  } catch (Exception ignored) {
+                    // The process was stopped.
+                  }
+                });
     try {
-      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(90))
+      org.awaitility.Awaitility.await()
+          .atMost(java.time.Duration.ofSeconds(90))
           .until(() -> lines.stream().anyMatch(l -> l.startsWith("Metrics:")) || !demo.isAlive());
       assertThat(demo.isAlive()).as("demo is running; output: %s", lines).isTrue();
-      String curl = lines.stream().filter(l -> l.startsWith("curl ") && l.contains("/v1/chat/completions"))
-          .findFirst().orElseThrow();
-      String adminCurl = lines.stream().filter(l -> l.startsWith("curl ") && l.contains("/admin/v1/accounts/demo"))
-          .findFirst().orElseThrow();
+      String curl =
+          lines.stream()
+              .filter(l -> l.startsWith("curl ") && l.contains("/v1/chat/completions"))
+              .findFirst()
+              .orElseThrow();
+      String adminCurl =
+          lines.stream()
+              .filter(l -> l.startsWith("curl ") && l.contains("/admin/v1/accounts/demo"))
+              .findFirst()
+              .orElseThrow();
       assertThat(lines).anyMatch(l -> l.contains("SIMULATED"));
 
       JsonNode completion = new ObjectMapper().readTree(run(curl));
       assertThat(completion.path("object").asText()).isEqualTo("chat.completion");
-      assertThat(completion.path("choices").get(0).path("message").path("content").asText()).isNotBlank();
+      assertThat(completion.path("choices").get(0).path("message").path("content").asText())
+          .isNotBlank();
       assertThat(completion.path("usage").path("total_tokens").asLong()).isPositive();
 
       JsonNode account = new ObjectMapper().readTree(run(adminCurl));
@@ -65,16 +86,27 @@ class DemoProcessTest {
       assertThat(account.path("balance").asLong()).isEqualTo(10_000_000 - consumedByCurl);
 
       // The Node.js SDK snippet, run as printed in a folder where `npm install openai` ran.
-      String snippet = String.join("\n", lines.subList(
-          lines.indexOf("node --input-type=module <<'JS'"), lines.lastIndexOf("JS") + 1)) + "\n";
+      String snippet =
+          String.join(
+                  "\n",
+                  lines.subList(
+                      lines.indexOf("node --input-type=module <<'JS'"),
+                      lines.lastIndexOf("JS") + 1))
+              + "\n";
       Path nodeDir = Files.createDirectories(tmp.resolve("node"));
-      boolean sdkInstalled = runIn(nodeDir, "npm install --silent --no-audit --no-fund openai@4", 240) == 0;
+      boolean sdkInstalled =
+          runIn(nodeDir, "npm install --silent --no-audit --no-fund openai@4", 240) == 0;
       if (!"true".equals(System.getenv("CI"))) {
-        Assumptions.assumeTrue(sdkInstalled, "npm could not install the openai package; the Node.js snippet was not run");
+        Assumptions.assumeTrue(
+            sdkInstalled,
+            "npm could not install the openai package; the Node.js snippet was not run");
       }
-      assertThat(sdkInstalled).as("npm install openai (CI must run the printed SDK snippet)").isTrue();
+      assertThat(sdkInstalled)
+          .as("npm install openai (CI must run the printed SDK snippet)")
+          .isTrue();
       Files.writeString(nodeDir.resolve("snippet.sh"), snippet);
-      assertThat(runIn(nodeDir, "bash snippet.sh > out.txt 2>&1", 60)).as("%s", readOrEmpty(nodeDir.resolve("out.txt")))
+      assertThat(runIn(nodeDir, "bash snippet.sh > out.txt 2>&1", 60))
+          .as("%s", readOrEmpty(nodeDir.resolve("out.txt")))
           .isZero();
       assertThat(readOrEmpty(nodeDir.resolve("out.txt"))).contains("prompt_tokens");
       JsonNode after = new ObjectMapper().readTree(run(adminCurl));
@@ -89,8 +121,12 @@ class DemoProcessTest {
   }
 
   private static int runIn(Path dir, String command, int seconds) throws Exception {
-    Process p = new ProcessBuilder("bash", "-c", command).directory(dir.toFile())
-        .redirectErrorStream(true).redirectOutput(dir.resolve("cmd.log").toFile()).start();
+    Process p =
+        new ProcessBuilder("bash", "-c", command)
+            .directory(dir.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("cmd.log").toFile())
+            .start();
     if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
       p.destroyForcibly();
       return -1;

@@ -14,8 +14,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 class GatewayConfigTest {
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void defaultsAreTheEmbeddedOnes() {
@@ -31,7 +30,9 @@ class GatewayConfigTest {
   @Test
   void yamlFileWithEnvironmentOverrides() throws Exception {
     Path file = tmp.resolve("creditgate.yaml");
-    Files.writeString(file, """
+    Files.writeString(
+        file,
+        """
         server:
           port: 9000
           max-body-bytes: 1048576
@@ -52,8 +53,16 @@ class GatewayConfigTest {
             provider: ollama
             model: llama3
         """);
-    GatewayConfig c = GatewayConfig.load(file, Map.of("CREDITGATE_SERVER_PORT", "9100",
-        "CREDITGATE_MODELS_PRO_MODEL", "gpt-4.1", "CREDITGATE_ADMIN_TOKEN", "0123456789abcdef0123"));
+    GatewayConfig c =
+        GatewayConfig.load(
+            file,
+            Map.of(
+                "CREDITGATE_SERVER_PORT",
+                "9100",
+                "CREDITGATE_MODELS_PRO_MODEL",
+                "gpt-4.1",
+                "CREDITGATE_ADMIN_TOKEN",
+                "0123456789abcdef0123"));
     assertThat(c.port()).isEqualTo(9100);
     assertThat(c.maxBodyBytes()).isEqualTo(1048576);
     assertThat(c.adminToken()).isEqualTo("0123456789abcdef0123");
@@ -69,47 +78,56 @@ class GatewayConfigTest {
   }
 
   @ParameterizedTest
-  @CsvSource(delimiter = '|', value = {
-      "server.port|70000|server.port must be between 0 and 65535, but was 70000",
-      "server.port|eighty|server.port must be an integer, but was 'eighty'",
-      "server.max-body-bytes|12|server.max-body-bytes must be between 1024",
-      "upstream.idle-timeout|soon|upstream.idle-timeout must be a duration like 250ms, 5s, 2m or PT5S, but was 'soon'",
-      "upstream.connect-timeout|0s|upstream.connect-timeout must be positive, but was '0s'",
-      "ledger.intent-sync-wait|-1s|ledger.intent-sync-wait must be zero or positive, but was '-1s'",
-      "ledger.intent-sync-wait|2m|ledger.intent-sync-wait must be at most 60s, but was 120000ms",
-      "guard.fail-closed|perhaps|guard.fail-closed must be true or false, but was 'perhaps'",
-      "ledger.url|jdbc:mysql://x|ledger.url must start with jdbc:sqlite: or jdbc:postgresql:, but was 'jdbc:mysql://x'",
-      "cache.redis-uri|http://x|cache.redis-uri must start with redis:// or rediss://, but was 'http://x'",
-      "admin.token|short|admin.token must be at least 16 characters",
-      "server.prot|80|unknown config key 'server.prot'",
-      "models.pro.base-url|ftp://x|models.pro.base-url must be an http(s) URL with a host, but was 'ftp://x'",
-      "models.Pro!.base-url|http://x|alias must be 1-64 characters"})
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "server.port|70000|server.port must be between 0 and 65535, but was 70000",
+        "server.port|eighty|server.port must be an integer, but was 'eighty'",
+        "server.max-body-bytes|12|server.max-body-bytes must be between 1024",
+        "upstream.idle-timeout|soon|upstream.idle-timeout must be a duration like 250ms, 5s, 2m or PT5S, but was 'soon'",
+        "upstream.connect-timeout|0s|upstream.connect-timeout must be positive, but was '0s'",
+        "ledger.intent-sync-wait|-1s|ledger.intent-sync-wait must be zero or positive, but was '-1s'",
+        "ledger.intent-sync-wait|2m|ledger.intent-sync-wait must be at most 60s, but was 120000ms",
+        "guard.fail-closed|perhaps|guard.fail-closed must be true or false, but was 'perhaps'",
+        "ledger.url|jdbc:mysql://x|ledger.url must start with jdbc:sqlite: or jdbc:postgresql:, but was 'jdbc:mysql://x'",
+        "cache.redis-uri|http://x|cache.redis-uri must start with redis:// or rediss://, but was 'http://x'",
+        "admin.token|short|admin.token must be at least 16 characters",
+        "server.prot|80|unknown config key 'server.prot'",
+        "models.pro.base-url|ftp://x|models.pro.base-url must be an http(s) URL with a host, but was 'ftp://x'",
+        "models.Pro!.base-url|http://x|alias must be 1-64 characters"
+      })
   void badValuesAreRejectedNamingKeyAndValue(String key, String value, String message) {
     Map<String, String> props = new java.util.HashMap<>(Map.of(key, value));
     if (key.startsWith("models.") && !key.endsWith(".model")) {
       props.put(key.substring(0, key.lastIndexOf('.')) + ".model", "m");
     }
     assertThatThrownBy(() -> GatewayConfig.fromProperties(props, Map.of()))
-        .isInstanceOf(ConfigException.class).hasMessageContaining(message);
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining(message);
   }
 
   @Test
   void environmentValuesAreValidatedToo() {
-    assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of(), Map.of("CREDITGATE_SERVER_PORT", "-1")))
-        .isInstanceOf(ConfigException.class).hasMessage("server.port must be between 0 and 65535, but was -1");
+    assertThatThrownBy(
+            () -> GatewayConfig.fromProperties(Map.of(), Map.of("CREDITGATE_SERVER_PORT", "-1")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("server.port must be between 0 and 65535, but was -1");
   }
 
   @Test
   void modelWithoutModelNameIsRejected() {
-    assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("models.pro.base-url", "http://x"), Map.of()))
-        .isInstanceOf(ConfigException.class).hasMessage("models.pro.model is required, but was missing or empty");
+    assertThatThrownBy(
+            () -> GatewayConfig.fromProperties(Map.of("models.pro.base-url", "http://x"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("models.pro.model is required, but was missing or empty");
   }
 
   @Test
   void malformedYamlNamesTheFile() throws Exception {
     Path file = tmp.resolve("bad.yaml");
     Files.writeString(file, "server: [port: 1\n");
-    assertThatThrownBy(() -> GatewayConfig.load(file, Map.of())).isInstanceOf(ConfigException.class)
+    assertThatThrownBy(() -> GatewayConfig.load(file, Map.of()))
+        .isInstanceOf(ConfigException.class)
         .hasMessageContaining("bad.yaml");
   }
 
@@ -119,27 +137,40 @@ class GatewayConfigTest {
     assertThat(c.nearCache()).isFalse();
     assertThat(c.nearCacheTtl()).isEqualTo(java.time.Duration.ofSeconds(1));
     assertThat(c.shutdownTimeout()).isEqualTo(java.time.Duration.ofSeconds(15));
-    GatewayConfig set = GatewayConfig.fromProperties(Map.of("cache.near-cache-ttl", "250ms", "server.shutdown-timeout",
-        "5s"), Map.of("CREDITGATE_CACHE_NEAR_CACHE", "true"));
+    GatewayConfig set =
+        GatewayConfig.fromProperties(
+            Map.of("cache.near-cache-ttl", "250ms", "server.shutdown-timeout", "5s"),
+            Map.of("CREDITGATE_CACHE_NEAR_CACHE", "true"));
     assertThat(set.nearCache()).isTrue();
     assertThat(set.nearCacheTtl()).isEqualTo(java.time.Duration.ofMillis(250));
     assertThat(set.shutdownTimeout()).isEqualTo(java.time.Duration.ofSeconds(5));
-    assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("cache.near-cache-ttl", "0s"), Map.of()))
-        .isInstanceOf(ConfigException.class).hasMessage("cache.near-cache-ttl must be positive, but was '0s'");
+    assertThatThrownBy(
+            () -> GatewayConfig.fromProperties(Map.of("cache.near-cache-ttl", "0s"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("cache.near-cache-ttl must be positive, but was '0s'");
   }
 
   @Test
   void rememberDenialsDefaultsToThirtySecondsAndZeroTurnsItOff() {
-    assertThat(GatewayConfig.defaults().guardRememberDenials()).isEqualTo(java.time.Duration.ofSeconds(30));
-    assertThat(GatewayConfig.fromProperties(Map.of("guard.remember-denials", "0s"), Map.of()).guardRememberDenials())
+    assertThat(GatewayConfig.defaults().guardRememberDenials())
+        .isEqualTo(java.time.Duration.ofSeconds(30));
+    assertThat(
+            GatewayConfig.fromProperties(Map.of("guard.remember-denials", "0s"), Map.of())
+                .guardRememberDenials())
         .isZero();
-    assertThat(GatewayConfig.fromProperties(Map.of(), Map.of("CREDITGATE_GUARD_REMEMBER_DENIALS", "2m"))
-        .guardRememberDenials()).isEqualTo(java.time.Duration.ofMinutes(2));
-    assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("guard.remember-denials", "-1s"), Map.of()))
+    assertThat(
+            GatewayConfig.fromProperties(
+                    Map.of(), Map.of("CREDITGATE_GUARD_REMEMBER_DENIALS", "2m"))
+                .guardRememberDenials())
+        .isEqualTo(java.time.Duration.ofMinutes(2));
+    assertThatThrownBy(
+            () -> GatewayConfig.fromProperties(Map.of("guard.remember-denials", "-1s"), Map.of()))
         .isInstanceOf(ConfigException.class)
         .hasMessage("guard.remember-denials must be zero or positive, but was '-1s'");
-    assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("guard.remember-denials", "soon"), Map.of()))
+    assertThatThrownBy(
+            () -> GatewayConfig.fromProperties(Map.of("guard.remember-denials", "soon"), Map.of()))
         .isInstanceOf(ConfigException.class)
-        .hasMessage("guard.remember-denials must be a duration like 250ms, 5s, 2m or PT5S, but was 'soon'");
+        .hasMessage(
+            "guard.remember-denials must be a duration like 250ms, 5s, 2m or PT5S, but was 'soon'");
   }
 }

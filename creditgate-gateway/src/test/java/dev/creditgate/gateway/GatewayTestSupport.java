@@ -1,6 +1,5 @@
 package dev.creditgate.gateway;
 
-
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
@@ -34,9 +33,14 @@ import org.junit.jupiter.api.TestInstance;
 abstract class GatewayTestSupport {
 
   static final String ADMIN_TOKEN = "test-admin-token-0123456789";
-  static final PriceRule RULE = new PriceRule(0, "", "", "", 3200, 16000, 800, 16000, 1_000_000, 0, 0, true);
-  static final Usage REPORTED = new Usage(TestUpstream.PROMPT, TestUpstream.COMPLETION, TestUpstream.CACHED,
-      TestUpstream.REASONING);
+  static final PriceRule RULE =
+      new PriceRule(0, "", "", "", 3200, 16000, 800, 16000, 1_000_000, 0, 0, true);
+  static final Usage REPORTED =
+      new Usage(
+          TestUpstream.PROMPT,
+          TestUpstream.COMPLETION,
+          TestUpstream.CACHED,
+          TestUpstream.REASONING);
   static final ObjectMapper JSON = new ObjectMapper();
 
   Path tmp;
@@ -51,7 +55,9 @@ abstract class GatewayTestSupport {
   /** The backend part of the config: ledger URL, spool dir, Redis. */
   abstract Map<String, String> backend(Path tmp) throws Exception;
 
-  /** One gateway per test class (tests use accounts of their own); the upstream is reset per test. */
+  /**
+   * One gateway per test class (tests use accounts of their own); the upstream is reset per test.
+   */
   @BeforeAll
   void startGateway() throws Exception {
     tmp = java.nio.file.Files.createTempDirectory("creditgate-gateway-test");
@@ -68,8 +74,10 @@ abstract class GatewayTestSupport {
     props.put("models.max.base-url", "http://127.0.0.1:1");
     props.put("models.max.model", "nowhere");
     props.putAll(backend(tmp));
-    server = GatewayServer.start(GatewayConfig.fromProperties(props, Map.of()),
-        Map.of("TEST_UPSTREAM_KEY", "sk-upstream-secret"));
+    server =
+        GatewayServer.start(
+            GatewayConfig.fromProperties(props, Map.of()),
+            Map.of("TEST_UPSTREAM_KEY", "sk-upstream-secret"));
     ledger = server.ledger();
     base = "http://127.0.0.1:" + server.port();
     PriceRule stored = ledger.createPriceRule(RULE);
@@ -114,29 +122,44 @@ abstract class GatewayTestSupport {
   }
 
   List<LedgerEntry> charges(String account) {
-    return ledger.entries(account, null, 100).items().stream().filter(e -> e.kind() == EntryKind.CHARGE).toList();
+    return ledger.entries(account, null, 100).items().stream()
+        .filter(e -> e.kind() == EntryKind.CHARGE)
+        .toList();
   }
 
-  /** Starts a streamed call and returns its body once the first event (the "Hello" chunk) arrived. */
+  /**
+   * Starts a streamed call and returns its body once the first event (the "Hello" chunk) arrived.
+   */
   java.io.BufferedReader startStream(String key) throws Exception {
-    HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
-        .header("Authorization", "Bearer " + key)
-        .POST(HttpRequest.BodyPublishers.ofString(HELLO_STREAM)).build();
-    HttpResponse<java.io.InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
-    java.io.BufferedReader reader = new java.io.BufferedReader(
-        new java.io.InputStreamReader(response.body(), java.nio.charset.StandardCharsets.UTF_8));
+    HttpRequest request =
+        HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+            .header("Authorization", "Bearer " + key)
+            .POST(HttpRequest.BodyPublishers.ofString(HELLO_STREAM))
+            .build();
+    HttpResponse<java.io.InputStream> response =
+        http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+    java.io.BufferedReader reader =
+        new java.io.BufferedReader(
+            new java.io.InputStreamReader(
+                response.body(), java.nio.charset.StandardCharsets.UTF_8));
     org.assertj.core.api.Assertions.assertThat(reader.readLine()).contains("\"Hello\"");
     return reader;
   }
 
-  /** The charges of {@code account}, read from a SQLite ledger at {@code tmp} after the gateway closed. */
+  /**
+   * The charges of {@code account}, read from a SQLite ledger at {@code tmp} after the gateway
+   * closed.
+   */
   List<LedgerEntry> chargesInClosedSqliteLedger(String account) {
-    try (dev.creditgate.ledger.jdbc.JdbcCreditLedger reopened = dev.creditgate.ledger.jdbc.JdbcCreditLedger.builder()
-        .jdbcUrl("jdbc:sqlite:" + tmp.resolve("creditgate.db"))
-        .spoolDirectory(tmp.resolve("spool"))
-        .build()) {
+    try (dev.creditgate.ledger.jdbc.JdbcCreditLedger reopened =
+        dev.creditgate.ledger.jdbc.JdbcCreditLedger.builder()
+            .jdbcUrl("jdbc:sqlite:" + tmp.resolve("creditgate.db"))
+            .spoolDirectory(tmp.resolve("spool"))
+            .build()) {
       org.assertj.core.api.Assertions.assertThat(reopened.stats().spoolPending()).isZero();
-      return reopened.entries(account, null, 100).items().stream().filter(e -> e.kind() == EntryKind.CHARGE).toList();
+      return reopened.entries(account, null, 100).items().stream()
+          .filter(e -> e.kind() == EntryKind.CHARGE)
+          .toList();
     }
   }
 
@@ -145,10 +168,11 @@ abstract class GatewayTestSupport {
   }
 
   HttpResponse<String> post(String key, String body, Map<String, String> headers) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
-        .timeout(Duration.ofSeconds(20))
-        .header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(body));
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+            .timeout(Duration.ofSeconds(20))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body));
     if (key != null) {
       b.header("Authorization", "Bearer " + key);
     }
@@ -156,15 +180,22 @@ abstract class GatewayTestSupport {
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  static final String HELLO = "{\"model\":\"pro\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}";
+  static final String HELLO =
+      "{\"model\":\"pro\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}";
   static final String HELLO_STREAM =
       "{\"model\":\"pro\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}";
 
-  HttpResponse<String> admin(String method, String path, String body, Map<String, String> headers) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/admin/v1" + path))
-        .timeout(Duration.ofSeconds(20))
-        .header("Authorization", "Bearer " + ADMIN_TOKEN)
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+  HttpResponse<String> admin(String method, String path, String body, Map<String, String> headers)
+      throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(base + "/admin/v1" + path))
+            .timeout(Duration.ofSeconds(20))
+            .header("Authorization", "Bearer " + ADMIN_TOKEN)
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body));
     if (body != null) {
       b.header("Content-Type", "application/json");
     }
@@ -184,7 +215,8 @@ abstract class GatewayTestSupport {
   }
 
   HttpResponse<String> get(String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(20)).build(),
+    return http.send(
+        HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(20)).build(),
         HttpResponse.BodyHandlers.ofString());
   }
 

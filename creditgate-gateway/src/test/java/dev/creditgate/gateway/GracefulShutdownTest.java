@@ -17,11 +17,16 @@ class GracefulShutdownTest extends GatewayTestSupport {
 
   @Override
   Map<String, String> backend(Path tmp) {
-    return Map.of("ledger.url", "jdbc:sqlite:" + tmp.resolve("creditgate.db"), "server.shutdown-timeout", "10s");
+    return Map.of(
+        "ledger.url",
+        "jdbc:sqlite:" + tmp.resolve("creditgate.db"),
+        "server.shutdown-timeout",
+        "10s");
   }
 
   @Test
-  void aStreamInFlightWhenTheGatewayStopsIsCompletedAndChargedBeforeTheStopReturns() throws Exception {
+  void aStreamInFlightWhenTheGatewayStopsIsCompletedAndChargedBeforeTheStopReturns()
+      throws Exception {
     String account = account();
     String key = userKey(account, 100_000);
     CountDownLatch release = upstream.holdStream();

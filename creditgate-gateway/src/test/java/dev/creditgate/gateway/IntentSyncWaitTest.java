@@ -28,14 +28,16 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class IntentSyncWaitTest {
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void anAnswerWaitsForItsIntentAtMostTheConfiguredTimeAndNotAtAllWithZero() throws Exception {
     try (TestUpstream upstream = new TestUpstream();
-         JdbcCreditLedger real = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("i.db"))
-             .spoolDirectory(tmp.resolve("spool")).build()) {
+        JdbcCreditLedger real =
+            JdbcCreditLedger.builder()
+                .jdbcUrl("jdbc:sqlite:" + tmp.resolve("i.db"))
+                .spoolDirectory(tmp.resolve("spool"))
+                .build()) {
       ApiKeyStore.migrate(real.dataSource());
       ApiKeyStore keys = new ApiKeyStore(real.dataSource(), Clock.systemUTC());
       real.grant("acme", 1_000_000, "seed", "test", "seed");
@@ -46,7 +48,8 @@ class IntentSyncWaitTest {
 
       long waited = call(upstream, keys, key, real, stalling, "400ms");
       assertThat(awaited.get()).isEqualTo(1);
-      assertThat(Duration.ofNanos(waited)).isGreaterThanOrEqualTo(Duration.ofMillis(400))
+      assertThat(Duration.ofNanos(waited))
+          .isGreaterThanOrEqualTo(Duration.ofMillis(400))
           .isLessThan(Duration.ofSeconds(3));
 
       waited = call(upstream, keys, key, real, stalling, "0s");
@@ -59,65 +62,100 @@ class IntentSyncWaitTest {
   }
 
   /** One chat call through a gateway with the given wait; returns how long it took in nanos. */
-  private long call(TestUpstream upstream, ApiKeyStore keys, String key, JdbcCreditLedger real,
-      MeteringLedger ledger, String wait)
+  private long call(
+      TestUpstream upstream,
+      ApiKeyStore keys,
+      String key,
+      JdbcCreditLedger real,
+      MeteringLedger ledger,
+      String wait)
       throws Exception {
-    GatewayConfig config = GatewayConfig.fromProperties(Map.of("server.port", "0", "admin.token",
-        "intent-wait-admin-token-123", "models.pro.base-url", upstream.baseUrl(), "models.pro.model", "m",
-        "ledger.intent-sync-wait", wait), Map.of());
+    GatewayConfig config =
+        GatewayConfig.fromProperties(
+            Map.of(
+                "server.port",
+                "0",
+                "admin.token",
+                "intent-wait-admin-token-123",
+                "models.pro.base-url",
+                upstream.baseUrl(),
+                "models.pro.model",
+                "m",
+                "ledger.intent-sync-wait",
+                wait),
+            Map.of());
     assertThat(config.intentSyncWait()).isEqualTo(GatewayConfig.parseDuration(wait));
-    try (Gateway gateway = Gateway.builder().config(config).ledger(real).metering(ledger)
-        .cache(InMemoryCreditCache.builder().build()).keys(keys).build().start()) {
+    try (Gateway gateway =
+        Gateway.builder()
+            .config(config)
+            .ledger(real)
+            .metering(ledger)
+            .cache(InMemoryCreditCache.builder().build())
+            .keys(keys)
+            .build()
+            .start()) {
       HttpClient http = HttpClient.newHttpClient();
       long start = System.nanoTime();
-      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port()
-              + "/v1/chat/completions")).header("Authorization", "Bearer " + key)
-          .POST(HttpRequest.BodyPublishers.ofString(AbstractGatewayE2eTest.HELLO)).build(),
-          HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> r =
+          http.send(
+              HttpRequest.newBuilder(
+                      URI.create("http://127.0.0.1:" + gateway.port() + "/v1/chat/completions"))
+                  .header("Authorization", "Bearer " + key)
+                  .POST(HttpRequest.BodyPublishers.ofString(AbstractGatewayE2eTest.HELLO))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
       long took = System.nanoTime() - start;
       assertThat(r.statusCode()).isEqualTo(200);
-      assertThat(r.headers().firstValue(dev.creditgate.gateway.internal.ChatCompletions.CHARGED_HEADER))
+      assertThat(
+              r.headers()
+                  .firstValue(dev.creditgate.gateway.internal.ChatCompletions.CHARGED_HEADER))
           .hasValueSatisfying(v -> assertThat(Long.parseLong(v)).isPositive());
       return took;
     }
   }
 
-  /** {@code real}, except that its intents never become durable: a wait for one lasts its whole timeout. */
+  /**
+   * {@code real}, except that its intents never become durable: a wait for one lasts its whole
+   * timeout.
+   */
   private static MeteringLedger stallingIntents(MeteringLedger real, AtomicInteger awaited) {
-    return (MeteringLedger) Proxy.newProxyInstance(IntentSyncWaitTest.class.getClassLoader(),
-        new Class<?>[] {MeteringLedger.class}, (proxy, method, args) -> {
-          Object result;
-          try {
-            result = method.invoke(real, args);
-          } catch (InvocationTargetException e) {
-            throw e.getCause();
-          }
-          if (!method.getName().equals("intend")) {
-            return result;
-          }
-          ChargeIntent intent = (ChargeIntent) result;
-          return new ChargeIntent() {
-            @Override
-            public boolean awaitDurable(Duration timeout) {
-              awaited.incrementAndGet();
+    return (MeteringLedger)
+        Proxy.newProxyInstance(
+            IntentSyncWaitTest.class.getClassLoader(),
+            new Class<?>[] {MeteringLedger.class},
+            (proxy, method, args) -> {
+              Object result;
               try {
-                Thread.sleep(timeout);
-              } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+                result = method.invoke(real, args);
+              } catch (InvocationTargetException e) {
+                throw e.getCause();
               }
-              return false;
-            }
+              if (!method.getName().equals("intend")) {
+                return result;
+              }
+              ChargeIntent intent = (ChargeIntent) result;
+              return new ChargeIntent() {
+                @Override
+                public boolean awaitDurable(Duration timeout) {
+                  awaited.incrementAndGet();
+                  try {
+                    Thread.sleep(timeout);
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                  return false;
+                }
 
-            @Override
-            public ChargeResult charge(ChargeRequest request) {
-              return intent.charge(request);
-            }
+                @Override
+                public ChargeResult charge(ChargeRequest request) {
+                  return intent.charge(request);
+                }
 
-            @Override
-            public void close() {
-              intent.close();
-            }
-          };
-        });
+                @Override
+                public void close() {
+                  intent.close();
+                }
+              };
+            });
   }
 }

@@ -13,17 +13,22 @@ import org.junit.jupiter.api.Test;
 /** {@code /metrics} is valid Prometheus text and its counters move; the health endpoints answer. */
 class MetricsAndHealthTest extends GatewayTestSupport {
 
-  private static final Pattern SAMPLE = Pattern.compile(
-      "([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{(?:[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\\]|\\\\.)*\",?)*\\})? "
-          + "(-?[0-9.]+(?:[eE][+-]?[0-9]+)?|NaN|\\+Inf|-Inf)( -?[0-9]+)?");
-  private static final Pattern TYPE = Pattern.compile("# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)");
+  private static final Pattern SAMPLE =
+      Pattern.compile(
+          "([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{(?:[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\\]|\\\\.)*\",?)*\\})? "
+              + "(-?[0-9.]+(?:[eE][+-]?[0-9]+)?|NaN|\\+Inf|-Inf)( -?[0-9]+)?");
+  private static final Pattern TYPE =
+      Pattern.compile(
+          "# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)");
 
   @Override
   Map<String, String> backend(Path tmp) {
     return Map.of("ledger.url", "jdbc:sqlite:" + tmp.resolve("creditgate.db"));
   }
 
-  /** Parses Prometheus text format strictly: every line is a comment, a TYPE/HELP line or a sample. */
+  /**
+   * Parses Prometheus text format strictly: every line is a comment, a TYPE/HELP line or a sample.
+   */
   static Map<String, Double> parse(String text) {
     Map<String, Double> samples = new LinkedHashMap<>();
     for (String line : text.split("\n")) {
@@ -39,8 +44,9 @@ class MetricsAndHealthTest extends GatewayTestSupport {
       }
       Matcher m = SAMPLE.matcher(line);
       assertThat(m.matches()).as("sample line: %s", line).isTrue();
-      samples.put(m.group(1) + (m.group(2) == null ? "" : m.group(2)), Double.parseDouble(m.group(3)
-          .replace("+Inf", "Infinity")));
+      samples.put(
+          m.group(1) + (m.group(2) == null ? "" : m.group(2)),
+          Double.parseDouble(m.group(3).replace("+Inf", "Infinity")));
     }
     return samples;
   }
@@ -48,15 +54,17 @@ class MetricsAndHealthTest extends GatewayTestSupport {
   static double sum(Map<String, Double> samples, String name, String... labels) {
     return samples.entrySet().stream()
         .filter(e -> e.getKey().equals(name) || e.getKey().startsWith(name + "{"))
-        .filter(e -> {
-          for (String l : labels) {
-            if (!e.getKey().contains(l)) {
-              return false;
-            }
-          }
-          return true;
-        })
-        .mapToDouble(Map.Entry::getValue).sum();
+        .filter(
+            e -> {
+              for (String l : labels) {
+                if (!e.getKey().contains(l)) {
+                  return false;
+                }
+              }
+              return true;
+            })
+        .mapToDouble(Map.Entry::getValue)
+        .sum();
   }
 
   @Test
@@ -73,37 +81,63 @@ class MetricsAndHealthTest extends GatewayTestSupport {
     assertThat(post(key, HELLO, Map.of()).statusCode()).isEqualTo(200);
     assertThat(post(key, HELLO_STREAM, Map.of()).statusCode()).isEqualTo(200);
     assertThat(post(brokeKey, HELLO, Map.of()).statusCode()).isEqualTo(402);
-    assertThat(post(key, HELLO.replace("\"pro\"", "\"nope\""), Map.of()).statusCode()).isEqualTo(404);
+    assertThat(post(key, HELLO.replace("\"pro\"", "\"nope\""), Map.of()).statusCode())
+        .isEqualTo(404);
 
-    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).until(() ->
-        sum(parse(get("/metrics").body()), "creditgate_credits_charged_total") - sum(before,
-            "creditgate_credits_charged_total") >= 2 * expectedCredits);
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(5))
+        .until(
+            () ->
+                sum(parse(get("/metrics").body()), "creditgate_credits_charged_total")
+                        - sum(before, "creditgate_credits_charged_total")
+                    >= 2 * expectedCredits);
     Map<String, Double> after = parse(get("/metrics").body());
     String ok = "creditgate_requests_total";
-    assertThat(sum(after, ok, "alias=\"pro\"", "status=\"200\"") - sum(before, ok, "alias=\"pro\"", "status=\"200\""))
+    assertThat(
+            sum(after, ok, "alias=\"pro\"", "status=\"200\"")
+                - sum(before, ok, "alias=\"pro\"", "status=\"200\""))
         .isEqualTo(2.0);
     assertThat(sum(after, ok, "status=\"402\"") - sum(before, ok, "status=\"402\"")).isEqualTo(1.0);
     assertThat(sum(after, ok, "alias=\"unknown\"", "status=\"404\"")).isEqualTo(1.0);
     String guard = "creditgate_guard_decisions_total";
-    assertThat(sum(after, guard, "outcome=\"admitted\"") - sum(before, guard, "outcome=\"admitted\"")).isEqualTo(2.0);
-    assertThat(sum(after, guard, "outcome=\"denied\"") - sum(before, guard, "outcome=\"denied\"")).isEqualTo(1.0);
-    assertThat(sum(after, "creditgate_guard_decision_latency_seconds_count")).isGreaterThanOrEqualTo(3.0);
-    assertThat(sum(after, "creditgate_upstream_latency_seconds_count", "phase=\"total\"")).isEqualTo(2.0);
+    assertThat(
+            sum(after, guard, "outcome=\"admitted\"") - sum(before, guard, "outcome=\"admitted\""))
+        .isEqualTo(2.0);
+    assertThat(sum(after, guard, "outcome=\"denied\"") - sum(before, guard, "outcome=\"denied\""))
+        .isEqualTo(1.0);
+    assertThat(sum(after, "creditgate_guard_decision_latency_seconds_count"))
+        .isGreaterThanOrEqualTo(3.0);
+    assertThat(sum(after, "creditgate_upstream_latency_seconds_count", "phase=\"total\""))
+        .isEqualTo(2.0);
     // Written behind the answer (ledger.write-behind, the default): accepted as queued.
-    assertThat(sum(after, "creditgate_charges_total", "status=\"queued\"", "estimated=\"false\"",
-        "unpriced=\"false\"")).isEqualTo(2.0);
-    assertThat(sum(after, "creditgate_credits_charged_total") - sum(before, "creditgate_credits_charged_total"))
+    assertThat(
+            sum(
+                after,
+                "creditgate_charges_total",
+                "status=\"queued\"",
+                "estimated=\"false\"",
+                "unpriced=\"false\""))
+        .isEqualTo(2.0);
+    assertThat(
+            sum(after, "creditgate_credits_charged_total")
+                - sum(before, "creditgate_credits_charged_total"))
         .isEqualTo(2.0 * expectedCredits);
     assertThat(after).containsKey("creditgate_ledger_spool_size");
     // The group-commit counters read the ledger through a supplier that Micrometer holds weakly;
     // they must still count after a collection.
     System.gc();
-    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).until(() ->
-        sum(parse(get("/metrics").body()), "creditgate_ledger_group_commit_charges_total")
-            - sum(before, "creditgate_ledger_group_commit_charges_total") >= 2.0);
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(5))
+        .until(
+            () ->
+                sum(parse(get("/metrics").body()), "creditgate_ledger_group_commit_charges_total")
+                        - sum(before, "creditgate_ledger_group_commit_charges_total")
+                    >= 2.0);
     Map<String, Double> collected = parse(get("/metrics").body());
-    assertThat(sum(collected, "creditgate_ledger_group_commit_charges_total")
-        - sum(before, "creditgate_ledger_group_commit_charges_total")).isEqualTo(2.0);
+    assertThat(
+            sum(collected, "creditgate_ledger_group_commit_charges_total")
+                - sum(before, "creditgate_ledger_group_commit_charges_total"))
+        .isEqualTo(2.0);
     assertThat(sum(collected, "creditgate_ledger_group_commits_total")).isGreaterThanOrEqualTo(1.0);
   }
 

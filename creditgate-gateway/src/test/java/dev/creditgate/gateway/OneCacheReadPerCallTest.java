@@ -28,36 +28,65 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class OneCacheReadPerCallTest {
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void eachCallReadsTheCacheOnce() throws Exception {
     CountingCache cache = new CountingCache(InMemoryCreditCache.create());
-    // Wired as the gateway server wires it: the ledger's commits reach the cache through the publisher.
+    // Wired as the gateway server wires it: the ledger's commits reach the cache through the
+    // publisher.
     try (TestUpstream upstream = new TestUpstream();
-         SnapshotPublisher publisher = SnapshotPublisher.builder(cache).build();
-         JdbcCreditLedger ledger = JdbcCreditLedger.builder().jdbcUrl("jdbc:sqlite:" + tmp.resolve("c.db"))
-             .spoolDirectory(tmp.resolve("spool")).writeBehind(true).commitListener(publisher::publishAll)
-             .build()) {
+        SnapshotPublisher publisher = SnapshotPublisher.builder(cache).build();
+        JdbcCreditLedger ledger =
+            JdbcCreditLedger.builder()
+                .jdbcUrl("jdbc:sqlite:" + tmp.resolve("c.db"))
+                .spoolDirectory(tmp.resolve("spool"))
+                .writeBehind(true)
+                .commitListener(publisher::publishAll)
+                .build()) {
       ApiKeyStore.migrate(ledger.dataSource());
       ApiKeyStore keys = new ApiKeyStore(ledger.dataSource(), Clock.systemUTC());
       ledger.grant("acme", 1_000_000_000L, "g1", "test", "");
       ledger.createPriceRule(GatewayTestSupport.RULE);
       String key = keys.create(ApiKey.Kind.USER, "acme", "").secret();
-      GatewayConfig config = GatewayConfig.fromProperties(Map.of("server.port", "0", "admin.token",
-          GatewayTestSupport.ADMIN_TOKEN, "models.pro.base-url", upstream.baseUrl(), "models.pro.model", "m"),
-          Map.of());
-      try (Gateway gateway = Gateway.builder().config(config).ledger(ledger).cache(cache).publisher(publisher).keys(keys)
-          .build()
-          .start()) {
+      GatewayConfig config =
+          GatewayConfig.fromProperties(
+              Map.of(
+                  "server.port",
+                  "0",
+                  "admin.token",
+                  GatewayTestSupport.ADMIN_TOKEN,
+                  "models.pro.base-url",
+                  upstream.baseUrl(),
+                  "models.pro.model",
+                  "m"),
+              Map.of());
+      try (Gateway gateway =
+          Gateway.builder()
+              .config(config)
+              .ledger(ledger)
+              .cache(cache)
+              .publisher(publisher)
+              .keys(keys)
+              .build()
+              .start()) {
         HttpClient http = HttpClient.newHttpClient();
         URI uri = URI.create("http://127.0.0.1:" + gateway.port() + "/v1/chat/completions");
-        for (String body : new String[] {AbstractGatewayE2eTest.HELLO, GatewayTestSupport.HELLO_STREAM,
-            AbstractGatewayE2eTest.HELLO, GatewayTestSupport.HELLO_STREAM}) {
+        for (String body :
+            new String[] {
+              AbstractGatewayE2eTest.HELLO,
+              GatewayTestSupport.HELLO_STREAM,
+              AbstractGatewayE2eTest.HELLO,
+              GatewayTestSupport.HELLO_STREAM
+            }) {
           int before = cache.lookups.get();
-          HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri).header("Authorization", "Bearer " + key)
-              .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+          HttpResponse<String> r =
+              http.send(
+                  HttpRequest.newBuilder(uri)
+                      .header("Authorization", "Bearer " + key)
+                      .POST(HttpRequest.BodyPublishers.ofString(body))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
           assertThat(r.statusCode()).isEqualTo(200);
           assertThat(cache.lookups.get() - before).as("cache reads for %s", body).isEqualTo(1);
         }
@@ -83,7 +112,8 @@ class OneCacheReadPerCallTest {
     }
 
     @Override
-    public CompletableFuture<Boolean> putSnapshot(String accountId, CreditSnapshot snapshot, Duration ttl) {
+    public CompletableFuture<Boolean> putSnapshot(
+        String accountId, CreditSnapshot snapshot, Duration ttl) {
       return delegate.putSnapshot(accountId, snapshot, ttl);
     }
 

@@ -10,9 +10,9 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * A Redis that stops answering (paused with {@code CLIENT PAUSE}, as an overloaded or stalled
- * Redis looks to the gateway) does not let an account through that the gateway denied a moment
- * before; an account it never denied fails open as before.
+ * A Redis that stops answering (paused with {@code CLIENT PAUSE}, as an overloaded or stalled Redis
+ * looks to the gateway) does not let an account through that the gateway denied a moment before; an
+ * account it never denied fails open as before.
  */
 class RememberedDenialTest extends GatewayTestSupport {
 
@@ -20,8 +20,13 @@ class RememberedDenialTest extends GatewayTestSupport {
 
   @Override
   Map<String, String> backend(Path tmp) {
-    return Map.of("ledger.url", "jdbc:sqlite:" + tmp.resolve("creditgate.db"), "cache.redis-uri",
-        TestBackends.REDIS_URI, "cache.redis-prefix", TestBackends.freshRedisPrefix("denials"));
+    return Map.of(
+        "ledger.url",
+        "jdbc:sqlite:" + tmp.resolve("creditgate.db"),
+        "cache.redis-uri",
+        TestBackends.REDIS_URI,
+        "cache.redis-prefix",
+        TestBackends.freshRedisPrefix("denials"));
   }
 
   @Test
@@ -41,21 +46,28 @@ class RememberedDenialTest extends GatewayTestSupport {
       pausedAt = System.nanoTime();
       HttpResponse<String> denied = post(brokeKey, HELLO, Map.of());
       HttpResponse<String> served = post(fundedKey, HELLO, Map.of());
-      assertThat(System.nanoTime() - pausedAt).as("both calls ran while Redis was paused")
+      assertThat(System.nanoTime() - pausedAt)
+          .as("both calls ran while Redis was paused")
           .isLessThan(PAUSE_MILLIS * 1_000_000);
 
       assertThat(denied.statusCode()).isEqualTo(402);
-      assertThat(JSON.readTree(denied.body()).path("error").path("code").asText()).isEqualTo("credit_balance_blocked");
+      assertThat(JSON.readTree(denied.body()).path("error").path("code").asText())
+          .isEqualTo("credit_balance_blocked");
       assertThat(served.statusCode()).isEqualTo(200);
     } finally {
       client.shutdown();
     }
     Map<String, Double> after = MetricsAndHealthTest.parse(get("/metrics").body());
     String decisions = "creditgate_guard_decisions_total";
-    assertThat(MetricsAndHealthTest.sum(after, decisions, "reason=\"denied_recent_denial\"", "degraded=\"true\"")
-        - MetricsAndHealthTest.sum(before, decisions, "reason=\"denied_recent_denial\"")).isEqualTo(1.0);
-    assertThat(MetricsAndHealthTest.sum(after, decisions, "reason=\"fail_open_cache_error\"")
-        - MetricsAndHealthTest.sum(before, decisions, "reason=\"fail_open_cache_error\"")).isEqualTo(1.0);
+    assertThat(
+            MetricsAndHealthTest.sum(
+                    after, decisions, "reason=\"denied_recent_denial\"", "degraded=\"true\"")
+                - MetricsAndHealthTest.sum(before, decisions, "reason=\"denied_recent_denial\""))
+        .isEqualTo(1.0);
+    assertThat(
+            MetricsAndHealthTest.sum(after, decisions, "reason=\"fail_open_cache_error\"")
+                - MetricsAndHealthTest.sum(before, decisions, "reason=\"fail_open_cache_error\""))
+        .isEqualTo(1.0);
     // Leave Redis unpaused for the tests after this one.
     long left = PAUSE_MILLIS * 1_000_000 - (System.nanoTime() - pausedAt);
     if (left > 0) {

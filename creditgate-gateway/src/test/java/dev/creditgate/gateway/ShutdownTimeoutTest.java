@@ -18,7 +18,11 @@ class ShutdownTimeoutTest extends GatewayTestSupport {
 
   @Override
   Map<String, String> backend(Path tmp) {
-    return Map.of("ledger.url", "jdbc:sqlite:" + tmp.resolve("creditgate.db"), "server.shutdown-timeout", "1s");
+    return Map.of(
+        "ledger.url",
+        "jdbc:sqlite:" + tmp.resolve("creditgate.db"),
+        "server.shutdown-timeout",
+        "1s");
   }
 
   @Test

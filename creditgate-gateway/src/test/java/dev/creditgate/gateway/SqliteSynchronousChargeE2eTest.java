@@ -11,7 +11,11 @@ class SqliteSynchronousChargeE2eTest extends AbstractGatewayE2eTest {
 
   @Override
   Map<String, String> backend(Path tmp) {
-    return Map.of("ledger.url", "jdbc:sqlite:" + tmp.resolve("creditgate.db"), "ledger.write-behind", "false");
+    return Map.of(
+        "ledger.url",
+        "jdbc:sqlite:" + tmp.resolve("creditgate.db"),
+        "ledger.write-behind",
+        "false");
   }
 
   @Override

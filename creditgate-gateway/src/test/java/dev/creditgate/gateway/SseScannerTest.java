@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
 
 class SseScannerTest {
 
-  static final String STREAM = """
+  static final String STREAM =
+      """
       data: {"choices":[{"delta":{"content":"Hel"}}]}
 
       data: {"choices":[{"delta":{"content":"lo"}}],"usage":{"prompt_tokens":5,"completion_tokens":1}}
@@ -58,7 +59,9 @@ class SseScannerTest {
   @Test
   void noUsageMeansNull() {
     SseScanner s = new SseScanner();
-    byte[] b = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: not json\n\n".getBytes(StandardCharsets.UTF_8);
+    byte[] b =
+        "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: not json\n\n"
+            .getBytes(StandardCharsets.UTF_8);
     s.feed(b, 0, b.length);
     assertThat(s.usage()).isNull();
     assertThat(s.done()).isFalse();
@@ -67,7 +70,10 @@ class SseScannerTest {
   @Test
   void aLineOverTheLimitIsSkippedAndTheNextLinesStillCount() {
     SseScanner s = new SseScanner();
-    String huge = "data: {\"choices\":[{\"delta\":{\"content\":\"" + "x".repeat(5 * 1024 * 1024) + "\"}}]}\n\n";
+    String huge =
+        "data: {\"choices\":[{\"delta\":{\"content\":\""
+            + "x".repeat(5 * 1024 * 1024)
+            + "\"}}]}\n\n";
     byte[] b = (huge + STREAM).getBytes(StandardCharsets.UTF_8);
     for (int i = 0; i < b.length; i += 8192) {
       s.feed(b, i, Math.min(8192, b.length - i));
@@ -106,32 +112,56 @@ class SseScannerTest {
 
   @Provide
   Arbitrary<String> chunks() {
-    Arbitrary<String> scalar = Arbitraries.of("1", "-3", "2.5", "\"x\"", "null", "true", "{}", "[]",
-        "\"7\"", "99999999999999999999");
-    Arbitrary<String> text = Arbitraries.strings().withChars("ab\\\"é ").ofMaxLength(4)
-        .map(t -> "\"" + t.replace("\\", "\\\\").replace("\"", "\\\"") + "\"");
-    Arbitrary<String> delta = fields(Arbitraries.of("content", "reasoning_content", "role", "content"),
-        Arbitraries.oneOf(text, scalar));
-    Arbitrary<String> choice = Arbitraries.oneOf(fields(Arbitraries.of("delta", "index", "delta"),
-        Arbitraries.oneOf(delta, scalar)), scalar);
-    Arbitrary<String> choices = choice.list().ofMaxSize(3).map(l -> "[" + String.join(",", l) + "]");
-    Arbitrary<String> usage = fields(Arbitraries.of("prompt_tokens", "completion_tokens", "prompt_tokens_details",
-        "completion_tokens_details"), Arbitraries.oneOf(scalar,
-        fields(Arbitraries.of("cached_tokens", "reasoning_tokens"), scalar)));
-    Arbitrary<String> chunk = fields(Arbitraries.of("choices", "usage", "id", "choices", "usage"),
-        Arbitraries.oneOf(choices, usage, scalar, text));
+    Arbitrary<String> scalar =
+        Arbitraries.of(
+            "1", "-3", "2.5", "\"x\"", "null", "true", "{}", "[]", "\"7\"", "99999999999999999999");
+    Arbitrary<String> text =
+        Arbitraries.strings()
+            .withChars("ab\\\"é ")
+            .ofMaxLength(4)
+            .map(t -> "\"" + t.replace("\\", "\\\\").replace("\"", "\\\"") + "\"");
+    Arbitrary<String> delta =
+        fields(
+            Arbitraries.of("content", "reasoning_content", "role", "content"),
+            Arbitraries.oneOf(text, scalar));
+    Arbitrary<String> choice =
+        Arbitraries.oneOf(
+            fields(Arbitraries.of("delta", "index", "delta"), Arbitraries.oneOf(delta, scalar)),
+            scalar);
+    Arbitrary<String> choices =
+        choice.list().ofMaxSize(3).map(l -> "[" + String.join(",", l) + "]");
+    Arbitrary<String> usage =
+        fields(
+            Arbitraries.of(
+                "prompt_tokens",
+                "completion_tokens",
+                "prompt_tokens_details",
+                "completion_tokens_details"),
+            Arbitraries.oneOf(
+                scalar, fields(Arbitraries.of("cached_tokens", "reasoning_tokens"), scalar)));
+    Arbitrary<String> chunk =
+        fields(
+            Arbitraries.of("choices", "usage", "id", "choices", "usage"),
+            Arbitraries.oneOf(choices, usage, scalar, text));
     // Some chunks are cut short or have something after them: neither reading may count those.
-    return Combinators.combine(chunk, Arbitraries.of("", "", "", " ", "}", " {}", "x"), Arbitraries.integers().between(0, 9))
+    return Combinators.combine(
+            chunk,
+            Arbitraries.of("", "", "", " ", "}", " {}", "x"),
+            Arbitraries.integers().between(0, 9))
         .as((c, tail, cut) -> cut == 0 ? c.substring(0, c.length() / 2) : c + tail);
   }
 
   private static Arbitrary<String> fields(Arbitrary<String> names, Arbitrary<String> values) {
-    return Combinators.combine(names, values).as((n, v) -> "\"" + n + "\":" + v).list().ofMaxSize(4)
+    return Combinators.combine(names, values)
+        .as((n, v) -> "\"" + n + "\":" + v)
+        .list()
+        .ofMaxSize(4)
         .map(l -> "{" + String.join(",", l) + "}");
   }
 
   @Property(tries = 2000)
-  void aChunkIsReadAsItsWholeTreeReadsIt(@ForAll @Size(max = 5) List<@From("chunks") String> chunks) {
+  void aChunkIsReadAsItsWholeTreeReadsIt(
+      @ForAll @Size(max = 5) List<@From("chunks") String> chunks) {
     SseScanner s = new SseScanner();
     Usage[] usage = new Usage[1];
     StringBuilder text = new StringBuilder();

@@ -8,16 +8,18 @@ import java.util.UUID;
 /** Real PostgreSQL and Redis for the tests, each test class in its own schema and key prefix. */
 final class TestBackends {
 
-  static final String POSTGRES_URL = env("CREDITGATE_POSTGRES_URL", "jdbc:postgresql://127.0.0.1:5432/test?user=postgres");
+  static final String POSTGRES_URL =
+      env("CREDITGATE_POSTGRES_URL", "jdbc:postgresql://127.0.0.1:5432/test?user=postgres");
   static final String REDIS_URI = env("CREDITGATE_REDIS_URI", "redis://127.0.0.1:6379");
 
-  private TestBackends() {
-  }
+  private TestBackends() {}
 
   /** Creates a fresh schema and returns a JDBC URL whose connections use it. */
   static String freshPostgresSchema(String label) throws Exception {
-    String schema = "gw_" + label + "_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
-    try (Connection c = DriverManager.getConnection(POSTGRES_URL); Statement s = c.createStatement()) {
+    String schema =
+        "gw_" + label + "_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
+    try (Connection c = DriverManager.getConnection(POSTGRES_URL);
+        Statement s = c.createStatement()) {
       s.execute("CREATE SCHEMA " + schema);
     }
     return POSTGRES_URL + (POSTGRES_URL.contains("?") ? "&" : "?") + "currentSchema=" + schema;

@@ -43,6 +43,7 @@ final class TestUpstream implements AutoCloseable {
   volatile CountDownLatch firstChunkSent;
   volatile long chunkDelayMillis;
   volatile long headerDelayMillis;
+
   /** A plain answer sends its headers and half its body, then waits this long before the rest. */
   volatile long bodyStallMillis;
 
@@ -88,8 +89,9 @@ final class TestUpstream implements AutoCloseable {
       }
       authorizations.add(String.valueOf(ex.getRequestHeaders().getFirst("Authorization")));
       if (failStatus != 0) {
-        byte[] err = ("{\"error\":{\"message\":\"upstream says no\",\"type\":\"server_error\",\"code\":\"boom\"}}")
-            .getBytes(StandardCharsets.UTF_8);
+        byte[] err =
+            ("{\"error\":{\"message\":\"upstream says no\",\"type\":\"server_error\",\"code\":\"boom\"}}")
+                .getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().add("Content-Type", "application/json");
         ex.sendResponseHeaders(failStatus, err.length);
         ex.getResponseBody().write(err);
@@ -106,9 +108,14 @@ final class TestUpstream implements AutoCloseable {
 
   private void plain(HttpExchange ex, String model) throws IOException {
     String usage = reportUsage ? ",\"usage\":" + usageJson() : "";
-    byte[] out = ("{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\""
-        + model + "\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hello from the test"
-        + " upstream.\"},\"finish_reason\":\"stop\"}]" + usage + "}").getBytes(StandardCharsets.UTF_8);
+    byte[] out =
+        ("{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\""
+                + model
+                + "\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hello from the test"
+                + " upstream.\"},\"finish_reason\":\"stop\"}]"
+                + usage
+                + "}")
+            .getBytes(StandardCharsets.UTF_8);
     ex.getResponseHeaders().add("Content-Type", "application/json");
     ex.sendResponseHeaders(200, out.length);
     if (bodyStallMillis > 0) {
@@ -128,9 +135,13 @@ final class TestUpstream implements AutoCloseable {
     try {
       for (int i = 0; i < chunks; i++) {
         String content = i == 0 ? "Hello" : " word" + i;
-        event(out, "{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\""
-            + model + "\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + content
-            + "\"},\"finish_reason\":null}]}");
+        event(
+            out,
+            "{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\""
+                + model
+                + "\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\""
+                + content
+                + "\"},\"finish_reason\":null}]}");
         if (i == 0 && hold != null) {
           firstChunkSent.countDown();
           await(hold);
@@ -138,11 +149,19 @@ final class TestUpstream implements AutoCloseable {
           sleep(chunkDelayMillis);
         }
       }
-      event(out, "{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\""
-          + model + "\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}");
+      event(
+          out,
+          "{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\""
+              + model
+              + "\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}");
       if (includeUsage && reportUsage) {
-        event(out, "{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\""
-            + model + "\",\"choices\":[],\"usage\":" + usageJson() + "}");
+        event(
+            out,
+            "{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\""
+                + model
+                + "\",\"choices\":[],\"usage\":"
+                + usageJson()
+                + "}");
       }
       out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
       out.flush();
@@ -157,9 +176,17 @@ final class TestUpstream implements AutoCloseable {
   }
 
   static String usageJson() {
-    return "{\"prompt_tokens\":" + PROMPT + ",\"completion_tokens\":" + COMPLETION + ",\"total_tokens\":"
-        + (PROMPT + COMPLETION) + ",\"prompt_tokens_details\":{\"cached_tokens\":" + CACHED
-        + "},\"completion_tokens_details\":{\"reasoning_tokens\":" + REASONING + "}}";
+    return "{\"prompt_tokens\":"
+        + PROMPT
+        + ",\"completion_tokens\":"
+        + COMPLETION
+        + ",\"total_tokens\":"
+        + (PROMPT + COMPLETION)
+        + ",\"prompt_tokens_details\":{\"cached_tokens\":"
+        + CACHED
+        + "},\"completion_tokens_details\":{\"reasoning_tokens\":"
+        + REASONING
+        + "}}";
   }
 
   private static void await(CountDownLatch latch) {

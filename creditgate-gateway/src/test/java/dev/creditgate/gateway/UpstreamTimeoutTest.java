@@ -15,8 +15,13 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
 
   @Override
   Map<String, String> backend(Path tmp) {
-    return Map.of("ledger.url", "jdbc:sqlite:" + tmp.resolve("creditgate.db"),
-        "upstream.first-byte-timeout", "400ms", "upstream.idle-timeout", "400ms");
+    return Map.of(
+        "ledger.url",
+        "jdbc:sqlite:" + tmp.resolve("creditgate.db"),
+        "upstream.first-byte-timeout",
+        "400ms",
+        "upstream.idle-timeout",
+        "400ms");
   }
 
   @Test
@@ -74,15 +79,21 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
     // About 11 MB of events: more than the client leg's socket buffers hold, so the gateway's
     // writer blocks while the client pauses.
     upstream.chunks = 60_000;
-    byte[] body = "{\"model\":\"pro\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}"
-        .getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    String head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key
-        + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
+    byte[] body =
+        "{\"model\":\"pro\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}"
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    String head =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+            + key
+            + "\r\nContent-Type: application/json\r\nContent-Length: "
+            + body.length
+            + "\r\nConnection: close\r\n\r\n";
     String received;
     try (java.net.Socket socket = new java.net.Socket()) {
       socket.setReceiveBufferSize(4096);
       socket.setSoTimeout(30_000);
-      socket.connect(new java.net.InetSocketAddress("127.0.0.1", java.net.URI.create(base).getPort()));
+      socket.connect(
+          new java.net.InetSocketAddress("127.0.0.1", java.net.URI.create(base).getPort()));
       java.io.OutputStream out = socket.getOutputStream();
       out.write(head.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
       out.write(body);
@@ -91,8 +102,9 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
       byte[] first = in.readNBytes(2048);
       Thread.sleep(2000);
       byte[] rest = in.readAllBytes();
-      received = new String(first, java.nio.charset.StandardCharsets.UTF_8)
-          + new String(rest, java.nio.charset.StandardCharsets.UTF_8);
+      received =
+          new String(first, java.nio.charset.StandardCharsets.UTF_8)
+              + new String(rest, java.nio.charset.StandardCharsets.UTF_8);
     }
     assertThat(received).startsWith("HTTP/1.1 200");
     assertThat(received.length()).isGreaterThan(10_000_000);

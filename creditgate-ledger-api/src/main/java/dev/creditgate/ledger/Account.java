@@ -6,8 +6,8 @@ import java.time.Instant;
 /**
  * An account as the ledger holds it.
  *
- * @param version  +1 on every change; copied into {@link CreditSnapshot#version()}
- * @param granted  credits ever granted (top-ups, rewards)
+ * @param version +1 on every change; copied into {@link CreditSnapshot#version()}
+ * @param granted credits ever granted (top-ups, rewards)
  * @param consumed credits ever charged
  * @param refunded credits ever refunded
  */

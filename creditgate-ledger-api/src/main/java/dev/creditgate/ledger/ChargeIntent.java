@@ -4,8 +4,8 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * A call the ledger was told about when it was admitted, before its usage is known (see
- * {@link MeteringLedger#intend}). The caller charges the call through it once the usage is known, and
+ * A call the ledger was told about when it was admitted, before its usage is known (see {@link
+ * MeteringLedger#intend}). The caller charges the call through it once the usage is known, and
  * closes it in every case.
  *
  * <p>Why: a ledger that writes charges behind the answer (write-behind) makes the intent durable
@@ -24,7 +24,10 @@ public interface ChargeIntent extends AutoCloseable {
   /** Charges the call; the same as {@link MeteringLedger#charge}, linked to this intent. */
   ChargeResult charge(ChargeRequest request);
 
-  /** Ends the intent; an intent never charged records that its call ended without a charge. Idempotent. */
+  /**
+   * Ends the intent; an intent never charged records that its call ended without a charge.
+   * Idempotent.
+   */
   @Override
   void close();
 
@@ -43,8 +46,7 @@ public interface ChargeIntent extends AutoCloseable {
       }
 
       @Override
-      public void close() {
-      }
+      public void close() {}
     };
   }
 }

@@ -5,11 +5,11 @@ import java.util.Objects;
 import java.util.UUID;
 
 /**
- * A charge for one LLM call. The ledger prices {@code usage} with its price rules for
- * {@code scene}, {@code provider} and {@code model}; the event id makes it idempotent.
+ * A charge for one LLM call. The ledger prices {@code usage} with its price rules for {@code
+ * scene}, {@code provider} and {@code model}; the event id makes it idempotent.
  *
  * @param estimated whether the usage was estimated (the upstream reported none)
- * @param metadata  JSON object text, "{}" when none
+ * @param metadata JSON object text, "{}" when none
  */
 public record ChargeRequest(
     String accountId,
@@ -47,7 +47,15 @@ public record ChargeRequest(
     String field = "\"idempotency_key\":" + JsonText.quote(eventId);
     String inner = meta.length() >= 2 ? meta.substring(1, meta.length() - 1).strip() : "";
     String merged = "{" + field + (inner.isEmpty() ? "" : "," + inner) + "}";
-    return new ChargeRequest(accountId, OWN_ID_PREFIX + UUID.randomUUID(), requestId, scene, provider, model, usage,
-        estimated, merged);
+    return new ChargeRequest(
+        accountId,
+        OWN_ID_PREFIX + UUID.randomUUID(),
+        requestId,
+        scene,
+        provider,
+        model,
+        usage,
+        estimated,
+        merged);
   }
 }

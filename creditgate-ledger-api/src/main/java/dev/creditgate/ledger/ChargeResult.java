@@ -13,7 +13,9 @@ public record ChargeResult(Status status, LedgerEntry entry, Quote quote) {
   public enum Status {
     /** Written to the ledger now. */
     APPLIED,
-    /** The same event id was charged before with the same payload; {@code entry} is the original. */
+    /**
+     * The same event id was charged before with the same payload; {@code entry} is the original.
+     */
     REPLAYED,
     /** The ledger could not be written; the charge is in the durable spool and will be replayed. */
     SPOOLED,

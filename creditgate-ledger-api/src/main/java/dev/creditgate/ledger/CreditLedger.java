@@ -31,8 +31,16 @@ public interface CreditLedger extends CreditSnapshotProvider, AutoCloseable {
   /** Adds {@code amount > 0} credits (top-up or reward), creating the account if needed. */
   LedgerEntry grant(String accountId, long amount, String eventId, String actor, String reason);
 
-  /** Returns up to {@code amount} credits of the charge {@code chargeEventId}; never more than it. */
-  LedgerEntry refund(String accountId, String chargeEventId, long amount, String eventId, String actor, String reason);
+  /**
+   * Returns up to {@code amount} credits of the charge {@code chargeEventId}; never more than it.
+   */
+  LedgerEntry refund(
+      String accountId,
+      String chargeEventId,
+      long amount,
+      String eventId,
+      String actor,
+      String reason);
 
   /** A signed correction by an operator, with a reason. */
   LedgerEntry adjust(String accountId, long amount, String eventId, String actor, String reason);

@@ -1,6 +1,8 @@
 package dev.creditgate.ledger;
 
-/** What a ledger entry records. Block and unblock entries move no credit; they are the audit trail. */
+/**
+ * What a ledger entry records. Block and unblock entries move no credit; they are the audit trail.
+ */
 public enum EntryKind {
   GRANT,
   CHARGE,

@@ -8,7 +8,13 @@ public class IdempotencyConflictException extends CreditgateException {
   private static final long serialVersionUID = 1L;
 
   public IdempotencyConflictException(String accountId, String eventId, String difference) {
-    super("event id '" + eventId + "' was already used for account '" + accountId
-        + "' with a different payload (" + difference + ")");
+    super(
+        "event id '"
+            + eventId
+            + "' was already used for account '"
+            + accountId
+            + "' with a different payload ("
+            + difference
+            + ")");
   }
 }

@@ -3,10 +3,12 @@ package dev.creditgate.ledger;
 /** JSON string literals for the few metadata fields the ledger API writes itself. */
 final class JsonText {
 
-  private JsonText() {
-  }
+  private JsonText() {}
 
-  /** Appends {@code value} as a JSON string literal (quotes, backslashes and control characters escaped). */
+  /**
+   * Appends {@code value} as a JSON string literal (quotes, backslashes and control characters
+   * escaped).
+   */
   static void quote(String value, StringBuilder out) {
     out.append('"');
     for (int i = 0; i < value.length(); i++) {

@@ -16,9 +16,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One call opened by a {@link LedgerCreditMeter}. The first of {@link #settle} and
- * {@link #abandon} decides the call's end; whoever comes later gets that same result. Closing
- * ends the ledger's intent and releases the call's event id in the meter.
+ * One call opened by a {@link LedgerCreditMeter}. The first of {@link #settle} and {@link #abandon}
+ * decides the call's end; whoever comes later gets that same result. Closing ends the ledger's
+ * intent and releases the call's event id in the meter.
  */
 final class LedgerCall implements MeteredCall {
 
@@ -28,15 +28,22 @@ final class LedgerCall implements MeteredCall {
   private final BillingContext billing;
   private final Estimate estimate;
   private final Admission admission;
+
   /** Null when the call was denied: nothing was recorded with the ledger. */
   private final ChargeIntent intent;
+
   private final String claim;
   private final AtomicBoolean ended = new AtomicBoolean();
   private final CompletableFuture<Settlement> result = new CompletableFuture<>();
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  LedgerCall(LedgerCreditMeter meter, BillingContext billing, Estimate estimate, Admission admission,
-      ChargeIntent intent, String claim) {
+  LedgerCall(
+      LedgerCreditMeter meter,
+      BillingContext billing,
+      Estimate estimate,
+      Admission admission,
+      ChargeIntent intent,
+      String claim) {
     this.meter = meter;
     this.billing = billing;
     this.estimate = estimate;
@@ -64,11 +71,16 @@ final class LedgerCall implements MeteredCall {
     long start = meter.ticker().read();
     try {
       if (!intent.awaitDurable(java.time.Duration.ofNanos(wait))) {
-        LOG.warn("the call's record was not durable within {} ms, request_id={}", wait / 1_000_000,
+        LOG.warn(
+            "the call's record was not durable within {} ms, request_id={}",
+            wait / 1_000_000,
             billing.requestId());
       }
     } catch (RuntimeException e) {
-      LOG.warn("the call's record cannot be made durable, request_id={}: {}", billing.requestId(), e.toString());
+      LOG.warn(
+          "the call's record cannot be made durable, request_id={}: {}",
+          billing.requestId(),
+          e.toString());
     } finally {
       meter.listener().onRecordWait(meter.ticker().read() - start);
     }
@@ -89,10 +101,15 @@ final class LedgerCall implements MeteredCall {
     long start = meter.ticker().read();
     Settlement settlement;
     try {
-      settlement = settlement(intent.charge(chargeRequest(billing, estimate, usage, source)), source);
+      settlement =
+          settlement(intent.charge(chargeRequest(billing, estimate, usage, source)), source);
     } catch (RuntimeException e) {
-      LOG.error("charge failed, account_id={}, event_id={}, usage={}: {}", billing.accountId(), billing.eventId(),
-          usage, e.toString());
+      LOG.error(
+          "charge failed, account_id={}, event_id={}, usage={}: {}",
+          billing.accountId(),
+          billing.eventId(),
+          usage,
+          e.toString());
       settlement = Settlement.failed(source);
     }
     meter.listener().onSettled(billing, settlement, meter.ticker().read() - start);
@@ -127,19 +144,23 @@ final class LedgerCall implements MeteredCall {
     Quote quote = charged.quote();
     long credits = quote == null ? 0 : quote.credits();
     boolean unpriced = quote != null && quote.unpriced();
-    OptionalLong balance = charged.entry() == null ? OptionalLong.empty()
-        : OptionalLong.of(charged.entry().balanceAfter());
-    Settlement.Status status = switch (charged.status()) {
-      case APPLIED -> Settlement.Status.APPLIED;
-      case REPLAYED -> Settlement.Status.REPLAYED;
-      case QUEUED -> Settlement.Status.QUEUED;
-      case SPOOLED -> Settlement.Status.SPOOLED;
-    };
+    OptionalLong balance =
+        charged.entry() == null
+            ? OptionalLong.empty()
+            : OptionalLong.of(charged.entry().balanceAfter());
+    Settlement.Status status =
+        switch (charged.status()) {
+          case APPLIED -> Settlement.Status.APPLIED;
+          case REPLAYED -> Settlement.Status.REPLAYED;
+          case QUEUED -> Settlement.Status.QUEUED;
+          case SPOOLED -> Settlement.Status.SPOOLED;
+        };
     return new Settlement(status, credits, balance, source, unpriced);
   }
 
   /** The charge of a call: its billing context, the model it is priced on, and its metadata. */
-  static ChargeRequest chargeRequest(BillingContext billing, Estimate estimate, Usage usage, UsageSource source) {
+  static ChargeRequest chargeRequest(
+      BillingContext billing, Estimate estimate, Usage usage, UsageSource source) {
     StringBuilder meta = new StringBuilder(64).append("{\"alias\":");
     JsonText.quote(billing.modelAlias(), meta);
     if (!billing.conversationId().isEmpty()) {
@@ -147,7 +168,15 @@ final class LedgerCall implements MeteredCall {
       JsonText.quote(billing.conversationId(), meta);
     }
     meta.append('}');
-    return new ChargeRequest(billing.accountId(), billing.eventId(), billing.requestId(), billing.scene(),
-        estimate.provider(), estimate.model(), usage, source == UsageSource.ESTIMATED, meta.toString());
+    return new ChargeRequest(
+        billing.accountId(),
+        billing.eventId(),
+        billing.requestId(),
+        billing.scene(),
+        estimate.provider(),
+        estimate.model(),
+        usage,
+        source == UsageSource.ESTIMATED,
+        meta.toString());
   }
 }

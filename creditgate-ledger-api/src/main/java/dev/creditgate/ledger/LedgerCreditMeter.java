@@ -29,9 +29,9 @@ import org.slf4j.LoggerFactory;
  * intent carrying its estimate, and charged exactly once.
  *
  * <p>A call without an account, or one a trusted key asked not to charge, is admitted as the guard
- * says and never charged. A call on an account the ledger does not know is denied
- * ({@link Admission.Reason#DENIED_UNKNOWN_ACCOUNT}): a gateway that sells credit serves no calls to
- * an account nobody opened.
+ * says and never charged. A call on an account the ledger does not know is denied ({@link
+ * Admission.Reason#DENIED_UNKNOWN_ACCOUNT}): a gateway that sells credit serves no calls to an
+ * account nobody opened.
  */
 public final class LedgerCreditMeter implements CreditMeter {
 
@@ -40,6 +40,7 @@ public final class LedgerCreditMeter implements CreditMeter {
    * fsync of the ledger's journal, normally done long before the upstream answers).
    */
   public static final Duration DEFAULT_RECORD_WAIT = Duration.ofSeconds(1);
+
   /** The prefix of the event ids the meter draws for calls whose client gave none. */
   public static final String DRAWN_EVENT_ID_PREFIX = "evt_";
 
@@ -50,8 +51,10 @@ public final class LedgerCreditMeter implements CreditMeter {
   private final long recordWaitNanos;
   private final MeterListener listener;
   private final Ticker ticker;
+
   /** Event ids of the calls open in this process, as account + "\n" + event id. */
   private final Set<String> open = ConcurrentHashMap.newKeySet();
+
   private final ThrottledLog ledgerLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
   private LedgerCreditMeter(Builder b) {
@@ -78,7 +81,9 @@ public final class LedgerCreditMeter implements CreditMeter {
     if (clientChoseId) {
       LedgerChecks.requireEventId(billing.eventId());
     } else {
-      billing = billing.withEventId(DRAWN_EVENT_ID_PREFIX + UUID.randomUUID().toString().replace("-", ""));
+      billing =
+          billing.withEventId(
+              DRAWN_EVENT_ID_PREFIX + UUID.randomUUID().toString().replace("-", ""));
     }
     String claim = billing.accountId() + "\n" + billing.eventId();
     if (!open.add(claim)) {
@@ -110,7 +115,10 @@ public final class LedgerCreditMeter implements CreditMeter {
       return ledger.eventRecorded(billing.accountId(), billing.eventId());
     } catch (LedgerUnavailableException e) {
       // The charge itself spools, and the ledger never records a second entry for the event id.
-      ledgerLog.warn(ticker.read(), "cannot check the idempotency key, account_id={}: {}", billing.accountId(),
+      ledgerLog.warn(
+          ticker.read(),
+          "cannot check the idempotency key, account_id={}: {}",
+          billing.accountId(),
           e.getMessage());
       return false;
     }
@@ -122,11 +130,15 @@ public final class LedgerCreditMeter implements CreditMeter {
    * and charged as without a record.
    */
   private ChargeIntent intend(BillingContext billing, Estimate estimate) {
-    ChargeRequest request = LedgerCall.chargeRequest(billing, estimate, estimate.usage(), UsageSource.ESTIMATED);
+    ChargeRequest request =
+        LedgerCall.chargeRequest(billing, estimate, estimate.usage(), UsageSource.ESTIMATED);
     try {
       return ledger.intend(request);
     } catch (LedgerUnavailableException e) {
-      ledgerLog.warn(ticker.read(), "cannot record the call's intent, account_id={}: {}", billing.accountId(),
+      ledgerLog.warn(
+          ticker.read(),
+          "cannot record the call's intent, account_id={}: {}",
+          billing.accountId(),
           e.toString());
       return ChargeIntent.direct(ledger);
     }
@@ -152,7 +164,9 @@ public final class LedgerCreditMeter implements CreditMeter {
     open.remove(claim);
   }
 
-  /** A call nothing is charged for: admitted or denied as the guard says, settled as not metered. */
+  /**
+   * A call nothing is charged for: admitted or denied as the guard says, settled as not metered.
+   */
   private record UnmeteredCall(Admission admission) implements MeteredCall {
 
     @Override
@@ -161,8 +175,7 @@ public final class LedgerCreditMeter implements CreditMeter {
     }
 
     @Override
-    public void beforeRelay() {
-    }
+    public void beforeRelay() {}
 
     @Override
     public Settlement settle(dev.creditgate.pricing.Usage usage, UsageSource source) {
@@ -170,12 +183,10 @@ public final class LedgerCreditMeter implements CreditMeter {
     }
 
     @Override
-    public void abandon(String reason) {
-    }
+    public void abandon(String reason) {}
 
     @Override
-    public void close() {
-    }
+    public void close() {}
   }
 
   /** Options of a {@link LedgerCreditMeter}; the guard and the ledger are required. */
@@ -186,8 +197,7 @@ public final class LedgerCreditMeter implements CreditMeter {
     private MeterListener listener = MeterListener.NOOP;
     private Ticker ticker = Ticker.systemTicker();
 
-    private Builder() {
-    }
+    private Builder() {}
 
     public Builder guard(CreditBalanceGuard guard) {
       this.guard = Objects.requireNonNull(guard, "guard");
@@ -200,9 +210,8 @@ public final class LedgerCreditMeter implements CreditMeter {
     }
 
     /**
-     * How long {@link MeteredCall#beforeRelay()} waits for the call's record to be durable;
-     * {@link Duration#ZERO} does not wait (a crash in that moment may then lose a served call's
-     * charge).
+     * How long {@link MeteredCall#beforeRelay()} waits for the call's record to be durable; {@link
+     * Duration#ZERO} does not wait (a crash in that moment may then lose a served call's charge).
      */
     public Builder recordWait(Duration wait) {
       if (wait == null || wait.isNegative()) {
@@ -223,7 +232,9 @@ public final class LedgerCreditMeter implements CreditMeter {
       return this;
     }
 
-    /** @throws NullPointerException when the guard or the ledger is missing */
+    /**
+     * @throws NullPointerException when the guard or the ledger is missing
+     */
     public LedgerCreditMeter build() {
       return new LedgerCreditMeter(this);
     }

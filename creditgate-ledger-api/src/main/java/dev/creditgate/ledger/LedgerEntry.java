@@ -6,16 +6,16 @@ import java.time.Instant;
 /**
  * One immutable ledger line.
  *
- * @param eventId      idempotency key, unique per account
- * @param amount       signed credits: positive for grants and refunds, negative for charges
+ * @param eventId idempotency key, unique per account
+ * @param amount signed credits: positive for grants and refunds, negative for charges
  * @param balanceAfter the account's balance once this entry applied
- * @param usage        tokens of a charge, {@link Usage#ZERO} otherwise
- * @param priceRuleId  the rule that priced a charge, 0 when none
- * @param unpriced     a charge no price rule matched (recorded at cost 0)
- * @param estimated    a charge whose usage was estimated because the upstream reported none
- * @param actor        who made the change (operator, key id, "gateway")
- * @param reason       free text: why (adjustments, blocks)
- * @param metadata     JSON object text, "{}" when none
+ * @param usage tokens of a charge, {@link Usage#ZERO} otherwise
+ * @param priceRuleId the rule that priced a charge, 0 when none
+ * @param unpriced a charge no price rule matched (recorded at cost 0)
+ * @param estimated a charge whose usage was estimated because the upstream reported none
+ * @param actor who made the change (operator, key id, "gateway")
+ * @param reason free text: why (adjustments, blocks)
+ * @param metadata JSON object text, "{}" when none
  */
 public record LedgerEntry(
     long id,
@@ -35,5 +35,4 @@ public record LedgerEntry(
     String actor,
     String reason,
     String metadata,
-    Instant createdAt) {
-}
+    Instant createdAt) {}

@@ -24,8 +24,8 @@ public interface MeteringLedger extends PendingDebits {
   /**
    * Tells the ledger that a call is about to be served, with an estimate of its charge, before its
    * usage is known. The caller charges the call through the returned intent and closes it in every
-   * case. A write-behind ledger journals the intent and charges the estimate should the real
-   * charge be lost to a power loss; the default records nothing.
+   * case. A write-behind ledger journals the intent and charges the estimate should the real charge
+   * be lost to a power loss; the default records nothing.
    *
    * @throws IllegalArgumentException when the estimate is not a valid charge request
    * @throws LedgerUnavailableException when the intent cannot be recorded
@@ -40,15 +40,15 @@ public interface MeteringLedger extends PendingDebits {
    * away). A caller refusing a reused idempotency key asks this, so a key is refused even while its
    * charge waits.
    *
-   * @throws LedgerUnavailableException when nothing is spooled under the id and the database cannot be read
+   * @throws LedgerUnavailableException when nothing is spooled under the id and the database cannot
+   *     be read
    */
   boolean eventRecorded(String accountId, String eventId);
 
   /**
-   * Waits, at most {@code timeout}, until every charge of the account that {@link #charge}
-   * accepted ({@link ChargeResult.Status#QUEUED}) is in the ledger; true when none is left. For
-   * readers that want to see an account's own charges in its entries. The default has nothing
-   * queued.
+   * Waits, at most {@code timeout}, until every charge of the account that {@link #charge} accepted
+   * ({@link ChargeResult.Status#QUEUED}) is in the ledger; true when none is left. For readers that
+   * want to see an account's own charges in its entries. The default has nothing queued.
    */
   default boolean awaitCharges(String accountId, Duration timeout) {
     return true;

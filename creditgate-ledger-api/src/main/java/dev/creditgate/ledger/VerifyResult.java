@@ -7,7 +7,8 @@ import java.util.List;
  *
  * @param problems what disagrees, in words; empty when consistent
  */
-public record VerifyResult(String accountId, boolean consistent, long balance, long sumOfEntries, List<String> problems) {
+public record VerifyResult(
+    String accountId, boolean consistent, long balance, long sumOfEntries, List<String> problems) {
 
   public VerifyResult {
     problems = List.copyOf(problems);

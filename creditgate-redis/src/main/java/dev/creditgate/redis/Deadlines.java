@@ -15,8 +15,7 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class Deadlines implements AutoCloseable {
 
-  private record Entry(CompletableFuture<?> future, long deadline) {
-  }
+  private record Entry(CompletableFuture<?> future, long deadline) {}
 
   private final long budgetNanos;
   private final ConcurrentLinkedQueue<Entry> pending = new ConcurrentLinkedQueue<>();

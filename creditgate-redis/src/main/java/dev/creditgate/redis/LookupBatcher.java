@@ -13,12 +13,12 @@ import java.util.function.Function;
 /**
  * Coalesces concurrent lookups of different accounts into one {@code MGET} of all their keys.
  *
- * <p>A lookup is sent at once when fewer than {@code maxInFlight} batches are waiting for Redis:
- * a lone caller's lookup is a batch of one, with no added wait. Otherwise it queues, and the next
- * batch leaves as soon as a reply frees a slot, carrying whatever queued meanwhile (up to
- * {@code maxAccounts}). Nothing ever waits on a timer for more work: batches grow only because
- * callers arrive while Redis is busy, which is exactly when one command per account would queue
- * behind the others anyway.
+ * <p>A lookup is sent at once when fewer than {@code maxInFlight} batches are waiting for Redis: a
+ * lone caller's lookup is a batch of one, with no added wait. Otherwise it queues, and the next
+ * batch leaves as soon as a reply frees a slot, carrying whatever queued meanwhile (up to {@code
+ * maxAccounts}). Nothing ever waits on a timer for more work: batches grow only because callers
+ * arrive while Redis is busy, which is exactly when one command per account would queue behind the
+ * others anyway.
  *
  * <p>Standalone only: on a cluster the accounts' keys live in different slots and nodes.
  *
@@ -26,8 +26,7 @@ import java.util.function.Function;
  */
 final class LookupBatcher<T> {
 
-  private record Pending<T>(String account, CompletableFuture<T> result) {
-  }
+  private record Pending<T>(String account, CompletableFuture<T> result) {}
 
   private final Function<String[], CompletionStage<List<KeyValue<String, String>>>> mget;
   private final Function<String, String[]> keysOf;
@@ -43,9 +42,13 @@ final class LookupBatcher<T> {
    * @param keysOf the keys of one account, always {@code keysPerAccount} of them
    * @param decode one account's result from its keys' values, in {@code keysOf} order
    */
-  LookupBatcher(Function<String[], CompletionStage<List<KeyValue<String, String>>>> mget,
-      Function<String, String[]> keysOf, int keysPerAccount,
-      BiFunction<String, List<KeyValue<String, String>>, T> decode, int maxAccounts, int maxInFlight) {
+  LookupBatcher(
+      Function<String[], CompletionStage<List<KeyValue<String, String>>>> mget,
+      Function<String, String[]> keysOf,
+      int keysPerAccount,
+      BiFunction<String, List<KeyValue<String, String>>, T> decode,
+      int maxAccounts,
+      int maxInFlight) {
     this.mget = mget;
     this.keysOf = keysOf;
     this.keysPerAccount = keysPerAccount;
@@ -64,8 +67,8 @@ final class LookupBatcher<T> {
 
   /**
    * Sends queued lookups while a batch slot is free. A lookup queued while every slot is taken is
-   * sent by the reply that frees one: the enqueuer adds before it reads {@code inFlight}, the
-   * reply decrements before it reads the queue, so at least one of the two sees the other.
+   * sent by the reply that frees one: the enqueuer adds before it reads {@code inFlight}, the reply
+   * decrements before it reads the queue, so at least one of the two sees the other.
    */
   private void drain() {
     while (!queue.isEmpty()) {
@@ -92,7 +95,8 @@ final class LookupBatcher<T> {
   private void send(List<Pending<T>> batch) {
     String[] keys = new String[batch.size() * keysPerAccount];
     for (int i = 0; i < batch.size(); i++) {
-      System.arraycopy(keysOf.apply(batch.get(i).account()), 0, keys, i * keysPerAccount, keysPerAccount);
+      System.arraycopy(
+          keysOf.apply(batch.get(i).account()), 0, keys, i * keysPerAccount, keysPerAccount);
     }
     CompletionStage<List<KeyValue<String, String>>> reply;
     try {
@@ -100,26 +104,34 @@ final class LookupBatcher<T> {
     } catch (RuntimeException e) {
       reply = CompletableFuture.failedFuture(e);
     }
-    reply.whenComplete((values, error) -> {
-      // Free the slot and send what queued meanwhile before waking this batch's callers, whose
-      // continuations run on this thread.
-      inFlight.decrementAndGet();
-      drain();
-      Throwable failure = error != null || values.size() == keys.length ? error
-          : new IllegalStateException("MGET of " + keys.length + " keys answered " + values.size() + " values");
-      for (int i = 0; i < batch.size(); i++) {
-        Pending<T> pending = batch.get(i);
-        if (failure != null) {
-          pending.result().completeExceptionally(failure);
-          continue;
-        }
-        try {
-          pending.result().complete(decode.apply(pending.account(),
-              values.subList(i * keysPerAccount, (i + 1) * keysPerAccount)));
-        } catch (RuntimeException e) {
-          pending.result().completeExceptionally(e);
-        }
-      }
-    });
+    reply.whenComplete(
+        (values, error) -> {
+          // Free the slot and send what queued meanwhile before waking this batch's callers, whose
+          // continuations run on this thread.
+          inFlight.decrementAndGet();
+          drain();
+          Throwable failure =
+              error != null || values.size() == keys.length
+                  ? error
+                  : new IllegalStateException(
+                      "MGET of " + keys.length + " keys answered " + values.size() + " values");
+          for (int i = 0; i < batch.size(); i++) {
+            Pending<T> pending = batch.get(i);
+            if (failure != null) {
+              pending.result().completeExceptionally(failure);
+              continue;
+            }
+            try {
+              pending
+                  .result()
+                  .complete(
+                      decode.apply(
+                          pending.account(),
+                          values.subList(i * keysPerAccount, (i + 1) * keysPerAccount)));
+            } catch (RuntimeException e) {
+              pending.result().completeExceptionally(e);
+            }
+          }
+        });
   }
 }

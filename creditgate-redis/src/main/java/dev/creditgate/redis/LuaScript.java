@@ -10,11 +10,14 @@ record LuaScript(String name, String body, String sha) {
 
   /**
    * Stores a snapshot unless the stored one has the same or a higher version, then announces the
-   * write on the invalidation channel. Versions are compared as decimal strings (length, then
-   * text) so they stay exact beyond Lua's 2^53 number precision.
-   * KEYS[1] snapshot key; ARGV: version, encoded snapshot, ttl ms, channel ('' for none), account.
+   * write on the invalidation channel. Versions are compared as decimal strings (length, then text)
+   * so they stay exact beyond Lua's 2^53 number precision. KEYS[1] snapshot key; ARGV: version,
+   * encoded snapshot, ttl ms, channel ('' for none), account.
    */
-  static final LuaScript PUT_SNAPSHOT = of("put-snapshot", """
+  static final LuaScript PUT_SNAPSHOT =
+      of(
+          "put-snapshot",
+          """
       local current = redis.call('GET', KEYS[1])
       if current then
         local stored = string.match(current, '^1|(%d+)|')
@@ -33,7 +36,10 @@ record LuaScript(String name, String body, String sha) {
       """);
 
   /** KEYS[1] marker key; ARGV: version, ttl ms, channel ('' for none), account. */
-  static final LuaScript SET_BLOCKED = of("set-blocked", """
+  static final LuaScript SET_BLOCKED =
+      of(
+          "set-blocked",
+          """
       redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
       if ARGV[3] ~= '' then
         redis.call('PUBLISH', ARGV[3], ARGV[4])
@@ -41,8 +47,14 @@ record LuaScript(String name, String body, String sha) {
       return 1
       """);
 
-  /** Deletes KEYS (the marker, or the marker and the snapshot); ARGV: channel ('' for none), account. */
-  static final LuaScript DELETE = of("delete", """
+  /**
+   * Deletes KEYS (the marker, or the marker and the snapshot); ARGV: channel ('' for none),
+   * account.
+   */
+  static final LuaScript DELETE =
+      of(
+          "delete",
+          """
       redis.call('DEL', unpack(KEYS))
       if ARGV[1] ~= '' then
         redis.call('PUBLISH', ARGV[1], ARGV[2])
@@ -52,7 +64,8 @@ record LuaScript(String name, String body, String sha) {
 
   static LuaScript of(String name, String body) {
     try {
-      byte[] digest = MessageDigest.getInstance("SHA-1").digest(body.getBytes(StandardCharsets.UTF_8));
+      byte[] digest =
+          MessageDigest.getInstance("SHA-1").digest(body.getBytes(StandardCharsets.UTF_8));
       return new LuaScript(name, body, HexFormat.of().formatHex(digest));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-1 is required of every JVM", e);

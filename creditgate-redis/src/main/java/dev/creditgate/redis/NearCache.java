@@ -33,11 +33,8 @@ final class NearCache {
   private volatile boolean listening;
 
   NearCache(Duration ttl, long maximumSize, Ticker ticker) {
-    this.entries = Caffeine.newBuilder()
-        .expireAfterWrite(ttl)
-        .maximumSize(maximumSize)
-        .ticker(ticker)
-        .build();
+    this.entries =
+        Caffeine.newBuilder().expireAfterWrite(ttl).maximumSize(maximumSize).ticker(ticker).build();
   }
 
   /** The cached lookup, or null; always null while invalidations may be missed. */

@@ -20,7 +20,10 @@ public class RedisCacheException extends CreditgateException {
     super(message, cause);
   }
 
-  /** Without a stack trace: the open breaker fails every call, and a trace per call would cost more than the call. */
+  /**
+   * Without a stack trace: the open breaker fails every call, and a trace per call would cost more
+   * than the call.
+   */
   static RedisCacheException withoutStackTrace(String message) {
     return new RedisCacheException(message) {
       private static final long serialVersionUID = 1L;

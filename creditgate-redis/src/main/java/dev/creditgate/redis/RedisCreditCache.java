@@ -29,8 +29,8 @@ import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.ClientResources;
-import io.lettuce.core.resource.Delay;
 import io.lettuce.core.resource.DefaultClientResources;
+import io.lettuce.core.resource.Delay;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -53,21 +53,22 @@ import org.slf4j.LoggerFactory;
  * The guard's {@link CreditCache} on Redis, standalone or cluster, through Lettuce.
  *
  * <p>What a caller may rely on:
+ *
  * <ul>
  *   <li>Keys are {@code <prefix>:{<account>}:snapshot} and {@code <prefix>:{<account>}:blocked};
  *       the hash tag puts both in one cluster slot, so {@link #lookup} is one {@code MGET}: one
  *       network round trip. On standalone Redis, lookups of several accounts that arrive while
  *       Redis is busy share one {@code MGET} ({@link Builder#lookupBatching}); a lone lookup is
- *       sent at once, alone.</li>
+ *       sent at once, alone.
  *   <li>{@link #putSnapshot} is one Lua script (EVALSHA, re-sent as EVAL after {@code NOSCRIPT})
- *       that stores only over a lower version.</li>
+ *       that stores only over a lower version.
  *   <li>Every call completes within the time budget ({@link #DEFAULT_TIMEOUT}): late answers fail
  *       the future with {@link RedisCacheException}. A circuit breaker counts failures; once open
  *       it fails calls at once, without touching the network, and it probes Redis again by itself
- *       after {@link #DEFAULT_BREAKER_OPEN_DURATION}.</li>
+ *       after {@link #DEFAULT_BREAKER_OPEN_DURATION}.
  *   <li>Every write publishes the account on {@code <prefix>:invalidations}; with the near cache
  *       on, each instance evicts what it holds for that account when the message arrives, and no
- *       near-cache entry is older than {@link Builder#nearCacheTtl} in any case.</li>
+ *       near-cache entry is older than {@link Builder#nearCacheTtl} in any case.
  * </ul>
  *
  * <p>Ownership: built from a URI, the cache creates its client and closes it; built from a client,
@@ -78,26 +79,37 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   /** Key prefix when none is set. */
   public static final String DEFAULT_KEY_PREFIX = "creditgate";
+
   /** Time budget of every Redis call: the guard's own cache budget. */
   public static final Duration DEFAULT_TIMEOUT = CreditBalanceGuard.DEFAULT_CACHE_TIMEOUT;
+
   /** How long the breaker stays open before it lets a few probe calls through. */
   public static final Duration DEFAULT_BREAKER_OPEN_DURATION = Duration.ofSeconds(1);
+
   /** Calls the breaker judges the failure rate over. */
   public static final int DEFAULT_BREAKER_WINDOW = 20;
+
   /** Calls needed in the window before the breaker may open. */
   public static final int DEFAULT_BREAKER_MINIMUM_CALLS = 10;
+
   /** Failure rate (percent) at which the breaker opens. */
   public static final float DEFAULT_BREAKER_FAILURE_RATE = 50f;
+
   /** The longest a near-cache entry lives: the staleness bound even when messages are lost. */
   public static final Duration DEFAULT_NEAR_CACHE_TTL = Duration.ofSeconds(1);
+
   /** Accounts the near cache holds at most. */
   public static final long DEFAULT_NEAR_CACHE_MAXIMUM_SIZE = 100_000;
+
   /** Whether concurrent lookups on standalone Redis share one MGET when none is set. */
   public static final boolean DEFAULT_LOOKUP_BATCHING = true;
+
   /** Accounts one coalesced MGET reads at most (two keys each). */
   public static final int DEFAULT_LOOKUP_BATCH_MAX_ACCOUNTS = 64;
+
   /** Coalesced MGETs that may wait for Redis at once; later lookups queue for the next. */
   public static final int DEFAULT_LOOKUP_BATCHES_IN_FLIGHT = 1;
+
   /** Connect timeout of the client the cache creates from a URI. */
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
 
@@ -122,9 +134,17 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   private final ThrottledLog malformedLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(10));
   private volatile boolean closed;
 
-  private RedisCreditCache(String prefix, String origin, long timeoutNanos,
-      RedisClusterAsyncCommands<String, String> commands, CircuitBreaker breaker, NearCache near,
-      int batchAccounts, int batchesInFlight, Deque<AutoCloseable> owned, Runnable detach) {
+  private RedisCreditCache(
+      String prefix,
+      String origin,
+      long timeoutNanos,
+      RedisClusterAsyncCommands<String, String> commands,
+      CircuitBreaker breaker,
+      NearCache near,
+      int batchAccounts,
+      int batchesInFlight,
+      Deque<AutoCloseable> owned,
+      Runnable detach) {
     this.prefix = prefix;
     this.origin = origin;
     this.channel = prefix + ":invalidations";
@@ -132,9 +152,16 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     this.commands = commands;
     this.breaker = breaker;
     this.near = near;
-    this.batcher = batchAccounts == 0 ? null : new LookupBatcher<>(commands::mget,
-        account -> new String[] {snapshotKey(account), markerKey(account)}, 2, this::toLookup, batchAccounts,
-        batchesInFlight);
+    this.batcher =
+        batchAccounts == 0
+            ? null
+            : new LookupBatcher<>(
+                commands::mget,
+                account -> new String[] {snapshotKey(account), markerKey(account)},
+                2,
+                this::toLookup,
+                batchAccounts,
+                batchesInFlight);
     this.owned = owned;
     this.deadlines = new Deadlines(timeoutNanos, "creditgate-redis-deadlines-" + prefix);
     // Closed last: pending calls fail at once instead of waiting out the budget.
@@ -148,8 +175,9 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     try {
       uri = RedisURI.create(Objects.requireNonNull(redisUri, "redisUri"));
     } catch (RuntimeException e) {
-      throw new IllegalArgumentException("redisUri must be a Redis URI such as redis://127.0.0.1:6379, but was '"
-          + redisUri + "'", e);
+      throw new IllegalArgumentException(
+          "redisUri must be a Redis URI such as redis://127.0.0.1:6379, but was '" + redisUri + "'",
+          e);
     }
     return new Builder(uri, null, null, null, null);
   }
@@ -169,7 +197,9 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     return new Builder(null, null, null, Objects.requireNonNull(connection, "connection"), null);
   }
 
-  /** A cache on a cluster connection the caller owns and closes; the near cache is not available. */
+  /**
+   * A cache on a cluster connection the caller owns and closes; the near cache is not available.
+   */
   public static Builder builder(StatefulRedisClusterConnection<String, String> connection) {
     return new Builder(null, null, null, null, Objects.requireNonNull(connection, "connection"));
   }
@@ -214,17 +244,21 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
       return CompletableFuture.completedFuture(cached);
     }
     long stamp = near.stamp(account);
-    return bounded("lookup", account, () -> readLookup(account)).thenApply(found -> {
-      near.putIfUnchanged(account, found, stamp);
-      return found;
-    });
+    return bounded("lookup", account, () -> readLookup(account))
+        .thenApply(
+            found -> {
+              near.putIfUnchanged(account, found, stamp);
+              return found;
+            });
   }
 
   private CompletionStage<CacheLookup> readLookup(String account) {
     if (batcher != null) {
       return batcher.lookup(account);
     }
-    return commands.mget(snapshotKey(account), markerKey(account)).thenApply(values -> toLookup(account, values));
+    return commands
+        .mget(snapshotKey(account), markerKey(account))
+        .thenApply(values -> toLookup(account, values));
   }
 
   private CacheLookup toLookup(String account, List<KeyValue<String, String>> values) {
@@ -232,27 +266,45 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     String rawMarker = values.get(1).getValueOrElse(null);
     CreditSnapshot snapshot = SnapshotCodec.decode(rawSnapshot);
     if (snapshot == null && rawSnapshot != null) {
-      malformedLog.warn(System.nanoTime(), "ignoring malformed credit snapshot at {}: '{}'",
-          snapshotKey(account), rawSnapshot);
+      malformedLog.warn(
+          System.nanoTime(),
+          "ignoring malformed credit snapshot at {}: '{}'",
+          snapshotKey(account),
+          rawSnapshot);
     }
     long marker = SnapshotCodec.decodeMarker(rawMarker);
     if (marker < CacheLookup.NO_MARKER) {
-      malformedLog.warn(System.nanoTime(), "ignoring malformed blocked marker at {}: '{}'",
-          markerKey(account), rawMarker);
+      malformedLog.warn(
+          System.nanoTime(),
+          "ignoring malformed blocked marker at {}: '{}'",
+          markerKey(account),
+          rawMarker);
       marker = CacheLookup.NO_MARKER;
     }
-    return marker == CacheLookup.NO_MARKER && snapshot == null ? CacheLookup.EMPTY : new CacheLookup(marker, snapshot);
+    return marker == CacheLookup.NO_MARKER && snapshot == null
+        ? CacheLookup.EMPTY
+        : new CacheLookup(marker, snapshot);
   }
 
   @Override
-  public CompletableFuture<Boolean> putSnapshot(String accountId, CreditSnapshot snapshot, Duration ttl) {
+  public CompletableFuture<Boolean> putSnapshot(
+      String accountId, CreditSnapshot snapshot, Duration ttl) {
     String account = BillingContext.requireValidAccountId(accountId);
     Objects.requireNonNull(snapshot, "snapshot");
     String ttlMillis = ttlMillis(ttl);
-    return write("putSnapshot", account, () -> this.<Long>runScript(LuaScript.PUT_SNAPSHOT,
-        new String[] {snapshotKey(account)},
-        Long.toString(snapshot.version()), SnapshotCodec.encode(snapshot), ttlMillis, channel, message(account))
-        .thenApply(stored -> stored == 1L));
+    return write(
+        "putSnapshot",
+        account,
+        () ->
+            this.<Long>runScript(
+                    LuaScript.PUT_SNAPSHOT,
+                    new String[] {snapshotKey(account)},
+                    Long.toString(snapshot.version()),
+                    SnapshotCodec.encode(snapshot),
+                    ttlMillis,
+                    channel,
+                    message(account))
+                .thenApply(stored -> stored == 1L));
   }
 
   @Override
@@ -262,23 +314,45 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
       throw new IllegalArgumentException("version must be >= 0, but was " + version);
     }
     String ttlMillis = ttlMillis(ttl);
-    return write("setBlocked", account, () -> this.<Long>runScript(LuaScript.SET_BLOCKED,
-        new String[] {markerKey(account)}, Long.toString(version), ttlMillis, channel, message(account))
-        .thenApply(ignored -> null));
+    return write(
+        "setBlocked",
+        account,
+        () ->
+            this.<Long>runScript(
+                    LuaScript.SET_BLOCKED,
+                    new String[] {markerKey(account)},
+                    Long.toString(version),
+                    ttlMillis,
+                    channel,
+                    message(account))
+                .thenApply(ignored -> null));
   }
 
   @Override
   public CompletableFuture<Void> clearBlocked(String accountId) {
     String account = BillingContext.requireValidAccountId(accountId);
-    return write("clearBlocked", account, () -> this.<Long>runScript(LuaScript.DELETE,
-        new String[] {markerKey(account)}, channel, message(account)).thenApply(ignored -> null));
+    return write(
+        "clearBlocked",
+        account,
+        () ->
+            this.<Long>runScript(
+                    LuaScript.DELETE, new String[] {markerKey(account)}, channel, message(account))
+                .thenApply(ignored -> null));
   }
 
   @Override
   public CompletableFuture<Void> invalidate(String accountId) {
     String account = BillingContext.requireValidAccountId(accountId);
-    return write("invalidate", account, () -> this.<Long>runScript(LuaScript.DELETE,
-        new String[] {snapshotKey(account), markerKey(account)}, channel, message(account)).thenApply(ignored -> null));
+    return write(
+        "invalidate",
+        account,
+        () ->
+            this.<Long>runScript(
+                    LuaScript.DELETE,
+                    new String[] {snapshotKey(account), markerKey(account)},
+                    channel,
+                    message(account))
+                .thenApply(ignored -> null));
   }
 
   /**
@@ -291,26 +365,35 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   }
 
   /** A write, with the account evicted from this instance's near cache before and after it. */
-  private <T> CompletableFuture<T> write(String operation, String account, Supplier<CompletionStage<T>> command) {
+  private <T> CompletableFuture<T> write(
+      String operation, String account, Supplier<CompletionStage<T>> command) {
     if (near == null) {
       return bounded(operation, account, command);
     }
     near.invalidate(account);
-    return bounded(operation, account, command).whenComplete((result, error) -> near.invalidate(account));
+    return bounded(operation, account, command)
+        .whenComplete((result, error) -> near.invalidate(account));
   }
 
-  /** EVALSHA, and on NOSCRIPT (a restarted or flushed server) EVAL, which caches the script again. */
+  /**
+   * EVALSHA, and on NOSCRIPT (a restarted or flushed server) EVAL, which caches the script again.
+   */
   private <T> CompletionStage<T> runScript(LuaScript script, String[] keys, String... args) {
-    CompletableFuture<T> sha = commands.<T>evalsha(script.sha(), ScriptOutputType.INTEGER, keys, args)
-        .toCompletableFuture();
-    return sha.exceptionallyCompose(error -> {
-      Throwable cause = unwrap(error);
-      if (cause instanceof RedisNoScriptException
-          || (cause.getMessage() != null && cause.getMessage().startsWith("NOSCRIPT"))) {
-        return commands.<T>eval(script.body(), ScriptOutputType.INTEGER, keys, args).toCompletableFuture();
-      }
-      return CompletableFuture.failedFuture(cause);
-    });
+    CompletableFuture<T> sha =
+        commands
+            .<T>evalsha(script.sha(), ScriptOutputType.INTEGER, keys, args)
+            .toCompletableFuture();
+    return sha.exceptionallyCompose(
+        error -> {
+          Throwable cause = unwrap(error);
+          if (cause instanceof RedisNoScriptException
+              || (cause.getMessage() != null && cause.getMessage().startsWith("NOSCRIPT"))) {
+            return commands
+                .<T>eval(script.body(), ScriptOutputType.INTEGER, keys, args)
+                .toCompletableFuture();
+          }
+          return CompletableFuture.failedFuture(cause);
+        });
   }
 
   /**
@@ -318,55 +401,80 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
    * Lettuce's future, so the budget fails the caller's view without completing Lettuce's command
    * (Lettuce's own timeouts do not bound async calls).
    */
-  private <T> CompletableFuture<T> bounded(String operation, String account, Supplier<CompletionStage<T>> command) {
+  private <T> CompletableFuture<T> bounded(
+      String operation, String account, Supplier<CompletionStage<T>> command) {
     if (closed) {
-      return CompletableFuture.failedFuture(new RedisCacheException("redis credit cache is closed"));
+      return CompletableFuture.failedFuture(
+          new RedisCacheException("redis credit cache is closed"));
     }
     if (!breaker.tryAcquirePermission()) {
       rejected.increment();
-      return CompletableFuture.failedFuture(RedisCacheException.withoutStackTrace(
-          "redis " + operation + " not attempted: circuit breaker is " + breaker.getState()));
+      return CompletableFuture.failedFuture(
+          RedisCacheException.withoutStackTrace(
+              "redis " + operation + " not attempted: circuit breaker is " + breaker.getState()));
     }
     calls.increment();
     long start = System.nanoTime();
     CompletableFuture<T> timed = new CompletableFuture<>();
     try {
-      command.get().whenComplete((value, error) -> {
-        if (error == null) {
-          timed.complete(value);
-        } else {
-          timed.completeExceptionally(error);
-        }
-      });
+      command
+          .get()
+          .whenComplete(
+              (value, error) -> {
+                if (error == null) {
+                  timed.complete(value);
+                } else {
+                  timed.completeExceptionally(error);
+                }
+              });
     } catch (RuntimeException e) {
       timed.completeExceptionally(e);
     }
     deadlines.bound(timed);
     CompletableFuture<T> result = new CompletableFuture<>();
-    timed.whenComplete((value, error) -> {
-      long took = System.nanoTime() - start;
-      if (error == null) {
-        breaker.onSuccess(took, TimeUnit.NANOSECONDS);
-        result.complete(value);
-        return;
-      }
-      Throwable cause = unwrap(error);
-      breaker.onError(took, TimeUnit.NANOSECONDS, cause);
-      failures.increment();
-      if (cause instanceof TimeoutException) {
-        timeouts.increment();
-        result.completeExceptionally(new RedisCacheException("redis " + operation + " for account " + account
-            + " got no answer within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms", cause));
-      } else {
-        result.completeExceptionally(new RedisCacheException("redis " + operation + " for account " + account
-            + " failed: " + cause.getClass().getSimpleName() + ": " + cause.getMessage(), cause));
-      }
-    });
+    timed.whenComplete(
+        (value, error) -> {
+          long took = System.nanoTime() - start;
+          if (error == null) {
+            breaker.onSuccess(took, TimeUnit.NANOSECONDS);
+            result.complete(value);
+            return;
+          }
+          Throwable cause = unwrap(error);
+          breaker.onError(took, TimeUnit.NANOSECONDS, cause);
+          failures.increment();
+          if (cause instanceof TimeoutException) {
+            timeouts.increment();
+            result.completeExceptionally(
+                new RedisCacheException(
+                    "redis "
+                        + operation
+                        + " for account "
+                        + account
+                        + " got no answer within "
+                        + TimeUnit.NANOSECONDS.toMillis(timeoutNanos)
+                        + " ms",
+                    cause));
+          } else {
+            result.completeExceptionally(
+                new RedisCacheException(
+                    "redis "
+                        + operation
+                        + " for account "
+                        + account
+                        + " failed: "
+                        + cause.getClass().getSimpleName()
+                        + ": "
+                        + cause.getMessage(),
+                    cause));
+          }
+        });
     return result;
   }
 
   private static Throwable unwrap(Throwable error) {
-    while ((error instanceof CompletionException || error instanceof ExecutionException) && error.getCause() != null) {
+    while ((error instanceof CompletionException || error instanceof ExecutionException)
+        && error.getCause() != null) {
       error = error.getCause();
     }
     return error;
@@ -386,9 +494,16 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
   /** Counters since the cache was built. */
   public RedisCacheStats stats() {
-    return new RedisCacheStats(breaker.getState(), calls.sum(), failures.sum(), timeouts.sum(), rejected.sum(),
-        near == null ? 0 : near.hits(), near == null ? 0 : near.misses(),
-        near == null ? 0 : near.invalidations(), near == null ? 0 : near.subscriptionDrops());
+    return new RedisCacheStats(
+        breaker.getState(),
+        calls.sum(),
+        failures.sum(),
+        timeouts.sum(),
+        rejected.sum(),
+        near == null ? 0 : near.hits(),
+        near == null ? 0 : near.misses(),
+        near == null ? 0 : near.invalidations(),
+        near == null ? 0 : near.subscriptionDrops());
   }
 
   /** Whether the near cache is on and currently subscribed to invalidations. */
@@ -422,8 +537,8 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
   }
 
   /**
-   * Options for a {@link RedisCreditCache}. Every option has a named default; each setter
-   * validates its value and names it in the error.
+   * Options for a {@link RedisCreditCache}. Every option has a named default; each setter validates
+   * its value and names it in the error.
    */
   public static final class Builder {
     private final RedisURI uri;
@@ -443,7 +558,10 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     private int lookupBatchMaxAccounts = DEFAULT_LOOKUP_BATCH_MAX_ACCOUNTS;
     private int lookupBatchesInFlight = DEFAULT_LOOKUP_BATCHES_IN_FLIGHT;
 
-    private Builder(RedisURI uri, RedisClient client, RedisClusterClient clusterClient,
+    private Builder(
+        RedisURI uri,
+        RedisClient client,
+        RedisClusterClient clusterClient,
         StatefulRedisConnection<String, String> connection,
         StatefulRedisClusterConnection<String, String> clusterConnection) {
       this.uri = uri;
@@ -453,12 +571,15 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
       this.clusterConnection = clusterConnection;
     }
 
-    /** The first part of every key and of the invalidation channel; {@code [A-Za-z0-9._:@-]}, 1-64 chars. */
+    /**
+     * The first part of every key and of the invalidation channel; {@code [A-Za-z0-9._:@-]}, 1-64
+     * chars.
+     */
     public Builder keyPrefix(String keyPrefix) {
       if (keyPrefix == null || !PREFIX.matcher(keyPrefix).matches()) {
         throw new IllegalArgumentException(
-            "keyPrefix must be 1-64 characters of [A-Za-z0-9._:@-], but was " + (keyPrefix == null ? "null" : "'"
-                + keyPrefix + "'"));
+            "keyPrefix must be 1-64 characters of [A-Za-z0-9._:@-], but was "
+                + (keyPrefix == null ? "null" : "'" + keyPrefix + "'"));
       }
       this.keyPrefix = keyPrefix;
       return this;
@@ -483,9 +604,9 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     }
 
     /**
-     * Turns on the in-process near cache (off by default). Lookups of an account served from
-     * memory are at most {@link #nearCacheTtl} old, and normally evicted within milliseconds of
-     * any write through a {@code RedisCreditCache} with the same prefix. Needs a client or URI.
+     * Turns on the in-process near cache (off by default). Lookups of an account served from memory
+     * are at most {@link #nearCacheTtl} old, and normally evicted within milliseconds of any write
+     * through a {@code RedisCreditCache} with the same prefix. Needs a client or URI.
      */
     public Builder nearCache(boolean enabled) {
       this.nearCache = enabled;
@@ -500,7 +621,8 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
 
     public Builder nearCacheMaximumSize(long maximumSize) {
       if (maximumSize <= 0) {
-        throw new IllegalArgumentException("nearCacheMaximumSize must be positive, but was " + maximumSize);
+        throw new IllegalArgumentException(
+            "nearCacheMaximumSize must be positive, but was " + maximumSize);
       }
       this.nearCacheMaximumSize = maximumSize;
       return this;
@@ -509,9 +631,9 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     /**
      * Whether lookups of different accounts that meet while Redis is busy share one MGET (on by
      * default; standalone Redis only, a cluster always sends one MGET per account). A lookup is
-     * never held back waiting for company: it leaves at once unless
-     * {@link #lookupBatchesInFlight} MGETs are already waiting for Redis, and then it leaves with
-     * the next reply. Each caller keeps its own time budget and breaker verdict.
+     * never held back waiting for company: it leaves at once unless {@link #lookupBatchesInFlight}
+     * MGETs are already waiting for Redis, and then it leaves with the next reply. Each caller
+     * keeps its own time budget and breaker verdict.
      */
     public Builder lookupBatching(boolean enabled) {
       this.lookupBatching = enabled;
@@ -521,7 +643,8 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     /** Accounts one coalesced MGET reads at most; 1 to 1000. */
     public Builder lookupBatchMaxAccounts(int maxAccounts) {
       if (maxAccounts < 1 || maxAccounts > 1000) {
-        throw new IllegalArgumentException("lookupBatchMaxAccounts must be 1 to 1000, but was " + maxAccounts);
+        throw new IllegalArgumentException(
+            "lookupBatchMaxAccounts must be 1 to 1000, but was " + maxAccounts);
       }
       this.lookupBatchMaxAccounts = maxAccounts;
       return this;
@@ -530,7 +653,8 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
     /** Coalesced MGETs that may wait for Redis at once; 1 to 64. */
     public Builder lookupBatchesInFlight(int batches) {
       if (batches < 1 || batches > 64) {
-        throw new IllegalArgumentException("lookupBatchesInFlight must be 1 to 64, but was " + batches);
+        throw new IllegalArgumentException(
+            "lookupBatchesInFlight must be 1 to 64, but was " + batches);
       }
       this.lookupBatchesInFlight = batches;
       return this;
@@ -551,19 +675,23 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
      */
     public RedisCreditCache build() {
       if (nearCache && (connection != null || clusterConnection != null)) {
-        throw new IllegalStateException("nearCache needs a client or a URI to open its own pub/sub connection, "
-            + "not a caller's connection");
+        throw new IllegalStateException(
+            "nearCache needs a client or a URI to open its own pub/sub connection, "
+                + "not a caller's connection");
       }
-      CircuitBreaker breaker = CircuitBreaker.of("creditgate-redis:" + keyPrefix, breakerConfig != null
-          ? breakerConfig
-          : CircuitBreakerConfig.custom()
-              .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
-              .slidingWindowSize(DEFAULT_BREAKER_WINDOW)
-              .minimumNumberOfCalls(DEFAULT_BREAKER_MINIMUM_CALLS)
-              .failureRateThreshold(DEFAULT_BREAKER_FAILURE_RATE)
-              .waitDurationInOpenState(breakerOpenDuration)
-              .permittedNumberOfCallsInHalfOpenState(3)
-              .build());
+      CircuitBreaker breaker =
+          CircuitBreaker.of(
+              "creditgate-redis:" + keyPrefix,
+              breakerConfig != null
+                  ? breakerConfig
+                  : CircuitBreakerConfig.custom()
+                      .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                      .slidingWindowSize(DEFAULT_BREAKER_WINDOW)
+                      .minimumNumberOfCalls(DEFAULT_BREAKER_MINIMUM_CALLS)
+                      .failureRateThreshold(DEFAULT_BREAKER_FAILURE_RATE)
+                      .waitDurationInOpenState(breakerOpenDuration)
+                      .permittedNumberOfCallsInHalfOpenState(3)
+                      .build());
       Deque<AutoCloseable> owned = new ArrayDeque<>();
       try {
         return connect(breaker, owned);
@@ -578,17 +706,21 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
         if (e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
           throw e;
         }
-        throw new RedisCacheException("cannot connect the redis credit cache: " + e.getMessage(), e);
+        throw new RedisCacheException(
+            "cannot connect the redis credit cache: " + e.getMessage(), e);
       }
     }
 
     private RedisCreditCache connect(CircuitBreaker breaker, Deque<AutoCloseable> owned) {
       RedisClient standalone = client;
       if (uri != null) {
-        ClientResources resources = DefaultClientResources.builder()
-            // Reconnect soon after Redis returns: the default backoff grows to 30 s.
-            .reconnectDelay(Delay.exponential(Duration.ofMillis(20), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS))
-            .build();
+        ClientResources resources =
+            DefaultClientResources.builder()
+                // Reconnect soon after Redis returns: the default backoff grows to 30 s.
+                .reconnectDelay(
+                    Delay.exponential(
+                        Duration.ofMillis(20), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS))
+                .build();
         owned.push(() -> resources.shutdown(0, 2, TimeUnit.SECONDS).get(3, TimeUnit.SECONDS));
         standalone = RedisClient.create(resources, uri);
         standalone.setOptions(recommendedClientOptions(timeout));
@@ -612,7 +744,7 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
       }
       String origin = UUID.randomUUID().toString().substring(0, 13);
       NearCache near = null;
-      Runnable detach = () -> { };
+      Runnable detach = () -> {};
       if (nearCache) {
         near = new NearCache(nearCacheTtl, nearCacheMaximumSize, ticker);
         detach = subscribe(standalone, near, owned, origin);
@@ -620,34 +752,48 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
       // On a cluster the accounts of a batch hash to different slots: Lettuce would split the MGET
       // into one command per slot again, so each lookup stays its own MGET there.
       int batchAccounts = lookupBatching && !cluster ? lookupBatchMaxAccounts : 0;
-      RedisCreditCache cache = new RedisCreditCache(keyPrefix, origin, timeout.toNanos(), commands, breaker, near,
-          batchAccounts, lookupBatchesInFlight, owned, detach);
+      RedisCreditCache cache =
+          new RedisCreditCache(
+              keyPrefix,
+              origin,
+              timeout.toNanos(),
+              commands,
+              breaker,
+              near,
+              batchAccounts,
+              lookupBatchesInFlight,
+              owned,
+              detach);
       preloadScripts(commands);
       return cache;
     }
 
-    /** Subscribes the near cache to the invalidation channel; returns how to unhook its listener. */
-    private Runnable subscribe(RedisClient standalone, NearCache near, Deque<AutoCloseable> owned, String origin) {
+    /**
+     * Subscribes the near cache to the invalidation channel; returns how to unhook its listener.
+     */
+    private Runnable subscribe(
+        RedisClient standalone, NearCache near, Deque<AutoCloseable> owned, String origin) {
       String channel = keyPrefix + ":invalidations";
       String ownSuffix = " " + origin;
-      RedisPubSubAdapter<String, String> listener = new RedisPubSubAdapter<>() {
-        @Override
-        public void message(String from, String message) {
-          if (!channel.equals(from) || message.endsWith(ownSuffix)) {
-            return;
-          }
-          int space = message.indexOf(' ');
-          near.onInvalidationMessage(space < 0 ? message : message.substring(0, space));
-        }
+      RedisPubSubAdapter<String, String> listener =
+          new RedisPubSubAdapter<>() {
+            @Override
+            public void message(String from, String message) {
+              if (!channel.equals(from) || message.endsWith(ownSuffix)) {
+                return;
+              }
+              int space = message.indexOf(' ');
+              near.onInvalidationMessage(space < 0 ? message : message.substring(0, space));
+            }
 
-        @Override
-        public void subscribed(String to, long count) {
-          // Also called when Lettuce resubscribes after a reconnect.
-          if (channel.equals(to)) {
-            near.startListening();
-          }
-        }
-      };
+            @Override
+            public void subscribed(String to, long count) {
+              // Also called when Lettuce resubscribes after a reconnect.
+              if (channel.equals(to)) {
+                near.startListening();
+              }
+            }
+          };
       AbstractRedisClient owner;
       StatefulConnection<String, String> pubSub;
       if (standalone != null) {
@@ -666,26 +812,34 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
         owner = clusterClient;
       }
       // Messages published while the subscription is down are lost: stop caching until it is back.
-      RedisConnectionStateListener stateListener = new RedisConnectionStateListener() {
-        @Override
-        public void onRedisDisconnected(RedisChannelHandler<?, ?> handler) {
-          if (handler == pubSub) {
-            near.stopListening();
-          }
-        }
-      };
+      RedisConnectionStateListener stateListener =
+          new RedisConnectionStateListener() {
+            @Override
+            public void onRedisDisconnected(RedisChannelHandler<?, ?> handler) {
+              if (handler == pubSub) {
+                near.stopListening();
+              }
+            }
+          };
       owner.addListener(stateListener);
       return () -> owner.removeListener(stateListener);
     }
 
-    /** Loads the scripts once, in the background; EVALSHA falls back to EVAL if this has not landed. */
+    /**
+     * Loads the scripts once, in the background; EVALSHA falls back to EVAL if this has not landed.
+     */
     private static void preloadScripts(RedisClusterAsyncCommands<String, String> commands) {
-      for (LuaScript script : new LuaScript[] {LuaScript.PUT_SNAPSHOT, LuaScript.SET_BLOCKED, LuaScript.DELETE}) {
-        commands.scriptLoad(script.body()).whenComplete((sha, error) -> {
-          if (error != null) {
-            LOG.debug("preloading redis script {} failed: {}", script.name(), error.toString());
-          }
-        });
+      for (LuaScript script :
+          new LuaScript[] {LuaScript.PUT_SNAPSHOT, LuaScript.SET_BLOCKED, LuaScript.DELETE}) {
+        commands
+            .scriptLoad(script.body())
+            .whenComplete(
+                (sha, error) -> {
+                  if (error != null) {
+                    LOG.debug(
+                        "preloading redis script {} failed: {}", script.name(), error.toString());
+                  }
+                });
       }
     }
   }

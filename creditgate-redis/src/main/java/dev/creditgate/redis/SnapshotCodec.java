@@ -5,10 +5,12 @@ import dev.creditgate.CreditSnapshot;
 import java.time.Instant;
 
 /**
- * The text form of a snapshot in Redis, chosen so an operator can read it with {@code redis-cli GET}
- * and the versioned-write script can compare versions without decoding anything else:
+ * The text form of a snapshot in Redis, chosen so an operator can read it with {@code redis-cli
+ * GET} and the versioned-write script can compare versions without decoding anything else:
  *
- * <pre>1|&lt;version&gt;|&lt;availableCredit&gt;|&lt;blocked 0 or 1&gt;|&lt;epochSecond&gt;.&lt;nanos, 9 digits&gt;</pre>
+ * <pre>
+ * 1|&lt;version&gt;|&lt;availableCredit&gt;|&lt;blocked 0 or 1&gt;|&lt;epochSecond&gt;.&lt;nanos, 9 digits&gt;
+ * </pre>
  *
  * The leading {@code 1} is the format version. The blocked marker's value is the decimal snapshot
  * version it was set for. Both are documented in docs/redis.md.
@@ -17,17 +19,22 @@ final class SnapshotCodec {
 
   static final String FORMAT = "1";
 
-  private SnapshotCodec() {
-  }
+  private SnapshotCodec() {}
 
   static String encode(CreditSnapshot snapshot) {
     Instant at = snapshot.updatedAt();
-    StringBuilder out = new StringBuilder(64)
-        .append(FORMAT).append('|')
-        .append(snapshot.version()).append('|')
-        .append(snapshot.availableCredit()).append('|')
-        .append(snapshot.blocked() ? '1' : '0').append('|')
-        .append(at.getEpochSecond()).append('.');
+    StringBuilder out =
+        new StringBuilder(64)
+            .append(FORMAT)
+            .append('|')
+            .append(snapshot.version())
+            .append('|')
+            .append(snapshot.availableCredit())
+            .append('|')
+            .append(snapshot.blocked() ? '1' : '0')
+            .append('|')
+            .append(at.getEpochSecond())
+            .append('.');
     String nanos = Integer.toString(at.getNano());
     out.append("000000000", nanos.length(), 9).append(nanos);
     return out.toString();
@@ -68,7 +75,10 @@ final class SnapshotCodec {
     }
   }
 
-  /** The marker version in {@code value}, {@link CacheLookup#NO_MARKER} when absent, or -2 when malformed. */
+  /**
+   * The marker version in {@code value}, {@link CacheLookup#NO_MARKER} when absent, or -2 when
+   * malformed.
+   */
   static long decodeMarker(String value) {
     if (value == null) {
       return CacheLookup.NO_MARKER;

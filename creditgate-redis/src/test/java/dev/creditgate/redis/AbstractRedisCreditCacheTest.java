@@ -65,7 +65,8 @@ abstract class AbstractRedisCreditCacheTest {
 
   @Test
   void snapshotRoundTripsExactly() throws Exception {
-    CreditSnapshot stored = new CreditSnapshot(-42, true, Long.MAX_VALUE - 1, Instant.ofEpochSecond(7, 1));
+    CreditSnapshot stored =
+        new CreditSnapshot(-42, true, Long.MAX_VALUE - 1, Instant.ofEpochSecond(7, 1));
     assertThat(cache.putSnapshot("acct-1", stored, TTL).get(1, TimeUnit.SECONDS)).isTrue();
     CacheLookup found = cache.lookup("acct-1").get(1, TimeUnit.SECONDS);
     assertThat(found.snapshot()).isEqualTo(stored);
@@ -74,7 +75,9 @@ abstract class AbstractRedisCreditCacheTest {
 
   @Test
   void keysAreHashTaggedIntoOneSlotAndReadableWithRedisCli() throws Exception {
-    cache.putSnapshot("user:42", new CreditSnapshot(1500, false, 12, AT), TTL).get(1, TimeUnit.SECONDS);
+    cache
+        .putSnapshot("user:42", new CreditSnapshot(1500, false, 12, AT), TTL)
+        .get(1, TimeUnit.SECONDS);
     cache.setBlocked("user:42", 12, TTL).get(1, TimeUnit.SECONDS);
 
     String snapshotKey = prefix + ":{user:42}:snapshot";
@@ -92,7 +95,8 @@ abstract class AbstractRedisCreditCacheTest {
     assertThat(cache.putSnapshot("acct", snapshot(100, 5), TTL).get(1, TimeUnit.SECONDS)).isTrue();
     assertThat(cache.putSnapshot("acct", snapshot(999, 4), TTL).get(1, TimeUnit.SECONDS)).isFalse();
     assertThat(cache.putSnapshot("acct", snapshot(999, 5), TTL).get(1, TimeUnit.SECONDS)).isFalse();
-    assertThat(cache.lookup("acct").get(1, TimeUnit.SECONDS).snapshot()).isEqualTo(snapshot(100, 5));
+    assertThat(cache.lookup("acct").get(1, TimeUnit.SECONDS).snapshot())
+        .isEqualTo(snapshot(100, 5));
     assertThat(cache.putSnapshot("acct", snapshot(7, 6), TTL).get(1, TimeUnit.SECONDS)).isTrue();
     assertThat(cache.lookup("acct").get(1, TimeUnit.SECONDS).snapshot()).isEqualTo(snapshot(7, 6));
   }
@@ -101,13 +105,19 @@ abstract class AbstractRedisCreditCacheTest {
   void versionsCompareExactlyBeyondLuaNumberPrecision() throws Exception {
     long big = (1L << 53) + 1;
     assertThat(cache.putSnapshot("acct", snapshot(1, big), TTL).get(1, TimeUnit.SECONDS)).isTrue();
-    assertThat(cache.putSnapshot("acct", snapshot(2, big - 1), TTL).get(1, TimeUnit.SECONDS)).isFalse();
-    assertThat(cache.putSnapshot("acct", snapshot(3, big + 1), TTL).get(1, TimeUnit.SECONDS)).isTrue();
+    assertThat(cache.putSnapshot("acct", snapshot(2, big - 1), TTL).get(1, TimeUnit.SECONDS))
+        .isFalse();
+    assertThat(cache.putSnapshot("acct", snapshot(3, big + 1), TTL).get(1, TimeUnit.SECONDS))
+        .isTrue();
     assertThat(cache.putSnapshot("acct", snapshot(4, 999), TTL).get(1, TimeUnit.SECONDS)).isFalse();
-    assertThat(cache.lookup("acct").get(1, TimeUnit.SECONDS).snapshot().version()).isEqualTo(big + 1);
+    assertThat(cache.lookup("acct").get(1, TimeUnit.SECONDS).snapshot().version())
+        .isEqualTo(big + 1);
   }
 
-  /** The stale write-back race: readers writing back what they read, in any order, never go back a version. */
+  /**
+   * The stale write-back race: readers writing back what they read, in any order, never go back a
+   * version.
+   */
   @Test
   void racingWritersNeverReplaceANewerSnapshot() throws Exception {
     int versions = 300;
@@ -123,18 +133,22 @@ abstract class AbstractRedisCreditCacheTest {
     try {
       for (int t = 0; t < 8; t++) {
         int thread = t;
-        done.add(pool.submit(() -> {
-          start.await();
-          for (int i = thread; i < order.size(); i += 8) {
-            long v = order.get(i);
-            if (cache.putSnapshot("hot", snapshot(v * 10, v), TTL).get(5, TimeUnit.SECONDS)) {
-              stored.incrementAndGet();
-            }
-            long seen = cache.lookup("hot").get(5, TimeUnit.SECONDS).snapshot().version();
-            assertThat(seen).isGreaterThanOrEqualTo(v);
-          }
-          return null;
-        }));
+        done.add(
+            pool.submit(
+                () -> {
+                  start.await();
+                  for (int i = thread; i < order.size(); i += 8) {
+                    long v = order.get(i);
+                    if (cache
+                        .putSnapshot("hot", snapshot(v * 10, v), TTL)
+                        .get(5, TimeUnit.SECONDS)) {
+                      stored.incrementAndGet();
+                    }
+                    long seen = cache.lookup("hot").get(5, TimeUnit.SECONDS).snapshot().version();
+                    assertThat(seen).isGreaterThanOrEqualTo(v);
+                  }
+                  return null;
+                }));
       }
       start.countDown();
       for (Future<?> f : done) {
@@ -143,7 +157,8 @@ abstract class AbstractRedisCreditCacheTest {
     } finally {
       pool.shutdownNow();
     }
-    assertThat(cache.lookup("hot").get(1, TimeUnit.SECONDS).snapshot()).isEqualTo(snapshot(versions * 10L, versions));
+    assertThat(cache.lookup("hot").get(1, TimeUnit.SECONDS).snapshot())
+        .isEqualTo(snapshot(versions * 10L, versions));
     assertThat(stored.get()).isBetween(1, versions);
   }
 
@@ -159,8 +174,8 @@ abstract class AbstractRedisCreditCacheTest {
     assertThat(cache.lookup("acct").get(1, TimeUnit.SECONDS).markerApplies()).isFalse();
 
     cache.clearBlocked("acct").get(1, TimeUnit.SECONDS);
-    assertThat(cache.lookup("acct").get(1, TimeUnit.SECONDS)).isEqualTo(new CacheLookup(CacheLookup.NO_MARKER,
-        snapshot(500, 4)));
+    assertThat(cache.lookup("acct").get(1, TimeUnit.SECONDS))
+        .isEqualTo(new CacheLookup(CacheLookup.NO_MARKER, snapshot(500, 4)));
 
     cache.setBlocked("acct", 4, TTL).get(1, TimeUnit.SECONDS);
     cache.invalidate("acct").get(1, TimeUnit.SECONDS);
@@ -174,8 +189,13 @@ abstract class AbstractRedisCreditCacheTest {
     cache.setBlocked("short", 1, Duration.ofMillis(300)).get(1, TimeUnit.SECONDS);
     cache.putSnapshot("long", snapshot(1, 1), TTL).get(1, TimeUnit.SECONDS);
     assertThat(cache.lookup("short").get(1, TimeUnit.SECONDS).hasMarker()).isTrue();
-    await().atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(20)).untilAsserted(() ->
-        assertThat(cache.lookup("short").get(1, TimeUnit.SECONDS)).isEqualTo(CacheLookup.EMPTY));
+    await()
+        .atMost(Duration.ofSeconds(3))
+        .pollInterval(Duration.ofMillis(20))
+        .untilAsserted(
+            () ->
+                assertThat(cache.lookup("short").get(1, TimeUnit.SECONDS))
+                    .isEqualTo(CacheLookup.EMPTY));
     assertThat(cache.lookup("long").get(1, TimeUnit.SECONDS).snapshot()).isNotNull();
     // After expiry an older version may be stored again: nothing remembers the expired one.
     assertThat(cache.putSnapshot("short", snapshot(1, 0), TTL).get(1, TimeUnit.SECONDS)).isTrue();
@@ -192,22 +212,28 @@ abstract class AbstractRedisCreditCacheTest {
 
   @Test
   void badInputIsRejectedNamingTheValueAndChangesNothing() throws Exception {
-    assertThatThrownBy(() -> cache.lookup("a{b}")).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> cache.lookup("a{b}"))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("'a{b}'");
-    assertThatThrownBy(() -> cache.lookup(null)).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> cache.lookup(null))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("null");
     assertThatThrownBy(() -> cache.putSnapshot("acct", snapshot(1, 1), Duration.ZERO))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ttl must be positive, but was PT0S");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("ttl must be positive, but was PT0S");
     assertThatThrownBy(() -> cache.setBlocked("acct", -3, TTL))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("-3");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("-3");
     assertThatThrownBy(() -> cache.setBlocked("acct", 1, Duration.ofSeconds(-1)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PT-1S");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("PT-1S");
     assertThat(cache.lookup("acct").get(1, TimeUnit.SECONDS)).isEqualTo(CacheLookup.EMPTY);
   }
 
   @Test
   void subMillisecondTtlRoundsUpInsteadOfFailing() throws Exception {
-    CompletableFuture<Boolean> put = cache.putSnapshot("tiny", snapshot(1, 1), Duration.ofNanos(10));
+    CompletableFuture<Boolean> put =
+        cache.putSnapshot("tiny", snapshot(1, 1), Duration.ofNanos(10));
     assertThat(put.get(1, TimeUnit.SECONDS)).isTrue();
   }
 
@@ -219,6 +245,7 @@ abstract class AbstractRedisCreditCacheTest {
     RedisCacheStats stats = cache.stats();
     assertThat(stats.calls() - before).isEqualTo(2);
     assertThat(stats.failures()).isZero();
-    assertThat(stats.breakerState()).isEqualTo(io.github.resilience4j.circuitbreaker.CircuitBreaker.State.CLOSED);
+    assertThat(stats.breakerState())
+        .isEqualTo(io.github.resilience4j.circuitbreaker.CircuitBreaker.State.CLOSED);
   }
 }

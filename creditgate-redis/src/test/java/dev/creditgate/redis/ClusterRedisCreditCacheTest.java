@@ -40,7 +40,10 @@ class ClusterRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
 
   @Override
   RedisCreditCache newCache(String prefix) {
-    return RedisCreditCache.builder(client).keyPrefix(prefix).timeout(Duration.ofSeconds(2)).build();
+    return RedisCreditCache.builder(client)
+        .keyPrefix(prefix)
+        .timeout(Duration.ofSeconds(2))
+        .build();
   }
 
   @Override
@@ -55,9 +58,13 @@ class ClusterRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
       String account = "acct-" + i;
       cache.putSnapshot(account, snapshot(i + 1, i + 1), TTL).get(1, TimeUnit.SECONDS);
       cache.setBlocked(account, i, TTL).get(1, TimeUnit.SECONDS);
-      RedisClusterNode owner = rawConnection.getPartitions().getPartitionBySlot(SlotHash.getSlot(cache.snapshotKey(account)));
+      RedisClusterNode owner =
+          rawConnection
+              .getPartitions()
+              .getPartitionBySlot(SlotHash.getSlot(cache.snapshotKey(account)));
       masters.add(owner.getNodeId());
-      assertThat(SlotHash.getSlot(cache.markerKey(account))).isEqualTo(SlotHash.getSlot(cache.snapshotKey(account)));
+      assertThat(SlotHash.getSlot(cache.markerKey(account)))
+          .isEqualTo(SlotHash.getSlot(cache.snapshotKey(account)));
     }
     assertThat(masters).hasSize(3);
     for (int i = 0; i < 60; i++) {
@@ -68,21 +75,35 @@ class ClusterRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
 
   @Test
   void nearCacheWorksOnTheClusterToo() throws Exception {
-    try (RedisCreditCache a = RedisCreditCache.builder(client).keyPrefix(prefix).timeout(Duration.ofSeconds(2)).nearCache(true)
-            .nearCacheTtl(Duration.ofMinutes(1)).build();
-         RedisCreditCache b = RedisCreditCache.builder(client).keyPrefix(prefix).timeout(Duration.ofSeconds(2)).nearCache(true)
-            .nearCacheTtl(Duration.ofMinutes(1)).build()) {
+    try (RedisCreditCache a =
+            RedisCreditCache.builder(client)
+                .keyPrefix(prefix)
+                .timeout(Duration.ofSeconds(2))
+                .nearCache(true)
+                .nearCacheTtl(Duration.ofMinutes(1))
+                .build();
+        RedisCreditCache b =
+            RedisCreditCache.builder(client)
+                .keyPrefix(prefix)
+                .timeout(Duration.ofSeconds(2))
+                .nearCache(true)
+                .nearCacheTtl(Duration.ofMinutes(1))
+                .build()) {
       for (int i = 0; i < 20; i++) {
         String account = "near-" + i;
         a.putSnapshot(account, snapshot(1, 1), TTL).get(1, TimeUnit.SECONDS);
         long expected = 2L * i + 1;
         // Wait for this write's message so that it cannot evict the entry b is about to cache.
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(1))
+        org.awaitility.Awaitility.await()
+            .atMost(Duration.ofSeconds(1))
+            .pollInterval(Duration.ofMillis(1))
             .until(() -> b.stats().nearInvalidations() == expected);
         assertThat(b.lookup(account).get(1, TimeUnit.SECONDS).snapshot().version()).isEqualTo(1);
         assertThat(b.lookup(account).get(1, TimeUnit.SECONDS).snapshot().version()).isEqualTo(1);
         a.putSnapshot(account, snapshot(2, 2), TTL).get(1, TimeUnit.SECONDS);
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(1))
+        org.awaitility.Awaitility.await()
+            .atMost(Duration.ofSeconds(1))
+            .pollInterval(Duration.ofMillis(1))
             .until(() -> b.lookup(account).get(1, TimeUnit.SECONDS).snapshot().version() == 2);
       }
       assertThat(b.stats().nearHits()).isGreaterThanOrEqualTo(20);

@@ -23,8 +23,10 @@ enum ContractBackend {
   /** A cache under a fresh key prefix, so tests sharing a server never see each other's keys. */
   RedisCreditCache isolatedCache(String prefix) {
     try {
-      return builder().keyPrefix(prefix + "-" + UUID.randomUUID().toString().substring(0, 8))
-          .timeout(Duration.ofSeconds(2)).build();
+      return builder()
+          .keyPrefix(prefix + "-" + UUID.randomUUID().toString().substring(0, 8))
+          .timeout(Duration.ofSeconds(2))
+          .build();
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }
@@ -34,7 +36,9 @@ enum ContractBackend {
     return switch (this) {
       case STANDALONE -> RedisCreditCache.builder(standalone());
       case STANDALONE_WITH_NEAR_CACHE ->
-          RedisCreditCache.builder(standalone()).nearCache(true).nearCacheTtl(Duration.ofMillis(50));
+          RedisCreditCache.builder(standalone())
+              .nearCache(true)
+              .nearCacheTtl(Duration.ofMillis(50));
       case CLUSTER -> RedisCreditCache.builder(SharedCluster.client());
     };
   }
@@ -43,7 +47,8 @@ enum ContractBackend {
     if (standalone == null) {
       RedisClient client = RedisClient.create(StandaloneRedisCreditCacheTest.URI);
       client.setOptions(RedisCreditCache.recommendedClientOptions(Duration.ofSeconds(2)));
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2))));
+      Runtime.getRuntime()
+          .addShutdownHook(new Thread(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2))));
       standalone = client;
     }
     return standalone;

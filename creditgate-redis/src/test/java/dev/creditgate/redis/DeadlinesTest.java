@@ -15,7 +15,8 @@ class DeadlinesTest {
 
   @Test
   void pendingCallsFailAtTheBudgetAndFinishedOnesAreLeftAlone() throws Exception {
-    try (Deadlines deadlines = new Deadlines(TimeUnit.MILLISECONDS.toNanos(100), "test-deadlines")) {
+    try (Deadlines deadlines =
+        new Deadlines(TimeUnit.MILLISECONDS.toNanos(100), "test-deadlines")) {
       List<CompletableFuture<String>> pending = new ArrayList<>();
       CompletableFuture<String> answered = new CompletableFuture<>();
       long start = System.nanoTime();
@@ -27,7 +28,8 @@ class DeadlinesTest {
       }
       answered.complete("ok");
       for (CompletableFuture<String> future : pending) {
-        assertThatThrownBy(() -> future.get(5, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+        assertThatThrownBy(() -> future.get(5, TimeUnit.SECONDS))
+            .isInstanceOf(ExecutionException.class)
             .hasCauseInstanceOf(TimeoutException.class);
       }
       long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);

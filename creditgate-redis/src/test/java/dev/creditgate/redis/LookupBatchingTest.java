@@ -38,9 +38,10 @@ class LookupBatchingTest {
   static final Duration TTL = Duration.ofMinutes(1);
   static final Instant AT = Instant.ofEpochSecond(1_795_000_000L, 5);
   static final int ACCOUNTS = 400;
+
   /** A breaker that stays closed through every failure these tests cause on purpose. */
-  static final CircuitBreakerConfig PATIENT_BREAKER = CircuitBreakerConfig.custom()
-      .slidingWindowSize(10_000).minimumNumberOfCalls(10_000).build();
+  static final CircuitBreakerConfig PATIENT_BREAKER =
+      CircuitBreakerConfig.custom().slidingWindowSize(10_000).minimumNumberOfCalls(10_000).build();
 
   RedisServerProcess server;
   RedisClient statsClient;
@@ -65,7 +66,8 @@ class LookupBatchingTest {
     if (i % 11 == 0) {
       return CacheLookup.EMPTY;
     }
-    return new CacheLookup(i % 7 == 0 ? i : CacheLookup.NO_MARKER, new CreditSnapshot(i, false, i, AT));
+    return new CacheLookup(
+        i % 7 == 0 ? i : CacheLookup.NO_MARKER, new CreditSnapshot(i, false, i, AT));
   }
 
   static void fill(RedisCreditCache cache) throws Exception {
@@ -84,8 +86,12 @@ class LookupBatchingTest {
 
   @Test
   void concurrentLookupsOfDifferentAccountsShareMgetsAndEachGetsItsOwnAnswer() throws Exception {
-    try (RedisCreditCache cache = RedisCreditCache.builder(server.uri()).keyPrefix("batch")
-        .timeout(Duration.ofSeconds(5)).circuitBreaker(PATIENT_BREAKER).build()) {
+    try (RedisCreditCache cache =
+        RedisCreditCache.builder(server.uri())
+            .keyPrefix("batch")
+            .timeout(Duration.ofSeconds(5))
+            .circuitBreaker(PATIENT_BREAKER)
+            .build()) {
       fill(cache);
 
       long mgetsBefore = calls(stats.sync(), "mget");
@@ -97,14 +103,19 @@ class LookupBatchingTest {
         found.add(cache.lookup("acct-" + i));
       }
       for (int i = 1; i <= ACCOUNTS; i++) {
-        assertThat(found.get(i - 1).get(5, TimeUnit.SECONDS)).as("lookup of acct-" + i).isEqualTo(expected(i));
+        assertThat(found.get(i - 1).get(5, TimeUnit.SECONDS))
+            .as("lookup of acct-" + i)
+            .isEqualTo(expected(i));
       }
       long mgets = calls(stats.sync(), "mget") - mgetsBefore;
       // Fewer commands than lookups is the point; no MGET carries more than the batch limit
       // (1 alone, then 399 in batches of at most 64: 7 more, if all queued during the pause).
-      assertThat(mgets).isLessThan(ACCOUNTS / 10)
-          .isGreaterThanOrEqualTo(1 + (ACCOUNTS - 1 + RedisCreditCache.DEFAULT_LOOKUP_BATCH_MAX_ACCOUNTS - 1)
-              / RedisCreditCache.DEFAULT_LOOKUP_BATCH_MAX_ACCOUNTS);
+      assertThat(mgets)
+          .isLessThan(ACCOUNTS / 10)
+          .isGreaterThanOrEqualTo(
+              1
+                  + (ACCOUNTS - 1 + RedisCreditCache.DEFAULT_LOOKUP_BATCH_MAX_ACCOUNTS - 1)
+                      / RedisCreditCache.DEFAULT_LOOKUP_BATCH_MAX_ACCOUNTS);
 
       // Blocking callers on many threads, random accounts, repeats included: every answer is the
       // caller's own account's.
@@ -112,15 +123,18 @@ class LookupBatchingTest {
       try {
         List<Future<Integer>> checked = new ArrayList<>();
         for (int t = 0; t < 16; t++) {
-          checked.add(callers.submit(() -> {
-            int n = 0;
-            for (; n < 300; n++) {
-              int i = 1 + ThreadLocalRandom.current().nextInt(ACCOUNTS);
-              assertThat(cache.lookup("acct-" + i).get(5, TimeUnit.SECONDS)).as("lookup of acct-" + i)
-                  .isEqualTo(expected(i));
-            }
-            return n;
-          }));
+          checked.add(
+              callers.submit(
+                  () -> {
+                    int n = 0;
+                    for (; n < 300; n++) {
+                      int i = 1 + ThreadLocalRandom.current().nextInt(ACCOUNTS);
+                      assertThat(cache.lookup("acct-" + i).get(5, TimeUnit.SECONDS))
+                          .as("lookup of acct-" + i)
+                          .isEqualTo(expected(i));
+                    }
+                    return n;
+                  }));
         }
         for (Future<Integer> done : checked) {
           assertThat(done.get(60, TimeUnit.SECONDS)).isEqualTo(300);
@@ -134,8 +148,12 @@ class LookupBatchingTest {
 
   @Test
   void withBatchingOffEveryLookupIsItsOwnMget() throws Exception {
-    try (RedisCreditCache cache = RedisCreditCache.builder(server.uri()).keyPrefix("single")
-        .timeout(Duration.ofSeconds(5)).lookupBatching(false).build()) {
+    try (RedisCreditCache cache =
+        RedisCreditCache.builder(server.uri())
+            .keyPrefix("single")
+            .timeout(Duration.ofSeconds(5))
+            .lookupBatching(false)
+            .build()) {
       fill(cache);
       long mgetsBefore = calls(stats.sync(), "mget");
       List<CompletableFuture<CacheLookup>> found = new ArrayList<>();
@@ -151,28 +169,31 @@ class LookupBatchingTest {
 
   @Test
   void aFailedBatchFailsEachOfItsCallersAndBatchingRecovers() throws Exception {
-    try (RedisCreditCache cache = RedisCreditCache.builder(server.uri()).keyPrefix("denied")
-        .timeout(Duration.ofSeconds(5)).circuitBreaker(PATIENT_BREAKER).build()) {
+    try (RedisCreditCache cache =
+        RedisCreditCache.builder(server.uri())
+            .keyPrefix("denied")
+            .timeout(Duration.ofSeconds(5))
+            .circuitBreaker(PATIENT_BREAKER)
+            .build()) {
       fill(cache);
       // A real server-side error for every MGET: the ACL takes the command away from this user.
-      stats.sync().aclSetuser("default", AclSetuserArgs.Builder.removeCommand(
-          CommandType.MGET));
+      stats.sync().aclSetuser("default", AclSetuserArgs.Builder.removeCommand(CommandType.MGET));
       stats.sync().clientPause(500);
       List<CompletableFuture<CacheLookup>> found = new ArrayList<>();
       for (int i = 1; i <= ACCOUNTS; i++) {
         found.add(cache.lookup("acct-" + i));
       }
       for (CompletableFuture<CacheLookup> lookup : found) {
-        ExecutionException failure = assertThrows(ExecutionException.class,
-            () -> lookup.get(5, TimeUnit.SECONDS));
-        assertThat(failure.getCause()).isInstanceOf(RedisCacheException.class)
+        ExecutionException failure =
+            assertThrows(ExecutionException.class, () -> lookup.get(5, TimeUnit.SECONDS));
+        assertThat(failure.getCause())
+            .isInstanceOf(RedisCacheException.class)
             .hasMessageContaining("NOPERM");
       }
       assertThat(cache.stats().failures()).isEqualTo(ACCOUNTS);
       assertThat(rejectedCalls(stats.sync(), "mget")).isPositive().isLessThan(ACCOUNTS / 10);
 
-      stats.sync().aclSetuser("default", AclSetuserArgs.Builder.addCommand(
-          CommandType.MGET));
+      stats.sync().aclSetuser("default", AclSetuserArgs.Builder.addCommand(CommandType.MGET));
       found.clear();
       for (int i = 1; i <= ACCOUNTS; i++) {
         found.add(cache.lookup("acct-" + i));
@@ -186,9 +207,13 @@ class LookupBatchingTest {
   @Test
   void theBudgetBoundsEveryCallerAlsoThoseQueuedBehindAStuckBatch() throws Exception {
     long budgetMillis = 200;
-    try (RedisCreditCache cache = RedisCreditCache.builder(server.uri()).keyPrefix("stuck")
-        .timeout(Duration.ofMillis(budgetMillis)).circuitBreaker(PATIENT_BREAKER).lookupBatchesInFlight(1)
-        .build()) {
+    try (RedisCreditCache cache =
+        RedisCreditCache.builder(server.uri())
+            .keyPrefix("stuck")
+            .timeout(Duration.ofMillis(budgetMillis))
+            .circuitBreaker(PATIENT_BREAKER)
+            .lookupBatchesInFlight(1)
+            .build()) {
       cache.putSnapshot("acct-1", expected(1).snapshot(), TTL).get(5, TimeUnit.SECONDS);
       stats.sync().clientPause(3000);
       long pausedAt = System.nanoTime();
@@ -198,32 +223,47 @@ class LookupBatchingTest {
         for (int k = 0; k < 10; k++) {
           long start = System.nanoTime();
           CompletableFuture<Long> took = new CompletableFuture<>();
-          cache.lookup("acct-" + (wave * 10 + k + 1)).whenComplete((value, error) -> {
-            if (error instanceof RedisCacheException && error.getMessage().contains("no answer within 200 ms")) {
-              took.complete(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
-            } else {
-              took.completeExceptionally(new AssertionError("expected a timeout, got " + value + " / " + error));
-            }
-          });
+          cache
+              .lookup("acct-" + (wave * 10 + k + 1))
+              .whenComplete(
+                  (value, error) -> {
+                    if (error instanceof RedisCacheException
+                        && error.getMessage().contains("no answer within 200 ms")) {
+                      took.complete(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+                    } else {
+                      took.completeExceptionally(
+                          new AssertionError("expected a timeout, got " + value + " / " + error));
+                    }
+                  });
           tookMillis.put(wave * 10 + k, took);
         }
         Thread.sleep(50);
       }
       for (var entry : tookMillis.entrySet()) {
         // Slack for a two-core machine shared with parallel builds; far below the 3 s pause.
-        assertThat(entry.getValue().get(5, TimeUnit.SECONDS)).as("caller " + entry.getKey())
+        assertThat(entry.getValue().get(5, TimeUnit.SECONDS))
+            .as("caller " + entry.getKey())
             .isBetween(budgetMillis - 5, budgetMillis + 1000);
       }
       assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - pausedAt)).isLessThan(2500);
-      await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100)).ignoreExceptions().untilAsserted(() ->
-          assertThat(cache.lookup("acct-1").get(5, TimeUnit.SECONDS)).isEqualTo(expected(1)));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .pollInterval(Duration.ofMillis(100))
+          .ignoreExceptions()
+          .untilAsserted(
+              () ->
+                  assertThat(cache.lookup("acct-1").get(5, TimeUnit.SECONDS))
+                      .isEqualTo(expected(1)));
     }
   }
 
   @Test
   void aLoneLookupIsSentAtOnceWithoutWaitingForCompany() throws Exception {
-    try (RedisCreditCache cache = RedisCreditCache.builder(server.uri()).keyPrefix("lone")
-        .timeout(Duration.ofSeconds(5)).build()) {
+    try (RedisCreditCache cache =
+        RedisCreditCache.builder(server.uri())
+            .keyPrefix("lone")
+            .timeout(Duration.ofSeconds(5))
+            .build()) {
       fill(cache);
       for (int i = 1; i <= 20; i++) {
         long mgetsBefore = calls(stats.sync(), "mget");

@@ -30,6 +30,7 @@ class NearCacheCoherenceTest {
 
   /** The bound docs/redis.md states for the invalidation path (subscription up). */
   static final long STATED_BOUND_MS = 250;
+
   static final Duration TTL = Duration.ofMinutes(1);
   static final String URI = StandaloneRedisCreditCacheTest.URI;
 
@@ -57,7 +58,10 @@ class NearCacheCoherenceTest {
   RedisCreditCache.Builder gateway() {
     // A long near-cache TTL, so only an invalidation message can explain a fresh read; a generous
     // budget, since this test measures coherence, not the budget.
-    return RedisCreditCache.builder(client).keyPrefix(prefix).timeout(Duration.ofSeconds(2)).nearCache(true)
+    return RedisCreditCache.builder(client)
+        .keyPrefix(prefix)
+        .timeout(Duration.ofSeconds(2))
+        .nearCache(true)
         .nearCacheTtl(Duration.ofMinutes(1));
   }
 
@@ -68,7 +72,8 @@ class NearCacheCoherenceTest {
   @Test
   void writeThroughOneGatewayIsSeenByTheOtherWithinTheStatedBound() throws Exception {
     List<Long> micros = new ArrayList<>();
-    try (RedisCreditCache a = gateway().build(); RedisCreditCache b = gateway().build()) {
+    try (RedisCreditCache a = gateway().build();
+        RedisCreditCache b = gateway().build()) {
       for (int round = 1; round <= 200; round++) {
         String account = "acct-" + (round % 10);
         long version = round;
@@ -78,7 +83,9 @@ class NearCacheCoherenceTest {
         switch (round % 4) {
           case 0 -> {
             a.putSnapshot(account, snapshot(round, version), TTL).get(1, TimeUnit.SECONDS);
-            micros.add(visibleAfter(b, account, l -> l.snapshot() != null && l.snapshot().version() == version));
+            micros.add(
+                visibleAfter(
+                    b, account, l -> l.snapshot() != null && l.snapshot().version() == version));
           }
           case 1 -> {
             a.setBlocked(account, version, TTL).get(1, TimeUnit.SECONDS);
@@ -102,15 +109,18 @@ class NearCacheCoherenceTest {
     long p50 = micros.get(micros.size() / 2);
     long p99 = micros.get(micros.size() * 99 / 100);
     long max = micros.getLast();
-    System.out.printf("near cache: write visible on the other gateway after p50 %d us, p99 %d us, max %d us (%d writes)%n",
+    System.out.printf(
+        "near cache: write visible on the other gateway after p50 %d us, p99 %d us, max %d us (%d writes)%n",
         p50, p99, max, micros.size());
     assertThat(p99).isLessThanOrEqualTo(TimeUnit.MILLISECONDS.toMicros(STATED_BOUND_MS));
-    // A descheduled thread on a loaded two-core machine may stall one round; never past the default TTL.
+    // A descheduled thread on a loaded two-core machine may stall one round; never past the default
+    // TTL.
     assertThat(max).isLessThan(RedisCreditCache.DEFAULT_NEAR_CACHE_TTL.toNanos() / 1000);
   }
 
   /** Microseconds from now until {@code b} returns a lookup that {@code fresh} accepts. */
-  private static long visibleAfter(RedisCreditCache b, String account, Predicate<CacheLookup> fresh) throws Exception {
+  private static long visibleAfter(RedisCreditCache b, String account, Predicate<CacheLookup> fresh)
+      throws Exception {
     long start = System.nanoTime();
     long deadline = start + TimeUnit.SECONDS.toNanos(5);
     while (System.nanoTime() < deadline) {
@@ -139,7 +149,9 @@ class NearCacheCoherenceTest {
     }
   }
 
-  /** A write nobody announced (an operator with redis-cli) is seen once the near-cache TTL passes. */
+  /**
+   * A write nobody announced (an operator with redis-cli) is seen once the near-cache TTL passes.
+   */
   @Test
   void unannouncedWriteIsSeenAfterTheNearCacheTtl() throws Exception {
     AtomicLong now = new AtomicLong();
@@ -160,10 +172,18 @@ class NearCacheCoherenceTest {
   @Test
   void droppedSubscriptionStopsTheNearCacheUntilResubscribed() throws Exception {
     try (RedisServerProcess server = RedisServerProcess.start();
-         RedisCreditCache a = RedisCreditCache.builder(server.uri()).keyPrefix(prefix).timeout(Duration.ofSeconds(2))
-             .nearCache(true).nearCacheTtl(Duration.ofMinutes(1)).build();
-         RedisCreditCache b = RedisCreditCache.builder(server.uri()).keyPrefix(prefix).timeout(Duration.ofSeconds(2))
-             .build()) {
+        RedisCreditCache a =
+            RedisCreditCache.builder(server.uri())
+                .keyPrefix(prefix)
+                .timeout(Duration.ofSeconds(2))
+                .nearCache(true)
+                .nearCacheTtl(Duration.ofMinutes(1))
+                .build();
+        RedisCreditCache b =
+            RedisCreditCache.builder(server.uri())
+                .keyPrefix(prefix)
+                .timeout(Duration.ofSeconds(2))
+                .build()) {
       a.putSnapshot("acct", snapshot(5, 1), TTL).get(1, TimeUnit.SECONDS);
       a.lookup("acct").get(1, TimeUnit.SECONDS);
       assertThat(a.nearCacheActive()).isTrue();
@@ -174,13 +194,20 @@ class NearCacheCoherenceTest {
       } finally {
         admin.shutdown(Duration.ZERO, Duration.ofSeconds(2));
       }
-      await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(5))
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .pollInterval(Duration.ofMillis(5))
           .until(() -> a.stats().nearSubscriptionDrops() == 1);
-      await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20)).until(a::nearCacheActive);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .pollInterval(Duration.ofMillis(20))
+          .until(a::nearCacheActive);
       // Resubscribed: the next write through another gateway reaches it again.
       a.lookup("acct").get(1, TimeUnit.SECONDS);
       b.putSnapshot("acct", snapshot(9, 2), TTL).get(1, TimeUnit.SECONDS);
-      await().atMost(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(1))
+      await()
+          .atMost(Duration.ofSeconds(1))
+          .pollInterval(Duration.ofMillis(1))
           .until(() -> a.lookup("acct").get(1, TimeUnit.SECONDS).snapshot().version() == 2);
     }
   }

@@ -6,7 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** A real Redis Cluster of three masters on loopback ports, made with redis-cli --cluster create. */
+/**
+ * A real Redis Cluster of three masters on loopback ports, made with redis-cli --cluster create.
+ */
 final class RedisClusterProcess implements AutoCloseable {
 
   private final List<RedisServerProcess> nodes = new ArrayList<>();
@@ -16,8 +18,15 @@ final class RedisClusterProcess implements AutoCloseable {
     RedisClusterProcess cluster = new RedisClusterProcess();
     try {
       for (int i = 0; i < 3; i++) {
-        cluster.nodes.add(RedisServerProcess.startOnPort(RedisServerProcess.freeClusterPort(), "--cluster-enabled", "yes",
-            "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"));
+        cluster.nodes.add(
+            RedisServerProcess.startOnPort(
+                RedisServerProcess.freeClusterPort(),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "2000"));
       }
       List<String> create = new ArrayList<>(List.of("redis-cli", "--cluster", "create"));
       for (RedisServerProcess node : cluster.nodes) {
@@ -46,7 +55,8 @@ final class RedisClusterProcess implements AutoCloseable {
     while (System.nanoTime() < deadline) {
       boolean ok = true;
       for (RedisServerProcess node : nodes) {
-        String info = run(List.of("redis-cli", "-p", Integer.toString(node.port()), "cluster", "info"));
+        String info =
+            run(List.of("redis-cli", "-p", Integer.toString(node.port()), "cluster", "info"));
         ok &= info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3");
       }
       if (ok) {

@@ -35,8 +35,12 @@ import org.junit.jupiter.api.Test;
 class RedisFaultTest {
 
   static final Duration BUDGET = Duration.ofMillis(100);
-  /** Scheduling allowance on a shared two-core machine; the budget itself is enforced by a timer. */
+
+  /**
+   * Scheduling allowance on a shared two-core machine; the budget itself is enforced by a timer.
+   */
   static final long SLACK_MS = 75;
+
   /**
    * The odd call is descheduled or caught in a GC pause on a loaded two-core machine (seen even
    * while the breaker is open and the call never touches the network), so the maximum gets this
@@ -44,11 +48,16 @@ class RedisFaultTest {
    * waited (Lettuce's 60 s default, a TCP connect timeout) would fail both by far.
    */
   static final long STALL_MS = 1000;
+
   static final Duration BREAKER_OPEN = Duration.ofMillis(300);
 
-  /** The back-fill stored a zero balance and the guard then set the blocked marker: both live in Redis. */
+  /**
+   * The back-fill stored a zero balance and the guard then set the blocked marker: both live in
+   * Redis.
+   */
   static final Admission.Reason[] FROM_REDIS_DENIALS = {
-      Admission.Reason.DENIED_BLOCKED_MARKER, Admission.Reason.DENIED_NON_POSITIVE_BALANCE};
+    Admission.Reason.DENIED_BLOCKED_MARKER, Admission.Reason.DENIED_NON_POSITIVE_BALANCE
+  };
 
   RedisServerProcess server;
   RedisCreditCache cache;
@@ -59,17 +68,23 @@ class RedisFaultTest {
   @BeforeEach
   void start() {
     server = RedisServerProcess.start();
-    cache = RedisCreditCache.builder(server.uri()).keyPrefix("fault").timeout(BUDGET)
-        .breakerOpenDuration(BREAKER_OPEN).build();
-    guard = CreditBalanceGuard.builder()
-        .cache(cache)
-        .cacheTimeout(BUDGET)
-        .snapshotProvider(account -> {
-          storeFetches.incrementAndGet();
-          return Optional.ofNullable(balances.get(account))
-              .map(credit -> new CreditSnapshot(credit, false, 1, Instant.now()));
-        })
-        .build();
+    cache =
+        RedisCreditCache.builder(server.uri())
+            .keyPrefix("fault")
+            .timeout(BUDGET)
+            .breakerOpenDuration(BREAKER_OPEN)
+            .build();
+    guard =
+        CreditBalanceGuard.builder()
+            .cache(cache)
+            .cacheTimeout(BUDGET)
+            .snapshotProvider(
+                account -> {
+                  storeFetches.incrementAndGet();
+                  return Optional.ofNullable(balances.get(account))
+                      .map(credit -> new CreditSnapshot(credit, false, 1, Instant.now()));
+                })
+            .build();
   }
 
   @AfterEach
@@ -86,21 +101,30 @@ class RedisFaultTest {
 
     server.kill();
     List<Long> millis = hammer(Duration.ofMillis(1500));
-    assertThat(overBudget(millis)).as("share of guard calls over budget + slack while Redis is dead")
+    assertThat(overBudget(millis))
+        .as("share of guard calls over budget + slack while Redis is dead")
         .isLessThanOrEqualTo(0.01);
-    assertThat(millis.getLast()).as("slowest guard call while Redis is dead, ms")
+    assertThat(millis.getLast())
+        .as("slowest guard call while Redis is dead, ms")
         .isLessThanOrEqualTo(BUDGET.toMillis() + STALL_MS);
-    assertThat(cache.circuitBreaker().getState()).isIn(CircuitBreaker.State.OPEN, CircuitBreaker.State.HALF_OPEN);
+    assertThat(cache.circuitBreaker().getState())
+        .isIn(CircuitBreaker.State.OPEN, CircuitBreaker.State.HALF_OPEN);
     assertThat(cache.stats().rejected()).isPositive();
     assertOpenBreakerFailsInMicroseconds();
 
     server.restart();
     long restarted = System.nanoTime();
-    await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).untilAsserted(() -> {
-      assertThat(guard.check(BillingContext.forAccount("broke")).reason()).isIn(FROM_REDIS_DENIALS);
-      assertThat(cache.circuitBreaker().getState()).isEqualTo(CircuitBreaker.State.CLOSED);
-    });
-    System.out.printf("decisions from Redis again %d ms after the restart%n",
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(20))
+        .untilAsserted(
+            () -> {
+              assertThat(guard.check(BillingContext.forAccount("broke")).reason())
+                  .isIn(FROM_REDIS_DENIALS);
+              assertThat(cache.circuitBreaker().getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+            });
+    System.out.printf(
+        "decisions from Redis again %d ms after the restart%n",
         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - restarted));
     assertDecisionsComeFromRedis();
   }
@@ -114,23 +138,33 @@ class RedisFaultTest {
     CompletableFuture<?> lookup = cache.lookup("rich");
     Throwable failure = lookup.handle((value, error) -> error).get(5, TimeUnit.SECONDS);
     long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-    assertThat(failure).isInstanceOf(RedisCacheException.class).hasMessageContaining("no answer within 100 ms");
+    assertThat(failure)
+        .isInstanceOf(RedisCacheException.class)
+        .hasMessageContaining("no answer within 100 ms");
     assertThat(tookMs).isBetween(BUDGET.toMillis() - 5, BUDGET.toMillis() + SLACK_MS);
 
     List<Long> millis = hammer(Duration.ofMillis(1500));
-    assertThat(overBudget(millis)).as("share of guard calls over budget + slack while Redis hangs")
+    assertThat(overBudget(millis))
+        .as("share of guard calls over budget + slack while Redis hangs")
         .isLessThanOrEqualTo(0.01);
-    assertThat(millis.getLast()).as("slowest guard call while Redis hangs, ms")
+    assertThat(millis.getLast())
+        .as("slowest guard call while Redis hangs, ms")
         .isLessThanOrEqualTo(BUDGET.toMillis() + STALL_MS);
     assertThat(cache.stats().timeouts()).isPositive();
-    assertThat(cache.circuitBreaker().getState()).isIn(CircuitBreaker.State.OPEN, CircuitBreaker.State.HALF_OPEN);
+    assertThat(cache.circuitBreaker().getState())
+        .isIn(CircuitBreaker.State.OPEN, CircuitBreaker.State.HALF_OPEN);
     assertOpenBreakerFailsInMicroseconds();
 
     server.signal("CONT");
-    await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).untilAsserted(() -> {
-      assertThat(guard.check(BillingContext.forAccount("broke")).reason()).isIn(FROM_REDIS_DENIALS);
-      assertThat(cache.circuitBreaker().getState()).isEqualTo(CircuitBreaker.State.CLOSED);
-    });
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(20))
+        .untilAsserted(
+            () -> {
+              assertThat(guard.check(BillingContext.forAccount("broke")).reason())
+                  .isIn(FROM_REDIS_DENIALS);
+              assertThat(cache.circuitBreaker().getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+            });
     assertDecisionsComeFromRedis();
   }
 
@@ -140,19 +174,23 @@ class RedisFaultTest {
    * back-fill may itself miss the budget and the next call then fetches again.
    */
   private void assertDecisionsComeFromRedis() {
-    await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).untilAsserted(() -> {
-      guard.check(BillingContext.forAccount("broke"));
-      guard.check(BillingContext.forAccount("rich"));
-      int fetches = storeFetches.get();
-      for (int i = 0; i < 20; i++) {
-        assertThat(guard.check(BillingContext.forAccount("broke")).reason()).isIn(FROM_REDIS_DENIALS);
-        assertThat(guard.check(BillingContext.forAccount("rich")).reason())
-            .isEqualTo(Admission.Reason.BALANCE_POSITIVE);
-      }
-      assertThat(storeFetches.get()).isEqualTo(fetches);
-    });
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(50))
+        .untilAsserted(
+            () -> {
+              guard.check(BillingContext.forAccount("broke"));
+              guard.check(BillingContext.forAccount("rich"));
+              int fetches = storeFetches.get();
+              for (int i = 0; i < 20; i++) {
+                assertThat(guard.check(BillingContext.forAccount("broke")).reason())
+                    .isIn(FROM_REDIS_DENIALS);
+                assertThat(guard.check(BillingContext.forAccount("rich")).reason())
+                    .isEqualTo(Admission.Reason.BALANCE_POSITIVE);
+              }
+              assertThat(storeFetches.get()).isEqualTo(fetches);
+            });
   }
-
 
   private static double overBudget(List<Long> sortedMillis) {
     long over = sortedMillis.stream().filter(ms -> ms > BUDGET.toMillis() + SLACK_MS).count();
@@ -173,18 +211,22 @@ class RedisFaultTest {
       List<Future<?>> callers = new ArrayList<>();
       for (int t = 0; t < 4; t++) {
         String account = t % 2 == 0 ? "broke" : "rich";
-        Admission.Reason expected = t % 2 == 0 ? Admission.Reason.DENIED_RECENT_DENIAL
-            : Admission.Reason.FAIL_OPEN_CACHE_ERROR;
-        callers.add(pool.submit(() -> {
-          while (System.nanoTime() < end) {
-            long start = System.nanoTime();
-            Admission admission = guard.check(BillingContext.forAccount(account));
-            long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-            millis.add(took);
-            assertThat(admission.reason()).isEqualTo(expected);
-          }
-          return null;
-        }));
+        Admission.Reason expected =
+            t % 2 == 0
+                ? Admission.Reason.DENIED_RECENT_DENIAL
+                : Admission.Reason.FAIL_OPEN_CACHE_ERROR;
+        callers.add(
+            pool.submit(
+                () -> {
+                  while (System.nanoTime() < end) {
+                    long start = System.nanoTime();
+                    Admission admission = guard.check(BillingContext.forAccount(account));
+                    long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                    millis.add(took);
+                    assertThat(admission.reason()).isEqualTo(expected);
+                  }
+                  return null;
+                }));
       }
       for (Future<?> caller : callers) {
         caller.get(30, TimeUnit.SECONDS);
@@ -195,8 +237,13 @@ class RedisFaultTest {
     assertThat(millis).hasSizeGreaterThan(100);
     List<Long> all = new ArrayList<>(millis);
     Collections.sort(all);
-    System.out.printf("%d guard calls: p50 %d ms, p99 %d ms, p99.9 %d ms, max %d ms%n", all.size(),
-        all.get(all.size() / 2), all.get(all.size() * 99 / 100), all.get(all.size() * 999 / 1000), all.getLast());
+    System.out.printf(
+        "%d guard calls: p50 %d ms, p99 %d ms, p99.9 %d ms, max %d ms%n",
+        all.size(),
+        all.get(all.size() / 2),
+        all.get(all.size() * 99 / 100),
+        all.get(all.size() * 999 / 1000),
+        all.getLast());
     return all;
   }
 
@@ -215,12 +262,14 @@ class RedisFaultTest {
     int failedOpen = 0;
     start = System.nanoTime();
     for (int i = 0; i < calls; i++) {
-      if (guard.check(BillingContext.forAccount("rich")).reason() == Admission.Reason.FAIL_OPEN_CACHE_ERROR) {
+      if (guard.check(BillingContext.forAccount("rich")).reason()
+          == Admission.Reason.FAIL_OPEN_CACHE_ERROR) {
         failedOpen++;
       }
     }
     long guardNanos = (System.nanoTime() - start) / calls;
-    System.out.printf("breaker open: lookup fails in %d ns, guard.check fails open in %d ns (averages)%n",
+    System.out.printf(
+        "breaker open: lookup fails in %d ns, guard.check fails open in %d ns (averages)%n",
         lookupNanos, guardNanos);
     assertThat(failedAtOnce).isEqualTo(calls);
     assertThat(failedOpen).isEqualTo(calls);
@@ -231,5 +280,4 @@ class RedisFaultTest {
     assertThat(guardNanos).isLessThan(TimeUnit.MICROSECONDS.toNanos(500));
     cache.circuitBreaker().transitionToOpenState();
   }
-
 }

@@ -39,9 +39,11 @@ final class RedisServerProcess implements AutoCloseable {
   static void assumeInstalled() {
     boolean installed = which("redis-server") && which("redis-cli");
     if (!installed && "true".equalsIgnoreCase(System.getenv("CI"))) {
-      fail("redis-server and redis-cli must be installed when CI=true (apt-get install redis-server)");
+      fail(
+          "redis-server and redis-cli must be installed when CI=true (apt-get install redis-server)");
     }
-    Assumptions.assumeTrue(installed,
+    Assumptions.assumeTrue(
+        installed,
         "skipped: redis-server / redis-cli not installed (apt-get install redis-server); never skipped with CI=true");
   }
 
@@ -89,20 +91,35 @@ final class RedisServerProcess implements AutoCloseable {
   }
 
   void signal(String signal) throws IOException, InterruptedException {
-    Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).inheritIO().start();
+    Process kill =
+        new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).inheritIO().start();
     kill.waitFor(10, TimeUnit.SECONDS);
   }
 
   private void startProcess() {
-    List<String> command = new ArrayList<>(List.of("redis-server", "--port", Integer.toString(port),
-        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir.toString(),
-        "--protected-mode", "no"));
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                "redis-server",
+                "--port",
+                Integer.toString(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                dir.toString(),
+                "--protected-mode",
+                "no"));
     command.addAll(extraArgs);
     try {
-      process = new ProcessBuilder(command)
-          .redirectErrorStream(true)
-          .redirectOutput(dir.resolve("redis-" + port + ".log").toFile())
-          .start();
+      process =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(dir.resolve("redis-" + port + ".log").toFile())
+              .start();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -118,7 +135,8 @@ final class RedisServerProcess implements AutoCloseable {
         throw new IllegalStateException(e);
       }
     }
-    throw new IllegalStateException("redis-server on port " + port + " did not answer PING within 10 s");
+    throw new IllegalStateException(
+        "redis-server on port " + port + " did not answer PING within 10 s");
   }
 
   private boolean ping() {
@@ -144,7 +162,10 @@ final class RedisServerProcess implements AutoCloseable {
       }
     }
     try (var files = Files.walk(dir)) {
-      files.sorted((a, b) -> b.getNameCount() - a.getNameCount()).map(Path::toFile).forEach(File::delete);
+      files
+          .sorted((a, b) -> b.getNameCount() - a.getNameCount())
+          .map(Path::toFile)
+          .forEach(File::delete);
     } catch (IOException ignored) {
       // A leftover temp directory does no harm.
     }
@@ -161,7 +182,8 @@ final class RedisServerProcess implements AutoCloseable {
   static int freeClusterPort() throws IOException {
     for (int attempt = 0; attempt < 100; attempt++) {
       int port = 20000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(30000);
-      try (ServerSocket a = new ServerSocket(port); ServerSocket b = new ServerSocket(port + 10000)) {
+      try (ServerSocket a = new ServerSocket(port);
+          ServerSocket b = new ServerSocket(port + 10000)) {
         return port;
       } catch (IOException busy) {
         // Try another.

@@ -4,7 +4,10 @@ import dev.creditgate.AbstractSnapshotPublisherTest;
 import dev.creditgate.CreditCache;
 import org.junit.jupiter.api.Nested;
 
-/** Core's {@code SnapshotPublisher} contract on Redis: standalone, with the near cache, and a cluster. */
+/**
+ * Core's {@code SnapshotPublisher} contract on Redis: standalone, with the near cache, and a
+ * cluster.
+ */
 class RedisSnapshotPublisherTest {
 
   abstract static class OnRedis extends AbstractSnapshotPublisherTest {

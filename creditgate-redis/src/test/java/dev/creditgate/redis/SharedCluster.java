@@ -13,8 +13,7 @@ final class SharedCluster {
   private static RedisClusterProcess cluster;
   private static RedisClusterClient client;
 
-  private SharedCluster() {
-  }
+  private SharedCluster() {}
 
   /** The cluster's client; skips the test (or fails on CI) when redis-server is missing. */
   static synchronized RedisClusterClient client() throws Exception {
@@ -24,10 +23,13 @@ final class SharedCluster {
       // Not REJECT_COMMANDS: Lettuce opens node connections lazily and would reject the first
       // command routed to each node. The cache's own time budget bounds queued commands instead.
       client = RedisClusterClient.create(RedisURI.create(cluster.uri()));
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-        cluster.close();
-      }));
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+                    cluster.close();
+                  }));
     }
     return client;
   }

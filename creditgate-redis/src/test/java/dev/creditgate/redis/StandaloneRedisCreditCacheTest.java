@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 /** {@link RedisCreditCache} on the shared standalone Redis ({@code CREDITGATE_REDIS_URI}). */
 class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
 
-  static final String URI = System.getenv().getOrDefault("CREDITGATE_REDIS_URI", "redis://127.0.0.1:6379");
+  static final String URI =
+      System.getenv().getOrDefault("CREDITGATE_REDIS_URI", "redis://127.0.0.1:6379");
 
   /** A budget for tests about behaviour, not timing, on a machine shared with parallel builds. */
   static final Duration PATIENT = Duration.ofSeconds(2);
@@ -55,7 +56,8 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
   @Test
   void lookupIsExactlyOneCommandOnTheServer() throws Exception {
     try (RedisServerProcess server = RedisServerProcess.start();
-         RedisCreditCache own = RedisCreditCache.builder(server.uri()).keyPrefix(prefix).timeout(PATIENT).build()) {
+        RedisCreditCache own =
+            RedisCreditCache.builder(server.uri()).keyPrefix(prefix).timeout(PATIENT).build()) {
       RedisClient statsClient = RedisClient.create(server.uri());
       try (StatefulRedisConnection<String, String> stats = statsClient.connect()) {
         own.putSnapshot("acct", snapshot(10, 1), TTL).get(1, TimeUnit.SECONDS);
@@ -66,12 +68,13 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
 
         assertThat(found).isEqualTo(new CacheLookup(1, snapshot(10, 1)));
         Map<String, Long> delta = new HashMap<>();
-        after.forEach((command, calls) -> {
-          long diff = calls - before.getOrDefault(command, 0L);
-          if (diff != 0 && !command.equals("info")) {
-            delta.put(command, diff);
-          }
-        });
+        after.forEach(
+            (command, calls) -> {
+              long diff = calls - before.getOrDefault(command, 0L);
+              if (diff != 0 && !command.equals("info")) {
+                delta.put(command, diff);
+              }
+            });
         assertThat(delta).isEqualTo(Map.of("mget", 1L));
       } finally {
         statsClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
@@ -84,7 +87,8 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
     for (String line : commands.info("commandstats").split("\r?\n")) {
       if (line.startsWith("cmdstat_")) {
         String name = line.substring("cmdstat_".length(), line.indexOf(':'));
-        String count = line.substring(line.indexOf("calls=") + 6, line.indexOf(',', line.indexOf("calls=")));
+        String count =
+            line.substring(line.indexOf("calls=") + 6, line.indexOf(',', line.indexOf("calls=")));
         calls.put(name, Long.parseLong(count));
       }
     }
@@ -94,7 +98,8 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
   @Test
   void scriptsRunByShaAndAreReloadedAfterScriptFlush() throws Exception {
     try (RedisServerProcess server = RedisServerProcess.start();
-         RedisCreditCache own = RedisCreditCache.builder(server.uri()).keyPrefix(prefix).timeout(PATIENT).build()) {
+        RedisCreditCache own =
+            RedisCreditCache.builder(server.uri()).keyPrefix(prefix).timeout(PATIENT).build()) {
       RedisClient statsClient = RedisClient.create(server.uri());
       try (StatefulRedisConnection<String, String> stats = statsClient.connect()) {
         assertThat(own.putSnapshot("acct", snapshot(10, 1), TTL).get(1, TimeUnit.SECONDS)).isTrue();
@@ -108,7 +113,8 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
         assertThat(own.putSnapshot("acct", snapshot(10, 3), TTL).get(1, TimeUnit.SECONDS)).isTrue();
         assertThat(own.putSnapshot("acct", snapshot(10, 4), TTL).get(1, TimeUnit.SECONDS)).isTrue();
         Map<String, Long> after = commandCalls(stats.sync());
-        // One NOSCRIPT answered by one EVAL, which caches the script: the next write is EVALSHA again.
+        // One NOSCRIPT answered by one EVAL, which caches the script: the next write is EVALSHA
+        // again.
         assertThat(after.get("eval") - loaded.getOrDefault("eval", 0L)).isEqualTo(1);
         assertThat(after.get("evalsha") - loaded.get("evalsha")).isEqualTo(2);
         assertThat(own.lookup("acct").get(1, TimeUnit.SECONDS).snapshot().version()).isEqualTo(4);
@@ -121,19 +127,22 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
   @Test
   void cacheOnCallersConnectionLeavesItOpen() throws Exception {
     try (StatefulRedisConnection<String, String> mine = client.connect()) {
-      RedisCreditCache onMine = RedisCreditCache.builder(mine).keyPrefix(prefix).timeout(PATIENT).build();
+      RedisCreditCache onMine =
+          RedisCreditCache.builder(mine).keyPrefix(prefix).timeout(PATIENT).build();
       onMine.putSnapshot("acct", snapshot(3, 1), TTL).get(1, TimeUnit.SECONDS);
       onMine.close();
       assertThat(mine.isOpen()).isTrue();
       assertThat(mine.sync().get(prefix + ":{acct}:snapshot")).startsWith("1|1|3|0|");
       assertThatThrownBy(() -> onMine.lookup("acct").get(1, TimeUnit.SECONDS))
-          .hasCauseInstanceOf(RedisCacheException.class).hasMessageContaining("closed");
+          .hasCauseInstanceOf(RedisCacheException.class)
+          .hasMessageContaining("closed");
     }
   }
 
   @Test
   void cacheFromUriOwnsAndClosesItsClient() throws Exception {
-    RedisCreditCache fromUri = RedisCreditCache.builder(URI).keyPrefix(prefix).timeout(PATIENT).build();
+    RedisCreditCache fromUri =
+        RedisCreditCache.builder(URI).keyPrefix(prefix).timeout(PATIENT).build();
     fromUri.putSnapshot("acct", snapshot(3, 1), TTL).get(1, TimeUnit.SECONDS);
     fromUri.close();
     fromUri.close();
@@ -142,38 +151,49 @@ class StandaloneRedisCreditCacheTest extends AbstractRedisCreditCacheTest {
 
   @Test
   void builderRejectsBadOptionsNamingTheValue() {
-    assertThatThrownBy(() -> RedisCreditCache.builder("http://nope")).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> RedisCreditCache.builder("http://nope"))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("'http://nope'");
     assertThatThrownBy(() -> RedisCreditCache.builder(client).keyPrefix("bad prefix"))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'bad prefix'");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'bad prefix'");
     assertThatThrownBy(() -> RedisCreditCache.builder(client).keyPrefix("a{b}"))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'a{b}'");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'a{b}'");
     assertThatThrownBy(() -> RedisCreditCache.builder(client).timeout(Duration.ZERO))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("timeout must be positive, but was PT0S");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("timeout must be positive, but was PT0S");
     assertThatThrownBy(() -> RedisCreditCache.builder(client).nearCacheTtl(Duration.ofMillis(-5)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("PT-0.005S");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("PT-0.005S");
     assertThatThrownBy(() -> RedisCreditCache.builder(client).nearCacheMaximumSize(0))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("but was 0");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("but was 0");
     assertThatThrownBy(() -> RedisCreditCache.builder(client).lookupBatchMaxAccounts(0))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lookupBatchMaxAccounts")
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("lookupBatchMaxAccounts")
         .hasMessageContaining("but was 0");
     assertThatThrownBy(() -> RedisCreditCache.builder(client).lookupBatchesInFlight(65))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lookupBatchesInFlight")
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("lookupBatchesInFlight")
         .hasMessageContaining("but was 65");
     assertThatThrownBy(() -> RedisCreditCache.builder(rawConnection).nearCache(true).build())
-        .isInstanceOf(IllegalStateException.class).hasMessageContaining("nearCache");
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("nearCache");
   }
 
   @Test
   void unreachableRedisAtBuildIsAClearError() throws Exception {
     int port = RedisServerProcess.freePort();
     assertThatThrownBy(() -> RedisCreditCache.builder("redis://127.0.0.1:" + port).build())
-        .isInstanceOf(RedisCacheException.class).hasMessageContaining("cannot connect");
+        .isInstanceOf(RedisCacheException.class)
+        .hasMessageContaining("cannot connect");
   }
 
   @Test
   void defaultsAreTheGuardsBudgetAndPrefix() {
-    assertThat(RedisCreditCache.DEFAULT_TIMEOUT).isEqualTo(dev.creditgate.CreditBalanceGuard.DEFAULT_CACHE_TIMEOUT);
+    assertThat(RedisCreditCache.DEFAULT_TIMEOUT)
+        .isEqualTo(dev.creditgate.CreditBalanceGuard.DEFAULT_CACHE_TIMEOUT);
     try (RedisCreditCache defaults = RedisCreditCache.builder(client).build()) {
       assertThat(defaults.snapshotKey("a")).isEqualTo("creditgate:{a}:snapshot");
       assertThat(defaults.invalidationChannel()).isEqualTo("creditgate:invalidations");

@@ -101,14 +101,20 @@ final class SimHandler implements HttpHandler {
     switch (path) {
       case "/v1/chat/completions" -> {
         if (!method.equals("POST")) {
-          sendError(ex, 405, "Method " + method + " is not allowed; use POST", null, "method_not_allowed");
+          sendError(
+              ex,
+              405,
+              "Method " + method + " is not allowed; use POST",
+              null,
+              "method_not_allowed");
         } else if (authorized(ex)) {
           chat(ex);
         }
       }
       case "/v1/models" -> {
         if (!method.equals("GET")) {
-          sendError(ex, 405, "Method " + method + " is not allowed; use GET", null, "method_not_allowed");
+          sendError(
+              ex, 405, "Method " + method + " is not allowed; use GET", null, "method_not_allowed");
         } else if (authorized(ex)) {
           models(ex);
         }
@@ -116,7 +122,12 @@ final class SimHandler implements HttpHandler {
       case "/sim/stats" -> sendJson(ex, 200, statsJson());
       case "/sim/stats/reset" -> {
         if (!method.equals("POST")) {
-          sendError(ex, 405, "Method " + method + " is not allowed; use POST", null, "method_not_allowed");
+          sendError(
+              ex,
+              405,
+              "Method " + method + " is not allowed; use POST",
+              null,
+              "method_not_allowed");
         } else {
           stats.reset();
           sendJson(ex, 200, statsJson());
@@ -132,7 +143,8 @@ final class SimHandler implements HttpHandler {
         if (!path.startsWith("/v1/models/")) {
           sendError(ex, 404, "Unknown path " + path + " (SIMULATED upstream)", null, "not_found");
         } else if (!method.equals("GET")) {
-          sendError(ex, 405, "Method " + method + " is not allowed; use GET", null, "method_not_allowed");
+          sendError(
+              ex, 405, "Method " + method + " is not allowed; use GET", null, "method_not_allowed");
         } else if (authorized(ex)) {
           String id = path.substring("/v1/models/".length());
           if (models.contains(id)) {
@@ -159,7 +171,8 @@ final class SimHandler implements HttpHandler {
       stats.chatRequests.increment();
       stats.rejectedRequests.increment();
     }
-    sendError(ex, 401, "Incorrect API key provided to the SIMULATED upstream", null, "invalid_api_key");
+    sendError(
+        ex, 401, "Incorrect API key provided to the SIMULATED upstream", null, "invalid_api_key");
     return false;
   }
 
@@ -196,8 +209,12 @@ final class SimHandler implements HttpHandler {
     try {
       root = mapper.readTree(body);
     } catch (JsonProcessingException e) {
-      reject(ex, 400, "We could not parse the JSON body of your request: "
-          + e.getOriginalMessage(), null, "invalid_json");
+      reject(
+          ex,
+          400,
+          "We could not parse the JSON body of your request: " + e.getOriginalMessage(),
+          null,
+          "invalid_json");
       return;
     }
     if (root == null || !root.isObject()) {
@@ -219,8 +236,10 @@ final class SimHandler implements HttpHandler {
     int visible = Math.min(natural, budget - reasoning);
     String finishReason = visible < natural ? "length" : "stop";
     int prompt = SimulatedText.promptTokens(root.get("messages"));
-    int cached = request.cachedTokens >= 0
-        ? Math.min(request.cachedTokens, prompt) : SimulatedText.cachedTokens(prompt);
+    int cached =
+        request.cachedTokens >= 0
+            ? Math.min(request.cachedTokens, prompt)
+            : SimulatedText.cachedTokens(prompt);
     Usage usage = new Usage(prompt, visible + reasoning, cached, reasoning);
     String[] words = SimulatedText.words(seed, visible);
     String id = "chatcmpl-sim-" + Long.toHexString(seed) + "-" + sequence.incrementAndGet();
@@ -230,11 +249,17 @@ final class SimHandler implements HttpHandler {
     if (request.failStatus > 0) {
       sleepNanos(latency);
       stats.injectedFailures.increment();
-      String type = request.failStatus == 429 ? "rate_limit_error"
-          : request.failStatus >= 500 ? "server_error" : "invalid_request_error";
-      sendError(ex, request.failStatus,
-          "SIMULATED failure requested by " + HEADER_FAIL + ": " + request.failStatus, null,
-          "simulated_failure", type);
+      String type =
+          request.failStatus == 429
+              ? "rate_limit_error"
+              : request.failStatus >= 500 ? "server_error" : "invalid_request_error";
+      sendError(
+          ex,
+          request.failStatus,
+          "SIMULATED failure requested by " + HEADER_FAIL + ": " + request.failStatus,
+          null,
+          "simulated_failure",
+          type);
       return;
     }
     if (request.stream) {
@@ -244,8 +269,15 @@ final class SimHandler implements HttpHandler {
     }
   }
 
-  private void complete(HttpExchange ex, ChatRequest request, String id, long created,
-      String[] words, String finishReason, Usage usage, long latency)
+  private void complete(
+      HttpExchange ex,
+      ChatRequest request,
+      String id,
+      long created,
+      String[] words,
+      String finishReason,
+      Usage usage,
+      long latency)
       throws IOException, InterruptedException {
     // The whole answer is "generated" before the first byte, as a real non-streaming call.
     sleepNanos(latency + tokenNanos(words.length + usage.reasoningTokens()));
@@ -281,8 +313,15 @@ final class SimHandler implements HttpHandler {
     stats.completedResponses.increment();
   }
 
-  private void stream(HttpExchange ex, ChatRequest request, String id, long created,
-      String[] words, String finishReason, Usage usage, long latency)
+  private void stream(
+      HttpExchange ex,
+      ChatRequest request,
+      String id,
+      long created,
+      String[] words,
+      String finishReason,
+      Usage usage,
+      long latency)
       throws IOException, InterruptedException {
     sleepNanos(latency);
     ex.getResponseHeaders().set("Content-Type", "text/event-stream");
@@ -487,41 +526,55 @@ final class SimHandler implements HttpHandler {
       ChatRequest r = new ChatRequest();
       JsonNode model = root.get("model");
       if (model == null || model.isNull()) {
-        throw new BadRequest("you must provide a model parameter", "model",
-            "missing_required_parameter");
+        throw new BadRequest(
+            "you must provide a model parameter", "model", "missing_required_parameter");
       }
       if (!model.isTextual() || model.asText().isBlank()) {
-        throw new BadRequest("model must be a non-empty string, but was " + model, "model",
-            "invalid_type");
+        throw new BadRequest(
+            "model must be a non-empty string, but was " + model, "model", "invalid_type");
       }
       r.model = model.asText();
       JsonNode messages = root.get("messages");
       if (messages == null || messages.isNull()) {
-        throw new BadRequest("you must provide a messages parameter", "messages",
-            "missing_required_parameter");
+        throw new BadRequest(
+            "you must provide a messages parameter", "messages", "missing_required_parameter");
       }
       if (!messages.isArray() || messages.isEmpty()) {
-        throw new BadRequest("messages must be a non-empty array, but was " + abbreviate(messages),
-            "messages", "invalid_type");
+        throw new BadRequest(
+            "messages must be a non-empty array, but was " + abbreviate(messages),
+            "messages",
+            "invalid_type");
       }
       for (int i = 0; i < messages.size(); i++) {
         JsonNode message = messages.get(i);
         if (!message.isObject() || !message.path("role").isTextual()) {
-          throw new BadRequest("messages[" + i + "] must be an object with a string role, but was "
-              + abbreviate(message), "messages[" + i + "]", "invalid_type");
+          throw new BadRequest(
+              "messages["
+                  + i
+                  + "] must be an object with a string role, but was "
+                  + abbreviate(message),
+              "messages[" + i + "]",
+              "invalid_type");
         }
         JsonNode content = message.get("content");
         if (content != null && !content.isNull() && !content.isTextual() && !content.isArray()) {
-          throw new BadRequest("messages[" + i + "].content must be a string or an array, but was "
-              + abbreviate(content), "messages[" + i + "].content", "invalid_type");
+          throw new BadRequest(
+              "messages["
+                  + i
+                  + "].content must be a string or an array, but was "
+                  + abbreviate(content),
+              "messages[" + i + "].content",
+              "invalid_type");
         }
       }
       r.stream = bool(root, "stream");
       JsonNode options = root.get("stream_options");
       if (options != null && !options.isNull()) {
         if (!options.isObject()) {
-          throw new BadRequest("stream_options must be an object, but was " + abbreviate(options),
-              "stream_options", "invalid_type");
+          throw new BadRequest(
+              "stream_options must be an object, but was " + abbreviate(options),
+              "stream_options",
+              "invalid_type");
         }
         r.includeUsage = bool(options, "include_usage");
       }
@@ -534,8 +587,9 @@ final class SimHandler implements HttpHandler {
       }
       String latency = header(ex, HEADER_LATENCY);
       if (latency != null) {
-        r.latencyNanos = TimeUnit.MILLISECONDS.toNanos(
-            headerNumber(HEADER_LATENCY, latency, 0, MAX_HEADER_LATENCY_MS));
+        r.latencyNanos =
+            TimeUnit.MILLISECONDS.toNanos(
+                headerNumber(HEADER_LATENCY, latency, 0, MAX_HEADER_LATENCY_MS));
       }
       String cached = header(ex, HEADER_CACHED);
       if (cached != null) {
@@ -558,8 +612,8 @@ final class SimHandler implements HttpHandler {
         return false;
       }
       if (!node.isBoolean()) {
-        throw new BadRequest(field + " must be a boolean, but was " + abbreviate(node), field,
-            "invalid_type");
+        throw new BadRequest(
+            field + " must be a boolean, but was " + abbreviate(node), field, "invalid_type");
       }
       return node.asBoolean();
     }
@@ -570,8 +624,10 @@ final class SimHandler implements HttpHandler {
         return Integer.MAX_VALUE;
       }
       if (!node.canConvertToInt() || !node.isIntegralNumber() || node.asInt() < 1) {
-        throw new BadRequest(field + " must be a positive integer, but was " + abbreviate(node),
-            field, "invalid_value");
+        throw new BadRequest(
+            field + " must be a positive integer, but was " + abbreviate(node),
+            field,
+            "invalid_value");
       }
       return node.asInt();
     }
@@ -587,12 +643,16 @@ final class SimHandler implements HttpHandler {
       try {
         parsed = Long.parseLong(value);
       } catch (NumberFormatException e) {
-        throw new BadRequest("header " + name + " must be an integer, but was '" + value + "'",
-            null, "invalid_header");
+        throw new BadRequest(
+            "header " + name + " must be an integer, but was '" + value + "'",
+            null,
+            "invalid_header");
       }
       if (parsed < min || parsed > max) {
-        throw new BadRequest("header " + name + " must be between " + min + " and " + max
-            + ", but was " + parsed, null, "invalid_header");
+        throw new BadRequest(
+            "header " + name + " must be between " + min + " and " + max + ", but was " + parsed,
+            null,
+            "invalid_header");
       }
       return parsed;
     }

@@ -8,10 +8,10 @@ import java.security.NoSuchAlgorithmException;
 import java.util.SplittableRandom;
 
 /**
- * Deterministic completion text and token counts. The same model and messages always give the
- * same words, and a smaller {@code max_tokens} gives a prefix of them, so tests can compare runs.
- * One word is one completion token; prompt tokens follow the usual rule of thumb for English
- * (about 4 tokens per 3 words) plus a small per-message overhead, as chat formats add.
+ * Deterministic completion text and token counts. The same model and messages always give the same
+ * words, and a smaller {@code max_tokens} gives a prefix of them, so tests can compare runs. One
+ * word is one completion token; prompt tokens follow the usual rule of thumb for English (about 4
+ * tokens per 3 words) plus a small per-message overhead, as chat formats add.
  */
 final class SimulatedText {
 
@@ -19,19 +19,77 @@ final class SimulatedText {
   static final int MAX_WORDS = 64;
   static final int TOKENS_PER_MESSAGE = 4;
   static final int TOKENS_PRIMING = 3;
+
   /** Providers cache prompt prefixes in blocks of this size once a prompt reaches 1,024 tokens. */
   static final int CACHE_BLOCK = 128;
 
   static final int CACHE_MIN_PROMPT = 1024;
 
   private static final String[] VOCABULARY = {
-    "the", "simulated", "upstream", "answers", "with", "deterministic", "words", "chosen",
-    "from", "a", "hash", "of", "your", "messages", "credit", "ledger", "balance", "request",
-    "stream", "token", "model", "gateway", "account", "charge", "price", "usage", "reply",
-    "quick", "steady", "plain", "text", "for", "testing", "only", "this", "is", "not", "an",
-    "llm", "load", "latency", "rate", "chunk", "event", "server", "client", "and", "then",
-    "every", "call", "counts", "cached", "reasoning", "prompt", "completion", "alias", "route",
-    "budget", "limit", "admitted", "blocked", "grant", "entry", "simulator"
+    "the",
+    "simulated",
+    "upstream",
+    "answers",
+    "with",
+    "deterministic",
+    "words",
+    "chosen",
+    "from",
+    "a",
+    "hash",
+    "of",
+    "your",
+    "messages",
+    "credit",
+    "ledger",
+    "balance",
+    "request",
+    "stream",
+    "token",
+    "model",
+    "gateway",
+    "account",
+    "charge",
+    "price",
+    "usage",
+    "reply",
+    "quick",
+    "steady",
+    "plain",
+    "text",
+    "for",
+    "testing",
+    "only",
+    "this",
+    "is",
+    "not",
+    "an",
+    "llm",
+    "load",
+    "latency",
+    "rate",
+    "chunk",
+    "event",
+    "server",
+    "client",
+    "and",
+    "then",
+    "every",
+    "call",
+    "counts",
+    "cached",
+    "reasoning",
+    "prompt",
+    "completion",
+    "alias",
+    "route",
+    "budget",
+    "limit",
+    "admitted",
+    "blocked",
+    "grant",
+    "entry",
+    "simulator"
   };
 
   private SimulatedText() {}
@@ -74,7 +132,8 @@ final class SimulatedText {
     for (JsonNode message : messages) {
       words += countWords(message.get("content"));
     }
-    long tokens = (words * 4 + 2) / 3 + (long) TOKENS_PER_MESSAGE * messages.size() + TOKENS_PRIMING;
+    long tokens =
+        (words * 4 + 2) / 3 + (long) TOKENS_PER_MESSAGE * messages.size() + TOKENS_PRIMING;
     return (int) Math.min(Integer.MAX_VALUE, tokens);
   }
 

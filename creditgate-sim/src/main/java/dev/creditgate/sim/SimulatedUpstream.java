@@ -21,26 +21,27 @@ import org.slf4j.LoggerFactory;
 /**
  * A SIMULATED OpenAI-compatible upstream for trials, tests and load benchmarks. It is not a
  * language model: its answers are words picked deterministically from a hash of the request, and
- * every response says so ({@code "system_fingerprint":"creditgate-simulator"}, an
- * {@code X-Simulator} header, models owned by {@code creditgate-simulator}).
+ * every response says so ({@code "system_fingerprint":"creditgate-simulator"}, an {@code
+ * X-Simulator} header, models owned by {@code creditgate-simulator}).
  *
  * <p>Endpoints: {@code POST /v1/chat/completions} (plain and {@code "stream": true} server-sent
- * events, with a final usage chunk when {@code stream_options.include_usage} is true),
- * {@code GET /v1/models}, {@code GET /v1/models/{id}}, {@code GET /sim/stats},
- * {@code POST /sim/stats/reset}, {@code GET /health}.
+ * events, with a final usage chunk when {@code stream_options.include_usage} is true), {@code GET
+ * /v1/models}, {@code GET /v1/models/{id}}, {@code GET /sim/stats}, {@code POST /sim/stats/reset},
+ * {@code GET /health}.
  *
  * <p>Usage is realistic in shape: prompt tokens are about 4/3 of the words in the messages plus a
- * per-message overhead; completion tokens are {@code min(max_tokens, n)} for a deterministic
- * {@code n} in [8, 64]; cached and reasoning token details are always present. Request headers
- * inject faults for tests:
+ * per-message overhead; completion tokens are {@code min(max_tokens, n)} for a deterministic {@code
+ * n} in [8, 64]; cached and reasoning token details are always present. Request headers inject
+ * faults for tests:
+ *
  * <ul>
- *   <li>{@code X-Sim-Fail: 500} answers with that status (400-599) and an OpenAI-style error;</li>
- *   <li>{@code X-Sim-No-Usage: true} omits usage (body field and stream usage chunk);</li>
- *   <li>{@code X-Sim-Latency-Ms: n} overrides the latency for this request;</li>
+ *   <li>{@code X-Sim-Fail: 500} answers with that status (400-599) and an OpenAI-style error;
+ *   <li>{@code X-Sim-No-Usage: true} omits usage (body field and stream usage chunk);
+ *   <li>{@code X-Sim-Latency-Ms: n} overrides the latency for this request;
  *   <li>{@code X-Sim-Cached-Tokens: n} and {@code X-Sim-Reasoning-Tokens: n} set those details
- *       (reasoning tokens count towards completion tokens and {@code max_tokens});</li>
+ *       (reasoning tokens count towards completion tokens and {@code max_tokens});
  *   <li>{@code X-Sim-Abort-After-Chunks: n} drops the connection after n content chunks of a
- *       stream, without the final chunk, usage or {@code [DONE]}.</li>
+ *       stream, without the final chunk, usage or {@code [DONE]}.
  * </ul>
  *
  * <p>{@link #stats()} counts what was served, so fault drills can compare the usage the upstream
@@ -51,14 +52,19 @@ public final class SimulatedUpstream implements AutoCloseable {
 
   /** Loopback only by default: a simulator has no business on a public interface. */
   public static final String DEFAULT_HOST = "127.0.0.1";
+
   /** Port 0 picks a free port; read it back with {@link #port()}. */
   public static final int DEFAULT_PORT = 0;
+
   /** No added latency unless asked for. */
   public static final Duration DEFAULT_LATENCY = Duration.ZERO;
+
   /** 0 means tokens are produced instantly; otherwise the stream is paced at this rate. */
   public static final int DEFAULT_TOKENS_PER_SECOND = 0;
+
   /** Request bodies above this size get 413. */
   public static final int DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
   /** Models listed by {@code GET /v1/models}; any model name is accepted by completions. */
   public static final List<String> DEFAULT_MODELS = List.of("sim-lite", "sim-pro", "sim-max");
 
@@ -111,8 +117,8 @@ public final class SimulatedUpstream implements AutoCloseable {
   }
 
   /**
-   * Binds the port and starts serving. Returns this, so {@code builder()...build().start()}
-   * reads well.
+   * Binds the port and starts serving. Returns this, so {@code builder()...build().start()} reads
+   * well.
    *
    * @throws IllegalStateException if already started or closed
    * @throws UncheckedIOException if the port cannot be bound
@@ -125,25 +131,37 @@ public final class SimulatedUpstream implements AutoCloseable {
       if (server != null) {
         throw new IllegalStateException("simulator is already started on port " + port());
       }
-      ExecutorService exec = Executors.newThreadPerTaskExecutor(
-          Thread.ofVirtual().name("sim-upstream-", 0).factory());
+      ExecutorService exec =
+          Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("sim-upstream-", 0).factory());
       HttpServer http;
       try {
-        http = HttpServer.create(
-            new InetSocketAddress(InetAddress.getByName(host), requestedPort), BACKLOG);
+        http =
+            HttpServer.create(
+                new InetSocketAddress(InetAddress.getByName(host), requestedPort), BACKLOG);
       } catch (IOException e) {
         exec.close();
         throw new UncheckedIOException(
             "cannot bind the simulator to " + host + ":" + requestedPort, e);
       }
       http.setExecutor(exec);
-      http.createContext("/", new SimHandler(new ObjectMapper(),
-          latency.toNanos(), tokensPerSecond, apiKey, models, clock, maxBodyBytes, stats));
+      http.createContext(
+          "/",
+          new SimHandler(
+              new ObjectMapper(),
+              latency.toNanos(),
+              tokensPerSecond,
+              apiKey,
+              models,
+              clock,
+              maxBodyBytes,
+              stats));
       http.start();
       server = http;
       executor = exec;
-      LOG.info("SIMULATED upstream (not an LLM) listening on {} with latency {} ms and {}",
-          baseUrl(), latency.toMillis(),
+      LOG.info(
+          "SIMULATED upstream (not an LLM) listening on {} with latency {} ms and {}",
+          baseUrl(),
+          latency.toMillis(),
           tokensPerSecond == 0 ? "instant tokens" : tokensPerSecond + " tokens/s");
       return this;
     }
@@ -203,10 +221,10 @@ public final class SimulatedUpstream implements AutoCloseable {
   }
 
   /**
-   * Runs the simulator until the process is stopped:
-   * {@code java -cp ... dev.creditgate.sim.SimulatedUpstream --port 8081 --latency-ms 20}.
-   * Options: {@code --host}, {@code --port}, {@code --latency-ms}, {@code --tokens-per-second},
-   * {@code --api-key}. Prints one line starting with "SIMULATED upstream" once it listens.
+   * Runs the simulator until the process is stopped: {@code java -cp ...
+   * dev.creditgate.sim.SimulatedUpstream --port 8081 --latency-ms 20}. Options: {@code --host},
+   * {@code --port}, {@code --latency-ms}, {@code --tokens-per-second}, {@code --api-key}. Prints
+   * one line starting with "SIMULATED upstream" once it listens.
    */
   public static void main(String[] args) throws InterruptedException {
     Builder builder;
@@ -225,22 +243,31 @@ public final class SimulatedUpstream implements AutoCloseable {
     SimulatedUpstream sim = builder.build().start();
     printBanner(sim, System.out);
     CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      sim.close();
-      stopped.countDown();
-    }, "sim-shutdown"));
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  sim.close();
+                  stopped.countDown();
+                },
+                "sim-shutdown"));
     stopped.await();
   }
 
-  static final String USAGE = """
+  static final String USAGE =
+      """
       usage: SimulatedUpstream [--host 127.0.0.1] [--port 0] [--latency-ms 0] \
       [--tokens-per-second 0] [--api-key KEY]
       A SIMULATED OpenAI-compatible upstream (not an LLM) for trials and load tests.""";
 
   static void printBanner(SimulatedUpstream sim, PrintStream out) {
-    out.println("SIMULATED upstream (creditgate-simulator, not an LLM) listening on "
-        + sim.baseUrl() + " latency=" + sim.latency.toMillis() + "ms tokens-per-second="
-        + sim.tokensPerSecond);
+    out.println(
+        "SIMULATED upstream (creditgate-simulator, not an LLM) listening on "
+            + sim.baseUrl()
+            + " latency="
+            + sim.latency.toMillis()
+            + "ms tokens-per-second="
+            + sim.tokensPerSecond);
     out.flush();
   }
 
@@ -331,8 +358,8 @@ public final class SimulatedUpstream implements AutoCloseable {
     }
 
     /**
-     * Token rate: a stream sends one content chunk per token at this rate after the first byte,
-     * and a non-streaming answer waits for all its tokens. 0 means instant.
+     * Token rate: a stream sends one content chunk per token at this rate after the first byte, and
+     * a non-streaming answer waits for all its tokens. 0 means instant.
      */
     public Builder tokensPerSecond(int tokensPerSecond) {
       if (tokensPerSecond < 0) {

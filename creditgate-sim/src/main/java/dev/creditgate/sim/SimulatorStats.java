@@ -1,15 +1,15 @@
 package dev.creditgate.sim;
 
 /**
- * What a {@link SimulatedUpstream} has served since it started (or since the last
- * {@link SimulatedUpstream#resetStats()}).
+ * What a {@link SimulatedUpstream} has served since it started (or since the last {@link
+ * SimulatedUpstream#resetStats()}).
  *
  * <p>Token totals count only usage the simulator actually sent to a client: a non-streaming
- * response's {@code usage} object, or a stream's final usage chunk. A stream without
- * {@code stream_options.include_usage}, or a request with {@code X-Sim-No-Usage: true}, serves
- * tokens but reports none, so it adds to {@link #completedResponses()} but not to the token
- * totals. A usage write that fails (client gone) is not counted; one that reached the kernel's
- * socket buffer before the client vanished is, which no server can tell apart.
+ * response's {@code usage} object, or a stream's final usage chunk. A stream without {@code
+ * stream_options.include_usage}, or a request with {@code X-Sim-No-Usage: true}, serves tokens but
+ * reports none, so it adds to {@link #completedResponses()} but not to the token totals. A usage
+ * write that fails (client gone) is not counted; one that reached the kernel's socket buffer before
+ * the client vanished is, which no server can tell apart.
  *
  * @param chatRequests every {@code POST /v1/chat/completions} received, valid or not
  * @param completedResponses successful (200) completions written to the end

@@ -19,8 +19,7 @@ final class StatsCounter {
 
   /**
    * Counts a usage report. Called just before the usage bytes are written, so a client that has
-   * read them always finds them counted; {@link #unrecordUsage} takes them back if the write
-   * fails.
+   * read them always finds them counted; {@link #unrecordUsage} takes them back if the write fails.
    */
   void recordUsage(SimHandler.Usage usage) {
     add(usage, 1);

@@ -30,14 +30,18 @@ class SimulatedTextTest {
 
   @Property
   void promptTokensGrowWithWordsAtAboutFourThirds(
-      @ForAll @IntRange(min = 0, max = 5000) int words, @ForAll @AlphaChars @StringLength(max = 5) String pad) {
+      @ForAll @IntRange(min = 0, max = 5000) int words,
+      @ForAll @AlphaChars @StringLength(max = 5) String pad) {
     ArrayNode messages = JSON.createArrayNode();
     messages.addObject().put("role", "user").put("content", (" w" + pad).repeat(words));
     int tokens = SimulatedText.promptTokens(messages);
-    long expected = ((long) words * 4 + 2) / 3 + SimulatedText.TOKENS_PER_MESSAGE
-        + SimulatedText.TOKENS_PRIMING;
+    long expected =
+        ((long) words * 4 + 2) / 3
+            + SimulatedText.TOKENS_PER_MESSAGE
+            + SimulatedText.TOKENS_PRIMING;
     assertThat((long) tokens).isEqualTo(expected);
-    assertThat(SimulatedText.cachedTokens(tokens)).isBetween(0, tokens / 2)
+    assertThat(SimulatedText.cachedTokens(tokens))
+        .isBetween(0, tokens / 2)
         .matches(c -> c % SimulatedText.CACHE_BLOCK == 0);
   }
 
@@ -46,8 +50,13 @@ class SimulatedTextTest {
     ArrayNode asString = JSON.createArrayNode();
     asString.addObject().put("role", "user").put("content", "a ".repeat(words));
     ArrayNode asParts = JSON.createArrayNode();
-    asParts.addObject().put("role", "user").putArray("content")
-        .addObject().put("type", "text").put("text", "a ".repeat(words));
+    asParts
+        .addObject()
+        .put("role", "user")
+        .putArray("content")
+        .addObject()
+        .put("type", "text")
+        .put("text", "a ".repeat(words));
     assertThat(SimulatedText.promptTokens(asParts)).isEqualTo(SimulatedText.promptTokens(asString));
   }
 }

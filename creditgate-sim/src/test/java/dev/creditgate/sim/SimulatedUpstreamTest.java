@@ -87,14 +87,18 @@ class SimulatedUpstreamTest {
   @Test
   void longPromptsReportCachedTokensAndHeadersOverrideDetails() throws Exception {
     String longText = "word ".repeat(1500);
-    String body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"" + longText + "\"}]}";
+    String body =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"" + longText + "\"}]}";
     JsonNode usage = JSON.readTree(post(shared, body, Map.of()).body()).get("usage");
     int prompt = usage.get("prompt_tokens").asInt();
     assertThat(prompt).isEqualTo(2000 + 4 + 3);
     assertThat(usage.get("prompt_tokens_details").get("cached_tokens").asInt()).isEqualTo(896);
 
-    HttpResponse<String> response = post(shared, HELLO.replace("}]}", "}],\"max_tokens\":10}"),
-        Map.of("X-Sim-Cached-Tokens", "7", "X-Sim-Reasoning-Tokens", "4"));
+    HttpResponse<String> response =
+        post(
+            shared,
+            HELLO.replace("}]}", "}],\"max_tokens\":10}"),
+            Map.of("X-Sim-Cached-Tokens", "7", "X-Sim-Reasoning-Tokens", "4"));
     JsonNode details = JSON.readTree(response.body());
     JsonNode u = details.get("usage");
     assertThat(u.get("prompt_tokens_details").get("cached_tokens").asInt()).isEqualTo(7);
@@ -107,12 +111,17 @@ class SimulatedUpstreamTest {
 
   @Test
   void streamSendsRoleContentFinishUsageAndDoneInOrder() throws Exception {
-    String plain = JSON.readTree(post(shared, HELLO, Map.of()).body())
-        .get("choices").get(0).get("message").get("content").asText();
+    String plain =
+        JSON.readTree(post(shared, HELLO, Map.of()).body())
+            .get("choices")
+            .get(0)
+            .get("message")
+            .get("content")
+            .asText();
     JsonNode plainUsage = JSON.readTree(post(shared, HELLO, Map.of()).body()).get("usage");
 
-    String streamBody = HELLO.replace("}]}",
-        "}],\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
+    String streamBody =
+        HELLO.replace("}]}", "}],\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
     HttpResponse<String> response = post(shared, streamBody, Map.of());
     assertThat(response.statusCode()).isEqualTo(200);
     assertThat(response.headers().firstValue("Content-Type")).hasValue("text/event-stream");
@@ -126,7 +135,8 @@ class SimulatedUpstreamTest {
     JsonNode first = chunks.getFirst();
     assertThat(first.get("object").asText()).isEqualTo("chat.completion.chunk");
     assertThat(first.get("system_fingerprint").asText()).isEqualTo("creditgate-simulator");
-    assertThat(first.get("choices").get(0).get("delta").get("role").asText()).isEqualTo("assistant");
+    assertThat(first.get("choices").get(0).get("delta").get("role").asText())
+        .isEqualTo("assistant");
     assertThat(first.get("usage").isNull()).isTrue();
 
     JsonNode usageChunk = chunks.getLast();
@@ -150,8 +160,8 @@ class SimulatedUpstreamTest {
 
   @Test
   void streamWithoutIncludeUsageHasNoUsageChunk() throws Exception {
-    HttpResponse<String> response = post(shared, HELLO.replace("}]}", "}],\"stream\":true}"),
-        Map.of());
+    HttpResponse<String> response =
+        post(shared, HELLO.replace("}]}", "}],\"stream\":true}"), Map.of());
     List<String> events = events(response.body());
     assertThat(events.getLast()).isEqualTo("[DONE]");
     for (String data : events.subList(0, events.size() - 1)) {
@@ -209,11 +219,12 @@ class SimulatedUpstreamTest {
         CLIENT.send(request, HttpResponse.BodyHandlers.ofInputStream());
     long firstContentAt = -1;
     long doneAt = -1;
-    try (BufferedReader reader = new BufferedReader(
-        new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+    try (BufferedReader reader =
+        new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
       String line;
       while ((line = reader.readLine()) != null) {
-        if (line.contains("\"content\":\"") && !line.contains("\"content\":\"\"")
+        if (line.contains("\"content\":\"")
+            && !line.contains("\"content\":\"\"")
             && firstContentAt < 0) {
           firstContentAt = System.nanoTime();
         }
@@ -233,13 +244,14 @@ class SimulatedUpstreamTest {
     long prompt = 0;
     long completion = 0;
     for (int i = 0; i < 5; i++) {
-      JsonNode usage = JSON.readTree(
-          post(sim, HELLO.replace("today", "day " + i), Map.of()).body()).get("usage");
+      JsonNode usage =
+          JSON.readTree(post(sim, HELLO.replace("today", "day " + i), Map.of()).body())
+              .get("usage");
       prompt += usage.get("prompt_tokens").asLong();
       completion += usage.get("completion_tokens").asLong();
     }
-    String stream = HELLO.replace("}]}",
-        "}],\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
+    String stream =
+        HELLO.replace("}]}", "}],\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
     List<String> events = events(post(sim, stream, Map.of()).body());
     JsonNode streamUsage = JSON.readTree(events.get(events.size() - 2)).get("usage");
     prompt += streamUsage.get("prompt_tokens").asLong();
@@ -265,10 +277,12 @@ class SimulatedUpstreamTest {
     assertThat(json.get("prompt_tokens").asLong()).isEqualTo(prompt);
     assertThat(json.get("completion_tokens").asLong()).isEqualTo(completion);
 
-    HttpResponse<String> reset = CLIENT.send(
-        HttpRequest.newBuilder(URI.create(root(sim) + "/sim/stats/reset"))
-            .POST(HttpRequest.BodyPublishers.noBody()).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> reset =
+        CLIENT.send(
+            HttpRequest.newBuilder(URI.create(root(sim) + "/sim/stats/reset"))
+                .POST(HttpRequest.BodyPublishers.noBody())
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(reset.statusCode()).isEqualTo(200);
     assertThat(sim.stats()).isEqualTo(new SimulatorStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
   }
@@ -279,14 +293,24 @@ class SimulatedUpstreamTest {
     Object[][] cases = {
       {"{not json", Map.of(), 400, "invalid_json", null},
       {"[1,2]", Map.of(), 400, "invalid_json", null},
-      {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", Map.of(), 400,
-          "missing_required_parameter", "model"},
+      {
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+        Map.of(),
+        400,
+        "missing_required_parameter",
+        "model"
+      },
       {"{\"model\":\"m\"}", Map.of(), 400, "missing_required_parameter", "messages"},
       {"{\"model\":\"m\",\"messages\":[]}", Map.of(), 400, "invalid_type", "messages"},
       {"{\"model\":\"m\",\"messages\":[\"hi\"]}", Map.of(), 400, "invalid_type", "messages[0]"},
       {HELLO.replace("}]}", "}],\"max_tokens\":0}"), Map.of(), 400, "invalid_value", "max_tokens"},
-      {HELLO.replace("}]}", "}],\"max_tokens\":\"5\"}"), Map.of(), 400, "invalid_value",
-          "max_tokens"},
+      {
+        HELLO.replace("}]}", "}],\"max_tokens\":\"5\"}"),
+        Map.of(),
+        400,
+        "invalid_value",
+        "max_tokens"
+      },
       {HELLO.replace("}]}", "}],\"stream\":\"yes\"}"), Map.of(), 400, "invalid_type", "stream"},
       {HELLO, Map.of("X-Sim-Fail", "abc"), 400, "invalid_header", null},
       {HELLO, Map.of("X-Sim-Fail", "200"), 400, "invalid_header", null},
@@ -340,26 +364,32 @@ class SimulatedUpstreamTest {
   @Test
   void abortAfterChunksDropsTheConnectionMidStream() throws Exception {
     SimulatedUpstream sim = own(SimulatedUpstream.builder());
-    String body = HELLO.replace("}]}",
-        "}],\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
-    HttpResponse<InputStream> response = CLIENT.send(
-        request(sim, body, Map.of("X-Sim-Abort-After-Chunks", "2")),
-        HttpResponse.BodyHandlers.ofInputStream());
+    String body =
+        HELLO.replace("}]}", "}],\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
+    HttpResponse<InputStream> response =
+        CLIENT.send(
+            request(sim, body, Map.of("X-Sim-Abort-After-Chunks", "2")),
+            HttpResponse.BodyHandlers.ofInputStream());
     assertThat(response.statusCode()).isEqualTo(200);
     List<String> lines = new ArrayList<>();
-    assertThatThrownBy(() -> {
-      try (BufferedReader reader = new BufferedReader(
-          new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = reader.readLine()) != null) {
-          lines.add(line);
-        }
-      }
-    }).isInstanceOf(IOException.class);
+    assertThatThrownBy(
+            () -> {
+              try (BufferedReader reader =
+                  new BufferedReader(
+                      new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = reader.readLine()) != null) {
+                  lines.add(line);
+                }
+              }
+            })
+        .isInstanceOf(IOException.class);
     assertThat(lines).noneMatch(l -> l.contains("[DONE]") || l.contains("prompt_tokens"));
-    // The reset can overtake chunks still in flight, so the client sees at most the 3 sent before it.
+    // The reset can overtake chunks still in flight, so the client sees at most the 3 sent before
+    // it.
     assertThat(lines.stream().filter(l -> l.startsWith("data: "))).hasSizeLessThanOrEqualTo(3);
-    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(10))
         .untilAsserted(() -> assertThat(sim.stats().abortedResponses()).isEqualTo(1));
     SimulatorStats stats = sim.stats();
     assertThat(stats.usageReports()).isZero();
@@ -391,10 +421,13 @@ class SimulatedUpstreamTest {
     assertThat(post(sim, HELLO, Map.of("Authorization", "Bearer sk-sim-secret")).statusCode())
         .isEqualTo(200);
     // The server counts after writing, so the client can read the answer first.
-    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() -> {
-      assertThat(sim.stats().rejectedRequests()).isEqualTo(2);
-      assertThat(sim.stats().completedResponses()).isEqualTo(1);
-    });
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              assertThat(sim.stats().rejectedRequests()).isEqualTo(2);
+              assertThat(sim.stats().completedResponses()).isEqualTo(1);
+            });
   }
 
   @Test
@@ -406,27 +439,30 @@ class SimulatedUpstreamTest {
     assertThatThrownBy(sim::start).isInstanceOf(IllegalStateException.class);
     sim.close();
     sim.close();
-    assertThatThrownBy(sim::start).isInstanceOf(IllegalStateException.class)
+    assertThatThrownBy(sim::start)
+        .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("closed");
   }
 
   @Test
   void builderRejectsBadValuesNamingThem() {
     SimulatedUpstream.Builder b = SimulatedUpstream.builder();
-    assertThatThrownBy(() -> b.port(70000)).hasMessage(
-        "port must be between 0 and 65535, but was 70000");
-    assertThatThrownBy(() -> b.latency(Duration.ofMillis(-5))).hasMessage(
-        "latency must not be negative, but was PT-0.005S");
-    assertThatThrownBy(() -> b.tokensPerSecond(-1)).hasMessage(
-        "tokensPerSecond must not be negative, but was -1");
+    assertThatThrownBy(() -> b.port(70000))
+        .hasMessage("port must be between 0 and 65535, but was 70000");
+    assertThatThrownBy(() -> b.latency(Duration.ofMillis(-5)))
+        .hasMessage("latency must not be negative, but was PT-0.005S");
+    assertThatThrownBy(() -> b.tokensPerSecond(-1))
+        .hasMessage("tokensPerSecond must not be negative, but was -1");
     assertThatThrownBy(() -> b.models(List.of())).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> b.maxBodyBytes(0)).hasMessageContaining("but was 0");
   }
 
   @Test
   void commandLineOptionsAreParsedAndBadOnesNamed() throws Exception {
-    SimulatedUpstream sim = own(SimulatedUpstream.fromArgs(
-        "--port", "0", "--latency-ms=1", "--tokens-per-second", "1000", "--api-key", "k"));
+    SimulatedUpstream sim =
+        own(
+            SimulatedUpstream.fromArgs(
+                "--port", "0", "--latency-ms=1", "--tokens-per-second", "1000", "--api-key", "k"));
     assertThat(post(sim, HELLO, Map.of("Authorization", "Bearer k")).statusCode()).isEqualTo(200);
     assertThat(SimulatedUpstream.fromArgs("--help")).isNull();
     assertThatThrownBy(() -> SimulatedUpstream.fromArgs("--latency-ms", "fast"))
@@ -438,7 +474,11 @@ class SimulatedUpstreamTest {
   }
 
   private static String content(HttpResponse<String> response) throws IOException {
-    return JSON.readTree(response.body()).get("choices").get(0).get("message").get("content")
+    return JSON.readTree(response.body())
+        .get("choices")
+        .get(0)
+        .get("message")
+        .get("content")
         .asText();
   }
 
@@ -455,23 +495,30 @@ class SimulatedUpstreamTest {
     return "http://127.0.0.1:" + sim.port();
   }
 
-  private static HttpRequest request(SimulatedUpstream sim, String body, Map<String, String> headers) {
-    HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(sim.baseUrl() + "/chat/completions"))
-        .timeout(Duration.ofSeconds(10))
-        .header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(body));
+  private static HttpRequest request(
+      SimulatedUpstream sim, String body, Map<String, String> headers) {
+    HttpRequest.Builder builder =
+        HttpRequest.newBuilder(URI.create(sim.baseUrl() + "/chat/completions"))
+            .timeout(Duration.ofSeconds(10))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body));
     headers.forEach(builder::header);
     return builder.build();
   }
 
-  private static HttpResponse<String> post(SimulatedUpstream sim, String body,
-      Map<String, String> headers) throws IOException, InterruptedException {
+  private static HttpResponse<String> post(
+      SimulatedUpstream sim, String body, Map<String, String> headers)
+      throws IOException, InterruptedException {
     return CLIENT.send(request(sim, body, headers), HttpResponse.BodyHandlers.ofString());
   }
 
   private static HttpResponse<String> get(SimulatedUpstream sim, String path)
       throws IOException, InterruptedException {
-    return CLIENT.send(HttpRequest.newBuilder(URI.create(root(sim) + path))
-        .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    return CLIENT.send(
+        HttpRequest.newBuilder(URI.create(root(sim) + path))
+            .timeout(Duration.ofSeconds(10))
+            .GET()
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 }

@@ -25,16 +25,17 @@ import java.util.concurrent.atomic.AtomicLong;
 import javax.sql.DataSource;
 
 /**
- * Ledger charges per second against a bare balance update through the same pool, on PostgreSQL
- * and SQLite, with 1, 8 and 64 concurrent writers spread over 10,000 accounts.
+ * Ledger charges per second against a bare balance update through the same pool, on PostgreSQL and
+ * SQLite, with 1, 8 and 64 concurrent writers spread over 10,000 accounts.
  *
  * <p>Each cell runs the baseline ({@code UPDATE accounts SET balance = balance - ? WHERE id = ?},
  * one autocommit statement per operation, a pooled connection per operation) and then ledger
- * charges (priced, idempotent, one transaction with a row lock, an entry insert and a cache
- * update) for the same time, after a warm-up, and prints the ratio.
+ * charges (priced, idempotent, one transaction with a row lock, an entry insert and a cache update)
+ * for the same time, after a warm-up, and prints the ratio.
  *
- * <p>{@code java -cp creditgate-bench/target/benchmarks.jar dev.creditgate.bench.ledger.LedgerChargeBenchmark
- * [seconds per measurement] [dialects: postgresql,sqlite] [writers: 1,8,64] [rounds: 3] [chargeBatchSize: 64]}
+ * <p>{@code java -cp creditgate-bench/target/benchmarks.jar
+ * dev.creditgate.bench.ledger.LedgerChargeBenchmark [seconds per measurement] [dialects:
+ * postgresql,sqlite] [writers: 1,8,64] [rounds: 3] [chargeBatchSize: 64]}
  */
 public final class LedgerChargeBenchmark {
 
@@ -45,39 +46,60 @@ public final class LedgerChargeBenchmark {
     double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 3;
     String dialects = args.length > 1 ? args[1] : "postgresql,sqlite";
     String writerList = args.length > 2 ? args[2] : "1,8,64";
-    String postgresUrl = System.getenv().getOrDefault("CREDITGATE_POSTGRES_URL",
-        "jdbc:postgresql://127.0.0.1:5432/test?user=postgres");
+    String postgresUrl =
+        System.getenv()
+            .getOrDefault(
+                "CREDITGATE_POSTGRES_URL", "jdbc:postgresql://127.0.0.1:5432/test?user=postgres");
     long measureMillis = (long) (seconds * 1000);
     long warmupMillis = Math.max(500, measureMillis / 3);
 
     int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
-    int batchSize = args.length > 4 ? Integer.parseInt(args[4]) : LedgerOptions.DEFAULT_CHARGE_BATCH_SIZE;
-    System.out.printf(Locale.ROOT, "chargeBatchSize %d, %.1f s per measurement, %d rounds%n", batchSize, seconds, rounds);
-    System.out.printf(Locale.ROOT, "%-10s | %7s | %14s | %14s | %5s | %s | %s%n", "database", "writers",
-        "baseline ops/s", "charges/s", "median ratio", "ratio per round", "errors (baseline/ledger)");
+    int batchSize =
+        args.length > 4 ? Integer.parseInt(args[4]) : LedgerOptions.DEFAULT_CHARGE_BATCH_SIZE;
+    System.out.printf(
+        Locale.ROOT,
+        "chargeBatchSize %d, %.1f s per measurement, %d rounds%n",
+        batchSize,
+        seconds,
+        rounds);
+    System.out.printf(
+        Locale.ROOT,
+        "%-10s | %7s | %14s | %14s | %5s | %s | %s%n",
+        "database",
+        "writers",
+        "baseline ops/s",
+        "charges/s",
+        "median ratio",
+        "ratio per round",
+        "errors (baseline/ledger)");
     for (String dialectName : dialects.split(",")) {
       Dialect dialect = Dialect.valueOf(dialectName.trim().toUpperCase(Locale.ROOT));
       Path temp = Files.createTempDirectory("creditgate-bench");
       String schema = "cg_bench_" + UUID.randomUUID().toString().substring(0, 8);
-      String url = dialect == Dialect.SQLITE ? "jdbc:sqlite:" + temp.resolve("bench.db")
-          : postgresUrl + (postgresUrl.contains("?") ? "&" : "?") + "currentSchema=" + schema;
+      String url =
+          dialect == Dialect.SQLITE
+              ? "jdbc:sqlite:" + temp.resolve("bench.db")
+              : postgresUrl + (postgresUrl.contains("?") ? "&" : "?") + "currentSchema=" + schema;
       if (dialect == Dialect.POSTGRESQL) {
         execute(postgresUrl, "CREATE SCHEMA " + schema);
       }
-      try (JdbcCreditLedger ledger = JdbcCreditLedger.builder()
-          .jdbcUrl(url)
-          .spoolDirectory(temp.resolve("spool"))
-          .poolSize(16)
-          .chargeBatchSize(batchSize)
-          .build()) {
-        ledger.createPriceRule(new PriceRule(0, "bench", "", "", 3200, 16000, 800, 16000, 100, 0, 0, true));
+      try (JdbcCreditLedger ledger =
+          JdbcCreditLedger.builder()
+              .jdbcUrl(url)
+              .spoolDirectory(temp.resolve("spool"))
+              .poolSize(16)
+              .chargeBatchSize(batchSize)
+              .build()) {
+        ledger.createPriceRule(
+            new PriceRule(0, "bench", "", "", 3200, 16000, 800, 16000, 100, 0, 0, true));
         openAccounts(ledger.dataSource(), dialect);
         for (String w : writerList.split(",")) {
           int writers = Integer.parseInt(w.trim());
           AtomicLong sequence = new AtomicLong();
           run(writers, warmupMillis, () -> baseline(ledger.dataSource()));
           run(writers, warmupMillis, () -> charge(ledger, sequence));
-          // Alternate baseline and ledger so that a noisy neighbour hits both alike; report the median ratio.
+          // Alternate baseline and ledger so that a noisy neighbour hits both alike; report the
+          // median ratio.
           List<Double> ratios = new ArrayList<>();
           long baseOps = 0;
           long baseNanos = 0;
@@ -97,12 +119,21 @@ public final class LedgerChargeBenchmark {
             chargeErrors += charges.errors();
           }
           if (ledger.stats().spoolPending() > 0) {
-            throw new IllegalStateException("charges were spooled during the benchmark; the numbers would lie");
+            throw new IllegalStateException(
+                "charges were spooled during the benchmark; the numbers would lie");
           }
           ratios.sort(null);
-          System.out.printf(Locale.ROOT, "%-10s | %7d | %14.0f | %14.0f | %5.2f | %s | %d/%d%n", dialect, writers,
-              baseOps * 1e9 / baseNanos, chargeOps * 1e9 / chargeNanos, ratios.get(ratios.size() / 2),
-              ratios.stream().map(r -> String.format(Locale.ROOT, "%.2f", r)).toList(), baseErrors, chargeErrors);
+          System.out.printf(
+              Locale.ROOT,
+              "%-10s | %7d | %14.0f | %14.0f | %5.2f | %s | %d/%d%n",
+              dialect,
+              writers,
+              baseOps * 1e9 / baseNanos,
+              chargeOps * 1e9 / chargeNanos,
+              ratios.get(ratios.size() / 2),
+              ratios.stream().map(r -> String.format(Locale.ROOT, "%.2f", r)).toList(),
+              baseErrors,
+              chargeErrors);
         }
       } finally {
         if (dialect == Dialect.POSTGRESQL) {
@@ -130,23 +161,26 @@ public final class LedgerChargeBenchmark {
     CountDownLatch start = new CountDownLatch(1);
     List<Thread> threads = new ArrayList<>();
     for (int i = 0; i < writers; i++) {
-      threads.add(Thread.ofPlatform().start(() -> {
-        try {
-          start.await();
-        } catch (InterruptedException e) {
-          return;
-        }
-        while (!stop.get()) {
-          try {
-            operation.run();
-            done.incrementAndGet();
-          } catch (Exception e) {
-            if (errors.incrementAndGet() == 1) {
-              System.err.println("first error: " + e);
-            }
-          }
-        }
-      }));
+      threads.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try {
+                      start.await();
+                    } catch (InterruptedException e) {
+                      return;
+                    }
+                    while (!stop.get()) {
+                      try {
+                        operation.run();
+                        done.incrementAndGet();
+                      } catch (Exception e) {
+                        if (errors.incrementAndGet() == 1) {
+                          System.err.println("first error: " + e);
+                        }
+                      }
+                    }
+                  }));
     }
     long begin = System.nanoTime();
     start.countDown();
@@ -166,7 +200,8 @@ public final class LedgerChargeBenchmark {
 
   static void baseline(DataSource dataSource) throws SQLException {
     try (Connection c = dataSource.getConnection();
-        PreparedStatement s = c.prepareStatement("UPDATE accounts SET balance = balance - ? WHERE id = ?")) {
+        PreparedStatement s =
+            c.prepareStatement("UPDATE accounts SET balance = balance - ? WHERE id = ?")) {
       s.setQueryTimeout(5);
       s.setLong(1, 2);
       s.setString(2, account(ThreadLocalRandom.current().nextInt(ACCOUNTS)));
@@ -176,9 +211,20 @@ public final class LedgerChargeBenchmark {
 
   static void charge(JdbcCreditLedger ledger, AtomicLong sequence) {
     String account = account(ThreadLocalRandom.current().nextInt(ACCOUNTS));
-    ChargeResult result = ledger.charge(new ChargeRequest(account, "e" + sequence.incrementAndGet(), "", "bench",
-        "openai", "gpt", USAGE, false, "{}"));
-    // REPLAYED is a charge whose commit acknowledgement was lost and that was found applied on retry.
+    ChargeResult result =
+        ledger.charge(
+            new ChargeRequest(
+                account,
+                "e" + sequence.incrementAndGet(),
+                "",
+                "bench",
+                "openai",
+                "gpt",
+                USAGE,
+                false,
+                "{}"));
+    // REPLAYED is a charge whose commit acknowledgement was lost and that was found applied on
+    // retry.
     if (result.status() == ChargeResult.Status.SPOOLED) {
       throw new IllegalStateException("charge " + result.status());
     }
@@ -189,8 +235,14 @@ public final class LedgerChargeBenchmark {
     String now = dialect == Dialect.SQLITE ? "0" : "now()";
     try (Connection c = dataSource.getConnection()) {
       c.setAutoCommit(false);
-      try (PreparedStatement s = c.prepareStatement("INSERT INTO accounts (id, balance, blocked, version, granted, "
-          + "consumed, refunded, created_at, updated_at) VALUES (?, 0, ?, 0, 0, 0, 0, " + now + ", " + now + ")")) {
+      try (PreparedStatement s =
+          c.prepareStatement(
+              "INSERT INTO accounts (id, balance, blocked, version, granted, "
+                  + "consumed, refunded, created_at, updated_at) VALUES (?, 0, ?, 0, 0, 0, 0, "
+                  + now
+                  + ", "
+                  + now
+                  + ")")) {
         for (int i = 0; i < ACCOUNTS; i++) {
           s.setString(1, account(i));
           s.setBoolean(2, false);
@@ -204,11 +256,11 @@ public final class LedgerChargeBenchmark {
   }
 
   static void execute(String url, String sql) throws SQLException {
-    try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+    try (Connection c = DriverManager.getConnection(url);
+        Statement s = c.createStatement()) {
       s.execute(sql);
     }
   }
 
-  private LedgerChargeBenchmark() {
-  }
+  private LedgerChargeBenchmark() {}
 }

@@ -24,28 +24,29 @@ import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 
 /**
- * Open-loop HTTP load generator for chat completions. Request {@code i} is due at
- * {@code start + i / rate}, whatever happened to earlier ones, and its latency is measured from
- * that intended time, not from when a connection became free to send it: a server that stalls
- * sees the stall in every request queued behind it (no coordinated omission, as in wrk2).
+ * Open-loop HTTP load generator for chat completions. Request {@code i} is due at {@code start + i
+ * / rate}, whatever happened to earlier ones, and its latency is measured from that intended time,
+ * not from when a connection became free to send it: a server that stalls sees the stall in every
+ * request queued behind it (no coordinated omission, as in wrk2).
  *
- * <p>Each of {@code --connections} workers (virtual threads, one keep-alive connection each)
- * claims the next due request, waits for its time, sends it and reads the whole response. The
- * mix is deterministic per request index: a fixed fraction streams
- * ({@code "stream": true, "stream_options": {"include_usage": true}}), keys rotate through the
- * keys file, and a key marked {@code blocked} must be answered 402, any other 200. A response
- * with another status, a stream without its final {@code [DONE]}, an I/O error or a request that
- * could not even be sent within the timeout is an error.
+ * <p>Each of {@code --connections} workers (virtual threads, one keep-alive connection each) claims
+ * the next due request, waits for its time, sends it and reads the whole response. The mix is
+ * deterministic per request index: a fixed fraction streams ({@code "stream": true,
+ * "stream_options": {"include_usage": true}}), keys rotate through the keys file, and a key marked
+ * {@code blocked} must be answered 402, any other 200. A response with another status, a stream
+ * without its final {@code [DONE]}, an I/O error or a request that could not even be sent within
+ * the timeout is an error.
  *
- * <p>{@code --search} steps the rate up (times {@code --search-factor}) until p99 exceeds
- * {@code --p99-limit-ms}, an error appears or the achieved rate falls below 95% of the target
- * (in a step and in its one retry), then bisects twice between the last pass and the first
- * failure, and prints the highest rate that passed.
+ * <p>{@code --search} steps the rate up (times {@code --search-factor}) until p99 exceeds {@code
+ * --p99-limit-ms}, an error appears or the achieved rate falls below 95% of the target (in a step
+ * and in its one retry), then bisects twice between the last pass and the first failure, and prints
+ * the highest rate that passed.
  */
 public final class LoadGenerator {
 
   /** Requests whose achieved rate is at least this share of the target pass the search. */
   static final double SUSTAINED_SHARE = 0.95;
+
   private static final long HIGHEST_MICROS = TimeUnit.MINUTES.toMicros(10);
   private static final int PROMPT_VARIANTS = 64;
 
@@ -114,22 +115,59 @@ public final class LoadGenerator {
       Objects.requireNonNull(model, "model");
       streamUrl = streamUrl == null ? url : streamUrl;
       if (!"http".equals(streamUrl.getScheme()) || streamUrl.getHost() == null) {
-        throw new IllegalArgumentException("streamUrl must be an http:// URL, but was " + streamUrl);
+        throw new IllegalArgumentException(
+            "streamUrl must be an http:// URL, but was " + streamUrl);
       }
       streamModel = streamModel == null ? model : streamModel;
     }
 
     /** Options where streams go to the same URL and model as everything else. */
-    public Options(URI url, int rate, Duration duration, Duration warmup, double streamFraction,
-        List<Key> keys, int connections, Duration timeout, List<String> headers, String label,
-        String model, int maxTokens) {
-      this(url, rate, duration, warmup, streamFraction, keys, connections, timeout, headers, label,
-          model, maxTokens, null, null);
+    public Options(
+        URI url,
+        int rate,
+        Duration duration,
+        Duration warmup,
+        double streamFraction,
+        List<Key> keys,
+        int connections,
+        Duration timeout,
+        List<String> headers,
+        String label,
+        String model,
+        int maxTokens) {
+      this(
+          url,
+          rate,
+          duration,
+          warmup,
+          streamFraction,
+          keys,
+          connections,
+          timeout,
+          headers,
+          label,
+          model,
+          maxTokens,
+          null,
+          null);
     }
 
     Options withRate(int newRate, Duration newDuration) {
-      return new Options(url, newRate, newDuration, warmup, streamFraction, keys, connections,
-          timeout, headers, label, model, maxTokens, streamUrl, streamModel);
+      return new Options(
+          url,
+          newRate,
+          newDuration,
+          warmup,
+          streamFraction,
+          keys,
+          connections,
+          timeout,
+          headers,
+          label,
+          model,
+          maxTokens,
+          streamUrl,
+          streamModel);
     }
   }
 
@@ -137,8 +175,8 @@ public final class LoadGenerator {
   static volatile Path timelineFile;
 
   /**
-   * Latency over time, per 100 ms of intended send time: calls, the slowest, and how many took
-   * over 40 ms (twice the simulated upstream's latency), to tell a steady tail from stalls.
+   * Latency over time, per 100 ms of intended send time: calls, the slowest, and how many took over
+   * 40 ms (twice the simulated upstream's latency), to tell a steady tail from stalls.
    */
   static final class Timeline {
     static final long SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
@@ -166,8 +204,14 @@ public final class LoadGenerator {
     void write(Path file) {
       StringBuilder out = new StringBuilder("t_ms\tcalls\tover_40ms\tmax_ms\n");
       for (int i = 0; i < count.length(); i++) {
-        out.append(i * 100).append('\t').append(count.get(i)).append('\t').append(slow.get(i))
-            .append('\t').append(max.get(i) / 1000).append('\n');
+        out.append(i * 100)
+            .append('\t')
+            .append(count.get(i))
+            .append('\t')
+            .append(slow.get(i))
+            .append('\t')
+            .append(max.get(i) / 1000)
+            .append('\n');
       }
       try {
         Files.writeString(file, out);
@@ -242,84 +286,94 @@ public final class LoadGenerator {
     Map<Integer, LongAdder> statuses = new ConcurrentHashMap<>();
     Timeline timeline = timelineFile == null ? null : new Timeline(measureNanos);
 
-    Runnable worker = () -> {
-      int timeoutMillis = (int) o.timeout().toMillis();
-      try (RawHttpConnection plainConnection = new RawHttpConnection(address, timeoutMillis);
-          RawHttpConnection streamConnection = separateStreams
-              ? new RawHttpConnection(streamAddress, timeoutMillis) : plainConnection) {
-        while (true) {
-          long i = ticket.getAndIncrement();
-          long intended = start + i * intervalScale / o.rate();
-          if (intended >= end) {
-            break;
-          }
-          sleepUntil(intended);
-          boolean measured = intended >= measureStart;
-          if (System.nanoTime() - intended > timeoutNanos) {
-            // So far behind that the request would be late before it is sent: a failure, and
-            // skipping it lets the workers catch up instead of running long past the end.
-            if (measured) {
-              errorKinds.computeIfAbsent("not sent within timeout", k -> new LongAdder())
-                  .increment();
-            }
-            continue;
-          }
-          int variant = (int) (i % requests.size());
-          boolean isStream = isStream(i, o.streamFraction());
-          int keyIndex = o.keys().isEmpty() ? 0 : keyIndex(i, o.keys().size());
-          Key key = o.keys().isEmpty() ? null : o.keys().get(keyIndex);
-          byte[] request = requests.get(variant)[keyIndex * 2 + (isStream ? 1 : 0)];
-          if (measured) {
-            sent.increment();
-          }
-          RawHttpConnection.Response response;
-          try {
-            response = (isStream ? streamConnection : plainConnection).exchange(request);
-          } catch (IOException e) {
-            if (measured) {
-              errorKinds.computeIfAbsent("io: " + e.getClass().getSimpleName(),
-                  k -> new LongAdder()).increment();
-            }
-            continue;
-          }
-          long done = System.nanoTime();
-          if (!measured) {
-            continue;
-          }
-          completed.increment();
-          lastDone.accumulateAndGet(done, Math::max);
-          statuses.computeIfAbsent(response.status(), k -> new LongAdder()).increment();
-          int expected = key != null && key.blocked() ? 402 : 200;
-          long micros = Math.min(HIGHEST_MICROS, (done - intended) / 1000);
-          if (timeline != null) {
-            timeline.record(intended - measureStart, micros);
-          }
-          if (response.status() != expected) {
-            errorKinds.computeIfAbsent("unexpected status " + response.status()
-                + " (expected " + expected + ")", k -> new LongAdder()).increment();
-          } else if (expected == 200 && isStream && !response.endsWithDone()) {
-            errorKinds.computeIfAbsent("stream without [DONE]", k -> new LongAdder())
-                .increment();
-          } else {
-            all.recordValue(micros);
-            if (expected == 402) {
-              blocked.increment();
-            } else {
-              ok.increment();
-              if (isStream) {
-                stream.recordValue(micros);
-                streamFirstByte.recordValue(
-                    Math.min(HIGHEST_MICROS, (response.headersAtNanos() - intended) / 1000));
+    Runnable worker =
+        () -> {
+          int timeoutMillis = (int) o.timeout().toMillis();
+          try (RawHttpConnection plainConnection = new RawHttpConnection(address, timeoutMillis);
+              RawHttpConnection streamConnection =
+                  separateStreams
+                      ? new RawHttpConnection(streamAddress, timeoutMillis)
+                      : plainConnection) {
+            while (true) {
+              long i = ticket.getAndIncrement();
+              long intended = start + i * intervalScale / o.rate();
+              if (intended >= end) {
+                break;
+              }
+              sleepUntil(intended);
+              boolean measured = intended >= measureStart;
+              if (System.nanoTime() - intended > timeoutNanos) {
+                // So far behind that the request would be late before it is sent: a failure, and
+                // skipping it lets the workers catch up instead of running long past the end.
+                if (measured) {
+                  errorKinds
+                      .computeIfAbsent("not sent within timeout", k -> new LongAdder())
+                      .increment();
+                }
+                continue;
+              }
+              int variant = (int) (i % requests.size());
+              boolean isStream = isStream(i, o.streamFraction());
+              int keyIndex = o.keys().isEmpty() ? 0 : keyIndex(i, o.keys().size());
+              Key key = o.keys().isEmpty() ? null : o.keys().get(keyIndex);
+              byte[] request = requests.get(variant)[keyIndex * 2 + (isStream ? 1 : 0)];
+              if (measured) {
+                sent.increment();
+              }
+              RawHttpConnection.Response response;
+              try {
+                response = (isStream ? streamConnection : plainConnection).exchange(request);
+              } catch (IOException e) {
+                if (measured) {
+                  errorKinds
+                      .computeIfAbsent("io: " + e.getClass().getSimpleName(), k -> new LongAdder())
+                      .increment();
+                }
+                continue;
+              }
+              long done = System.nanoTime();
+              if (!measured) {
+                continue;
+              }
+              completed.increment();
+              lastDone.accumulateAndGet(done, Math::max);
+              statuses.computeIfAbsent(response.status(), k -> new LongAdder()).increment();
+              int expected = key != null && key.blocked() ? 402 : 200;
+              long micros = Math.min(HIGHEST_MICROS, (done - intended) / 1000);
+              if (timeline != null) {
+                timeline.record(intended - measureStart, micros);
+              }
+              if (response.status() != expected) {
+                errorKinds
+                    .computeIfAbsent(
+                        "unexpected status " + response.status() + " (expected " + expected + ")",
+                        k -> new LongAdder())
+                    .increment();
+              } else if (expected == 200 && isStream && !response.endsWithDone()) {
+                errorKinds
+                    .computeIfAbsent("stream without [DONE]", k -> new LongAdder())
+                    .increment();
               } else {
-                plain.recordValue(micros);
+                all.recordValue(micros);
+                if (expected == 402) {
+                  blocked.increment();
+                } else {
+                  ok.increment();
+                  if (isStream) {
+                    stream.recordValue(micros);
+                    streamFirstByte.recordValue(
+                        Math.min(HIGHEST_MICROS, (response.headersAtNanos() - intended) / 1000));
+                  } else {
+                    plain.recordValue(micros);
+                  }
+                }
               }
             }
+            reconnects.add(
+                plainConnection.reconnects()
+                    + (separateStreams ? streamConnection.reconnects() : 0));
           }
-        }
-        reconnects.add(plainConnection.reconnects()
-            + (separateStreams ? streamConnection.reconnects() : 0));
-      }
-    };
+        };
 
     List<Thread> threads = new ArrayList<>(o.connections());
     for (int c = 0; c < o.connections(); c++) {
@@ -349,24 +403,50 @@ public final class LoadGenerator {
     // Responses to the measured requests over the time they took to arrive: a target that keeps
     // up finishes just after the period ends, one that falls behind stretches the denominator.
     double seconds = (lastDone.get() - measureStart) / 1e9;
-    return new Result(o, seconds, sent.sum(), completed.sum(), completed.sum() / seconds,
-        ok.sum(), blocked.sum(), errors, kinds, statusCounts, reconnects.sum(),
-        all.getIntervalHistogram(), plain.getIntervalHistogram(), stream.getIntervalHistogram(),
+    return new Result(
+        o,
+        seconds,
+        sent.sum(),
+        completed.sum(),
+        completed.sum() / seconds,
+        ok.sum(),
+        blocked.sum(),
+        errors,
+        kinds,
+        statusCounts,
+        reconnects.sum(),
+        all.getIntervalHistogram(),
+        plain.getIntervalHistogram(),
+        stream.getIntervalHistogram(),
         streamFirstByte.getIntervalHistogram());
   }
 
   /**
-   * Highest rate that passes {@link Result#sustained}: geometric steps from {@code startRate},
-   * then two bisections between the last pass and the first failure.
+   * Highest rate that passes {@link Result#sustained}: geometric steps from {@code startRate}, then
+   * two bisections between the last pass and the first failure.
    */
-  public static int searchMaxRate(Options base, int startRate, double factor, int maxRate,
-      Duration stepDuration, double p99LimitMillis, PrintStream out) throws InterruptedException {
+  public static int searchMaxRate(
+      Options base,
+      int startRate,
+      double factor,
+      int maxRate,
+      Duration stepDuration,
+      double p99LimitMillis,
+      PrintStream out)
+      throws InterruptedException {
     return searchMaxRate(base, startRate, factor, maxRate, stepDuration, 99, p99LimitMillis, out);
   }
 
   /** As above, with the latency limit on another percentile than p99. */
-  public static int searchMaxRate(Options base, int startRate, double factor, int maxRate,
-      Duration stepDuration, double percentile, double limitMillis, PrintStream out)
+  public static int searchMaxRate(
+      Options base,
+      int startRate,
+      double factor,
+      int maxRate,
+      Duration stepDuration,
+      double percentile,
+      double limitMillis,
+      PrintStream out)
       throws InterruptedException {
     int lastPass = 0;
     int firstFail = 0;
@@ -392,9 +472,16 @@ public final class LoadGenerator {
         firstFail = mid;
       }
     }
-    out.printf(Locale.ROOT, "SEARCH label=%s max_sustainable=%d first_failure=%s percentile=%s"
-            + " limit_ms=%.1f capped=%b%n", base.label(), lastPass,
-        firstFail == 0 ? "none" : firstFail, percentile, limitMillis, firstFail == 0);
+    out.printf(
+        Locale.ROOT,
+        "SEARCH label=%s max_sustainable=%d first_failure=%s percentile=%s"
+            + " limit_ms=%.1f capped=%b%n",
+        base.label(),
+        lastPass,
+        firstFail == 0 ? "none" : firstFail,
+        percentile,
+        limitMillis,
+        firstFail == 0);
     return lastPass;
   }
 
@@ -402,8 +489,14 @@ public final class LoadGenerator {
    * One search step. A failed step is run once more and fails only if the retry fails too: on a
    * shared machine a burst of someone else's work can spoil one short step's p99.
    */
-  private static boolean step(Options base, int rate, Duration stepDuration,
-      double percentile, double limitMillis, PrintStream out) throws InterruptedException {
+  private static boolean step(
+      Options base,
+      int rate,
+      Duration stepDuration,
+      double percentile,
+      double limitMillis,
+      PrintStream out)
+      throws InterruptedException {
     for (int attempt = 1; attempt <= 2; attempt++) {
       Result r = run(base.withRate(rate, stepDuration));
       boolean pass = r.sustained(percentile, limitMillis);
@@ -416,44 +509,86 @@ public final class LoadGenerator {
   }
 
   private static String searchLine(Result r, boolean pass) {
-    return String.format(Locale.ROOT,
+    return String.format(
+        Locale.ROOT,
         "STEP label=%s rate=%d achieved=%.1f errors=%d p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f"
             + " p999_ms=%.3f %s",
-        r.options().label(), r.options().rate(), r.achievedRate(), r.errors(),
-        ms(r.all(), 50), ms(r.all(), 90), ms(r.all(), 99), ms(r.all(), 99.9),
+        r.options().label(),
+        r.options().rate(),
+        r.achievedRate(),
+        r.errors(),
+        ms(r.all(), 50),
+        ms(r.all(), 90),
+        ms(r.all(), 99),
+        ms(r.all(), 99.9),
         pass ? "PASS" : "FAIL");
   }
 
   /** Prints the human-readable report and one RESULT line for scripts. */
   public static void print(Result r, PrintStream out) {
     Options o = r.options();
-    out.printf(Locale.ROOT,
+    out.printf(
+        Locale.ROOT,
         "== %s: %d req/s for %s (warm-up %s), %d connections, stream fraction %.2f, %d keys%n",
-        o.label(), o.rate(), o.duration(), o.warmup(), o.connections(), o.streamFraction(),
+        o.label(),
+        o.rate(),
+        o.duration(),
+        o.warmup(),
+        o.connections(),
+        o.streamFraction(),
         o.keys().size());
-    out.printf(Locale.ROOT,
+    out.printf(
+        Locale.ROOT,
         "sent %d, completed %d (achieved %.1f req/s), ok %d, blocked(402) %d, errors %d,"
             + " reconnects %d, statuses %s%n",
-        r.sent(), r.completed(), r.achievedRate(), r.ok(), r.blocked(), r.errors(),
-        r.reconnects(), r.statuses());
+        r.sent(),
+        r.completed(),
+        r.achievedRate(),
+        r.ok(),
+        r.blocked(),
+        r.errors(),
+        r.reconnects(),
+        r.statuses());
     r.errorKinds().forEach((k, v) -> out.printf("  error: %s x %d%n", k, v));
-    out.println("latency ms from intended send    count      p50      p90      p99    p99.9      max");
+    out.println(
+        "latency ms from intended send    count      p50      p90      p99    p99.9      max");
     row(out, "all (expected status)", r.all());
     row(out, "non-streaming 200", r.plain());
     row(out, "streaming 200, to [DONE]", r.stream());
     row(out, "streaming 200, to headers", r.streamFirstByte());
-    out.printf(Locale.ROOT,
+    out.printf(
+        Locale.ROOT,
         "RESULT label=%s rate=%d achieved=%.1f sent=%d completed=%d ok=%d blocked=%d errors=%d"
             + " p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f"
             + " stream_p50_ms=%.3f stream_p99_ms=%.3f%n",
-        o.label(), o.rate(), r.achievedRate(), r.sent(), r.completed(), r.ok(), r.blocked(),
-        r.errors(), ms(r.all(), 50), ms(r.all(), 90), ms(r.all(), 99), ms(r.all(), 99.9),
-        r.all().getMaxValue() / 1000.0, ms(r.stream(), 50), ms(r.stream(), 99));
+        o.label(),
+        o.rate(),
+        r.achievedRate(),
+        r.sent(),
+        r.completed(),
+        r.ok(),
+        r.blocked(),
+        r.errors(),
+        ms(r.all(), 50),
+        ms(r.all(), 90),
+        ms(r.all(), 99),
+        ms(r.all(), 99.9),
+        r.all().getMaxValue() / 1000.0,
+        ms(r.stream(), 50),
+        ms(r.stream(), 99));
   }
 
   private static void row(PrintStream out, String name, Histogram h) {
-    out.printf(Locale.ROOT, "  %-30s %7d %8.3f %8.3f %8.3f %8.3f %8.3f%n", name,
-        h.getTotalCount(), ms(h, 50), ms(h, 90), ms(h, 99), ms(h, 99.9), h.getMaxValue() / 1000.0);
+    out.printf(
+        Locale.ROOT,
+        "  %-30s %7d %8.3f %8.3f %8.3f %8.3f %8.3f%n",
+        name,
+        h.getTotalCount(),
+        ms(h, 50),
+        ms(h, 90),
+        ms(h, 99),
+        ms(h, 99.9),
+        h.getMaxValue() / 1000.0);
   }
 
   private static double ms(Histogram h, double percentile) {
@@ -483,12 +618,18 @@ public final class LoadGenerator {
           String path = target.getRawPath().isEmpty() ? "/" : target.getRawPath();
           String hostHeader = target.getHost() + ":" + port(target);
           String body = body(s == 1 ? o.streamModel() : o.model(), o.maxTokens(), v, s == 1);
-          StringBuilder head = new StringBuilder()
-              .append("POST ").append(path).append(" HTTP/1.1\r\n")
-              .append("Host: ").append(hostHeader).append("\r\n")
-              .append("Content-Type: application/json\r\n")
-              .append("Accept: ").append(s == 1 ? "text/event-stream" : "application/json")
-              .append("\r\n");
+          StringBuilder head =
+              new StringBuilder()
+                  .append("POST ")
+                  .append(path)
+                  .append(" HTTP/1.1\r\n")
+                  .append("Host: ")
+                  .append(hostHeader)
+                  .append("\r\n")
+                  .append("Content-Type: application/json\r\n")
+                  .append("Accept: ")
+                  .append(s == 1 ? "text/event-stream" : "application/json")
+                  .append("\r\n");
           if (key != null) {
             head.append("Authorization: Bearer ").append(key.token()).append("\r\n");
           }
@@ -510,12 +651,20 @@ public final class LoadGenerator {
   }
 
   private static String body(String model, int maxTokens, int variant, boolean stream) {
-    String prompt = "Load test prompt number " + variant
-        + ": summarise the credit ledger entries for this account in two sentences.";
-    return "{\"model\":\"" + model + "\",\"max_tokens\":" + maxTokens
+    String prompt =
+        "Load test prompt number "
+            + variant
+            + ": summarise the credit ledger entries for this account in two sentences.";
+    return "{\"model\":\""
+        + model
+        + "\",\"max_tokens\":"
+        + maxTokens
         + ",\"messages\":[{\"role\":\"system\",\"content\":\"You are a concise assistant.\"},"
-        + "{\"role\":\"user\",\"content\":\"" + prompt + "\"}]"
-        + (stream ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}" : "") + "}";
+        + "{\"role\":\"user\",\"content\":\""
+        + prompt
+        + "\"}]"
+        + (stream ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}" : "")
+        + "}";
   }
 
   private static int port(URI url) {
@@ -545,8 +694,13 @@ public final class LoadGenerator {
       String[] parts = trimmed.split("[,\\s]+");
       boolean blocked = parts.length > 1 && parts[1].equalsIgnoreCase("blocked");
       if (parts.length > 2 || (parts.length == 2 && !blocked)) {
-        throw new IllegalArgumentException(file + " line " + lineNo
-            + " must be 'KEY' or 'KEY,blocked', but was '" + trimmed + "'");
+        throw new IllegalArgumentException(
+            file
+                + " line "
+                + lineNo
+                + " must be 'KEY' or 'KEY,blocked', but was '"
+                + trimmed
+                + "'");
       }
       keys.add(new Key(parts[0], blocked));
     }
@@ -556,7 +710,8 @@ public final class LoadGenerator {
     return keys;
   }
 
-  static final String USAGE = """
+  static final String USAGE =
+      """
       usage: LoadGenerator --url http://HOST:PORT/v1/chat/completions [--rate 500] \
       [--duration 10s] [--warmup 3s] [--stream-fraction 0.2] [--keys FILE] [--connections 128] \
       [--timeout 10s] [--header 'Name: value']... [--label NAME] [--model pro] [--max-tokens 32] \
@@ -634,16 +789,36 @@ public final class LoadGenerator {
         throw new IllegalArgumentException(
             "--search-factor must be above 1, but was " + searchFactor);
       }
-      Options options = new Options(normalize(url), rate, duration, warmup, streamFraction, keys,
-          connections, timeout, headers, label, model, maxTokens,
-          streamUrl == null ? null : normalize(streamUrl), streamModel);
+      Options options =
+          new Options(
+              normalize(url),
+              rate,
+              duration,
+              warmup,
+              streamFraction,
+              keys,
+              connections,
+              timeout,
+              headers,
+              label,
+              model,
+              maxTokens,
+              streamUrl == null ? null : normalize(streamUrl),
+              streamModel);
       if (search) {
         if (!(searchPercentile > 0 && searchPercentile < 100)) {
           throw new IllegalArgumentException(
               "--search-percentile must be between 0 and 100, but was " + searchPercentile);
         }
-        searchMaxRate(options, searchStart, searchFactor, searchMax, duration, searchPercentile,
-            p99Limit, System.out);
+        searchMaxRate(
+            options,
+            searchStart,
+            searchFactor,
+            searchMax,
+            duration,
+            searchPercentile,
+            p99Limit,
+            System.out);
       } else {
         print(run(options), System.out);
       }

@@ -13,8 +13,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * One keep-alive HTTP/1.1 connection over a blocking socket: the cheapest client that still reads
- * every response to its end (content length or chunked), so the load tool costs little CPU next
- * to the servers it measures on the same machine. Not thread-safe: one per worker.
+ * every response to its end (content length or chunked), so the load tool costs little CPU next to
+ * the servers it measures on the same machine. Not thread-safe: one per worker.
  */
 final class RawHttpConnection implements Closeable {
 
@@ -132,8 +132,9 @@ final class RawHttpConnection implements Closeable {
       while (true) {
         String sizeLine = readLine(in.read());
         int semicolon = sizeLine.indexOf(';');
-        long size = Long.parseLong(
-            (semicolon >= 0 ? sizeLine.substring(0, semicolon) : sizeLine).trim(), 16);
+        long size =
+            Long.parseLong(
+                (semicolon >= 0 ? sizeLine.substring(0, semicolon) : sizeLine).trim(), 16);
         if (size == 0) {
           while (!readLine(in.read()).isEmpty()) {
             // Trailers carry nothing the load tool needs.

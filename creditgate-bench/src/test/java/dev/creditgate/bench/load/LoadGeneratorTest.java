@@ -21,19 +21,36 @@ import org.junit.jupiter.api.io.TempDir;
 
 class LoadGeneratorTest {
 
-  private static Options options(SimulatedUpstream sim, int rate, Duration duration,
-      double streamFraction, List<Key> keys, int connections, List<String> headers) {
-    return new Options(LoadGenerator.normalize(sim.baseUrl()), rate, duration,
-        Duration.ofMillis(300), streamFraction, keys, connections, Duration.ofSeconds(5), headers,
-        "test", "pro", 16);
+  private static Options options(
+      SimulatedUpstream sim,
+      int rate,
+      Duration duration,
+      double streamFraction,
+      List<Key> keys,
+      int connections,
+      List<String> headers) {
+    return new Options(
+        LoadGenerator.normalize(sim.baseUrl()),
+        rate,
+        duration,
+        Duration.ofMillis(300),
+        streamFraction,
+        keys,
+        connections,
+        Duration.ofSeconds(5),
+        headers,
+        "test",
+        "pro",
+        16);
   }
 
   @Test
   void sendsTheMixAtTheRateAndMeasuresTheUpstreamLatency() throws Exception {
     try (SimulatedUpstream sim =
         SimulatedUpstream.builder().latency(Duration.ofMillis(20)).build().start()) {
-      Result r = LoadGenerator.run(
-          options(sim, 200, Duration.ofSeconds(2), 0.3, List.of(), 32, List.of()));
+      Result r =
+          LoadGenerator.run(
+              options(sim, 200, Duration.ofSeconds(2), 0.3, List.of(), 32, List.of()));
 
       assertThat(r.errors()).as("errors %s", r.errorKinds()).isZero();
       assertThat(r.sent()).isEqualTo(400);
@@ -68,12 +85,13 @@ class LoadGeneratorTest {
     Path file = dir.resolve("timeline.tsv");
     timeline.write(file);
 
-    assertThat(Files.readAllLines(file)).containsExactly(
-        "t_ms\tcalls\tover_40ms\tmax_ms",
-        "0\t2\t1\t45",
-        "100\t0\t0\t0",
-        "200\t1\t0\t40",
-        "300\t1\t1\t120");
+    assertThat(Files.readAllLines(file))
+        .containsExactly(
+            "t_ms\tcalls\tover_40ms\tmax_ms",
+            "0\t2\t1\t45",
+            "100\t0\t0\t0",
+            "200\t1\t0\t40",
+            "300\t1\t1\t120");
   }
 
   @Test
@@ -82,9 +100,21 @@ class LoadGeneratorTest {
     // waits behind the ones before it. A closed-loop tool would report ~100 ms throughout.
     try (SimulatedUpstream sim =
         SimulatedUpstream.builder().latency(Duration.ofMillis(100)).build().start()) {
-      Result r = LoadGenerator.run(new Options(LoadGenerator.normalize(sim.baseUrl()), 20,
-          Duration.ofSeconds(2), Duration.ZERO, 0, List.of(), 1, Duration.ofSeconds(10),
-          List.of(), "queued", "pro", 16));
+      Result r =
+          LoadGenerator.run(
+              new Options(
+                  LoadGenerator.normalize(sim.baseUrl()),
+                  20,
+                  Duration.ofSeconds(2),
+                  Duration.ZERO,
+                  0,
+                  List.of(),
+                  1,
+                  Duration.ofSeconds(10),
+                  List.of(),
+                  "queued",
+                  "pro",
+                  16));
 
       assertThat(r.all().getValueAtPercentile(50)).isGreaterThan(400_000);
       assertThat(r.all().getMaxValue()).isGreaterThan(800_000);
@@ -96,16 +126,25 @@ class LoadGeneratorTest {
   @Test
   void unexpectedStatusesAndTruncatedStreamsAreErrors() throws Exception {
     try (SimulatedUpstream sim = SimulatedUpstream.builder().build().start()) {
-      Result failing = LoadGenerator.run(options(sim, 100, Duration.ofSeconds(1), 0.5, List.of(),
-          8, List.of("X-Sim-Fail: 500")));
+      Result failing =
+          LoadGenerator.run(
+              options(
+                  sim, 100, Duration.ofSeconds(1), 0.5, List.of(), 8, List.of("X-Sim-Fail: 500")));
       assertThat(failing.errors()).isEqualTo(100);
-      assertThat(failing.errorKinds())
-          .containsEntry("unexpected status 500 (expected 200)", 100L);
+      assertThat(failing.errorKinds()).containsEntry("unexpected status 500 (expected 200)", 100L);
       assertThat(failing.ok()).isZero();
       assertThat(failing.all().getTotalCount()).isZero();
 
-      Result cut = LoadGenerator.run(options(sim, 100, Duration.ofSeconds(1), 1.0, List.of(),
-          8, List.of("X-Sim-Abort-After-Chunks: 2")));
+      Result cut =
+          LoadGenerator.run(
+              options(
+                  sim,
+                  100,
+                  Duration.ofSeconds(1),
+                  1.0,
+                  List.of(),
+                  8,
+                  List.of("X-Sim-Abort-After-Chunks: 2")));
       assertThat(cut.errors()).isEqualTo(100);
       assertThat(cut.errorKinds().keySet()).allMatch(k -> k.startsWith("io: "));
     }
@@ -123,8 +162,10 @@ class LoadGeneratorTest {
 
       // A target that refuses the blocked key with 402 passes.
       List<Key> allBlocked = List.of(new Key("k-blocked", true));
-      Result refused = LoadGenerator.run(options(sim, 100, Duration.ofSeconds(1), 0, allBlocked, 8,
-          List.of("X-Sim-Fail: 402")));
+      Result refused =
+          LoadGenerator.run(
+              options(
+                  sim, 100, Duration.ofSeconds(1), 0, allBlocked, 8, List.of("X-Sim-Fail: 402")));
       assertThat(refused.errors()).isZero();
       assertThat(refused.blocked()).isEqualTo(100);
     }
@@ -134,9 +175,20 @@ class LoadGeneratorTest {
   void searchFindsTheHighestPassingRate() throws Exception {
     try (SimulatedUpstream sim =
         SimulatedUpstream.builder().latency(Duration.ofMillis(5)).build().start()) {
-      Options base = new Options(LoadGenerator.normalize(sim.baseUrl()), 1,
-          Duration.ofSeconds(1), Duration.ofMillis(200), 0.2, List.of(), 16, Duration.ofSeconds(5),
-          List.of(), "search", "pro", 8);
+      Options base =
+          new Options(
+              LoadGenerator.normalize(sim.baseUrl()),
+              1,
+              Duration.ofSeconds(1),
+              Duration.ofMillis(200),
+              0.2,
+              List.of(),
+              16,
+              Duration.ofSeconds(5),
+              List.of(),
+              "search",
+              "pro",
+              8);
       ByteArrayOutputStream buffer = new ByteArrayOutputStream();
       PrintStream out = new PrintStream(buffer, true, StandardCharsets.UTF_8);
       int max = LoadGenerator.searchMaxRate(base, 50, 2.0, 200, Duration.ofSeconds(1), 2_000, out);
@@ -155,9 +207,23 @@ class LoadGeneratorTest {
   void streamsCanGoToTheirOwnUrlAndModel() throws Exception {
     try (SimulatedUpstream plain = SimulatedUpstream.builder().build().start();
         SimulatedUpstream streams = SimulatedUpstream.builder().build().start()) {
-      Result r = LoadGenerator.run(new Options(LoadGenerator.normalize(plain.baseUrl()), 100,
-          Duration.ofSeconds(1), Duration.ZERO, 0.5, List.of(), 8, Duration.ofSeconds(5),
-          List.of(), "split", "pro", 8, LoadGenerator.normalize(streams.baseUrl()), "slow"));
+      Result r =
+          LoadGenerator.run(
+              new Options(
+                  LoadGenerator.normalize(plain.baseUrl()),
+                  100,
+                  Duration.ofSeconds(1),
+                  Duration.ZERO,
+                  0.5,
+                  List.of(),
+                  8,
+                  Duration.ofSeconds(5),
+                  List.of(),
+                  "split",
+                  "pro",
+                  8,
+                  LoadGenerator.normalize(streams.baseUrl()),
+                  "slow"));
       assertThat(r.errors()).as("errors %s", r.errorKinds()).isZero();
       assertThat(plain.stats().streamedResponses()).isZero();
       assertThat(plain.stats().completedResponses()).isEqualTo(r.plain().getTotalCount());
@@ -183,8 +249,8 @@ class LoadGeneratorTest {
   void keysFileAndOptionsAreValidated(@TempDir Path dir) throws Exception {
     Path keys = dir.resolve("keys.txt");
     Files.writeString(keys, "# comment\nkey-a\nkey-b,blocked\n\nkey-c blocked\n");
-    assertThat(LoadGenerator.readKeys(keys)).containsExactly(
-        new Key("key-a", false), new Key("key-b", true), new Key("key-c", true));
+    assertThat(LoadGenerator.readKeys(keys))
+        .containsExactly(new Key("key-a", false), new Key("key-b", true), new Key("key-c", true));
     Files.writeString(keys, "key-a,maybe\n");
     assertThatThrownBy(() -> LoadGenerator.readKeys(keys))
         .hasMessageContaining("line 1 must be 'KEY' or 'KEY,blocked', but was 'key-a,maybe'");
@@ -199,14 +265,53 @@ class LoadGeneratorTest {
     assertThatThrownBy(() -> LoadGenerator.parseDuration("--duration", "soon"))
         .hasMessage("--duration must be a duration like 15s or 500ms, but was 'soon'");
     URI url = URI.create("http://127.0.0.1:9/v1/chat/completions");
-    assertThatThrownBy(() -> new Options(url, 0, Duration.ofSeconds(1), Duration.ZERO, 0,
-        List.of(), 1, Duration.ofSeconds(1), List.of(), "x", "pro", 8))
+    assertThatThrownBy(
+            () ->
+                new Options(
+                    url,
+                    0,
+                    Duration.ofSeconds(1),
+                    Duration.ZERO,
+                    0,
+                    List.of(),
+                    1,
+                    Duration.ofSeconds(1),
+                    List.of(),
+                    "x",
+                    "pro",
+                    8))
         .hasMessage("rate must be positive, but was 0");
-    assertThatThrownBy(() -> new Options(url, 1, Duration.ofSeconds(1), Duration.ZERO, 1.5,
-        List.of(), 1, Duration.ofSeconds(1), List.of(), "x", "pro", 8))
+    assertThatThrownBy(
+            () ->
+                new Options(
+                    url,
+                    1,
+                    Duration.ofSeconds(1),
+                    Duration.ZERO,
+                    1.5,
+                    List.of(),
+                    1,
+                    Duration.ofSeconds(1),
+                    List.of(),
+                    "x",
+                    "pro",
+                    8))
         .hasMessage("streamFraction must be between 0 and 1, but was 1.5");
-    assertThatThrownBy(() -> new Options(url, 1, Duration.ofSeconds(1), Duration.ZERO, 0,
-        List.of(), 1, Duration.ofSeconds(1), List.of("no colon"), "x", "pro", 8))
+    assertThatThrownBy(
+            () ->
+                new Options(
+                    url,
+                    1,
+                    Duration.ofSeconds(1),
+                    Duration.ZERO,
+                    0,
+                    List.of(),
+                    1,
+                    Duration.ofSeconds(1),
+                    List.of("no colon"),
+                    "x",
+                    "pro",
+                    8))
         .hasMessage("header must look like 'Name: value', but was 'no colon'");
   }
 }

@@ -17,23 +17,36 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code creditgate demo}: the gateway on the embedded defaults (SQLite, in-process cache) with
- * the SIMULATED upstream behind every alias, a funded demo account and a fresh user key, and a
- * curl command and an OpenAI SDK snippet that work as printed.
+ * {@code creditgate demo}: the gateway on the embedded defaults (SQLite, in-process cache) with the
+ * SIMULATED upstream behind every alias, a funded demo account and a fresh user key, and a curl
+ * command and an OpenAI SDK snippet that work as printed.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
-    description = "Run the gateway with a SIMULATED upstream, a funded demo account and a key; print how to call it.")
+@Command(
+    name = "demo",
+    mixinStandardHelpOptions = true,
+    description =
+        "Run the gateway with a SIMULATED upstream, a funded demo account and a key; print how to call it.")
 final class Demo implements Callable<Integer> {
 
   static final String ACCOUNT = "demo";
   static final long CREDITS = 10_000_000;
-  /** Micros per 1,000 tokens (input, output, cached, reasoning); one credit is one micro-currency unit. */
-  static final PriceRule DEMO_RULE = new PriceRule(0, "", "", "", 3200, 16000, 800, 16000, 1_000_000, 0, 0, true);
 
-  @Option(names = "--port", defaultValue = "8080", description = "gateway port, 0 for any (default: ${DEFAULT-VALUE})")
+  /**
+   * Micros per 1,000 tokens (input, output, cached, reasoning); one credit is one micro-currency
+   * unit.
+   */
+  static final PriceRule DEMO_RULE =
+      new PriceRule(0, "", "", "", 3200, 16000, 800, 16000, 1_000_000, 0, 0, true);
+
+  @Option(
+      names = "--port",
+      defaultValue = "8080",
+      description = "gateway port, 0 for any (default: ${DEFAULT-VALUE})")
   int port;
 
-  @Option(names = "--data-dir", defaultValue = "./data/demo",
+  @Option(
+      names = "--data-dir",
+      defaultValue = "./data/demo",
       description = "where the demo's SQLite ledger lives (default: ${DEFAULT-VALUE})")
   Path dataDir;
 
@@ -76,37 +89,52 @@ final class Demo implements Callable<Integer> {
   static void print(PrintStream out, int port, String key, String adminToken, long balance) {
     String base = "http://127.0.0.1:" + port;
     out.println();
-    out.println("Creditgate demo is running. Upstream: SIMULATED (creditgate-simulator, not a real LLM).");
+    out.println(
+        "Creditgate demo is running. Upstream: SIMULATED (creditgate-simulator, not a real LLM).");
     out.println("  gateway      " + base + "  (OpenAI-compatible: " + base + "/v1)");
     out.println("  account      " + ACCOUNT + "  balance " + balance + " credits");
     out.println("  API key      " + key);
     out.println("  admin token  " + adminToken);
     out.println();
     out.println("Call it with curl:");
-    out.println("curl -sS " + base + "/v1/chat/completions -H 'Authorization: Bearer " + key
-        + "' -H 'Content-Type: application/json' -d '{\"model\":\"pro\",\"messages\":[{\"role\":\"user\","
-        + "\"content\":\"Hello!\"}]}'");
+    out.println(
+        "curl -sS "
+            + base
+            + "/v1/chat/completions -H 'Authorization: Bearer "
+            + key
+            + "' -H 'Content-Type: application/json' -d '{\"model\":\"pro\",\"messages\":[{\"role\":\"user\","
+            + "\"content\":\"Hello!\"}]}'");
     out.println();
     out.println("Or with the OpenAI Python SDK (pip install openai):");
     out.println("python3 - <<'PY'");
     out.println("from openai import OpenAI");
     out.println("client = OpenAI(base_url=\"" + base + "/v1\", api_key=\"" + key + "\")");
-    out.println("reply = client.chat.completions.create(model=\"pro\", messages=[{\"role\": \"user\", \"content\": "
-        + "\"Hello!\"}])");
+    out.println(
+        "reply = client.chat.completions.create(model=\"pro\", messages=[{\"role\": \"user\", \"content\": "
+            + "\"Hello!\"}])");
     out.println("print(reply.choices[0].message.content, reply.usage)");
     out.println("PY");
     out.println();
     out.println("Or with the OpenAI Node.js SDK (npm install openai, then from that folder):");
     out.println("node --input-type=module <<'JS'");
     out.println("import OpenAI from \"openai\";");
-    out.println("const client = new OpenAI({ baseURL: \"" + base + "/v1\", apiKey: \"" + key + "\" });");
-    out.println("const reply = await client.chat.completions.create({ model: \"pro\", messages: [{ role: \"user\", "
-        + "content: \"Hello!\" }] });");
+    out.println(
+        "const client = new OpenAI({ baseURL: \"" + base + "/v1\", apiKey: \"" + key + "\" });");
+    out.println(
+        "const reply = await client.chat.completions.create({ model: \"pro\", messages: [{ role: \"user\", "
+            + "content: \"Hello!\" }] });");
     out.println("console.log(reply.choices[0].message.content, reply.usage);");
     out.println("JS");
     out.println();
     out.println("See the balance go down:");
-    out.println("curl -sS " + base + "/admin/v1/accounts/" + ACCOUNT + " -H 'Authorization: Bearer " + adminToken + "'");
+    out.println(
+        "curl -sS "
+            + base
+            + "/admin/v1/accounts/"
+            + ACCOUNT
+            + " -H 'Authorization: Bearer "
+            + adminToken
+            + "'");
     out.println();
     out.println("Metrics: " + base + "/metrics   Press Ctrl+C to stop.");
     out.flush();

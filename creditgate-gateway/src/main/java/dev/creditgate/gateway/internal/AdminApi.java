@@ -39,6 +39,7 @@ public final class AdminApi {
   public static final String PREFIX = "/admin/v1";
   static final int DEFAULT_PAGE = 50;
   static final int MAX_PAGE = 500;
+
   /** How much of a rejected JSON value an error message quotes. */
   private static final int QUOTED_VALUE_LENGTH = 40;
 
@@ -49,7 +50,12 @@ public final class AdminApi {
   private final long maxBodyBytes;
   private final GatewayMetrics metrics;
 
-  public AdminApi(CreditLedger ledger, PriceBook prices, ApiKeyStore keys, String adminToken, long maxBodyBytes,
+  public AdminApi(
+      CreditLedger ledger,
+      PriceBook prices,
+      ApiKeyStore keys,
+      String adminToken,
+      long maxBodyBytes,
       GatewayMetrics metrics) {
     this.ledger = ledger;
     this.prices = prices;
@@ -89,19 +95,27 @@ public final class AdminApi {
         ChatCompletions.respondError(ctx, e);
       } catch (IdempotencyConflictException e) {
         status = 409;
-        ChatCompletions.respondError(ctx, new ApiError(409, "invalid_request_error", "idempotency_conflict",
-            e.getMessage(), "Idempotency-Key"));
+        ChatCompletions.respondError(
+            ctx,
+            new ApiError(
+                409,
+                "invalid_request_error",
+                "idempotency_conflict",
+                e.getMessage(),
+                "Idempotency-Key"));
       } catch (AccountNotFoundException e) {
         status = 404;
-        ChatCompletions.respondError(ctx, new ApiError(404, "invalid_request_error", "account_not_found",
-            e.getMessage()));
+        ChatCompletions.respondError(
+            ctx, new ApiError(404, "invalid_request_error", "account_not_found", e.getMessage()));
       } catch (IllegalArgumentException | ArithmeticException e) {
         status = 422;
         ChatCompletions.respondError(ctx, ApiError.validation(e.getMessage(), parameter(e)));
       } catch (LedgerUnavailableException e) {
         status = 503;
-        ChatCompletions.respondError(ctx, new ApiError(503, "server_error", "ledger_unavailable",
-            "the ledger is unavailable; try again"));
+        ChatCompletions.respondError(
+            ctx,
+            new ApiError(
+                503, "server_error", "ledger_unavailable", "the ledger is unavailable; try again"));
       } finally {
         metrics.request("admin", "none", status);
       }
@@ -110,16 +124,24 @@ public final class AdminApi {
 
   private void authorize(Context ctx) {
     if (token.length == 0) {
-      throw new ApiError(403, "permission_error", "admin_disabled", "the admin API is disabled: no admin token is set");
+      throw new ApiError(
+          403,
+          "permission_error",
+          "admin_disabled",
+          "the admin API is disabled: no admin token is set");
     }
     String h = ctx.header("Authorization");
     if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      throw new ApiError(401, "invalid_request_error", "missing_admin_token",
+      throw new ApiError(
+          401,
+          "invalid_request_error",
+          "missing_admin_token",
           "send the admin token as 'Authorization: Bearer <token>'");
     }
     byte[] presented = h.substring(7).trim().getBytes(StandardCharsets.UTF_8);
     if (!MessageDigest.isEqual(presented, token)) {
-      throw new ApiError(401, "invalid_request_error", "invalid_admin_token", "the admin token is not valid");
+      throw new ApiError(
+          401, "invalid_request_error", "invalid_admin_token", "the admin token is not valid");
     }
   }
 
@@ -150,8 +172,12 @@ public final class AdminApi {
     String id = accountId(ctx.pathParam("id"), "id");
     String eventId = ctx.header("Idempotency-Key");
     if (eventId == null || eventId.isBlank()) {
-      throw new ApiError(400, "invalid_request_error", "missing_idempotency_key",
-          "a grant needs an Idempotency-Key header so a retry cannot grant twice", "Idempotency-Key");
+      throw new ApiError(
+          400,
+          "invalid_request_error",
+          "missing_idempotency_key",
+          "a grant needs an Idempotency-Key header so a retry cannot grant twice",
+          "Idempotency-Key");
     }
     eventId(eventId.trim());
     ObjectNode body = body(ctx);
@@ -167,14 +193,19 @@ public final class AdminApi {
     String id = accountId(ctx.pathParam("id"), "id");
     ObjectNode body = body(ctx, true);
     String given = ctx.header("Idempotency-Key");
-    String eventId = given == null || given.isBlank() ? (block ? "block_" : "unblock_") + UUID.randomUUID()
-        : eventId(given.trim());
+    String eventId =
+        given == null || given.isBlank()
+            ? (block ? "block_" : "unblock_") + UUID.randomUUID()
+            : eventId(given.trim());
     String reason = optionalString(body, "reason", "");
     String actor = optionalString(body, "actor", "admin");
     if (ledger.account(id).isEmpty()) {
       throw new AccountNotFoundException(id);
     }
-    LedgerEntry e = block ? ledger.block(id, eventId, actor, reason) : ledger.unblock(id, eventId, actor, reason);
+    LedgerEntry e =
+        block
+            ? ledger.block(id, eventId, actor, reason)
+            : ledger.unblock(id, eventId, actor, reason);
     json(ctx, 200, entry(e));
   }
 
@@ -211,8 +242,9 @@ public final class AdminApi {
     try {
       kind = ApiKey.Kind.valueOf(kindText);
     } catch (IllegalArgumentException e) {
-      throw ApiError.validation("kind must be 'user' or 'service', but was '" + kindText.toLowerCase(Locale.ROOT)
-          + "'", "kind");
+      throw ApiError.validation(
+          "kind must be 'user' or 'service', but was '" + kindText.toLowerCase(Locale.ROOT) + "'",
+          "kind");
     }
     String account = optionalString(body, "account_id", "");
     if (kind == ApiKey.Kind.USER) {
@@ -222,8 +254,8 @@ public final class AdminApi {
       accountId(account, "account_id");
       ledger.openAccount(account);
     } else if (!account.isEmpty()) {
-      throw ApiError.validation("a service key names its account per request; account_id must be empty",
-          "account_id");
+      throw ApiError.validation(
+          "a service key names its account per request; account_id must be empty", "account_id");
     }
     ApiKeyStore.CreatedKey created = keys.create(kind, account, optionalString(body, "label", ""));
     ObjectNode out = key(created.key());
@@ -233,8 +265,15 @@ public final class AdminApi {
 
   private void revokeKey(Context ctx) {
     String id = ctx.pathParam("id");
-    ApiKey k = keys.revoke(id).orElseThrow(() -> new ApiError(404, "invalid_request_error", "key_not_found",
-        "no API key with id '" + Authenticator.abbreviate(id) + "'"));
+    ApiKey k =
+        keys.revoke(id)
+            .orElseThrow(
+                () ->
+                    new ApiError(
+                        404,
+                        "invalid_request_error",
+                        "key_not_found",
+                        "no API key with id '" + Authenticator.abbreviate(id) + "'"));
     json(ctx, 200, key(k));
   }
 
@@ -265,9 +304,16 @@ public final class AdminApi {
   }
 
   private PriceRule findRule(long id) {
-    return prices.priceRules().stream().filter(r -> r.id() == id).findFirst()
-        .orElseThrow(() -> new ApiError(404, "invalid_request_error", "price_rule_not_found",
-            "no price rule with id " + id));
+    return prices.priceRules().stream()
+        .filter(r -> r.id() == id)
+        .findFirst()
+        .orElseThrow(
+            () ->
+                new ApiError(
+                    404,
+                    "invalid_request_error",
+                    "price_rule_not_found",
+                    "no price rule with id " + id));
   }
 
   private static long ruleId(Context ctx) {
@@ -278,17 +324,26 @@ public final class AdminApi {
       }
       return id;
     } catch (NumberFormatException e) {
-      throw ApiError.validation("price rule id must be a positive integer, but was '"
-          + Authenticator.abbreviate(ctx.pathParam("id")) + "'", "id");
+      throw ApiError.validation(
+          "price rule id must be a positive integer, but was '"
+              + Authenticator.abbreviate(ctx.pathParam("id"))
+              + "'",
+          "id");
     }
   }
 
   private static PriceRule readRule(ObjectNode b, long id) {
-    return new PriceRule(id,
-        optionalString(b, "scene", ""), optionalString(b, "provider", ""), optionalString(b, "model", ""),
-        requiredLong(b, "input_price"), requiredLong(b, "output_price"),
-        optionalLong(b, "cached_price", 0), optionalLong(b, "reasoning_price", 0),
-        requiredLong(b, "credits_per_unit"), optionalLong(b, "markup_bps", 0),
+    return new PriceRule(
+        id,
+        optionalString(b, "scene", ""),
+        optionalString(b, "provider", ""),
+        optionalString(b, "model", ""),
+        requiredLong(b, "input_price"),
+        requiredLong(b, "output_price"),
+        optionalLong(b, "cached_price", 0),
+        optionalLong(b, "reasoning_price", 0),
+        requiredLong(b, "credits_per_unit"),
+        optionalLong(b, "markup_bps", 0),
         Math.toIntExact(optionalLongIn(b, "priority", 0, Integer.MIN_VALUE, Integer.MAX_VALUE)),
         optionalBool(b, "active", true));
   }
@@ -302,7 +357,8 @@ public final class AdminApi {
     try (InputStream in = ctx.req().getInputStream()) {
       bytes = Bodies.readAll(in, maxBodyBytes, ctx.req().getContentLengthLong());
     } catch (Bodies.TooLargeException e) {
-      throw new ApiError(413, "invalid_request_error", "request_too_large", "the request body is too large");
+      throw new ApiError(
+          413, "invalid_request_error", "request_too_large", "the request body is too large");
     } catch (IOException e) {
       throw ApiError.invalidRequest("the request body could not be read", null);
     }
@@ -333,8 +389,13 @@ public final class AdminApi {
     try {
       return LedgerChecks.requireEventId(eventId);
     } catch (IllegalArgumentException e) {
-      throw new ApiError(400, "invalid_request_error", "invalid_idempotency_key",
-          "Idempotency-Key must be 1-" + LedgerChecks.MAX_EVENT_ID_LENGTH + " printable ASCII characters without spaces",
+      throw new ApiError(
+          400,
+          "invalid_request_error",
+          "invalid_idempotency_key",
+          "Idempotency-Key must be 1-"
+              + LedgerChecks.MAX_EVENT_ID_LENGTH
+              + " printable ASCII characters without spaces",
           "Idempotency-Key");
     }
   }
@@ -360,7 +421,8 @@ public final class AdminApi {
     }
     String s = v.asText().trim();
     if (s.length() > 500) {
-      throw ApiError.validation(field + " must be at most 500 characters, but was " + s.length(), field);
+      throw ApiError.validation(
+          field + " must be at most 500 characters, but was " + s.length(), field);
     }
     return s;
   }
@@ -381,18 +443,23 @@ public final class AdminApi {
   private static long optionalLongIn(ObjectNode b, String field, long def, long min, long max) {
     long v = optionalLong(b, field, def);
     if (v < min || v > max) {
-      throw ApiError.validation(field + " must be between " + min + " and " + max + ", but was " + v, field);
+      throw ApiError.validation(
+          field + " must be between " + min + " and " + max + ", but was " + v, field);
     }
     return v;
   }
 
   private static long asLong(JsonNode v, String field) {
     if (!v.isIntegralNumber()) {
-      throw ApiError.validation(field + " must be an integer, but was "
-          + Checks.abbreviate(v.toString(), QUOTED_VALUE_LENGTH), field);
+      throw ApiError.validation(
+          field
+              + " must be an integer, but was "
+              + Checks.abbreviate(v.toString(), QUOTED_VALUE_LENGTH),
+          field);
     }
     if (!v.canConvertToLong()) {
-      throw ApiError.validation(field + " is out of range: " + Checks.abbreviate(v.toString(), QUOTED_VALUE_LENGTH),
+      throw ApiError.validation(
+          field + " is out of range: " + Checks.abbreviate(v.toString(), QUOTED_VALUE_LENGTH),
           field);
     }
     return v.asLong();
@@ -429,8 +496,13 @@ public final class AdminApi {
       }
       return n;
     } catch (NumberFormatException e) {
-      throw ApiError.validation("limit must be an integer between 1 and " + MAX_PAGE + ", but was '"
-          + Authenticator.abbreviate(l) + "'", "limit");
+      throw ApiError.validation(
+          "limit must be an integer between 1 and "
+              + MAX_PAGE
+              + ", but was '"
+              + Authenticator.abbreviate(l)
+              + "'",
+          "limit");
     }
   }
 

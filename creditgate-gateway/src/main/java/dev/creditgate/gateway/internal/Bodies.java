@@ -9,11 +9,11 @@ public final class Bodies {
 
   /** The first buffer for a body of unknown length; it doubles as needed. */
   static final int UNKNOWN_LENGTH_BUFFER = 4096;
+
   /** The most allocated on a declared length alone. */
   static final int PREALLOCATED_AT_MOST = 1024 * 1024;
 
-  private Bodies() {
-  }
+  private Bodies() {}
 
   /**
    * Reads a body to its end, at most {@code limit} bytes. {@code sizeHint} is its declared length
@@ -25,7 +25,11 @@ public final class Bodies {
   public static byte[] readAll(InputStream in, long limit, long sizeHint) throws IOException {
     int max = (int) Math.min(limit, Integer.MAX_VALUE - 16);
     // A declared length is believed up to a point: more is allocated only as bytes arrive.
-    int initial = (int) Math.min(sizeHint >= 0 ? Math.min(sizeHint, PREALLOCATED_AT_MOST) : UNKNOWN_LENGTH_BUFFER, max);
+    int initial =
+        (int)
+            Math.min(
+                sizeHint >= 0 ? Math.min(sizeHint, PREALLOCATED_AT_MOST) : UNKNOWN_LENGTH_BUFFER,
+                max);
     byte[] buf = new byte[initial];
     int len = 0;
     while (true) {
@@ -38,7 +42,9 @@ public final class Bodies {
         if (len >= max) {
           throw new TooLargeException(limit);
         }
-        buf = Arrays.copyOf(buf, (int) Math.min(max, Math.max(UNKNOWN_LENGTH_BUFFER, 2L * buf.length)));
+        buf =
+            Arrays.copyOf(
+                buf, (int) Math.min(max, Math.max(UNKNOWN_LENGTH_BUFFER, 2L * buf.length)));
         buf[len++] = (byte) next;
         continue;
       }

@@ -13,11 +13,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Calls the route's upstream with the request, its alias replaced by the provider's model, and
- * (for a stream) usage asked for in the last chunk, so the call can be charged. Once the upstream
- * has answered, the metered call is made durable before a byte is relayed; the answer stays open
- * for the steps after, and is closed when they return. A call the upstream never answered is
- * refused with 502 or 504 and charged nothing.
+ * Calls the route's upstream with the request, its alias replaced by the provider's model, and (for
+ * a stream) usage asked for in the last chunk, so the call can be charged. Once the upstream has
+ * answered, the metered call is made durable before a byte is relayed; the answer stays open for
+ * the steps after, and is closed when they return. A call the upstream never answered is refused
+ * with 502 or 504 and charged nothing.
  */
 final class CallUpstream implements ChatStep {
 
@@ -52,8 +52,10 @@ final class CallUpstream implements ChatStep {
     ObjectNode request = x.request;
     request.put("model", x.route.config().model());
     if (x.stream) {
-      ObjectNode options = request.has("stream_options") && request.get("stream_options").isObject()
-          ? (ObjectNode) request.get("stream_options") : request.putObject("stream_options");
+      ObjectNode options =
+          request.has("stream_options") && request.get("stream_options").isObject()
+              ? (ObjectNode) request.get("stream_options")
+              : request.putObject("stream_options");
       options.put("include_usage", true);
     }
     try {
@@ -70,12 +72,19 @@ final class CallUpstream implements ChatStep {
     } catch (UpstreamClient.FirstByteTimeoutException e) {
       throw new ApiError(504, "server_error", "upstream_timeout", e.getMessage());
     } catch (ConnectException e) {
-      throw new ApiError(502, "server_error", "upstream_unavailable", "cannot connect to the upstream for model '"
-          + alias + "'");
+      throw new ApiError(
+          502,
+          "server_error",
+          "upstream_unavailable",
+          "cannot connect to the upstream for model '" + alias + "'");
     } catch (IOException e) {
-      upstreamLog.warn(ticker.read(), "upstream call for model '{}' failed: {}", alias, e.getMessage());
-      throw new ApiError(502, "server_error", "upstream_unavailable", "the upstream call for model '"
-          + alias + "' failed");
+      upstreamLog.warn(
+          ticker.read(), "upstream call for model '{}' failed: {}", alias, e.getMessage());
+      throw new ApiError(
+          502,
+          "server_error",
+          "upstream_unavailable",
+          "the upstream call for model '" + alias + "' failed");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new ApiError(503, "server_error", "shutting_down", "the gateway is shutting down");

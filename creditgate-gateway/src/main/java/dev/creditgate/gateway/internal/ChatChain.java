@@ -23,8 +23,10 @@ final class ChatChain {
 
   private void proceed(ChatExchange exchange, int index) {
     if (index >= steps.size()) {
-      throw new IllegalStateException("the last step of the chat chain, " + steps.get(steps.size() - 1)
-          .getClass().getSimpleName() + ", called proceed");
+      throw new IllegalStateException(
+          "the last step of the chat chain, "
+              + steps.get(steps.size() - 1).getClass().getSimpleName()
+              + ", called proceed");
     }
     steps.get(index).process(exchange, next -> proceed(next, index + 1));
   }

@@ -10,13 +10,15 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * {@code POST /v1/chat/completions}: a chain of single-purpose steps.
+ *
  * <ol>
  *   <li>{@link ReadChatRequest}: name the request, authenticate, read and validate the body,
- *       resolve the alias, build the billing context;</li>
- *   <li>{@link AdmitCall}: open the call's metering (claims the Idempotency-Key, admits or denies);</li>
- *   <li>{@link CallUpstream}: call the route's upstream;</li>
- *   <li>{@link PlainAnswer} or {@link StreamAnswer}: relay the answer and settle its usage.</li>
+ *       resolve the alias, build the billing context;
+ *   <li>{@link AdmitCall}: open the call's metering (claims the Idempotency-Key, admits or denies);
+ *   <li>{@link CallUpstream}: call the route's upstream;
+ *   <li>{@link PlainAnswer} or {@link StreamAnswer}: relay the answer and settle its usage.
  * </ol>
+ *
  * The credit side is one {@link dev.creditgate.meter.MeteredCall}; no step talks to the ledger or
  * the guard. A request refused before the upstream is called changes nothing.
  */
@@ -32,20 +34,30 @@ public final class ChatCompletions {
 
   private final ChatChain chain;
   private final GatewayMetrics metrics;
+
   /** Calls being handled, for a shutdown that must not close the ledger under a charge. */
   private final AtomicInteger active = new AtomicInteger();
 
-  public ChatCompletions(Authenticator auth, UpstreamRouter router, CreditMeter meter, UpstreamClient upstream,
-      GatewayMetrics metrics, TokenEstimator estimator, Ticker ticker, long maxBodyBytes) {
+  public ChatCompletions(
+      Authenticator auth,
+      UpstreamRouter router,
+      CreditMeter meter,
+      UpstreamClient upstream,
+      GatewayMetrics metrics,
+      TokenEstimator estimator,
+      Ticker ticker,
+      long maxBodyBytes) {
     this.metrics = metrics;
     SettleUsage settle = new SettleUsage(estimator);
     ChatStep plain = new PlainAnswer(settle, metrics, ticker);
     ChatStep stream = new StreamAnswer(settle, metrics, ticker);
-    this.chain = new ChatChain(List.of(
-        new ReadChatRequest(auth, router, maxBodyBytes),
-        new AdmitCall(meter),
-        new CallUpstream(upstream, metrics, ticker),
-        (x, next) -> (x.stream ? stream : plain).process(x, next)));
+    this.chain =
+        new ChatChain(
+            List.of(
+                new ReadChatRequest(auth, router, maxBodyBytes),
+                new AdmitCall(meter),
+                new CallUpstream(upstream, metrics, ticker),
+                (x, next) -> (x.stream ? stream : plain).process(x, next)));
   }
 
   public void handle(Context ctx) {
@@ -62,7 +74,9 @@ public final class ChatCompletions {
     }
   }
 
-  /** Waits until no call is being handled (each one has charged what it served); false on timeout. */
+  /**
+   * Waits until no call is being handled (each one has charged what it served); false on timeout.
+   */
   public boolean awaitIdle(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (active.get() > 0) {

@@ -17,21 +17,35 @@ final class ChatExchange {
   final Context ctx;
   String requestId;
   Principal principal;
-  /** The request body, validated; the upstream gets it with its model and stream options changed. */
+
+  /**
+   * The request body, validated; the upstream gets it with its model and stream options changed.
+   */
   ObjectNode request;
+
   Route route;
   BillingContext billing;
+
   /** The size of the request body as received. */
   int requestBytes;
+
   /** Whether the client asked for a stream. */
   boolean stream;
-  /** Whether a streaming client asked for the usage chunk itself (the gateway always asks the upstream). */
+
+  /**
+   * Whether a streaming client asked for the usage chunk itself (the gateway always asks the
+   * upstream).
+   */
   boolean clientWantsUsage;
+
   MeteredCall call;
+
   /** The upstream's answer, open while the steps after the upstream call run. */
   UpstreamClient.Exchange upstream;
+
   /** The ticker reading when the upstream was called. */
   long upstreamStart;
+
   /** The status the client got, for the request metrics. */
   int status = 500;
 

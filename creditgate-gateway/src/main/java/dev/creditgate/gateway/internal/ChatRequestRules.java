@@ -13,8 +13,7 @@ final class ChatRequestRules {
 
   private static final String[] COUNTS = {"max_tokens", "max_completion_tokens", "n"};
 
-  private ChatRequestRules() {
-  }
+  private ChatRequestRules() {}
 
   /**
    * Returns {@code request} when it is valid.
@@ -69,7 +68,8 @@ final class ChatRequestRules {
     }
     JsonNode content = m.get("content");
     if (present(content) && !content.isTextual() && !content.isArray()) {
-      throw ApiError.invalidRequest("'" + name + ".content' must be a string or an array", name + ".content");
+      throw ApiError.invalidRequest(
+          "'" + name + ".content' must be a string or an array", name + ".content");
     }
   }
 

@@ -21,7 +21,9 @@ final class DoneHoldback {
   private boolean lineStart = true;
   private int matched;
 
-  /** Returns how many of {@code len} bytes from {@code off} may be written now; the rest are held. */
+  /**
+   * Returns how many of {@code len} bytes from {@code off} may be written now; the rest are held.
+   */
   int pass(byte[] b, int off, int len) {
     if (holding) {
       held.write(b, off, len);
@@ -45,7 +47,9 @@ final class DoneHoldback {
     return len;
   }
 
-  /** The held bytes (empty when the stream had no {@code [DONE]}); to be written after the charge. */
+  /**
+   * The held bytes (empty when the stream had no {@code [DONE]}); to be written after the charge.
+   */
   byte[] release() {
     byte[] out = held.toByteArray();
     held.reset();

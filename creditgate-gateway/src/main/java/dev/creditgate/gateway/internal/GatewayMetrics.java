@@ -20,23 +20,30 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
- * The gateway's meters. Alias tags only ever take configured alias names (unknown names are
- * counted as {@code unknown}) so a caller cannot grow the number of time series.
+ * The gateway's meters. Alias tags only ever take configured alias names (unknown names are counted
+ * as {@code unknown}) so a caller cannot grow the number of time series.
  */
 public final class GatewayMetrics implements GuardListener, MeterListener {
 
   private final MeterRegistry registry;
-  /** Meters already registered, by their name and tags: registering looks up and sorts tags each time. */
+
+  /**
+   * Meters already registered, by their name and tags: registering looks up and sorts tags each
+   * time.
+   */
   private final ConcurrentHashMap<List<Object>, Meter> meters = new ConcurrentHashMap<>();
+
   private final Timer decisionLatency;
 
   public GatewayMetrics(MeterRegistry registry) {
     this.registry = registry;
-    this.decisionLatency = Timer.builder("creditgate.guard.decision.latency")
-        .description("Time the credit guard took to decide")
-        .publishPercentileHistogram()
-        .serviceLevelObjectives(Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(50))
-        .register(registry);
+    this.decisionLatency =
+        Timer.builder("creditgate.guard.decision.latency")
+            .description("Time the credit guard took to decide")
+            .publishPercentileHistogram()
+            .serviceLevelObjectives(
+                Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(50))
+            .register(registry);
   }
 
   @SuppressWarnings("unchecked")
@@ -45,50 +52,85 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
   }
 
   public void request(String route, String alias, int status) {
-    this.<Counter>meter(r -> Counter.builder("creditgate.requests")
-        .description("HTTP requests by route, model alias and status")
-        .tag("route", route).tag("alias", alias).tag("status", Integer.toString(status))
-        .register(r), "requests", route, alias, status).increment();
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.requests")
+                    .description("HTTP requests by route, model alias and status")
+                    .tag("route", route)
+                    .tag("alias", alias)
+                    .tag("status", Integer.toString(status))
+                    .register(r),
+            "requests",
+            route,
+            alias,
+            status)
+        .increment();
   }
 
   @Override
   public void onDecision(BillingContext context, Admission admission, long nanos) {
     Admission.Reason reason = admission.reason();
     boolean admitted = admission.isAdmitted();
-    this.<Counter>meter(r -> Counter.builder("creditgate.guard.decisions")
-        .description("Credit guard decisions by reason; fail_open reasons were admitted without an answer")
-        .tag("reason", reason.name().toLowerCase(Locale.ROOT))
-        .tag("outcome", admitted ? "admitted" : "denied")
-        .tag("degraded", Boolean.toString(reason.degraded()))
-        .register(r), "decisions", reason, admitted).increment();
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.guard.decisions")
+                    .description(
+                        "Credit guard decisions by reason; fail_open reasons were admitted without an answer")
+                    .tag("reason", reason.name().toLowerCase(Locale.ROOT))
+                    .tag("outcome", admitted ? "admitted" : "denied")
+                    .tag("degraded", Boolean.toString(reason.degraded()))
+                    .register(r),
+            "decisions",
+            reason,
+            admitted)
+        .increment();
     decisionLatency.record(nanos, TimeUnit.NANOSECONDS);
   }
 
   public void upstreamLatency(String alias, String phase, long nanos) {
-    this.<Timer>meter(r -> Timer.builder("creditgate.upstream.latency")
-        .description("Upstream time to response headers (first_byte) and to the end of the body (total)")
-        .tag("alias", alias).tag("phase", phase)
-        .register(r), "upstream", alias, phase).record(nanos, TimeUnit.NANOSECONDS);
+    this.<Timer>meter(
+            r ->
+                Timer.builder("creditgate.upstream.latency")
+                    .description(
+                        "Upstream time to response headers (first_byte) and to the end of the body (total)")
+                    .tag("alias", alias)
+                    .tag("phase", phase)
+                    .register(r),
+            "upstream",
+            alias,
+            phase)
+        .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   /** How long a charge took to be committed (or spooled), as the request waited for it. */
   public void chargeLatency(String alias, long nanos) {
-    this.<Timer>meter(r -> Timer.builder("creditgate.ledger.charge.latency")
-        .description("Time a charge took to commit or spool, waited for by the request")
-        .tag("alias", alias)
-        .register(r), "chargeLatency", alias).record(nanos, TimeUnit.NANOSECONDS);
+    this.<Timer>meter(
+            r ->
+                Timer.builder("creditgate.ledger.charge.latency")
+                    .description("Time a charge took to commit or spool, waited for by the request")
+                    .tag("alias", alias)
+                    .register(r),
+            "chargeLatency",
+            alias)
+        .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   /**
    * How long a request waited for the write-behind ledger: {@code own_charges} before its guard
-   * check (its account's charges still being written), {@code intent_sync} before its first byte
-   * to the client (its intent's fsync).
+   * check (its account's charges still being written), {@code intent_sync} before its first byte to
+   * the client (its intent's fsync).
    */
   public void ledgerWait(String what, long nanos) {
-    this.<Timer>meter(r -> Timer.builder("creditgate.ledger.wait")
-        .description("Time a request waited for the write-behind ledger, by what it waited for")
-        .tag("what", what)
-        .register(r), "ledgerWait", what).record(nanos, TimeUnit.NANOSECONDS);
+    this.<Timer>meter(
+            r ->
+                Timer.builder("creditgate.ledger.wait")
+                    .description(
+                        "Time a request waited for the write-behind ledger, by what it waited for")
+                    .tag("what", what)
+                    .register(r),
+            "ledgerWait",
+            what)
+        .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   @Override
@@ -107,48 +149,83 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
     boolean unpriced = settled.unpriced();
     boolean estimated = settled.estimated();
     Settlement.Status status = settled.status();
-    this.<Counter>meter(r -> Counter.builder("creditgate.charges")
-        .description("Charges by result; unpriced ones matched no price rule, estimated ones had no reported usage")
-        .tag("alias", alias)
-        .tag("status", status.name().toLowerCase(Locale.ROOT))
-        .tag("unpriced", Boolean.toString(unpriced))
-        .tag("estimated", Boolean.toString(estimated))
-        .register(r), "charges", alias, status, unpriced, estimated).increment();
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.charges")
+                    .description(
+                        "Charges by result; unpriced ones matched no price rule, estimated ones had no reported usage")
+                    .tag("alias", alias)
+                    .tag("status", status.name().toLowerCase(Locale.ROOT))
+                    .tag("unpriced", Boolean.toString(unpriced))
+                    .tag("estimated", Boolean.toString(estimated))
+                    .register(r),
+            "charges",
+            alias,
+            status,
+            unpriced,
+            estimated)
+        .increment();
     if (status != Settlement.Status.REPLAYED) {
-      this.<Counter>meter(r -> Counter.builder("creditgate.credits.charged")
-          .description("Credits charged")
-          .tag("alias", alias)
-          .register(r), "credits", alias).increment(settled.credits());
+      this.<Counter>meter(
+              r ->
+                  Counter.builder("creditgate.credits.charged")
+                      .description("Credits charged")
+                      .tag("alias", alias)
+                      .register(r),
+              "credits",
+              alias)
+          .increment(settled.credits());
     }
   }
 
   private void chargeFailed(String alias) {
-    this.<Counter>meter(r -> Counter.builder("creditgate.charges.failed")
-        .description("Charges the ledger rejected outright (not spooled)")
-        .tag("alias", alias)
-        .register(r), "chargesFailed", alias).increment();
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.charges.failed")
+                    .description("Charges the ledger rejected outright (not spooled)")
+                    .tag("alias", alias)
+                    .register(r),
+            "chargesFailed",
+            alias)
+        .increment();
   }
 
   public void clientDisconnected(String alias) {
-    this.<Counter>meter(r -> Counter.builder("creditgate.stream.client.disconnects")
-        .description("Streams whose client left before the end; the upstream was read to its end and charged")
-        .tag("alias", alias)
-        .register(r), "disconnects", alias).increment();
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.stream.client.disconnects")
+                    .description(
+                        "Streams whose client left before the end; the upstream was read to its end and charged")
+                    .tag("alias", alias)
+                    .register(r),
+            "disconnects",
+            alias)
+        .increment();
   }
 
   /** Registers the ledger's counters: its spool, its group commit and its write-behind queue. */
   public void ledger(MeteringLedger ledger) {
     Gauge.builder("creditgate.ledger.spool.size", ledger, l -> l.stats().spoolPending())
-        .description("Charges waiting in the ledger's spool").register(registry);
-    FunctionCounter.builder("creditgate.ledger.group.commits", ledger, l -> l.stats().groupCommits())
-        .description("Transactions written by the ledger's group commit").register(registry);
-    FunctionCounter.builder("creditgate.ledger.group.commit.charges", ledger, l -> l.stats().groupCommitCharges())
-        .description("Charges carried by those transactions (divided by the commits: the mean batch)")
+        .description("Charges waiting in the ledger's spool")
         .register(registry);
-    FunctionCounter.builder("creditgate.ledger.group.commit.seconds", ledger, l -> l.stats().groupCommitNanos() / 1e9)
-        .description("Time spent writing and committing those transactions").register(registry);
+    FunctionCounter.builder(
+            "creditgate.ledger.group.commits", ledger, l -> l.stats().groupCommits())
+        .description("Transactions written by the ledger's group commit")
+        .register(registry);
+    FunctionCounter.builder(
+            "creditgate.ledger.group.commit.charges", ledger, l -> l.stats().groupCommitCharges())
+        .description(
+            "Charges carried by those transactions (divided by the commits: the mean batch)")
+        .register(registry);
+    FunctionCounter.builder(
+            "creditgate.ledger.group.commit.seconds",
+            ledger,
+            l -> l.stats().groupCommitNanos() / 1e9)
+        .description("Time spent writing and committing those transactions")
+        .register(registry);
     Gauge.builder("creditgate.ledger.charges.queued", ledger, l -> l.stats().queued())
-        .description("Charges accepted and journaled, not yet written to the database (write-behind)")
+        .description(
+            "Charges accepted and journaled, not yet written to the database (write-behind)")
         .register(registry);
   }
 }

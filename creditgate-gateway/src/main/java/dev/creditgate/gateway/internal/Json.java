@@ -22,15 +22,17 @@ public final class Json {
    */
   static final int BUFFER_POOL_SIZE = 64;
 
-  public static final ObjectMapper MAPPER = JsonMapper.builder(JsonFactory.builder()
-          .recyclerPool(JsonRecyclerPools.newBoundedPool(BUFFER_POOL_SIZE))
-          .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(200).build())
-          .build())
-      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-      .build();
+  public static final ObjectMapper MAPPER =
+      JsonMapper.builder(
+              JsonFactory.builder()
+                  .recyclerPool(JsonRecyclerPools.newBoundedPool(BUFFER_POOL_SIZE))
+                  .streamReadConstraints(
+                      StreamReadConstraints.builder().maxNestingDepth(200).build())
+                  .build())
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .build();
 
-  private Json() {
-  }
+  private Json() {}
 
   /**
    * The node as JSON text, through {@link #MAPPER} and its buffer pool ({@code JsonNode.toString()}

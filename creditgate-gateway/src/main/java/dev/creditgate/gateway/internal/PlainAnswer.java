@@ -38,12 +38,19 @@ final class PlainAnswer implements ChatStep {
     int status = x.upstream.status();
     byte[] answer;
     try {
-      answer = Bodies.readAll(x.upstream.body(), MAX_UPSTREAM_BODY_BYTES, x.upstream.contentLength());
+      answer =
+          Bodies.readAll(x.upstream.body(), MAX_UPSTREAM_BODY_BYTES, x.upstream.contentLength());
     } catch (Bodies.TooLargeException e) {
-      throw new ApiError(502, "server_error", "upstream_bad_response", "the upstream answer is larger than "
-          + MAX_UPSTREAM_BODY_BYTES / (1024 * 1024) + " MiB");
+      throw new ApiError(
+          502,
+          "server_error",
+          "upstream_bad_response",
+          "the upstream answer is larger than " + MAX_UPSTREAM_BODY_BYTES / (1024 * 1024) + " MiB");
     } catch (IOException e) {
-      throw new ApiError(504, "server_error", "upstream_timeout",
+      throw new ApiError(
+          504,
+          "server_error",
+          "upstream_timeout",
           "the upstream stopped sending before the response was complete");
     }
     metrics.upstreamLatency(x.alias(), "total", ticker.read() - x.upstreamStart);
@@ -64,7 +71,10 @@ final class PlainAnswer implements ChatStep {
       return;
     }
     if (ok) {
-      throw new ApiError(502, "server_error", "upstream_bad_response",
+      throw new ApiError(
+          502,
+          "server_error",
+          "upstream_bad_response",
           "the upstream answered with a body that is not JSON");
     }
     x.status = UpstreamErrors.relay(x.ctx, status, parsed, answer);

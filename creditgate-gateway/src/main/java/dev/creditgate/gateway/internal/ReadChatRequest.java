@@ -22,8 +22,13 @@ final class ReadChatRequest implements ChatStep {
   static final String REQUEST_ID_HEADER = "X-Request-Id";
   static final String SCENE_HEADER = "X-Creditgate-Scene";
   static final String CONVERSATION_HEADER = "X-Creditgate-Conversation";
-  /** Bytes of an oversized body read and dropped before the 413, so that the answer reaches the client. */
+
+  /**
+   * Bytes of an oversized body read and dropped before the 413, so that the answer reaches the
+   * client.
+   */
   static final long OVERSIZED_BODY_DRAIN_BYTES = 4L * 1024 * 1024;
+
   /** The longest value accepted in the gateway's own headers. */
   static final int MAX_HEADER_LENGTH = 200;
 
@@ -47,8 +52,16 @@ final class ReadChatRequest implements ChatStep {
     x.requestBytes = body.length;
     x.request = ChatRequestRules.validate(parse(body));
     x.route = router.resolve(x.request.path("model").asText(""));
-    x.billing = new BillingContext(x.principal.accountId(), eventId(ctx), header(ctx, SCENE_HEADER), x.requestId,
-        header(ctx, CONVERSATION_HEADER), x.route.config().alias(), x.principal.skipCharge()).normalize();
+    x.billing =
+        new BillingContext(
+                x.principal.accountId(),
+                eventId(ctx),
+                header(ctx, SCENE_HEADER),
+                x.requestId,
+                header(ctx, CONVERSATION_HEADER),
+                x.route.config().alias(),
+                x.principal.skipCharge())
+            .normalize();
     x.stream = x.request.path("stream").asBoolean(false);
     x.clientWantsUsage = x.request.path("stream_options").path("include_usage").asBoolean(false);
     next.proceed(x);
@@ -108,7 +121,8 @@ final class ReadChatRequest implements ChatStep {
     } catch (IOException | RuntimeException e) {
       // The client stopped sending; the 413 is still attempted.
     }
-    return new ApiError(413, "invalid_request_error", "request_too_large", "the request body is too large");
+    return new ApiError(
+        413, "invalid_request_error", "request_too_large", "the request body is too large");
   }
 
   private static String requestId(Context ctx) {
@@ -118,13 +132,19 @@ final class ReadChatRequest implements ChatStep {
     }
     String id = given.trim();
     if (id.length() > MAX_HEADER_LENGTH || !id.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
-      throw new ApiError(400, "invalid_request_error", "invalid_header",
-          REQUEST_ID_HEADER + " must be 1-200 printable ASCII characters without spaces", REQUEST_ID_HEADER);
+      throw new ApiError(
+          400,
+          "invalid_request_error",
+          "invalid_header",
+          REQUEST_ID_HEADER + " must be 1-200 printable ASCII characters without spaces",
+          REQUEST_ID_HEADER);
     }
     return id;
   }
 
-  /** The client's Idempotency-Key, checked; empty when it sent none (the meter then draws an id). */
+  /**
+   * The client's Idempotency-Key, checked; empty when it sent none (the meter then draws an id).
+   */
   private static String eventId(Context ctx) {
     String given = ctx.header(IDEMPOTENCY_HEADER);
     if (given == null) {
@@ -133,8 +153,15 @@ final class ReadChatRequest implements ChatStep {
     try {
       return LedgerChecks.requireEventId(given.trim());
     } catch (IllegalArgumentException e) {
-      throw new ApiError(400, "invalid_request_error", "invalid_idempotency_key", IDEMPOTENCY_HEADER + " must be 1-"
-          + LedgerChecks.MAX_EVENT_ID_LENGTH + " printable ASCII characters without spaces", IDEMPOTENCY_HEADER);
+      throw new ApiError(
+          400,
+          "invalid_request_error",
+          "invalid_idempotency_key",
+          IDEMPOTENCY_HEADER
+              + " must be 1-"
+              + LedgerChecks.MAX_EVENT_ID_LENGTH
+              + " printable ASCII characters without spaces",
+          IDEMPOTENCY_HEADER);
     }
   }
 
@@ -144,7 +171,11 @@ final class ReadChatRequest implements ChatStep {
       return "";
     }
     if (v.length() > MAX_HEADER_LENGTH) {
-      throw new ApiError(400, "invalid_request_error", "invalid_header", name + " must be at most 200 characters",
+      throw new ApiError(
+          400,
+          "invalid_request_error",
+          "invalid_header",
+          name + " must be at most 200 characters",
           name);
     }
     return v;

@@ -29,11 +29,16 @@ final class SettleUsage {
   }
 
   /** Settles at the usage counted from the request's messages and the completion text relayed. */
-  Settlement estimated(MeteredCall call, JsonNode request, String completion, long completionCharsDropped) {
-    return call.settle(estimator.estimate(request, completion, completionCharsDropped), UsageSource.ESTIMATED);
+  Settlement estimated(
+      MeteredCall call, JsonNode request, String completion, long completionCharsDropped) {
+    return call.settle(
+        estimator.estimate(request, completion, completionCharsDropped), UsageSource.ESTIMATED);
   }
 
-  /** The charge's headers on a plain answer (a call not settled was charged 0); nothing for a call that is not metered. */
+  /**
+   * The charge's headers on a plain answer (a call not settled was charged 0); nothing for a call
+   * that is not metered.
+   */
   static void headers(Context ctx, MeteredCall call, Settlement settled) {
     if (!call.metered()) {
       return;

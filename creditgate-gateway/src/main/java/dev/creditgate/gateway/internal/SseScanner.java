@@ -11,26 +11,31 @@ import java.util.ArrayList;
 import java.util.Arrays;
 
 /**
- * Watches a server-sent-event stream as it passes through, without holding it: it keeps the
- * largest usage value seen per field (a later chunk may repeat or revise an earlier one) and the completion text,
- * for an estimate when the upstream reports no usage. Lines are split on LF; a partial line waits
- * for the next bytes.
+ * Watches a server-sent-event stream as it passes through, without holding it: it keeps the largest
+ * usage value seen per field (a later chunk may repeat or revise an earlier one) and the completion
+ * text, for an estimate when the upstream reports no usage. Lines are split on LF; a partial line
+ * waits for the next bytes.
  */
 public final class SseScanner {
 
   /** Lines longer than this are skipped, not buffered without bound. */
   static final int MAX_LINE_BYTES = 4 * 1024 * 1024;
+
   /** Completion text kept for the estimate; beyond this the estimate scales by bytes. */
   static final int MAX_TEXT_CHARS = 2 * 1024 * 1024;
+
   private static final byte[] DATA = "data:".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
+
   /** Reads one value inside a chunk (the mapper's own reading wants nothing after the value). */
   private static final ObjectReader SUBTREE =
       Json.MAPPER.reader().without(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   private final StringBuilder text = new StringBuilder();
+
   /** A line split across reads: its bytes so far. A line that arrives whole is never copied. */
   private byte[] partial = new byte[256];
+
   private int partialLen;
   private boolean overlong;
   private Usage usage;
@@ -43,7 +48,9 @@ public final class SseScanner {
   public void feed(byte[] buf, int off, int len) {
     int end = off + len;
     int start = off;
-    for (int nl = indexOf(buf, (byte) '\n', start, end); nl >= 0; nl = indexOf(buf, (byte) '\n', start, end)) {
+    for (int nl = indexOf(buf, (byte) '\n', start, end);
+        nl >= 0;
+        nl = indexOf(buf, (byte) '\n', start, end)) {
       if (overlong) {
         overlong = false;
       } else if (partialLen == 0) {
@@ -59,14 +66,18 @@ public final class SseScanner {
     }
   }
 
-  /** Adds to the partial line; false (and the partial line dropped) when it would exceed the limit. */
+  /**
+   * Adds to the partial line; false (and the partial line dropped) when it would exceed the limit.
+   */
   private boolean append(byte[] b, int off, int len) {
     if (partialLen + len > MAX_LINE_BYTES) {
       partialLen = 0;
       return false;
     }
     if (partialLen + len > partial.length) {
-      partial = Arrays.copyOf(partial, Math.min(MAX_LINE_BYTES, Math.max(partial.length * 2, partialLen + len)));
+      partial =
+          Arrays.copyOf(
+              partial, Math.min(MAX_LINE_BYTES, Math.max(partial.length * 2, partialLen + len)));
     }
     System.arraycopy(b, off, partial, partialLen, len);
     partialLen += len;
@@ -117,9 +128,9 @@ public final class SseScanner {
 
   /**
    * Reads one chunk with a streaming parser (a tree per chunk was a tenth of the gateway's
-   * allocation): its {@code usage} and the text of {@code choices[].delta.content} and
-   * {@code reasoning_content}, in that order per choice. A key given twice counts once, its last
-   * value, as in a tree; anything after the object fails the chunk.
+   * allocation): its {@code usage} and the text of {@code choices[].delta.content} and {@code
+   * reasoning_content}, in that order per choice. A key given twice counts once, its last value, as
+   * in a tree; anything after the object fails the chunk.
    */
   private void scanChunk(JsonParser parser) throws IOException {
     chunkUsage = null;

@@ -79,7 +79,8 @@ final class StreamAnswer implements ChatStep {
           } catch (IOException e) {
             clientGone = true;
             metrics.clientDisconnected(alias);
-            LOG.info("client left mid-stream, reading the upstream to its end to charge it, request_id={}",
+            LOG.info(
+                "client left mid-stream, reading the upstream to its end to charge it, request_id={}",
                 x.requestId);
           }
         }
@@ -97,7 +98,8 @@ final class StreamAnswer implements ChatStep {
       upstreamBroken = true;
       LOG.warn("upstream stream ended early, request_id={}: {}", x.requestId, e.getMessage());
     } finally {
-      // Whatever ended the stream (even an unexpected exception), what the upstream served is charged.
+      // Whatever ended the stream (even an unexpected exception), what the upstream served is
+      // charged.
       metrics.upstreamLatency(alias, "total", ticker.read() - x.upstreamStart);
       settle(x, scanner);
     }
@@ -124,7 +126,10 @@ final class StreamAnswer implements ChatStep {
     }
   }
 
-  /** An upstream that refused the stream: its error is relayed, and charged only if it reports usage. */
+  /**
+   * An upstream that refused the stream: its error is relayed, and charged only if it reports
+   * usage.
+   */
   private int relayError(ChatExchange x) {
     byte[] answer;
     try {
@@ -133,10 +138,12 @@ final class StreamAnswer implements ChatStep {
       answer = new byte[0];
     }
     JsonNode parsed = Json.parseOrNull(answer);
-    UsageParser.from(parsed).ifPresent(usage -> {
-      var settled = settle.reported(x.call, usage);
-      SettleUsage.headers(x.ctx, x.call, settled);
-    });
+    UsageParser.from(parsed)
+        .ifPresent(
+            usage -> {
+              var settled = settle.reported(x.call, usage);
+              SettleUsage.headers(x.ctx, x.call, settled);
+            });
     return UpstreamErrors.relay(x.ctx, x.upstream.status(), parsed, answer);
   }
 }

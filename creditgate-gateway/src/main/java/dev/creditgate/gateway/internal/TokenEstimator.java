@@ -7,16 +7,17 @@ import com.knuddels.jtokkit.api.EncodingType;
 import dev.creditgate.pricing.Usage;
 
 /**
- * Counts tokens with a real BPE tokenizer (jtokkit, {@code o200k_base}) when an upstream reports
- * no usage. The count follows OpenAI's chat accounting: a few tokens of framing per message and
- * per reply on top of the text. It is an estimate, and charges made from it are marked so.
+ * Counts tokens with a real BPE tokenizer (jtokkit, {@code o200k_base}) when an upstream reports no
+ * usage. The count follows OpenAI's chat accounting: a few tokens of framing per message and per
+ * reply on top of the text. It is an estimate, and charges made from it are marked so.
  */
 public final class TokenEstimator {
 
   private static final int TOKENS_PER_MESSAGE = 3;
   private static final int TOKENS_PER_REPLY = 3;
 
-  private final Encoding encoding = Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.O200K_BASE);
+  private final Encoding encoding =
+      Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.O200K_BASE);
 
   /** Estimated usage of a request's {@code messages} and a completion's text. */
   public Usage estimate(JsonNode request, String completion, long completionCharsDropped) {

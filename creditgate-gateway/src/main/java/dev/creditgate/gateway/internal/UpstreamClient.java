@@ -45,8 +45,10 @@ public final class UpstreamClient implements AutoCloseable {
 
   /** Connections kept per upstream host: enough for about this many concurrent streams. */
   static final int MAX_CONNECTIONS_PER_UPSTREAM = 4096;
+
   /** Requests waiting for a connection beyond those; more are refused at once (502). */
   static final int MAX_QUEUED_PER_UPSTREAM = 4096;
+
   /** An idle pooled connection is closed after this long. */
   static final Duration POOL_IDLE_TIMEOUT = Duration.ofSeconds(30);
 
@@ -60,7 +62,10 @@ public final class UpstreamClient implements AutoCloseable {
    * @param timer runs the idle sweeper; the caller owns it
    * @throws IllegalArgumentException when a timeout is not positive
    */
-  public UpstreamClient(Duration connectTimeout, Duration firstByteTimeout, Duration idleTimeout,
+  public UpstreamClient(
+      Duration connectTimeout,
+      Duration firstByteTimeout,
+      Duration idleTimeout,
       ScheduledExecutorService timer) {
     this.firstByteNanos = Checks.requirePositive("firstByteTimeout", firstByteTimeout).toNanos();
     this.idleNanos = Checks.requirePositive("idleTimeout", idleTimeout).toNanos();
@@ -83,8 +88,13 @@ public final class UpstreamClient implements AutoCloseable {
     } catch (Exception e) {
       throw new IllegalStateException("cannot start the upstream HTTP client", e);
     }
-    long sweepNanos = Math.clamp(Math.min(firstByteNanos, idleNanos) / 8, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.MILLISECONDS.toNanos(250));
-    this.sweeper = timer.scheduleWithFixedDelay(this::sweep, sweepNanos, sweepNanos, TimeUnit.NANOSECONDS);
+    long sweepNanos =
+        Math.clamp(
+            Math.min(firstByteNanos, idleNanos) / 8,
+            TimeUnit.MILLISECONDS.toNanos(10),
+            TimeUnit.MILLISECONDS.toNanos(250));
+    this.sweeper =
+        timer.scheduleWithFixedDelay(this::sweep, sweepNanos, sweepNanos, TimeUnit.NANOSECONDS);
   }
 
   /**
@@ -95,18 +105,24 @@ public final class UpstreamClient implements AutoCloseable {
    * @throws IOException on any other failure before the headers
    * @throws InterruptedException when the caller was interrupted while waiting
    */
-  public Exchange send(URI uri, String bearer, byte[] body) throws IOException, InterruptedException {
-    Request request = client.newRequest(uri)
-        .method(HttpMethod.POST)
-        // The sweeper enforces the idle timeout; Jetty's own is only a backstop behind it.
-        .idleTimeout(TimeUnit.NANOSECONDS.toMillis(Math.max(firstByteNanos, idleNanos)) + 5_000, TimeUnit.MILLISECONDS)
-        .headers(h -> {
-          h.put(HttpHeader.ACCEPT, "application/json, text/event-stream");
-          if (!bearer.isEmpty()) {
-            h.put(HttpHeader.AUTHORIZATION, "Bearer " + bearer);
-          }
-        })
-        .body(new BytesRequestContent("application/json", body));
+  public Exchange send(URI uri, String bearer, byte[] body)
+      throws IOException, InterruptedException {
+    Request request =
+        client
+            .newRequest(uri)
+            .method(HttpMethod.POST)
+            // The sweeper enforces the idle timeout; Jetty's own is only a backstop behind it.
+            .idleTimeout(
+                TimeUnit.NANOSECONDS.toMillis(Math.max(firstByteNanos, idleNanos)) + 5_000,
+                TimeUnit.MILLISECONDS)
+            .headers(
+                h -> {
+                  h.put(HttpHeader.ACCEPT, "application/json, text/event-stream");
+                  if (!bearer.isEmpty()) {
+                    h.put(HttpHeader.AUTHORIZATION, "Bearer " + bearer);
+                  }
+                })
+            .body(new BytesRequestContent("application/json", body));
     BodyListener listener = new BodyListener();
     Exchange exchange = new Exchange(request, listener);
     // The sweeper enforces the first-byte timeout too: a timed wait here would cost every call a
@@ -146,8 +162,10 @@ public final class UpstreamClient implements AutoCloseable {
         e.timedOut = true;
         open.remove(e);
         try {
-          e.request.abort(e.response == null ? new FirstByteTimeoutException(TimeUnit.NANOSECONDS.toMillis(firstByteNanos))
-              : new UpstreamIdleTimeoutException());
+          e.request.abort(
+              e.response == null
+                  ? new FirstByteTimeoutException(TimeUnit.NANOSECONDS.toMillis(firstByteNanos))
+                  : new UpstreamIdleTimeoutException());
         } catch (RuntimeException failure) {
           // An exception here would cancel the sweeper for good (scheduleWithFixedDelay) and leave
           // every later read bounded only by Jetty's backstop.
@@ -170,63 +188,75 @@ public final class UpstreamClient implements AutoCloseable {
   /** One upstream response: its status and its body, read with the idle timeout. */
   public final class Exchange implements AutoCloseable {
     private final Request request;
+
     /** Set once the headers came. */
     private volatile Response response;
+
     private final InputStream body;
     static final long NOT_WAITING = Long.MIN_VALUE;
-    /** How long a wait may last: the first-byte timeout until the headers came, then the idle timeout. */
+
+    /**
+     * How long a wait may last: the first-byte timeout until the headers came, then the idle
+     * timeout.
+     */
     volatile long limitNanos;
+
     /**
      * When the reader started waiting for bytes, or {@link #NOT_WAITING}. Only time spent waiting
      * on the upstream counts as idle: a reader busy writing to a slow client is not.
      */
     volatile long waitingSince = NOT_WAITING;
+
     volatile boolean timedOut;
 
     private Exchange(Request request, BodyListener listener) {
       this.request = request;
-      this.body = new InputStream() {
-        @Override
-        public int read() throws IOException {
-          byte[] one = new byte[1];
-          int n = read(one, 0, 1);
-          return n == -1 ? -1 : one[0] & 0xff;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-          waitingSince = System.nanoTime();
-          try {
-            return listener.read(b, off, len);
-          } catch (IOException e) {
-            if (timedOut) {
-              throw new UpstreamIdleTimeoutException();
+      this.body =
+          new InputStream() {
+            @Override
+            public int read() throws IOException {
+              byte[] one = new byte[1];
+              int n = read(one, 0, 1);
+              return n == -1 ? -1 : one[0] & 0xff;
             }
-            throw e;
-          } finally {
-            waitingSince = NOT_WAITING;
-          }
-        }
 
-        @Override
-        public int available() {
-          return listener.available();
-        }
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+              waitingSince = System.nanoTime();
+              try {
+                return listener.read(b, off, len);
+              } catch (IOException e) {
+                if (timedOut) {
+                  throw new UpstreamIdleTimeoutException();
+                }
+                throw e;
+              } finally {
+                waitingSince = NOT_WAITING;
+              }
+            }
 
-        @Override
-        public void close() {
-          if (listener.abandon()) {
-            request.abort(new IOException("the response body was closed before its end"));
-          }
-        }
-      };
+            @Override
+            public int available() {
+              return listener.available();
+            }
+
+            @Override
+            public void close() {
+              if (listener.abandon()) {
+                request.abort(new IOException("the response body was closed before its end"));
+              }
+            }
+          };
     }
 
     public int status() {
       return response.getStatus();
     }
 
-    /** The body's declared length (Content-Length), or -1 when the upstream did not declare a usable one. */
+    /**
+     * The body's declared length (Content-Length), or -1 when the upstream did not declare a usable
+     * one.
+     */
     public long contentLength() {
       try {
         return response.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
@@ -235,7 +265,10 @@ public final class UpstreamClient implements AutoCloseable {
       }
     }
 
-    /** The response body; a read that waits longer than the idle timeout throws {@link UpstreamIdleTimeoutException}. */
+    /**
+     * The response body; a read that waits longer than the idle timeout throws {@link
+     * UpstreamIdleTimeoutException}.
+     */
     public InputStream body() {
       return body;
     }
@@ -253,11 +286,12 @@ public final class UpstreamClient implements AutoCloseable {
   }
 
   /**
-   * Receives the response for a blocking reader. Unlike Jetty's {@code InputStreamResponseListener},
-   * which hands the reader one HTTP chunk at a time and asks the connection for the next only after
-   * the reader took it, this one copies chunks into a queue and keeps asking while less than
-   * {@link #MAX_QUEUED_BYTES} wait, and a read drains everything queued: a burst of small SSE chunks
-   * that arrived together is taken in one wake-up and passed on in one write.
+   * Receives the response for a blocking reader. Unlike Jetty's {@code
+   * InputStreamResponseListener}, which hands the reader one HTTP chunk at a time and asks the
+   * connection for the next only after the reader took it, this one copies chunks into a queue and
+   * keeps asking while less than {@link #MAX_QUEUED_BYTES} wait, and a read drains everything
+   * queued: a burst of small SSE chunks that arrived together is taken in one wake-up and passed on
+   * in one write.
    */
   static final class BodyListener implements Response.Listener {
     /** Bytes received and not yet read beyond which the connection is not asked for more. */
@@ -319,7 +353,8 @@ public final class UpstreamClient implements AutoCloseable {
     public void onComplete(Result result) {
       Throwable f = result.getFailure();
       if (!headers.isDone()) {
-        headers.completeExceptionally(f != null ? f : new IOException("the upstream closed without a response"));
+        headers.completeExceptionally(
+            f != null ? f : new IOException("the upstream closed without a response"));
       }
       end(f);
     }
@@ -370,7 +405,9 @@ public final class UpstreamClient implements AutoCloseable {
         }
         if (n == 0) {
           if (failure != null) {
-            throw failure instanceof IOException io ? io : new IOException(failure.toString(), failure);
+            throw failure instanceof IOException io
+                ? io
+                : new IOException(failure.toString(), failure);
           }
           return -1;
         }

@@ -7,8 +7,7 @@ import io.javalin.http.Context;
 /** Passes an upstream's error answer back to the client. */
 final class UpstreamErrors {
 
-  private UpstreamErrors() {
-  }
+  private UpstreamErrors() {}
 
   /**
    * Writes the upstream's error with its status (502 for a status that is not an error), in the
@@ -19,7 +18,9 @@ final class UpstreamErrors {
     if (parsed != null && parsed.path("error").isObject()) {
       ctx.status(passed).contentType("application/json").result(answer);
     } else {
-      ApiError e = new ApiError(passed, "upstream_error", "upstream_error", "the upstream answered HTTP " + status);
+      ApiError e =
+          new ApiError(
+              passed, "upstream_error", "upstream_error", "the upstream answered HTTP " + status);
       ctx.status(passed).contentType("application/json").result(Json.errorBytes(e));
     }
     return passed;

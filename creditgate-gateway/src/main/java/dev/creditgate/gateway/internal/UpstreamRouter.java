@@ -19,9 +19,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Maps model aliases to upstreams and knows which are ready. An alias is ready when its upstream
- * is configured, its API key variable (if any) is set, and its host accepted a TCP connection at
- * the last probe. Probing runs at start and then periodically, so an upstream that comes up later
+ * Maps model aliases to upstreams and knows which are ready. An alias is ready when its upstream is
+ * configured, its API key variable (if any) is set, and its host accepted a TCP connection at the
+ * last probe. Probing runs at start and then periodically, so an upstream that comes up later
  * becomes ready without a restart; an unready alias answers 503 {@code runtime_not_ready} alone.
  */
 public final class UpstreamRouter {
@@ -52,8 +52,10 @@ public final class UpstreamRouter {
   private final List<String> aliases;
   private final Map<String, Route> routes = new LinkedHashMap<>();
   private final Map<String, String> notReady = new ConcurrentHashMap<>();
+
   /** Aliases whose API key is missing; never probed. */
   private final Set<String> keyMissing = new HashSet<>();
+
   private final Duration connectTimeout;
 
   public UpstreamRouter(GatewayConfig config, Map<String, String> env) {
@@ -102,7 +104,11 @@ public final class UpstreamRouter {
       String problem = probe(r.chatUri());
       if (problem == null) {
         if (notReady.remove(alias) != null) {
-          LOG.info("model alias '{}' is ready ({} {})", alias, r.config().provider(), r.config().model());
+          LOG.info(
+              "model alias '{}' is ready ({} {})",
+              alias,
+              r.config().provider(),
+              r.config().model());
         }
       } else if (!problem.equals(notReady.put(alias, problem))) {
         LOG.warn("model alias '{}' is not ready: {}", alias, problem);
@@ -113,29 +119,45 @@ public final class UpstreamRouter {
   private String probe(URI uri) {
     int port = uri.getPort() != -1 ? uri.getPort() : "https".equals(uri.getScheme()) ? 443 : 80;
     try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress(uri.getHost(), port), (int) Math.min(connectTimeout.toMillis(), 10_000));
+      s.connect(
+          new InetSocketAddress(uri.getHost(), port),
+          (int) Math.min(connectTimeout.toMillis(), 10_000));
       return null;
     } catch (IOException e) {
-      return "cannot connect to " + uri.getHost() + ":" + port + " (" + e.getClass().getSimpleName() + ")";
+      return "cannot connect to "
+          + uri.getHost()
+          + ":"
+          + port
+          + " ("
+          + e.getClass().getSimpleName()
+          + ")";
     }
   }
 
   /**
    * The route for {@code alias} (empty means {@value GatewayConfig#DEFAULT_ALIAS}).
    *
-   * @throws ApiError 404 {@code model_not_found} for an unknown alias, 503
-   *     {@code runtime_not_ready} for one that cannot be served now
+   * @throws ApiError 404 {@code model_not_found} for an unknown alias, 503 {@code
+   *     runtime_not_ready} for one that cannot be served now
    */
   public Route resolve(String alias) {
     String name = alias == null || alias.isBlank() ? GatewayConfig.DEFAULT_ALIAS : alias.trim();
     if (!aliases.contains(name)) {
-      throw new ApiError(404, "invalid_request_error", "model_not_found",
-          "The model '" + Checks.abbreviate(name, 80) + "' does not exist; use one of " + aliases, "model");
+      throw new ApiError(
+          404,
+          "invalid_request_error",
+          "model_not_found",
+          "The model '" + Checks.abbreviate(name, 80) + "' does not exist; use one of " + aliases,
+          "model");
     }
     String problem = notReady.get(name);
     if (problem != null) {
-      throw new ApiError(503, "server_error", "runtime_not_ready",
-          "llm runtime service dependency not initialized for model '" + name + "'", "model");
+      throw new ApiError(
+          503,
+          "server_error",
+          "runtime_not_ready",
+          "llm runtime service dependency not initialized for model '" + name + "'",
+          "model");
     }
     return routes.get(name);
   }

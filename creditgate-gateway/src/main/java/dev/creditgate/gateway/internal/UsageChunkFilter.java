@@ -8,9 +8,9 @@ import java.util.Arrays;
  * Hides the usage-only chunk from a client that did not ask for it. The gateway always asks the
  * upstream for {@code stream_options.include_usage} so it can charge; a client that did not ask
  * would otherwise get an extra chunk with empty {@code choices}, which naive clients index into.
- * Works line by line: each complete line is passed on at once, so the stream is still relayed as
- * it arrives. A line longer than {@link #MAX_HELD_BYTES} cannot be a usage-only event worth hiding:
- * it is passed on as it comes rather than held.
+ * Works line by line: each complete line is passed on at once, so the stream is still relayed as it
+ * arrives. A line longer than {@link #MAX_HELD_BYTES} cannot be a usage-only event worth hiding: it
+ * is passed on as it comes rather than held.
  */
 final class UsageChunkFilter {
 
@@ -29,7 +29,8 @@ final class UsageChunkFilter {
     int n = 0;
     int end = off + len;
     int start = off;
-    for (int nl = SseScanner.indexOf(buf, (byte) '\n', start, end); nl >= 0;
+    for (int nl = SseScanner.indexOf(buf, (byte) '\n', start, end);
+        nl >= 0;
         nl = SseScanner.indexOf(buf, (byte) '\n', start, end)) {
       int lineLen = nl + 1 - start;
       if (passing) {
@@ -91,14 +92,17 @@ final class UsageChunkFilter {
         return false;
       }
     }
-    if (len < DATA.length + 1 || !Arrays.equals(b, off, off + DATA.length, DATA, 0, DATA.length)
+    if (len < DATA.length + 1
+        || !Arrays.equals(b, off, off + DATA.length, DATA, 0, DATA.length)
         || !contains(b, off + DATA.length, off + len, USAGE)) {
       return true;
     }
     try {
       JsonNode node = Json.MAPPER.readTree(b, off + DATA.length, len - DATA.length);
-      boolean usageOnly = node.path("usage").isObject() && node.path("choices").isArray()
-          && node.path("choices").isEmpty();
+      boolean usageOnly =
+          node.path("usage").isObject()
+              && node.path("choices").isArray()
+              && node.path("choices").isEmpty();
       if (usageOnly) {
         skipBlank = true;
         return false;

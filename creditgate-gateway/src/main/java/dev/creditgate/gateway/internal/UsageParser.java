@@ -7,8 +7,7 @@ import java.util.Optional;
 /** Reads the OpenAI {@code usage} object: prompt, completion, cached and reasoning tokens. */
 public final class UsageParser {
 
-  private UsageParser() {
-  }
+  private UsageParser() {}
 
   /** The usage in a completion or stream chunk, or empty when it carries none. */
   public static Optional<Usage> from(JsonNode root) {
@@ -18,7 +17,9 @@ public final class UsageParser {
     return fromUsage(root.get("usage"));
   }
 
-  /** The usage object itself (a completion's or chunk's {@code usage}), or empty when it is not one. */
+  /**
+   * The usage object itself (a completion's or chunk's {@code usage}), or empty when it is not one.
+   */
   public static Optional<Usage> fromUsage(JsonNode usage) {
     if (usage == null || !usage.isObject()) {
       return Optional.empty();

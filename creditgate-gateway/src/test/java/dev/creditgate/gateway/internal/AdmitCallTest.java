@@ -29,76 +29,101 @@ class AdmitCallTest {
     ChatExchange x = new ChatExchange(null);
     x.request = (com.fasterxml.jackson.databind.node.ObjectNode) Json.MAPPER.readTree(body);
     x.requestBytes = body.length();
-    x.route = new Route(new ModelRoute("pro", "http://127.0.0.1:1/v1", "", "openai", "gpt-x"),
-        URI.create("http://127.0.0.1:1/v1/chat/completions"), "");
+    x.route =
+        new Route(
+            new ModelRoute("pro", "http://127.0.0.1:1/v1", "", "openai", "gpt-x"),
+            URI.create("http://127.0.0.1:1/v1/chat/completions"),
+            "");
     x.billing = new BillingContext("acme", "k1", "", "req", "", "pro", false);
     return x;
   }
 
   private AdmitCall admitting(Admission.Reason reason) {
-    return new AdmitCall((context, estimate) -> {
-      estimated.set(estimate);
-      return new RecordingCall(Admission.of(reason));
-    });
+    return new AdmitCall(
+        (context, estimate) -> {
+          estimated.set(estimate);
+          return new RecordingCall(Admission.of(reason));
+        });
   }
 
   @Test
   void anAdmittedCallProceedsAndIsClosedAfterTheRestOfTheChain() throws Exception {
     ChatExchange x = exchange("{\"messages\":[],\"max_tokens\":300}");
-    admitting(Admission.Reason.BALANCE_POSITIVE).process(x, next -> {
-      assertThat(next.call).isNotNull();
-      events.add("served");
-    });
+    admitting(Admission.Reason.BALANCE_POSITIVE)
+        .process(
+            x,
+            next -> {
+              assertThat(next.call).isNotNull();
+              events.add("served");
+            });
     assertThat(events).containsExactly("served", "closed");
   }
 
   @Test
   void theCallIsClosedEvenWhenTheRestOfTheChainFails() throws Exception {
     ChatExchange x = exchange("{\"messages\":[]}");
-    assertThatThrownBy(() -> admitting(Admission.Reason.BALANCE_POSITIVE).process(x, next -> {
-      throw new ApiError(504, "server_error", "upstream_timeout", "late");
-    })).isInstanceOf(ApiError.class);
+    assertThatThrownBy(
+            () ->
+                admitting(Admission.Reason.BALANCE_POSITIVE)
+                    .process(
+                        x,
+                        next -> {
+                          throw new ApiError(504, "server_error", "upstream_timeout", "late");
+                        }))
+        .isInstanceOf(ApiError.class);
     assertThat(events).containsExactly("closed");
   }
 
   @Test
   void aDeniedAccountGets402AndTheUpstreamIsNotCalled() throws Exception {
     ChatExchange x = exchange("{\"messages\":[]}");
-    assertThatThrownBy(() -> admitting(Admission.Reason.DENIED_NON_POSITIVE_BALANCE).process(x,
-        next -> events.add("served")))
-        .isInstanceOfSatisfying(ApiError.class, e -> {
-          assertThat(e.status()).isEqualTo(402);
-          assertThat(e.code()).isEqualTo("credit_balance_blocked");
-        });
+    assertThatThrownBy(
+            () ->
+                admitting(Admission.Reason.DENIED_NON_POSITIVE_BALANCE)
+                    .process(x, next -> events.add("served")))
+        .isInstanceOfSatisfying(
+            ApiError.class,
+            e -> {
+              assertThat(e.status()).isEqualTo(402);
+              assertThat(e.code()).isEqualTo("credit_balance_blocked");
+            });
     assertThat(events).containsExactly("closed");
   }
 
   @Test
   void anUnknownAccountGets402AccountNotFound() throws Exception {
     ChatExchange x = exchange("{\"messages\":[]}");
-    assertThatThrownBy(() -> admitting(Admission.Reason.DENIED_UNKNOWN_ACCOUNT).process(x,
-        next -> events.add("served")))
-        .isInstanceOfSatisfying(ApiError.class, e -> {
-          assertThat(e.status()).isEqualTo(402);
-          assertThat(e.code()).isEqualTo("account_not_found");
-          assertThat(e.getMessage()).contains("acme");
-        });
+    assertThatThrownBy(
+            () ->
+                admitting(Admission.Reason.DENIED_UNKNOWN_ACCOUNT)
+                    .process(x, next -> events.add("served")))
+        .isInstanceOfSatisfying(
+            ApiError.class,
+            e -> {
+              assertThat(e.status()).isEqualTo(402);
+              assertThat(e.code()).isEqualTo("account_not_found");
+              assertThat(e.getMessage()).contains("acme");
+            });
   }
 
   @Test
   void aReusedKeyGets409NamingTheHeader() throws Exception {
     for (boolean inProgress : new boolean[] {true, false}) {
       ChatExchange x = exchange("{\"messages\":[]}");
-      AdmitCall step = new AdmitCall((context, estimate) -> {
-        throw new IdempotencyKeyReusedException("k1", inProgress);
-      });
+      AdmitCall step =
+          new AdmitCall(
+              (context, estimate) -> {
+                throw new IdempotencyKeyReusedException("k1", inProgress);
+              });
       assertThatThrownBy(() -> step.process(x, next -> events.add("served")))
-          .isInstanceOfSatisfying(ApiError.class, e -> {
-            assertThat(e.status()).isEqualTo(409);
-            assertThat(e.code()).isEqualTo("idempotency_key_reused");
-            assertThat(e.param()).isEqualTo("Idempotency-Key");
-            assertThat(e.getMessage()).contains(inProgress ? "in progress" : "already used");
-          });
+          .isInstanceOfSatisfying(
+              ApiError.class,
+              e -> {
+                assertThat(e.status()).isEqualTo(409);
+                assertThat(e.code()).isEqualTo("idempotency_key_reused");
+                assertThat(e.param()).isEqualTo("Idempotency-Key");
+                assertThat(e.getMessage()).contains(inProgress ? "in progress" : "already used");
+              });
     }
     assertThat(events).isEmpty();
   }
@@ -106,11 +131,13 @@ class AdmitCallTest {
   @Test
   void theEstimateCountsTheBodyAndTheLargerOutputCapUpToTheBound() throws Exception {
     String body = "{\"messages\":[],\"max_tokens\":300,\"max_completion_tokens\":700}";
-    admitting(Admission.Reason.BALANCE_POSITIVE).process(exchange(body), next -> { });
-    assertThat(estimated.get()).isEqualTo(new Estimate("openai", "gpt-x",
-        new Usage((body.length() + 3) / 4, 700, 0, 0)));
-    admitting(Admission.Reason.BALANCE_POSITIVE).process(exchange("{\"max_tokens\":99999999999}"), next -> { });
-    assertThat(estimated.get().usage().outputTokens()).isEqualTo(AdmitCall.MAX_ESTIMATED_OUTPUT_TOKENS);
+    admitting(Admission.Reason.BALANCE_POSITIVE).process(exchange(body), next -> {});
+    assertThat(estimated.get())
+        .isEqualTo(new Estimate("openai", "gpt-x", new Usage((body.length() + 3) / 4, 700, 0, 0)));
+    admitting(Admission.Reason.BALANCE_POSITIVE)
+        .process(exchange("{\"max_tokens\":99999999999}"), next -> {});
+    assertThat(estimated.get().usage().outputTokens())
+        .isEqualTo(AdmitCall.MAX_ESTIMATED_OUTPUT_TOKENS);
   }
 
   private final class RecordingCall implements MeteredCall {
@@ -131,8 +158,7 @@ class AdmitCallTest {
     }
 
     @Override
-    public void beforeRelay() {
-    }
+    public void beforeRelay() {}
 
     @Override
     public Settlement settle(Usage usage, UsageSource source) {
@@ -140,8 +166,7 @@ class AdmitCallTest {
     }
 
     @Override
-    public void abandon(String reason) {
-    }
+    public void abandon(String reason) {}
 
     @Override
     public void close() {

@@ -35,7 +35,8 @@ class BodiesTest {
   void readsEveryBodyWithinTheLimitWhateverItsDeclaredLength(
       @ForAll @IntRange(max = 20_000) int length,
       @ForAll @IntRange(min = -1, max = 30_000) int declared,
-      @ForAll @IntRange(min = 1, max = 9_000) int chunk) throws IOException {
+      @ForAll @IntRange(min = 1, max = 9_000) int chunk)
+      throws IOException {
     byte[] body = body(length);
     assertThat(Bodies.readAll(trickle(body, chunk), 20_000, declared)).isEqualTo(body);
   }

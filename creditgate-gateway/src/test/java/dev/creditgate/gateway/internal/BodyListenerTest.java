@@ -13,7 +13,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.io.Content;
 import org.junit.jupiter.api.Test;
 
-/** The upstream body listener: bursts are read at once, the queue is bounded, failures reach the reader. */
+/**
+ * The upstream body listener: bursts are read at once, the queue is bounded, failures reach the
+ * reader.
+ */
 class BodyListenerTest {
 
   private static Content.Chunk chunk(String s) {
@@ -30,7 +33,8 @@ class BodyListenerTest {
     l.onSuccess(null);
     byte[] buf = new byte[1024];
     int n = l.read(buf, 0, buf.length);
-    assertThat(new String(buf, 0, n, StandardCharsets.UTF_8)).isEqualTo("data: a\n\ndata: b\n\ndata: c\n\n");
+    assertThat(new String(buf, 0, n, StandardCharsets.UTF_8))
+        .isEqualTo("data: a\n\ndata: b\n\ndata: c\n\n");
     assertThat(demands).hasValue(3);
     assertThat(l.read(buf, 0, buf.length)).isEqualTo(-1);
   }
@@ -38,8 +42,8 @@ class BodyListenerTest {
   @Test
   void aReadSmallerThanTheQueueLeavesTheRestInOrder() throws IOException {
     BodyListener l = new BodyListener();
-    l.onContent(null, chunk("abcdef"), () -> { });
-    l.onContent(null, chunk("ghij"), () -> { });
+    l.onContent(null, chunk("abcdef"), () -> {});
+    l.onContent(null, chunk("ghij"), () -> {});
     l.onSuccess(null);
     byte[] buf = new byte[4];
     StringBuilder out = new StringBuilder();
@@ -65,17 +69,19 @@ class BodyListenerTest {
   @Test
   void aReaderWaitingForBytesGetsTheFailure() throws Exception {
     BodyListener l = new BodyListener();
-    l.onContent(null, chunk("partial"), () -> { });
-    CompletableFuture<String> reader = CompletableFuture.supplyAsync(() -> {
-      byte[] buf = new byte[64];
-      try {
-        int n = l.read(buf, 0, buf.length);
-        l.read(buf, 0, buf.length);
-        return "no failure after " + n;
-      } catch (IOException e) {
-        return e.getMessage();
-      }
-    });
+    l.onContent(null, chunk("partial"), () -> {});
+    CompletableFuture<String> reader =
+        CompletableFuture.supplyAsync(
+            () -> {
+              byte[] buf = new byte[64];
+              try {
+                int n = l.read(buf, 0, buf.length);
+                l.read(buf, 0, buf.length);
+                return "no failure after " + n;
+              } catch (IOException e) {
+                return e.getMessage();
+              }
+            });
     Thread.sleep(100);
     assertThat(reader).isNotDone();
     l.onFailure(null, new IOException("connection reset"));
@@ -86,7 +92,9 @@ class BodyListenerTest {
   void abandoningDropsTheQueueReleasesAHeldDemandAndFailsLaterReads() {
     BodyListener l = new BodyListener();
     AtomicInteger demands = new AtomicInteger();
-    l.onContent(null, Content.Chunk.from(ByteBuffer.wrap(new byte[BodyListener.MAX_QUEUED_BYTES]), false),
+    l.onContent(
+        null,
+        Content.Chunk.from(ByteBuffer.wrap(new byte[BodyListener.MAX_QUEUED_BYTES]), false),
         demands::incrementAndGet);
     assertThat(l.abandon()).as("body not ended: the exchange must be aborted").isTrue();
     assertThat(demands).hasValue(1);

@@ -31,7 +31,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The upstream call over real HTTP: what the upstream is sent, and the order of the call's steps. */
+/**
+ * The upstream call over real HTTP: what the upstream is sent, and the order of the call's steps.
+ */
 class CallUpstreamTest {
 
   private final List<String> events = new ArrayList<>();
@@ -44,17 +46,23 @@ class CallUpstreamTest {
   @BeforeEach
   void start() throws Exception {
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    server.createContext("/v1/chat/completions", exchange -> {
-      received.set(Json.MAPPER.readTree(exchange.getRequestBody().readAllBytes()));
-      byte[] answer = "{\"ok\":true}".getBytes(StandardCharsets.UTF_8);
-      exchange.sendResponseHeaders(200, answer.length);
-      exchange.getResponseBody().write(answer);
-      exchange.close();
-    });
+    server.createContext(
+        "/v1/chat/completions",
+        exchange -> {
+          received.set(Json.MAPPER.readTree(exchange.getRequestBody().readAllBytes()));
+          byte[] answer = "{\"ok\":true}".getBytes(StandardCharsets.UTF_8);
+          exchange.sendResponseHeaders(200, answer.length);
+          exchange.getResponseBody().write(answer);
+          exchange.close();
+        });
     server.start();
     timer = Executors.newSingleThreadScheduledExecutor();
-    client = new UpstreamClient(Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(2), timer);
-    step = new CallUpstream(client, new GatewayMetrics(new SimpleMeterRegistry()), Ticker.systemTicker());
+    client =
+        new UpstreamClient(
+            Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(2), timer);
+    step =
+        new CallUpstream(
+            client, new GatewayMetrics(new SimpleMeterRegistry()), Ticker.systemTicker());
   }
 
   @AfterEach
@@ -68,19 +76,26 @@ class CallUpstreamTest {
     ChatExchange x = new ChatExchange(null);
     x.request = (ObjectNode) Json.MAPPER.readTree(body);
     x.stream = stream;
-    x.route = new Route(new ModelRoute("pro", "http://127.0.0.1:" + port + "/v1", "", "openai", "gpt-x"),
-        URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"), "");
+    x.route =
+        new Route(
+            new ModelRoute("pro", "http://127.0.0.1:" + port + "/v1", "", "openai", "gpt-x"),
+            URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"),
+            "");
     x.billing = BillingContext.forAccount("acme");
     x.call = new OrderCall();
     return x;
   }
 
   @Test
-  void theUpstreamGetsTheProviderModelAndTheCallIsDurableBeforeAnythingIsRelayed() throws Exception {
-    ChatExchange x = exchange(server.getAddress().getPort(), "{\"model\":\"pro\",\"messages\":[]}", false);
-    step.process(x, next -> {
-      events.add("relay " + next.upstream.status());
-    });
+  void theUpstreamGetsTheProviderModelAndTheCallIsDurableBeforeAnythingIsRelayed()
+      throws Exception {
+    ChatExchange x =
+        exchange(server.getAddress().getPort(), "{\"model\":\"pro\",\"messages\":[]}", false);
+    step.process(
+        x,
+        next -> {
+          events.add("relay " + next.upstream.status());
+        });
     assertThat(events).containsExactly("beforeRelay", "relay 200");
     assertThat(received.get().path("model").asText()).isEqualTo("gpt-x");
     assertThat(received.get().has("stream_options")).isFalse();
@@ -89,9 +104,12 @@ class CallUpstreamTest {
 
   @Test
   void aStreamAsksTheUpstreamForUsageWhateverTheClientAsked() throws Exception {
-    ChatExchange x = exchange(server.getAddress().getPort(),
-        "{\"model\":\"pro\",\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":false}}", true);
-    step.process(x, next -> { });
+    ChatExchange x =
+        exchange(
+            server.getAddress().getPort(),
+            "{\"model\":\"pro\",\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":false}}",
+            true);
+    step.process(x, next -> {});
     assertThat(received.get().path("stream_options").path("include_usage").asBoolean()).isTrue();
   }
 
@@ -103,10 +121,12 @@ class CallUpstreamTest {
     }
     ChatExchange x = exchange(closedPort, "{\"model\":\"pro\",\"messages\":[]}", false);
     assertThatThrownBy(() -> step.process(x, next -> events.add("relay")))
-        .isInstanceOfSatisfying(ApiError.class, e -> {
-          assertThat(e.status()).isEqualTo(502);
-          assertThat(e.code()).isEqualTo("upstream_unavailable");
-        });
+        .isInstanceOfSatisfying(
+            ApiError.class,
+            e -> {
+              assertThat(e.status()).isEqualTo(502);
+              assertThat(e.code()).isEqualTo("upstream_unavailable");
+            });
     assertThat(events).isEmpty();
   }
 
@@ -132,11 +152,9 @@ class CallUpstreamTest {
     }
 
     @Override
-    public void abandon(String reason) {
-    }
+    public void abandon(String reason) {}
 
     @Override
-    public void close() {
-    }
+    public void close() {}
   }
 }

@@ -13,18 +13,20 @@ class ChatChainTest {
   @Test
   void stepsRunInOrderAndEachActsAgainWhenTheRestReturns() {
     List<String> seen = new ArrayList<>();
-    ChatChain chain = new ChatChain(List.of(
-        (x, next) -> {
-          seen.add("a in");
-          next.proceed(x);
-          seen.add("a out");
-        },
-        (x, next) -> {
-          seen.add("b in");
-          next.proceed(x);
-          seen.add("b out");
-        },
-        (x, next) -> seen.add("last")));
+    ChatChain chain =
+        new ChatChain(
+            List.of(
+                (x, next) -> {
+                  seen.add("a in");
+                  next.proceed(x);
+                  seen.add("a out");
+                },
+                (x, next) -> {
+                  seen.add("b in");
+                  next.proceed(x);
+                  seen.add("b out");
+                },
+                (x, next) -> seen.add("last")));
     chain.run(new ChatExchange(null));
     assertThat(seen).containsExactly("a in", "b in", "last", "b out", "a out");
   }
@@ -32,18 +34,20 @@ class ChatChainTest {
   @Test
   void aRefusalStopsTheChainAndReachesTheCaller() {
     List<String> seen = new ArrayList<>();
-    ChatChain chain = new ChatChain(List.of(
-        (x, next) -> {
-          try {
-            next.proceed(x);
-          } finally {
-            seen.add("closed");
-          }
-        },
-        (x, next) -> {
-          throw new ApiError(402, "insufficient_credits", "credit_balance_blocked", "no");
-        },
-        (x, next) -> seen.add("never")));
+    ChatChain chain =
+        new ChatChain(
+            List.of(
+                (x, next) -> {
+                  try {
+                    next.proceed(x);
+                  } finally {
+                    seen.add("closed");
+                  }
+                },
+                (x, next) -> {
+                  throw new ApiError(402, "insufficient_credits", "credit_balance_blocked", "no");
+                },
+                (x, next) -> seen.add("never")));
     assertThatThrownBy(() -> chain.run(new ChatExchange(null))).isInstanceOf(ApiError.class);
     assertThat(seen).containsExactly("closed");
   }
@@ -51,7 +55,8 @@ class ChatChainTest {
   @Test
   void theLastStepMayNotProceed() {
     ChatChain chain = new ChatChain(List.of((x, next) -> next.proceed(x)));
-    assertThatThrownBy(() -> chain.run(new ChatExchange(null))).isInstanceOf(IllegalStateException.class)
+    assertThatThrownBy(() -> chain.run(new ChatExchange(null)))
+        .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("called proceed");
   }
 

@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.creditgate.gateway.ApiError;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 class ChatRequestRulesTest {
 
@@ -17,33 +17,40 @@ class ChatRequestRulesTest {
 
   @Test
   void aWellFormedRequestPasses() throws Exception {
-    ObjectNode request = json("{\"model\":\"pro\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
-        + "\"stream\":true,\"stream_options\":{},\"max_tokens\":10,\"n\":1,\"temperature\":0.5}");
+    ObjectNode request =
+        json(
+            "{\"model\":\"pro\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + "\"stream\":true,\"stream_options\":{},\"max_tokens\":10,\"n\":1,\"temperature\":0.5}");
     assertThat(ChatRequestRules.validate(request)).isSameAs(request);
   }
 
   @ParameterizedTest
-  @CsvSource(delimiter = '|', value = {
-      "{\"model\":1,\"messages\":[{\"role\":\"user\"}]}|model",
-      "{\"model\":\"pro\"}|messages",
-      "{\"messages\":{}}|messages",
-      "{\"messages\":[]}|messages",
-      "{\"messages\":[1]}|messages[0]",
-      "{\"messages\":[{\"role\":1}]}|messages[0].role",
-      "{\"messages\":[{\"role\":\"user\"},{\"role\":\"user\",\"content\":5}]}|messages[1].content",
-      "{\"messages\":[{\"role\":\"user\"}],\"stream\":\"yes\"}|stream",
-      "{\"messages\":[{\"role\":\"user\"}],\"stream_options\":true}|stream_options",
-      "{\"messages\":[{\"role\":\"user\"}],\"max_tokens\":-1}|max_tokens",
-      "{\"messages\":[{\"role\":\"user\"}],\"max_completion_tokens\":1.5}|max_completion_tokens",
-      "{\"messages\":[{\"role\":\"user\"}],\"n\":\"2\"}|n",
-      "{\"messages\":[{\"role\":\"user\"}],\"max_tokens\":1e30}|max_tokens",
-      "{\"messages\":[{\"role\":\"user\"}],\"temperature\":\"hot\"}|temperature",
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "{\"model\":1,\"messages\":[{\"role\":\"user\"}]}|model",
+        "{\"model\":\"pro\"}|messages",
+        "{\"messages\":{}}|messages",
+        "{\"messages\":[]}|messages",
+        "{\"messages\":[1]}|messages[0]",
+        "{\"messages\":[{\"role\":1}]}|messages[0].role",
+        "{\"messages\":[{\"role\":\"user\"},{\"role\":\"user\",\"content\":5}]}|messages[1].content",
+        "{\"messages\":[{\"role\":\"user\"}],\"stream\":\"yes\"}|stream",
+        "{\"messages\":[{\"role\":\"user\"}],\"stream_options\":true}|stream_options",
+        "{\"messages\":[{\"role\":\"user\"}],\"max_tokens\":-1}|max_tokens",
+        "{\"messages\":[{\"role\":\"user\"}],\"max_completion_tokens\":1.5}|max_completion_tokens",
+        "{\"messages\":[{\"role\":\"user\"}],\"n\":\"2\"}|n",
+        "{\"messages\":[{\"role\":\"user\"}],\"max_tokens\":1e30}|max_tokens",
+        "{\"messages\":[{\"role\":\"user\"}],\"temperature\":\"hot\"}|temperature",
+      })
   void anInvalidFieldIsRefusedByName(String body, String param) throws Exception {
     ObjectNode request = json(body);
-    assertThatThrownBy(() -> ChatRequestRules.validate(request)).isInstanceOfSatisfying(ApiError.class, e -> {
-      assertThat(e.status()).isEqualTo(400);
-      assertThat(e.param()).isEqualTo(param);
-    });
+    assertThatThrownBy(() -> ChatRequestRules.validate(request))
+        .isInstanceOfSatisfying(
+            ApiError.class,
+            e -> {
+              assertThat(e.status()).isEqualTo(400);
+              assertThat(e.param()).isEqualTo(param);
+            });
   }
 }

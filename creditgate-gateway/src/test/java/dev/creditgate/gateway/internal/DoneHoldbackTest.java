@@ -13,11 +13,15 @@ import org.junit.jupiter.api.Test;
 
 class DoneHoldbackTest {
 
-  private static final String BODY = "data: {\"choices\":[{\"delta\":{\"content\":\"data: [DONE] inside text\"}}]}\n\n"
-      + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3}}\n\n";
+  private static final String BODY =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"data: [DONE] inside text\"}}]}\n\n"
+          + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3}}\n\n";
   private static final String DONE = "data: [DONE]\n\n";
 
-  /** Feeds {@code text} cut at {@code cuts}; returns what went out before release, and the released rest. */
+  /**
+   * Feeds {@code text} cut at {@code cuts}; returns what went out before release, and the released
+   * rest.
+   */
   private static String[] run(String text, List<Integer> cuts) {
     byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
     DoneHoldback hold = new DoneHoldback();
@@ -28,7 +32,9 @@ class DoneHoldbackTest {
       from = cut;
     }
     out.write(bytes, from, hold.pass(bytes, from, bytes.length - from));
-    return new String[] {out.toString(StandardCharsets.UTF_8), new String(hold.release(), StandardCharsets.UTF_8)};
+    return new String[] {
+      out.toString(StandardCharsets.UTF_8), new String(hold.release(), StandardCharsets.UTF_8)
+    };
   }
 
   @Property(tries = 300)

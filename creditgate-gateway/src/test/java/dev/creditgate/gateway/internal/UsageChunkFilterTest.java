@@ -10,17 +10,19 @@ import net.jqwik.api.constraints.IntRange;
 
 class UsageChunkFilterTest {
 
-  static final String IN = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
-      + "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
-      + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n"
-      + "data: [DONE]\n\n";
-  static final String OUT = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
-      + "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
-      + "data: [DONE]\n\n";
+  static final String IN =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+          + "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+          + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n"
+          + "data: [DONE]\n\n";
+  static final String OUT =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+          + "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+          + "data: [DONE]\n\n";
 
   @Property(tries = 200)
-  void dropsOnlyTheUsageOnlyEventHoweverTheBytesAreSplit(@ForAll @IntRange(min = 1, max = 80) int chunk,
-      @ForAll boolean crlf) {
+  void dropsOnlyTheUsageOnlyEventHoweverTheBytesAreSplit(
+      @ForAll @IntRange(min = 1, max = 80) int chunk, @ForAll boolean crlf) {
     String in = crlf ? IN.replace("\n", "\r\n") : IN;
     String expected = crlf ? OUT.replace("\n", "\r\n") : OUT;
     byte[] b = in.getBytes(StandardCharsets.UTF_8);
@@ -36,8 +38,10 @@ class UsageChunkFilterTest {
   @Property(tries = 20)
   void aLineTooLongToHoldIsPassedOnAsItComesAndTheUsageEventIsStillDropped(
       @ForAll @IntRange(min = 1000, max = 20000) int chunk) {
-    String big = "data: {\"choices\":[{\"delta\":{\"content\":\""
-        + "y".repeat(UsageChunkFilter.MAX_HELD_BYTES * 3) + "\"}}],\"usage\":null}\n\n";
+    String big =
+        "data: {\"choices\":[{\"delta\":{\"content\":\""
+            + "y".repeat(UsageChunkFilter.MAX_HELD_BYTES * 3)
+            + "\"}}],\"usage\":null}\n\n";
     byte[] b = (big + IN).getBytes(StandardCharsets.UTF_8);
     UsageChunkFilter f = new UsageChunkFilter();
     ByteArrayOutputStream out = new ByteArrayOutputStream();

@@ -18,9 +18,9 @@ import java.util.Set;
 
 /**
  * Writes a batch of charges (of any accounts) in one transaction with a fixed number of statements
- * whatever its size: lock the accounts (creating the missing ones), read the entries of their
- * event ids when replays are expected, compute every new state in memory, then one batched update
- * and one batched insert.
+ * whatever its size: lock the accounts (creating the missing ones), read the entries of their event
+ * ids when replays are expected, compute every new state in memory, then one batched update and one
+ * batched insert.
  *
  * <p>Nearly every charge is new, so its entry is inserted without looking first; an insert that
  * meets a stored entry rolls the batch back, and the batch is written again looking first. Once a
@@ -30,7 +30,11 @@ final class BatchWriter {
 
   private final LedgerDatabase db;
   private final LedgerTables tables;
-  /** Whether a batch reads its charges' stored entries before writing: replays meet their entries, new charges do not. */
+
+  /**
+   * Whether a batch reads its charges' stored entries before writing: replays meet their entries,
+   * new charges do not.
+   */
   private volatile boolean lookUpStoredFirst;
 
   BatchWriter(LedgerDatabase db, LedgerTables tables) {
@@ -38,7 +42,9 @@ final class BatchWriter {
     this.tables = tables;
   }
 
-  /** A batch's entry was already stored: the batch is rolled back and written again, looking first. */
+  /**
+   * A batch's entry was already stored: the batch is rolled back and written again, looking first.
+   */
   private static final class EntryAlreadyStored extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
@@ -48,8 +54,8 @@ final class BatchWriter {
   }
 
   /** An entry the batch inserts, and the place of its charge in the batch. */
-  private record NewEntry(int index, String accountId, String eventId, EntryDraft draft, long balanceAfter) {
-  }
+  private record NewEntry(
+      int index, String accountId, String eventId, EntryDraft draft, long balanceAfter) {}
 
   /**
    * Writes the charges, sorted by account (so two batches lock accounts in the same order and never
@@ -60,7 +66,8 @@ final class BatchWriter {
       boolean lookFirst = lookUpStoredFirst;
       return db.transaction(c -> writeIn(c, ordered, lookFirst));
     } catch (EntryAlreadyStored e) {
-      // A replay (or a repeated idempotency key): write the batch again, reading its stored entries first.
+      // A replay (or a repeated idempotency key): write the batch again, reading its stored entries
+      // first.
       lookUpStoredFirst = true;
       return db.transaction(c -> writeIn(c, ordered, true));
     }
@@ -96,7 +103,9 @@ final class BatchWriter {
         String difference = draft.differenceFrom(existing);
         Integer first = insertedBy.get(key);
         if (difference != null) {
-          outcomes[i] = new BatchOutcome.Refused(new IdempotencyConflictException(accountId, eventId, difference));
+          outcomes[i] =
+              new BatchOutcome.Refused(
+                  new IdempotencyConflictException(accountId, eventId, difference));
         } else if (first != null) {
           repeats[i] = first;
         } else {
@@ -114,33 +123,45 @@ final class BatchWriter {
       current.put(accountId, updated);
       inserts.add(new NewEntry(i, accountId, eventId, draft, updated.balance()));
       insertedBy.put(key, i);
-      stored.put(key, new EntryRow(draft.toEntry(0, accountId, eventId, updated.balance(), now), draft.provider(),
-          null));
+      stored.put(
+          key,
+          new EntryRow(
+              draft.toEntry(0, accountId, eventId, updated.balance(), now),
+              draft.provider(),
+              null));
     }
     if (inserts.isEmpty()) {
       return List.of(outcomes);
     }
-    List<Account> changed = ids.stream().map(current::get)
-        .filter(after -> after.version() != original.get(after.id()).version()).toList();
+    List<Account> changed =
+        ids.stream()
+            .map(current::get)
+            .filter(after -> after.version() != original.get(after.id()).version())
+            .toList();
     tables.updateAccounts(c, original, changed);
     long[] entryIds = insertEntries(c, inserts, now);
     for (int n = 0; n < inserts.size(); n++) {
       NewEntry insert = inserts.get(n);
-      LedgerEntry entry = insert.draft().toEntry(entryIds[n], insert.accountId(), insert.eventId(),
-          insert.balanceAfter(), now);
-      outcomes[insert.index()] = new BatchOutcome.Written(
-          new EntryOutcome(entry, current.get(insert.accountId()), false));
+      LedgerEntry entry =
+          insert
+              .draft()
+              .toEntry(
+                  entryIds[n], insert.accountId(), insert.eventId(), insert.balanceAfter(), now);
+      outcomes[insert.index()] =
+          new BatchOutcome.Written(new EntryOutcome(entry, current.get(insert.accountId()), false));
     }
     for (int i = 0; i < repeats.length; i++) {
       if (repeats[i] >= 0) {
         LedgerEntry first = ((BatchOutcome.Written) outcomes[repeats[i]]).outcome().entry();
-        outcomes[i] = new BatchOutcome.Written(new EntryOutcome(first, current.get(first.accountId()), true));
+        outcomes[i] =
+            new BatchOutcome.Written(new EntryOutcome(first, current.get(first.accountId()), true));
       }
     }
     return List.of(outcomes);
   }
 
-  private Map<String, EntryRow> storedEntries(Connection c, List<PendingCharge> charges) throws SQLException {
+  private Map<String, EntryRow> storedEntries(Connection c, List<PendingCharge> charges)
+      throws SQLException {
     List<String> accounts = charges.stream().map(PendingCharge::accountId).distinct().toList();
     List<String> events = charges.stream().map(p -> p.request().eventId()).distinct().toList();
     Set<String> keys = new HashSet<>();
@@ -161,12 +182,15 @@ final class BatchWriter {
    * @throws EntryAlreadyStored when an entry with the same account and event id exists (nothing of
    *     the batch may then be committed)
    */
-  private long[] insertEntries(Connection c, List<NewEntry> inserts, Instant now) throws SQLException {
+  private long[] insertEntries(Connection c, List<NewEntry> inserts, Instant now)
+      throws SQLException {
     long[] ids = new long[inserts.size()];
     if (db.dialect() == Dialect.POSTGRESQL) {
-      try (PreparedStatement s = c.prepareStatement(LedgerTables.INSERT_NEW_ENTRY, new String[] {"id"})) {
+      try (PreparedStatement s =
+          c.prepareStatement(LedgerTables.INSERT_NEW_ENTRY, new String[] {"id"})) {
         for (NewEntry insert : inserts) {
-          tables.bindEntry(s, insert.accountId(), insert.eventId(), insert.draft(), insert.balanceAfter(), now);
+          tables.bindEntry(
+              s, insert.accountId(), insert.eventId(), insert.draft(), insert.balanceAfter(), now);
           s.addBatch();
         }
         s.executeBatch();
@@ -184,7 +208,8 @@ final class BatchWriter {
     try (PreparedStatement s = db.prepare(c, LedgerTables.INSERT_NEW_ENTRY + " RETURNING id")) {
       for (int i = 0; i < ids.length; i++) {
         NewEntry insert = inserts.get(i);
-        tables.bindEntry(s, insert.accountId(), insert.eventId(), insert.draft(), insert.balanceAfter(), now);
+        tables.bindEntry(
+            s, insert.accountId(), insert.eventId(), insert.draft(), insert.balanceAfter(), now);
         try (ResultSet rows = s.executeQuery()) {
           if (!rows.next()) {
             throw new EntryAlreadyStored();

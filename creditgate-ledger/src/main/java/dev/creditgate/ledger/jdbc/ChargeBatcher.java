@@ -54,11 +54,18 @@ final class ChargeBatcher {
   private volatile boolean stopped;
 
   /**
-   * @param wait   how long a caller waits for its charge's commit
+   * @param wait how long a caller waits for its charge's commit
    * @param linger how long a committer lets queued charges gather after the first (zero: none)
    */
-  ChargeBatcher(int committers, int maxBatch, Duration wait, Duration linger, BatchWriter writer,
-      CommitNotifier notifier, Outcomes outcomes, ChargeCounters counters) {
+  ChargeBatcher(
+      int committers,
+      int maxBatch,
+      Duration wait,
+      Duration linger,
+      BatchWriter writer,
+      CommitNotifier notifier,
+      Outcomes outcomes,
+      ChargeCounters counters) {
     this.maxBatch = maxBatch;
     this.waitNanos = wait.toNanos();
     this.lingerNanos = linger.toNanos();
@@ -67,7 +74,11 @@ final class ChargeBatcher {
     this.outcomes = outcomes;
     this.counters = counters;
     for (int i = 0; i < committers; i++) {
-      Thread t = Thread.ofPlatform().daemon().name("creditgate-ledger-committer-" + i).unstarted(this::run);
+      Thread t =
+          Thread.ofPlatform()
+              .daemon()
+              .name("creditgate-ledger-committer-" + i)
+              .unstarted(this::run);
       this.committers.add(t);
       t.start();
     }
@@ -91,13 +102,16 @@ final class ChargeBatcher {
     while (!pending.result().isDone()) {
       long left = deadline - System.nanoTime();
       if (left <= 0) {
-        // It may still commit; the caller spools it and the replay finds it applied (same event id).
-        throw new LedgerUnavailableException("charge not committed within " + waitNanos / 1_000_000 + " ms", null);
+        // It may still commit; the caller spools it and the replay finds it applied (same event
+        // id).
+        throw new LedgerUnavailableException(
+            "charge not committed within " + waitNanos / 1_000_000 + " ms", null);
       }
       LockSupport.parkNanos(this, left);
       if (Thread.interrupted()) {
         Thread.currentThread().interrupt();
-        throw new LedgerUnavailableException("interrupted while waiting for the charge to commit", null);
+        throw new LedgerUnavailableException(
+            "interrupted while waiting for the charge to commit", null);
       }
     }
     try {
@@ -110,7 +124,10 @@ final class ChargeBatcher {
     }
   }
 
-  /** A committer: takes what is queued, a batch per transaction, until stopped (it then finishes its batch). */
+  /**
+   * A committer: takes what is queued, a batch per transaction, until stopped (it then finishes its
+   * batch).
+   */
   private void run() {
     List<PendingCharge> batch = new ArrayList<>(maxBatch);
     while (!stopped) {
@@ -135,7 +152,8 @@ final class ChargeBatcher {
       } catch (RuntimeException e) {
         LOG.error("ledger committer failed a batch of {} charges", batch.size(), e);
         for (PendingCharge p : batch) {
-          outcomes.finish(p, null, new LedgerUnavailableException("the charge could not be committed", e));
+          outcomes.finish(
+              p, null, new LedgerUnavailableException("the charge could not be committed", e));
         }
       } finally {
         batch.clear();
@@ -155,7 +173,9 @@ final class ChargeBatcher {
     try {
       results = writer.write(ordered);
     } catch (LedgerUnavailableException e) {
-      if (e.getCause() instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("40")) {
+      if (e.getCause() instanceof SQLException sql
+          && sql.getSQLState() != null
+          && sql.getSQLState().startsWith("40")) {
         // A deadlock or serialization failure (possible when batches create the same new accounts).
         ordered.forEach(outcomes::writeAlone);
         return;
@@ -174,7 +194,9 @@ final class ChargeBatcher {
     List<PendingCharge> carried = new ArrayList<>();
     for (int i = 0; i < ordered.size(); i++) {
       if (results.get(i) instanceof BatchOutcome.Written written) {
-        states.merge(ordered.get(i).accountId(), written.outcome().account().snapshot(),
+        states.merge(
+            ordered.get(i).accountId(),
+            written.outcome().account().snapshot(),
             (a, b) -> a.version() >= b.version() ? a : b);
         if (ordered.get(i).isQueued()) {
           carried.add(ordered.get(i));
@@ -184,15 +206,16 @@ final class ChargeBatcher {
     notifier.committed(states, carried);
     for (int i = 0; i < ordered.size(); i++) {
       switch (results.get(i)) {
-        case BatchOutcome.Written written -> outcomes.finish(ordered.get(i), written.outcome(), null);
+        case BatchOutcome.Written written ->
+            outcomes.finish(ordered.get(i), written.outcome(), null);
         case BatchOutcome.Refused refused -> outcomes.finish(ordered.get(i), null, refused.error());
       }
     }
   }
 
   /**
-   * Lets the committers write what is queued (bounded by the commit wait), then stops them.
-   * Queued charges still unwritten stay in the journal and are replayed at the next start.
+   * Lets the committers write what is queued (bounded by the commit wait), then stops them. Queued
+   * charges still unwritten stay in the journal and are replayed at the next start.
    */
   void stop() {
     long drainDeadline = System.nanoTime() + waitNanos;

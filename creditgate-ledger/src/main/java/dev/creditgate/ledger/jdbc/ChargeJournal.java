@@ -23,24 +23,26 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>A <em>charge</em> record is written ({@code write(2)}, no fsync) before the charge is
  *       acknowledged, so it survives a crash of the process; the database write follows in the
- *       background and the record is then done.</li>
+ *       background and the record is then done.
  *   <li>An <em>intent</em> record is written when a call is admitted and fsync'd while the upstream
  *       call runs ({@link #awaitDurable}); a call's answer waits for it. After a power loss (a
  *       different boot id), an intent without its charge is charged its estimate, so a charge whose
- *       record the page cache lost is estimated rather than lost.</li>
- *   <li>A <em>void</em> record closes an intent whose call ended without a charge.</li>
+ *       record the page cache lost is estimated rather than lost.
+ *   <li>A <em>void</em> record closes an intent whose call ended without a charge.
  * </ul>
  *
- * <p>A syncer thread fsyncs the current file whenever it has unsynced records (at most every
- * {@code syncIntervalNanos} unless someone waits) and starts a new file every roll interval; a
- * closed file whose records are all done is deleted.
+ * <p>A syncer thread fsyncs the current file whenever it has unsynced records (at most every {@code
+ * syncIntervalNanos} unless someone waits) and starts a new file every roll interval; a closed file
+ * whose records are all done is deleted.
  */
 final class ChargeJournal implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(ChargeJournal.class);
   private static final Path BOOT_ID = Path.of("/proc/sys/kernel/random/boot_id");
 
-  /** A record's place: the file it is in, so that the file can go once all of its records are done. */
+  /**
+   * A record's place: the file it is in, so that the file can go once all of its records are done.
+   */
   static final class Ticket {
     private final JournalSegment segment;
     private final long sequence;
@@ -61,10 +63,13 @@ final class ChargeJournal implements AutoCloseable {
   private final Condition synced = lock.newCondition();
   private final Thread syncer;
   private JournalSegment current;
+
   /** The next file, created and zero-filled ahead of time; null until it is. */
   private volatile JournalSegment spare;
+
   /** Rolled-over files not yet synced since their last record (syncer thread only). */
   private final List<JournalSegment> rolledUnsynced = new ArrayList<>();
+
   private volatile long lastPrepareFailure = System.nanoTime() - PREPARE_RETRY_NANOS;
   private static final long PREPARE_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
   private final AtomicBoolean preparing = new AtomicBoolean();
@@ -75,10 +80,16 @@ final class ChargeJournal implements AutoCloseable {
   private IOException syncFailure;
   private volatile boolean stopped;
   private boolean halted;
+
   /** Whether the syncer waits for a first unsynced record (guarded by lock). */
   private boolean syncerIdle;
 
-  ChargeJournal(Path directory, String bootId, long firstSegmentId, long rollMillis, long syncIntervalMicros) {
+  ChargeJournal(
+      Path directory,
+      String bootId,
+      long firstSegmentId,
+      long rollMillis,
+      long syncIntervalMicros) {
     this.directory = directory;
     this.bootId = bootId;
     this.rollNanos = TimeUnit.MILLISECONDS.toNanos(rollMillis);
@@ -90,7 +101,8 @@ final class ChargeJournal implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open a charge journal file in " + directory, e);
     }
-    this.syncer = Thread.ofPlatform().daemon().name("creditgate-ledger-journal").unstarted(this::syncLoop);
+    this.syncer =
+        Thread.ofPlatform().daemon().name("creditgate-ledger-journal").unstarted(this::syncLoop);
     syncer.start();
   }
 
@@ -110,15 +122,27 @@ final class ChargeJournal implements AutoCloseable {
     return append(JournalFormat.INTENT + "\t" + estimate.encode());
   }
 
-  /** Journals a charge (survives a process crash once this returns); {@code intentEventId} links its intent. */
+  /**
+   * Journals a charge (survives a process crash once this returns); {@code intentEventId} links its
+   * intent.
+   */
   Ticket charge(SpoolRecord charge, String intentEventId) {
-    return append(JournalFormat.CHARGE + "\t" + JournalFormat.encode(intentEventId == null ? "" : intentEventId) + "\t"
-        + charge.encode());
+    return append(
+        JournalFormat.CHARGE
+            + "\t"
+            + JournalFormat.encode(intentEventId == null ? "" : intentEventId)
+            + "\t"
+            + charge.encode());
   }
 
   /** Journals that an intent's call ended without a charge. */
   Ticket voided(String accountId, String eventId) {
-    return append(JournalFormat.VOID + "\t" + JournalFormat.encode(accountId) + "\t" + JournalFormat.encode(eventId));
+    return append(
+        JournalFormat.VOID
+            + "\t"
+            + JournalFormat.encode(accountId)
+            + "\t"
+            + JournalFormat.encode(eventId));
   }
 
   private Ticket append(String payload) {
@@ -217,8 +241,10 @@ final class ChargeJournal implements AutoCloseable {
     try {
       Files.deleteIfExists(segment.path);
     } catch (IOException e) {
-      LOG.warn("charge journal {} could not be deleted (its records are replayed idempotently at the next start): {}",
-          segment.path, e.toString());
+      LOG.warn(
+          "charge journal {} could not be deleted (its records are replayed idempotently at the next start): {}",
+          segment.path,
+          e.toString());
       return;
     }
     List<Ticket> released;
@@ -234,9 +260,9 @@ final class ChargeJournal implements AutoCloseable {
   }
 
   /**
-   * Marks {@code record} done once the file holding {@code intent} is gone. A void or a charge
-   * that ends an intent must stay on disk as long as the intent does: should the record's file go
-   * first, recovery after a power loss would find the intent alone and charge its estimate.
+   * Marks {@code record} done once the file holding {@code intent} is gone. A void or a charge that
+   * ends an intent must stay on disk as long as the intent does: should the record's file go first,
+   * recovery after a power loss would find the intent alone and charge its estimate.
    */
   void doneWhenGone(Ticket record, Ticket intent) {
     JournalSegment holder = intent.segment;
@@ -334,16 +360,22 @@ final class ChargeJournal implements AutoCloseable {
       } finally {
         lock.unlock();
       }
-      if (spare == null && !stopped && System.nanoTime() - lastPrepareFailure > PREPARE_RETRY_NANOS
+      if (spare == null
+          && !stopped
+          && System.nanoTime() - lastPrepareFailure > PREPARE_RETRY_NANOS
           && preparing.compareAndSet(false, true)) {
         // Zero-filling the next file takes milliseconds; the syncer does not wait for it.
-        Thread.ofPlatform().daemon().name("creditgate-ledger-journal-prepare").start(() -> {
-          try {
-            prepareSpare();
-          } finally {
-            preparing.set(false);
-          }
-        });
+        Thread.ofPlatform()
+            .daemon()
+            .name("creditgate-ledger-journal-prepare")
+            .start(
+                () -> {
+                  try {
+                    prepareSpare();
+                  } finally {
+                    preparing.set(false);
+                  }
+                });
       }
       if (failure != null) {
         if (stopped) {
@@ -359,8 +391,10 @@ final class ChargeJournal implements AutoCloseable {
   }
 
   private boolean rollDue() {
-    return current.records > 0 && spare != null
-        && (System.nanoTime() - current.openedNanos >= rollNanos || current.bytes >= JournalSegment.PREALLOCATED_BYTES * 3 / 4);
+    return current.records > 0
+        && spare != null
+        && (System.nanoTime() - current.openedNanos >= rollNanos
+            || current.bytes >= JournalSegment.PREALLOCATED_BYTES * 3 / 4);
   }
 
   /** Creates the next file ahead of time (outside the lock: zero-filling it takes milliseconds). */
@@ -377,7 +411,9 @@ final class ChargeJournal implements AutoCloseable {
     try {
       created = openSegment();
     } catch (IOException e) {
-      LOG.warn("charge journal cannot create its next file in {} (the current one keeps growing): {}", directory,
+      LOG.warn(
+          "charge journal cannot create its next file in {} (the current one keeps growing): {}",
+          directory,
           e.toString());
       lastPrepareFailure = System.nanoTime();
       return;
@@ -408,8 +444,8 @@ final class ChargeJournal implements AutoCloseable {
   }
 
   /**
-   * Stops writing and syncing at once and deletes nothing: what a killed process leaves behind
-   * (for tests of the recovery).
+   * Stops writing and syncing at once and deletes nothing: what a killed process leaves behind (for
+   * tests of the recovery).
    */
   void halt() {
     lock.lock();

@@ -22,11 +22,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The durable local spool of charges the database could not take: an append-only file, one line
- * per charge, fsync'd before {@link #append} returns. Replayed records are dropped by rewriting the
+ * The durable local spool of charges the database could not take: an append-only file, one line per
+ * charge, fsync'd before {@link #append} returns. Replayed records are dropped by rewriting the
  * file (write a temporary file, fsync, rename over the old one), so a crash at any point leaves
- * either the old or the new file, never a half-written one. One process owns a spool directory at
- * a time (a file lock enforces it).
+ * either the old or the new file, never a half-written one. One process owns a spool directory at a
+ * time (a file lock enforces it).
  */
 final class ChargeSpool implements AutoCloseable {
 
@@ -49,7 +49,9 @@ final class ChargeSpool implements AutoCloseable {
     this.spoolFile = directory.resolve(SPOOL_FILE);
     try {
       Files.createDirectories(directory);
-      lockChannel = FileChannel.open(directory.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      lockChannel =
+          FileChannel.open(
+              directory.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
       FileLock acquired;
       try {
         acquired = lockChannel.tryLock();
@@ -58,7 +60,8 @@ final class ChargeSpool implements AutoCloseable {
       }
       if (acquired == null) {
         lockChannel.close();
-        throw new IllegalStateException("spoolDirectory " + directory + " is in use by another ledger");
+        throw new IllegalStateException(
+            "spoolDirectory " + directory + " is in use by another ledger");
       }
       lock = acquired;
       load();
@@ -81,7 +84,8 @@ final class ChargeSpool implements AutoCloseable {
       try {
         pending.add(SpoolRecord.decode(line));
       } catch (RuntimeException e) {
-        // A torn last line is a charge whose append never completed, so it was never acknowledged as spooled.
+        // A torn last line is a charge whose append never completed, so it was never acknowledged
+        // as spooled.
         LOG.warn("charge spool {} line {} skipped: {}", spoolFile, lineNumber, e.getMessage());
         appendTo(directory.resolve(REJECTED_FILE), "unreadable\t" + line);
       }
@@ -92,7 +96,9 @@ final class ChargeSpool implements AutoCloseable {
     appendAll(List.of(record));
   }
 
-  /** Appends records with one fsync (nothing when the list is empty); all or none are acknowledged. */
+  /**
+   * Appends records with one fsync (nothing when the list is empty); all or none are acknowledged.
+   */
   synchronized void appendAll(List<SpoolRecord> records) {
     if (records.isEmpty()) {
       return;
@@ -114,7 +120,8 @@ final class ChargeSpool implements AutoCloseable {
         channel.truncate(bytes);
         channel.position(bytes);
       } catch (IOException ignored) {
-        // The torn tail is then rejected as unreadable at the next start; nothing acknowledged is lost with it.
+        // The torn tail is then rejected as unreadable at the next start; nothing acknowledged is
+        // lost with it.
       }
       throw new UncheckedIOException("cannot write the charge spool " + spoolFile, e);
     }
@@ -129,7 +136,8 @@ final class ChargeSpool implements AutoCloseable {
   /** Whether a pending record charges this account under this event id. */
   synchronized boolean contains(String accountId, String eventId) {
     for (SpoolRecord record : pending) {
-      if (record.request().eventId().equals(eventId) && record.request().accountId().equals(accountId)) {
+      if (record.request().eventId().equals(eventId)
+          && record.request().accountId().equals(accountId)) {
         return true;
       }
     }
@@ -169,9 +177,14 @@ final class ChargeSpool implements AutoCloseable {
   /** Keeps a record the database refused in the rejected file, with the reason, for an operator. */
   synchronized void reject(SpoolRecord record, String why) {
     try {
-      appendTo(directory.resolve(REJECTED_FILE), why.replace('\n', ' ').replace('\t', ' ') + "\t" + record.encode());
+      appendTo(
+          directory.resolve(REJECTED_FILE),
+          why.replace('\n', ' ').replace('\t', ' ') + "\t" + record.encode());
     } catch (IOException e) {
-      LOG.error("charge spool rejected-file write failed for event {}: {}", record.request().eventId(), e.toString());
+      LOG.error(
+          "charge spool rejected-file write failed for event {}: {}",
+          record.request().eventId(),
+          e.toString());
     }
   }
 
@@ -182,8 +195,12 @@ final class ChargeSpool implements AutoCloseable {
       text.append(record.encode()).append('\n');
     }
     byte[] content = text.toString().getBytes(StandardCharsets.UTF_8);
-    try (FileChannel out = FileChannel.open(temporary, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.TRUNCATE_EXISTING)) {
+    try (FileChannel out =
+        FileChannel.open(
+            temporary,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
       ByteBuffer buffer = ByteBuffer.wrap(content);
       while (buffer.hasRemaining()) {
         out.write(buffer);
@@ -194,12 +211,20 @@ final class ChargeSpool implements AutoCloseable {
       channel.close();
     }
     try {
-      Files.move(temporary, spoolFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      Files.move(
+          temporary,
+          spoolFile,
+          StandardCopyOption.REPLACE_EXISTING,
+          StandardCopyOption.ATOMIC_MOVE);
       syncDirectory();
       bytes = content.length;
     } finally {
-      channel = FileChannel.open(spoolFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-          StandardOpenOption.APPEND);
+      channel =
+          FileChannel.open(
+              spoolFile,
+              StandardOpenOption.CREATE,
+              StandardOpenOption.WRITE,
+              StandardOpenOption.APPEND);
     }
   }
 
@@ -213,8 +238,9 @@ final class ChargeSpool implements AutoCloseable {
   }
 
   private static void appendTo(Path file, String line) throws IOException {
-    try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.APPEND)) {
+    try (FileChannel out =
+        FileChannel.open(
+            file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
       ByteBuffer buffer = ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8));
       while (buffer.hasRemaining()) {
         out.write(buffer);

@@ -22,7 +22,10 @@ final class CommitNotifier {
   private final WriteBehindQueue queue;
   private final LedgerCommitListener listener;
   private final AtomicLong failures = new AtomicLong();
-  /** A listener whose cache is down fails every commit: one warning per second, not one per commit. */
+
+  /**
+   * A listener whose cache is down fails every commit: one warning per second, not one per commit.
+   */
   private final ThrottledLog warnings = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
   CommitNotifier(WriteBehindQueue queue, LedgerCommitListener listener) {
@@ -43,7 +46,10 @@ final class CommitNotifier {
       listener.committed(states);
     } catch (RuntimeException e) {
       failures.incrementAndGet();
-      warnings.warn(System.nanoTime(), "ledger commit listener failed for {} accounts: {}", states.size(),
+      warnings.warn(
+          System.nanoTime(),
+          "ledger commit listener failed for {} accounts: {}",
+          states.size(),
           e.toString());
     }
   }

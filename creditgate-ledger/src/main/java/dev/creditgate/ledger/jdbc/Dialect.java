@@ -37,7 +37,8 @@ public enum Dialect {
       }
     }
     throw new IllegalArgumentException(
-        "jdbcUrl must start with jdbc:postgresql: or jdbc:sqlite:, but was " + (jdbcUrl == null ? "null" : "'" + jdbcUrl + "'"));
+        "jdbcUrl must start with jdbc:postgresql: or jdbc:sqlite:, but was "
+            + (jdbcUrl == null ? "null" : "'" + jdbcUrl + "'"));
   }
 
   /** The classpath location of the ledger's Flyway migrations for this dialect. */
@@ -45,12 +46,18 @@ public enum Dialect {
     return "classpath:" + migrationLocation;
   }
 
-  /** Appended to a SELECT to lock the rows it reads ("" where the transaction already holds the write lock). */
+  /**
+   * Appended to a SELECT to lock the rows it reads ("" where the transaction already holds the
+   * write lock).
+   */
   String lockClause() {
     return lockClause;
   }
 
-  /** Timestamps are stored to the microsecond (PostgreSQL's precision), so a read returns what was written. */
+  /**
+   * Timestamps are stored to the microsecond (PostgreSQL's precision), so a read returns what was
+   * written.
+   */
   static Instant truncate(Instant instant) {
     return instant.truncatedTo(ChronoUnit.MICROS);
   }

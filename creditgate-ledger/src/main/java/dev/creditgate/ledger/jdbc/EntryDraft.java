@@ -13,9 +13,9 @@ import java.util.Locale;
 import java.util.Objects;
 
 /**
- * The entry one operation asks the ledger to record, before it has an id, an account, a balance
- * and a time. Under an event id already used it is compared with the stored entry: the fields that
- * make up the operation's payload must match.
+ * The entry one operation asks the ledger to record, before it has an id, an account, a balance and
+ * a time. Under an event id already used it is compared with the stored entry: the fields that make
+ * up the operation's payload must match.
  */
 record EntryDraft(
     EntryKind kind,
@@ -35,27 +35,85 @@ record EntryDraft(
     String metadata) {
 
   static EntryDraft simple(EntryKind kind, long amount, String actor, String reason) {
-    return new EntryDraft(kind, amount, "", "", "", "", Usage.ZERO, 0, 0, false, false, null,
-        Objects.requireNonNullElse(actor, ""), Objects.requireNonNullElse(reason, ""), "{}");
+    return new EntryDraft(
+        kind,
+        amount,
+        "",
+        "",
+        "",
+        "",
+        Usage.ZERO,
+        0,
+        0,
+        false,
+        false,
+        null,
+        Objects.requireNonNullElse(actor, ""),
+        Objects.requireNonNullElse(reason, ""),
+        "{}");
   }
 
   static EntryDraft refund(String chargeEventId, long amount, String actor, String reason) {
-    return new EntryDraft(EntryKind.REFUND, amount, "", "", "", "", Usage.ZERO, 0, 0, false, false, chargeEventId,
-        Objects.requireNonNullElse(actor, ""), Objects.requireNonNullElse(reason, ""),
+    return new EntryDraft(
+        EntryKind.REFUND,
+        amount,
+        "",
+        "",
+        "",
+        "",
+        Usage.ZERO,
+        0,
+        0,
+        false,
+        false,
+        chargeEventId,
+        Objects.requireNonNullElse(actor, ""),
+        Objects.requireNonNullElse(reason, ""),
         "{\"chargeEventId\":\"" + jsonEscape(chargeEventId) + "\"}");
   }
 
   /** A charge priced by {@code quote}; the amount is the negated credits. */
   static EntryDraft charge(ChargeRequest r, Quote quote) {
-    return new EntryDraft(EntryKind.CHARGE, -quote.credits(), r.requestId(), r.scene(), r.provider(), r.model(),
-        r.usage(), quote.costMicros(), quote.ruleId(), quote.unpriced(), r.estimated(), null, "gateway", "",
+    return new EntryDraft(
+        EntryKind.CHARGE,
+        -quote.credits(),
+        r.requestId(),
+        r.scene(),
+        r.provider(),
+        r.model(),
+        r.usage(),
+        quote.costMicros(),
+        quote.ruleId(),
+        quote.unpriced(),
+        r.estimated(),
+        null,
+        "gateway",
+        "",
         r.metadata());
   }
 
   /** The entry this draft becomes once written. */
-  LedgerEntry toEntry(long id, String accountId, String eventId, long balanceAfter, Instant createdAt) {
-    return new LedgerEntry(id, accountId, eventId, kind, amount, balanceAfter, requestId, scene, model, usage,
-        costMicros, priceRuleId, unpriced, estimated, actor, reason, metadata, createdAt);
+  LedgerEntry toEntry(
+      long id, String accountId, String eventId, long balanceAfter, Instant createdAt) {
+    return new LedgerEntry(
+        id,
+        accountId,
+        eventId,
+        kind,
+        amount,
+        balanceAfter,
+        requestId,
+        scene,
+        model,
+        usage,
+        costMicros,
+        priceRuleId,
+        unpriced,
+        estimated,
+        actor,
+        reason,
+        metadata,
+        createdAt);
   }
 
   /**
@@ -72,29 +130,47 @@ record EntryDraft(
       case GRANT -> granted = addExact(granted, amount, "granted total", account);
       case CHARGE -> consumed = addExact(consumed, -amount, "consumed total", account);
       case REFUND -> refunded = addExact(refunded, amount, "refunded total", account);
-      default -> { }
+      default -> {}
     }
-    boolean blocked = switch (kind) {
-      case BLOCK -> true;
-      case UNBLOCK -> false;
-      default -> account.blocked();
-    };
-    return new Account(account.id(), balance, blocked, account.version() + 1, granted, consumed, refunded,
-        account.createdAt(), now);
+    boolean blocked =
+        switch (kind) {
+          case BLOCK -> true;
+          case UNBLOCK -> false;
+          default -> account.blocked();
+        };
+    return new Account(
+        account.id(),
+        balance,
+        blocked,
+        account.version() + 1,
+        granted,
+        consumed,
+        refunded,
+        account.createdAt(),
+        now);
   }
 
   private long addExact(long value, long delta, String what, Account account) {
     try {
       return Math.addExact(value, delta);
     } catch (ArithmeticException e) {
-      throw new IllegalArgumentException(kind.name().toLowerCase(Locale.ROOT) + " of " + Math.abs(delta)
-          + " credits would overflow the " + what + " of account '" + account.id() + "' (" + value + ")");
+      throw new IllegalArgumentException(
+          kind.name().toLowerCase(Locale.ROOT)
+              + " of "
+              + Math.abs(delta)
+              + " credits would overflow the "
+              + what
+              + " of account '"
+              + account.id()
+              + "' ("
+              + value
+              + ")");
     }
   }
 
   /**
-   * What differs between this draft and the entry stored under the same event id, in words, or
-   * null when it is the same operation. A charge's price is not compared: the rules may have changed
+   * What differs between this draft and the entry stored under the same event id, in words, or null
+   * when it is the same operation. A charge's price is not compared: the rules may have changed
    * since, and the original price stands.
    */
   String differenceFrom(EntryRow stored) {
@@ -128,7 +204,8 @@ record EntryDraft(
     return differences.isEmpty() ? null : String.join("; ", differences);
   }
 
-  private static void compare(List<String> differences, String field, Object stored, Object requested) {
+  private static void compare(
+      List<String> differences, String field, Object stored, Object requested) {
     if (!Objects.equals(stored, requested)) {
       differences.add(field + " was " + stored + ", now " + requested);
     }

@@ -36,7 +36,11 @@ final class EntryWriter {
    * Writes {@code draft} under {@code eventId}, retrying when a concurrent insert of the same key
    * won. {@code carried} are the queued charges this write commits (at most the one it writes).
    */
-  EntryOutcome write(String accountId, String eventId, boolean create, EntryDraft draft,
+  EntryOutcome write(
+      String accountId,
+      String eventId,
+      boolean create,
+      EntryDraft draft,
       List<PendingCharge> carried) {
     for (int attempt = 1; ; attempt++) {
       try {
@@ -44,18 +48,25 @@ final class EntryWriter {
         // Also on a replay: the first attempt may have committed without its listener being told
         // (a lost commit acknowledgement, a spooled charge already applied). States are versioned,
         // so a repeat is harmless.
-        notifier.committed(Map.<String, CreditSnapshot>of(accountId, outcome.account().snapshot()), carried);
+        notifier.committed(
+            Map.<String, CreditSnapshot>of(accountId, outcome.account().snapshot()), carried);
         return outcome;
       } catch (LedgerDatabase.UniqueRace race) {
         if (attempt >= UNIQUE_RACE_ATTEMPTS) {
-          throw new IllegalStateException("event id '" + eventId + "' of account '" + accountId
-              + "' kept colliding with concurrent inserts", race.getCause());
+          throw new IllegalStateException(
+              "event id '"
+                  + eventId
+                  + "' of account '"
+                  + accountId
+                  + "' kept colliding with concurrent inserts",
+              race.getCause());
         }
       }
     }
   }
 
-  private EntryOutcome writeIn(Connection c, String accountId, String eventId, boolean create, EntryDraft draft)
+  private EntryOutcome writeIn(
+      Connection c, String accountId, String eventId, boolean create, EntryDraft draft)
       throws SQLException {
     Instant now = db.now();
     Account account = tables.lockAccount(c, accountId, create, now);
@@ -80,16 +91,29 @@ final class EntryWriter {
   private void checkRefund(Connection c, String accountId, EntryDraft refund) throws SQLException {
     EntryRow charge = tables.findEntry(c, accountId, refund.refEventId());
     if (charge == null || charge.entry().kind() != EntryKind.CHARGE) {
-      throw new IllegalArgumentException("chargeEventId '" + refund.refEventId() + "' is not a charge of account '"
-          + accountId + "'");
+      throw new IllegalArgumentException(
+          "chargeEventId '"
+              + refund.refEventId()
+              + "' is not a charge of account '"
+              + accountId
+              + "'");
     }
     long charged = -charge.entry().amount();
     long refundedSoFar = tables.refundedSoFar(c, accountId, refund.refEventId());
     long refundable = charged - refundedSoFar;
     if (refund.amount() > refundable) {
-      throw new IllegalArgumentException("refund amount " + refund.amount() + " exceeds the " + refundable
-          + " credits of charge '" + refund.refEventId() + "' not yet refunded (charged " + charged + ", refunded "
-          + refundedSoFar + ")");
+      throw new IllegalArgumentException(
+          "refund amount "
+              + refund.amount()
+              + " exceeds the "
+              + refundable
+              + " credits of charge '"
+              + refund.refEventId()
+              + "' not yet refunded (charged "
+              + charged
+              + ", refunded "
+              + refundedSoFar
+              + ")");
     }
   }
 }

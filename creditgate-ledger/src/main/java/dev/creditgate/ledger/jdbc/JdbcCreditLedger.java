@@ -36,32 +36,34 @@ import javax.sql.DataSource;
  * the schema kept by Flyway.
  *
  * <p>What a caller may rely on:
+ *
  * <ul>
- *   <li>Every operation is one database transaction that locks the account row (PostgreSQL
- *       {@code SELECT ... FOR UPDATE}, SQLite {@code BEGIN IMMEDIATE}) and updates it guarded by its
+ *   <li>Every operation is one database transaction that locks the account row (PostgreSQL {@code
+ *       SELECT ... FOR UPDATE}, SQLite {@code BEGIN IMMEDIATE}) and updates it guarded by its
  *       version, so no update is lost and an event id is recorded at most once per account, even
- *       when the same event arrives concurrently.</li>
+ *       when the same event arrives concurrently.
  *   <li>A charge the database cannot take (down, timing out, locked) is written to a durable local
  *       spool and replayed in the background, in order and idempotently; the spool survives a
- *       restart. {@link #stats()} reports its size and lag.</li>
+ *       restart. {@link #stats()} reports its size and lag.
  *   <li>After every commit, the {@link LedgerCommitListener} given to the builder is told the new
- *       state of each account the commit changed (a group commit's accounts in one call); a listener
- *       that throws is logged and never fails the operation.</li>
+ *       state of each account the commit changed (a group commit's accounts in one call); a
+ *       listener that throws is logged and never fails the operation.
  *   <li>{@link #pendingDebits} counts the charges accepted but not yet committed, and this ledger's
- *       own commits newer than a snapshot, without I/O.</li>
+ *       own commits newer than a snapshot, without I/O.
  *   <li>Every statement has a timeout ({@link Builder#statementTimeout}), and so does taking a
- *       connection from the pool ({@link Builder#connectionTimeout}).</li>
+ *       connection from the pool ({@link Builder#connectionTimeout}).
  * </ul>
  *
  * <p>Create one per process and close it on shutdown; it owns its pool, its background threads and
  * its spool directory. The work is done by package-private parts: {@link LedgerDatabase} (pool and
- * transactions), {@link LedgerTables} (account and entry SQL), {@link EntryWriter} and
- * {@link BatchWriter} (one operation, or a batch of charges, per transaction), {@link Metering}
- * (the way of a charge), {@link ChargeBatcher} (group commit), {@link WriteBehindQueue} (queued
- * charges and pending debits), {@link ChargeJournal} and {@link ChargeSpool} (durability),
- * {@link SpoolReplayer}, {@link PriceRules} and {@link LedgerVerifier}.
+ * transactions), {@link LedgerTables} (account and entry SQL), {@link EntryWriter} and {@link
+ * BatchWriter} (one operation, or a batch of charges, per transaction), {@link Metering} (the way
+ * of a charge), {@link ChargeBatcher} (group commit), {@link WriteBehindQueue} (queued charges and
+ * pending debits), {@link ChargeJournal} and {@link ChargeSpool} (durability), {@link
+ * SpoolReplayer}, {@link PriceRules} and {@link LedgerVerifier}.
  */
-public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, PriceBook, LedgerAudit {
+public final class JdbcCreditLedger
+    implements CreditLedger, MeteringLedger, PriceBook, LedgerAudit {
 
   private final LedgerOptions options;
   private final LedgerDatabase db;
@@ -93,8 +95,12 @@ public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, Pri
       }
       openedSpool = new ChargeSpool(options.spoolDirectory());
       if (options.writeBehind()) {
-        journal = JournalRecovery.reopen(options.spoolDirectory(), openedSpool,
-            (accountId, eventId) -> db.read(c -> tables.findEntry(c, accountId, eventId)) != null);
+        journal =
+            JournalRecovery.reopen(
+                options.spoolDirectory(),
+                openedSpool,
+                (accountId, eventId) ->
+                    db.read(c -> tables.findEntry(c, accountId, eventId)) != null);
       }
     } catch (RuntimeException e) {
       if (openedSpool != null) {
@@ -104,8 +110,18 @@ public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, Pri
       throw e;
     }
     this.spool = openedSpool;
-    this.metering = new Metering(options, db.dialect(), spool, prices, entries, new BatchWriter(db, tables),
-        notifier, queue, counters, journal);
+    this.metering =
+        new Metering(
+            options,
+            db.dialect(),
+            spool,
+            prices,
+            entries,
+            new BatchWriter(db, tables),
+            notifier,
+            queue,
+            counters,
+            journal);
     this.replayer = new SpoolReplayer(spool, prices, metering, counters);
     replayer.start(options.replayInterval());
   }
@@ -140,15 +156,28 @@ public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, Pri
     return options;
   }
 
-  /** A reading of the spool and the counters, for metrics; listener failures count as cache write failures. */
+  /**
+   * A reading of the spool and the counters, for metrics; listener failures count as cache write
+   * failures.
+   */
   @Override
   public LedgerStats stats() {
     Instant oldest = spool.oldest();
-    Duration lag = oldest == null ? Duration.ZERO : Duration.between(oldest, options.clock().instant());
-    return new LedgerStats(spool.size(), spool.bytes(), lag.isNegative() ? Duration.ZERO : lag,
-        counters.spooled.sum(), counters.replayed.sum(), counters.rejected.sum(), counters.unpriced.sum(),
-        notifier.failures(), counters.groupCommits.sum(), counters.groupCommitCharges.sum(),
-        counters.groupCommitNanos.sum(), queue.size());
+    Duration lag =
+        oldest == null ? Duration.ZERO : Duration.between(oldest, options.clock().instant());
+    return new LedgerStats(
+        spool.size(),
+        spool.bytes(),
+        lag.isNegative() ? Duration.ZERO : lag,
+        counters.spooled.sum(),
+        counters.replayed.sum(),
+        counters.rejected.sum(),
+        counters.unpriced.sum(),
+        notifier.failures(),
+        counters.groupCommits.sum(),
+        counters.groupCommitCharges.sum(),
+        counters.groupCommitNanos.sum(),
+        queue.size());
   }
 
   // ---------------------------------------------------------------- accounts
@@ -183,27 +212,37 @@ public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, Pri
   // ---------------------------------------------------------------- credit-moving operations
 
   @Override
-  public LedgerEntry grant(String accountId, long amount, String eventId, String actor, String reason) {
+  public LedgerEntry grant(
+      String accountId, long amount, String eventId, String actor, String reason) {
     LedgerArguments.checkOperation(accountId, eventId, actor, reason);
     LedgerChecks.requirePositiveAmount("amount", amount);
-    return write(accountId, eventId, true, EntryDraft.simple(EntryKind.GRANT, amount, actor, reason));
+    return write(
+        accountId, eventId, true, EntryDraft.simple(EntryKind.GRANT, amount, actor, reason));
   }
 
   @Override
-  public LedgerEntry refund(String accountId, String chargeEventId, long amount, String eventId, String actor,
+  public LedgerEntry refund(
+      String accountId,
+      String chargeEventId,
+      long amount,
+      String eventId,
+      String actor,
       String reason) {
     LedgerArguments.checkOperation(accountId, eventId, actor, reason);
     LedgerChecks.requireEventId(chargeEventId);
     LedgerChecks.requirePositiveAmount("amount", amount);
-    return write(accountId, eventId, false, EntryDraft.refund(chargeEventId, amount, actor, reason));
+    return write(
+        accountId, eventId, false, EntryDraft.refund(chargeEventId, amount, actor, reason));
   }
 
   @Override
-  public LedgerEntry adjust(String accountId, long amount, String eventId, String actor, String reason) {
+  public LedgerEntry adjust(
+      String accountId, long amount, String eventId, String actor, String reason) {
     LedgerArguments.checkOperation(accountId, eventId, actor, reason);
     LedgerChecks.requireNonZeroAmount("amount", amount);
     LedgerArguments.checkAdjustmentReason(reason);
-    return write(accountId, eventId, false, EntryDraft.simple(EntryKind.ADJUSTMENT, amount, actor, reason));
+    return write(
+        accountId, eventId, false, EntryDraft.simple(EntryKind.ADJUSTMENT, amount, actor, reason));
   }
 
   @Override
@@ -251,7 +290,10 @@ public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, Pri
     return queue.await(accountId, timeout);
   }
 
-  /** Reads see the account's own queued charges (bounded wait: a read is never held up by a dead database). */
+  /**
+   * Reads see the account's own queued charges (bounded wait: a read is never held up by a dead
+   * database).
+   */
   private void awaitOwnCharges(String accountId) {
     if (metering.writesBehind()) {
       queue.await(accountId, options.readYourChargesWait());
@@ -263,7 +305,8 @@ public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, Pri
     BillingContext.requireValidAccountId(accountId);
     LedgerChecks.requireEventId(eventId);
     // Queued and spooled charges first: they answer while the database is away.
-    return queue.contains(accountId, eventId) || spool.contains(accountId, eventId)
+    return queue.contains(accountId, eventId)
+        || spool.contains(accountId, eventId)
         || entry(accountId, eventId).isPresent();
   }
 
@@ -295,7 +338,8 @@ public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, Pri
     LedgerChecks.requireEventId(eventId);
     ensureOpen();
     awaitOwnCharges(accountId);
-    return db.read(c -> Optional.ofNullable(tables.findEntry(c, accountId, eventId)).map(EntryRow::entry));
+    return db.read(
+        c -> Optional.ofNullable(tables.findEntry(c, accountId, eventId)).map(EntryRow::entry));
   }
 
   // ---------------------------------------------------------------- price rules
@@ -321,8 +365,11 @@ public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, Pri
   @Override
   public Quote quote(String scene, String provider, String model, Usage usage) {
     Objects.requireNonNull(usage, "usage");
-    return prices.quoteFor(Objects.requireNonNullElse(scene, ""), Objects.requireNonNullElse(provider, ""),
-        Objects.requireNonNullElse(model, ""), usage);
+    return prices.quoteFor(
+        Objects.requireNonNullElse(scene, ""),
+        Objects.requireNonNullElse(provider, ""),
+        Objects.requireNonNullElse(model, ""),
+        usage);
   }
 
   // ---------------------------------------------------------------- verification
@@ -382,10 +429,12 @@ public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, Pri
     private boolean writeBehind;
     private LedgerCommitListener commitListener = LedgerCommitListener.NONE;
 
-    private Builder() {
-    }
+    private Builder() {}
 
-    /** {@code jdbc:postgresql:...} or {@code jdbc:sqlite:<file>}; default {@link LedgerOptions#DEFAULT_JDBC_URL}. */
+    /**
+     * {@code jdbc:postgresql:...} or {@code jdbc:sqlite:<file>}; default {@link
+     * LedgerOptions#DEFAULT_JDBC_URL}.
+     */
     public Builder jdbcUrl(String jdbcUrl) {
       Dialect.of(jdbcUrl);
       this.jdbcUrl = jdbcUrl;
@@ -422,18 +471,25 @@ public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, Pri
       return this;
     }
 
-    /** How long an operation waits for a pooled connection; at least {@link LedgerOptions#MIN_CONNECTION_TIMEOUT}. */
+    /**
+     * How long an operation waits for a pooled connection; at least {@link
+     * LedgerOptions#MIN_CONNECTION_TIMEOUT}.
+     */
     public Builder connectionTimeout(Duration timeout) {
       if (timeout == null || timeout.compareTo(LedgerOptions.MIN_CONNECTION_TIMEOUT) < 0) {
-        throw new IllegalArgumentException("connectionTimeout must be at least "
-            + LedgerOptions.MIN_CONNECTION_TIMEOUT.toMillis() + " ms, but was " + timeout);
+        throw new IllegalArgumentException(
+            "connectionTimeout must be at least "
+                + LedgerOptions.MIN_CONNECTION_TIMEOUT.toMillis()
+                + " ms, but was "
+                + timeout);
       }
       this.connectionTimeout = timeout;
       return this;
     }
 
     public Builder poolSize(int poolSize) {
-      this.poolSize = LedgerArguments.requireBetween("poolSize", poolSize, 1, LedgerOptions.MAX_POOL_SIZE);
+      this.poolSize =
+          LedgerArguments.requireBetween("poolSize", poolSize, 1, LedgerOptions.MAX_POOL_SIZE);
       return this;
     }
 
@@ -454,23 +510,24 @@ public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, Pri
     }
 
     /**
-     * The most charges written in one transaction by group commit (default
-     * {@link LedgerOptions#DEFAULT_CHARGE_BATCH_SIZE}); 1 writes every charge in a transaction of
-     * its own on the caller's thread.
+     * The most charges written in one transaction by group commit (default {@link
+     * LedgerOptions#DEFAULT_CHARGE_BATCH_SIZE}); 1 writes every charge in a transaction of its own
+     * on the caller's thread.
      */
     public Builder chargeBatchSize(int size) {
-      this.chargeBatchSize = LedgerArguments.requireBetween("chargeBatchSize", size, 1,
-          LedgerOptions.MAX_CHARGE_BATCH_SIZE);
+      this.chargeBatchSize =
+          LedgerArguments.requireBetween(
+              "chargeBatchSize", size, 1, LedgerOptions.MAX_CHARGE_BATCH_SIZE);
       return this;
     }
 
     /**
      * Write-behind (default false): {@link #charge} journals the charge in the spool directory
-     * ({@code write(2)}, no fsync: it survives a crash of the process) and returns
-     * {@link ChargeResult.Status#QUEUED}; group commit writes it to the database in the background.
-     * {@link #intend} journals a call's estimate, fsync'd while the call runs, which is charged
-     * instead should a power loss take the charge's record. Reads of an account wait (up to a
-     * second) for its queued charges. Needs group commit ({@link #chargeBatchSize} above 1).
+     * ({@code write(2)}, no fsync: it survives a crash of the process) and returns {@link
+     * ChargeResult.Status#QUEUED}; group commit writes it to the database in the background. {@link
+     * #intend} journals a call's estimate, fsync'd while the call runs, which is charged instead
+     * should a power loss take the charge's record. Reads of an account wait (up to a second) for
+     * its queued charges. Needs group commit ({@link #chargeBatchSize} above 1).
      */
     public Builder writeBehind(boolean writeBehind) {
       this.writeBehind = writeBehind;
@@ -484,16 +541,30 @@ public final class JdbcCreditLedger implements CreditLedger, MeteringLedger, Pri
     }
 
     /**
-     * Opens the pool, migrates the schema (unless turned off), opens the spool and starts replaying it.
+     * Opens the pool, migrates the schema (unless turned off), opens the spool and starts replaying
+     * it.
      *
      * @throws IllegalArgumentException when write-behind is asked for without group commit
      * @throws LedgerUnavailableException when the migration cannot reach the database
      * @throws IllegalStateException when another ledger holds the spool directory
      */
     public JdbcCreditLedger build() {
-      return new JdbcCreditLedger(new LedgerOptions(jdbcUrl, username, password, spoolDirectory, statementTimeout,
-          connectionTimeout, poolSize, replayInterval, priceRuleRefresh, clock, migrate, chargeBatchSize,
-          writeBehind, commitListener));
+      return new JdbcCreditLedger(
+          new LedgerOptions(
+              jdbcUrl,
+              username,
+              password,
+              spoolDirectory,
+              statementTimeout,
+              connectionTimeout,
+              poolSize,
+              replayInterval,
+              priceRuleRefresh,
+              clock,
+              migrate,
+              chargeBatchSize,
+              writeBehind,
+              commitListener));
     }
   }
 }

@@ -18,8 +18,7 @@ final class JournalFormat {
   static final String CHARGE = "C";
   static final String VOID = "V";
 
-  private JournalFormat() {
-  }
+  private JournalFormat() {}
 
   /** The payload followed by its checksum. */
   static String frame(String payload) {

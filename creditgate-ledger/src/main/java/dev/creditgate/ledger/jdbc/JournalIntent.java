@@ -10,7 +10,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** An intent in the journal; done once its charge is durable, or voided when its call ends uncharged. */
+/**
+ * An intent in the journal; done once its charge is durable, or voided when its call ends
+ * uncharged.
+ */
 final class JournalIntent implements ChargeIntent {
 
   private static final Logger LOG = LoggerFactory.getLogger(JournalIntent.class);
@@ -23,7 +26,11 @@ final class JournalIntent implements ChargeIntent {
   private volatile boolean linked;
   private final AtomicBoolean closedOnce = new AtomicBoolean();
 
-  JournalIntent(Metering metering, ChargeJournal journal, String accountId, String eventId,
+  JournalIntent(
+      Metering metering,
+      ChargeJournal journal,
+      String accountId,
+      String eventId,
       ChargeJournal.Ticket ticket) {
     this.metering = metering;
     this.journal = journal;
@@ -74,7 +81,8 @@ final class JournalIntent implements ChargeIntent {
       journal.doneWhenGone(journal.voided(accountId, eventId), ticket);
     } catch (RuntimeException e) {
       // Without the void record the intent stays open: charged its estimate only after a reboot.
-      LOG.warn("cannot journal the end of an uncharged call, event_id={}: {}", eventId, e.toString());
+      LOG.warn(
+          "cannot journal the end of an uncharged call, event_id={}: {}", eventId, e.toString());
     }
     journal.done(ticket);
   }

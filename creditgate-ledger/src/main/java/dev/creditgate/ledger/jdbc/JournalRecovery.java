@@ -25,19 +25,19 @@ final class JournalRecovery {
 
   private static final Logger LOG = LoggerFactory.getLogger(JournalRecovery.class);
 
-  private JournalRecovery() {
-  }
+  private JournalRecovery() {}
 
   /** What an earlier process left in the journal. */
-  record Recovered(List<SpoolRecord> charges, List<SpoolRecord> unfinishedIntents, List<Path> files) {
-  }
+  record Recovered(
+      List<SpoolRecord> charges, List<SpoolRecord> unfinishedIntents, List<Path> files) {}
 
   /**
    * Moves what an earlier process left in the journal to the spool (one fsync), deletes the old
    * files and starts a new journal. Charges the database already has ({@code stored}, asked while
    * the database answers) are left out; the spool replays the rest.
    */
-  static ChargeJournal reopen(Path directory, ChargeSpool spool, BiPredicate<String, String> stored) {
+  static ChargeJournal reopen(
+      Path directory, ChargeSpool spool, BiPredicate<String, String> stored) {
     String bootId = ChargeJournal.bootId();
     Recovered recovered;
     try {
@@ -48,10 +48,26 @@ final class JournalRecovery {
     List<SpoolRecord> candidates = new ArrayList<>(recovered.charges());
     for (SpoolRecord estimate : recovered.unfinishedIntents()) {
       ChargeRequest r = estimate.request();
-      LOG.warn("journal written before a reboot holds a call without its charge; charging its estimate,"
-          + " account_id={} event_id={} usage={}", r.accountId(), r.eventId(), r.usage());
-      candidates.add(new SpoolRecord(estimate.spooledAt(), new ChargeRequest(r.accountId(), r.eventId(),
-          r.requestId(), r.scene(), r.provider(), r.model(), r.usage(), true, r.metadata()), estimate.quote()));
+      LOG.warn(
+          "journal written before a reboot holds a call without its charge; charging its estimate,"
+              + " account_id={} event_id={} usage={}",
+          r.accountId(),
+          r.eventId(),
+          r.usage());
+      candidates.add(
+          new SpoolRecord(
+              estimate.spooledAt(),
+              new ChargeRequest(
+                  r.accountId(),
+                  r.eventId(),
+                  r.requestId(),
+                  r.scene(),
+                  r.provider(),
+                  r.model(),
+                  r.usage(),
+                  true,
+                  r.metadata()),
+              estimate.quote()));
     }
     List<SpoolRecord> toSpool = new ArrayList<>();
     int known = 0;
@@ -80,20 +96,28 @@ final class JournalRecovery {
       }
     }
     if (!recovered.files().isEmpty()) {
-      LOG.info("charge journal recovered: {} charges and {} estimated calls read, {} already in the ledger,"
-          + " {} to the spool", recovered.charges().size(), recovered.unfinishedIntents().size(), known,
+      LOG.info(
+          "charge journal recovered: {} charges and {} estimated calls read, {} already in the ledger,"
+              + " {} to the spool",
+          recovered.charges().size(),
+          recovered.unfinishedIntents().size(),
+          known,
           toSpool.size());
     }
-    return new ChargeJournal(directory, bootId, next, LedgerOptions.JOURNAL_ROLL_MILLIS,
+    return new ChargeJournal(
+        directory,
+        bootId,
+        next,
+        LedgerOptions.JOURNAL_ROLL_MILLIS,
         LedgerOptions.JOURNAL_SYNC_INTERVAL_MICROS);
   }
 
   /**
    * Reads every journal file in {@code directory}. Charges are returned for replay (idempotent by
    * event id); an intent with neither a charge nor a void is returned as unfinished only when its
-   * file was written before a reboot (another boot id), since then the page cache may have lost
-   * its charge. Unfinished intents of the same boot are calls the process did not finish: their
-   * answer never completed, and they are not charged.
+   * file was written before a reboot (another boot id), since then the page cache may have lost its
+   * charge. Unfinished intents of the same boot are calls the process did not finish: their answer
+   * never completed, and they are not charged.
    */
   static Recovered recover(Path directory, String currentBootId) throws IOException {
     List<Path> files = JournalSegment.files(directory);
@@ -108,7 +132,8 @@ final class JournalRecovery {
         end++;
       }
       // The file was zero-filled ahead of its records: the first zero byte ends them.
-      List<String> lines = List.of(new String(content, 0, end, StandardCharsets.UTF_8).split("\n", -1));
+      List<String> lines =
+          List.of(new String(content, 0, end, StandardCharsets.UTF_8).split("\n", -1));
       boolean rebooted = true;
       int number = 0;
       for (String line : lines) {
@@ -125,23 +150,34 @@ final class JournalRecovery {
         String[] parts = payload.split("\t", 3);
         try {
           switch (parts[0]) {
-            case JournalFormat.HEADER -> rebooted = currentBootId.isEmpty() || !parts[1].equals(currentBootId);
+            case JournalFormat.HEADER ->
+                rebooted = currentBootId.isEmpty() || !parts[1].equals(currentBootId);
             case JournalFormat.INTENT -> {
               SpoolRecord estimate = SpoolRecord.decode(payload.substring(2));
-              String key = LedgerTables.key(estimate.request().accountId(), estimate.request().eventId());
+              String key =
+                  LedgerTables.key(estimate.request().accountId(), estimate.request().eventId());
               intents.put(key, estimate);
               intentAfterReboot.put(key, rebooted);
-              // A retry under the same key after an earlier attempt ended: only what follows counts.
+              // A retry under the same key after an earlier attempt ended: only what follows
+              // counts.
               finished.remove(key);
             }
             case JournalFormat.CHARGE -> {
               SpoolRecord charge = SpoolRecord.decode(parts[2]);
               charges.add(charge);
-              finished.add(LedgerTables.key(charge.request().accountId(), JournalFormat.decode(parts[1])));
+              finished.add(
+                  LedgerTables.key(charge.request().accountId(), JournalFormat.decode(parts[1])));
             }
             case JournalFormat.VOID ->
-                finished.add(LedgerTables.key(JournalFormat.decode(parts[1]), JournalFormat.decode(parts[2])));
-            default -> LOG.warn("charge journal {} line {} skipped: unknown record '{}'", file, number, parts[0]);
+                finished.add(
+                    LedgerTables.key(
+                        JournalFormat.decode(parts[1]), JournalFormat.decode(parts[2])));
+            default ->
+                LOG.warn(
+                    "charge journal {} line {} skipped: unknown record '{}'",
+                    file,
+                    number,
+                    parts[0]);
           }
         } catch (RuntimeException e) {
           LOG.warn("charge journal {} line {} skipped: {}", file, number, e.getMessage());
@@ -156,8 +192,10 @@ final class JournalRecovery {
       if (intentAfterReboot.get(intent.getKey())) {
         unfinished.add(intent.getValue());
       } else {
-        LOG.info("call in progress when the process stopped, not charged: account_id={} event_id={}",
-            intent.getValue().request().accountId(), intent.getValue().request().eventId());
+        LOG.info(
+            "call in progress when the process stopped, not charged: account_id={} event_id={}",
+            intent.getValue().request().accountId(),
+            intent.getValue().request().eventId());
       }
     }
     return new Recovered(charges, unfinished, files);

@@ -22,7 +22,10 @@ final class JournalSegment {
 
   static final String PREFIX = "journal-";
   static final String SUFFIX = ".log";
-  /** Each file is zero-filled to this size when created; a file that fills up is rolled over early. */
+
+  /**
+   * Each file is zero-filled to this size when created; a file that fills up is rolled over early.
+   */
   static final long PREALLOCATED_BYTES = 2L * 1024 * 1024;
 
   private static final Logger LOG = LoggerFactory.getLogger(JournalSegment.class);
@@ -31,13 +34,19 @@ final class JournalSegment {
   final Path path;
   final FileChannel channel;
   final long openedNanos = System.nanoTime();
+
   /** Records not done yet. */
   final AtomicInteger outstanding = new AtomicInteger();
+
   /** Records and bytes written (guarded by the journal's lock). */
   long records;
+
   long bytes;
   volatile boolean closed;
-  /** Records of later files that must outlive this one (guarded by this segment); null once deleted. */
+
+  /**
+   * Records of later files that must outlive this one (guarded by this segment); null once deleted.
+   */
   List<ChargeJournal.Ticket> dependents = new ArrayList<>();
 
   private JournalSegment(long id, Path path, FileChannel channel) {
@@ -47,16 +56,21 @@ final class JournalSegment {
   }
 
   /**
-   * Creates the file, zero-filled to {@link #PREALLOCATED_BYTES} and synced: appends then
-   * overwrite blocks that already exist, so an fsync writes data only (no size or block-map change
-   * for the file system to journal), as SQLite's reused WAL does.
+   * Creates the file, zero-filled to {@link #PREALLOCATED_BYTES} and synced: appends then overwrite
+   * blocks that already exist, so an fsync writes data only (no size or block-map change for the
+   * file system to journal), as SQLite's reused WAL does.
    */
   static JournalSegment create(Path directory, long id, String bootId) throws IOException {
     Path path = directory.resolve(PREFIX + String.format("%020d", id) + SUFFIX);
-    FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    FileChannel channel =
+        FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
     try {
-      String header = JournalFormat.HEADER + "\t" + (bootId.isEmpty() ? "-" : bootId) + "\t"
-          + ProcessHandle.current().pid();
+      String header =
+          JournalFormat.HEADER
+              + "\t"
+              + (bootId.isEmpty() ? "-" : bootId)
+              + "\t"
+              + ProcessHandle.current().pid();
       byte[] headerLine = (JournalFormat.frame(header) + "\n").getBytes(StandardCharsets.UTF_8);
       ByteBuffer zeros = ByteBuffer.allocate(64 * 1024);
       long position = headerLine.length;
@@ -104,7 +118,8 @@ final class JournalSegment {
     if (!Files.isDirectory(directory)) {
       return files;
     }
-    try (DirectoryStream<Path> stream = Files.newDirectoryStream(directory, PREFIX + "*" + SUFFIX)) {
+    try (DirectoryStream<Path> stream =
+        Files.newDirectoryStream(directory, PREFIX + "*" + SUFFIX)) {
       for (Path p : stream) {
         files.add(p);
       }

@@ -22,9 +22,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The ledger's database: its HikariCP pool, its Flyway schema, and transactions that are bounded
- * in time and translate every {@link SQLException} into what the caller can act on (unavailable:
- * spool and retry; a refused value: report; a unique-key race: retry the operation).
+ * The ledger's database: its HikariCP pool, its Flyway schema, and transactions that are bounded in
+ * time and translate every {@link SQLException} into what the caller can act on (unavailable: spool
+ * and retry; a refused value: report; a unique-key race: retry the operation).
  */
 final class LedgerDatabase implements AutoCloseable {
 
@@ -51,7 +51,9 @@ final class LedgerDatabase implements AutoCloseable {
     T run(Connection connection) throws SQLException;
   }
 
-  /** Thrown inside a transaction when a unique key was taken concurrently; the operation is retried. */
+  /**
+   * Thrown inside a transaction when a unique key was taken concurrently; the operation is retried.
+   */
   static final class UniqueRace extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
@@ -81,7 +83,8 @@ final class LedgerDatabase implements AutoCloseable {
       config.setConnectionInitSql("SET statement_timeout = " + statementMillis);
       // A network-level backstop should the server stop answering altogether.
       config.addDataSourceProperty("socketTimeout", Long.toString(statementMillis / 1000 + 5));
-      config.addDataSourceProperty("connectTimeout", Long.toString(Math.max(1, o.connectionTimeout().toSeconds())));
+      config.addDataSourceProperty(
+          "connectTimeout", Long.toString(Math.max(1, o.connectionTimeout().toSeconds())));
     } else {
       createSqliteDirectory(o.jdbcUrl());
       config.addDataSourceProperty("journal_mode", "WAL");
@@ -112,11 +115,15 @@ final class LedgerDatabase implements AutoCloseable {
         Files.createDirectories(parent);
       }
     } catch (IOException e) {
-      throw new IllegalArgumentException("jdbcUrl names a SQLite file whose directory cannot be created: " + parent, e);
+      throw new IllegalArgumentException(
+          "jdbcUrl names a SQLite file whose directory cannot be created: " + parent, e);
     }
   }
 
-  /** Brings the schema at {@code jdbcUrl} up to date through a pool of its own; returns the migrations applied. */
+  /**
+   * Brings the schema at {@code jdbcUrl} up to date through a pool of its own; returns the
+   * migrations applied.
+   */
   static int migrate(String jdbcUrl) {
     Dialect dialect = Dialect.of(jdbcUrl);
     HikariConfig config = new HikariConfig();
@@ -129,7 +136,8 @@ final class LedgerDatabase implements AutoCloseable {
     try (HikariDataSource source = new HikariDataSource(config)) {
       return migrate(source, dialect);
     } catch (HikariPool.PoolInitializationException e) {
-      throw new LedgerUnavailableException("cannot connect to the ledger database to migrate it", e);
+      throw new LedgerUnavailableException(
+          "cannot connect to the ledger database to migrate it", e);
     }
   }
 
@@ -147,7 +155,8 @@ final class LedgerDatabase implements AutoCloseable {
           .migrate()
           .migrationsExecuted;
     } catch (FlywayException e) {
-      throw new LedgerUnavailableException("cannot migrate the ledger database: " + e.getMessage(), e);
+      throw new LedgerUnavailableException(
+          "cannot migrate the ledger database: " + e.getMessage(), e);
     }
   }
 
@@ -164,7 +173,9 @@ final class LedgerDatabase implements AutoCloseable {
     return Dialect.truncate(clock.instant());
   }
 
-  /** Runs {@code work} in one transaction: committed when it returns, rolled back when it throws. */
+  /**
+   * Runs {@code work} in one transaction: committed when it returns, rolled back when it throws.
+   */
   <T> T transaction(SqlWork<T> work) {
     if (dialect != Dialect.SQLITE) {
       return transactionOnce(work);
@@ -174,8 +185,8 @@ final class LedgerDatabase implements AutoCloseable {
     // timeout to arbitrate only with other processes.
     try {
       if (!sqliteWriteLock.tryLock(statementTimeoutMillis, TimeUnit.MILLISECONDS)) {
-        throw new LedgerUnavailableException("ledger database busy: no write turn within " + statementTimeoutMillis
-            + " ms", null);
+        throw new LedgerUnavailableException(
+            "ledger database busy: no write turn within " + statementTimeoutMillis + " ms", null);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -296,9 +307,11 @@ final class LedgerDatabase implements AutoCloseable {
       return new LedgerUnavailableException("ledger database unavailable: " + e.getMessage(), e);
     }
     if (SqlErrors.isBadValue(e)) {
-      // The driver's text can quote SQL and internal names: log it, keep it out of the message callers show.
+      // The driver's text can quote SQL and internal names: log it, keep it out of the message
+      // callers show.
       LOG.warn("ledger database refused a value: {}", e.getMessage());
-      return new IllegalArgumentException("the ledger database refused a value (SQLState " + e.getSQLState() + ")", e);
+      return new IllegalArgumentException(
+          "the ledger database refused a value (SQLState " + e.getSQLState() + ")", e);
     }
     return new IllegalStateException("ledger database error: " + e.getMessage(), e);
   }

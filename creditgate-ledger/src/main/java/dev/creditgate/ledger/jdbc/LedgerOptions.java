@@ -6,34 +6,47 @@ import java.time.Clock;
 import java.time.Duration;
 
 /**
- * The options a {@link JdbcCreditLedger} runs with, immutable once built by
- * {@link JdbcCreditLedger.Builder}, which validates each value when it is set. Every option has a
- * named default here.
+ * The options a {@link JdbcCreditLedger} runs with, immutable once built by {@link
+ * JdbcCreditLedger.Builder}, which validates each value when it is set. Every option has a named
+ * default here.
  */
 public final class LedgerOptions {
 
   /** The embedded default: a SQLite file under {@code ./data}. */
   public static final String DEFAULT_JDBC_URL = "jdbc:sqlite:./data/creditgate.db";
+
   public static final Path DEFAULT_SPOOL_DIRECTORY = Path.of("data", "spool");
   public static final Duration DEFAULT_STATEMENT_TIMEOUT = Duration.ofSeconds(5);
+
   /** How long an operation waits for a pooled connection; a dead database is noticed this fast. */
   public static final Duration DEFAULT_CONNECTION_TIMEOUT = Duration.ofSeconds(2);
+
   /** The shortest connection timeout HikariCP accepts. */
   public static final Duration MIN_CONNECTION_TIMEOUT = Duration.ofMillis(250);
+
   public static final int DEFAULT_POOL_SIZE = 8;
   public static final int MAX_POOL_SIZE = 1000;
+
   /** How often the spool is replayed while it holds charges. */
   public static final Duration DEFAULT_REPLAY_INTERVAL = Duration.ofSeconds(1);
+
   /** How long price rules read from the database are used before they are read again. */
   public static final Duration DEFAULT_PRICE_RULE_REFRESH = Duration.ofSeconds(10);
+
   /** The most charges group commit writes in one transaction. */
   public static final int DEFAULT_CHARGE_BATCH_SIZE = 64;
+
   public static final int MAX_CHARGE_BATCH_SIZE = 10_000;
 
-  /** How often the write-behind journal starts a new file (a file goes once all its charges are written). */
+  /**
+   * How often the write-behind journal starts a new file (a file goes once all its charges are
+   * written).
+   */
   static final long JOURNAL_ROLL_MILLIS = 5000;
+
   /** The shortest time between two journal fsyncs when no call waits for one. */
   static final long JOURNAL_SYNC_INTERVAL_MICROS = 5000;
+
   /**
    * Write-behind: how long a committer lets queued charges gather after the first before it writes
    * them. Nobody waits for a queued charge's commit (its journal record keeps it), so a few
@@ -41,6 +54,7 @@ public final class LedgerOptions {
    * preparations per charge, which is most of the ledger's CPU.
    */
   static final Duration WRITE_BEHIND_LINGER = Duration.ofMillis(50);
+
   /** The longest a read waits for the account's own queued charges. */
   static final Duration MAX_READ_YOUR_CHARGES_WAIT = Duration.ofSeconds(1);
 
@@ -59,12 +73,25 @@ public final class LedgerOptions {
   private final boolean writeBehind;
   private final LedgerCommitListener commitListener;
 
-  LedgerOptions(String jdbcUrl, String username, String password, Path spoolDirectory, Duration statementTimeout,
-      Duration connectionTimeout, int poolSize, Duration replayInterval, Duration priceRuleRefresh, Clock clock,
-      boolean migrate, int chargeBatchSize, boolean writeBehind, LedgerCommitListener commitListener) {
+  LedgerOptions(
+      String jdbcUrl,
+      String username,
+      String password,
+      Path spoolDirectory,
+      Duration statementTimeout,
+      Duration connectionTimeout,
+      int poolSize,
+      Duration replayInterval,
+      Duration priceRuleRefresh,
+      Clock clock,
+      boolean migrate,
+      int chargeBatchSize,
+      boolean writeBehind,
+      LedgerCommitListener commitListener) {
     if (writeBehind && chargeBatchSize < 2) {
-      throw new IllegalArgumentException("writeBehind needs group commit: chargeBatchSize must be above 1, but was "
-          + chargeBatchSize);
+      throw new IllegalArgumentException(
+          "writeBehind needs group commit: chargeBatchSize must be above 1, but was "
+              + chargeBatchSize);
     }
     this.jdbcUrl = jdbcUrl;
     this.username = username;
@@ -149,8 +176,13 @@ public final class LedgerOptions {
     return connectionTimeout.plus(statementTimeout.multipliedBy(2));
   }
 
-  /** How long a read waits for the account's own queued charges: never more than a statement may take. */
+  /**
+   * How long a read waits for the account's own queued charges: never more than a statement may
+   * take.
+   */
   Duration readYourChargesWait() {
-    return statementTimeout.compareTo(MAX_READ_YOUR_CHARGES_WAIT) < 0 ? statementTimeout : MAX_READ_YOUR_CHARGES_WAIT;
+    return statementTimeout.compareTo(MAX_READ_YOUR_CHARGES_WAIT) < 0
+        ? statementTimeout
+        : MAX_READ_YOUR_CHARGES_WAIT;
   }
 }

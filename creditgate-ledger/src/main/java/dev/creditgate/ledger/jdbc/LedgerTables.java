@@ -30,17 +30,23 @@ final class LedgerTables {
 
   private static final String ACCOUNT_COLUMNS =
       "id, balance, blocked, version, granted, consumed, refunded, created_at, updated_at";
-  private static final String ENTRY_COLUMNS = "id, account_id, event_id, kind, amount, balance_after, request_id, "
-      + "scene, provider, model, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_micros, "
-      + "price_rule_id, unpriced, estimated, ref_event_id, actor, reason, metadata, created_at";
-  private static final String INSERT_ACCOUNT = "INSERT INTO accounts (" + ACCOUNT_COLUMNS
-      + ") VALUES (?, 0, ?, 0, 0, 0, 0, ?, ?) ON CONFLICT (id) DO NOTHING";
-  private static final String INSERT_ENTRY = "INSERT INTO entries (account_id, event_id, kind, amount, "
-      + "balance_after, request_id, scene, provider, model, input_tokens, output_tokens, cached_tokens, "
-      + "reasoning_tokens, cost_micros, price_rule_id, unpriced, estimated, ref_event_id, actor, reason, metadata, "
-      + "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  private static final String ENTRY_COLUMNS =
+      "id, account_id, event_id, kind, amount, balance_after, request_id, "
+          + "scene, provider, model, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_micros, "
+          + "price_rule_id, unpriced, estimated, ref_event_id, actor, reason, metadata, created_at";
+  private static final String INSERT_ACCOUNT =
+      "INSERT INTO accounts ("
+          + ACCOUNT_COLUMNS
+          + ") VALUES (?, 0, ?, 0, 0, 0, 0, ?, ?) ON CONFLICT (id) DO NOTHING";
+  private static final String INSERT_ENTRY =
+      "INSERT INTO entries (account_id, event_id, kind, amount, "
+          + "balance_after, request_id, scene, provider, model, input_tokens, output_tokens, cached_tokens, "
+          + "reasoning_tokens, cost_micros, price_rule_id, unpriced, estimated, ref_event_id, actor, reason, metadata, "
+          + "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
   /** Inserts an entry unless its account and event id are taken; returns no row then. */
-  static final String INSERT_NEW_ENTRY = INSERT_ENTRY + " ON CONFLICT (account_id, event_id) DO NOTHING";
+  static final String INSERT_NEW_ENTRY =
+      INSERT_ENTRY + " ON CONFLICT (account_id, event_id) DO NOTHING";
 
   private final LedgerDatabase db;
   private final Dialect dialect;
@@ -53,7 +59,8 @@ final class LedgerTables {
   // ---------------------------------------------------------------- accounts
 
   Optional<Account> account(Connection c, String accountId) throws SQLException {
-    try (PreparedStatement s = db.prepare(c, "SELECT " + ACCOUNT_COLUMNS + " FROM accounts WHERE id = ?")) {
+    try (PreparedStatement s =
+        db.prepare(c, "SELECT " + ACCOUNT_COLUMNS + " FROM accounts WHERE id = ?")) {
       s.setString(1, accountId);
       try (ResultSet rows = s.executeQuery()) {
         return rows.next() ? Optional.of(readAccount(rows)) : Optional.empty();
@@ -61,11 +68,15 @@ final class LedgerTables {
     }
   }
 
-  /** Accounts ordered by id after {@code after}, one more than {@code limit} to tell whether a page follows. */
+  /**
+   * Accounts ordered by id after {@code after}, one more than {@code limit} to tell whether a page
+   * follows.
+   */
   Page<Account> accounts(Connection c, String after, int limit) throws SQLException {
     List<Account> items = new ArrayList<>();
-    try (PreparedStatement s = db.prepare(c,
-        "SELECT " + ACCOUNT_COLUMNS + " FROM accounts WHERE id > ? ORDER BY id LIMIT ?")) {
+    try (PreparedStatement s =
+        db.prepare(
+            c, "SELECT " + ACCOUNT_COLUMNS + " FROM accounts WHERE id > ? ORDER BY id LIMIT ?")) {
       s.setString(1, after);
       s.setInt(2, limit + 1);
       try (ResultSet rows = s.executeQuery()) {
@@ -81,8 +92,11 @@ final class LedgerTables {
     return new Page<>(page, page.get(limit - 1).id());
   }
 
-  /** Reads the account row with a lock for the rest of the transaction, creating it first if asked. */
-  Account lockAccount(Connection c, String accountId, boolean create, Instant now) throws SQLException {
+  /**
+   * Reads the account row with a lock for the rest of the transaction, creating it first if asked.
+   */
+  Account lockAccount(Connection c, String accountId, boolean create, Instant now)
+      throws SQLException {
     Account found = lockAccounts(c, List.of(accountId)).get(accountId);
     if (found != null) {
       return found;
@@ -93,7 +107,8 @@ final class LedgerTables {
     insertAccounts(c, List.of(accountId), now);
     found = lockAccounts(c, List.of(accountId)).get(accountId);
     if (found == null) {
-      throw new IllegalStateException("account '" + accountId + "' vanished right after it was created");
+      throw new IllegalStateException(
+          "account '" + accountId + "' vanished right after it was created");
     }
     return found;
   }
@@ -101,8 +116,15 @@ final class LedgerTables {
   /** Reads the accounts that exist among {@code ids}, locking their rows, in id order. */
   Map<String, Account> lockAccounts(Connection c, List<String> ids) throws SQLException {
     Map<String, Account> found = new HashMap<>();
-    try (PreparedStatement s = db.prepare(c, "SELECT " + ACCOUNT_COLUMNS + " FROM accounts WHERE id IN ("
-        + marks(ids.size()) + ") ORDER BY id" + dialect.lockClause())) {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "SELECT "
+                + ACCOUNT_COLUMNS
+                + " FROM accounts WHERE id IN ("
+                + marks(ids.size())
+                + ") ORDER BY id"
+                + dialect.lockClause())) {
       for (int i = 0; i < ids.size(); i++) {
         s.setString(i + 1, ids.get(i));
       }
@@ -134,9 +156,13 @@ final class LedgerTables {
    * Writes the accounts' new states, each guarded by the version it had when it was locked (in
    * {@code before}, by id), in one batch.
    */
-  void updateAccounts(Connection c, Map<String, Account> before, Collection<Account> after) throws SQLException {
-    try (PreparedStatement s = db.prepare(c, "UPDATE accounts SET balance = ?, blocked = ?, version = ?, granted = ?, "
-        + "consumed = ?, refunded = ?, updated_at = ? WHERE id = ? AND version = ?")) {
+  void updateAccounts(Connection c, Map<String, Account> before, Collection<Account> after)
+      throws SQLException {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "UPDATE accounts SET balance = ?, blocked = ?, version = ?, granted = ?, "
+                + "consumed = ?, refunded = ?, updated_at = ? WHERE id = ? AND version = ?")) {
       for (Account account : after) {
         s.setLong(1, account.balance());
         s.setBoolean(2, account.blocked());
@@ -151,7 +177,8 @@ final class LedgerTables {
       }
       for (int count : s.executeBatch()) {
         if (count != 1 && count != Statement.SUCCESS_NO_INFO) {
-          // The rows are locked by this transaction; a miss means something outside the ledger changed one.
+          // The rows are locked by this transaction; a miss means something outside the ledger
+          // changed one.
           throw new IllegalStateException("an account changed under its lock");
         }
       }
@@ -159,16 +186,24 @@ final class LedgerTables {
   }
 
   Account readAccount(ResultSet rows) throws SQLException {
-    return new Account(rows.getString("id"), rows.getLong("balance"), rows.getBoolean("blocked"),
-        rows.getLong("version"), rows.getLong("granted"), rows.getLong("consumed"), rows.getLong("refunded"),
-        dialect.getInstant(rows, "created_at"), dialect.getInstant(rows, "updated_at"));
+    return new Account(
+        rows.getString("id"),
+        rows.getLong("balance"),
+        rows.getBoolean("blocked"),
+        rows.getLong("version"),
+        rows.getLong("granted"),
+        rows.getLong("consumed"),
+        rows.getLong("refunded"),
+        dialect.getInstant(rows, "created_at"),
+        dialect.getInstant(rows, "updated_at"));
   }
 
   // ---------------------------------------------------------------- entries
 
   EntryRow findEntry(Connection c, String accountId, String eventId) throws SQLException {
-    try (PreparedStatement s = db.prepare(c,
-        "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE account_id = ? AND event_id = ?")) {
+    try (PreparedStatement s =
+        db.prepare(
+            c, "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE account_id = ? AND event_id = ?")) {
       s.setString(1, accountId);
       s.setString(2, eventId);
       try (ResultSet rows = s.executeQuery()) {
@@ -177,14 +212,21 @@ final class LedgerTables {
     }
   }
 
-  /**
-   * The stored entries among {@code keys} (see {@link #key}), by key, read in one statement.
-   */
-  Map<String, EntryRow> findEntries(Connection c, List<String> accounts, List<String> events, Set<String> keys)
+  /** The stored entries among {@code keys} (see {@link #key}), by key, read in one statement. */
+  Map<String, EntryRow> findEntries(
+      Connection c, List<String> accounts, List<String> events, Set<String> keys)
       throws SQLException {
     Map<String, EntryRow> found = new HashMap<>();
-    try (PreparedStatement s = db.prepare(c, "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE account_id IN ("
-        + marks(accounts.size()) + ") AND event_id IN (" + marks(events.size()) + ")")) {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "SELECT "
+                + ENTRY_COLUMNS
+                + " FROM entries WHERE account_id IN ("
+                + marks(accounts.size())
+                + ") AND event_id IN ("
+                + marks(events.size())
+                + ")")) {
       int index = 1;
       for (String account : accounts) {
         s.setString(index++, account);
@@ -205,11 +247,19 @@ final class LedgerTables {
     return found;
   }
 
-  /** The account's entries with an id below {@code before}, newest first, one more than {@code limit}. */
-  Page<LedgerEntry> entries(Connection c, String accountId, long before, int limit) throws SQLException {
+  /**
+   * The account's entries with an id below {@code before}, newest first, one more than {@code
+   * limit}.
+   */
+  Page<LedgerEntry> entries(Connection c, String accountId, long before, int limit)
+      throws SQLException {
     List<LedgerEntry> items = new ArrayList<>();
-    try (PreparedStatement s = db.prepare(c, "SELECT " + ENTRY_COLUMNS
-        + " FROM entries WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?")) {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "SELECT "
+                + ENTRY_COLUMNS
+                + " FROM entries WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?")) {
       s.setString(1, accountId);
       s.setLong(2, before);
       s.setInt(3, limit + 1);
@@ -228,8 +278,11 @@ final class LedgerTables {
 
   /** The credits refunded so far of the charge {@code chargeEventId}. */
   long refundedSoFar(Connection c, String accountId, String chargeEventId) throws SQLException {
-    try (PreparedStatement s = db.prepare(c, "SELECT COALESCE(SUM(amount), 0) FROM entries "
-        + "WHERE account_id = ? AND ref_event_id = ? AND kind = 'REFUND'")) {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "SELECT COALESCE(SUM(amount), 0) FROM entries "
+                + "WHERE account_id = ? AND ref_event_id = ? AND kind = 'REFUND'")) {
       s.setString(1, accountId);
       s.setString(2, chargeEventId);
       try (ResultSet rows = s.executeQuery()) {
@@ -239,8 +292,14 @@ final class LedgerTables {
     }
   }
 
-  LedgerEntry insertEntry(Connection c, String accountId, String eventId, EntryDraft draft, long balanceAfter,
-      Instant now) throws SQLException {
+  LedgerEntry insertEntry(
+      Connection c,
+      String accountId,
+      String eventId,
+      EntryDraft draft,
+      long balanceAfter,
+      Instant now)
+      throws SQLException {
     try (PreparedStatement s = db.prepare(c, INSERT_ENTRY + " RETURNING id")) {
       bindEntry(s, accountId, eventId, draft, balanceAfter, now);
       try (ResultSet rows = s.executeQuery()) {
@@ -250,8 +309,14 @@ final class LedgerTables {
     }
   }
 
-  void bindEntry(PreparedStatement s, String accountId, String eventId, EntryDraft d, long balanceAfter,
-      Instant now) throws SQLException {
+  void bindEntry(
+      PreparedStatement s,
+      String accountId,
+      String eventId,
+      EntryDraft d,
+      long balanceAfter,
+      Instant now)
+      throws SQLException {
     s.setString(1, accountId);
     s.setString(2, eventId);
     s.setString(3, d.kind().name());
@@ -277,14 +342,32 @@ final class LedgerTables {
   }
 
   private EntryRow readEntry(ResultSet rows) throws SQLException {
-    Usage usage = new Usage(rows.getLong("input_tokens"), rows.getLong("output_tokens"),
-        rows.getLong("cached_tokens"), rows.getLong("reasoning_tokens"));
-    LedgerEntry entry = new LedgerEntry(rows.getLong("id"), rows.getString("account_id"), rows.getString("event_id"),
-        EntryKind.valueOf(rows.getString("kind")), rows.getLong("amount"), rows.getLong("balance_after"),
-        rows.getString("request_id"), rows.getString("scene"), rows.getString("model"), usage,
-        rows.getLong("cost_micros"), rows.getLong("price_rule_id"), rows.getBoolean("unpriced"),
-        rows.getBoolean("estimated"), rows.getString("actor"), rows.getString("reason"), rows.getString("metadata"),
-        dialect.getInstant(rows, "created_at"));
+    Usage usage =
+        new Usage(
+            rows.getLong("input_tokens"),
+            rows.getLong("output_tokens"),
+            rows.getLong("cached_tokens"),
+            rows.getLong("reasoning_tokens"));
+    LedgerEntry entry =
+        new LedgerEntry(
+            rows.getLong("id"),
+            rows.getString("account_id"),
+            rows.getString("event_id"),
+            EntryKind.valueOf(rows.getString("kind")),
+            rows.getLong("amount"),
+            rows.getLong("balance_after"),
+            rows.getString("request_id"),
+            rows.getString("scene"),
+            rows.getString("model"),
+            usage,
+            rows.getLong("cost_micros"),
+            rows.getLong("price_rule_id"),
+            rows.getBoolean("unpriced"),
+            rows.getBoolean("estimated"),
+            rows.getString("actor"),
+            rows.getString("reason"),
+            rows.getString("metadata"),
+            dialect.getInstant(rows, "created_at"));
     return new EntryRow(entry, rows.getString("provider"), rows.getString("ref_event_id"));
   }
 

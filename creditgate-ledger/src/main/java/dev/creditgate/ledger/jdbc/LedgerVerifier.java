@@ -27,12 +27,16 @@ final class LedgerVerifier {
     this.tables = tables;
   }
 
-  /** @throws dev.creditgate.ledger.AccountNotFoundException when the account does not exist */
+  /**
+   * @throws dev.creditgate.ledger.AccountNotFoundException when the account does not exist
+   */
   VerifyResult verify(String accountId) {
     return db.transaction(c -> verifyIn(c, tables.lockAccount(c, accountId, false, db.now())));
   }
 
-  /** Verifies every account with {@code verify}, a page at a time; returns the inconsistent ones. */
+  /**
+   * Verifies every account with {@code verify}, a page at a time; returns the inconsistent ones.
+   */
   List<VerifyResult> verifyAll(Function<String, VerifyResult> verify) {
     List<VerifyResult> inconsistent = new ArrayList<>();
     String after = "";
@@ -57,10 +61,13 @@ final class LedgerVerifier {
     long granted;
     long consumed;
     long refunded;
-    try (PreparedStatement s = db.prepare(c, "SELECT COUNT(*), COALESCE(SUM(amount), 0), "
-        + "COALESCE(SUM(CASE WHEN kind = 'GRANT' THEN amount ELSE 0 END), 0), "
-        + "COALESCE(SUM(CASE WHEN kind = 'CHARGE' THEN -amount ELSE 0 END), 0), "
-        + "COALESCE(SUM(CASE WHEN kind = 'REFUND' THEN amount ELSE 0 END), 0) FROM entries WHERE account_id = ?")) {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "SELECT COUNT(*), COALESCE(SUM(amount), 0), "
+                + "COALESCE(SUM(CASE WHEN kind = 'GRANT' THEN amount ELSE 0 END), 0), "
+                + "COALESCE(SUM(CASE WHEN kind = 'CHARGE' THEN -amount ELSE 0 END), 0), "
+                + "COALESCE(SUM(CASE WHEN kind = 'REFUND' THEN amount ELSE 0 END), 0) FROM entries WHERE account_id = ?")) {
       s.setString(1, account.id());
       try (ResultSet rows = s.executeQuery()) {
         rows.next();
@@ -75,36 +82,47 @@ final class LedgerVerifier {
       problems.add("balance " + account.balance() + " differs from the sum of entries " + sum);
     }
     if (granted != account.granted()) {
-      problems.add("granted total " + account.granted() + " differs from the sum of grants " + granted);
+      problems.add(
+          "granted total " + account.granted() + " differs from the sum of grants " + granted);
     }
     if (consumed != account.consumed()) {
-      problems.add("consumed total " + account.consumed() + " differs from the sum of charges " + consumed);
+      problems.add(
+          "consumed total " + account.consumed() + " differs from the sum of charges " + consumed);
     }
     if (refunded != account.refunded()) {
-      problems.add("refunded total " + account.refunded() + " differs from the sum of refunds " + refunded);
+      problems.add(
+          "refunded total " + account.refunded() + " differs from the sum of refunds " + refunded);
     }
     if (count != account.version()) {
       problems.add("version " + account.version() + " differs from the number of entries " + count);
     }
-    try (PreparedStatement s = db.prepare(c, "SELECT COUNT(*) FROM (SELECT balance_after, SUM(amount) OVER "
-        + "(ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running FROM entries "
-        + "WHERE account_id = ?) chain WHERE running <> balance_after")) {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "SELECT COUNT(*) FROM (SELECT balance_after, SUM(amount) OVER "
+                + "(ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running FROM entries "
+                + "WHERE account_id = ?) chain WHERE running <> balance_after")) {
       s.setString(1, account.id());
       try (ResultSet rows = s.executeQuery()) {
         rows.next();
         long broken = rows.getLong(1);
         if (broken != 0) {
-          problems.add(broken + " entries have a balance_after that is not the running sum of amounts");
+          problems.add(
+              broken + " entries have a balance_after that is not the running sum of amounts");
         }
       }
     }
-    try (PreparedStatement s = db.prepare(c, "SELECT kind FROM entries WHERE account_id = ? "
-        + "AND kind IN ('BLOCK', 'UNBLOCK') ORDER BY id DESC LIMIT 1")) {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "SELECT kind FROM entries WHERE account_id = ? "
+                + "AND kind IN ('BLOCK', 'UNBLOCK') ORDER BY id DESC LIMIT 1")) {
       s.setString(1, account.id());
       try (ResultSet rows = s.executeQuery()) {
         boolean blockedByEntries = rows.next() && rows.getString(1).equals(EntryKind.BLOCK.name());
         if (blockedByEntries != account.blocked()) {
-          problems.add("blocked flag " + account.blocked() + " differs from the last block/unblock entry");
+          problems.add(
+              "blocked flag " + account.blocked() + " differs from the last block/unblock entry");
         }
       }
     }

@@ -31,14 +31,28 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
   private final EntryWriter entries;
   private final WriteBehindQueue queue;
   private final ChargeCounters counters;
-  /** The write-behind journal, or null when every charge is committed before {@link #charge} returns. */
+
+  /**
+   * The write-behind journal, or null when every charge is committed before {@link #charge}
+   * returns.
+   */
   private final ChargeJournal journal;
+
   /** Group commit, or null when every charge is written alone on its caller's thread. */
   private final ChargeBatcher batcher;
+
   private volatile boolean closed;
 
-  Metering(LedgerOptions options, Dialect dialect, ChargeSpool spool, PriceRules prices, EntryWriter entries,
-      BatchWriter batches, CommitNotifier notifier, WriteBehindQueue queue, ChargeCounters counters,
+  Metering(
+      LedgerOptions options,
+      Dialect dialect,
+      ChargeSpool spool,
+      PriceRules prices,
+      EntryWriter entries,
+      BatchWriter batches,
+      CommitNotifier notifier,
+      WriteBehindQueue queue,
+      ChargeCounters counters,
       ChargeJournal journal) {
     this.clock = options.clock();
     this.spool = spool;
@@ -50,9 +64,16 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     if (options.groupCommit()) {
       // SQLite writes one transaction at a time, so more than one committer would only queue.
       int committers = dialect == Dialect.SQLITE ? 1 : Math.max(1, options.poolSize() / 2);
-      this.batcher = new ChargeBatcher(committers, options.chargeBatchSize(), options.commitWait(),
-          options.writeBehind() ? LedgerOptions.WRITE_BEHIND_LINGER : Duration.ZERO, batches, notifier,
-          this, counters);
+      this.batcher =
+          new ChargeBatcher(
+              committers,
+              options.chargeBatchSize(),
+              options.commitWait(),
+              options.writeBehind() ? LedgerOptions.WRITE_BEHIND_LINGER : Duration.ZERO,
+              batches,
+              notifier,
+              this,
+              counters);
     } else {
       this.batcher = null;
     }
@@ -70,13 +91,15 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     ensureOpen();
     Quote quote;
     try {
-      quote = prices.quoteFor(request.scene(), request.provider(), request.model(), request.usage());
+      quote =
+          prices.quoteFor(request.scene(), request.provider(), request.model(), request.usage());
     } catch (LedgerUnavailableException e) {
       // No price rules could ever be read: spool unpriced, priced on replay.
       return settled(intent, spool(request, null, e));
     }
     if (!spool.isEmpty()) {
-      // Older charges wait in the spool: keep their order and do not wait on a database that just failed.
+      // Older charges wait in the spool: keep their order and do not wait on a database that just
+      // failed.
       return settled(intent, spool(request, quote, null));
     }
     if (writesBehind()) {
@@ -109,10 +132,12 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     LedgerArguments.checkCharge(estimate);
     ensureOpen();
     try {
-      ChargeJournal.Ticket ticket = journal.intent(new SpoolRecord(clock.instant(), estimate, null));
+      ChargeJournal.Ticket ticket =
+          journal.intent(new SpoolRecord(clock.instant(), estimate, null));
       return new JournalIntent(this, journal, estimate.accountId(), estimate.eventId(), ticket);
     } catch (RuntimeException e) {
-      throw new LedgerUnavailableException("cannot journal the intent of event " + estimate.eventId(), e);
+      throw new LedgerUnavailableException(
+          "cannot journal the intent of event " + estimate.eventId(), e);
     }
   }
 
@@ -128,8 +153,10 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     try {
       ticket = journal.charge(record, intent == null ? null : intent.eventId());
     } catch (RuntimeException e) {
-      LOG.warn("charge journal not writable, committing the charge before answering, event_id={}: {}",
-          request.eventId(), e.toString());
+      LOG.warn(
+          "charge journal not writable, committing the charge before answering, event_id={}: {}",
+          request.eventId(),
+          e.toString());
       return null;
     }
     if (intent != null) {
@@ -151,14 +178,17 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
   }
 
   private EntryOutcome writeAlone(ChargeRequest request, Quote quote, List<PendingCharge> carried) {
-    return entries.write(request.accountId(), request.eventId(), true, EntryDraft.charge(request, quote), carried);
+    return entries.write(
+        request.accountId(), request.eventId(), true, EntryDraft.charge(request, quote), carried);
   }
 
   @Override
   public void writeAlone(PendingCharge charge) {
     EntryOutcome outcome;
     try {
-      outcome = writeAlone(charge.request(), charge.quote(), charge.isQueued() ? List.of(charge) : List.of());
+      outcome =
+          writeAlone(
+              charge.request(), charge.quote(), charge.isQueued() ? List.of(charge) : List.of());
     } catch (RuntimeException e) {
       finish(charge, null, e);
       return;
@@ -180,14 +210,21 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
   private ChargeResult result(EntryOutcome outcome, ChargeRequest request, Quote quote) {
     LedgerEntry entry = outcome.entry();
     if (outcome.replayed()) {
-      return new ChargeResult(ChargeResult.Status.REPLAYED, entry,
+      return new ChargeResult(
+          ChargeResult.Status.REPLAYED,
+          entry,
           new Quote(entry.costMicros(), -entry.amount(), entry.priceRuleId(), entry.unpriced()));
     }
     if (entry.unpriced()) {
       counters.unpriced.increment();
-      LOG.warn("unpriced charge recorded at cost 0: no active price rule matches scene='{}' provider='{}' model='{}'"
-          + " (account_id={} event_id={})", request.scene(), request.provider(), request.model(),
-          request.accountId(), request.eventId());
+      LOG.warn(
+          "unpriced charge recorded at cost 0: no active price rule matches scene='{}' provider='{}' model='{}'"
+              + " (account_id={} event_id={})",
+          request.scene(),
+          request.provider(),
+          request.model(),
+          request.accountId(),
+          request.eventId());
     }
     return new ChargeResult(ChargeResult.Status.APPLIED, entry, quote);
   }
@@ -202,10 +239,14 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     SpoolRecord record = p.record();
     if (error instanceof IdempotencyConflictException) {
       // Another gateway served the same Idempotency-Key at the same moment and charged it first.
-      // This call was served as well, so it is charged under an id of its own rather than given away.
+      // This call was served as well, so it is charged under an id of its own rather than given
+      // away.
       ChargeRequest own = p.request().underOwnId();
-      LOG.warn("idempotency key raced on another gateway; charging this call as {}, account_id={} event_id={}",
-          own.eventId(), own.accountId(), p.request().eventId());
+      LOG.warn(
+          "idempotency key raced on another gateway; charging this call as {}, account_id={} event_id={}",
+          own.eventId(),
+          own.accountId(),
+          p.request().eventId());
       record = new SpoolRecord(clock.instant(), own, p.quote());
       try {
         writeAlone(own, p.quote(), List.of(p));
@@ -216,22 +257,34 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     }
     if (isRefusal(error)) {
       counters.rejected.increment();
-      LOG.error("queued charge rejected by the ledger, kept in {}: account_id={} event_id={}: {}",
-          ChargeSpool.REJECTED_FILE, p.request().accountId(), p.request().eventId(), error.getMessage());
+      LOG.error(
+          "queued charge rejected by the ledger, kept in {}: account_id={} event_id={}: {}",
+          ChargeSpool.REJECTED_FILE,
+          p.request().accountId(),
+          p.request().eventId(),
+          error.getMessage());
       spool.reject(record, error.getMessage());
     } else if (error != null) {
       try {
         spool.append(record);
         counters.spooled.increment();
-        LOG.warn("ledger database unavailable, queued charge spooled, account_id={} event_id={}: {}",
-            p.request().accountId(), p.request().eventId(), error.getMessage());
+        LOG.warn(
+            "ledger database unavailable, queued charge spooled, account_id={} event_id={}: {}",
+            p.request().accountId(),
+            p.request().eventId(),
+            error.getMessage());
       } catch (RuntimeException e) {
         durable = false;
-        LOG.error("queued charge could not be spooled; it stays in the journal for the next start,"
-            + " account_id={} event_id={}: {}", p.request().accountId(), p.request().eventId(), e.toString());
+        LOG.error(
+            "queued charge could not be spooled; it stays in the journal for the next start,"
+                + " account_id={} event_id={}: {}",
+            p.request().accountId(),
+            p.request().eventId(),
+            e.toString());
       }
     }
-    // Not durable: still recorded as spent (a reused key is refused) until the next start replays it from the journal.
+    // Not durable: still recorded as spent (a reused key is refused) until the next start replays
+    // it from the journal.
     queue.settled(p, durable);
     if (durable) {
       if (p.intent() != null) {
@@ -245,7 +298,8 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
 
   /** Whether the ledger refused a charge for good (replaying it would be refused again). */
   static boolean isRefusal(RuntimeException error) {
-    return error instanceof IdempotencyConflictException || error instanceof IllegalArgumentException
+    return error instanceof IdempotencyConflictException
+        || error instanceof IllegalArgumentException
         || error instanceof AccountNotFoundException;
   }
 
@@ -254,8 +308,12 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     try {
       spool.append(new SpoolRecord(clock.instant(), request, quote));
     } catch (RuntimeException e) {
-      LedgerUnavailableException failure = new LedgerUnavailableException("charge " + request.eventId()
-          + " could not be written to the database nor to the spool", e);
+      LedgerUnavailableException failure =
+          new LedgerUnavailableException(
+              "charge "
+                  + request.eventId()
+                  + " could not be written to the database nor to the spool",
+              e);
       if (cause != null) {
         failure.addSuppressed(cause);
       }
@@ -263,8 +321,11 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     }
     counters.spooled.increment();
     if (cause != null) {
-      LOG.warn("ledger database unavailable, charge spooled, account_id={} event_id={}: {}", request.accountId(),
-          request.eventId(), cause.getMessage());
+      LOG.warn(
+          "ledger database unavailable, charge spooled, account_id={} event_id={}: {}",
+          request.accountId(),
+          request.eventId(),
+          cause.getMessage());
     }
     return new ChargeResult(ChargeResult.Status.SPOOLED, null, quote);
   }
@@ -275,7 +336,9 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     }
   }
 
-  /** Stops taking charges, lets group commit write what is queued (bounded), and closes the journal. */
+  /**
+   * Stops taking charges, lets group commit write what is queued (bounded), and closes the journal.
+   */
   @Override
   public void close() {
     closed = true;

@@ -20,14 +20,21 @@ final class PendingCharge {
   private final SpoolRecord record;
   private final ChargeJournal.Ticket ticket;
   private final JournalIntent intent;
+
   /**
-   * Whether the charge's credits are in its account's pending debits; changed only by the
-   * {@link WriteBehindQueue}, inside the atomic update of the account's backlog.
+   * Whether the charge's credits are in its account's pending debits; changed only by the {@link
+   * WriteBehindQueue}, inside the atomic update of the account's backlog.
    */
   boolean counted;
 
-  private PendingCharge(ChargeRequest request, Quote quote, CompletableFuture<ChargeResult> result, Thread waiter,
-      SpoolRecord record, ChargeJournal.Ticket ticket, JournalIntent intent) {
+  private PendingCharge(
+      ChargeRequest request,
+      Quote quote,
+      CompletableFuture<ChargeResult> result,
+      Thread waiter,
+      SpoolRecord record,
+      ChargeJournal.Ticket ticket,
+      JournalIntent intent) {
     this.request = request;
     this.quote = quote;
     this.result = result;
@@ -39,11 +46,19 @@ final class PendingCharge {
 
   /** A charge whose caller waits for its commit on the current thread. */
   static PendingCharge awaited(ChargeRequest request, Quote quote) {
-    return new PendingCharge(request, quote, new CompletableFuture<>(), Thread.currentThread(), null, null, null);
+    return new PendingCharge(
+        request, quote, new CompletableFuture<>(), Thread.currentThread(), null, null, null);
   }
 
-  /** A charge journaled and acknowledged before its commit (write-behind); {@code intent} may be null. */
-  static PendingCharge queued(ChargeRequest request, Quote quote, SpoolRecord record, ChargeJournal.Ticket ticket,
+  /**
+   * A charge journaled and acknowledged before its commit (write-behind); {@code intent} may be
+   * null.
+   */
+  static PendingCharge queued(
+      ChargeRequest request,
+      Quote quote,
+      SpoolRecord record,
+      ChargeJournal.Ticket ticket,
       JournalIntent intent) {
     return new PendingCharge(request, quote, null, null, record, ticket, intent);
   }
@@ -82,7 +97,8 @@ final class PendingCharge {
 
   /** Hands an awaited charge's outcome to its caller and wakes it. */
   void complete(ChargeResult outcome, RuntimeException error) {
-    boolean changed = error == null ? result.complete(outcome) : result.completeExceptionally(error);
+    boolean changed =
+        error == null ? result.complete(outcome) : result.completeExceptionally(error);
     if (changed) {
       LockSupport.unpark(waiter);
     }

@@ -22,8 +22,9 @@ import java.util.Objects;
  */
 final class PriceRules {
 
-  private static final String RULE_COLUMNS = "id, scene, provider, model, input_price, output_price, cached_price, "
-      + "reasoning_price, credits_per_unit, markup_bps, priority, active";
+  private static final String RULE_COLUMNS =
+      "id, scene, provider, model, input_price, output_price, cached_price, "
+          + "reasoning_price, credits_per_unit, markup_bps, priority, active";
 
   private final LedgerDatabase db;
   private final Clock clock;
@@ -47,14 +48,24 @@ final class PriceRules {
 
   private List<PriceRule> loadRules(Connection c) throws SQLException {
     List<PriceRule> loaded = new ArrayList<>();
-    try (PreparedStatement s = db.prepare(c, "SELECT " + RULE_COLUMNS
-        + " FROM price_rules ORDER BY priority DESC, id")) {
+    try (PreparedStatement s =
+        db.prepare(c, "SELECT " + RULE_COLUMNS + " FROM price_rules ORDER BY priority DESC, id")) {
       try (ResultSet rows = s.executeQuery()) {
         while (rows.next()) {
-          loaded.add(new PriceRule(rows.getLong("id"), rows.getString("scene"), rows.getString("provider"),
-              rows.getString("model"), rows.getLong("input_price"), rows.getLong("output_price"),
-              rows.getLong("cached_price"), rows.getLong("reasoning_price"), rows.getLong("credits_per_unit"),
-              rows.getLong("markup_bps"), rows.getInt("priority"), rows.getBoolean("active")));
+          loaded.add(
+              new PriceRule(
+                  rows.getLong("id"),
+                  rows.getString("scene"),
+                  rows.getString("provider"),
+                  rows.getString("model"),
+                  rows.getLong("input_price"),
+                  rows.getLong("output_price"),
+                  rows.getLong("cached_price"),
+                  rows.getLong("reasoning_price"),
+                  rows.getLong("credits_per_unit"),
+                  rows.getLong("markup_bps"),
+                  rows.getInt("priority"),
+                  rows.getBoolean("active")));
         }
       }
     }
@@ -65,19 +76,24 @@ final class PriceRules {
     Objects.requireNonNull(rule, "rule");
     LedgerArguments.checkRuleFields(rule);
     Instant now = db.now();
-    PriceRule created = db.transaction(c -> {
-      try (PreparedStatement s = db.prepare(c, "INSERT INTO price_rules (scene, provider, model, input_price, "
-          + "output_price, cached_price, reasoning_price, credits_per_unit, markup_bps, priority, active, created_at, "
-          + "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")) {
-        int next = bindRule(s, rule);
-        db.dialect().setInstant(s, next, now);
-        db.dialect().setInstant(s, next + 1, now);
-        try (ResultSet rows = s.executeQuery()) {
-          rows.next();
-          return rule.withId(rows.getLong(1));
-        }
-      }
-    });
+    PriceRule created =
+        db.transaction(
+            c -> {
+              try (PreparedStatement s =
+                  db.prepare(
+                      c,
+                      "INSERT INTO price_rules (scene, provider, model, input_price, "
+                          + "output_price, cached_price, reasoning_price, credits_per_unit, markup_bps, priority, active, created_at, "
+                          + "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")) {
+                int next = bindRule(s, rule);
+                db.dialect().setInstant(s, next, now);
+                db.dialect().setInstant(s, next + 1, now);
+                try (ResultSet rows = s.executeQuery()) {
+                  rows.next();
+                  return rule.withId(rows.getLong(1));
+                }
+              }
+            });
     rules = null;
     return created;
   }
@@ -87,19 +103,23 @@ final class PriceRules {
     LedgerArguments.requireStoredRuleId(rule.id());
     LedgerArguments.checkRuleFields(rule);
     Instant now = db.now();
-    db.transaction(c -> {
-      try (PreparedStatement s = db.prepare(c, "UPDATE price_rules SET scene = ?, provider = ?, model = ?, "
-          + "input_price = ?, output_price = ?, cached_price = ?, reasoning_price = ?, credits_per_unit = ?, "
-          + "markup_bps = ?, priority = ?, active = ?, updated_at = ? WHERE id = ?")) {
-        int next = bindRule(s, rule);
-        db.dialect().setInstant(s, next, now);
-        s.setLong(next + 1, rule.id());
-        if (s.executeUpdate() != 1) {
-          throw LedgerArguments.notAStoredRule(rule.id());
-        }
-        return null;
-      }
-    });
+    db.transaction(
+        c -> {
+          try (PreparedStatement s =
+              db.prepare(
+                  c,
+                  "UPDATE price_rules SET scene = ?, provider = ?, model = ?, "
+                      + "input_price = ?, output_price = ?, cached_price = ?, reasoning_price = ?, credits_per_unit = ?, "
+                      + "markup_bps = ?, priority = ?, active = ?, updated_at = ? WHERE id = ?")) {
+            int next = bindRule(s, rule);
+            db.dialect().setInstant(s, next, now);
+            s.setLong(next + 1, rule.id());
+            if (s.executeUpdate() != 1) {
+              throw LedgerArguments.notAStoredRule(rule.id());
+            }
+            return null;
+          }
+        });
     rules = null;
     return rule;
   }
@@ -130,8 +150,16 @@ final class PriceRules {
     try {
       return Pricing.quote(current, scene, provider, model, usage);
     } catch (ArithmeticException e) {
-      throw new IllegalArgumentException("usage " + usage + " is too large to price for scene='" + scene
-          + "' provider='" + provider + "' model='" + model + "'");
+      throw new IllegalArgumentException(
+          "usage "
+              + usage
+              + " is too large to price for scene='"
+              + scene
+              + "' provider='"
+              + provider
+              + "' model='"
+              + model
+              + "'");
     }
   }
 

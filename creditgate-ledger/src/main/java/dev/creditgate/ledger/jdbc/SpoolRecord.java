@@ -13,8 +13,8 @@ import java.util.List;
 import java.util.zip.CRC32;
 
 /**
- * One spooled charge: the request, the price quoted when it was spooled ({@code null} when the price
- * rules could not be read then; it is priced on replay) and when it was spooled.
+ * One spooled charge: the request, the price quoted when it was spooled ({@code null} when the
+ * price rules could not be read then; it is priced on replay) and when it was spooled.
  *
  * <p>On disk it is one line: tab-separated, URL-encoded fields, the first being the format version,
  * the last a CRC-32 of the rest, so a torn or damaged line is detected and skipped.
@@ -27,14 +27,26 @@ record SpoolRecord(Instant spooledAt, ChargeRequest request, Quote quote) {
   String encode() {
     ChargeRequest r = request;
     Usage u = r.usage();
-    List<String> fields = List.of(FORMAT, Long.toString(spooledAt.toEpochMilli()), r.accountId(), r.eventId(),
-        r.requestId(), r.scene(), r.provider(), r.model(), Long.toString(u.inputTokens()),
-        Long.toString(u.outputTokens()), Long.toString(u.cachedTokens()), Long.toString(u.reasoningTokens()),
-        r.estimated() ? "1" : "0", r.metadata(),
-        quote == null ? "-" : Long.toString(quote.costMicros()),
-        quote == null ? "-" : Long.toString(quote.credits()),
-        quote == null ? "-" : Long.toString(quote.ruleId()),
-        quote == null ? "-" : (quote.unpriced() ? "1" : "0"));
+    List<String> fields =
+        List.of(
+            FORMAT,
+            Long.toString(spooledAt.toEpochMilli()),
+            r.accountId(),
+            r.eventId(),
+            r.requestId(),
+            r.scene(),
+            r.provider(),
+            r.model(),
+            Long.toString(u.inputTokens()),
+            Long.toString(u.outputTokens()),
+            Long.toString(u.cachedTokens()),
+            Long.toString(u.reasoningTokens()),
+            r.estimated() ? "1" : "0",
+            r.metadata(),
+            quote == null ? "-" : Long.toString(quote.costMicros()),
+            quote == null ? "-" : Long.toString(quote.credits()),
+            quote == null ? "-" : Long.toString(quote.ruleId()),
+            quote == null ? "-" : (quote.unpriced() ? "1" : "0"));
     StringBuilder line = new StringBuilder();
     for (String field : fields) {
       line.append(URLEncoder.encode(field, StandardCharsets.UTF_8)).append('\t');
@@ -55,7 +67,8 @@ record SpoolRecord(Instant spooledAt, ChargeRequest request, Quote quote) {
     }
     String[] raw = line.split("\t", -1);
     if (raw.length != FIELDS) {
-      throw new IllegalArgumentException("spool line has " + raw.length + " fields, expected " + FIELDS);
+      throw new IllegalArgumentException(
+          "spool line has " + raw.length + " fields, expected " + FIELDS);
     }
     List<String> f = new ArrayList<>(FIELDS);
     for (String field : raw) {
@@ -64,13 +77,31 @@ record SpoolRecord(Instant spooledAt, ChargeRequest request, Quote quote) {
     if (!FORMAT.equals(f.get(0))) {
       throw new IllegalArgumentException("spool line has unknown format '" + f.get(0) + "'");
     }
-    Usage usage = new Usage(Long.parseLong(f.get(8)), Long.parseLong(f.get(9)), Long.parseLong(f.get(10)),
-        Long.parseLong(f.get(11)));
-    ChargeRequest request = new ChargeRequest(f.get(2), f.get(3), f.get(4), f.get(5), f.get(6), f.get(7), usage,
-        f.get(12).equals("1"), f.get(13));
-    Quote quote = f.get(14).equals("-") ? null
-        : new Quote(Long.parseLong(f.get(14)), Long.parseLong(f.get(15)), Long.parseLong(f.get(16)),
-            f.get(17).equals("1"));
+    Usage usage =
+        new Usage(
+            Long.parseLong(f.get(8)),
+            Long.parseLong(f.get(9)),
+            Long.parseLong(f.get(10)),
+            Long.parseLong(f.get(11)));
+    ChargeRequest request =
+        new ChargeRequest(
+            f.get(2),
+            f.get(3),
+            f.get(4),
+            f.get(5),
+            f.get(6),
+            f.get(7),
+            usage,
+            f.get(12).equals("1"),
+            f.get(13));
+    Quote quote =
+        f.get(14).equals("-")
+            ? null
+            : new Quote(
+                Long.parseLong(f.get(14)),
+                Long.parseLong(f.get(15)),
+                Long.parseLong(f.get(16)),
+                f.get(17).equals("1"));
     return new SpoolRecord(Instant.ofEpochMilli(Long.parseLong(f.get(1))), request, quote);
   }
 

@@ -37,6 +37,7 @@ final class SpoolReplayer implements AutoCloseable {
   private final ReentrantLock lock = new ReentrantLock();
   private final ScheduledThreadPoolExecutor scheduler;
   private volatile boolean stopped;
+
   /** Failed replays per spooled record (other than "database unavailable"); guarded by lock. */
   private final Map<SpoolRecord, Integer> attempts = new HashMap<>();
 
@@ -45,17 +46,25 @@ final class SpoolReplayer implements AutoCloseable {
     this.prices = prices;
     this.metering = metering;
     this.counters = counters;
-    this.scheduler = new ScheduledThreadPoolExecutor(1, runnable -> {
-      Thread thread = new Thread(runnable, "creditgate-ledger-replay-" + THREADS.incrementAndGet());
-      thread.setDaemon(true);
-      return thread;
-    });
+    this.scheduler =
+        new ScheduledThreadPoolExecutor(
+            1,
+            runnable -> {
+              Thread thread =
+                  new Thread(runnable, "creditgate-ledger-replay-" + THREADS.incrementAndGet());
+              thread.setDaemon(true);
+              return thread;
+            });
     scheduler.setRemoveOnCancelPolicy(true);
   }
 
-  /** Replays what a previous process left in the spool at once, then keeps draining it every {@code interval}. */
+  /**
+   * Replays what a previous process left in the spool at once, then keeps draining it every {@code
+   * interval}.
+   */
   void start(Duration interval) {
-    scheduler.scheduleWithFixedDelay(this::replayQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+    scheduler.scheduleWithFixedDelay(
+        this::replayQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   private void replayQuietly() {
@@ -84,7 +93,10 @@ final class SpoolReplayer implements AutoCloseable {
     }
   }
 
-  /** Replays what the spool holds until the database fails; returns how many charges are still pending. */
+  /**
+   * Replays what the spool holds until the database fails; returns how many charges are still
+   * pending.
+   */
   int replay() {
     lock.lock();
     try {
@@ -110,12 +122,18 @@ final class SpoolReplayer implements AutoCloseable {
     }
   }
 
-  /** Replays one record; true when it leaves the spool (written or rejected), false to try it again later. */
+  /**
+   * Replays one record; true when it leaves the spool (written or rejected), false to try it again
+   * later.
+   */
   private boolean replayOne(SpoolRecord record) {
     ChargeRequest request = record.request();
     try {
-      Quote quote = record.quote() != null ? record.quote()
-          : prices.quoteFor(request.scene(), request.provider(), request.model(), request.usage());
+      Quote quote =
+          record.quote() != null
+              ? record.quote()
+              : prices.quoteFor(
+                  request.scene(), request.provider(), request.model(), request.usage());
       metering.write(request, quote);
       counters.replayed.increment();
       return true;
@@ -124,8 +142,12 @@ final class SpoolReplayer implements AutoCloseable {
     } catch (RuntimeException e) {
       if (Metering.isRefusal(e)) {
         counters.rejected.increment();
-        LOG.error("spooled charge rejected by the ledger, kept in {}: account_id={} event_id={}: {}",
-            ChargeSpool.REJECTED_FILE, request.accountId(), request.eventId(), e.getMessage());
+        LOG.error(
+            "spooled charge rejected by the ledger, kept in {}: account_id={} event_id={}: {}",
+            ChargeSpool.REJECTED_FILE,
+            request.accountId(),
+            request.eventId(),
+            e.getMessage());
         spool.reject(record, e.getMessage());
         return true;
       }
@@ -133,13 +155,23 @@ final class SpoolReplayer implements AutoCloseable {
       // every charge behind it forever.
       int failed = attempts.merge(record, 1, Integer::sum);
       if (failed < MAX_REPLAY_ATTEMPTS) {
-        LOG.warn("spooled charge replay failed (attempt {} of {}), account_id={} event_id={}: {}", failed,
-            MAX_REPLAY_ATTEMPTS, request.accountId(), request.eventId(), e.toString());
+        LOG.warn(
+            "spooled charge replay failed (attempt {} of {}), account_id={} event_id={}: {}",
+            failed,
+            MAX_REPLAY_ATTEMPTS,
+            request.accountId(),
+            request.eventId(),
+            e.toString());
         return false;
       }
       counters.rejected.increment();
-      LOG.error("spooled charge failed {} replays, kept in {}: account_id={} event_id={}: {}", failed,
-          ChargeSpool.REJECTED_FILE, request.accountId(), request.eventId(), e.toString());
+      LOG.error(
+          "spooled charge failed {} replays, kept in {}: account_id={} event_id={}: {}",
+          failed,
+          ChargeSpool.REJECTED_FILE,
+          request.accountId(),
+          request.eventId(),
+          e.toString());
       spool.reject(record, "replay failed " + failed + " times: " + e);
       return true;
     }

@@ -19,8 +19,8 @@ import java.util.concurrent.TimeoutException;
  * last commit left in the account. It answers the guard's pending debits and readers waiting for an
  * account's own charges.
  *
- * <p>Design: one {@link Backlog} per account, changed only inside the map's {@code compute} for
- * the account, so every change of it is one atomic step. A commit records its state and takes the
+ * <p>Design: one {@link Backlog} per account, changed only inside the map's {@code compute} for the
+ * account, so every change of it is one atomic step. A commit records its state and takes the
  * credits of the queued charges it wrote out of the uncommitted sum in the same step, so a debit is
  * counted either as uncommitted or in the commit, never both. Readers take the backlog's immutable
  * {@link Debits}: one map lookup and one volatile read, without a lock or an allocation.
@@ -33,18 +33,22 @@ final class WriteBehindQueue {
   static final int MAX_ACCOUNTS = 100_000;
 
   private final ConcurrentHashMap<String, Backlog> accounts = new ConcurrentHashMap<>();
+
   /** The keys ({@link LedgerTables#key}) of the charges queued and not yet durable elsewhere. */
   private final Set<String> queuedEvents = ConcurrentHashMap.newKeySet();
 
   /**
    * The figures an account's pending debits are computed from; replaced, never changed.
    *
-   * @param uncommitted      credits of the queued charges no commit wrote yet, unless {@code overflow}
-   * @param overflow         those credits passed {@code Long.MAX_VALUE}: unknown until every queued charge settles
-   * @param committedVersion the account's version after this ledger's last commit to it; -1 when none is known
+   * @param uncommitted credits of the queued charges no commit wrote yet, unless {@code overflow}
+   * @param overflow those credits passed {@code Long.MAX_VALUE}: unknown until every queued charge
+   *     settles
+   * @param committedVersion the account's version after this ledger's last commit to it; -1 when
+   *     none is known
    * @param committedBalance the account's balance after that commit
    */
-  private record Debits(long uncommitted, boolean overflow, long committedVersion, long committedBalance) {
+  private record Debits(
+      long uncommitted, boolean overflow, long committedVersion, long committedBalance) {
 
     static final Debits NONE = new Debits(0, false, -1, 0);
 
@@ -56,18 +60,21 @@ final class WriteBehindQueue {
     }
 
     Debits minus(long credits) {
-      return overflow || credits == 0 ? this
+      return overflow || credits == 0
+          ? this
           : new Debits(uncommitted - credits, false, committedVersion, committedBalance);
     }
 
     Debits committed(long version, long balance) {
-      return version > committedVersion ? new Debits(uncommitted, overflow, version, balance) : this;
+      return version > committedVersion
+          ? new Debits(uncommitted, overflow, version, balance)
+          : this;
     }
   }
 
   /**
-   * An account's queued charges: how many were queued and how many settled, and callers waiting
-   * for the count settled to reach the count queued when they started (so a steady stream of new
+   * An account's queued charges: how many were queued and how many settled, and callers waiting for
+   * the count settled to reach the count queued when they started (so a steady stream of new
    * charges never keeps an earlier caller waiting). Changed only inside the map's compute.
    */
   private static final class Backlog {
@@ -82,29 +89,33 @@ final class WriteBehindQueue {
 
     void wakeWaiters() {
       boolean idle = idle();
-      waiters.removeIf(w -> {
-        if (idle || w.settledTarget() <= settled) {
-          w.done().complete(null);
-          return true;
-        }
-        return false;
-      });
+      waiters.removeIf(
+          w -> {
+            if (idle || w.settledTarget() <= settled) {
+              w.done().complete(null);
+              return true;
+            }
+            return false;
+          });
     }
   }
 
-  private record Waiter(long settledTarget, CompletableFuture<Void> done) {
-  }
+  private record Waiter(long settledTarget, CompletableFuture<Void> done) {}
 
-  /** Counts a charge journaled and acknowledged; its commit (or its settling) takes it out again. */
+  /**
+   * Counts a charge journaled and acknowledged; its commit (or its settling) takes it out again.
+   */
   void accepted(PendingCharge charge) {
     queuedEvents.add(LedgerTables.key(charge.accountId(), charge.request().eventId()));
-    accounts.compute(charge.accountId(), (id, found) -> {
-      Backlog backlog = found == null ? new Backlog() : found;
-      backlog.queued++;
-      backlog.debits = backlog.debits.plus(charge.quote().credits());
-      charge.counted = true;
-      return backlog;
-    });
+    accounts.compute(
+        charge.accountId(),
+        (id, found) -> {
+          Backlog backlog = found == null ? new Backlog() : found;
+          backlog.queued++;
+          backlog.debits = backlog.debits.plus(charge.quote().credits());
+          charge.counted = true;
+          return backlog;
+        });
   }
 
   /**
@@ -119,18 +130,20 @@ final class WriteBehindQueue {
       }
       long version = state.getValue().version();
       long balance = state.getValue().availableCredit();
-      accounts.compute(accountId, (id, found) -> {
-        Backlog backlog = found == null ? new Backlog() : found;
-        Debits debits = backlog.debits.committed(version, balance);
-        for (PendingCharge charge : carried) {
-          if (charge.counted && charge.accountId().equals(id)) {
-            charge.counted = false;
-            debits = debits.minus(charge.quote().credits());
-          }
-        }
-        backlog.debits = debits;
-        return backlog;
-      });
+      accounts.compute(
+          accountId,
+          (id, found) -> {
+            Backlog backlog = found == null ? new Backlog() : found;
+            Debits debits = backlog.debits.committed(version, balance);
+            for (PendingCharge charge : carried) {
+              if (charge.counted && charge.accountId().equals(id)) {
+                charge.counted = false;
+                debits = debits.minus(charge.quote().credits());
+              }
+            }
+            backlog.debits = debits;
+            return backlog;
+          });
     }
   }
 
@@ -143,20 +156,22 @@ final class WriteBehindQueue {
     if (durable) {
       queuedEvents.remove(LedgerTables.key(charge.accountId(), charge.request().eventId()));
     }
-    accounts.computeIfPresent(charge.accountId(), (id, backlog) -> {
-      backlog.settled++;
-      Debits debits = backlog.debits;
-      if (charge.counted) {
-        charge.counted = false;
-        debits = debits.minus(charge.quote().credits());
-      }
-      if (backlog.idle() && debits.overflow()) {
-        debits = new Debits(0, false, debits.committedVersion(), debits.committedBalance());
-      }
-      backlog.debits = debits;
-      backlog.wakeWaiters();
-      return backlog.idle() && debits.committedVersion() < 0 ? null : backlog;
-    });
+    accounts.computeIfPresent(
+        charge.accountId(),
+        (id, backlog) -> {
+          backlog.settled++;
+          Debits debits = backlog.debits;
+          if (charge.counted) {
+            charge.counted = false;
+            debits = debits.minus(charge.quote().credits());
+          }
+          if (backlog.idle() && debits.overflow()) {
+            debits = new Debits(0, false, debits.committedVersion(), debits.committedBalance());
+          }
+          backlog.debits = debits;
+          backlog.wakeWaiters();
+          return backlog.idle() && debits.committedVersion() < 0 ? null : backlog;
+        });
   }
 
   /**
@@ -172,7 +187,9 @@ final class WriteBehindQueue {
     Debits debits = backlog.debits;
     long pending = debits.overflow() ? Long.MAX_VALUE : debits.uncommitted();
     if (debits.committedVersion() > snapshot.version()) {
-      pending = saturatedAdd(pending, saturatedSubtract(snapshot.availableCredit(), debits.committedBalance()));
+      pending =
+          saturatedAdd(
+              pending, saturatedSubtract(snapshot.availableCredit(), debits.committedBalance()));
     }
     return Math.max(0, pending);
   }
@@ -187,14 +204,16 @@ final class WriteBehindQueue {
       return true;
     }
     CompletableFuture<Void> done = new CompletableFuture<>();
-    accounts.computeIfPresent(accountId, (id, backlog) -> {
-      if (!backlog.idle()) {
-        backlog.waiters.add(new Waiter(backlog.queued, done));
-      } else {
-        done.complete(null);
-      }
-      return backlog;
-    });
+    accounts.computeIfPresent(
+        accountId,
+        (id, backlog) -> {
+          if (!backlog.idle()) {
+            backlog.waiters.add(new Waiter(backlog.queued, done));
+          } else {
+            done.complete(null);
+          }
+          return backlog;
+        });
     try {
       done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
       return true;

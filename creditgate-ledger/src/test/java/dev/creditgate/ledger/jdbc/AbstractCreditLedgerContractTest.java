@@ -3,13 +3,7 @@ package dev.creditgate.ledger.jdbc;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.creditgate.Admission;
-import dev.creditgate.BillingContext;
-import dev.creditgate.CacheLookup;
-import dev.creditgate.CreditBalanceGuard;
-import dev.creditgate.CreditCache;
 import dev.creditgate.CreditSnapshot;
-import dev.creditgate.InMemoryCreditCache;
 import dev.creditgate.ledger.Account;
 import dev.creditgate.ledger.AccountNotFoundException;
 import dev.creditgate.ledger.ChargeRequest;
@@ -35,7 +29,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -55,20 +48,29 @@ import org.junit.jupiter.api.TestInstance;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class AbstractCreditLedgerContractTest {
 
-  /** An example rule: input 3200, output 16000, cached 800, reasoning 16000, 100 credits per unit. */
+  /**
+   * An example rule: input 3200, output 16000, cached 800, reasoning 16000, 100 credits per unit.
+   */
   static PriceRule exampleRule(String scene) {
     return new PriceRule(0, scene, "", "", 3200, 16000, 800, 16000, 100, 0, 0, true);
   }
 
-  /** 800 uncached x 3200 + 200 cached x 800 + 400 output x 16000 + 100 reasoning x 16000 = 10,720,000 / 1000. */
+  /**
+   * 800 uncached x 3200 + 200 cached x 800 + 400 output x 16000 + 100 reasoning x 16000 =
+   * 10,720,000 / 1000.
+   */
   static final Usage EXAMPLE_USAGE = new Usage(1000, 500, 200, 100);
+
   static final long EXAMPLE_COST_MICROS = 10_720;
+
   /** ceil(10,720 x 100 / 1,000,000) = ceil(1.072). */
   static final long EXAMPLE_CREDITS = 2;
 
   Path spoolRoot;
+
   /** Every commit's states, as the ledger told its listener. */
   List<Map<String, CreditSnapshot>> commits;
+
   JdbcCreditLedger ledger;
 
   /** Creates the database for the test class and returns its JDBC URL. */
@@ -122,7 +124,8 @@ abstract class AbstractCreditLedgerContractTest {
   }
 
   static ChargeRequest charge(String account, String eventId, String scene, Usage usage) {
-    return new ChargeRequest(account, eventId, "req-" + eventId, scene, "openai", "gpt-test", usage, false, "{}");
+    return new ChargeRequest(
+        account, eventId, "req-" + eventId, scene, "openai", "gpt-test", usage, false, "{}");
   }
 
   // ---------------------------------------------------------------- grants and accounts
@@ -143,7 +146,8 @@ abstract class AbstractCreditLedgerContractTest {
     assertThat(stored.version()).isEqualTo(1);
     assertThat(stored.blocked()).isFalse();
     assertThat(ledger.entry(account, "g1")).contains(entry);
-    assertThat(ledger.fetchSnapshot(account)).contains(new CreditSnapshot(500, false, 1, stored.updatedAt()));
+    assertThat(ledger.fetchSnapshot(account))
+        .contains(new CreditSnapshot(500, false, 1, stored.updatedAt()));
   }
 
   @Test
@@ -210,8 +214,10 @@ abstract class AbstractCreditLedgerContractTest {
   void chargeIsPricedWithTheMatchingRuleOfHighestPriority() {
     String scene = newScene();
     PriceRule general = ledger.createPriceRule(exampleRule(scene));
-    PriceRule special = ledger.createPriceRule(
-        new PriceRule(0, scene, "openai", "gpt-test", 6400, 32000, 1600, 32000, 100, 0, 10, true));
+    PriceRule special =
+        ledger.createPriceRule(
+            new PriceRule(
+                0, scene, "openai", "gpt-test", 6400, 32000, 1600, 32000, 100, 0, 10, true));
     String account = newAccount();
     ledger.grant(account, 100, "g1", "admin", "");
 
@@ -231,9 +237,12 @@ abstract class AbstractCreditLedgerContractTest {
     assertThat(entry.requestId()).isEqualTo("req-c1");
     assertThat(entry.unpriced()).isFalse();
 
-    ChargeResult other = ledger.charge(new ChargeRequest(account, "c2", "", scene, "anthropic", "claude", EXAMPLE_USAGE,
-        true, "{\"k\":1}"));
-    assertThat(other.quote()).isEqualTo(new Quote(EXAMPLE_COST_MICROS, EXAMPLE_CREDITS, general.id(), false));
+    ChargeResult other =
+        ledger.charge(
+            new ChargeRequest(
+                account, "c2", "", scene, "anthropic", "claude", EXAMPLE_USAGE, true, "{\"k\":1}"));
+    assertThat(other.quote())
+        .isEqualTo(new Quote(EXAMPLE_COST_MICROS, EXAMPLE_CREDITS, general.id(), false));
     assertThat(other.entry().estimated()).isTrue();
     assertThat(other.entry().metadata()).isEqualTo("{\"k\":1}");
     Account stored = ledger.account(account).orElseThrow();
@@ -271,7 +280,8 @@ abstract class AbstractCreditLedgerContractTest {
     assertThat(again.quote()).isEqualTo(first.quote());
     assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(-EXAMPLE_CREDITS);
 
-    assertThatThrownBy(() -> ledger.charge(charge(account, "c1", scene, new Usage(1000, 501, 200, 100))))
+    assertThatThrownBy(
+            () -> ledger.charge(charge(account, "c1", scene, new Usage(1000, 501, 200, 100))))
         .isInstanceOf(IdempotencyConflictException.class)
         .hasMessageContaining("usage was");
     assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(-EXAMPLE_CREDITS);
@@ -296,10 +306,12 @@ abstract class AbstractCreditLedgerContractTest {
   @Test
   void refundsAreCumulativelyCappedAtTheCharge() {
     String scene = newScene();
-    ledger.createPriceRule(new PriceRule(0, scene, "", "", 1_000_000, 1_000_000, 0, 0, 1, 0, 0, true));
+    ledger.createPriceRule(
+        new PriceRule(0, scene, "", "", 1_000_000, 1_000_000, 0, 0, 1, 0, 0, true));
     String account = newAccount();
     ledger.grant(account, 100, "g1", "admin", "");
-    // 50,000 input tokens at 1,000,000 micros per 1K tokens: 50,000,000 micros; 1 credit per unit: 50 credits.
+    // 50,000 input tokens at 1,000,000 micros per 1K tokens: 50,000,000 micros; 1 credit per unit:
+    // 50 credits.
     ChargeResult charged = ledger.charge(charge(account, "c1", scene, new Usage(50_000, 0, 0, 0)));
     assertThat(charged.entry().amount()).isEqualTo(-50);
 
@@ -330,10 +342,12 @@ abstract class AbstractCreditLedgerContractTest {
   void adjustmentsAreSignedAndNeedAReasonAndAnAccount() {
     String account = newAccount();
     ledger.grant(account, 10, "g1", "admin", "");
-    assertThat(ledger.adjust(account, -25, "a1", "ops", "double top-up").balanceAfter()).isEqualTo(-15);
+    assertThat(ledger.adjust(account, -25, "a1", "ops", "double top-up").balanceAfter())
+        .isEqualTo(-15);
     assertThat(ledger.adjust(account, 5, "a2", "ops", "goodwill").balanceAfter()).isEqualTo(-10);
     assertThatThrownBy(() -> ledger.adjust(account, 5, "a3", "ops", " "))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("reason");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("reason");
     assertThatThrownBy(() -> ledger.adjust(newAccount(), 5, "a4", "ops", "x"))
         .isInstanceOf(AccountNotFoundException.class);
     Account stored = ledger.account(account).orElseThrow();
@@ -380,9 +394,11 @@ abstract class AbstractCreditLedgerContractTest {
     assertThat(last.nextCursor()).isNull();
     assertThat(ledger.entry(account, "missing")).isEmpty();
     assertThatThrownBy(() -> ledger.entries(account, "abc", 2))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'abc'");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'abc'");
     assertThatThrownBy(() -> ledger.entries(account, null, 0))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("limit");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("limit");
   }
 
   @Test
@@ -397,9 +413,11 @@ abstract class AbstractCreditLedgerContractTest {
     assertThat(ledger.priceRules()).contains(inactive).doesNotContain(created);
     assertThat(ledger.quote(scene, "", "", EXAMPLE_USAGE)).isEqualTo(Quote.UNPRICED);
     assertThatThrownBy(() -> ledger.updatePriceRule(created.withId(Long.MAX_VALUE)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(Long.toString(Long.MAX_VALUE));
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(Long.toString(Long.MAX_VALUE));
     assertThatThrownBy(() -> ledger.updatePriceRule(created.withId(0)))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("was 0");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("was 0");
   }
 
   // ---------------------------------------------------------------- bad input and overflow
@@ -409,17 +427,29 @@ abstract class AbstractCreditLedgerContractTest {
     String account = newAccount();
     ledger.grant(account, 10, "g1", "admin", "");
     assertThatThrownBy(() -> ledger.grant(account, 0, "g2", "admin", ""))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("but was 0");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("but was 0");
     assertThatThrownBy(() -> ledger.grant(account, -5, "g2", "admin", ""))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("-5");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("-5");
     assertThatThrownBy(() -> ledger.grant(account, 5, "bad id", "admin", ""))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'bad id'");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'bad id'");
     assertThatThrownBy(() -> ledger.grant("no/slash", 5, "g2", "admin", ""))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'no/slash'");
-    assertThatThrownBy(() -> ledger.charge(new ChargeRequest(account, "c1", "", "", "", "", Usage.ZERO, false, "[1]")))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'[1]'");
-    assertThatThrownBy(() -> ledger.charge(new ChargeRequest(account, "c1", "", "", "", "", Usage.ZERO, false,
-        "{not json}"))).isInstanceOf(IllegalArgumentException.class);
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'no/slash'");
+    assertThatThrownBy(
+            () ->
+                ledger.charge(
+                    new ChargeRequest(account, "c1", "", "", "", "", Usage.ZERO, false, "[1]")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'[1]'");
+    assertThatThrownBy(
+            () ->
+                ledger.charge(
+                    new ChargeRequest(
+                        account, "c1", "", "", "", "", Usage.ZERO, false, "{not json}")))
+        .isInstanceOf(IllegalArgumentException.class);
     Account stored = ledger.account(account).orElseThrow();
     assertThat(stored.balance()).isEqualTo(10);
     assertThat(stored.version()).isEqualTo(1);
@@ -430,16 +460,19 @@ abstract class AbstractCreditLedgerContractTest {
   void overflowIsRejectedNamingTheValue() throws Exception {
     String account = newAccount();
     ledger.grant(account, 10, "g1", "admin", "");
-    // Reaching Long.MAX_VALUE through the API would take ~9,000 grants of MAX_AMOUNT: place the balance there.
+    // Reaching Long.MAX_VALUE through the API would take ~9,000 grants of MAX_AMOUNT: place the
+    // balance there.
     long nearMax = Long.MAX_VALUE - 5;
-    try (Connection c = ledger.dataSource().getConnection(); Statement s = c.createStatement()) {
+    try (Connection c = ledger.dataSource().getConnection();
+        Statement s = c.createStatement()) {
       s.executeUpdate("UPDATE accounts SET balance = " + nearMax + " WHERE id = '" + account + "'");
     }
     assertThatThrownBy(() -> ledger.grant(account, 10, "overflow", "admin", ""))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("overflow the balance")
         .hasMessageContaining(Long.toString(nearMax));
-    assertThatThrownBy(() -> ledger.grant(account, LedgerChecks.MAX_AMOUNT + 1, "too-big", "admin", ""))
+    assertThatThrownBy(
+            () -> ledger.grant(account, LedgerChecks.MAX_AMOUNT + 1, "too-big", "admin", ""))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining(Long.toString(LedgerChecks.MAX_AMOUNT + 1));
     Account stored = ledger.account(account).orElseThrow();
@@ -457,7 +490,8 @@ abstract class AbstractCreditLedgerContractTest {
     assertThat(ledger.verify(account).consistent()).isTrue();
     assertThat(ledger.verifyAll()).noneMatch(result -> result.accountId().equals(account));
 
-    try (Connection c = ledger.dataSource().getConnection(); Statement s = c.createStatement()) {
+    try (Connection c = ledger.dataSource().getConnection();
+        Statement s = c.createStatement()) {
       s.executeUpdate("UPDATE accounts SET balance = balance + 7 WHERE id = '" + account + "'");
     }
     VerifyResult result = ledger.verify(account);
@@ -466,10 +500,12 @@ abstract class AbstractCreditLedgerContractTest {
     assertThat(result.sumOfEntries()).isEqualTo(10);
     assertThat(result.problems()).anyMatch(problem -> problem.contains("balance 17 differs"));
     assertThat(ledger.verifyAll()).anyMatch(r -> r.accountId().equals(account));
-    try (Connection c = ledger.dataSource().getConnection(); Statement s = c.createStatement()) {
+    try (Connection c = ledger.dataSource().getConnection();
+        Statement s = c.createStatement()) {
       s.executeUpdate("UPDATE accounts SET balance = balance - 7 WHERE id = '" + account + "'");
     }
-    assertThatThrownBy(() -> ledger.verify(newAccount())).isInstanceOf(AccountNotFoundException.class);
+    assertThatThrownBy(() -> ledger.verify(newAccount()))
+        .isInstanceOf(AccountNotFoundException.class);
   }
 
   // ---------------------------------------------------------------- concurrency
@@ -485,13 +521,15 @@ abstract class AbstractCreditLedgerContractTest {
     List<Callable<Void>> tasks = new ArrayList<>();
     for (int t = 0; t < threads; t++) {
       int thread = t;
-      tasks.add(() -> {
-        for (int i = 0; i < perThread; i++) {
-          ChargeResult result = ledger.charge(charge(account, "c-" + thread + "-" + i, scene, EXAMPLE_USAGE));
-          assertThat(result.status()).isEqualTo(ChargeResult.Status.APPLIED);
-        }
-        return null;
-      });
+      tasks.add(
+          () -> {
+            for (int i = 0; i < perThread; i++) {
+              ChargeResult result =
+                  ledger.charge(charge(account, "c-" + thread + "-" + i, scene, EXAMPLE_USAGE));
+              assertThat(result.status()).isEqualTo(ChargeResult.Status.APPLIED);
+            }
+            return null;
+          });
     }
     runAll(tasks);
 
@@ -512,11 +550,12 @@ abstract class AbstractCreditLedgerContractTest {
     AtomicInteger replayed = new AtomicInteger();
     List<Callable<Void>> tasks = new ArrayList<>();
     for (int t = 0; t < 8; t++) {
-      tasks.add(() -> {
-        ChargeResult result = ledger.charge(charge(account, "same", scene, EXAMPLE_USAGE));
-        (result.status() == ChargeResult.Status.APPLIED ? applied : replayed).incrementAndGet();
-        return null;
-      });
+      tasks.add(
+          () -> {
+            ChargeResult result = ledger.charge(charge(account, "same", scene, EXAMPLE_USAGE));
+            (result.status() == ChargeResult.Status.APPLIED ? applied : replayed).incrementAndGet();
+            return null;
+          });
     }
     runAll(tasks);
 
@@ -531,10 +570,11 @@ abstract class AbstractCreditLedgerContractTest {
     String account = newAccount();
     List<Callable<Void>> tasks = new ArrayList<>();
     for (int t = 0; t < 8; t++) {
-      tasks.add(() -> {
-        ledger.grant(account, 42, "same", "admin", "");
-        return null;
-      });
+      tasks.add(
+          () -> {
+            ledger.grant(account, 42, "same", "admin", "");
+            return null;
+          });
     }
     runAll(tasks);
     assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(42);
@@ -554,28 +594,33 @@ abstract class AbstractCreditLedgerContractTest {
       List<Callable<Void>> tasks = new ArrayList<>();
       for (int t = 0; t < 6; t++) {
         int thread = t;
-        tasks.add(() -> {
-          ledger.charge(charge(account, "ok-" + r + "-" + thread, scene, EXAMPLE_USAGE));
-          return null;
-        });
+        tasks.add(
+            () -> {
+              ledger.charge(charge(account, "ok-" + r + "-" + thread, scene, EXAMPLE_USAGE));
+              return null;
+            });
       }
       // Refused by the ledger (conflict) and by the database (metadata that is not JSON).
-      tasks.add(() -> {
-        try {
-          ledger.charge(charge(account, "taken", scene, new Usage(1, 1, 0, 0)));
-        } catch (IdempotencyConflictException e) {
-          refused.incrementAndGet();
-        }
-        return null;
-      });
-      tasks.add(() -> {
-        try {
-          ledger.charge(new ChargeRequest(account, "bad-" + r, "", scene, "", "", EXAMPLE_USAGE, false, "{oops}"));
-        } catch (IllegalArgumentException e) {
-          refused.incrementAndGet();
-        }
-        return null;
-      });
+      tasks.add(
+          () -> {
+            try {
+              ledger.charge(charge(account, "taken", scene, new Usage(1, 1, 0, 0)));
+            } catch (IdempotencyConflictException e) {
+              refused.incrementAndGet();
+            }
+            return null;
+          });
+      tasks.add(
+          () -> {
+            try {
+              ledger.charge(
+                  new ChargeRequest(
+                      account, "bad-" + r, "", scene, "", "", EXAMPLE_USAGE, false, "{oops}"));
+            } catch (IllegalArgumentException e) {
+              refused.incrementAndGet();
+            }
+            return null;
+          });
       runAll(tasks);
     }
     assertThat(refused.get()).isEqualTo(2 * rounds);
@@ -592,10 +637,12 @@ abstract class AbstractCreditLedgerContractTest {
       CountDownLatch start = new CountDownLatch(1);
       List<Future<Void>> futures = new ArrayList<>();
       for (Callable<Void> task : tasks) {
-        futures.add(executor.submit(() -> {
-          start.await();
-          return task.call();
-        }));
+        futures.add(
+            executor.submit(
+                () -> {
+                  start.await();
+                  return task.call();
+                }));
       }
       start.countDown();
       for (Future<Void> future : futures) {
@@ -611,7 +658,9 @@ abstract class AbstractCreditLedgerContractTest {
   /** The versions the listener was told for the account, in order. */
   List<CreditSnapshot> reported(String account) {
     synchronized (commits) {
-      return commits.stream().filter(states -> states.containsKey(account)).map(states -> states.get(account))
+      return commits.stream()
+          .filter(states -> states.containsKey(account))
+          .map(states -> states.get(account))
           .toList();
     }
   }
@@ -656,16 +705,18 @@ abstract class AbstractCreditLedgerContractTest {
     for (int n = 0; n < 60; n++) {
       String account = accounts.get(n % accounts.size());
       String eventId = "c" + n;
-      tasks.add(() -> {
-        ledger.charge(charge(account, eventId, scene, EXAMPLE_USAGE));
-        return null;
-      });
+      tasks.add(
+          () -> {
+            ledger.charge(charge(account, eventId, scene, EXAMPLE_USAGE));
+            return null;
+          });
     }
     runAll(tasks);
     for (String account : accounts) {
       List<Long> versions = reported(account).stream().map(CreditSnapshot::version).toList();
       assertThat(versions).as("each commit reports the account once").doesNotHaveDuplicates();
-      assertThat(Collections.max(versions)).isEqualTo(ledger.account(account).orElseThrow().version());
+      assertThat(Collections.max(versions))
+          .isEqualTo(ledger.account(account).orElseThrow().version());
     }
   }
 
@@ -673,10 +724,14 @@ abstract class AbstractCreditLedgerContractTest {
   void aFailingListenerNeverFailsTheLedgerAndIsCounted() throws IOException {
     ledger.close();
     AtomicInteger calls = new AtomicInteger();
-    ledger = builder().commitListener(states -> {
-      calls.incrementAndGet();
-      throw new IllegalStateException("down");
-    }).build();
+    ledger =
+        builder()
+            .commitListener(
+                states -> {
+                  calls.incrementAndGet();
+                  throw new IllegalStateException("down");
+                })
+            .build();
     String account = newAccount();
 
     assertThat(ledger.grant(account, 10, "g1", "admin", "").balanceAfter()).isEqualTo(10);

@@ -32,8 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The credit meter over a real ledger (write-behind, as the gateway runs it): one call is admitted,
- * charged exactly once, and its event id cannot be used twice. Written as an attacker would try
- * to get a call free or charged twice.
+ * charged exactly once, and its event id cannot be used twice. Written as an attacker would try to
+ * get a call free or charged twice.
  */
 abstract class AbstractCreditMeterTest {
 
@@ -41,8 +41,7 @@ abstract class AbstractCreditMeterTest {
   static final long CREDITS = AbstractCreditLedgerContractTest.EXAMPLE_CREDITS;
   static final Estimate ESTIMATE = new Estimate("openai", "gpt-test", new Usage(100, 1000, 0, 0));
 
-  @TempDir
-  Path directory;
+  @TempDir Path directory;
 
   JdbcCreditLedger ledger;
   CreditBalanceGuard guard;
@@ -54,10 +53,18 @@ abstract class AbstractCreditMeterTest {
 
   @BeforeEach
   void open() {
-    ledger = JdbcCreditLedger.builder().jdbcUrl(jdbcUrl()).spoolDirectory(directory.resolve("spool"))
-        .writeBehind(true).build();
-    guard = CreditBalanceGuard.builder().cache(InMemoryCreditCache.create()).snapshotProvider(ledger)
-        .pendingDebits(ledger).build();
+    ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl(jdbcUrl())
+            .spoolDirectory(directory.resolve("spool"))
+            .writeBehind(true)
+            .build();
+    guard =
+        CreditBalanceGuard.builder()
+            .cache(InMemoryCreditCache.create())
+            .snapshotProvider(ledger)
+            .pendingDebits(ledger)
+            .build();
     meter = LedgerCreditMeter.builder().guard(guard).ledger(ledger).build();
     account = "acct-" + UUID.randomUUID();
     scene = "scene-" + UUID.randomUUID();
@@ -72,12 +79,15 @@ abstract class AbstractCreditMeterTest {
   }
 
   BillingContext call(String eventId) {
-    return new BillingContext(account, eventId, scene, "req-" + UUID.randomUUID(), "", "pro", false);
+    return new BillingContext(
+        account, eventId, scene, "req-" + UUID.randomUUID(), "", "pro", false);
   }
 
   List<LedgerEntry> charges() {
     assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
-    return ledger.entries(account, null, 1000).items().stream().filter(e -> e.kind() == EntryKind.CHARGE).toList();
+    return ledger.entries(account, null, 1000).items().stream()
+        .filter(e -> e.kind() == EntryKind.CHARGE)
+        .toList();
   }
 
   @Test
@@ -92,11 +102,14 @@ abstract class AbstractCreditMeterTest {
       c.abandon("late");
     }
     assertThat(first.credits()).isEqualTo(CREDITS);
-    assertThat(charges()).singleElement().satisfies(e -> {
-      assertThat(e.eventId()).isEqualTo("k1");
-      assertThat(e.amount()).isEqualTo(-CREDITS);
-      assertThat(e.metadata()).contains("\"alias\":\"pro\"");
-    });
+    assertThat(charges())
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.eventId()).isEqualTo("k1");
+              assertThat(e.amount()).isEqualTo(-CREDITS);
+              assertThat(e.metadata()).contains("\"alias\":\"pro\"");
+            });
   }
 
   @Test
@@ -106,10 +119,12 @@ abstract class AbstractCreditMeterTest {
       CountDownLatch go = new CountDownLatch(1);
       List<Future<Settlement>> all = new ArrayList<>();
       for (int i = 0; i < 16; i++) {
-        all.add(pool.submit(() -> {
-          go.await();
-          return c.settle(USAGE, UsageSource.REPORTED);
-        }));
+        all.add(
+            pool.submit(
+                () -> {
+                  go.await();
+                  return c.settle(USAGE, UsageSource.REPORTED);
+                }));
       }
       go.countDown();
       Settlement first = all.get(0).get();
@@ -126,15 +141,18 @@ abstract class AbstractCreditMeterTest {
   void aKeyInUseIsRefusedAndSoIsAKeyAlreadyCharged() {
     try (MeteredCall c = meter.open(call("dup"), ESTIMATE)) {
       assertThatThrownBy(() -> meter.open(call("dup"), ESTIMATE))
-          .isInstanceOfSatisfying(IdempotencyKeyReusedException.class, e -> {
-            assertThat(e.inProgress()).isTrue();
-            assertThat(e.eventId()).isEqualTo("dup");
-          });
+          .isInstanceOfSatisfying(
+              IdempotencyKeyReusedException.class,
+              e -> {
+                assertThat(e.inProgress()).isTrue();
+                assertThat(e.eventId()).isEqualTo("dup");
+              });
       c.settle(USAGE, UsageSource.REPORTED);
     }
     // The charge may still be queued behind the answer: the key is spent all the same.
     assertThatThrownBy(() -> meter.open(call("dup"), ESTIMATE))
-        .isInstanceOfSatisfying(IdempotencyKeyReusedException.class, e -> assertThat(e.inProgress()).isFalse());
+        .isInstanceOfSatisfying(
+            IdempotencyKeyReusedException.class, e -> assertThat(e.inProgress()).isFalse());
     assertThat(charges()).hasSize(1);
     assertThat(meter.openCalls()).isZero();
   }
@@ -146,15 +164,18 @@ abstract class AbstractCreditMeterTest {
         c.settle(USAGE, UsageSource.REPORTED);
       }
     }
-    assertThat(charges()).hasSize(3).allSatisfy(e -> assertThat(e.eventId())
-        .startsWith(LedgerCreditMeter.DRAWN_EVENT_ID_PREFIX));
+    assertThat(charges())
+        .hasSize(3)
+        .allSatisfy(
+            e -> assertThat(e.eventId()).startsWith(LedgerCreditMeter.DRAWN_EVENT_ID_PREFIX));
   }
 
   @Test
   void anAbandonedCallIsNotChargedAndItsKeyCanBeUsedAgain() {
     try (MeteredCall c = meter.open(call("a1"), ESTIMATE)) {
       c.abandon("upstream refused");
-      assertThat(c.settle(USAGE, UsageSource.REPORTED).status()).isEqualTo(Settlement.Status.ABANDONED);
+      assertThat(c.settle(USAGE, UsageSource.REPORTED).status())
+          .isEqualTo(Settlement.Status.ABANDONED);
     }
     try (MeteredCall c = meter.open(call("a2"), ESTIMATE)) {
       // closed without settling: abandoned too
@@ -169,7 +190,8 @@ abstract class AbstractCreditMeterTest {
 
   @Test
   void anAccountNobodyOpenedIsDeniedAndNeverCharged() {
-    BillingContext stranger = new BillingContext("nobody-" + UUID.randomUUID(), "s1", scene, "", "", "pro", false);
+    BillingContext stranger =
+        new BillingContext("nobody-" + UUID.randomUUID(), "s1", scene, "", "", "pro", false);
     try (MeteredCall c = meter.open(stranger, ESTIMATE)) {
       assertThat(c.admission().reason()).isEqualTo(Admission.Reason.DENIED_UNKNOWN_ACCOUNT);
       assertThat(c.settle(USAGE, UsageSource.REPORTED).credits()).isZero();

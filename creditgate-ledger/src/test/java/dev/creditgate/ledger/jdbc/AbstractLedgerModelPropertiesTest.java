@@ -22,40 +22,38 @@ import net.jqwik.api.lifecycle.BeforeProperty;
 
 /**
  * Random sequences of grants, charges, refunds, adjustments, blocks and client retries against a
- * simple in-memory model of one account: after every step the stored account equals the model,
- * and after the sequence {@code verify} finds the entries consistent with it.
+ * simple in-memory model of one account: after every step the stored account equals the model, and
+ * after the sequence {@code verify} finds the entries consistent with it.
  */
 abstract class AbstractLedgerModelPropertiesTest {
 
-  /** Prices input at 1 credit and output at 2 credits per token (1000 and 2000 micros per 1K tokens, 10^6 credits per unit). */
+  /**
+   * Prices input at 1 credit and output at 2 credits per token (1000 and 2000 micros per 1K tokens,
+   * 10^6 credits per unit).
+   */
   static long credits(long input, long output) {
     return input + 2 * output;
   }
 
-  sealed interface Op permits Grant, Charge, Refund, Adjust, Block, Unblock, RetryLast {
-  }
+  sealed interface Op permits Grant, Charge, Refund, Adjust, Block, Unblock, RetryLast {}
 
-  record Grant(long amount) implements Op {
-  }
+  record Grant(long amount) implements Op {}
 
-  record Charge(long input, long output) implements Op {
-  }
+  record Charge(long input, long output) implements Op {}
 
-  record Refund(int chargeIndex, long amount) implements Op {
-  }
+  record Refund(int chargeIndex, long amount) implements Op {}
 
-  record Adjust(long amount) implements Op {
-  }
+  record Adjust(long amount) implements Op {}
 
-  record Block() implements Op {
-  }
+  record Block() implements Op {}
 
-  record Unblock() implements Op {
-  }
+  record Unblock() implements Op {}
 
-  /** Sends the previous operation again with the same event id and payload, as a retrying client would. */
-  record RetryLast() implements Op {
-  }
+  /**
+   * Sends the previous operation again with the same event id and payload, as a retrying client
+   * would.
+   */
+  record RetryLast() implements Op {}
 
   /** The model: what the account must hold. */
   static final class Model {
@@ -77,12 +75,14 @@ abstract class AbstractLedgerModelPropertiesTest {
 
   @BeforeProperty
   void open() throws Exception {
-    ledger = JdbcCreditLedger.builder()
-        .jdbcUrl(jdbcUrl())
-        .spoolDirectory(Files.createTempDirectory("creditgate-model-spool"))
-        .build();
+    ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl(jdbcUrl())
+            .spoolDirectory(Files.createTempDirectory("creditgate-model-spool"))
+            .build();
     scene = "model-" + UUID.randomUUID();
-    ledger.createPriceRule(new PriceRule(0, scene, "", "", 1000, 2000, 0, 0, 1_000_000, 0, 0, true));
+    ledger.createPriceRule(
+        new PriceRule(0, scene, "", "", 1000, 2000, 0, 0, 1_000_000, 0, 0, true));
   }
 
   @AfterProperty
@@ -92,16 +92,24 @@ abstract class AbstractLedgerModelPropertiesTest {
 
   @Provide
   Arbitrary<List<Op>> operations() {
-    Arbitrary<Op> op = Arbitraries.frequencyOf(
-        net.jqwik.api.Tuple.of(3, Arbitraries.longs().between(1, 1000).map(Grant::new)),
-        net.jqwik.api.Tuple.of(4, net.jqwik.api.Combinators.combine(
-            Arbitraries.longs().between(0, 300), Arbitraries.longs().between(0, 300)).as(Charge::new)),
-        net.jqwik.api.Tuple.of(2, net.jqwik.api.Combinators.combine(
-            Arbitraries.integers().between(0, 20), Arbitraries.longs().between(1, 800)).as(Refund::new)),
-        net.jqwik.api.Tuple.of(1, Arbitraries.longs().between(-500, 500).filter(a -> a != 0).map(Adjust::new)),
-        net.jqwik.api.Tuple.of(1, Arbitraries.just(new Block())),
-        net.jqwik.api.Tuple.of(1, Arbitraries.just(new Unblock())),
-        net.jqwik.api.Tuple.of(1, Arbitraries.just(new RetryLast())));
+    Arbitrary<Op> op =
+        Arbitraries.frequencyOf(
+            net.jqwik.api.Tuple.of(3, Arbitraries.longs().between(1, 1000).map(Grant::new)),
+            net.jqwik.api.Tuple.of(
+                4,
+                net.jqwik.api.Combinators.combine(
+                        Arbitraries.longs().between(0, 300), Arbitraries.longs().between(0, 300))
+                    .as(Charge::new)),
+            net.jqwik.api.Tuple.of(
+                2,
+                net.jqwik.api.Combinators.combine(
+                        Arbitraries.integers().between(0, 20), Arbitraries.longs().between(1, 800))
+                    .as(Refund::new)),
+            net.jqwik.api.Tuple.of(
+                1, Arbitraries.longs().between(-500, 500).filter(a -> a != 0).map(Adjust::new)),
+            net.jqwik.api.Tuple.of(1, Arbitraries.just(new Block())),
+            net.jqwik.api.Tuple.of(1, Arbitraries.just(new Unblock())),
+            net.jqwik.api.Tuple.of(1, Arbitraries.just(new RetryLast())));
     return op.list().ofMinSize(1).ofMaxSize(20);
   }
 
@@ -113,16 +121,36 @@ abstract class AbstractLedgerModelPropertiesTest {
     int step = 0;
     for (Op op : operations) {
       String eventId = "e" + step++;
-      Runnable action = switch (op) {
-        case Grant g -> () -> ledger.grant(account, g.amount(), eventId, "admin", "top-up");
-        case Charge c -> () -> ledger.charge(new ChargeRequest(account, eventId, "", scene, "p", "m",
-            new Usage(c.input(), c.output(), 0, 0), false, "{}"));
-        case Refund r -> model.chargeEvents.isEmpty() ? null : refundAction(account, model, r, eventId);
-        case Adjust a -> model.version == 0 ? null : () -> ledger.adjust(account, a.amount(), eventId, "ops", "fix");
-        case Block b -> model.version == 0 ? null : () -> ledger.block(account, eventId, "ops", "hold");
-        case Unblock u -> model.version == 0 ? null : () -> ledger.unblock(account, eventId, "ops", "release");
-        case RetryLast r -> null;
-      };
+      Runnable action =
+          switch (op) {
+            case Grant g -> () -> ledger.grant(account, g.amount(), eventId, "admin", "top-up");
+            case Charge c ->
+                () ->
+                    ledger.charge(
+                        new ChargeRequest(
+                            account,
+                            eventId,
+                            "",
+                            scene,
+                            "p",
+                            "m",
+                            new Usage(c.input(), c.output(), 0, 0),
+                            false,
+                            "{}"));
+            case Refund r ->
+                model.chargeEvents.isEmpty() ? null : refundAction(account, model, r, eventId);
+            case Adjust a ->
+                model.version == 0
+                    ? null
+                    : () -> ledger.adjust(account, a.amount(), eventId, "ops", "fix");
+            case Block b ->
+                model.version == 0 ? null : () -> ledger.block(account, eventId, "ops", "hold");
+            case Unblock u ->
+                model.version == 0
+                    ? null
+                    : () -> ledger.unblock(account, eventId, "ops", "release");
+            case RetryLast r -> null;
+          };
       if (op instanceof RetryLast) {
         if (last != null) {
           last.run();

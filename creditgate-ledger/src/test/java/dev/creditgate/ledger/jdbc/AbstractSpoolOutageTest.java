@@ -29,8 +29,7 @@ abstract class AbstractSpoolOutageTest {
   static final Usage USAGE = AbstractCreditLedgerContractTest.EXAMPLE_USAGE;
   static final long CREDITS = AbstractCreditLedgerContractTest.EXAMPLE_CREDITS;
 
-  @TempDir
-  Path spoolDirectory;
+  @TempDir Path spoolDirectory;
 
   String scene;
   String account;
@@ -64,7 +63,8 @@ abstract class AbstractSpoolOutageTest {
   }
 
   ChargeRequest charge(int n) {
-    return new ChargeRequest(account, "c" + n, "req-" + n, scene, "openai", "gpt-test", USAGE, false, "{}");
+    return new ChargeRequest(
+        account, "c" + n, "req-" + n, scene, "openai", "gpt-test", USAGE, false, "{}");
   }
 
   @Test
@@ -84,18 +84,23 @@ abstract class AbstractSpoolOutageTest {
       // Client retries during the outage: one already applied, one already spooled.
       during.add(ledger.charge(charge(5)));
       during.add(ledger.charge(charge(12)));
-      assertThat(during).allSatisfy(result -> {
-        assertThat(result.status()).isEqualTo(ChargeResult.Status.SPOOLED);
-        assertThat(result.entry()).isNull();
-        assertThat(result.quote().credits()).isEqualTo(CREDITS);
-      });
+      assertThat(during)
+          .allSatisfy(
+              result -> {
+                assertThat(result.status()).isEqualTo(ChargeResult.Status.SPOOLED);
+                assertThat(result.entry()).isNull();
+                assertThat(result.quote().credits()).isEqualTo(CREDITS);
+              });
       assertThat(ledger.stats().spoolPending()).isEqualTo(22);
       assertThat(ledger.stats().spooledTotal()).isEqualTo(22);
-      // A reused idempotency key is recognised while its charge waits in the spool, without the database.
+      // A reused idempotency key is recognised while its charge waits in the spool, without the
+      // database.
       assertThat(ledger.eventRecorded(account, "c12")).isTrue();
       assertThat(ledger.stats().spoolBytes()).isPositive();
       Thread.sleep(300);
-      assertThat(ledger.stats().spoolPending()).as("nothing replays while the database is away").isEqualTo(22);
+      assertThat(ledger.stats().spoolPending())
+          .as("nothing replays while the database is away")
+          .isEqualTo(22);
       assertThat(ledger.stats().replayLag()).isGreaterThanOrEqualTo(Duration.ofMillis(300));
 
       bringDatabaseBack();
@@ -137,8 +142,17 @@ abstract class AbstractSpoolOutageTest {
       ledger.grant(account, 1_000, "g1", "admin", "");
       assertThat(ledger.charge(charge(0)).status()).isEqualTo(ChargeResult.Status.APPLIED);
       takeDatabaseAway();
-      ChargeRequest different = new ChargeRequest(account, "c0", "req-0", scene, "openai", "gpt-test",
-          new Usage(1, 1, 0, 0), false, "{}");
+      ChargeRequest different =
+          new ChargeRequest(
+              account,
+              "c0",
+              "req-0",
+              scene,
+              "openai",
+              "gpt-test",
+              new Usage(1, 1, 0, 0),
+              false,
+              "{}");
       assertThat(ledger.charge(different).status()).isEqualTo(ChargeResult.Status.SPOOLED);
       assertThat(ledger.charge(charge(1)).status()).isEqualTo(ChargeResult.Status.SPOOLED);
       bringDatabaseBack();
@@ -147,7 +161,8 @@ abstract class AbstractSpoolOutageTest {
       assertThat(ledger.stats().rejectedTotal()).isEqualTo(1);
       assertThat(ledger.stats().replayedTotal()).isEqualTo(1);
       assertThat(Files.readString(spoolDirectory.resolve(ChargeSpool.REJECTED_FILE)))
-          .contains("'c0'").contains("different payload");
+          .contains("'c0'")
+          .contains("different payload");
       assertAppliedExactlyOnce(ledger, 2);
     }
   }
@@ -158,21 +173,23 @@ abstract class AbstractSpoolOutageTest {
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
       ledger.grant(account, 1_000, "g1", "admin", "");
       List<java.util.concurrent.Callable<Void>> writers = new ArrayList<>();
-      java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+      java.util.concurrent.atomic.AtomicInteger next =
+          new java.util.concurrent.atomic.AtomicInteger();
       for (int t = 0; t < 4; t++) {
-        writers.add(() -> {
-          for (int n; (n = next.getAndIncrement()) < 40; ) {
-            if (n == 10) {
-              takeDatabaseAway();
-            } else if (n == 30) {
-              bringDatabaseBack();
-            }
-            // Every charge is either written now or durably spooled; never refused, never lost.
-            assertThat(ledger.charge(charge(n)).status())
-                .isIn(ChargeResult.Status.APPLIED, ChargeResult.Status.SPOOLED);
-          }
-          return null;
-        });
+        writers.add(
+            () -> {
+              for (int n; (n = next.getAndIncrement()) < 40; ) {
+                if (n == 10) {
+                  takeDatabaseAway();
+                } else if (n == 30) {
+                  bringDatabaseBack();
+                }
+                // Every charge is either written now or durably spooled; never refused, never lost.
+                assertThat(ledger.charge(charge(n)).status())
+                    .isIn(ChargeResult.Status.APPLIED, ChargeResult.Status.SPOOLED);
+              }
+              return null;
+            });
       }
       AbstractCreditLedgerContractTest.runAll(writers);
       bringDatabaseBack();
@@ -183,8 +200,11 @@ abstract class AbstractSpoolOutageTest {
 
   private void assertAppliedExactlyOnce(JdbcCreditLedger ledger, int charges) {
     List<LedgerEntry> entries = ledger.entries(account, null, 1000).items();
-    List<String> chargeEvents = entries.stream().filter(e -> e.kind() == EntryKind.CHARGE)
-        .map(LedgerEntry::eventId).toList();
+    List<String> chargeEvents =
+        entries.stream()
+            .filter(e -> e.kind() == EntryKind.CHARGE)
+            .map(LedgerEntry::eventId)
+            .toList();
     assertThat(chargeEvents).hasSize(charges).doesNotHaveDuplicates();
     for (int n = 0; n < charges; n++) {
       assertThat(chargeEvents).contains("c" + n);

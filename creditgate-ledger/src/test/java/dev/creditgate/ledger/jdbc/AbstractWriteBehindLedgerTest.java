@@ -29,10 +29,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Write-behind: a charge is journaled and acknowledged before its database write, and
- * must still be applied exactly once: after a crash (the journal replayed at the next start), a
- * power loss (intents without their charge estimated) and a database outage (queued charges
- * spooled).
+ * Write-behind: a charge is journaled and acknowledged before its database write, and must still be
+ * applied exactly once: after a crash (the journal replayed at the next start), a power loss
+ * (intents without their charge estimated) and a database outage (queued charges spooled).
  */
 abstract class AbstractWriteBehindLedgerTest {
 
@@ -42,8 +41,7 @@ abstract class AbstractWriteBehindLedgerTest {
   /** Journal files of an open ledger: the current one and the next, created ahead of time. */
   static final int OPEN_FILES = 2;
 
-  @TempDir
-  Path directory;
+  @TempDir Path directory;
 
   Path spool;
   String scene;
@@ -63,7 +61,10 @@ abstract class AbstractWriteBehindLedgerTest {
 
   abstract void bringDatabaseBack() throws Exception;
 
-  /** Makes the ledger's writes of {@code account} wait (until their statement timeout) rather than fail. */
+  /**
+   * Makes the ledger's writes of {@code account} wait (until their statement timeout) rather than
+   * fail.
+   */
   void holdWrites(String account) throws Exception {
     takeDatabaseAway();
   }
@@ -82,7 +83,10 @@ abstract class AbstractWriteBehindLedgerTest {
     return open(Duration.ofSeconds(1));
   }
 
-  /** With {@code timeout} for connections and statements: how long a charge stays queued while the database is away. */
+  /**
+   * With {@code timeout} for connections and statements: how long a charge stays queued while the
+   * database is away.
+   */
   JdbcCreditLedger open(Duration timeout) {
     return open(timeout, LedgerCommitListener.NONE);
   }
@@ -100,16 +104,27 @@ abstract class AbstractWriteBehindLedgerTest {
   }
 
   ChargeRequest charge(String eventId) {
-    return new ChargeRequest(account, eventId, "req-" + eventId, scene, "openai", "gpt-test", USAGE, false, "{}");
+    return new ChargeRequest(
+        account, eventId, "req-" + eventId, scene, "openai", "gpt-test", USAGE, false, "{}");
   }
 
   ChargeRequest estimate(String eventId, long input, long output) {
-    return new ChargeRequest(account, eventId, "req-" + eventId, scene, "openai", "gpt-test",
-        new Usage(input, output, 0, 0), true, "{}");
+    return new ChargeRequest(
+        account,
+        eventId,
+        "req-" + eventId,
+        scene,
+        "openai",
+        "gpt-test",
+        new Usage(input, output, 0, 0),
+        true,
+        "{}");
   }
 
   long charges(JdbcCreditLedger ledger) {
-    return ledger.entries(account, null, 1000).items().stream().filter(e -> e.kind() == EntryKind.CHARGE).count();
+    return ledger.entries(account, null, 1000).items().stream()
+        .filter(e -> e.kind() == EntryKind.CHARGE)
+        .count();
   }
 
   List<Path> journalFiles() throws Exception {
@@ -159,18 +174,23 @@ abstract class AbstractWriteBehindLedgerTest {
       ledger.charge(charge("before"));
       assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
       CreditSnapshot before = ledger.account(account).orElseThrow().snapshot();
-      assertThat(ledger.pendingDebits(account, before)).as("the snapshot has every charge").isZero();
+      assertThat(ledger.pendingDebits(account, before))
+          .as("the snapshot has every charge")
+          .isZero();
       holdWrites(account);
       // The account's writes wait (up to the timeout): what is charged now stays queued that long.
       assertThat(ledger.charge(charge("q1")).status()).isEqualTo(ChargeResult.Status.QUEUED);
       assertThat(ledger.charge(charge("q2")).status()).isEqualTo(ChargeResult.Status.QUEUED);
       assertThat(ledger.pendingDebits(account, before)).isEqualTo(2 * CREDITS);
-      assertThat(ledger.pendingDebits("acct-" + UUID.randomUUID(), before)).as("another account").isZero();
+      assertThat(ledger.pendingDebits("acct-" + UUID.randomUUID(), before))
+          .as("another account")
+          .isZero();
       releaseWrites();
       assertThat(ledger.awaitCharges(account, Duration.ofSeconds(20))).isTrue();
       await().atMost(Duration.ofSeconds(20)).until(() -> ledger.stats().spoolPending() == 0);
       assertThat(ledger.pendingDebits(account, before))
-          .as("committed, but newer than the snapshot: counted once, from this ledger's commit").isEqualTo(2 * CREDITS);
+          .as("committed, but newer than the snapshot: counted once, from this ledger's commit")
+          .isEqualTo(2 * CREDITS);
       CreditSnapshot after = ledger.account(account).orElseThrow().snapshot();
       assertThat(after.availableCredit()).isEqualTo(1_000 - 3 * CREDITS);
       assertThat(ledger.pendingDebits(account, after)).as("the snapshot includes them").isZero();
@@ -180,20 +200,23 @@ abstract class AbstractWriteBehindLedgerTest {
   @Test
   void aDebitIsNeverCountedTwiceAcrossItsCommit() throws Exception {
     List<Long> wrongDuringCommits = java.util.Collections.synchronizedList(new ArrayList<>());
-    java.util.concurrent.atomic.AtomicReference<JdbcCreditLedger> self = new java.util.concurrent.atomic.AtomicReference<>();
-    java.util.concurrent.atomic.AtomicReference<CreditSnapshot> stale = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicReference<JdbcCreditLedger> self =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicReference<CreditSnapshot> stale =
+        new java.util.concurrent.atomic.AtomicReference<>();
     java.util.concurrent.atomic.AtomicLong accepted = new java.util.concurrent.atomic.AtomicLong();
     // Told each commit's states: the pending debits of the newest state are what is still queued,
     // never the committed charges again.
-    LedgerCommitListener listener = states -> {
-      CreditSnapshot state = states.get(account);
-      if (state != null && self.get() != null && stale.get() != null) {
-        long pending = self.get().pendingDebits(account, state);
-        if (pending < 0 || pending > accepted.get() * CREDITS) {
-          wrongDuringCommits.add(pending);
-        }
-      }
-    };
+    LedgerCommitListener listener =
+        states -> {
+          CreditSnapshot state = states.get(account);
+          if (state != null && self.get() != null && stale.get() != null) {
+            long pending = self.get().pendingDebits(account, state);
+            if (pending < 0 || pending > accepted.get() * CREDITS) {
+              wrongDuringCommits.add(pending);
+            }
+          }
+        };
     try (JdbcCreditLedger ledger = open(Duration.ofSeconds(5), listener)) {
       self.set(ledger);
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
@@ -202,8 +225,8 @@ abstract class AbstractWriteBehindLedgerTest {
       stale.set(before);
       for (int n = 1; n <= 300; n++) {
         accepted.set(n);
-        assertThat(ledger.charge(charge("c" + n)).status()).isIn(ChargeResult.Status.QUEUED,
-            ChargeResult.Status.APPLIED);
+        assertThat(ledger.charge(charge("c" + n)).status())
+            .isIn(ChargeResult.Status.QUEUED, ChargeResult.Status.APPLIED);
         // Whether the committer has written none, some or all of them: each counted exactly once.
         assertThat(ledger.pendingDebits(account, before)).isEqualTo(n * CREDITS);
         if (n % 50 == 0) {
@@ -212,7 +235,8 @@ abstract class AbstractWriteBehindLedgerTest {
       }
       assertThat(ledger.awaitCharges(account, Duration.ofSeconds(20))).isTrue();
       assertThat(ledger.pendingDebits(account, before)).isEqualTo(300 * CREDITS);
-      assertThat(ledger.pendingDebits(account, ledger.account(account).orElseThrow().snapshot())).isZero();
+      assertThat(ledger.pendingDebits(account, ledger.account(account).orElseThrow().snapshot()))
+          .isZero();
       assertThat(wrongDuringCommits).isEmpty();
     }
   }
@@ -227,8 +251,9 @@ abstract class AbstractWriteBehindLedgerTest {
       CreditSnapshot before = ledger.account(account).orElseThrow().snapshot();
       holdWrites(account);
       // Looks like a JSON object to the ledger's checks; the database refuses it when writing.
-      ChargeRequest bad = new ChargeRequest(account, "bad", "req-bad", scene, "openai", "gpt-test", USAGE, false,
-          "{not json}");
+      ChargeRequest bad =
+          new ChargeRequest(
+              account, "bad", "req-bad", scene, "openai", "gpt-test", USAGE, false, "{not json}");
       assertThat(ledger.charge(bad).status()).isEqualTo(ChargeResult.Status.QUEUED);
       assertThat(ledger.pendingDebits(account, before)).isEqualTo(CREDITS);
       releaseWrites();
@@ -241,7 +266,8 @@ abstract class AbstractWriteBehindLedgerTest {
 
   @Test
   void theListenerIsToldEveryCommitOnceWithTheStatesOfItsAccounts() throws Exception {
-    List<Map<String, CreditSnapshot>> commits = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<Map<String, CreditSnapshot>> commits =
+        java.util.Collections.synchronizedList(new ArrayList<>());
     String second = "acct-" + UUID.randomUUID();
     try (JdbcCreditLedger ledger = open(Duration.ofSeconds(5), commits::add)) {
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
@@ -252,8 +278,20 @@ abstract class AbstractWriteBehindLedgerTest {
       for (int n = 0; n < 100; n++) {
         String id = "c" + n;
         String target = n % 2 == 0 ? account : second;
-        results.add(pool.submit(() -> ledger.charge(new ChargeRequest(target, id, "req-" + id, scene, "openai",
-            "gpt-test", USAGE, false, "{}"))));
+        results.add(
+            pool.submit(
+                () ->
+                    ledger.charge(
+                        new ChargeRequest(
+                            target,
+                            id,
+                            "req-" + id,
+                            scene,
+                            "openai",
+                            "gpt-test",
+                            USAGE,
+                            false,
+                            "{}"))));
       }
       for (Future<ChargeResult> f : results) {
         f.get();
@@ -264,13 +302,18 @@ abstract class AbstractWriteBehindLedgerTest {
       for (String id : List.of(account, second)) {
         List<Long> versions;
         synchronized (commits) {
-          versions = commits.stream().filter(states -> states.containsKey(id))
-              .map(states -> states.get(id).version()).toList();
+          versions =
+              commits.stream()
+                  .filter(states -> states.containsKey(id))
+                  .map(states -> states.get(id).version())
+                  .toList();
         }
         assertThat(versions).as("one report per commit").doesNotHaveDuplicates();
-        assertThat(java.util.Collections.max(versions)).isEqualTo(ledger.account(id).orElseThrow().version());
+        assertThat(java.util.Collections.max(versions))
+            .isEqualTo(ledger.account(id).orElseThrow().version());
       }
-      assertThat(commits).as("group commits report several accounts at once")
+      assertThat(commits)
+          .as("group commits report several accounts at once")
           .anySatisfy(states -> assertThat(states).hasSize(2));
     }
   }
@@ -295,9 +338,15 @@ abstract class AbstractWriteBehindLedgerTest {
         ledger.charge(charge("new-" + round + "-0"));
         releaseWrites();
         assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
-        // The committer counts a batch once it has handed out its outcomes: a moment after the wait ends.
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(ledger.stats().groupCommits())
-            .as("written in batches").isGreaterThan(batchesBefore));
+        // The committer counts a batch once it has handed out its outcomes: a moment after the wait
+        // ends.
+        await()
+            .atMost(Duration.ofSeconds(5))
+            .untilAsserted(
+                () ->
+                    assertThat(ledger.stats().groupCommits())
+                        .as("written in batches")
+                        .isGreaterThan(batchesBefore));
       }
       assertThat(charges(ledger)).isEqualTo(2 + 2 * 5);
       assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1_000 - 12 * CREDITS);
@@ -336,8 +385,11 @@ abstract class AbstractWriteBehindLedgerTest {
       }
       // The first ones are queued; once the committer gives up on the database they are spooled,
       // and charges after that go straight to the spool, in order.
-      assertThat(during).allSatisfy(r -> assertThat(r.status()).isIn(ChargeResult.Status.QUEUED,
-          ChargeResult.Status.SPOOLED));
+      assertThat(during)
+          .allSatisfy(
+              r ->
+                  assertThat(r.status())
+                      .isIn(ChargeResult.Status.QUEUED, ChargeResult.Status.SPOOLED));
       await().atMost(Duration.ofSeconds(20)).until(() -> ledger.stats().spoolPending() == 20);
       bringDatabaseBack();
       await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
@@ -359,23 +411,30 @@ abstract class AbstractWriteBehindLedgerTest {
     }
     // What a process killed mid-flight leaves: journaled charges the database never got, one
     // already written, a call still in progress (an intent only), a call that ended uncharged.
-    crashedJournal(ChargeJournal.bootId(), journal -> {
-      for (int n = 0; n < 5; n++) {
-        journal.charge(new SpoolRecord(Instant.now(), charge("lost" + n), null), "lost" + n);
-      }
-      journal.charge(new SpoolRecord(Instant.now(), charge("written"), null), "written");
-      journal.intent(new SpoolRecord(Instant.now(), estimate("in-flight", 4000, 1000), null));
-      journal.intent(new SpoolRecord(Instant.now(), estimate("voided", 4000, 1000), null));
-      journal.voided(account, "voided");
-    });
+    crashedJournal(
+        ChargeJournal.bootId(),
+        journal -> {
+          for (int n = 0; n < 5; n++) {
+            journal.charge(new SpoolRecord(Instant.now(), charge("lost" + n), null), "lost" + n);
+          }
+          journal.charge(new SpoolRecord(Instant.now(), charge("written"), null), "written");
+          journal.intent(new SpoolRecord(Instant.now(), estimate("in-flight", 4000, 1000), null));
+          journal.intent(new SpoolRecord(Instant.now(), estimate("voided", 4000, 1000), null));
+          journal.voided(account, "voided");
+        });
     try (JdbcCreditLedger ledger = open()) {
       await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
-      assertThat(charges(ledger)).as("5 recovered + 1 written, none twice; the same boot's unfinished call is"
-          + " not charged").isEqualTo(6);
+      assertThat(charges(ledger))
+          .as(
+              "5 recovered + 1 written, none twice; the same boot's unfinished call is"
+                  + " not charged")
+          .isEqualTo(6);
       assertThat(ledger.entry(account, "in-flight")).isEmpty();
       assertThat(ledger.entry(account, "voided")).isEmpty();
       assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1_000 - 6 * CREDITS);
-      assertThat(journalFiles()).as("the crashed journal is gone; only the new one").hasSizeLessThanOrEqualTo(OPEN_FILES);
+      assertThat(journalFiles())
+          .as("the crashed journal is gone; only the new one")
+          .hasSizeLessThanOrEqualTo(OPEN_FILES);
     }
   }
 
@@ -387,13 +446,16 @@ abstract class AbstractWriteBehindLedgerTest {
     }
     // Written before a reboot (another boot id): the page cache may have lost the charge records
     // written after the intents' fsync.
-    crashedJournal("another-boot", journal -> {
-      journal.intent(new SpoolRecord(Instant.now(), estimate("charge-lost", 4000, 1000), null));
-      journal.intent(new SpoolRecord(Instant.now(), estimate("charge-kept", 4000, 1000), null));
-      journal.charge(new SpoolRecord(Instant.now(), charge("charge-kept"), null), "charge-kept");
-      journal.intent(new SpoolRecord(Instant.now(), estimate("voided", 4000, 1000), null));
-      journal.voided(account, "voided");
-    });
+    crashedJournal(
+        "another-boot",
+        journal -> {
+          journal.intent(new SpoolRecord(Instant.now(), estimate("charge-lost", 4000, 1000), null));
+          journal.intent(new SpoolRecord(Instant.now(), estimate("charge-kept", 4000, 1000), null));
+          journal.charge(
+              new SpoolRecord(Instant.now(), charge("charge-kept"), null), "charge-kept");
+          journal.intent(new SpoolRecord(Instant.now(), estimate("voided", 4000, 1000), null));
+          journal.voided(account, "voided");
+        });
     try (JdbcCreditLedger ledger = open()) {
       await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
       LedgerEntry lost = ledger.entry(account, "charge-lost").orElseThrow();
@@ -418,7 +480,8 @@ abstract class AbstractWriteBehindLedgerTest {
         try (ChargeIntent intent = ledger.intend(estimate("i" + n, 100, 100))) {
           assertThat(intent.awaitDurable(Duration.ofSeconds(5))).isTrue();
           if (n % 2 == 0) {
-            assertThat(intent.charge(charge("i" + n)).status()).isEqualTo(ChargeResult.Status.QUEUED);
+            assertThat(intent.charge(charge("i" + n)).status())
+                .isEqualTo(ChargeResult.Status.QUEUED);
           }
         }
       }
@@ -432,24 +495,39 @@ abstract class AbstractWriteBehindLedgerTest {
   }
 
   @Test
-  void aQueuedChargeWhoseKeyAnotherGatewayChargedFirstIsChargedUnderAnIdOfItsOwn() throws Exception {
+  void aQueuedChargeWhoseKeyAnotherGatewayChargedFirstIsChargedUnderAnIdOfItsOwn()
+      throws Exception {
     try (JdbcCreditLedger ledger = open()) {
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
       ledger.grant(account, 1_000, "g1", "admin", "");
       // Another gateway's charge of the key, written first; this gateway's call used other tokens.
       ledger.charge(charge("key-1"));
       assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
-      ChargeRequest mine = new ChargeRequest(account, "key-1", "req-mine", scene, "openai", "gpt-test",
-          new Usage(2000, 1000, 0, 0), false, "{\"alias\":\"pro\"}");
+      ChargeRequest mine =
+          new ChargeRequest(
+              account,
+              "key-1",
+              "req-mine",
+              scene,
+              "openai",
+              "gpt-test",
+              new Usage(2000, 1000, 0, 0),
+              false,
+              "{\"alias\":\"pro\"}");
       assertThat(ledger.charge(mine).status()).isEqualTo(ChargeResult.Status.QUEUED);
       assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
-      List<LedgerEntry> entries = ledger.entries(account, null, 10).items().stream()
-          .filter(e -> e.kind() == EntryKind.CHARGE).toList();
+      List<LedgerEntry> entries =
+          ledger.entries(account, null, 10).items().stream()
+              .filter(e -> e.kind() == EntryKind.CHARGE)
+              .toList();
       assertThat(entries).hasSize(2);
-      LedgerEntry own = entries.stream().filter(e -> e.eventId().startsWith("dup:")).findFirst().orElseThrow();
+      LedgerEntry own =
+          entries.stream().filter(e -> e.eventId().startsWith("dup:")).findFirst().orElseThrow();
       assertThat(own.requestId()).isEqualTo("req-mine");
       assertThat(own.usage().inputTokens()).isEqualTo(2000);
-      assertThat(own.metadata()).contains("\"idempotency_key\":\"key-1\"").contains("\"alias\":\"pro\"");
+      assertThat(own.metadata())
+          .contains("\"idempotency_key\":\"key-1\"")
+          .contains("\"alias\":\"pro\"");
       assertThat(ledger.stats().rejectedTotal()).isZero();
     }
   }
@@ -457,10 +535,16 @@ abstract class AbstractWriteBehindLedgerTest {
   @Test
   void badInputIsRefusedAndNothingIsJournaled() throws Exception {
     try (JdbcCreditLedger ledger = open()) {
-      assertThatThrownBy(() -> ledger.intend(new ChargeRequest(account, "", "r", scene, "openai", "m", USAGE, true,
-          "{}"))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("eventId");
-      assertThatThrownBy(() -> JdbcCreditLedger.builder().writeBehind(true).chargeBatchSize(1).build())
-          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("chargeBatchSize");
+      assertThatThrownBy(
+              () ->
+                  ledger.intend(
+                      new ChargeRequest(account, "", "r", scene, "openai", "m", USAGE, true, "{}")))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("eventId");
+      assertThatThrownBy(
+              () -> JdbcCreditLedger.builder().writeBehind(true).chargeBatchSize(1).build())
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("chargeBatchSize");
     }
     assertThat(journalFiles()).isEmpty();
   }

@@ -16,17 +16,28 @@ import org.junit.jupiter.api.io.TempDir;
 /** The journal's files and its recovery rules, without a database. */
 class ChargeJournalTest {
 
-  @TempDir
-  Path directory;
+  @TempDir Path directory;
 
   static SpoolRecord record(String eventId) {
-    return new SpoolRecord(Instant.now(), new ChargeRequest("acct", eventId, "req-" + eventId, "chat", "openai",
-        "gpt-test", new Usage(100, 10, 0, 0), true, "{}"), null);
+    return new SpoolRecord(
+        Instant.now(),
+        new ChargeRequest(
+            "acct",
+            eventId,
+            "req-" + eventId,
+            "chat",
+            "openai",
+            "gpt-test",
+            new Usage(100, 10, 0, 0),
+            true,
+            "{}"),
+        null);
   }
 
   List<String> unfinishedAfterReboot() throws Exception {
     return JournalRecovery.recover(directory, "another-boot").unfinishedIntents().stream()
-        .map(r -> r.request().eventId()).toList();
+        .map(r -> r.request().eventId())
+        .toList();
   }
 
   @Test
@@ -38,19 +49,27 @@ class ChargeJournalTest {
       ChargeJournal.Ticket other = journal.intent(record("long-call"));
       Path first = JournalSegment.files(directory).get(0);
       // The file rolls over (a third file is then created ahead).
-      await().atMost(Duration.ofSeconds(5)).until(() -> JournalSegment.files(directory).size() >= 3);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> JournalSegment.files(directory).size() >= 3);
       // The call ends uncharged: its void goes to a later file.
       journal.doneWhenGone(journal.voided("acct", "k"), intent);
       journal.done(intent);
       Path second = JournalSegment.files(directory).get(1);
       // The void's file rolls over too; with all its records done but the void, it must stay.
-      await().atMost(Duration.ofSeconds(5)).until(() -> JournalSegment.files(directory).size() >= 4);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> JournalSegment.files(directory).size() >= 4);
       Thread.sleep(200);
       assertThat(second).exists();
-      assertThat(unfinishedAfterReboot()).as("the void is still on disk with its intent").doesNotContain("k");
+      assertThat(unfinishedAfterReboot())
+          .as("the void is still on disk with its intent")
+          .doesNotContain("k");
       journal.done(other);
       // Once the intent's file is gone, nothing holds the void's.
-      await().atMost(Duration.ofSeconds(5)).until(() -> !Files.exists(first) && !Files.exists(second));
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> !Files.exists(first) && !Files.exists(second));
       assertThat(unfinishedAfterReboot()).isEmpty();
     } finally {
       journal.close();
@@ -65,10 +84,12 @@ class ChargeJournalTest {
     ChargeJournal.Ticket retry = journal.intent(record("k"));
     assertThat(journal.awaitDurable(retry, Duration.ofSeconds(5).toNanos())).isTrue();
     journal.halt();
-    // Power lost before the retry's charge record reached the disk: the retry is charged its estimate.
+    // Power lost before the retry's charge record reached the disk: the retry is charged its
+    // estimate.
     assertThat(unfinishedAfterReboot()).containsExactly("k");
     assertThat(JournalRecovery.recover(directory, "this-boot").unfinishedIntents())
-        .as("same boot: a call the process did not finish is not charged").isEmpty();
+        .as("same boot: a call the process did not finish is not charged")
+        .isEmpty();
   }
 
   @Test

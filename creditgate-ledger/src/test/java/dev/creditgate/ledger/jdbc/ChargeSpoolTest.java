@@ -17,12 +17,20 @@ import org.junit.jupiter.api.io.TempDir;
 
 class ChargeSpoolTest {
 
-  @TempDir
-  Path directory;
+  @TempDir Path directory;
 
   static SpoolRecord record(String eventId, Quote quote) {
-    ChargeRequest request = new ChargeRequest("acct-1", eventId, "req\twith tab", "scène\nnewline", "openai",
-        "gpt-4o", new Usage(1, 2, 3, 4), true, "{\"a\":\"b c%20\"}");
+    ChargeRequest request =
+        new ChargeRequest(
+            "acct-1",
+            eventId,
+            "req\twith tab",
+            "scène\nnewline",
+            "openai",
+            "gpt-4o",
+            new Usage(1, 2, 3, 4),
+            true,
+            "{\"a\":\"b c%20\"}");
     return new SpoolRecord(Instant.ofEpochMilli(1_700_000_000_123L), request, quote);
   }
 
@@ -63,8 +71,10 @@ class ChargeSpoolTest {
     try (ChargeSpool again = new ChargeSpool(directory)) {
       assertThat(again.pending()).containsExactly(second, first);
     }
-    assertThat(Files.readString(directory.resolve(ChargeSpool.REJECTED_FILE), StandardCharsets.UTF_8))
-        .contains("unreadable").contains("acct-2");
+    assertThat(
+            Files.readString(directory.resolve(ChargeSpool.REJECTED_FILE), StandardCharsets.UTF_8))
+        .contains("unreadable")
+        .contains("acct-2");
   }
 
   @Test
@@ -77,7 +87,9 @@ class ChargeSpoolTest {
       long before = spool.bytes();
       spool.remove(List.of(spool.pending().get(0)));
       assertThat(spool.pending()).containsExactly(second);
-      assertThat(spool.bytes()).isLessThan(before).isEqualTo(Files.size(directory.resolve(ChargeSpool.SPOOL_FILE)));
+      assertThat(spool.bytes())
+          .isLessThan(before)
+          .isEqualTo(Files.size(directory.resolve(ChargeSpool.SPOOL_FILE)));
     }
     try (ChargeSpool reopened = new ChargeSpool(directory)) {
       assertThat(reopened.pending()).containsExactly(second);

@@ -10,7 +10,8 @@ import java.util.regex.Pattern;
  */
 final class PostgresOutage implements AutoCloseable {
 
-  private static final Pattern HOST_PORT = Pattern.compile("jdbc:postgresql://([^:/?]+)(?::(\\d+))?(/.*)");
+  private static final Pattern HOST_PORT =
+      Pattern.compile("jdbc:postgresql://([^:/?]+)(?::(\\d+))?(/.*)");
 
   private final PostgresSchema schema;
   private final TcpProxy proxy;
@@ -22,8 +23,11 @@ final class PostgresOutage implements AutoCloseable {
       throw new IllegalStateException("cannot parse host and port of " + PostgresSchema.BASE_URL);
     }
     schema = PostgresSchema.create(schemaPrefix);
-    proxy = new TcpProxy(m.group(1), m.group(2) == null ? 5432 : Integer.parseInt(m.group(2))).start();
-    url = PostgresSchema.withSchema("jdbc:postgresql://127.0.0.1:" + proxy.port() + m.group(3), schema.name());
+    proxy =
+        new TcpProxy(m.group(1), m.group(2) == null ? 5432 : Integer.parseInt(m.group(2))).start();
+    url =
+        PostgresSchema.withSchema(
+            "jdbc:postgresql://127.0.0.1:" + proxy.port() + m.group(3), schema.name());
   }
 
   /** The JDBC URL through the proxy. */

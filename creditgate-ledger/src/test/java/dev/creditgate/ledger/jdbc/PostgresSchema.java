@@ -10,8 +10,10 @@ import java.util.UUID;
 /** A PostgreSQL schema of its own for one test class, so parallel runs never share tables. */
 final class PostgresSchema implements AutoCloseable {
 
-  static final String BASE_URL = System.getenv().getOrDefault("CREDITGATE_POSTGRES_URL",
-      "jdbc:postgresql://127.0.0.1:5432/test?user=postgres");
+  static final String BASE_URL =
+      System.getenv()
+          .getOrDefault(
+              "CREDITGATE_POSTGRES_URL", "jdbc:postgresql://127.0.0.1:5432/test?user=postgres");
 
   private final String name;
 
@@ -20,7 +22,9 @@ final class PostgresSchema implements AutoCloseable {
   }
 
   static PostgresSchema create(String prefix) {
-    String name = ("cg_" + prefix + "_" + UUID.randomUUID().toString().substring(0, 8)).toLowerCase(Locale.ROOT);
+    String name =
+        ("cg_" + prefix + "_" + UUID.randomUUID().toString().substring(0, 8))
+            .toLowerCase(Locale.ROOT);
     execute("CREATE SCHEMA " + name);
     return new PostgresSchema(name);
   }
@@ -40,7 +44,8 @@ final class PostgresSchema implements AutoCloseable {
   }
 
   static void execute(String sql) {
-    try (Connection c = DriverManager.getConnection(BASE_URL); Statement s = c.createStatement()) {
+    try (Connection c = DriverManager.getConnection(BASE_URL);
+        Statement s = c.createStatement()) {
       s.execute(sql);
     } catch (SQLException e) {
       throw new IllegalStateException("PostgreSQL at " + BASE_URL + " failed: " + sql, e);

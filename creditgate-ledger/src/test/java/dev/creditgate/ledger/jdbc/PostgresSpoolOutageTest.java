@@ -3,7 +3,10 @@ package dev.creditgate.ledger.jdbc;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
-/** The outage on PostgreSQL: the ledger's connections go through a TCP proxy the test cuts ({@link PostgresOutage}). */
+/**
+ * The outage on PostgreSQL: the ledger's connections go through a TCP proxy the test cuts ({@link
+ * PostgresOutage}).
+ */
 class PostgresSpoolOutageTest extends AbstractSpoolOutageTest {
 
   private static PostgresOutage outage;

@@ -6,7 +6,10 @@ import java.sql.PreparedStatement;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
-/** Write-behind on PostgreSQL: the ledger's connections go through a TCP proxy the test cuts ({@link PostgresOutage}). */
+/**
+ * Write-behind on PostgreSQL: the ledger's connections go through a TCP proxy the test cuts ({@link
+ * PostgresOutage}).
+ */
 class PostgresWriteBehindLedgerTest extends AbstractWriteBehindLedgerTest {
 
   private static PostgresOutage outage;
@@ -42,7 +45,8 @@ class PostgresWriteBehindLedgerTest extends AbstractWriteBehindLedgerTest {
   void holdWrites(String account) throws Exception {
     holder = DriverManager.getConnection(outage.url());
     holder.setAutoCommit(false);
-    try (PreparedStatement s = holder.prepareStatement("SELECT id FROM accounts WHERE id = ? FOR UPDATE")) {
+    try (PreparedStatement s =
+        holder.prepareStatement("SELECT id FROM accounts WHERE id = ? FOR UPDATE")) {
       s.setString(1, account);
       s.executeQuery().close();
     }

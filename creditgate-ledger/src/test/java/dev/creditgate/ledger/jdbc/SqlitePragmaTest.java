@@ -12,17 +12,18 @@ import org.junit.jupiter.api.io.TempDir;
 /** The SQLite connections are set up as the ledger's concurrency and durability need. */
 class SqlitePragmaTest {
 
-  @TempDir
-  Path directory;
+  @TempDir Path directory;
 
   @Test
   void connectionsUseWalFullSyncBusyTimeoutAndForeignKeys() throws Exception {
-    try (JdbcCreditLedger ledger = JdbcCreditLedger.builder()
-        .jdbcUrl("jdbc:sqlite:" + directory.resolve("nested/dir/ledger.db"))
-        .spoolDirectory(directory.resolve("spool"))
-        .build()) {
+    try (JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl("jdbc:sqlite:" + directory.resolve("nested/dir/ledger.db"))
+            .spoolDirectory(directory.resolve("spool"))
+            .build()) {
       assertThat(ledger.dialect()).isEqualTo(Dialect.SQLITE);
-      try (Connection c = ledger.dataSource().getConnection(); Statement s = c.createStatement()) {
+      try (Connection c = ledger.dataSource().getConnection();
+          Statement s = c.createStatement()) {
         assertThat(pragma(s, "journal_mode")).isEqualTo("wal");
         assertThat(pragma(s, "synchronous")).isEqualTo("2");
         assertThat(pragma(s, "busy_timeout")).isEqualTo("5000");

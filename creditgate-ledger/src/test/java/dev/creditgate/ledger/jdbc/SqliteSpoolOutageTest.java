@@ -3,11 +3,13 @@ package dev.creditgate.ledger.jdbc;
 import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The outage on SQLite: another connection holds the database file's write lock ({@link SqliteWriteLock}). */
+/**
+ * The outage on SQLite: another connection holds the database file's write lock ({@link
+ * SqliteWriteLock}).
+ */
 class SqliteSpoolOutageTest extends AbstractSpoolOutageTest {
 
-  @TempDir
-  Path databaseDirectory;
+  @TempDir Path databaseDirectory;
 
   private final SqliteWriteLock lock = new SqliteWriteLock();
 

@@ -1,6 +1,9 @@
 package dev.creditgate.ledger.jdbc;
 
-/** Write-behind on SQLite: another connection holds the database file's write lock ({@link SqliteWriteLock}). */
+/**
+ * Write-behind on SQLite: another connection holds the database file's write lock ({@link
+ * SqliteWriteLock}).
+ */
 class SqliteWriteBehindLedgerTest extends AbstractWriteBehindLedgerTest {
 
   private final SqliteWriteLock lock = new SqliteWriteLock();
