@@ -110,7 +110,7 @@ public final class CreditgateCli implements Runnable {
      */
     ApiKeyStore openKeys() {
       GatewayConfig loaded = loadConfig(config);
-      GatewayServer.openLedger(loaded, null).close();
+      GatewayServer.openLedger(loaded, LedgerCommitListener.NONE).close();
       return ApiKeyStore.open(loaded.ledgerUrl(), Clock.systemUTC());
     }
   }
