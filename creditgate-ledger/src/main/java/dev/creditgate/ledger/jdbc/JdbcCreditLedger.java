@@ -21,8 +21,6 @@ import dev.creditgate.ledger.VerifyResult;
 import dev.creditgate.pricing.PriceRule;
 import dev.creditgate.pricing.Quote;
 import dev.creditgate.pricing.Usage;
-import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -50,8 +48,8 @@ import javax.sql.DataSource;
  *       listener that throws is logged and never fails the operation.
  *   <li>{@link #pendingDebits} counts the charges accepted but not yet committed, and this ledger's
  *       own commits newer than a snapshot, without I/O.
- *   <li>Every statement has a timeout ({@link Builder#statementTimeout}), and so does taking a
- *       connection from the pool ({@link Builder#connectionTimeout}).
+ *   <li>Every statement has a timeout ({@link JdbcCreditLedgerBuilder#statementTimeout}), and so
+ *       does taking a connection from the pool ({@link JdbcCreditLedgerBuilder#connectionTimeout}).
  * </ul>
  *
  * <p>Create one per process and close it on shutdown; it owns its pool, its background threads and
@@ -79,7 +77,7 @@ public final class JdbcCreditLedger
   private final SpoolReplayer replayer;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  private JdbcCreditLedger(LedgerOptions options) {
+  JdbcCreditLedger(LedgerOptions options) {
     this.options = options;
     this.db = new LedgerDatabase(options);
     this.tables = new LedgerTables(db);
@@ -126,8 +124,8 @@ public final class JdbcCreditLedger
     replayer.start(options.replayInterval());
   }
 
-  public static Builder builder() {
-    return new Builder();
+  public static JdbcCreditLedgerBuilder builder() {
+    return new JdbcCreditLedgerBuilder();
   }
 
   /**
@@ -407,164 +405,5 @@ public final class JdbcCreditLedger
     replayer.close();
     spool.close();
     db.close();
-  }
-
-  /**
-   * Builds a {@link JdbcCreditLedger}. Every option has a named default in {@link LedgerOptions};
-   * each setter validates its value and names it in the error.
-   */
-  public static final class Builder {
-    private String jdbcUrl = LedgerOptions.DEFAULT_JDBC_URL;
-    private String username;
-    private String password;
-    private Path spoolDirectory = LedgerOptions.DEFAULT_SPOOL_DIRECTORY;
-    private Duration statementTimeout = LedgerOptions.DEFAULT_STATEMENT_TIMEOUT;
-    private Duration connectionTimeout = LedgerOptions.DEFAULT_CONNECTION_TIMEOUT;
-    private int poolSize = LedgerOptions.DEFAULT_POOL_SIZE;
-    private Duration replayInterval = LedgerOptions.DEFAULT_REPLAY_INTERVAL;
-    private Duration priceRuleRefresh = LedgerOptions.DEFAULT_PRICE_RULE_REFRESH;
-    private Clock clock = Clock.systemUTC();
-    private boolean migrate = true;
-    private int chargeBatchSize = LedgerOptions.DEFAULT_CHARGE_BATCH_SIZE;
-    private boolean writeBehind;
-    private LedgerCommitListener commitListener = LedgerCommitListener.NONE;
-
-    private Builder() {}
-
-    /**
-     * {@code jdbc:postgresql:...} or {@code jdbc:sqlite:<file>}; default {@link
-     * LedgerOptions#DEFAULT_JDBC_URL}.
-     */
-    public Builder jdbcUrl(String jdbcUrl) {
-      Dialect.of(jdbcUrl);
-      this.jdbcUrl = jdbcUrl;
-      return this;
-    }
-
-    public Builder username(String username) {
-      this.username = username;
-      return this;
-    }
-
-    public Builder password(String password) {
-      this.password = password;
-      return this;
-    }
-
-    /**
-     * Told the committed state of the accounts each commit changed, on the committing thread (the
-     * guard's snapshot publisher, typically); {@link LedgerCommitListener#NONE} by default.
-     */
-    public Builder commitListener(LedgerCommitListener listener) {
-      this.commitListener = Objects.requireNonNull(listener, "commitListener");
-      return this;
-    }
-
-    /** Where charges the database cannot take are spooled; one ledger process per directory. */
-    public Builder spoolDirectory(Path directory) {
-      this.spoolDirectory = Objects.requireNonNull(directory, "spoolDirectory");
-      return this;
-    }
-
-    public Builder statementTimeout(Duration timeout) {
-      this.statementTimeout = LedgerArguments.requirePositive("statementTimeout", timeout);
-      return this;
-    }
-
-    /**
-     * How long an operation waits for a pooled connection; at least {@link
-     * LedgerOptions#MIN_CONNECTION_TIMEOUT}.
-     */
-    public Builder connectionTimeout(Duration timeout) {
-      if (timeout == null || timeout.compareTo(LedgerOptions.MIN_CONNECTION_TIMEOUT) < 0) {
-        throw new IllegalArgumentException(
-            "connectionTimeout must be at least "
-                + LedgerOptions.MIN_CONNECTION_TIMEOUT.toMillis()
-                + " ms, but was "
-                + timeout);
-      }
-      this.connectionTimeout = timeout;
-      return this;
-    }
-
-    public Builder poolSize(int poolSize) {
-      this.poolSize =
-          LedgerArguments.requireBetween("poolSize", poolSize, 1, LedgerOptions.MAX_POOL_SIZE);
-      return this;
-    }
-
-    public Builder replayInterval(Duration interval) {
-      this.replayInterval = LedgerArguments.requirePositive("replayInterval", interval);
-      return this;
-    }
-
-    public Builder priceRuleRefresh(Duration refresh) {
-      this.priceRuleRefresh = LedgerArguments.requirePositive("priceRuleRefresh", refresh);
-      return this;
-    }
-
-    /** The time source for timestamps and the replay lag; tests pass a fixed or stepping clock. */
-    public Builder clock(Clock clock) {
-      this.clock = Objects.requireNonNull(clock, "clock");
-      return this;
-    }
-
-    /**
-     * The most charges written in one transaction by group commit (default {@link
-     * LedgerOptions#DEFAULT_CHARGE_BATCH_SIZE}); 1 writes every charge in a transaction of its own
-     * on the caller's thread.
-     */
-    public Builder chargeBatchSize(int size) {
-      this.chargeBatchSize =
-          LedgerArguments.requireBetween(
-              "chargeBatchSize", size, 1, LedgerOptions.MAX_CHARGE_BATCH_SIZE);
-      return this;
-    }
-
-    /**
-     * Write-behind (default false): {@link #charge} journals the charge in the spool directory
-     * ({@code write(2)}, no fsync: it survives a crash of the process) and returns {@link
-     * ChargeResult.Status#QUEUED}; group commit writes it to the database in the background. {@link
-     * #intend} journals a call's estimate, fsync'd while the call runs, which is charged instead
-     * should a power loss take the charge's record. Reads of an account wait (up to a second) for
-     * its queued charges. Needs group commit ({@link #chargeBatchSize} above 1).
-     */
-    public Builder writeBehind(boolean writeBehind) {
-      this.writeBehind = writeBehind;
-      return this;
-    }
-
-    /** Whether {@link #build()} brings the schema up to date (default true). */
-    public Builder migrate(boolean migrate) {
-      this.migrate = migrate;
-      return this;
-    }
-
-    /**
-     * Opens the pool, migrates the schema (unless turned off), opens the spool and starts replaying
-     * it.
-     *
-     * @throws IllegalArgumentException when write-behind is asked for without group commit
-     * @throws LedgerUnavailableException when the migration cannot reach the database
-     * @throws IllegalStateException when another ledger holds the spool directory
-     */
-    public JdbcCreditLedger build() {
-      return new JdbcCreditLedger(
-          new LedgerOptions(
-              jdbcUrl,
-              username,
-              password,
-              spoolDirectory,
-              statementTimeout,
-              connectionTimeout,
-              poolSize,
-              replayInterval,
-              priceRuleRefresh,
-              clock,
-              migrate,
-              chargeBatchSize,
-              writeBehind,
-              commitListener));
-    }
   }
 }

@@ -7,7 +7,7 @@ import java.time.Duration;
 
 /**
  * The options a {@link JdbcCreditLedger} runs with, immutable once built by {@link
- * JdbcCreditLedger.Builder}, which validates each value when it is set. Every option has a named
+ * JdbcCreditLedgerBuilder}, which validates each value when it is set. Every option has a named
  * default here.
  */
 public final class LedgerOptions {

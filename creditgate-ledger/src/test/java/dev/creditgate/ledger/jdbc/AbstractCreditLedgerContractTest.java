@@ -96,7 +96,7 @@ abstract class AbstractCreditLedgerContractTest {
     dropDatabase();
   }
 
-  JdbcCreditLedger.Builder builder() throws IOException {
+  JdbcCreditLedgerBuilder builder() throws IOException {
     return JdbcCreditLedger.builder()
         .jdbcUrl(jdbcUrl)
         .spoolDirectory(Files.createTempDirectory(spoolRoot, "spool"))

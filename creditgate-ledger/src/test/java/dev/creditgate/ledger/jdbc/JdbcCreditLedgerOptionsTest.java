@@ -15,7 +15,7 @@ class JdbcCreditLedgerOptionsTest {
 
   @Test
   void badOptionsAreRejectedNamingTheValue() {
-    JdbcCreditLedger.Builder builder = JdbcCreditLedger.builder();
+    JdbcCreditLedgerBuilder builder = JdbcCreditLedger.builder();
     assertThatThrownBy(() -> builder.jdbcUrl("jdbc:mysql://x/y"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("'jdbc:mysql://x/y'");
