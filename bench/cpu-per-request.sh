@@ -7,6 +7,7 @@
 #   bench/cpu-per-request.sh                          # this checkout
 #   bench/cpu-per-request.sh /tmp/base .              # a worktree of another commit, then this one
 #
+# CREDIT_MODE=strict|check sets the gateways' credit.mode (default: each checkout's own default).
 # BACKEND=postgres-redis measures (d) instead: the ledger in a fresh PostgreSQL database per
 # checkout (on PG_HOST:5432 as postgres) and the cache in Redis (database REDIS_DB of
 # REDIS_HOST:6379, flushed before each checkout).
@@ -71,7 +72,7 @@ PIDS+=($!)
 
 for checkout in "${@:-$ROOT}"; do
   dir=$(cd "$checkout" && pwd)
-  label=$(cd "$dir" && git rev-parse --short HEAD 2>/dev/null || basename "$dir")
+  label=$(cd "$dir" && git rev-parse --short HEAD 2>/dev/null || basename "$dir")${CREDIT_MODE:+-$CREDIT_MODE}
   run="$WORK/$label"
   mkdir -p "$run"
   cat > "$run/creditgate.yaml" <<EOF
@@ -86,6 +87,9 @@ models:
     provider: simulator
     model: sim-pro
 EOF
+  if [ -n "${CREDIT_MODE:-}" ]; then
+    printf 'credit:\n  mode: %s\n' "$CREDIT_MODE" >> "$run/creditgate.yaml"
+  fi
   if [ "$BACKEND" = postgres-redis ]; then
     db="cg_cpu_$(echo "$label" | tr -c 'a-z0-9_' '_')"
     psql -q -h "$PG_HOST" -U postgres -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null

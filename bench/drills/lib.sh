@@ -118,6 +118,10 @@ write_config() { # file, gateway port, sim port, ledger url, redis uri or "", sp
       echo "  redis-uri: \"$5\""
       echo "  redis-prefix: drill-$DRILL-$$"
     fi
+    if [ -n "${CREDIT_MODE:-}" ]; then
+      echo "credit:"
+      echo "  mode: $CREDIT_MODE"
+    fi
   } > "$1"
 }
 

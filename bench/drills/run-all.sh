@@ -20,4 +20,10 @@ for drill in drill-redis-outage.sh drill-postgres-outage.sh drill-gateway-kill.s
   echo "$line"
   case $line in PASS*) ;; *) status=1 ;; esac
 done
+# The overspend drill once more in check mode, the plain credit guard's behaviour, for comparison.
+line=$(CREDIT_MODE=check "$DIR/drill-overspend.sh" 2>/tmp/creditgate-drill-overspend-check.log \
+  | grep -E '^(PASS|FAIL)' | tail -1)
+[ -n "$line" ] || line="FAIL drill=overspend mode=check produced no result line"
+echo "$line"
+case $line in PASS*) ;; *) status=1 ;; esac
 exit $status

@@ -3,6 +3,8 @@ package dev.creditgate;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * The guard's decision for one call: admitted or denied, and why. An expected outcome, so a value
@@ -56,7 +58,14 @@ public final class Admission {
      * The credit store does not know the account. The guard itself admits such a call ({@link
      * #NO_SNAPSHOT}); a credit meter, which sells credit, denies it with this reason.
      */
-    DENIED_UNKNOWN_ACCOUNT(false, false);
+    DENIED_UNKNOWN_ACCOUNT(false, false),
+    /**
+     * Strict credit: the call's worst-case cost does not fit in what the account has left (its
+     * credit, less its pending debits and the holds of its calls in flight).
+     */
+    DENIED_INSUFFICIENT_CREDIT(false, false),
+    /** Strict credit: no price rule prices the call, so nothing bounds what it may cost. */
+    DENIED_UNPRICED(false, false);
 
     private final boolean admitted;
     private final boolean degraded;
@@ -84,15 +93,50 @@ public final class Admission {
     }
   }
 
+  private static final long UNKNOWN = Long.MIN_VALUE;
+
   private final Reason reason;
+  private final CreditSnapshot snapshot;
+  private final long availableCredit;
 
   private Admission(Reason reason) {
-    this.reason = reason;
+    this(reason, null, UNKNOWN);
   }
 
-  /** The shared admission for {@code reason}. */
+  private Admission(Reason reason, CreditSnapshot snapshot, long availableCredit) {
+    this.reason = reason;
+    this.snapshot = snapshot;
+    this.availableCredit = availableCredit;
+  }
+
+  /** The shared admission for {@code reason}, with no credit figure. */
   public static Admission of(Reason reason) {
     return BY_REASON.get(Objects.requireNonNull(reason, "reason"));
+  }
+
+  /**
+   * An admission for {@code reason} decided from {@code snapshot}, whose credit less the account's
+   * pending debits was {@code availableCredit}.
+   */
+  public static Admission of(Reason reason, CreditSnapshot snapshot, long availableCredit) {
+    return new Admission(
+        Objects.requireNonNull(reason, "reason"),
+        Objects.requireNonNull(snapshot, "snapshot"),
+        availableCredit);
+  }
+
+  /** The snapshot the decision was taken from; empty for a decision taken without one. */
+  public Optional<CreditSnapshot> snapshot() {
+    return Optional.ofNullable(snapshot);
+  }
+
+  /**
+   * The credit the account could still spend as the guard saw it (its snapshot less its pending
+   * debits) when the decision was taken from a snapshot; empty for a decision taken without one (a
+   * blocked marker, a skip, a failure).
+   */
+  public OptionalLong availableCredit() {
+    return availableCredit == UNKNOWN ? OptionalLong.empty() : OptionalLong.of(availableCredit);
   }
 
   public Reason reason() {

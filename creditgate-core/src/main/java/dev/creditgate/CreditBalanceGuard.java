@@ -162,14 +162,14 @@ public final class CreditBalanceGuard implements AutoCloseable {
     Objects.requireNonNull(context, "context");
     long start = ticker.read();
     BillingContext normalized = context.normalize();
-    Admission.Reason reason = decide(normalized);
+    Admission admission = decide(normalized);
+    Admission.Reason reason = admission.reason();
     if (rememberDenialsNanos > 0
         && !reason.degraded()
         && normalized.hasAccount()
         && !normalized.skipCharge()) {
       remember(normalized.accountId(), reason.admitted());
     }
-    Admission admission = Admission.of(reason);
     listener.onDecision(normalized, admission, ticker.read() - start);
     return admission;
   }
@@ -187,15 +187,15 @@ public final class CreditBalanceGuard implements AutoCloseable {
     return admission;
   }
 
-  private Admission.Reason decide(BillingContext context) {
+  private Admission decide(BillingContext context) {
     if (cache == null) {
-      return Admission.Reason.NOT_WIRED;
+      return Admission.of(Admission.Reason.NOT_WIRED);
     }
     if (!context.hasAccount()) {
-      return Admission.Reason.SKIPPED_NO_ACCOUNT;
+      return Admission.of(Admission.Reason.SKIPPED_NO_ACCOUNT);
     }
     if (context.skipCharge()) {
-      return Admission.Reason.SKIPPED_SKIP_CHARGE;
+      return Admission.of(Admission.Reason.SKIPPED_SKIP_CHARGE);
     }
     String accountId = context.accountId();
     CacheLookup found;
@@ -210,37 +210,39 @@ public final class CreditBalanceGuard implements AutoCloseable {
       restoreInterrupt(e);
       return failClosed
           ? fromStore(accountId, true)
-          : failOpen(accountId, Admission.Reason.FAIL_OPEN_CACHE_ERROR);
+          : Admission.of(failOpen(accountId, Admission.Reason.FAIL_OPEN_CACHE_ERROR));
     }
     if (found.markerApplies()) {
-      return Admission.Reason.DENIED_BLOCKED_MARKER;
+      return Admission.of(Admission.Reason.DENIED_BLOCKED_MARKER);
     }
     CreditSnapshot snapshot = found.snapshot();
     if (snapshot == null) {
       return fromStore(accountId, false);
     }
-    Admission.Reason reason = judge(accountId, snapshot);
+    Admission judged = judge(accountId, snapshot);
+    Admission.Reason reason = judged.reason();
     if (reason == Admission.Reason.DENIED_STORE_BLOCKED
         || reason == Admission.Reason.DENIED_NON_POSITIVE_BALANCE) {
       // The snapshot alone denies: the marker spares the next calls the judging. A denial due to
       // pending debits sets none, since the queued charge may yet be rejected.
       publisher.markBlocked(accountId, snapshot.version());
     }
-    return reason;
+    return judged;
   }
 
-  private Admission.Reason judge(String accountId, CreditSnapshot snapshot) {
+  private Admission judge(String accountId, CreditSnapshot snapshot) {
     if (snapshot.blocked()) {
-      return Admission.Reason.DENIED_STORE_BLOCKED;
+      return Admission.of(Admission.Reason.DENIED_STORE_BLOCKED);
     }
     long credit = snapshot.availableCredit();
     if (credit <= 0) {
-      return Admission.Reason.DENIED_NON_POSITIVE_BALANCE;
+      return Admission.of(Admission.Reason.DENIED_NON_POSITIVE_BALANCE, snapshot, credit);
     }
-    // credit > 0 and pending >= 0: comparing, rather than subtracting, cannot overflow.
-    return credit > pendingDebits(accountId, snapshot)
-        ? Admission.Reason.BALANCE_POSITIVE
-        : Admission.Reason.DENIED_PENDING_DEBITS;
+    // credit > 0 and pending >= 0: the difference cannot overflow.
+    long available = credit - pendingDebits(accountId, snapshot);
+    return available > 0
+        ? Admission.of(Admission.Reason.BALANCE_POSITIVE, snapshot, available)
+        : Admission.of(Admission.Reason.DENIED_PENDING_DEBITS, snapshot, available);
   }
 
   /**
@@ -270,9 +272,10 @@ public final class CreditBalanceGuard implements AutoCloseable {
     return pending;
   }
 
-  private Admission.Reason fromStore(String accountId, boolean cacheFailed) {
+  private Admission fromStore(String accountId, boolean cacheFailed) {
     if (store == null) {
-      return cacheFailed ? Admission.Reason.DENIED_UNAVAILABLE : Admission.Reason.NO_SNAPSHOT;
+      return Admission.of(
+          cacheFailed ? Admission.Reason.DENIED_UNAVAILABLE : Admission.Reason.NO_SNAPSHOT);
     }
     CompletableFuture<Optional<CreditSnapshot>> fetch = singleFlightFetch(accountId);
     Optional<CreditSnapshot> snapshot;
@@ -282,28 +285,33 @@ public final class CreditBalanceGuard implements AutoCloseable {
       // An interrupted caller is abandoning its request; the fetch goes on without it.
       restoreInterrupt(e);
       storeLog.warn(ticker.read(), "credit guard store fetch timed out, account_id={}", accountId);
-      return failClosed
-          ? Admission.Reason.DENIED_UNAVAILABLE
-          : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_TIMEOUT);
+      return Admission.of(
+          failClosed
+              ? Admission.Reason.DENIED_UNAVAILABLE
+              : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_TIMEOUT));
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof TimeoutException) {
         storeLog.warn(
             ticker.read(), "credit guard store fetch timed out, account_id={}", accountId);
-        return failClosed
-            ? Admission.Reason.DENIED_UNAVAILABLE
-            : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_TIMEOUT);
+        return Admission.of(
+            failClosed
+                ? Admission.Reason.DENIED_UNAVAILABLE
+                : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_TIMEOUT));
       }
       storeLog.warn(
           ticker.read(),
           "credit guard store fetch failed, account_id={}: {}",
           accountId,
           describe(cause));
-      return failClosed
-          ? Admission.Reason.DENIED_UNAVAILABLE
-          : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_ERROR);
+      return Admission.of(
+          failClosed
+              ? Admission.Reason.DENIED_UNAVAILABLE
+              : failOpen(accountId, Admission.Reason.FAIL_OPEN_STORE_ERROR));
     }
-    return snapshot.map(found -> judge(accountId, found)).orElse(Admission.Reason.NO_SNAPSHOT);
+    return snapshot
+        .map(found -> judge(accountId, found))
+        .orElse(Admission.of(Admission.Reason.NO_SNAPSHOT));
   }
 
   /**

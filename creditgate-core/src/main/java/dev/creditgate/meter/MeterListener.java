@@ -17,4 +17,26 @@ public interface MeterListener {
 
   /** A call was settled (charged, queued, spooled, replayed or failed) in {@code nanos}. */
   default void onSettled(BillingContext context, Settlement settlement, long nanos) {}
+
+  /** A strict meter held {@code credits} for an admitted call. */
+  default void onHoldPlaced(BillingContext context, long credits) {}
+
+  /**
+   * A hold ended: {@code settled} when its call was charged, otherwise released (the call ended
+   * without a charge) or {@code expired} (its deadline passed first).
+   */
+  default void onHoldEnded(BillingContext context, long credits, HoldEnd end) {}
+
+  /** A call's worst-case cost did not fit: it was clamped to a lower output cap, or refused. */
+  default void onShortfall(BillingContext context, boolean clamped) {}
+
+  /** A call was charged {@code credits} beyond its hold (input beyond its counted estimate). */
+  default void onOverrun(BillingContext context, long credits) {}
+
+  /** How a hold ended. */
+  enum HoldEnd {
+    SETTLED,
+    RELEASED,
+    EXPIRED
+  }
 }

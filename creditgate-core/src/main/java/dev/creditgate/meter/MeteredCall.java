@@ -2,6 +2,7 @@ package dev.creditgate.meter;
 
 import dev.creditgate.Admission;
 import dev.creditgate.pricing.Usage;
+import java.util.OptionalLong;
 
 /**
  * One LLM call's credit, from admission to charge. Obtained from {@link CreditMeter#open}.
@@ -24,6 +25,48 @@ public interface MeteredCall extends AutoCloseable {
    * asked not to charge).
    */
   boolean metered();
+
+  /**
+   * The credits held for the call at admission: its worst-case cost, which settling replaces with
+   * the actual. Zero when nothing is held (check mode, a denied call, a call not metered).
+   */
+  default long reserved() {
+    return 0;
+  }
+
+  /**
+   * The output cap per choice the upstream must be told, when the meter lowered the request's own
+   * to what the account's credit affords ({@link ShortfallPolicy#CLAMP}); empty when unchanged.
+   */
+  default OptionalLong clampedOutputTokens() {
+    return OptionalLong.empty();
+  }
+
+  /**
+   * For a call denied for insufficient credit ({@link
+   * Admission.Reason#DENIED_INSUFFICIENT_CREDIT}): the output tokens per choice the account's
+   * credit affords, zero when it does not even cover the input; -1 for any other call.
+   */
+  default long affordableOutputTokens() {
+    return -1;
+  }
+
+  /**
+   * The credit the account has left: after this call's hold once admitted, after its charge once
+   * settled; empty when the meter does not know it (check mode, a call not metered).
+   */
+  default OptionalLong remaining() {
+    return OptionalLong.empty();
+  }
+
+  /**
+   * The output tokens, all choices together, that the call's hold pays for given its estimated
+   * input: a gateway relaying a stream stops there, since more would be served unpaid. {@link
+   * Long#MAX_VALUE} when nothing is held.
+   */
+  default long outputBudget() {
+    return Long.MAX_VALUE;
+  }
 
   /**
    * Called when the upstream has answered, before its answer is relayed: waits (bounded by the

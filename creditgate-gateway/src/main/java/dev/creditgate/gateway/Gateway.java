@@ -101,14 +101,23 @@ public final class Gateway implements AutoCloseable {
     timer.scheduleWithFixedDelay(
         () -> Thread.ofVirtual().start(router::probeAll), probeMs, probeMs, TimeUnit.MILLISECONDS);
     Authenticator auth = new Authenticator(b.keys);
+    GatewayConfig.CreditSettings credit = config.credit();
     this.meter =
         LedgerCreditMeter.builder()
             .guard(guard)
             .ledger(b.metering)
+            .prices(b.priceBook)
+            .store(b.ledger)
+            .mode(credit.mode())
+            .shortfall(credit.shortfall())
+            .minimumClampTokens(credit.minimumClampTokens())
+            .overdraft(credit.overdraft())
+            .holdTimeout(credit.holdTimeout())
             .recordWait(config.intentSyncWait())
             .listener(metrics)
             .ticker(b.ticker)
             .build();
+    metrics.meter(meter);
     this.chat =
         new ChatCompletions(
             auth,
@@ -299,6 +308,7 @@ public final class Gateway implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    meter.close();
     guard.close();
     timer.shutdownNow();
     registry.close();

@@ -50,6 +50,7 @@ public record GatewayConfig(
     Duration idleTimeout,
     Duration probeInterval,
     Duration shutdownTimeout,
+    CreditSettings credit,
     Map<String, ModelRoute> models) {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
@@ -87,11 +88,20 @@ public record GatewayConfig(
 
   public static final String ENV_PREFIX = "CREDITGATE_";
 
+  /** The output cap of a call that sets none, sent to the upstream so that it enforces it. */
+  public static final long DEFAULT_MAX_OUTPUT_TOKENS = 4096;
+
+  /** The tokenizers a route may name for counting its input before a call. */
+  public static final List<String> TOKENIZERS = List.of("o200k_base", "cl100k_base", "bytes");
+
   private static final Pattern ALIAS = Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
   private static final Pattern MODEL_KEY =
-      Pattern.compile("models\\.([^.]+)\\.(base-url|api-key-env|provider|model)");
+      Pattern.compile(
+          "models\\.([^.]+)\\.(base-url|api-key-env|provider|model|max-output-tokens|tokenizer)");
   private static final Pattern MODEL_ENV =
-      Pattern.compile("CREDITGATE_MODELS_([A-Z0-9_]+?)_(BASE_URL|API_KEY_ENV|PROVIDER|MODEL)");
+      Pattern.compile(
+          "CREDITGATE_MODELS_([A-Z0-9_]+?)_(BASE_URL|API_KEY_ENV|PROVIDER|MODEL|MAX_OUTPUT_TOKENS"
+              + "|TOKENIZER)");
   private static final List<String> SCALAR_KEYS =
       List.of(
           "server.host",
@@ -115,7 +125,12 @@ public record GatewayConfig(
           "upstream.connect-timeout",
           "upstream.first-byte-timeout",
           "upstream.idle-timeout",
-          "upstream.probe-interval");
+          "upstream.probe-interval",
+          "credit.mode",
+          "credit.shortfall",
+          "credit.minimum-clamp-tokens",
+          "credit.overdraft",
+          "credit.hold-timeout");
 
   public GatewayConfig {
     Objects.requireNonNull(host, "host");
@@ -129,7 +144,13 @@ public record GatewayConfig(
    *     upstream needs none (a local model server, the simulator)
    */
   public record ModelRoute(
-      String alias, String baseUrl, String apiKeyEnv, String provider, String model) {
+      String alias,
+      String baseUrl,
+      String apiKeyEnv,
+      String provider,
+      String model,
+      long maxOutputTokens,
+      String tokenizer) {
 
     public ModelRoute {
       Objects.requireNonNull(alias, "alias");
@@ -137,8 +158,41 @@ public record GatewayConfig(
       apiKeyEnv = Objects.requireNonNullElse(apiKeyEnv, "");
       provider = Objects.requireNonNullElse(provider, "");
       model = Objects.requireNonNullElse(model, "");
+      if (maxOutputTokens < 1) {
+        throw new IllegalArgumentException(
+            "maxOutputTokens must be at least 1, but was " + maxOutputTokens);
+      }
+      tokenizer = tokenizer == null || tokenizer.isEmpty() ? defaultTokenizer(provider) : tokenizer;
+    }
+
+    /** A route with the default output cap and its provider's default tokenizer. */
+    public ModelRoute(
+        String alias, String baseUrl, String apiKeyEnv, String provider, String model) {
+      this(alias, baseUrl, apiKeyEnv, provider, model, DEFAULT_MAX_OUTPUT_TOKENS, "");
+    }
+
+    /** OpenAI's current encoding for OpenAI routes; the byte bound for any other. */
+    static String defaultTokenizer(String provider) {
+      return "openai".equals(provider) ? "o200k_base" : "bytes";
     }
   }
+
+  /**
+   * How the gateway meters credit.
+   *
+   * @param mode {@code strict} (hold each call's worst case) or {@code check} (admit while the
+   *     balance is positive)
+   * @param shortfall {@code reject} or {@code clamp} a call whose worst case does not fit
+   * @param minimumClampTokens the smallest output cap a clamped call gets
+   * @param overdraft credits an account may spend below zero in strict mode
+   * @param holdTimeout how long a hold lives when its call neither settles nor ends
+   */
+  public record CreditSettings(
+      dev.creditgate.meter.CreditMode mode,
+      dev.creditgate.meter.ShortfallPolicy shortfall,
+      long minimumClampTokens,
+      long overdraft,
+      Duration holdTimeout) {}
 
   /** The defaults with no file and no environment. */
   public static GatewayConfig defaults() {
@@ -199,7 +253,7 @@ public record GatewayConfig(
                 + key
                 + "'; known keys: "
                 + String.join(", ", SCALAR_KEYS)
-                + ", models.<alias>.{base-url,api-key-env,provider,model}");
+                + ", models.<alias>.{base-url,api-key-env,provider,model,max-output-tokens,tokenizer}");
       }
     }
     Reader r = new Reader(props);
@@ -283,10 +337,25 @@ public record GatewayConfig(
                 + "'");
       }
       String provider = f.getOrDefault("provider", "").trim();
+      provider = provider.isEmpty() ? "openai" : provider;
+      String tokenizer = f.getOrDefault("tokenizer", "").trim();
+      if (!tokenizer.isEmpty() && !TOKENIZERS.contains(tokenizer)) {
+        throw new ConfigException(
+            "models."
+                + alias
+                + ".tokenizer must be one of "
+                + String.join(", ", TOKENIZERS)
+                + ", but was '"
+                + tokenizer
+                + "'");
+      }
+      long maxOutput =
+          r.longIn(
+              "models." + alias + ".max-output-tokens", DEFAULT_MAX_OUTPUT_TOKENS, 1, 10_000_000);
       models.put(
           alias,
           new ModelRoute(
-              alias, stripSlash(baseUrl), keyEnv, provider.isEmpty() ? "openai" : provider, model));
+              alias, stripSlash(baseUrl), keyEnv, provider, model, maxOutput, tokenizer));
     }
     return new GatewayConfig(
         r.string("server.host", DEFAULT_HOST),
@@ -313,6 +382,18 @@ public record GatewayConfig(
         r.duration("upstream.idle-timeout", DEFAULT_IDLE_TIMEOUT),
         r.duration("upstream.probe-interval", DEFAULT_PROBE_INTERVAL),
         r.duration("server.shutdown-timeout", DEFAULT_SHUTDOWN_TIMEOUT),
+        new CreditSettings(
+            r.choice("credit.mode", dev.creditgate.meter.CreditMode.STRICT),
+            r.choice("credit.shortfall", dev.creditgate.meter.ShortfallPolicy.REJECT),
+            r.longIn(
+                "credit.minimum-clamp-tokens",
+                dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_MINIMUM_CLAMP_TOKENS,
+                1,
+                10_000_000),
+            r.longIn("credit.overdraft", 0, 0, dev.creditgate.ledger.LedgerChecks.MAX_AMOUNT),
+            r.duration(
+                "credit.hold-timeout",
+                dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_HOLD_TIMEOUT)),
         models);
   }
 
@@ -375,6 +456,7 @@ public record GatewayConfig(
         idleTimeout,
         probeInterval,
         shutdownTimeout,
+        credit,
         newModels);
   }
 
@@ -448,6 +530,26 @@ public record GatewayConfig(
         case "false", "no", "off", "0" -> false;
         default -> throw new ConfigException(key + " must be true or false, but was '" + v + "'");
       };
+    }
+
+    /** One of an enum's constants, named in lower case with '-' for '_'. */
+    <E extends Enum<E>> E choice(String key, E def) {
+      String v = props.get(key);
+      if (v == null || v.isBlank()) {
+        return def;
+      }
+      String wanted = v.trim().toUpperCase(Locale.ROOT).replace('-', '_');
+      for (E constant : def.getDeclaringClass().getEnumConstants()) {
+        if (constant.name().equals(wanted)) {
+          return constant;
+        }
+      }
+      List<String> names = new java.util.ArrayList<>();
+      for (E constant : def.getDeclaringClass().getEnumConstants()) {
+        names.add(constant.name().toLowerCase(Locale.ROOT).replace('_', '-'));
+      }
+      throw new ConfigException(
+          key + " must be one of " + String.join(", ", names) + ", but was '" + v + "'");
     }
 
     long longIn(String key, long def, long min, long max) {

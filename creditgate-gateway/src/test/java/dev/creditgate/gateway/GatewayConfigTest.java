@@ -107,6 +107,62 @@ class GatewayConfigTest {
   }
 
   @Test
+  void creditIsStrictByDefaultAndItsSettingsAreRead() {
+    GatewayConfig.CreditSettings defaults = GatewayConfig.defaults().credit();
+    assertThat(defaults.mode()).isEqualTo(dev.creditgate.meter.CreditMode.STRICT);
+    assertThat(defaults.shortfall()).isEqualTo(dev.creditgate.meter.ShortfallPolicy.REJECT);
+    assertThat(defaults.overdraft()).isZero();
+    GatewayConfig.CreditSettings set =
+        GatewayConfig.fromProperties(
+                Map.of(
+                    "credit.mode", "check",
+                    "credit.shortfall", "clamp",
+                    "credit.minimum-clamp-tokens", "64",
+                    "credit.overdraft", "500",
+                    "credit.hold-timeout", "2m"),
+                Map.of())
+            .credit();
+    assertThat(set)
+        .isEqualTo(
+            new GatewayConfig.CreditSettings(
+                dev.creditgate.meter.CreditMode.CHECK,
+                dev.creditgate.meter.ShortfallPolicy.CLAMP,
+                64,
+                500,
+                Duration.ofMinutes(2)));
+    assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("credit.mode", "loose"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("credit.mode must be one of strict, check, but was 'loose'");
+  }
+
+  @Test
+  void aRouteHasAnOutputCapAndATokenizer() {
+    Map<String, String> route = Map.of("models.pro.base-url", "http://x", "models.pro.model", "m");
+    GatewayConfig.ModelRoute plain =
+        GatewayConfig.fromProperties(route, Map.of()).models().get("pro");
+    assertThat(plain.maxOutputTokens()).isEqualTo(GatewayConfig.DEFAULT_MAX_OUTPUT_TOKENS);
+    assertThat(plain.tokenizer()).isEqualTo("o200k_base");
+    Map<String, String> other = new java.util.HashMap<>(route);
+    other.put("models.pro.provider", "anthropic");
+    other.put("models.pro.max-output-tokens", "800");
+    GatewayConfig.ModelRoute set =
+        GatewayConfig.fromProperties(other, Map.of()).models().get("pro");
+    assertThat(set.tokenizer()).as("an unknown tokenizer's bound").isEqualTo("bytes");
+    assertThat(set.maxOutputTokens()).isEqualTo(800);
+    other.put("models.pro.tokenizer", "sentencepiece");
+    assertThatThrownBy(() -> GatewayConfig.fromProperties(other, Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage(
+            "models.pro.tokenizer must be one of o200k_base, cl100k_base, bytes, but was"
+                + " 'sentencepiece'");
+    other.put("models.pro.tokenizer", "bytes");
+    other.put("models.pro.max-output-tokens", "0");
+    assertThatThrownBy(() -> GatewayConfig.fromProperties(other, Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("models.pro.max-output-tokens must be between 1 and 10000000, but was 0");
+  }
+
+  @Test
   void environmentValuesAreValidatedToo() {
     assertThatThrownBy(
             () -> GatewayConfig.fromProperties(Map.of(), Map.of("CREDITGATE_SERVER_PORT", "-1")))

@@ -71,6 +71,9 @@ abstract class GatewayTestSupport {
     props.put("models.pro.model", "test-model-pro");
     props.put("models.pro.provider", "testai");
     props.put("models.pro.api-key-env", "TEST_UPSTREAM_KEY");
+    // Strict credit holds a call's worst case: the test upstream's answers (340 output tokens)
+    // fit in this cap, and the tests' balances cover a few calls at once.
+    props.put("models.pro.max-output-tokens", "1000");
     props.put("models.max.base-url", "http://127.0.0.1:1");
     props.put("models.max.model", "nowhere");
     props.putAll(backend(tmp));

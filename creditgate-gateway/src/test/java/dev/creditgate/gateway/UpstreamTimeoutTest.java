@@ -75,12 +75,14 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
   @Test
   void aClientThatStopsReadingIsNotAnIdleUpstream() throws Exception {
     String account = account();
-    String key = userKey(account, 100_000);
+    // The largest output cap, so that strict credit does not cut the long stream off: its hold
+    // (10,000,000 output tokens) needs this much credit.
+    String key = userKey(account, 200_000_000);
     // About 11 MB of events: more than the client leg's socket buffers hold, so the gateway's
     // writer blocks while the client pauses.
     upstream.chunks = 60_000;
     byte[] body =
-        "{\"model\":\"pro\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}"
+        "{\"model\":\"pro\",\"stream\":true,\"max_tokens\":10000000,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}"
             .getBytes(java.nio.charset.StandardCharsets.UTF_8);
     String head =
         "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "

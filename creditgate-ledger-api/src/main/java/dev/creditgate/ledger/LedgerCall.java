@@ -3,6 +3,7 @@ package dev.creditgate.ledger;
 import dev.creditgate.Admission;
 import dev.creditgate.BillingContext;
 import dev.creditgate.meter.Estimate;
+import dev.creditgate.meter.MeterListener;
 import dev.creditgate.meter.MeteredCall;
 import dev.creditgate.meter.Settlement;
 import dev.creditgate.meter.UsageSource;
@@ -33,6 +34,13 @@ final class LedgerCall implements MeteredCall {
   private final ChargeIntent intent;
 
   private final String claim;
+
+  /** A strict meter's hold; null in check mode. */
+  private final StrictHold hold;
+
+  /** The room left after this call: after its hold, then after its charge; -1 when unknown. */
+  private volatile long remaining;
+
   private final AtomicBoolean ended = new AtomicBoolean();
   private final CompletableFuture<Settlement> result = new CompletableFuture<>();
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -43,13 +51,16 @@ final class LedgerCall implements MeteredCall {
       Estimate estimate,
       Admission admission,
       ChargeIntent intent,
-      String claim) {
+      String claim,
+      StrictHold hold) {
     this.meter = meter;
     this.billing = billing;
     this.estimate = estimate;
     this.admission = admission;
     this.intent = intent;
     this.claim = claim;
+    this.hold = hold;
+    this.remaining = hold == null ? -1 : hold.remaining();
   }
 
   @Override
@@ -60,6 +71,36 @@ final class LedgerCall implements MeteredCall {
   @Override
   public boolean metered() {
     return true;
+  }
+
+  @Override
+  public long reserved() {
+    return hold == null ? 0 : hold.credits();
+  }
+
+  @Override
+  public OptionalLong clampedOutputTokens() {
+    return hold != null && hold.clamped()
+        ? OptionalLong.of(hold.estimate().maxOutputTokens())
+        : OptionalLong.empty();
+  }
+
+  @Override
+  public long affordableOutputTokens() {
+    return hold == null ? -1 : hold.affordable();
+  }
+
+  @Override
+  public OptionalLong remaining() {
+    long left = remaining;
+    return left < 0 ? OptionalLong.empty() : OptionalLong.of(left);
+  }
+
+  @Override
+  public long outputBudget() {
+    return hold == null || hold.credits() == 0
+        ? Long.MAX_VALUE
+        : hold.estimate().totalOutputTokens();
   }
 
   @Override
@@ -100,9 +141,16 @@ final class LedgerCall implements MeteredCall {
     }
     long start = meter.ticker().read();
     Settlement settlement;
+    long overrun = 0;
     try {
+      long cost = hold == null ? 0 : priceOf(usage);
+      overrun = hold == null ? 0 : Math.max(0, cost - hold.credits());
       settlement =
-          settlement(intent.charge(chargeRequest(billing, estimate, usage, source)), source);
+          settlement(
+              intent.charge(
+                  chargeRequest(
+                      billing, hold == null ? estimate : hold.estimate(), usage, source, overrun)),
+              source);
     } catch (RuntimeException e) {
       LOG.error(
           "charge failed, account_id={}, event_id={}, usage={}: {}",
@@ -111,6 +159,22 @@ final class LedgerCall implements MeteredCall {
           usage,
           e.toString());
       settlement = Settlement.failed(source);
+    }
+    // The charge is with the ledger (a pending debit) before the hold goes, so the account's room
+    // always counts the call: as its hold, its pending debit, or both for a moment.
+    endHold(MeterListener.HoldEnd.SETTLED);
+    if (hold != null && remaining >= 0) {
+      remaining = Math.max(0, remaining + hold.credits() - settlement.credits());
+    }
+    if (overrun > 0) {
+      LOG.warn(
+          "call charged {} credits beyond its hold of {} (input beyond its counted estimate),"
+              + " account_id={} event_id={}",
+          overrun,
+          hold.credits(),
+          billing.accountId(),
+          billing.eventId());
+      meter.listener().onOverrun(billing, overrun);
     }
     meter.listener().onSettled(billing, settlement, meter.ticker().read() - start);
     result.complete(settlement);
@@ -121,7 +185,31 @@ final class LedgerCall implements MeteredCall {
   public void abandon(String reason) {
     if (ended.compareAndSet(false, true)) {
       LOG.debug("call ended without a charge ({}), request_id={}", reason, billing.requestId());
+      endHold(MeterListener.HoldEnd.RELEASED);
       result.complete(Settlement.abandoned());
+    }
+  }
+
+  private void endHold(MeterListener.HoldEnd end) {
+    if (hold != null
+        && hold.credits() > 0
+        && meter.holds().release(billing.accountId(), billing.eventId())) {
+      meter.listener().onHoldEnded(billing, hold.credits(), end);
+    }
+  }
+
+  /**
+   * What {@code usage} costs under the meter's price rules (the charge prices it again, the same
+   * way).
+   */
+  private long priceOf(Usage usage) {
+    try {
+      return meter
+          .prices()
+          .quote(billing.scene(), estimate.provider(), estimate.model(), usage)
+          .credits();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
     }
   }
 
@@ -160,12 +248,15 @@ final class LedgerCall implements MeteredCall {
 
   /** The charge of a call: its billing context, the model it is priced on, and its metadata. */
   static ChargeRequest chargeRequest(
-      BillingContext billing, Estimate estimate, Usage usage, UsageSource source) {
+      BillingContext billing, Estimate estimate, Usage usage, UsageSource source, long overrun) {
     StringBuilder meta = new StringBuilder(64).append("{\"alias\":");
     JsonText.quote(billing.modelAlias(), meta);
     if (!billing.conversationId().isEmpty()) {
       meta.append(",\"conversation_id\":");
       JsonText.quote(billing.conversationId(), meta);
+    }
+    if (overrun > 0) {
+      meta.append(",\"overrun\":").append(overrun);
     }
     meta.append('}');
     return new ChargeRequest(

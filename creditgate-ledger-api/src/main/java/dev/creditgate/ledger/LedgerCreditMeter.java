@@ -4,19 +4,25 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.Admission;
 import dev.creditgate.BillingContext;
 import dev.creditgate.CreditBalanceGuard;
+import dev.creditgate.CreditSnapshot;
+import dev.creditgate.CreditSnapshotProvider;
 import dev.creditgate.internal.ThrottledLog;
 import dev.creditgate.meter.CreditMeter;
+import dev.creditgate.meter.CreditMode;
 import dev.creditgate.meter.Estimate;
 import dev.creditgate.meter.IdempotencyKeyReusedException;
 import dev.creditgate.meter.MeterListener;
 import dev.creditgate.meter.MeteredCall;
-import dev.creditgate.meter.Settlement;
+import dev.creditgate.meter.ShortfallPolicy;
 import dev.creditgate.meter.UsageSource;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,16 +30,24 @@ import org.slf4j.LoggerFactory;
 /**
  * The credit meter over a {@link CreditBalanceGuard} and a {@link MeteringLedger}: one call is
  * claimed by its event id in this process, checked against the ledger's earlier charges when its
- * client chose the id, admitted by the guard (which counts the account's charges still queued in
- * the ledger through its {@link dev.creditgate.PendingDebits}), recorded with the ledger as an
- * intent carrying its estimate, and charged exactly once.
+ * client chose the id, admitted, recorded with the ledger as an intent carrying its estimate, and
+ * charged exactly once.
+ *
+ * <p>Admission reads the guard once (which counts the account's charges still queued in the
+ * ledger). In {@link CreditMode#STRICT} mode (the default) the call's worst-case cost is then held
+ * in this process's {@link HoldBook}: the call is admitted only if the hold fits in the account's
+ * credit less its pending debits and its other calls' holds (plus the configured overdraft);
+ * settling charges the actual cost and releases the hold. In {@link CreditMode#CHECK} mode the
+ * guard's answer alone decides (a positive balance), as a plain credit guard does.
+ *
+ * <p>Holds live in this process: the bound holds for the calls one meter admits. Several gateway
+ * processes sharing one account each bound their own calls only.
  *
  * <p>A call without an account, or one a trusted key asked not to charge, is admitted as the guard
  * says and never charged. A call on an account the ledger does not know is denied ({@link
- * Admission.Reason#DENIED_UNKNOWN_ACCOUNT}): a gateway that sells credit serves no calls to an
- * account nobody opened.
+ * Admission.Reason#DENIED_UNKNOWN_ACCOUNT}).
  */
-public final class LedgerCreditMeter implements CreditMeter {
+public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
 
   /**
    * How long {@link MeteredCall#beforeRelay()} waits for a call's record to survive a crash (one
@@ -41,16 +55,34 @@ public final class LedgerCreditMeter implements CreditMeter {
    */
   public static final Duration DEFAULT_RECORD_WAIT = Duration.ofSeconds(1);
 
+  /**
+   * How long a hold lives when its call neither settles nor ends (a call stuck past every timeout).
+   */
+  public static final Duration DEFAULT_HOLD_TIMEOUT = Duration.ofMinutes(10);
+
+  /** The smallest output cap a clamped call is given; below it the call is refused. */
+  public static final long DEFAULT_MINIMUM_CLAMP_TOKENS = 16;
+
   /** The prefix of the event ids the meter draws for calls whose client gave none. */
   public static final String DRAWN_EVENT_ID_PREFIX = "evt_";
 
   private static final Logger LOG = LoggerFactory.getLogger(LedgerCreditMeter.class);
+  private static final long SWEEP_MILLIS = 1000;
 
   private final CreditBalanceGuard guard;
   private final MeteringLedger ledger;
+  private final PriceBook prices;
+  private final CreditSnapshotProvider store;
+  private final CreditMode mode;
+  private final ShortfallPolicy shortfall;
+  private final long minimumClampTokens;
+  private final long overdraft;
+  private final long holdTimeoutNanos;
   private final long recordWaitNanos;
   private final MeterListener listener;
   private final Ticker ticker;
+  private final HoldBook holds = new HoldBook();
+  private final ScheduledExecutorService sweeper;
 
   /** Event ids of the calls open in this process, as account + "\n" + event id. */
   private final Set<String> open = ConcurrentHashMap.newKeySet();
@@ -60,9 +92,24 @@ public final class LedgerCreditMeter implements CreditMeter {
   private LedgerCreditMeter(Builder b) {
     this.guard = Objects.requireNonNull(b.guard, "guard");
     this.ledger = Objects.requireNonNull(b.ledger, "ledger");
+    this.mode = b.mode;
+    if (mode == CreditMode.STRICT && b.prices == null) {
+      throw new IllegalStateException("a strict meter needs the price book to price its holds");
+    }
+    this.prices = b.prices;
+    this.store = b.store;
+    this.shortfall = b.shortfall;
+    this.minimumClampTokens = b.minimumClampTokens;
+    this.overdraft = b.overdraft;
+    this.holdTimeoutNanos = b.holdTimeout.toNanos();
     this.recordWaitNanos = b.recordWait.toNanos();
     this.listener = b.listener;
     this.ticker = b.ticker;
+    this.sweeper =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("creditgate-hold-sweeper").factory());
+    sweeper.scheduleWithFixedDelay(
+        this::expireHolds, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
   }
 
   public static Builder builder() {
@@ -97,8 +144,17 @@ public final class LedgerCreditMeter implements CreditMeter {
       if (admission.reason() == Admission.Reason.NO_SNAPSHOT) {
         admission = Admission.of(Admission.Reason.DENIED_UNKNOWN_ACCOUNT);
       }
-      ChargeIntent intent = admission.isAdmitted() ? intend(billing, estimate) : null;
-      return new LedgerCall(this, billing, estimate, admission, intent, claim);
+      StrictHold hold = null;
+      if (mode == CreditMode.STRICT
+          && admission.reason() != Admission.Reason.DENIED_UNKNOWN_ACCOUNT) {
+        hold = StrictHold.place(this, billing, estimate, admission);
+        admission = hold.admission();
+      }
+      ChargeIntent intent =
+          admission.isAdmitted()
+              ? intend(billing, hold == null ? estimate : hold.estimate())
+              : null;
+      return new LedgerCall(this, billing, estimate, admission, intent, claim, hold);
     } catch (RuntimeException e) {
       open.remove(claim);
       throw e;
@@ -108,6 +164,21 @@ public final class LedgerCreditMeter implements CreditMeter {
   /** Calls open in this process. */
   public int openCalls() {
     return open.size();
+  }
+
+  /** The credits held by this process's calls in flight. */
+  public long heldCredits() {
+    return holds.totalHeld();
+  }
+
+  /** How many holds are open in this process. */
+  public long openHolds() {
+    return holds.openHolds();
+  }
+
+  /** The meter's mode. */
+  public CreditMode mode() {
+    return mode;
   }
 
   private boolean chargedBefore(BillingContext billing) {
@@ -131,7 +202,7 @@ public final class LedgerCreditMeter implements CreditMeter {
    */
   private ChargeIntent intend(BillingContext billing, Estimate estimate) {
     ChargeRequest request =
-        LedgerCall.chargeRequest(billing, estimate, estimate.usage(), UsageSource.ESTIMATED);
+        LedgerCall.chargeRequest(billing, estimate, estimate.usage(), UsageSource.ESTIMATED, 0);
     try {
       return ledger.intend(request);
     } catch (LedgerUnavailableException e) {
@@ -144,8 +215,57 @@ public final class LedgerCreditMeter implements CreditMeter {
     }
   }
 
+  private void expireHolds() {
+    try {
+      List<HoldBook.Hold> expired = holds.expire(ticker.read());
+      for (HoldBook.Hold hold : expired) {
+        LOG.warn(
+            "hold expired before its call ended, released: account_id={} event_id={} credits={}",
+            hold.accountId(),
+            hold.eventId(),
+            hold.credits());
+        listener.onHoldEnded(
+            BillingContext.forAccount(hold.accountId()).withEventId(hold.eventId()),
+            hold.credits(),
+            MeterListener.HoldEnd.EXPIRED);
+      }
+    } catch (RuntimeException e) {
+      LOG.error("hold sweep failed", e);
+    }
+  }
+
+  /** Stops the hold sweeper. Calls in flight may still settle. */
+  @Override
+  public void close() {
+    sweeper.shutdownNow();
+  }
+
   MeteringLedger ledger() {
     return ledger;
+  }
+
+  PriceBook prices() {
+    return prices;
+  }
+
+  HoldBook holds() {
+    return holds;
+  }
+
+  ShortfallPolicy shortfall() {
+    return shortfall;
+  }
+
+  long minimumClampTokens() {
+    return minimumClampTokens;
+  }
+
+  long overdraft() {
+    return overdraft;
+  }
+
+  long holdTimeoutNanos() {
+    return holdTimeoutNanos;
   }
 
   MeterListener listener() {
@@ -165,6 +285,36 @@ public final class LedgerCreditMeter implements CreditMeter {
   }
 
   /**
+   * The account's snapshot from the store, for an admission the guard took without one; null when
+   * there is none or the store fails.
+   */
+  CreditSnapshot fetch(String accountId) {
+    if (store == null) {
+      return null;
+    }
+    try {
+      return store.fetchSnapshot(accountId).orElse(null);
+    } catch (RuntimeException e) {
+      ledgerLog.warn(
+          ticker.read(),
+          "cannot read the account's credit, account_id={}: {}",
+          accountId,
+          e.toString());
+      return null;
+    }
+  }
+
+  /**
+   * The room an account has for holds: its snapshot's credit, less its pending debits, plus the
+   * overdraft.
+   */
+  long room(String accountId, CreditSnapshot snapshot) {
+    long pending = Math.max(0, ledger.pendingDebits(accountId, snapshot));
+    long room = snapshot.availableCredit() - pending;
+    return room > Long.MAX_VALUE - overdraft ? Long.MAX_VALUE : room + overdraft;
+  }
+
+  /**
    * A call nothing is charged for: admitted or denied as the guard says, settled as not metered.
    */
   private record UnmeteredCall(Admission admission) implements MeteredCall {
@@ -178,8 +328,9 @@ public final class LedgerCreditMeter implements CreditMeter {
     public void beforeRelay() {}
 
     @Override
-    public Settlement settle(dev.creditgate.pricing.Usage usage, UsageSource source) {
-      return Settlement.NOT_METERED;
+    public dev.creditgate.meter.Settlement settle(
+        dev.creditgate.pricing.Usage usage, UsageSource source) {
+      return dev.creditgate.meter.Settlement.NOT_METERED;
     }
 
     @Override
@@ -193,6 +344,13 @@ public final class LedgerCreditMeter implements CreditMeter {
   public static final class Builder {
     private CreditBalanceGuard guard;
     private MeteringLedger ledger;
+    private PriceBook prices;
+    private CreditSnapshotProvider store;
+    private CreditMode mode = CreditMode.STRICT;
+    private ShortfallPolicy shortfall = ShortfallPolicy.REJECT;
+    private long minimumClampTokens = DEFAULT_MINIMUM_CLAMP_TOKENS;
+    private long overdraft;
+    private Duration holdTimeout = DEFAULT_HOLD_TIMEOUT;
     private Duration recordWait = DEFAULT_RECORD_WAIT;
     private MeterListener listener = MeterListener.NOOP;
     private Ticker ticker = Ticker.systemTicker();
@@ -206,6 +364,64 @@ public final class LedgerCreditMeter implements CreditMeter {
 
     public Builder ledger(MeteringLedger ledger) {
       this.ledger = Objects.requireNonNull(ledger, "ledger");
+      return this;
+    }
+
+    /** The price rules a strict meter prices its holds with (required in strict mode). */
+    public Builder prices(PriceBook prices) {
+      this.prices = Objects.requireNonNull(prices, "prices");
+      return this;
+    }
+
+    /**
+     * Where a strict meter reads an account's credit when the guard admitted without a snapshot
+     * (its cache failed); without one, such a call is denied.
+     */
+    public Builder store(CreditSnapshotProvider store) {
+      this.store = Objects.requireNonNull(store, "store");
+      return this;
+    }
+
+    /** {@link CreditMode#STRICT} (default) or {@link CreditMode#CHECK}. */
+    public Builder mode(CreditMode mode) {
+      this.mode = Objects.requireNonNull(mode, "mode");
+      return this;
+    }
+
+    /** What a strict meter does when a call's worst case does not fit (default reject). */
+    public Builder shortfall(ShortfallPolicy shortfall) {
+      this.shortfall = Objects.requireNonNull(shortfall, "shortfall");
+      return this;
+    }
+
+    /**
+     * The smallest output cap a clamped call gets (default {@value #DEFAULT_MINIMUM_CLAMP_TOKENS}).
+     */
+    public Builder minimumClampTokens(long tokens) {
+      if (tokens < 1) {
+        throw new IllegalArgumentException(
+            "minimumClampTokens must be at least 1, but was " + tokens);
+      }
+      this.minimumClampTokens = tokens;
+      return this;
+    }
+
+    /** Credits an account may spend below zero in strict mode (default 0). */
+    public Builder overdraft(long credits) {
+      if (credits < 0 || credits > LedgerChecks.MAX_AMOUNT) {
+        throw new IllegalArgumentException(
+            "overdraft must be between 0 and " + LedgerChecks.MAX_AMOUNT + ", but was " + credits);
+      }
+      this.overdraft = credits;
+      return this;
+    }
+
+    /** How long a hold lives when its call neither settles nor ends (default 10 minutes). */
+    public Builder holdTimeout(Duration timeout) {
+      if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("holdTimeout must be positive, but was " + timeout);
+      }
+      this.holdTimeout = timeout;
       return this;
     }
 
@@ -226,7 +442,7 @@ public final class LedgerCreditMeter implements CreditMeter {
       return this;
     }
 
-    /** The time source for the waits and latencies reported; tests pass a fake. */
+    /** The time source for hold deadlines, waits and latencies; tests pass a fake. */
     public Builder ticker(Ticker ticker) {
       this.ticker = Objects.requireNonNull(ticker, "ticker");
       return this;
@@ -234,6 +450,7 @@ public final class LedgerCreditMeter implements CreditMeter {
 
     /**
      * @throws NullPointerException when the guard or the ledger is missing
+     * @throws IllegalStateException when a strict meter has no price book
      */
     public LedgerCreditMeter build() {
       return new LedgerCreditMeter(this);

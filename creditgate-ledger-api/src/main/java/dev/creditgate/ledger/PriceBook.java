@@ -18,4 +18,22 @@ public interface PriceBook {
 
   /** What {@code usage} costs under the active rules. */
   Quote quote(String scene, String provider, String model, Usage usage);
+
+  /**
+   * The most a call of {@code inputTokens} input and at most {@code outputTokens} output can cost:
+   * the output priced at the dearer of the rule's output and reasoning prices, nothing cached.
+   * {@link Quote#unpriced()} when no rule matches.
+   *
+   * @throws ArithmeticException when the cost does not fit in a long
+   */
+  default Quote worstCase(
+      String scene, String provider, String model, long inputTokens, long outputTokens) {
+    Quote plain = quote(scene, provider, model, new Usage(inputTokens, outputTokens, 0, 0));
+    if (plain.unpriced() || outputTokens == 0) {
+      return plain;
+    }
+    Quote reasoning =
+        quote(scene, provider, model, new Usage(inputTokens, outputTokens, 0, outputTokens));
+    return reasoning.credits() > plain.credits() ? reasoning : plain;
+  }
 }

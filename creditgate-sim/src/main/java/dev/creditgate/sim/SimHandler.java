@@ -50,6 +50,7 @@ final class SimHandler implements HttpHandler {
   private final List<String> models;
   private final Clock clock;
   private final int maxBodyBytes;
+  private final boolean ignoreMaxTokens;
   private final StatsCounter stats;
   private final AtomicLong sequence = new AtomicLong();
 
@@ -61,6 +62,7 @@ final class SimHandler implements HttpHandler {
       List<String> models,
       Clock clock,
       int maxBodyBytes,
+      boolean ignoreMaxTokens,
       StatsCounter stats) {
     this.mapper = mapper;
     this.latencyNanos = latencyNanos;
@@ -69,6 +71,7 @@ final class SimHandler implements HttpHandler {
     this.models = models;
     this.clock = clock;
     this.maxBodyBytes = maxBodyBytes;
+    this.ignoreMaxTokens = ignoreMaxTokens;
     this.stats = stats;
   }
 
@@ -231,7 +234,7 @@ final class SimHandler implements HttpHandler {
     byte[] messagesJson = mapper.writeValueAsBytes(root.get("messages"));
     long seed = SimulatedText.seed(request.model, messagesJson);
     int natural = SimulatedText.naturalLength(seed);
-    int budget = request.maxTokens;
+    int budget = ignoreMaxTokens ? Integer.MAX_VALUE : request.maxTokens;
     int reasoning = Math.min(request.reasoningTokens, budget);
     int visible = Math.min(natural, budget - reasoning);
     String finishReason = visible < natural ? "length" : "stop";

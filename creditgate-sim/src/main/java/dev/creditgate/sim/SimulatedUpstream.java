@@ -89,6 +89,7 @@ public final class SimulatedUpstream implements AutoCloseable {
   private final List<String> models;
   private final Clock clock;
   private final int maxBodyBytes;
+  private final boolean ignoreMaxTokens;
   private final StatsCounter stats = new StatsCounter();
   private final Object lock = new Object();
   private HttpServer server;
@@ -104,6 +105,7 @@ public final class SimulatedUpstream implements AutoCloseable {
     this.models = b.models;
     this.clock = b.clock;
     this.maxBodyBytes = b.maxBodyBytes;
+    this.ignoreMaxTokens = b.ignoreMaxTokens;
   }
 
   private static void setIfAbsent(String property, String value) {
@@ -154,6 +156,7 @@ public final class SimulatedUpstream implements AutoCloseable {
               models,
               clock,
               maxBodyBytes,
+              ignoreMaxTokens,
               stats));
       http.start();
       server = http;
@@ -257,7 +260,7 @@ public final class SimulatedUpstream implements AutoCloseable {
   static final String USAGE =
       """
       usage: SimulatedUpstream [--host 127.0.0.1] [--port 0] [--latency-ms 0] \
-      [--tokens-per-second 0] [--api-key KEY]
+      [--tokens-per-second 0] [--api-key KEY] [--ignore-max-tokens=false]
       A SIMULATED OpenAI-compatible upstream (not an LLM) for trials and load tests.""";
 
   static void printBanner(SimulatedUpstream sim, PrintStream out) {
@@ -300,6 +303,7 @@ public final class SimulatedUpstream implements AutoCloseable {
         case "--latency-ms" -> builder.latency(Duration.ofMillis(parseInt(option, value)));
         case "--tokens-per-second" -> builder.tokensPerSecond(parseInt(option, value));
         case "--api-key" -> builder.apiKey(value);
+        case "--ignore-max-tokens" -> builder.ignoreMaxTokens(Boolean.parseBoolean(value));
         default -> throw new IllegalArgumentException("unknown option '" + option + "'");
       }
     }
@@ -325,8 +329,19 @@ public final class SimulatedUpstream implements AutoCloseable {
     private List<String> models = DEFAULT_MODELS;
     private Clock clock = Clock.systemUTC();
     private int maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+    private boolean ignoreMaxTokens;
 
     private Builder() {}
+
+    /**
+     * A misbehaving provider: completions run to their natural length whatever {@code max_tokens}
+     * or {@code max_completion_tokens} say (usage reports what was sent). For testing that a
+     * gateway stops a stream at what it can charge for. Off by default.
+     */
+    public Builder ignoreMaxTokens(boolean ignore) {
+      this.ignoreMaxTokens = ignore;
+      return this;
+    }
 
     /** The address to bind; default {@link SimulatedUpstream#DEFAULT_HOST}. */
     public Builder host(String host) {

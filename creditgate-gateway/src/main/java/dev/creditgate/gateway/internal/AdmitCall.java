@@ -1,35 +1,46 @@
 package dev.creditgate.gateway.internal;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.creditgate.Admission;
 import dev.creditgate.CreditBalanceBlockedException;
 import dev.creditgate.gateway.ApiError;
+import dev.creditgate.gateway.GatewayConfig.ModelRoute;
+import dev.creditgate.gateway.internal.TokenEstimator.Tokenizer;
 import dev.creditgate.meter.CreditMeter;
 import dev.creditgate.meter.Estimate;
 import dev.creditgate.meter.IdempotencyKeyReusedException;
 import dev.creditgate.meter.MeteredCall;
-import dev.creditgate.pricing.Usage;
+import java.util.Locale;
 
 /**
- * Opens the call's metering: the meter claims the call's event id and decides admission. A reused
- * Idempotency-Key is refused with 409, a denied account with 402; an admitted call proceeds, and
- * its metering is closed once the rest of the chain returns, whatever happened there.
+ * Opens the call's metering: counts the most the call can use (its input with the route's
+ * tokenizer, its output cap times its choices; a request without a cap gets the route's, sent to
+ * the upstream so that the provider enforces it), and has the meter claim the call's event id and
+ * admit it. A reused Idempotency-Key is refused with 409, a call the account's credit does not
+ * cover with 402; when the meter lowered the output cap to what the credit affords, the request
+ * carries the lower cap. An admitted call proceeds, and its metering is closed once the rest of the
+ * chain returns, whatever happened there.
  */
 final class AdmitCall implements ChatStep {
 
-  /** The output tokens an estimate counts at most when the request's own cap is larger. */
-  static final long MAX_ESTIMATED_OUTPUT_TOKENS = 100_000;
+  static final String RESERVED_HEADER = "X-Creditgate-Reserved";
+  static final String REMAINING_HEADER = "X-Creditgate-Remaining";
+  static final String CLAMPED_HEADER = "X-Creditgate-Clamped-Max-Tokens";
 
   private final CreditMeter meter;
+  private final TokenEstimator tokens;
 
-  AdmitCall(CreditMeter meter) {
+  AdmitCall(CreditMeter meter, TokenEstimator tokens) {
     this.meter = meter;
+    this.tokens = tokens;
   }
 
   @Override
   public void process(ChatExchange x, Chain next) {
+    Estimate estimate = estimate(x, tokens);
     MeteredCall call;
     try {
-      call = meter.open(x.billing, estimate(x));
+      call = meter.open(x.billing, estimate);
     } catch (IdempotencyKeyReusedException e) {
       throw new ApiError(
           409,
@@ -44,42 +55,109 @@ final class AdmitCall implements ChatStep {
           ReadChatRequest.IDEMPOTENCY_HEADER);
     }
     try (call) {
-      Admission admission = call.admission();
-      if (admission.reason() == Admission.Reason.DENIED_UNKNOWN_ACCOUNT) {
-        throw new ApiError(
-            402,
-            "insufficient_credits",
-            "account_not_found",
-            "account '" + x.billing.accountId() + "' does not exist");
+      refuseUnlessAdmitted(x, call, estimate);
+      call.clampedOutputTokens()
+          .ifPresent(
+              cap -> {
+                setOutputCap(x, cap);
+                x.ctx.header(CLAMPED_HEADER, Long.toString(cap));
+              });
+      if (call.reserved() > 0) {
+        x.ctx.header(RESERVED_HEADER, Long.toString(call.reserved()));
       }
-      if (admission.isDenied()) {
-        throw new ApiError(
-            402,
-            "insufficient_credits",
-            "credit_balance_blocked",
-            CreditBalanceBlockedException.MESSAGE);
-      }
+      call.remaining().ifPresent(left -> x.ctx.header(REMAINING_HEADER, Long.toString(left)));
       x.call = call;
       next.proceed(x);
     }
   }
 
+  private static void refuseUnlessAdmitted(ChatExchange x, MeteredCall call, Estimate estimate) {
+    Admission admission = call.admission();
+    if (admission.isAdmitted()) {
+      return;
+    }
+    switch (admission.reason()) {
+      case DENIED_UNKNOWN_ACCOUNT ->
+          throw new ApiError(
+              402,
+              "insufficient_credits",
+              "account_not_found",
+              "account '" + x.billing.accountId() + "' does not exist");
+      case DENIED_INSUFFICIENT_CREDIT ->
+          throw new ApiError(
+              402,
+              "insufficient_credits",
+              "insufficient_credits",
+              "this request can cost more credits than the account has left: it asks for up to "
+                  + estimate.maxOutputTokens()
+                  + " output tokens"
+                  + (estimate.choices() > 1
+                      ? " per choice (" + estimate.choices() + " choices)"
+                      : "")
+                  + ", and the balance affords "
+                  + Math.max(0, call.affordableOutputTokens())
+                  + "; lower max_completion_tokens or add credits");
+      case DENIED_UNPRICED ->
+          throw new ApiError(
+              402,
+              "insufficient_credits",
+              "unpriced",
+              "no price rule prices model '"
+                  + x.alias()
+                  + "' for this request, so its cost has no bound; it was not sent");
+      case DENIED_UNAVAILABLE ->
+          throw new ApiError(
+              503,
+              "server_error",
+              "credit_unavailable",
+              "the account's credit cannot be read right now; try again");
+      default ->
+          throw new ApiError(
+              402,
+              "insufficient_credits",
+              "credit_balance_blocked",
+              CreditBalanceBlockedException.MESSAGE);
+    }
+  }
+
   /**
-   * A rough upper estimate of the call's usage, recorded with it should its real usage be lost: a
-   * token per four bytes of the request, plus its output cap (at most {@link
-   * #MAX_ESTIMATED_OUTPUT_TOKENS}).
+   * The most the call can use: its input counted with the route's tokenizer, and its output cap
+   * (the request's {@code max_completion_tokens} or {@code max_tokens}, else the route's, which is
+   * then written into the request) for each of its {@code n} choices.
    */
-  static Estimate estimate(ChatExchange x) {
+  static Estimate estimate(ChatExchange x, TokenEstimator tokens) {
+    ModelRoute route = x.route.config();
+    ObjectNode request = x.request;
     long cap =
         Math.max(
-            x.request.path("max_completion_tokens").asLong(0),
-            x.request.path("max_tokens").asLong(0));
-    Usage usage =
-        new Usage(
-            (x.requestBytes + 3L) / 4,
-            Math.min(Math.max(0, cap), MAX_ESTIMATED_OUTPUT_TOKENS),
-            0,
-            0);
-    return new Estimate(x.route.config().provider(), x.route.config().model(), usage);
+            request.path("max_completion_tokens").asLong(0), request.path("max_tokens").asLong(0));
+    if (cap <= 0) {
+      cap = route.maxOutputTokens();
+      setOutputCap(x, cap);
+    }
+    int choices = (int) Math.max(1, Math.min(Integer.MAX_VALUE, request.path("n").asLong(1)));
+    Tokenizer tokenizer = Tokenizer.valueOf(route.tokenizer().toUpperCase(Locale.ROOT));
+    long input = tokens.inputTokens(request, tokenizer, x.requestBytes);
+    return new Estimate(route.provider(), route.model(), input, cap, choices);
+  }
+
+  /**
+   * Sets the request's output cap, in the field the request uses (or {@code max_completion_tokens}
+   * for an OpenAI route, {@code max_tokens} for others, when it uses none).
+   */
+  static void setOutputCap(ChatExchange x, long cap) {
+    ObjectNode request = x.request;
+    boolean both = request.hasNonNull("max_tokens") && request.hasNonNull("max_completion_tokens");
+    if (request.hasNonNull("max_completion_tokens") || both) {
+      request.put("max_completion_tokens", cap);
+    }
+    if (request.hasNonNull("max_tokens") || both) {
+      request.put("max_tokens", cap);
+    }
+    if (!request.hasNonNull("max_tokens") && !request.hasNonNull("max_completion_tokens")) {
+      request.put(
+          "openai".equals(x.route.config().provider()) ? "max_completion_tokens" : "max_tokens",
+          cap);
+    }
   }
 }

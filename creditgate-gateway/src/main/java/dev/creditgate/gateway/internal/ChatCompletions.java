@@ -55,7 +55,7 @@ public final class ChatCompletions {
         new ChatChain(
             List.of(
                 new ReadChatRequest(auth, router, maxBodyBytes),
-                new AdmitCall(meter),
+                new AdmitCall(meter, estimator),
                 new CallUpstream(upstream, metrics, ticker),
                 (x, next) -> (x.stream ? stream : plain).process(x, next)));
   }

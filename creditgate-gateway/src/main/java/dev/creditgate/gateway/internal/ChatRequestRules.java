@@ -13,6 +13,12 @@ final class ChatRequestRules {
 
   private static final String[] COUNTS = {"max_tokens", "max_completion_tokens", "n"};
 
+  /** The largest output cap accepted: far above any model's, small enough to price exactly. */
+  static final long MAX_OUTPUT_TOKENS = 10_000_000;
+
+  /** The most choices ({@code n}) one request may ask for. */
+  static final long MAX_CHOICES = 128;
+
   private ChatRequestRules() {}
 
   /**
@@ -51,6 +57,15 @@ final class ChatRequestRules {
       if (present(v) && (!v.canConvertToLong() || !v.isIntegralNumber() || v.asLong() < 0)) {
         throw ApiError.invalidRequest("'" + field + "' must be a non-negative integer", field);
       }
+    }
+    for (String field : new String[] {"max_tokens", "max_completion_tokens"}) {
+      if (request.path(field).asLong(0) > MAX_OUTPUT_TOKENS) {
+        throw ApiError.invalidRequest(
+            "'" + field + "' must be at most " + MAX_OUTPUT_TOKENS, field);
+      }
+    }
+    if (request.path("n").asLong(1) > MAX_CHOICES) {
+      throw ApiError.invalidRequest("'n' must be at most " + MAX_CHOICES, "n");
     }
     JsonNode temperature = request.get("temperature");
     if (present(temperature) && !temperature.isNumber()) {

@@ -190,6 +190,81 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
         .increment();
   }
 
+  @Override
+  public void onHoldPlaced(BillingContext context, long credits) {
+    holdEvent("opened");
+  }
+
+  @Override
+  public void onHoldEnded(BillingContext context, long credits, HoldEnd end) {
+    holdEvent(end.name().toLowerCase(Locale.ROOT));
+  }
+
+  private void holdEvent(String event) {
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.holds")
+                    .description(
+                        "Strict-credit holds by event: opened, settled (charged), released (ended"
+                            + " without a charge), expired (deadline passed first)")
+                    .tag("event", event)
+                    .register(r),
+            "holds",
+            event)
+        .increment();
+  }
+
+  @Override
+  public void onShortfall(BillingContext context, boolean clamped) {
+    String outcome = clamped ? "clamped" : "rejected";
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.holds.shortfalls")
+                    .description(
+                        "Calls whose worst case did not fit the account's credit: clamped to a"
+                            + " lower output cap, or rejected")
+                    .tag("outcome", outcome)
+                    .register(r),
+            "shortfalls",
+            outcome)
+        .increment();
+  }
+
+  @Override
+  public void onOverrun(BillingContext context, long credits) {
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.holds.overrun.credits")
+                    .description("Credits charged beyond calls' holds (input beyond its estimate)")
+                    .register(r),
+            "overrun")
+        .increment(credits);
+  }
+
+  /** Registers the gauges of a meter's holds. */
+  public void meter(dev.creditgate.ledger.LedgerCreditMeter meter) {
+    Gauge.builder("creditgate.holds.held.credits", meter, m -> m.heldCredits())
+        .description("Credits held by calls in flight in this process")
+        .register(registry);
+    Gauge.builder("creditgate.holds.open", meter, m -> m.openHolds())
+        .description("Holds open in this process")
+        .register(registry);
+  }
+
+  public void streamCutOff(String alias) {
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.stream.cutoffs")
+                    .description(
+                        "Streams the gateway ended at their hold because the upstream went past"
+                            + " the output cap")
+                    .tag("alias", alias)
+                    .register(r),
+            "cutoffs",
+            alias)
+        .increment();
+  }
+
   public void clientDisconnected(String alias) {
     this.<Counter>meter(
             r ->

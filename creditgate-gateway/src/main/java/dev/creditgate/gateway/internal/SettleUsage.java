@@ -18,6 +18,9 @@ final class SettleUsage {
   static final String BALANCE_HEADER = "X-Creditgate-Balance";
   static final String ESTIMATED_HEADER = "X-Creditgate-Estimated";
 
+  /** The usage field that carries the credits charged, in a cut-off stream's last chunk. */
+  static final String CHARGED_FIELD = "creditgate_charged_credits";
+
   private final TokenEstimator estimator;
 
   SettleUsage(TokenEstimator estimator) {
@@ -36,6 +39,22 @@ final class SettleUsage {
   }
 
   /**
+   * Settles a stream the gateway cut off at its hold: the output counted as relayed (at most what
+   * the hold pays for), the input counted from the request.
+   */
+  Settlement cutOff(MeteredCall call, JsonNode request, long outputTokens) {
+    Usage counted = estimator.estimate(request, "", 0);
+    return call.settle(
+        new Usage(counted.inputTokens(), Math.min(outputTokens, call.outputBudget()), 0, 0),
+        UsageSource.ESTIMATED);
+  }
+
+  /** The tokens of a piece of completion text, as a stream's cut-off counts them. */
+  long count(String text) {
+    return estimator.count(text);
+  }
+
+  /**
    * The charge's headers on a plain answer (a call not settled was charged 0); nothing for a call
    * that is not metered.
    */
@@ -48,6 +67,7 @@ final class SettleUsage {
       return;
     }
     ctx.header(CHARGED_HEADER, Long.toString(settled.credits()));
+    call.remaining().ifPresent(left -> ctx.header(AdmitCall.REMAINING_HEADER, Long.toString(left)));
     settled.balanceAfter().ifPresent(balance -> ctx.header(BALANCE_HEADER, Long.toString(balance)));
     if (settled.estimated()) {
       ctx.header(ESTIMATED_HEADER, "true");

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.function.ToLongFunction;
 
 /**
  * Watches a server-sent-event stream as it passes through, without holding it: it keeps the largest
@@ -32,6 +33,24 @@ public final class SseScanner {
       Json.MAPPER.reader().without(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   private final StringBuilder text = new StringBuilder();
+
+  /** Counts the output tokens of each piece of completion text as it passes; null: no counting. */
+  private final ToLongFunction<String> tokenCounter;
+
+  private long outputTokens;
+
+  /** A scanner that does not count output tokens. */
+  public SseScanner() {
+    this(null);
+  }
+
+  /**
+   * A scanner that also counts the output tokens of the completion text as it passes, with {@code
+   * tokenCounter} applied to each piece ({@link #outputTokens()}).
+   */
+  public SseScanner(ToLongFunction<String> tokenCounter) {
+    this.tokenCounter = tokenCounter;
+  }
 
   /** A line split across reads: its bytes so far. A line that arrives whole is never copied. */
   private byte[] partial = new byte[256];
@@ -202,6 +221,9 @@ public final class SseScanner {
   }
 
   private void appendText(String t) {
+    if (tokenCounter != null) {
+      outputTokens += tokenCounter.applyAsLong(t);
+    }
     if (text.length() + t.length() <= MAX_TEXT_CHARS) {
       text.append(t);
     } else {
@@ -212,6 +234,14 @@ public final class SseScanner {
   /** The usage the stream reported (largest value per field), or null when it reported none. */
   public Usage usage() {
     return usage;
+  }
+
+  /**
+   * The output tokens of the completion text seen so far, each piece counted on its own (which
+   * counts no fewer tokens than the whole text would); zero when the scanner does not count.
+   */
+  public long outputTokens() {
+    return outputTokens;
   }
 
   /** Whether the {@code [DONE]} sentinel was seen. */

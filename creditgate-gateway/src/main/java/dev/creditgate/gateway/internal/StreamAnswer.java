@@ -1,10 +1,14 @@
 package dev.creditgate.gateway.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Ticker;
+import dev.creditgate.meter.Settlement;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,11 +48,14 @@ final class StreamAnswer implements ChatStep {
 
   private int relay(ChatExchange x) {
     String alias = x.alias();
-    SseScanner scanner = new SseScanner();
+    long budget = x.call.outputBudget();
+    SseScanner scanner =
+        budget == Long.MAX_VALUE ? new SseScanner() : new SseScanner(settle::count);
     UsageChunkFilter filter = x.clientWantsUsage ? null : new UsageChunkFilter();
     DoneHoldback hold = new DoneHoldback();
     boolean clientGone = false;
     boolean upstreamBroken = false;
+    boolean cutOff = false;
     x.ctx.status(200);
     var res = x.ctx.res();
     res.setContentType("text/event-stream; charset=utf-8");
@@ -56,6 +63,7 @@ final class StreamAnswer implements ChatStep {
     res.setHeader("X-Accel-Buffering", "no");
     InputStream in = x.upstream.body();
     byte[] buf = new byte[16 * 1024];
+    Settlement settled = null;
     try {
       OutputStream out = null;
       try {
@@ -80,12 +88,18 @@ final class StreamAnswer implements ChatStep {
             clientGone = true;
             metrics.clientDisconnected(alias);
             LOG.info(
-                "client left mid-stream, reading the upstream to its end to charge it, request_id={}",
+                "client left mid-stream, reading the upstream to its end to charge it,"
+                    + " request_id={}",
                 x.requestId);
           }
         }
+        if (scanner.outputTokens() >= budget && !scanner.done() && scanner.usage() == null) {
+          // The upstream went past the cap it was sent: what follows would be served unpaid.
+          cutOff = true;
+          break;
+        }
       }
-      if (filter != null && !clientGone) {
+      if (filter != null && !clientGone && !cutOff) {
         try {
           byte[] rest = filter.finish();
           out.write(rest, 0, hold.pass(rest, 0, rest.length));
@@ -101,9 +115,17 @@ final class StreamAnswer implements ChatStep {
       // Whatever ended the stream (even an unexpected exception), what the upstream served is
       // charged.
       metrics.upstreamLatency(alias, "total", ticker.read() - x.upstreamStart);
-      settle(x, scanner);
+      settled =
+          cutOff ? settle.cutOff(x.call, x.request, scanner.outputTokens()) : settle(x, scanner);
     }
-    byte[] held = hold.release();
+    byte[] held = cutOff ? finalChunk(x, settled, scanner.outputTokens()) : hold.release();
+    if (cutOff) {
+      metrics.streamCutOff(alias);
+      LOG.warn(
+          "upstream streamed past the call's output cap; cut off at {} output tokens, request_id={}",
+          scanner.outputTokens(),
+          x.requestId);
+    }
     if (!clientGone && held.length > 0) {
       try {
         res.getOutputStream().write(held);
@@ -115,15 +137,42 @@ final class StreamAnswer implements ChatStep {
     return upstreamBroken ? 502 : 200;
   }
 
-  private void settle(ChatExchange x, SseScanner scanner) {
+  private Settlement settle(ChatExchange x, SseScanner scanner) {
     if (scanner.usage() != null) {
-      settle.reported(x.call, scanner.usage());
+      return settle.reported(x.call, scanner.usage());
     } else if (!scanner.text().isEmpty() || scanner.textDropped() > 0) {
-      settle.estimated(x.call, x.request, scanner.text(), scanner.textDropped());
-    } else {
-      // Nothing was generated and nothing reported: a failed call, not charged.
-      LOG.warn("stream produced no content and no usage; not charged, request_id={}", x.requestId);
+      return settle.estimated(x.call, x.request, scanner.text(), scanner.textDropped());
     }
+    // Nothing was generated and nothing reported: a failed call, not charged.
+    LOG.warn("stream produced no content and no usage; not charged, request_id={}", x.requestId);
+    return null;
+  }
+
+  /**
+   * The end of a stream the gateway cut off: a chunk that finishes every choice for {@code length},
+   * with the usage charged, then {@code [DONE]}.
+   */
+  private static byte[] finalChunk(ChatExchange x, Settlement settled, long outputTokens) {
+    ObjectNode chunk = Json.MAPPER.createObjectNode();
+    chunk.put("id", "chatcmpl-" + x.requestId);
+    chunk.put("object", "chat.completion.chunk");
+    chunk.put("created", System.currentTimeMillis() / 1000);
+    chunk.put("model", x.route.config().model());
+    ArrayNode choices = chunk.putArray("choices");
+    long n = Math.max(1, Math.min(ChatRequestRules.MAX_CHOICES, x.request.path("n").asLong(1)));
+    for (int i = 0; i < n; i++) {
+      ObjectNode choice = choices.addObject();
+      choice.put("index", i);
+      choice.putObject("delta");
+      choice.put("finish_reason", "length");
+    }
+    ObjectNode usage = chunk.putObject("usage");
+    usage.put("completion_tokens", Math.min(outputTokens, x.call.outputBudget()));
+    if (settled != null) {
+      usage.put(SettleUsage.CHARGED_FIELD, settled.credits());
+    }
+    return ("data: " + Json.string(chunk) + "\n\ndata: [DONE]\n\n")
+        .getBytes(StandardCharsets.UTF_8);
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.creditgate.gateway.internal;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.knuddels.jtokkit.Encodings;
 import com.knuddels.jtokkit.api.Encoding;
+import com.knuddels.jtokkit.api.EncodingRegistry;
 import com.knuddels.jtokkit.api.EncodingType;
 import dev.creditgate.pricing.Usage;
 
@@ -16,8 +17,23 @@ public final class TokenEstimator {
   private static final int TOKENS_PER_MESSAGE = 3;
   private static final int TOKENS_PER_REPLY = 3;
 
-  private final Encoding encoding =
-      Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.O200K_BASE);
+  /** How a route's input tokens are counted before its calls. */
+  public enum Tokenizer {
+    /** OpenAI's encoding of the GPT-4o, GPT-4.1, o-series and GPT-5 families. */
+    O200K_BASE,
+    /** OpenAI's encoding of GPT-4 and GPT-3.5. */
+    CL100K_BASE,
+    /**
+     * For a route whose tokenizer is unknown: one token per byte of the request body, a bound no
+     * byte-level tokenizer exceeds (every token covers at least one byte).
+     */
+    BYTES
+  }
+
+  private static final EncodingRegistry REGISTRY = Encodings.newLazyEncodingRegistry();
+
+  private final Encoding encoding = REGISTRY.getEncoding(EncodingType.O200K_BASE);
+  private final Encoding cl100k = REGISTRY.getEncoding(EncodingType.CL100K_BASE);
 
   /** Estimated usage of a request's {@code messages} and a completion's text. */
   public Usage estimate(JsonNode request, String completion, long completionCharsDropped) {
@@ -55,6 +71,45 @@ public final class TokenEstimator {
       }
     }
     return n;
+  }
+
+  /**
+   * The input tokens of a request before it is sent, counted with the route's tokenizer: the
+   * messages with their framing, plus the text of any tool, function or response-format definitions
+   * (which the provider counts as input too); with {@link Tokenizer#BYTES}, the body's size.
+   */
+  public long inputTokens(JsonNode request, Tokenizer tokenizer, long requestBytes) {
+    if (tokenizer == Tokenizer.BYTES) {
+      return requestBytes;
+    }
+    Encoding enc = tokenizer == Tokenizer.CL100K_BASE ? cl100k : encoding;
+    long tokens = TOKENS_PER_REPLY;
+    JsonNode messages = request.path("messages");
+    for (JsonNode m : messages) {
+      tokens += TOKENS_PER_MESSAGE + count(enc, m.path("role").asText(""));
+      JsonNode content = m.path("content");
+      if (content.isTextual()) {
+        tokens += count(enc, content.asText());
+      } else if (!content.isMissingNode() && !content.isNull()) {
+        tokens += count(enc, content.toString());
+      }
+      if (m.has("name")) {
+        tokens += count(enc, m.path("name").asText("")) + 1;
+      }
+      if (m.has("tool_calls")) {
+        tokens += count(enc, m.get("tool_calls").toString());
+      }
+    }
+    for (String field : new String[] {"tools", "functions", "response_format"}) {
+      if (request.hasNonNull(field)) {
+        tokens += count(enc, request.get(field).toString());
+      }
+    }
+    return tokens;
+  }
+
+  private static long count(Encoding enc, String text) {
+    return text.isEmpty() ? 0 : enc.countTokensOrdinary(text);
   }
 
   long count(String text) {

@@ -43,7 +43,8 @@ class AdmitCallTest {
         (context, estimate) -> {
           estimated.set(estimate);
           return new RecordingCall(Admission.of(reason));
-        });
+        },
+        new TokenEstimator());
   }
 
   @Test
@@ -114,7 +115,8 @@ class AdmitCallTest {
           new AdmitCall(
               (context, estimate) -> {
                 throw new IdempotencyKeyReusedException("k1", inProgress);
-              });
+              },
+              new TokenEstimator());
       assertThatThrownBy(() -> step.process(x, next -> events.add("served")))
           .isInstanceOfSatisfying(
               ApiError.class,
@@ -129,15 +131,24 @@ class AdmitCallTest {
   }
 
   @Test
-  void theEstimateCountsTheBodyAndTheLargerOutputCapUpToTheBound() throws Exception {
-    String body = "{\"messages\":[],\"max_tokens\":300,\"max_completion_tokens\":700}";
+  void theEstimateCountsTheInputWithTheRoutesTokenizerAndTheLargerOutputCapPerChoice()
+      throws Exception {
+    String body =
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}],\"max_tokens\":300,"
+            + "\"max_completion_tokens\":700,\"n\":3}";
     admitting(Admission.Reason.BALANCE_POSITIVE).process(exchange(body), next -> {});
-    assertThat(estimated.get())
-        .isEqualTo(new Estimate("openai", "gpt-x", new Usage((body.length() + 3) / 4, 700, 0, 0)));
-    admitting(Admission.Reason.BALANCE_POSITIVE)
-        .process(exchange("{\"max_tokens\":99999999999}"), next -> {});
-    assertThat(estimated.get().usage().outputTokens())
-        .isEqualTo(AdmitCall.MAX_ESTIMATED_OUTPUT_TOKENS);
+    // o200k_base: "user" and "Say hello" are 1 and 2 tokens, 3 of framing per message, 3 per reply.
+    assertThat(estimated.get()).isEqualTo(new Estimate("openai", "gpt-x", 9, 700, 3));
+  }
+
+  @Test
+  void aRequestWithoutACapGetsTheRoutesAndTheUpstreamIsToldIt() throws Exception {
+    ChatExchange x = exchange("{\"messages\":[]}");
+    admitting(Admission.Reason.BALANCE_POSITIVE).process(x, next -> {});
+    assertThat(estimated.get().maxOutputTokens())
+        .isEqualTo(dev.creditgate.gateway.GatewayConfig.DEFAULT_MAX_OUTPUT_TOKENS);
+    assertThat(x.request.path("max_completion_tokens").asLong())
+        .isEqualTo(dev.creditgate.gateway.GatewayConfig.DEFAULT_MAX_OUTPUT_TOKENS);
   }
 
   private final class RecordingCall implements MeteredCall {

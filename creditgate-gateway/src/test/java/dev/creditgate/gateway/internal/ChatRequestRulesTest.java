@@ -41,6 +41,9 @@ class ChatRequestRulesTest {
         "{\"messages\":[{\"role\":\"user\"}],\"max_completion_tokens\":1.5}|max_completion_tokens",
         "{\"messages\":[{\"role\":\"user\"}],\"n\":\"2\"}|n",
         "{\"messages\":[{\"role\":\"user\"}],\"max_tokens\":1e30}|max_tokens",
+        "{\"messages\":[{\"role\":\"user\"}],\"max_tokens\":10000001}|max_tokens",
+        "{\"messages\":[{\"role\":\"user\"}],\"max_completion_tokens\":99999999999}|max_completion_tokens",
+        "{\"messages\":[{\"role\":\"user\"}],\"n\":129}|n",
         "{\"messages\":[{\"role\":\"user\"}],\"temperature\":\"hot\"}|temperature",
       })
   void anInvalidFieldIsRefusedByName(String body, String param) throws Exception {

@@ -39,7 +39,7 @@ abstract class AbstractCreditMeterTest {
 
   static final Usage USAGE = AbstractCreditLedgerContractTest.EXAMPLE_USAGE;
   static final long CREDITS = AbstractCreditLedgerContractTest.EXAMPLE_CREDITS;
-  static final Estimate ESTIMATE = new Estimate("openai", "gpt-test", new Usage(100, 1000, 0, 0));
+  static final Estimate ESTIMATE = new Estimate("openai", "gpt-test", 100, 1000, 1);
 
   @TempDir Path directory;
 
@@ -65,15 +65,21 @@ abstract class AbstractCreditMeterTest {
             .snapshotProvider(ledger)
             .pendingDebits(ledger)
             .build();
-    meter = LedgerCreditMeter.builder().guard(guard).ledger(ledger).build();
+    meter = meter(LedgerCreditMeter.builder());
     account = "acct-" + UUID.randomUUID();
     scene = "scene-" + UUID.randomUUID();
     ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
     ledger.grant(account, 1_000, "g1", "admin", "");
   }
 
+  /** A meter over this test's guard and ledger, with {@code b}'s other options. */
+  LedgerCreditMeter meter(LedgerCreditMeter.Builder b) {
+    return b.guard(guard).ledger(ledger).prices(ledger).store(ledger).build();
+  }
+
   @AfterEach
   void close() {
+    meter.close();
     ledger.close();
     guard.close();
   }

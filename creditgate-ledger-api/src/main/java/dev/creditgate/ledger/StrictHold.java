@@ -1,0 +1,189 @@
+package dev.creditgate.ledger;
+
+import dev.creditgate.Admission;
+import dev.creditgate.BillingContext;
+import dev.creditgate.CreditSnapshot;
+import dev.creditgate.meter.Estimate;
+import dev.creditgate.meter.ShortfallPolicy;
+import dev.creditgate.pricing.Quote;
+import java.util.function.LongSupplier;
+
+/**
+ * A strict meter's admission of one call: prices the call's worst case, holds it if it fits in the
+ * account's room, or applies the shortfall policy (refuse, or lower the output cap to what the room
+ * affords). Holds what it decided for the call: the hold, the estimate it was priced on, the room
+ * left.
+ */
+final class StrictHold {
+
+  /**
+   * Guard denials a strict meter keeps whatever the account's room: the account may not spend at
+   * all.
+   */
+  private static boolean finalDenial(Admission admission) {
+    return switch (admission.reason()) {
+      case DENIED_NON_POSITIVE_BALANCE, DENIED_PENDING_DEBITS -> false;
+      default -> admission.isDenied();
+    };
+  }
+
+  private final Admission admission;
+  private final Estimate estimate;
+  private final long credits;
+  private final long remaining;
+  private final long affordable;
+  private final boolean clamped;
+
+  private StrictHold(
+      Admission admission,
+      Estimate estimate,
+      long credits,
+      long remaining,
+      long affordable,
+      boolean clamped) {
+    this.admission = admission;
+    this.estimate = estimate;
+    this.credits = credits;
+    this.remaining = remaining;
+    this.affordable = affordable;
+    this.clamped = clamped;
+  }
+
+  private static StrictHold denied(Admission admission, Estimate estimate, long affordable) {
+    return new StrictHold(admission, estimate, 0, -1, affordable, false);
+  }
+
+  /**
+   * Decides the call: keeps the guard's denial when the account may not spend at all, else holds
+   * the call's worst case (or less, clamped) in the meter's hold book.
+   */
+  static StrictHold place(
+      LedgerCreditMeter meter, BillingContext billing, Estimate estimate, Admission guard) {
+    if (finalDenial(guard) || (guard.isDenied() && meter.overdraft() == 0)) {
+      return denied(guard, estimate, guard.isDenied() ? 0 : -1);
+    }
+    // Admitted without a snapshot (the guard failed open): the hold is measured against the
+    // store's, read here; a strict meter never admits a call it cannot measure.
+    CreditSnapshot snapshot = guard.snapshot().orElseGet(() -> meter.fetch(billing.accountId()));
+    if (snapshot == null) {
+      return denied(Admission.of(Admission.Reason.DENIED_UNAVAILABLE), estimate, -1);
+    }
+    if (snapshot.blocked()) {
+      return denied(Admission.of(Admission.Reason.DENIED_STORE_BLOCKED), estimate, 0);
+    }
+    String account = billing.accountId();
+    LongSupplier room = () -> meter.room(account, snapshot);
+    Quote worst = worstCase(meter, billing, estimate);
+    if (worst.unpriced()) {
+      return denied(Admission.of(Admission.Reason.DENIED_UNPRICED), estimate, -1);
+    }
+    long deadline = meter.ticker().read() + meter.holdTimeoutNanos();
+    long left = place(meter, billing, worst.credits(), deadline, room);
+    if (left >= 0) {
+      return new StrictHold(guard, estimate, worst.credits(), left, -1, false);
+    }
+    long free = meter.holds().free(account, room);
+    long affordable = affordableOutputTokens(meter, billing, estimate, free);
+    if (meter.shortfall() == ShortfallPolicy.CLAMP && affordable >= meter.minimumClampTokens()) {
+      Estimate lowered = estimate.withMaxOutputTokens(affordable);
+      Quote cost = worstCase(meter, billing, lowered);
+      left = place(meter, billing, cost.credits(), deadline, room);
+      if (left >= 0) {
+        meter.listener().onShortfall(billing, true);
+        return new StrictHold(guard, lowered, cost.credits(), left, -1, true);
+      }
+    }
+    meter.listener().onShortfall(billing, false);
+    return denied(Admission.of(Admission.Reason.DENIED_INSUFFICIENT_CREDIT), estimate, affordable);
+  }
+
+  private static long place(
+      LedgerCreditMeter meter,
+      BillingContext billing,
+      long credits,
+      long deadline,
+      LongSupplier room) {
+    long left =
+        meter
+            .holds()
+            .place(
+                new HoldBook.Hold(billing.accountId(), billing.eventId(), credits, deadline), room);
+    if (left >= 0) {
+      meter.listener().onHoldPlaced(billing, credits);
+    }
+    return left;
+  }
+
+  /**
+   * The call's worst case; a cost too large to count is priced at the largest amount (never fits).
+   */
+  private static Quote worstCase(
+      LedgerCreditMeter meter, BillingContext billing, Estimate estimate) {
+    try {
+      return meter
+          .prices()
+          .worstCase(
+              billing.scene(),
+              estimate.provider(),
+              estimate.model(),
+              estimate.inputTokens(),
+              estimate.totalOutputTokens());
+    } catch (ArithmeticException e) {
+      return new Quote(Long.MAX_VALUE, Long.MAX_VALUE, 0, false);
+    }
+  }
+
+  /**
+   * The largest output cap per choice, up to the estimate's, whose worst case fits in {@code free}
+   * credits; 0 when not even the input fits. Pricing grows with the output, so a binary search.
+   */
+  static long affordableOutputTokens(
+      LedgerCreditMeter meter, BillingContext billing, Estimate estimate, long free) {
+    if (free < 0 || worstCase(meter, billing, estimate.withMaxOutputTokens(0)).credits() > free) {
+      return 0;
+    }
+    long low = 0;
+    long high = estimate.maxOutputTokens();
+    while (low < high) {
+      long mid = low + (high - low + 1) / 2;
+      if (worstCase(meter, billing, estimate.withMaxOutputTokens(mid)).credits() <= free) {
+        low = mid;
+      } else {
+        high = mid - 1;
+      }
+    }
+    return low;
+  }
+
+  Admission admission() {
+    return admission;
+  }
+
+  /** The estimate the hold was priced on: the call's own, or with its output cap lowered. */
+  Estimate estimate() {
+    return estimate;
+  }
+
+  /** The credits held; zero when the call was denied. */
+  long credits() {
+    return credits;
+  }
+
+  /** The room left after the hold; -1 when denied. */
+  long remaining() {
+    return remaining;
+  }
+
+  /**
+   * For a call denied for insufficient credit, the output tokens per choice its room affords; else
+   * -1.
+   */
+  long affordable() {
+    return affordable;
+  }
+
+  /** Whether the call's output cap was lowered to fit. */
+  boolean clamped() {
+    return clamped;
+  }
+}

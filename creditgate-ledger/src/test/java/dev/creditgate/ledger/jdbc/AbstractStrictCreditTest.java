@@ -1,0 +1,294 @@
+package dev.creditgate.ledger.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.creditgate.Admission;
+import dev.creditgate.BillingContext;
+import dev.creditgate.CreditBalanceGuard;
+import dev.creditgate.InMemoryCreditCache;
+import dev.creditgate.SnapshotPublisher;
+import dev.creditgate.ledger.EntryKind;
+import dev.creditgate.ledger.LedgerCreditMeter;
+import dev.creditgate.ledger.LedgerEntry;
+import dev.creditgate.meter.CreditMode;
+import dev.creditgate.meter.Estimate;
+import dev.creditgate.meter.MeteredCall;
+import dev.creditgate.meter.ShortfallPolicy;
+import dev.creditgate.meter.UsageSource;
+import dev.creditgate.pricing.PriceRule;
+import dev.creditgate.pricing.Usage;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Strict credit over a real write-behind ledger: each call's worst case is held before it runs, so
+ * concurrent calls can never spend more than the account has. Written as a user who wants more than
+ * they paid for would try.
+ */
+abstract class AbstractStrictCreditTest {
+
+  /**
+   * One credit per 1,000 input tokens and two per 1,000 output tokens (at 1,000 credits a unit).
+   */
+  static PriceRule rule(String scene) {
+    return new PriceRule(0, scene, "", "", 1000, 2000, 0, 0, 1000, 0, 0, true);
+  }
+
+  /** 1,000 input tokens and at most 4,500 output tokens: 1 + 9 = 10 credits at worst. */
+  static final Estimate ESTIMATE = new Estimate("openai", "gpt-test", 1000, 4500, 1);
+
+  static final long WORST = 10;
+
+  @TempDir Path directory;
+
+  JdbcCreditLedger ledger;
+  SnapshotPublisher publisher;
+  CreditBalanceGuard guard;
+  final List<LedgerCreditMeter> meters = new ArrayList<>();
+  String account;
+  String scene;
+  final AtomicLong fakeNanos = new AtomicLong();
+
+  abstract String jdbcUrl();
+
+  @BeforeEach
+  void open() {
+    InMemoryCreditCache cache = InMemoryCreditCache.create();
+    publisher = SnapshotPublisher.builder(cache).build();
+    ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl(jdbcUrl())
+            .spoolDirectory(directory.resolve("spool"))
+            .writeBehind(true)
+            .commitListener(publisher::publishAll)
+            .build();
+    guard =
+        CreditBalanceGuard.builder()
+            .cache(cache)
+            .publisher(publisher)
+            .snapshotProvider(ledger)
+            .pendingDebits(ledger)
+            .build();
+    account = "acct-" + UUID.randomUUID();
+    scene = "scene-" + UUID.randomUUID();
+    ledger.createPriceRule(rule(scene));
+  }
+
+  @AfterEach
+  void close() {
+    meters.forEach(LedgerCreditMeter::close);
+    ledger.close();
+    guard.close();
+    publisher.close();
+  }
+
+  LedgerCreditMeter meter(ShortfallPolicy shortfall) {
+    LedgerCreditMeter m =
+        LedgerCreditMeter.builder()
+            .guard(guard)
+            .ledger(ledger)
+            .prices(ledger)
+            .store(ledger)
+            .shortfall(shortfall)
+            .holdTimeout(Duration.ofSeconds(5))
+            .ticker(fakeNanos::get)
+            .build();
+    meters.add(m);
+    return m;
+  }
+
+  BillingContext call() {
+    return new BillingContext(account, "", scene, "", "", "pro", false);
+  }
+
+  long balance() {
+    assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+    return ledger.account(account).orElseThrow().balance();
+  }
+
+  @Test
+  void theHoldIsTheWorstCase() {
+    assertThat(ledger.worstCase(scene, "openai", "gpt-test", 1000, 4500).credits())
+        .isEqualTo(WORST);
+  }
+
+  @Test
+  void twoHundredConcurrentCallsOnCreditForTenAdmitTenAndNeverOverspend() throws Exception {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT);
+    ledger.grant(account, 10 * WORST, "g1", "admin", "");
+    ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+    CountDownLatch allOpened = new CountDownLatch(200);
+    List<Future<Boolean>> results = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      results.add(
+          pool.submit(
+              () -> {
+                try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+                  allOpened.countDown();
+                  if (c.admission().isDenied()) {
+                    return false;
+                  }
+                  // Every admitted call spends its whole worst case, after all have been admitted.
+                  allOpened.await();
+                  c.settle(new Usage(1000, 4500, 0, 0), UsageSource.REPORTED);
+                  return true;
+                }
+              }));
+    }
+    int admitted = 0;
+    for (Future<Boolean> f : results) {
+      admitted += f.get() ? 1 : 0;
+    }
+    pool.shutdown();
+    assertThat(admitted).isEqualTo(10);
+    assertThat(balance()).isZero();
+    assertThat(meter.heldCredits()).isZero();
+  }
+
+  @Test
+  void checkModeIsWhatOverspends() throws Exception {
+    LedgerCreditMeter check =
+        LedgerCreditMeter.builder().guard(guard).ledger(ledger).mode(CreditMode.CHECK).build();
+    meters.add(check);
+    ledger.grant(account, WORST, "g1", "admin", "");
+    List<MeteredCall> open = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      open.add(check.open(call(), ESTIMATE));
+    }
+    assertThat(open).allSatisfy(c -> assertThat(c.admission().isAdmitted()).isTrue());
+    open.forEach(
+        c -> {
+          c.settle(new Usage(1000, 4500, 0, 0), UsageSource.REPORTED);
+          c.close();
+        });
+    assertThat(balance()).isEqualTo(WORST - 5 * WORST);
+  }
+
+  @Test
+  void aSettleChargesTheActualCostAndReleasesTheRest() {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT);
+    ledger.grant(account, WORST + 5, "g1", "admin", "");
+    try (MeteredCall first = meter.open(call(), ESTIMATE)) {
+      assertThat(first.reserved()).isEqualTo(WORST);
+      assertThat(first.remaining()).hasValue(5);
+      try (MeteredCall second = meter.open(call(), ESTIMATE)) {
+        assertThat(second.admission().reason())
+            .isEqualTo(Admission.Reason.DENIED_INSUFFICIENT_CREDIT);
+      }
+      // 1,000 input and 500 output tokens: 2 credits; the other 8 go back.
+      assertThat(first.settle(new Usage(1000, 500, 0, 0), UsageSource.REPORTED).credits())
+          .isEqualTo(2);
+      assertThat(first.remaining()).hasValue(13);
+    }
+    try (MeteredCall third = meter.open(call(), ESTIMATE)) {
+      assertThat(third.admission().isAdmitted()).isTrue();
+    }
+    assertThat(balance()).isEqualTo(WORST + 5 - 2);
+  }
+
+  @Test
+  void aRefusalSaysHowManyOutputTokensTheCreditAffords() {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT);
+    ledger.grant(account, 7, "g1", "admin", "");
+    try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+      assertThat(c.admission().reason()).isEqualTo(Admission.Reason.DENIED_INSUFFICIENT_CREDIT);
+      // 1 credit of input leaves 6 for output at 2 per 1,000 tokens: 3,000 tokens.
+      assertThat(c.affordableOutputTokens()).isEqualTo(3000);
+      assertThat(c.reserved()).isZero();
+    }
+    assertThat(balance()).isEqualTo(7);
+  }
+
+  @Test
+  void clampLowersTheOutputCapToWhatTheCreditAffords() {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.CLAMP);
+    ledger.grant(account, 7, "g1", "admin", "");
+    try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+      assertThat(c.admission().isAdmitted()).isTrue();
+      assertThat(c.clampedOutputTokens()).hasValue(3000);
+      assertThat(c.reserved()).isEqualTo(7);
+      assertThat(c.outputBudget()).isEqualTo(3000);
+      c.settle(new Usage(1000, 3000, 0, 0), UsageSource.REPORTED);
+    }
+    assertThat(balance()).isZero();
+  }
+
+  @Test
+  void clampRefusesBelowTheMinimum() {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.CLAMP);
+    ledger.grant(account, 1, "g1", "admin", "");
+    try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+      assertThat(c.admission().reason()).isEqualTo(Admission.Reason.DENIED_INSUFFICIENT_CREDIT);
+      assertThat(c.affordableOutputTokens()).isZero();
+    }
+  }
+
+  @Test
+  void aCallNoRulePricesIsRefusedBeforeItRuns() {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT);
+    ledger.grant(account, 1_000, "g1", "admin", "");
+    BillingContext unpriced = call().withScene("scene-nobody-priced-" + UUID.randomUUID());
+    try (MeteredCall c = meter.open(unpriced, ESTIMATE)) {
+      assertThat(c.admission().reason()).isEqualTo(Admission.Reason.DENIED_UNPRICED);
+    }
+  }
+
+  @Test
+  void anAbandonedCallGivesItsHoldBack() {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT);
+    ledger.grant(account, WORST, "g1", "admin", "");
+    try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+      assertThat(meter.heldCredits()).isEqualTo(WORST);
+      c.abandon("upstream refused");
+      assertThat(meter.heldCredits()).isZero();
+    }
+    try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+      assertThat(c.admission().isAdmitted()).isTrue();
+    }
+    assertThat(balance()).isEqualTo(WORST);
+  }
+
+  @Test
+  void aHoldPastItsDeadlineIsReleasedAndItsLateSettleStillCharged() {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT);
+    ledger.grant(account, WORST, "g1", "admin", "");
+    try (MeteredCall stuck = meter.open(call(), ESTIMATE)) {
+      assertThat(meter.openHolds()).isEqualTo(1);
+      fakeNanos.addAndGet(Duration.ofSeconds(6).toNanos());
+      await().atMost(Duration.ofSeconds(5)).until(() -> meter.openHolds() == 0);
+      stuck.settle(new Usage(1000, 500, 0, 0), UsageSource.REPORTED);
+    }
+    assertThat(balance()).isEqualTo(WORST - 2);
+  }
+
+  @Test
+  void inputBeyondTheEstimateIsChargedAndRecordedAsAnOverrun() {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT);
+    ledger.grant(account, 100, "g1", "admin", "");
+    try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+      // 5,000 input tokens instead of the 1,000 counted: 5 + 9 = 14 credits, 4 beyond the hold.
+      assertThat(c.settle(new Usage(5000, 4500, 0, 0), UsageSource.REPORTED).credits())
+          .isEqualTo(14);
+    }
+    assertThat(balance()).isEqualTo(86);
+    LedgerEntry charge =
+        ledger.entries(account, null, 10).items().stream()
+            .filter(e -> e.kind() == EntryKind.CHARGE)
+            .findFirst()
+            .orElseThrow();
+    assertThat(charge.metadata()).contains("\"overrun\":4");
+  }
+}
