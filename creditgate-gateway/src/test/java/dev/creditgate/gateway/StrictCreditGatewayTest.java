@@ -45,6 +45,7 @@ class StrictCreditGatewayTest {
   Path tmp;
   SimulatedUpstream slow;
   SimulatedUpstream wild;
+  SimulatedUpstream fair;
   GatewayServer server;
   JdbcCreditLedger ledger;
   String base;
@@ -56,6 +57,7 @@ class StrictCreditGatewayTest {
     // Slow enough that all of a burst of calls is admitted before the first one ends.
     slow = SimulatedUpstream.builder().latency(Duration.ofSeconds(3)).build().start();
     wild = SimulatedUpstream.builder().ignoreMaxTokens(true).tokensPerSecond(200).build().start();
+    fair = SimulatedUpstream.builder().build().start();
     Map<String, String> props = new HashMap<>();
     props.put("server.port", "0");
     props.put("admin.token", ADMIN_TOKEN);
@@ -68,6 +70,9 @@ class StrictCreditGatewayTest {
     props.put("models.wild.base-url", wild.baseUrl());
     props.put("models.wild.model", "sim-pro");
     props.put("models.wild.provider", "simulator");
+    props.put("models.fair.base-url", fair.baseUrl());
+    props.put("models.fair.model", "sim-pro");
+    props.put("models.fair.provider", "simulator");
     server = GatewayServer.start(GatewayConfig.fromProperties(props, Map.of()), Map.of());
     ledger = server.ledger();
     base = "http://127.0.0.1:" + server.port();
@@ -80,6 +85,7 @@ class StrictCreditGatewayTest {
     server.close();
     slow.close();
     wild.close();
+    fair.close();
   }
 
   /** What one call of {@link #HELLO} holds: a token per byte of the body, and 100 output tokens. */
@@ -196,5 +202,28 @@ class StrictCreditGatewayTest {
               assertThat(-e.amount()).isLessThanOrEqualTo(reserved);
               assertThat(e.usage().outputTokens()).isEqualTo(5);
             });
+  }
+
+  @Test
+  void aStreamThatKeepsToItsCapIsNeverCutWhateverItsWordsTokenizeTo() throws Exception {
+    String account = "strict-" + UUID.randomUUID();
+    String key = funded(account, 1_000_000);
+    // Sixteen words ("deterministic", "simulated", ...) are more than sixteen o200k tokens; the
+    // upstream counts them as sixteen, and keeps to the cap.
+    String body =
+        "{\"model\":\"fair\",\"stream\":true,\"max_tokens\":16,"
+            + "\"stream_options\":{\"include_usage\":true},"
+            + "\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a long story\"}]}";
+    for (int i = 0; i < 5; i++) {
+      HttpResponse<String> r = post(key, body.replace("long story", "long story " + i));
+      assertThat(r.statusCode()).isEqualTo(200);
+      List<String> events =
+          r.body().lines().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
+      assertThat(events).last().isEqualTo("[DONE]");
+      JsonNode usage = JSON.readTree(events.get(events.size() - 2)).path("usage");
+      assertThat(usage.path("completion_tokens").asLong()).isBetween(8L, 16L);
+      assertThat(usage.has("creditgate_charged_credits")).as("not cut off").isFalse();
+    }
+    assertThat(charges(account)).hasSize(5).allSatisfy(e -> assertThat(e.estimated()).isFalse());
   }
 }

@@ -147,7 +147,7 @@ final class LedgerCall implements MeteredCall {
       overrun = hold == null ? 0 : Math.max(0, cost - hold.credits());
       settlement =
           settlement(
-              intent.charge(
+              charge(
                   chargeRequest(
                       billing, hold == null ? estimate : hold.estimate(), usage, source, overrun)),
               source);
@@ -179,6 +179,25 @@ final class LedgerCall implements MeteredCall {
     meter.listener().onSettled(billing, settlement, meter.ticker().read() - start);
     result.complete(settlement);
     return settlement;
+  }
+
+  /**
+   * Charges the call. A conflict means another gateway served the same Idempotency-Key at the same
+   * moment and charged it first: this call was served too, so it is charged under an id of its own
+   * ({@link ChargeRequest#underOwnId()}), as the ledger does for a conflict it meets behind the
+   * answer.
+   */
+  private ChargeResult charge(ChargeRequest request) {
+    try {
+      return intent.charge(request);
+    } catch (IdempotencyConflictException e) {
+      ChargeRequest own = request.underOwnId();
+      LOG.warn(
+          "idempotency key raced on another gateway; charging this call as {}, request_id={}",
+          own.eventId(),
+          billing.requestId());
+      return intent.charge(own);
+    }
   }
 
   @Override

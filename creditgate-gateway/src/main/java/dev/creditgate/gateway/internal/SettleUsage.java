@@ -39,19 +39,13 @@ final class SettleUsage {
   }
 
   /**
-   * Settles a stream the gateway cut off at its hold: the output counted as relayed (at most what
-   * the hold pays for), the input counted from the request.
+   * Settles a stream the gateway cut off at its hold: the output its hold pays for (the upstream
+   * sent more), the input counted from the request.
    */
-  Settlement cutOff(MeteredCall call, JsonNode request, long outputTokens) {
+  Settlement cutOff(MeteredCall call, JsonNode request) {
     Usage counted = estimator.estimate(request, "", 0);
     return call.settle(
-        new Usage(counted.inputTokens(), Math.min(outputTokens, call.outputBudget()), 0, 0),
-        UsageSource.ESTIMATED);
-  }
-
-  /** The tokens of a piece of completion text, as a stream's cut-off counts them. */
-  long count(String text) {
-    return estimator.count(text);
+        new Usage(counted.inputTokens(), call.outputBudget(), 0, 0), UsageSource.ESTIMATED);
   }
 
   /**

@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.function.ToLongFunction;
 
 /**
  * Watches a server-sent-event stream as it passes through, without holding it: it keeps the largest
@@ -34,23 +33,8 @@ public final class SseScanner {
 
   private final StringBuilder text = new StringBuilder();
 
-  /** Counts the output tokens of each piece of completion text as it passes; null: no counting. */
-  private final ToLongFunction<String> tokenCounter;
-
-  private long outputTokens;
-
-  /** A scanner that does not count output tokens. */
-  public SseScanner() {
-    this(null);
-  }
-
-  /**
-   * A scanner that also counts the output tokens of the completion text as it passes, with {@code
-   * tokenCounter} applied to each piece ({@link #outputTokens()}).
-   */
-  public SseScanner(ToLongFunction<String> tokenCounter) {
-    this.tokenCounter = tokenCounter;
-  }
+  /** Pieces of completion text seen (deltas with text), whether kept or dropped. */
+  private long outputPieces;
 
   /** A line split across reads: its bytes so far. A line that arrives whole is never copied. */
   private byte[] partial = new byte[256];
@@ -221,8 +205,8 @@ public final class SseScanner {
   }
 
   private void appendText(String t) {
-    if (tokenCounter != null) {
-      outputTokens += tokenCounter.applyAsLong(t);
+    if (!t.isEmpty()) {
+      outputPieces++;
     }
     if (text.length() + t.length() <= MAX_TEXT_CHARS) {
       text.append(t);
@@ -237,11 +221,12 @@ public final class SseScanner {
   }
 
   /**
-   * The output tokens of the completion text seen so far, each piece counted on its own (which
-   * counts no fewer tokens than the whole text would); zero when the scanner does not count.
+   * The pieces of completion text seen so far (deltas that carried text, every choice counted). A
+   * provider sends at least one token per piece, so an upstream that keeps to its output cap never
+   * sends more pieces than the cap.
    */
-  public long outputTokens() {
-    return outputTokens;
+  public long outputPieces() {
+    return outputPieces;
   }
 
   /** Whether the {@code [DONE]} sentinel was seen. */

@@ -49,8 +49,7 @@ final class StreamAnswer implements ChatStep {
   private int relay(ChatExchange x) {
     String alias = x.alias();
     long budget = x.call.outputBudget();
-    SseScanner scanner =
-        budget == Long.MAX_VALUE ? new SseScanner() : new SseScanner(settle::count);
+    SseScanner scanner = new SseScanner();
     UsageChunkFilter filter = x.clientWantsUsage ? null : new UsageChunkFilter();
     DoneHoldback hold = new DoneHoldback();
     boolean clientGone = false;
@@ -93,8 +92,9 @@ final class StreamAnswer implements ChatStep {
                 x.requestId);
           }
         }
-        if (scanner.outputTokens() >= budget && !scanner.done() && scanner.usage() == null) {
-          // The upstream went past the cap it was sent: what follows would be served unpaid.
+        if (scanner.outputPieces() > budget && !scanner.done() && scanner.usage() == null) {
+          // More pieces of text than the cap it was sent allows tokens: the upstream ignores its
+          // cap, and what follows would be served unpaid.
           cutOff = true;
           break;
         }
@@ -115,15 +115,15 @@ final class StreamAnswer implements ChatStep {
       // Whatever ended the stream (even an unexpected exception), what the upstream served is
       // charged.
       metrics.upstreamLatency(alias, "total", ticker.read() - x.upstreamStart);
-      settled =
-          cutOff ? settle.cutOff(x.call, x.request, scanner.outputTokens()) : settle(x, scanner);
+      settled = cutOff ? settle.cutOff(x.call, x.request) : settle(x, scanner);
     }
-    byte[] held = cutOff ? finalChunk(x, settled, scanner.outputTokens()) : hold.release();
+    byte[] held = cutOff ? finalChunk(x, settled) : hold.release();
     if (cutOff) {
       metrics.streamCutOff(alias);
       LOG.warn(
-          "upstream streamed past the call's output cap; cut off at {} output tokens, request_id={}",
-          scanner.outputTokens(),
+          "upstream streamed past the call's output cap; cut off after {} pieces of text,"
+              + " request_id={}",
+          scanner.outputPieces(),
           x.requestId);
     }
     if (!clientGone && held.length > 0) {
@@ -152,7 +152,7 @@ final class StreamAnswer implements ChatStep {
    * The end of a stream the gateway cut off: a chunk that finishes every choice for {@code length},
    * with the usage charged, then {@code [DONE]}.
    */
-  private static byte[] finalChunk(ChatExchange x, Settlement settled, long outputTokens) {
+  private static byte[] finalChunk(ChatExchange x, Settlement settled) {
     ObjectNode chunk = Json.MAPPER.createObjectNode();
     chunk.put("id", "chatcmpl-" + x.requestId);
     chunk.put("object", "chat.completion.chunk");
@@ -167,7 +167,7 @@ final class StreamAnswer implements ChatStep {
       choice.put("finish_reason", "length");
     }
     ObjectNode usage = chunk.putObject("usage");
-    usage.put("completion_tokens", Math.min(outputTokens, x.call.outputBudget()));
+    usage.put("completion_tokens", x.call.outputBudget());
     if (settled != null) {
       usage.put(SettleUsage.CHARGED_FIELD, settled.credits());
     }

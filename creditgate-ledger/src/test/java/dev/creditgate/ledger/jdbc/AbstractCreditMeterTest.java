@@ -238,4 +238,47 @@ abstract class AbstractCreditMeterTest {
     }
     assertThat(charges()).singleElement().satisfies(e -> assertThat(e.estimated()).isTrue());
   }
+
+  @Test
+  void aKeyChargedByAnotherGatewayMeanwhileIsChargedUnderAnIdOfItsOwn() {
+    // A ledger that commits before answering, where the conflict reaches the meter itself.
+    try (JdbcCreditLedger direct =
+            JdbcCreditLedger.builder()
+                .jdbcUrl(jdbcUrl())
+                .spoolDirectory(directory.resolve("spool-direct"))
+                .build();
+        LedgerCreditMeter sync =
+            LedgerCreditMeter.builder().guard(guard).ledger(direct).prices(direct).build()) {
+      try (MeteredCall c = sync.open(call("raced"), ESTIMATE)) {
+        assertThat(c.admission().isAdmitted()).isTrue();
+        // Another gateway serves and charges the same key first, with its own usage.
+        direct.charge(
+            new dev.creditgate.ledger.ChargeRequest(
+                account,
+                "raced",
+                "other",
+                scene,
+                "openai",
+                "gpt-test",
+                new Usage(1, 1, 0, 0),
+                false,
+                "{}"));
+        Settlement settled = c.settle(USAGE, UsageSource.REPORTED);
+        assertThat(settled.status()).isEqualTo(Settlement.Status.APPLIED);
+        assertThat(settled.credits()).isEqualTo(CREDITS);
+      }
+      List<LedgerEntry> charges =
+          direct.entries(account, null, 10).items().stream()
+              .filter(e -> e.kind() == EntryKind.CHARGE)
+              .toList();
+      assertThat(charges).hasSize(2);
+      assertThat(charges)
+          .anySatisfy(
+              e -> {
+                assertThat(e.eventId())
+                    .startsWith(dev.creditgate.ledger.ChargeRequest.OWN_ID_PREFIX);
+                assertThat(e.metadata()).contains("\"idempotency_key\":\"raced\"");
+              });
+    }
+  }
 }
