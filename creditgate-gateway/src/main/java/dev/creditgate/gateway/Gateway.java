@@ -130,7 +130,13 @@ public final class Gateway implements AutoCloseable {
             config.maxBodyBytes());
     AdminApi admin =
         new AdminApi(
-            b.ledger, b.priceBook, b.keys, config.adminToken(), config.maxBodyBytes(), metrics);
+            b.ledger,
+            b.priceBook,
+            b.keys,
+            config.adminToken(),
+            config.maxBodyBytes(),
+            metrics,
+            meter);
     this.app =
         Javalin.create(
             cfg -> {

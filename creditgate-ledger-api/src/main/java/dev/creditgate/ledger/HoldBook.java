@@ -72,6 +72,18 @@ final class HoldBook {
     return free[0];
   }
 
+  /** Whether the call's hold is open. */
+  boolean isOpen(String accountId, String eventId) {
+    boolean[] open = {false};
+    accounts.computeIfPresent(
+        accountId,
+        (id, holds) -> {
+          open[0] = holds.open.containsKey(eventId);
+          return holds;
+        });
+    return open[0];
+  }
+
   /** Releases the call's hold; true when it was open (a second release changes nothing). */
   boolean release(String accountId, String eventId) {
     boolean[] released = {false};

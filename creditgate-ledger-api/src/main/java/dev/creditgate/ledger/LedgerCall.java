@@ -143,8 +143,14 @@ final class LedgerCall implements MeteredCall {
     Settlement settlement;
     long overrun = 0;
     try {
-      long cost = hold == null ? 0 : priceOf(usage);
-      overrun = hold == null ? 0 : Math.max(0, cost - hold.credits());
+      if (hold != null) {
+        // Beyond a live hold, only input above its counted estimate; a hold that expired or was
+        // released no longer covers anything, so all of a late charge is beyond it.
+        long cost = priceOf(usage);
+        boolean live =
+            hold.credits() > 0 && meter.holds().isOpen(billing.accountId(), billing.eventId());
+        overrun = live ? Math.max(0, cost - hold.credits()) : cost;
+      }
       settlement =
           settlement(
               charge(
@@ -168,8 +174,8 @@ final class LedgerCall implements MeteredCall {
     }
     if (overrun > 0) {
       LOG.warn(
-          "call charged {} credits beyond its hold of {} (input beyond its counted estimate),"
-              + " account_id={} event_id={}",
+          "call charged {} credits beyond its hold of {} (input beyond its counted estimate, or a"
+              + " hold that expired or was released first), account_id={} event_id={}",
           overrun,
           hold.credits(),
           billing.accountId(),

@@ -69,6 +69,19 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(LedgerCreditMeter.class);
   private static final long SWEEP_MILLIS = 1000;
 
+  /** This process, as holds name their holder. */
+  static final String INSTANCE = instanceName();
+
+  private static String instanceName() {
+    String host;
+    try {
+      host = java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException | RuntimeException e) {
+      host = "localhost";
+    }
+    return ProcessHandle.current().pid() + "@" + host;
+  }
+
   private final CreditBalanceGuard guard;
   private final MeteringLedger ledger;
   private final PriceBook prices;
@@ -176,6 +189,64 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
     return holds.openHolds();
   }
 
+  /**
+   * One open hold, for operators.
+   *
+   * @param deadline when the hold is released if its call has neither settled nor ended
+   * @param instance the process holding it ({@code pid@host})
+   */
+  public record OpenHold(
+      String accountId,
+      String eventId,
+      long credits,
+      java.time.Instant deadline,
+      String instance) {}
+
+  /** The holds this process has open for {@code accountId}. */
+  public List<OpenHold> holds(String accountId) {
+    long now = ticker.read();
+    java.time.Instant wall = java.time.Instant.now();
+    return holds.holds(accountId).stream()
+        .map(
+            h ->
+                new OpenHold(
+                    h.accountId(),
+                    h.eventId(),
+                    h.credits(),
+                    wall.plusNanos(h.deadlineNanos() - now),
+                    INSTANCE))
+        .toList();
+  }
+
+  /** The credits this process holds for {@code accountId}. */
+  public long heldCredits(String accountId) {
+    return holds.holds(accountId).stream().mapToLong(HoldBook.Hold::credits).sum();
+  }
+
+  /**
+   * Releases a hold by hand (an operator's decision): its credit counts as available again at once.
+   * The call, if still running, is still charged when it settles. Returns false when no such hold
+   * is open in this process.
+   */
+  public boolean releaseHold(String accountId, String eventId) {
+    List<HoldBook.Hold> open = holds.holds(accountId);
+    for (HoldBook.Hold hold : open) {
+      if (hold.eventId().equals(eventId) && holds.release(accountId, eventId)) {
+        LOG.warn(
+            "hold released by an operator: account_id={} event_id={} credits={}",
+            accountId,
+            eventId,
+            hold.credits());
+        listener.onHoldEnded(
+            BillingContext.forAccount(accountId).withEventId(eventId),
+            hold.credits(),
+            MeterListener.HoldEnd.RELEASED);
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** The meter's mode. */
   public CreditMode mode() {
     return mode;
@@ -215,7 +286,8 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
     }
   }
 
-  private void expireHolds() {
+  /** Releases the holds past their deadline now; the meter's sweeper does this every second. */
+  public void expireHolds() {
     try {
       List<HoldBook.Hold> expired = holds.expire(ticker.read());
       for (HoldBook.Hold hold : expired) {

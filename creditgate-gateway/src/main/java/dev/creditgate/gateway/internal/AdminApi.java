@@ -14,6 +14,7 @@ import dev.creditgate.ledger.AccountNotFoundException;
 import dev.creditgate.ledger.CreditLedger;
 import dev.creditgate.ledger.IdempotencyConflictException;
 import dev.creditgate.ledger.LedgerChecks;
+import dev.creditgate.ledger.LedgerCreditMeter;
 import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.ledger.LedgerUnavailableException;
 import dev.creditgate.ledger.Page;
@@ -44,6 +45,8 @@ public final class AdminApi {
   private static final int QUOTED_VALUE_LENGTH = 40;
 
   private final CreditLedger ledger;
+  private final LedgerCreditMeter meter;
+  private final AdminHolds holds;
   private final PriceBook prices;
   private final ApiKeyStore keys;
   private final byte[] token;
@@ -56,8 +59,11 @@ public final class AdminApi {
       ApiKeyStore keys,
       String adminToken,
       long maxBodyBytes,
-      GatewayMetrics metrics) {
+      GatewayMetrics metrics,
+      LedgerCreditMeter meter) {
     this.ledger = ledger;
+    this.meter = meter;
+    this.holds = new AdminHolds(meter);
     this.prices = prices;
     this.keys = keys;
     this.token = adminToken.getBytes(StandardCharsets.UTF_8);
@@ -66,6 +72,7 @@ public final class AdminApi {
   }
 
   public void register(RoutesConfig routes) {
+    holds.register(routes, PREFIX, this::guarded);
     routes.get(PREFIX + "/accounts", guarded(this::listAccounts));
     routes.post(PREFIX + "/accounts", guarded(this::openAccount));
     routes.get(PREFIX + "/accounts/{id}", guarded(this::getAccount));
@@ -83,7 +90,7 @@ public final class AdminApi {
     routes.delete(PREFIX + "/price-rules/{id}", guarded(this::deactivateRule));
   }
 
-  private Handler guarded(Handler inner) {
+  Handler guarded(Handler inner) {
     return ctx -> {
       int status = 500;
       try {
@@ -165,7 +172,12 @@ public final class AdminApi {
   private void getAccount(Context ctx) {
     String id = accountId(ctx.pathParam("id"), "id");
     Account a = ledger.account(id).orElseThrow(() -> new AccountNotFoundException(id));
-    json(ctx, 200, account(a));
+    ObjectNode body = account(a);
+    // Holds live in the gateway process that admitted their calls: this one's.
+    long held = meter.heldCredits(id);
+    body.put("held", held);
+    body.put("available", a.balance() - held);
+    json(ctx, 200, body);
   }
 
   private void grant(Context ctx) {
@@ -377,7 +389,7 @@ public final class AdminApi {
     return (ObjectNode) root;
   }
 
-  private static String accountId(String id, String param) {
+  static String accountId(String id, String param) {
     try {
       return BillingContext.requireValidAccountId(id);
     } catch (IllegalArgumentException e) {

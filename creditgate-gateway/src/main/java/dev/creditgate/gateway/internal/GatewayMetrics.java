@@ -116,9 +116,8 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
   }
 
   /**
-   * How long a request waited for the write-behind ledger: {@code own_charges} before its guard
-   * check (its account's charges still being written), {@code intent_sync} before its first byte to
-   * the client (its intent's fsync).
+   * How long a request waited for the write-behind ledger: {@code intent_sync} before its first
+   * byte to the client (its intent's fsync).
    */
   public void ledgerWait(String what, long nanos) {
     this.<Timer>meter(

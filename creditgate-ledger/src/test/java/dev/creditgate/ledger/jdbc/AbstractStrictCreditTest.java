@@ -291,4 +291,29 @@ abstract class AbstractStrictCreditTest {
             .orElseThrow();
     assertThat(charge.metadata()).contains("\"overrun\":4");
   }
+
+  @Test
+  void aCallWhoseHoldWasReleasedIsStillChargedAndAllOfItCountsAsAnOverrun() {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT);
+    ledger.grant(account, WORST, "g1", "admin", "");
+    try (MeteredCall first = meter.open(call().withEventId("first"), ESTIMATE)) {
+      // An operator gives the credit back while the call runs; another call takes it.
+      assertThat(meter.releaseHold(account, "first")).isTrue();
+      try (MeteredCall second = meter.open(call().withEventId("second"), ESTIMATE)) {
+        assertThat(second.admission().isAdmitted()).isTrue();
+        // The first call ends and is charged all the same: 1,000 input, 500 output = 2 credits,
+        // none of them covered by a hold any more.
+        first.settle(new Usage(1000, 500, 0, 0), UsageSource.REPORTED);
+        long charged = WORST - balance();
+        long overruns =
+            ledger.entries(account, null, 10).items().stream()
+                .filter(e -> e.kind() == EntryKind.CHARGE)
+                .mapToLong(e -> e.metadata().contains("\"overrun\":2") ? 2 : 0)
+                .sum();
+        assertThat(charged).isEqualTo(2);
+        assertThat(overruns).isEqualTo(2);
+        assertThat(charged + meter.heldCredits(account)).isLessThanOrEqualTo(WORST + overruns);
+      }
+    }
+  }
 }

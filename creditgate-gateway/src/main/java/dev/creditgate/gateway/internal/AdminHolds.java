@@ -1,0 +1,80 @@
+package dev.creditgate.gateway.internal;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.creditgate.gateway.ApiError;
+import dev.creditgate.ledger.LedgerCreditMeter;
+import dev.creditgate.ledger.LedgerCreditMeter.OpenHold;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.javalin.http.Handler;
+import java.util.function.UnaryOperator;
+
+/**
+ * The admin API's view of strict-credit holds: an account's open holds in this gateway process, and
+ * an operator's release of one. Holds live in the process that admitted their calls, so each
+ * gateway answers for its own.
+ */
+final class AdminHolds {
+
+  private final LedgerCreditMeter meter;
+
+  AdminHolds(LedgerCreditMeter meter) {
+    this.meter = meter;
+  }
+
+  /**
+   * Registers the routes, each wrapped by {@code guarded} (the admin API's authorization and
+   * errors).
+   */
+  void register(RoutesConfig routes, String prefix, UnaryOperator<Handler> guarded) {
+    routes.get(prefix + "/accounts/{id}/holds", guarded.apply(this::list));
+    routes.delete(prefix + "/accounts/{id}/holds/{event_id}", guarded.apply(this::release));
+  }
+
+  private void list(Context ctx) {
+    String account = AdminApi.accountId(ctx.pathParam("id"), "id");
+    ObjectNode body = Json.MAPPER.createObjectNode();
+    body.put("object", "list");
+    body.put("held", meter.heldCredits(account));
+    ArrayNode data = body.putArray("data");
+    for (OpenHold hold : meter.holds(account)) {
+      data.add(hold(hold));
+    }
+    ctx.status(200).contentType("application/json").result(Json.string(body));
+  }
+
+  private void release(Context ctx) {
+    String account = AdminApi.accountId(ctx.pathParam("id"), "id");
+    String eventId = ctx.pathParam("event_id");
+    if (!meter.releaseHold(account, eventId)) {
+      throw new ApiError(
+          404,
+          "invalid_request_error",
+          "hold_not_found",
+          "no hold of event '"
+              + Authenticator.abbreviate(eventId)
+              + "' is open for account '"
+              + account
+              + "' in this gateway",
+          "event_id");
+    }
+    ObjectNode body = Json.MAPPER.createObjectNode();
+    body.put("object", "hold");
+    body.put("account_id", account);
+    body.put("event_id", eventId);
+    body.put("released", true);
+    ctx.status(200).contentType("application/json").result(Json.string(body));
+  }
+
+  static ObjectNode hold(OpenHold hold) {
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("object", "hold");
+    o.put("account_id", hold.accountId());
+    o.put("event_id", hold.eventId());
+    o.put("credits", hold.credits());
+    o.put("deadline", hold.deadline().toString());
+    o.put("instance", hold.instance());
+    return o;
+  }
+}
