@@ -233,7 +233,7 @@ final class LedgerCall implements MeteredCall {
           .prices()
           .quote(billing.scene(), estimate.provider(), estimate.model(), usage)
           .credits();
-    } catch (ArithmeticException e) {
+    } catch (ArithmeticException | IllegalArgumentException e) {
       return Long.MAX_VALUE;
     }
   }

@@ -128,7 +128,8 @@ final class StrictHold {
               estimate.model(),
               estimate.inputTokens(),
               estimate.totalOutputTokens());
-    } catch (ArithmeticException e) {
+    } catch (ArithmeticException | IllegalArgumentException e) {
+      // Too large to price in a long: it fits in no account.
       return new Quote(Long.MAX_VALUE, Long.MAX_VALUE, 0, false);
     }
   }

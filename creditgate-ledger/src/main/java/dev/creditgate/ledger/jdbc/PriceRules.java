@@ -14,13 +14,21 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The price rules in the {@code price_rules} table, and the prices of charges under them. Charges
- * are priced with the rules read last, read again once they are older than the refresh interval;
- * while the database is away, stale rules price better than none.
+ * are priced with the rules read last. Once those are older than the refresh interval, one caller
+ * starts a read of the rules in the background and every caller goes on with the ones it has: a
+ * strict meter prices every admission, and no call waits for the database for that (only the very
+ * first pricing of a process reads the rules on its own thread). While the database is away, stale
+ * rules price better than none.
  */
 final class PriceRules {
+
+  private static final Logger LOG = LoggerFactory.getLogger(PriceRules.class);
 
   private static final String RULE_COLUMNS =
       "id, scene, provider, model, input_price, output_price, cached_price, "
@@ -31,6 +39,7 @@ final class PriceRules {
   private final long refreshMillis;
   private volatile List<PriceRule> rules;
   private volatile long rulesLoadedAtMillis;
+  private final AtomicBoolean refreshing = new AtomicBoolean();
 
   PriceRules(LedgerDatabase db, LedgerOptions options) {
     this.db = db;
@@ -165,16 +174,28 @@ final class PriceRules {
 
   private List<PriceRule> currentRules() {
     List<PriceRule> current = rules;
-    if (current != null && clock.millis() - rulesLoadedAtMillis < refreshMillis) {
-      return current;
-    }
-    try {
+    if (current == null) {
       return load();
-    } catch (LedgerUnavailableException e) {
-      if (current == null) {
-        throw e;
+    }
+    if (clock.millis() - rulesLoadedAtMillis >= refreshMillis
+        && refreshing.compareAndSet(false, true)) {
+      try {
+        Thread.ofVirtual().name("creditgate-price-rules").start(this::refresh);
+      } catch (RuntimeException e) {
+        refreshing.set(false);
       }
-      return current;
+    }
+    return current;
+  }
+
+  private void refresh() {
+    try {
+      load();
+    } catch (RuntimeException e) {
+      // The rules in hand keep pricing; the next pricing after the interval tries again.
+      LOG.debug("price rules not refreshed: {}", e.toString());
+    } finally {
+      refreshing.set(false);
     }
   }
 }
