@@ -130,7 +130,7 @@ class IntentSyncWaitTest {
               } catch (InvocationTargetException e) {
                 throw e.getCause();
               }
-              if (!method.getName().equals("intend")) {
+              if (!method.getName().equals("recordIntent")) {
                 return result;
               }
               ChargeIntent intent = (ChargeIntent) result;

@@ -5,8 +5,8 @@ import java.util.Objects;
 
 /**
  * A call the ledger was told about when it was admitted, before its usage is known (see {@link
- * MeteringLedger#intend}). The caller charges the call through it once the usage is known, and
- * closes it in every case.
+ * MeteringLedger#recordIntent}). The caller charges the call through it once the usage is known,
+ * and closes it in every case.
  *
  * <p>Why: a ledger that writes charges behind the answer (write-behind) makes the intent durable
  * while the upstream call runs, so the answer never waits for a disk sync, and a charge that a

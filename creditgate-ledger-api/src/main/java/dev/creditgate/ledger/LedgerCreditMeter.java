@@ -165,7 +165,7 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
       }
       ChargeIntent intent =
           admission.isAdmitted()
-              ? intend(billing, hold == null ? estimate : hold.estimate())
+              ? recordIntent(billing, hold == null ? estimate : hold.estimate())
               : null;
       return new LedgerCall(this, billing, estimate, admission, intent, claim, hold);
     } catch (RuntimeException e) {
@@ -271,11 +271,11 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
    * charges the estimate should a crash take the real charge. Should that fail, the call is served
    * and charged as without a record.
    */
-  private ChargeIntent intend(BillingContext billing, Estimate estimate) {
+  private ChargeIntent recordIntent(BillingContext billing, Estimate estimate) {
     ChargeRequest request =
         LedgerCall.chargeRequest(billing, estimate, estimate.usage(), UsageSource.ESTIMATED, 0);
     try {
-      return ledger.intend(request);
+      return ledger.recordIntent(request);
     } catch (LedgerUnavailableException e) {
       ledgerLog.warn(
           ticker.read(),

@@ -32,7 +32,7 @@ public interface MeteringLedger extends PendingDebits {
    * @throws IllegalArgumentException when the estimate is not a valid charge request
    * @throws LedgerUnavailableException when the intent cannot be recorded
    */
-  default ChargeIntent intend(ChargeRequest estimate) {
+  default ChargeIntent recordIntent(ChargeRequest estimate) {
     return ChargeIntent.direct(this);
   }
 

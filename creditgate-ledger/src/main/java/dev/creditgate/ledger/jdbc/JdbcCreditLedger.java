@@ -268,14 +268,14 @@ public final class JdbcCreditLedger
   }
 
   @Override
-  public ChargeIntent intend(ChargeRequest estimate) {
+  public ChargeIntent recordIntent(ChargeRequest estimate) {
     if (metering.writesBehind()) {
-      return metering.intend(estimate);
+      return metering.recordIntent(estimate);
     }
     Objects.requireNonNull(estimate, "estimate");
     LedgerArguments.checkCharge(estimate);
     ensureOpen();
-    return MeteringLedger.super.intend(estimate);
+    return MeteringLedger.super.recordIntent(estimate);
   }
 
   @Override

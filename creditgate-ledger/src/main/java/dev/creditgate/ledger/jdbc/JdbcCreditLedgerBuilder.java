@@ -124,9 +124,9 @@ public final class JdbcCreditLedgerBuilder {
    * Write-behind (default false): {@link JdbcCreditLedger#charge} journals the charge in the spool
    * directory ({@code write(2)}, no fsync: it survives a crash of the process) and returns {@link
    * ChargeResult.Status#QUEUED}; group commit writes it to the database in the background. {@link
-   * #intend} journals a call's estimate, fsync'd while the call runs, which is charged instead
-   * should a power loss take the charge's record. Reads of an account wait (up to a second) for its
-   * queued charges. Needs group commit ({@link #chargeBatchSize} above 1).
+   * #recordIntent} journals a call's estimate, fsync'd while the call runs, which is charged
+   * instead should a power loss take the charge's record. Reads of an account wait (up to a second)
+   * for its queued charges. Needs group commit ({@link #chargeBatchSize} above 1).
    */
   public JdbcCreditLedgerBuilder writeBehind(boolean writeBehind) {
     this.writeBehind = writeBehind;

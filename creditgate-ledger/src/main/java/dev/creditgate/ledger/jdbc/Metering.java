@@ -127,7 +127,7 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
    *
    * @throws LedgerUnavailableException when the journal cannot be written
    */
-  ChargeIntent intend(ChargeRequest estimate) {
+  ChargeIntent recordIntent(ChargeRequest estimate) {
     Objects.requireNonNull(estimate, "estimate");
     LedgerArguments.checkCharge(estimate);
     ensureOpen();

@@ -477,7 +477,7 @@ abstract class AbstractWriteBehindLedgerTest {
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
       ledger.grant(account, 1_000, "g1", "admin", "");
       for (int n = 0; n < 20; n++) {
-        try (ChargeIntent intent = ledger.intend(estimate("i" + n, 100, 100))) {
+        try (ChargeIntent intent = ledger.recordIntent(estimate("i" + n, 100, 100))) {
           assertThat(intent.awaitDurable(Duration.ofSeconds(5))).isTrue();
           if (n % 2 == 0) {
             assertThat(intent.charge(charge("i" + n)).status())
@@ -537,7 +537,7 @@ abstract class AbstractWriteBehindLedgerTest {
     try (JdbcCreditLedger ledger = open()) {
       assertThatThrownBy(
               () ->
-                  ledger.intend(
+                  ledger.recordIntent(
                       new ChargeRequest(account, "", "r", scene, "openai", "m", USAGE, true, "{}")))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("eventId");
