@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.creditgate.BillingContext;
-import dev.creditgate.Checks;
 import dev.creditgate.InvalidArgumentException;
 import dev.creditgate.gateway.ApiError;
 import dev.creditgate.gateway.ApiKey;
@@ -40,9 +39,6 @@ public final class AdminApi {
   public static final String PREFIX = "/admin/v1";
   static final int DEFAULT_PAGE = 50;
   static final int MAX_PAGE = 500;
-
-  /** How much of a rejected JSON value an error message quotes. */
-  private static final int QUOTED_VALUE_LENGTH = 40;
 
   private final CreditLedger ledger;
   private final LedgerCreditMeter meter;
@@ -164,7 +160,7 @@ public final class AdminApi {
 
   private void openAccount(Context ctx) {
     ObjectNode body = body(ctx);
-    String id = requiredString(body, "id");
+    String id = JsonFields.requiredString(body, "id");
     accountId(id, "id");
     json(ctx, 201, account(ledger.openAccount(id)));
   }
@@ -193,10 +189,10 @@ public final class AdminApi {
     }
     eventId(eventId.trim());
     ObjectNode body = body(ctx);
-    long amount = requiredLong(body, "amount");
+    long amount = JsonFields.requiredLong(body, "amount");
     LedgerChecks.requirePositiveAmount("amount", amount);
-    String reason = optionalString(body, "reason", "");
-    String actor = optionalString(body, "actor", "admin");
+    String reason = JsonFields.optionalString(body, "reason", "");
+    String actor = JsonFields.optionalString(body, "actor", "admin");
     LedgerEntry e = ledger.grant(id, amount, eventId.trim(), actor, reason);
     json(ctx, 201, entry(e));
   }
@@ -209,8 +205,8 @@ public final class AdminApi {
         given == null || given.isBlank()
             ? (block ? "block_" : "unblock_") + UUID.randomUUID()
             : eventId(given.trim());
-    String reason = optionalString(body, "reason", "");
-    String actor = optionalString(body, "actor", "admin");
+    String reason = JsonFields.optionalString(body, "reason", "");
+    String actor = JsonFields.optionalString(body, "actor", "admin");
     if (ledger.account(id).isEmpty()) {
       throw new AccountNotFoundException(id);
     }
@@ -249,7 +245,7 @@ public final class AdminApi {
 
   private void createKey(Context ctx) {
     ObjectNode body = body(ctx);
-    String kindText = optionalString(body, "kind", "user").toUpperCase(Locale.ROOT);
+    String kindText = JsonFields.optionalString(body, "kind", "user").toUpperCase(Locale.ROOT);
     ApiKey.Kind kind;
     try {
       kind = ApiKey.Kind.valueOf(kindText);
@@ -258,7 +254,7 @@ public final class AdminApi {
           "kind must be 'user' or 'service', but was '" + kindText.toLowerCase(Locale.ROOT) + "'",
           "kind");
     }
-    String account = optionalString(body, "account_id", "");
+    String account = JsonFields.optionalString(body, "account_id", "");
     if (kind == ApiKey.Kind.USER) {
       if (account.isEmpty()) {
         throw ApiError.validation("account_id is required for a user key", "account_id");
@@ -269,7 +265,8 @@ public final class AdminApi {
       throw ApiError.validation(
           "a service key names its account per request; account_id must be empty", "account_id");
     }
-    ApiKeyStore.CreatedKey created = keys.create(kind, account, optionalString(body, "label", ""));
+    ApiKeyStore.CreatedKey created =
+        keys.create(kind, account, JsonFields.optionalString(body, "label", ""));
     ObjectNode out = key(created.key());
     out.put("key", created.secret());
     json(ctx, 201, out);
@@ -347,17 +344,18 @@ public final class AdminApi {
   private static PriceRule readRule(ObjectNode b, long id) {
     return new PriceRule(
         id,
-        optionalString(b, "scene", ""),
-        optionalString(b, "provider", ""),
-        optionalString(b, "model", ""),
-        requiredLong(b, "input_price"),
-        requiredLong(b, "output_price"),
-        optionalLong(b, "cached_price", 0),
-        optionalLong(b, "reasoning_price", 0),
-        requiredLong(b, "credits_per_unit"),
-        optionalLong(b, "markup_bps", 0),
-        Math.toIntExact(optionalLongIn(b, "priority", 0, Integer.MIN_VALUE, Integer.MAX_VALUE)),
-        optionalBool(b, "active", true));
+        JsonFields.optionalString(b, "scene", ""),
+        JsonFields.optionalString(b, "provider", ""),
+        JsonFields.optionalString(b, "model", ""),
+        JsonFields.requiredLong(b, "input_price"),
+        JsonFields.requiredLong(b, "output_price"),
+        JsonFields.optionalLong(b, "cached_price", 0),
+        JsonFields.optionalLong(b, "reasoning_price", 0),
+        JsonFields.requiredLong(b, "credits_per_unit"),
+        JsonFields.optionalLong(b, "markup_bps", 0),
+        Math.toIntExact(
+            JsonFields.optionalLongIn(b, "priority", 0, Integer.MIN_VALUE, Integer.MAX_VALUE)),
+        JsonFields.optionalBool(b, "active", true));
   }
 
   private ObjectNode body(Context ctx) {
@@ -410,82 +408,6 @@ public final class AdminApi {
               + " printable ASCII characters without spaces",
           "Idempotency-Key");
     }
-  }
-
-  private static String requiredString(ObjectNode b, String field) {
-    JsonNode v = b.get(field);
-    if (v == null || v.isNull()) {
-      throw ApiError.validation(field + " is required", field);
-    }
-    if (!v.isTextual()) {
-      throw ApiError.validation(field + " must be a string", field);
-    }
-    return v.asText().trim();
-  }
-
-  private static String optionalString(ObjectNode b, String field, String def) {
-    JsonNode v = b.get(field);
-    if (v == null || v.isNull()) {
-      return def;
-    }
-    if (!v.isTextual()) {
-      throw ApiError.validation(field + " must be a string", field);
-    }
-    String s = v.asText().trim();
-    if (s.length() > 500) {
-      throw ApiError.validation(
-          field + " must be at most 500 characters, but was " + s.length(), field);
-    }
-    return s;
-  }
-
-  private static long requiredLong(ObjectNode b, String field) {
-    JsonNode v = b.get(field);
-    if (v == null || v.isNull()) {
-      throw ApiError.validation(field + " is required", field);
-    }
-    return asLong(v, field);
-  }
-
-  private static long optionalLong(ObjectNode b, String field, long def) {
-    JsonNode v = b.get(field);
-    return v == null || v.isNull() ? def : asLong(v, field);
-  }
-
-  private static long optionalLongIn(ObjectNode b, String field, long def, long min, long max) {
-    long v = optionalLong(b, field, def);
-    if (v < min || v > max) {
-      throw ApiError.validation(
-          field + " must be between " + min + " and " + max + ", but was " + v, field);
-    }
-    return v;
-  }
-
-  private static long asLong(JsonNode v, String field) {
-    if (!v.isIntegralNumber()) {
-      throw ApiError.validation(
-          field
-              + " must be an integer, but was "
-              + Checks.abbreviate(v.toString(), QUOTED_VALUE_LENGTH),
-          field);
-    }
-    if (!v.canConvertToLong()) {
-      throw ApiError.validation(
-          field + " is out of range: " + Checks.abbreviate(v.toString(), QUOTED_VALUE_LENGTH),
-          field);
-    }
-    return v.asLong();
-  }
-
-  private static boolean optionalBool(ObjectNode b, String field, boolean def) {
-    JsonNode v = b.get(field);
-    if (v == null || v.isNull()) {
-      return def;
-    }
-    if (!v.isBoolean()) {
-      throw ApiError.validation(field + " must be true or false", field);
-    }
-    return v.asBoolean();
   }
 
   private static String cursor(Context ctx) {
