@@ -102,7 +102,7 @@ public final class Gateway implements AutoCloseable {
         () -> Thread.ofVirtual().start(router::probeAll), probeMs, probeMs, TimeUnit.MILLISECONDS);
     Authenticator auth = new Authenticator(b.keys);
     GatewayConfig.CreditSettings credit = config.credit();
-    this.meter =
+    LedgerCreditMeter.Builder meterBuilder =
         LedgerCreditMeter.builder()
             .guard(guard)
             .ledger(b.metering)
@@ -113,10 +113,24 @@ public final class Gateway implements AutoCloseable {
             .minimumClampTokens(credit.minimumClampTokens())
             .overdraft(credit.overdraft())
             .holdTimeout(credit.holdTimeout())
+            .leaseTerm(credit.leaseTerm())
+            .leaseSliceCalls(credit.leaseSliceCalls())
             .recordWait(config.intentSyncWait())
             .listener(metrics)
-            .ticker(b.ticker)
-            .build();
+            .ticker(b.ticker);
+    boolean leasing =
+        switch (credit.leases()) {
+          case ON -> true;
+          case OFF -> false;
+          case AUTO -> b.leasesByDefault;
+        };
+    if (leasing) {
+      if (b.leases == null) {
+        throw new IllegalStateException("credit.leases is on but the ledger cannot lease credit");
+      }
+      meterBuilder.leases(b.leases);
+    }
+    this.meter = meterBuilder.build();
     metrics.meter(meter);
     this.chat =
         new ChatCompletions(
@@ -326,6 +340,8 @@ public final class Gateway implements AutoCloseable {
     private CreditLedger ledger;
     private MeteringLedger metering;
     private PriceBook priceBook;
+    private dev.creditgate.ledger.CreditLeases leases;
+    private boolean leasesByDefault;
     private SnapshotPublisher publisher;
     private CreditCache cache;
     private ApiKeyStore keys;
@@ -343,6 +359,13 @@ public final class Gateway implements AutoCloseable {
       this.ledger = Objects.requireNonNull(ledger, "ledger");
       this.metering = ledger;
       this.priceBook = ledger;
+      if (ledger instanceof dev.creditgate.ledger.CreditLeases l) {
+        this.leases = l;
+        // A database several processes can share: hold against leases unless configured not to.
+        this.leasesByDefault =
+            ledger instanceof dev.creditgate.ledger.jdbc.JdbcCreditLedger j
+                && j.dialect() == dev.creditgate.ledger.jdbc.Dialect.POSTGRESQL;
+      }
       return this;
     }
 

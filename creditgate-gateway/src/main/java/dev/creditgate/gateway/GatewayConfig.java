@@ -130,7 +130,10 @@ public record GatewayConfig(
           "credit.shortfall",
           "credit.minimum-clamp-tokens",
           "credit.overdraft",
-          "credit.hold-timeout");
+          "credit.hold-timeout",
+          "credit.leases",
+          "credit.lease-term",
+          "credit.lease-slice-calls");
 
   public GatewayConfig {
     Objects.requireNonNull(host, "host");
@@ -186,13 +189,49 @@ public record GatewayConfig(
    * @param minimumClampTokens the smallest output cap a clamped call gets
    * @param overdraft credits an account may spend below zero in strict mode
    * @param holdTimeout how long a hold lives when its call neither settles nor ends
+   * @param leases whether strict holds are placed against leases of the accounts' credit (so that
+   *     several gateway processes sharing the ledger never together hold more than an account has)
+   * @param leaseTerm how long a lease lasts unless renewed
+   * @param leaseSliceCalls how many worst-case calls a lease grows by
    */
   public record CreditSettings(
       dev.creditgate.meter.CreditMode mode,
       dev.creditgate.meter.ShortfallPolicy shortfall,
       long minimumClampTokens,
       long overdraft,
-      Duration holdTimeout) {}
+      Duration holdTimeout,
+      LeaseUse leases,
+      Duration leaseTerm,
+      long leaseSliceCalls) {
+
+    /** The settings with the default lease options. */
+    public CreditSettings(
+        dev.creditgate.meter.CreditMode mode,
+        dev.creditgate.meter.ShortfallPolicy shortfall,
+        long minimumClampTokens,
+        long overdraft,
+        Duration holdTimeout) {
+      this(
+          mode,
+          shortfall,
+          minimumClampTokens,
+          overdraft,
+          holdTimeout,
+          LeaseUse.AUTO,
+          dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_TERM,
+          dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS);
+    }
+  }
+
+  /**
+   * Whether strict holds lease credit: {@code auto} leases on a PostgreSQL ledger (which several
+   * gateway processes may share) and holds against the account's snapshot on SQLite (one process).
+   */
+  public enum LeaseUse {
+    AUTO,
+    ON,
+    OFF
+  }
 
   /** The defaults with no file and no environment. */
   public static GatewayConfig defaults() {
@@ -393,8 +432,26 @@ public record GatewayConfig(
             r.longIn("credit.overdraft", 0, 0, dev.creditgate.ledger.LedgerChecks.MAX_AMOUNT),
             r.duration(
                 "credit.hold-timeout",
-                dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_HOLD_TIMEOUT)),
+                dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_HOLD_TIMEOUT),
+            r.choice("credit.leases", LeaseUse.AUTO),
+            leaseTerm(
+                r.duration(
+                    "credit.lease-term",
+                    dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_TERM)),
+            r.longIn(
+                "credit.lease-slice-calls",
+                dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS,
+                1,
+                1_000_000)),
         models);
+  }
+
+  private static Duration leaseTerm(Duration term) {
+    if (term.compareTo(Duration.ofSeconds(1)) < 0) {
+      throw new ConfigException(
+          "credit.lease-term must be at least 1s, but was " + term.toMillis() + "ms");
+    }
+    return term;
   }
 
   private static Duration intentSyncWait(Duration wait) {

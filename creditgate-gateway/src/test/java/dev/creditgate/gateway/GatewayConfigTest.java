@@ -119,7 +119,10 @@ class GatewayConfigTest {
                     "credit.shortfall", "clamp",
                     "credit.minimum-clamp-tokens", "64",
                     "credit.overdraft", "500",
-                    "credit.hold-timeout", "2m"),
+                    "credit.hold-timeout", "2m",
+                    "credit.leases", "on",
+                    "credit.lease-term", "45s",
+                    "credit.lease-slice-calls", "3"),
                 Map.of())
             .credit();
     assertThat(set)
@@ -129,7 +132,15 @@ class GatewayConfigTest {
                 dev.creditgate.meter.ShortfallPolicy.CLAMP,
                 64,
                 500,
-                Duration.ofMinutes(2)));
+                Duration.ofMinutes(2),
+                GatewayConfig.LeaseUse.ON,
+                Duration.ofSeconds(45),
+                3));
+    assertThat(GatewayConfig.defaults().credit().leases()).isEqualTo(GatewayConfig.LeaseUse.AUTO);
+    assertThatThrownBy(
+            () -> GatewayConfig.fromProperties(Map.of("credit.lease-term", "500ms"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("credit.lease-term must be at least 1s, but was 500ms");
     assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("credit.mode", "loose"), Map.of()))
         .isInstanceOf(ConfigException.class)
         .hasMessage("credit.mode must be one of strict, check, but was 'loose'");

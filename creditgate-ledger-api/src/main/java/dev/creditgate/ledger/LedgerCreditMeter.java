@@ -60,6 +60,12 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
    */
   public static final Duration DEFAULT_HOLD_TIMEOUT = Duration.ofMinutes(10);
 
+  /** How long a lease of an account's credit lasts unless renewed (renewed every sixth of it). */
+  public static final Duration DEFAULT_LEASE_TERM = Duration.ofSeconds(30);
+
+  /** A lease grows by this many holds of the size that made it grow. */
+  public static final long DEFAULT_LEASE_SLICE_CALLS = 8;
+
   /** The smallest output cap a clamped call is given; below it the call is refused. */
   public static final long DEFAULT_MINIMUM_CLAMP_TOKENS = 16;
 
@@ -95,6 +101,7 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
   private final MeterListener listener;
   private final Ticker ticker;
   private final HoldBook holds = new HoldBook();
+  private final LeaseKeeper leases;
   private final ScheduledExecutorService sweeper;
 
   /** Event ids of the calls open in this process, as account + "\n" + event id. */
@@ -118,6 +125,10 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
     this.recordWaitNanos = b.recordWait.toNanos();
     this.listener = b.listener;
     this.ticker = b.ticker;
+    this.leases =
+        b.leases == null || mode != CreditMode.STRICT
+            ? null
+            : new LeaseKeeper(b.leases, holds, b.leaseTerm, b.leaseSliceCalls, overdraft, ticker);
     this.sweeper =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("creditgate-hold-sweeper").factory());
@@ -247,6 +258,24 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
     return false;
   }
 
+  /** Whether this meter leases accounts' credit from the ledger (several processes share it). */
+  public boolean leasesCredit() {
+    return leases != null;
+  }
+
+  /** The live leases of the account's credit, of every process; empty when not leasing. */
+  public List<Lease> leases(String accountId) {
+    return leases == null ? List.of() : leases.leases(accountId);
+  }
+
+  void leaseFailure(String accountId, RuntimeException e) {
+    ledgerLog.warn(
+        ticker.read(),
+        "cannot lease credit, call denied, account_id={}: {}",
+        accountId,
+        e.toString());
+  }
+
   /** The meter's mode. */
   public CreditMode mode() {
     return mode;
@@ -306,10 +335,16 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
     }
   }
 
-  /** Stops the hold sweeper. Calls in flight may still settle. */
+  /**
+   * Stops the hold sweeper, and gives back the leases of accounts with no hold open. Calls in
+   * flight may still settle.
+   */
   @Override
   public void close() {
     sweeper.shutdownNow();
+    if (leases != null) {
+      leases.close();
+    }
   }
 
   MeteringLedger ledger() {
@@ -322,6 +357,11 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
 
   HoldBook holds() {
     return holds;
+  }
+
+  /** The keeper of this process's credit leases; null when holds are measured against snapshots. */
+  LeaseKeeper leaseKeeper() {
+    return leases;
   }
 
   ShortfallPolicy shortfall() {
@@ -377,10 +417,19 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
   }
 
   /**
-   * The room an account has for holds: its snapshot's credit, less its pending debits, plus the
+   * The room an account has for this process's holds: its lease (less its unwritten charges) when
+   * the meter leases credit, else its snapshot's credit less its pending debits, plus the
    * overdraft.
    */
   long room(String accountId, CreditSnapshot snapshot) {
+    return leases != null ? leases.room(accountId) : snapshotRoom(accountId, snapshot);
+  }
+
+  /**
+   * The account's credit in its snapshot, less its pending debits, plus the overdraft: what the
+   * account has for holds as this process sees it.
+   */
+  long snapshotRoom(String accountId, CreditSnapshot snapshot) {
     long pending = Math.max(0, ledger.pendingDebits(accountId, snapshot));
     long room = snapshot.availableCredit() - pending;
     return room > Long.MAX_VALUE - overdraft ? Long.MAX_VALUE : room + overdraft;
@@ -426,8 +475,48 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
     private Duration recordWait = DEFAULT_RECORD_WAIT;
     private MeterListener listener = MeterListener.NOOP;
     private Ticker ticker = Ticker.systemTicker();
+    private CreditLeases leases;
+    private Duration leaseTerm = DEFAULT_LEASE_TERM;
+    private long leaseSliceCalls = DEFAULT_LEASE_SLICE_CALLS;
 
     private Builder() {}
+
+    /**
+     * Where a strict meter leases slices of accounts' credit, so that several processes sharing one
+     * ledger together never hold more than an account has. Without it, holds are measured against
+     * the account's snapshot, which bounds the calls of this process only.
+     */
+    public Builder leases(CreditLeases leases) {
+      this.leases = Objects.requireNonNull(leases, "leases");
+      return this;
+    }
+
+    /**
+     * How long a lease lasts unless renewed (default 30 seconds): a process that dies takes its
+     * leases' credit with it for at most this long; one that cannot reach the ledger stops placing
+     * holds against them a third of it before they expire.
+     */
+    public Builder leaseTerm(Duration term) {
+      if (term == null || term.compareTo(Duration.ofSeconds(1)) < 0) {
+        throw new IllegalArgumentException("leaseTerm must be at least 1s, but was " + term);
+      }
+      this.leaseTerm = term;
+      return this;
+    }
+
+    /**
+     * How many holds of the size that made a lease grow it grows by (default {@value
+     * #DEFAULT_LEASE_SLICE_CALLS}): larger slices ask the ledger less often, smaller ones leave
+     * more of a small balance to other processes.
+     */
+    public Builder leaseSliceCalls(long calls) {
+      if (calls < 1 || calls > 1_000_000) {
+        throw new IllegalArgumentException(
+            "leaseSliceCalls must be between 1 and 1000000, but was " + calls);
+      }
+      this.leaseSliceCalls = calls;
+      return this;
+    }
 
     public Builder guard(CreditBalanceGuard guard) {
       this.guard = Objects.requireNonNull(guard, "guard");

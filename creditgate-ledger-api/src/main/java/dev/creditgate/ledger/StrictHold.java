@@ -78,9 +78,15 @@ final class StrictHold {
       return denied(Admission.of(Admission.Reason.DENIED_UNPRICED), estimate, -1);
     }
     long deadline = meter.ticker().read() + meter.holdTimeoutNanos();
-    long left = place(meter, billing, worst.credits(), deadline, room);
+    long left;
+    try {
+      left = placeGrowing(meter, billing, worst.credits(), deadline, room);
+    } catch (LedgerUnavailableException e) {
+      return unreachable(meter, billing, estimate, e);
+    }
     if (left >= 0) {
-      return new StrictHold(guard, estimate, worst.credits(), left, -1, false);
+      return new StrictHold(
+          guard, estimate, worst.credits(), remaining(meter, account, snapshot, left), -1, false);
     }
     long free = meter.holds().free(account, room);
     long affordable = affordableOutputTokens(meter, billing, estimate, free);
@@ -90,11 +96,61 @@ final class StrictHold {
       left = place(meter, billing, cost.credits(), deadline, room);
       if (left >= 0) {
         meter.listener().onShortfall(billing, true);
-        return new StrictHold(guard, lowered, cost.credits(), left, -1, true);
+        return new StrictHold(
+            guard, lowered, cost.credits(), remaining(meter, account, snapshot, left), -1, true);
       }
     }
     meter.listener().onShortfall(billing, false);
     return denied(Admission.of(Admission.Reason.DENIED_INSUFFICIENT_CREDIT), estimate, affordable);
+  }
+
+  /**
+   * Places the hold; when it does not fit and the meter leases credit, grows the lease and tries
+   * again (twice at most: a call that waited for another's lease operation may still find no room).
+   */
+  private static long placeGrowing(
+      LedgerCreditMeter meter,
+      BillingContext billing,
+      long credits,
+      long deadline,
+      LongSupplier room) {
+    long left = place(meter, billing, credits, deadline, room);
+    LeaseKeeper keeper = meter.leaseKeeper();
+    for (int attempt = 0; left < 0 && keeper != null && attempt < 2; attempt++) {
+      long free = meter.holds().free(billing.accountId(), room);
+      keeper.grow(billing.accountId(), Math.max(0, credits - free), credits);
+      left = place(meter, billing, credits, deadline, room);
+    }
+    if (left >= 0 && keeper != null) {
+      keeper.placed(billing.accountId(), credits, left);
+    }
+    return left;
+  }
+
+  /**
+   * A strict meter that cannot reach the ledger to lease credit denies the call: it cannot tell
+   * whether another process holds the credit.
+   */
+  private static StrictHold unreachable(
+      LedgerCreditMeter meter,
+      BillingContext billing,
+      Estimate estimate,
+      LedgerUnavailableException e) {
+    meter.leaseFailure(billing.accountId(), e);
+    return denied(Admission.of(Admission.Reason.DENIED_UNAVAILABLE), estimate, -1);
+  }
+
+  /**
+   * The credit left for the account after the hold, as reported to the caller: the room itself, or,
+   * when the room is a lease, the account's snapshot less this process's holds (other processes'
+   * holds are not seen here).
+   */
+  private static long remaining(
+      LedgerCreditMeter meter, String account, CreditSnapshot snapshot, long left) {
+    if (meter.leaseKeeper() == null) {
+      return left;
+    }
+    return Math.max(0, meter.holds().free(account, () -> meter.snapshotRoom(account, snapshot)));
   }
 
   private static long place(

@@ -30,6 +30,7 @@ final class BatchWriter {
 
   private final LedgerDatabase db;
   private final LedgerTables tables;
+  private final JdbcLeases leases;
 
   /**
    * Whether a batch reads its charges' stored entries before writing: replays meet their entries,
@@ -37,9 +38,10 @@ final class BatchWriter {
    */
   private volatile boolean lookUpStoredFirst;
 
-  BatchWriter(LedgerDatabase db, LedgerTables tables) {
+  BatchWriter(LedgerDatabase db, LedgerTables tables, JdbcLeases leases) {
     this.db = db;
     this.tables = tables;
+    this.leases = leases;
   }
 
   /**
@@ -62,18 +64,24 @@ final class BatchWriter {
    * deadlock), in one transaction. Returns one outcome per charge, in order.
    */
   List<BatchOutcome> write(List<PendingCharge> ordered) {
+    List<LeaseTable.Row> leased = new ArrayList<>();
+    List<BatchOutcome> outcomes;
     try {
       boolean lookFirst = lookUpStoredFirst;
-      return db.transaction(c -> writeIn(c, ordered, lookFirst));
+      outcomes = db.transaction(c -> writeIn(c, ordered, lookFirst, leased));
     } catch (EntryAlreadyStored e) {
       // A replay (or a repeated idempotency key): write the batch again, reading its stored entries
       // first.
       lookUpStoredFirst = true;
-      return db.transaction(c -> writeIn(c, ordered, true));
+      leased.clear();
+      outcomes = db.transaction(c -> writeIn(c, ordered, true, leased));
     }
+    leases.committed(leased);
+    return outcomes;
   }
 
-  private List<BatchOutcome> writeIn(Connection c, List<PendingCharge> ordered, boolean lookFirst)
+  private List<BatchOutcome> writeIn(
+      Connection c, List<PendingCharge> ordered, boolean lookFirst, List<LeaseTable.Row> leased)
       throws SQLException {
     Instant now = db.now();
     List<String> ids = ordered.stream().map(PendingCharge::accountId).distinct().toList();
@@ -140,6 +148,11 @@ final class BatchWriter {
             .toList();
     tables.updateAccounts(c, original, changed);
     long[] entryIds = insertEntries(c, inserts, now);
+    Map<String, Long> debits = new HashMap<>();
+    for (NewEntry insert : inserts) {
+      debits.merge(insert.accountId(), -insert.draft().amount(), Math::addExact);
+    }
+    leased.addAll(leases.consumeIn(c, debits, now));
     for (int n = 0; n < inserts.size(); n++) {
       NewEntry insert = inserts.get(n);
       LedgerEntry entry =

@@ -18,6 +18,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,6 +42,10 @@ final class ChargeSpool implements AutoCloseable {
   private final FileChannel lockChannel;
   private final FileLock lock;
   private final List<SpoolRecord> pending = new ArrayList<>();
+
+  /** Credits of the pending records, by account (records spooled unpriced count 0). */
+  private final ConcurrentHashMap<String, Long> debits = new ConcurrentHashMap<>();
+
   private FileChannel channel;
   private long bytes;
 
@@ -82,7 +87,9 @@ final class ChargeSpool implements AutoCloseable {
         continue;
       }
       try {
-        pending.add(SpoolRecord.decode(line));
+        SpoolRecord record = SpoolRecord.decode(line);
+        pending.add(record);
+        count(record, 1);
       } catch (RuntimeException e) {
         // A torn last line is a charge whose append never completed, so it was never acknowledged
         // as spooled.
@@ -127,6 +134,33 @@ final class ChargeSpool implements AutoCloseable {
     }
     bytes += lines.length;
     pending.addAll(records);
+    records.forEach(record -> count(record, 1));
+  }
+
+  private void count(SpoolRecord record, int sign) {
+    long credits = record.quote() == null ? 0 : Math.max(0, record.quote().credits());
+    if (credits > 0) {
+      debits.merge(
+          record.request().accountId(),
+          sign * credits,
+          (a, b) -> {
+            long sum = a + b;
+            if (((a ^ sum) & (b ^ sum)) < 0) {
+              sum = Long.MAX_VALUE; // saturates: counts too much, never too little
+            }
+            return sum == 0 ? null : sum;
+          });
+    }
+  }
+
+  /**
+   * The credits of the account's pending records: charges accepted and not yet in the database.
+   * Without locking; a record's credits count from before {@link #append} returns until after its
+   * {@link #remove}.
+   */
+  long debits(String accountId) {
+    Long sum = debits.get(accountId);
+    return sum == null ? 0 : sum;
   }
 
   synchronized List<SpoolRecord> pending() {
@@ -165,7 +199,14 @@ final class ChargeSpool implements AutoCloseable {
   synchronized void remove(Collection<SpoolRecord> done) {
     Set<SpoolRecord> gone = Collections.newSetFromMap(new IdentityHashMap<>());
     gone.addAll(done);
-    pending.removeIf(gone::contains);
+    pending.removeIf(
+        record -> {
+          if (gone.contains(record)) {
+            count(record, -1);
+            return true;
+          }
+          return false;
+        });
     try {
       rewrite();
     } catch (IOException e) {

@@ -8,6 +8,7 @@ import dev.creditgate.ledger.LedgerEntry;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -25,11 +26,13 @@ final class EntryWriter {
   private final LedgerDatabase db;
   private final LedgerTables tables;
   private final CommitNotifier notifier;
+  private final JdbcLeases leases;
 
-  EntryWriter(LedgerDatabase db, LedgerTables tables, CommitNotifier notifier) {
+  EntryWriter(LedgerDatabase db, LedgerTables tables, CommitNotifier notifier, JdbcLeases leases) {
     this.db = db;
     this.tables = tables;
     this.notifier = notifier;
+    this.leases = leases;
   }
 
   /**
@@ -44,7 +47,10 @@ final class EntryWriter {
       List<PendingCharge> carried) {
     for (int attempt = 1; ; attempt++) {
       try {
-        EntryOutcome outcome = db.transaction(c -> writeIn(c, accountId, eventId, create, draft));
+        List<LeaseTable.Row> leased = new ArrayList<>();
+        EntryOutcome outcome =
+            db.transaction(c -> writeIn(c, accountId, eventId, create, draft, leased));
+        leases.committed(leased);
         // Also on a replay: the first attempt may have committed without its listener being told
         // (a lost commit acknowledgement, a spooled charge already applied). States are versioned,
         // so a repeat is harmless.
@@ -66,7 +72,12 @@ final class EntryWriter {
   }
 
   private EntryOutcome writeIn(
-      Connection c, String accountId, String eventId, boolean create, EntryDraft draft)
+      Connection c,
+      String accountId,
+      String eventId,
+      boolean create,
+      EntryDraft draft,
+      List<LeaseTable.Row> leased)
       throws SQLException {
     Instant now = db.now();
     Account account = tables.lockAccount(c, accountId, create, now);
@@ -84,6 +95,11 @@ final class EntryWriter {
     Account updated = draft.applyTo(account, now);
     tables.updateAccounts(c, Map.of(accountId, account), List.of(updated));
     LedgerEntry entry = tables.insertEntry(c, accountId, eventId, draft, updated.balance(), now);
+    if (draft.kind() == EntryKind.CHARGE && draft.amount() < 0) {
+      leased.addAll(leases.consumeIn(c, Map.of(accountId, -draft.amount()), now));
+    } else if (draft.kind() == EntryKind.ADJUSTMENT && draft.amount() < 0) {
+      leased.addAll(leases.revokeIn(c, accountId));
+    }
     return new EntryOutcome(entry, updated, false);
   }
 

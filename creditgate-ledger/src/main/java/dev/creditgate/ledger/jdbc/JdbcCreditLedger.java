@@ -6,8 +6,10 @@ import dev.creditgate.ledger.Account;
 import dev.creditgate.ledger.ChargeIntent;
 import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.ChargeResult;
+import dev.creditgate.ledger.CreditLeases;
 import dev.creditgate.ledger.CreditLedger;
 import dev.creditgate.ledger.EntryKind;
+import dev.creditgate.ledger.Lease;
 import dev.creditgate.ledger.LedgerAudit;
 import dev.creditgate.ledger.LedgerChecks;
 import dev.creditgate.ledger.LedgerCommitListener;
@@ -61,7 +63,7 @@ import javax.sql.DataSource;
  * SpoolReplayer}, {@link PriceRules} and {@link LedgerVerifier}.
  */
 public final class JdbcCreditLedger
-    implements CreditLedger, MeteringLedger, PriceBook, LedgerAudit {
+    implements CreditLedger, MeteringLedger, PriceBook, LedgerAudit, CreditLeases {
 
   private final LedgerOptions options;
   private final LedgerDatabase db;
@@ -71,6 +73,7 @@ public final class JdbcCreditLedger
   private final ChargeCounters counters = new ChargeCounters();
   private final CommitNotifier notifier;
   private final EntryWriter entries;
+  private final JdbcLeases leases;
   private final PriceRules prices;
   private final LedgerVerifier verifier;
   private final Metering metering;
@@ -82,7 +85,6 @@ public final class JdbcCreditLedger
     this.db = new LedgerDatabase(options);
     this.tables = new LedgerTables(db);
     this.notifier = new CommitNotifier(queue, options.commitListener());
-    this.entries = new EntryWriter(db, tables, notifier);
     this.prices = new PriceRules(db, options);
     this.verifier = new LedgerVerifier(db, tables);
     ChargeSpool openedSpool = null;
@@ -108,6 +110,9 @@ public final class JdbcCreditLedger
       throw e;
     }
     this.spool = openedSpool;
+    this.leases =
+        new JdbcLeases(db, tables, queue, spool, options.clock(), LeaseHolders.newHolderName());
+    this.entries = new EntryWriter(db, tables, notifier, leases);
     this.metering =
         new Metering(
             options,
@@ -115,7 +120,7 @@ public final class JdbcCreditLedger
             spool,
             prices,
             entries,
-            new BatchWriter(db, tables),
+            new BatchWriter(db, tables, leases),
             notifier,
             queue,
             counters,
@@ -276,6 +281,45 @@ public final class JdbcCreditLedger
     LedgerArguments.checkCharge(estimate);
     ensureOpen();
     return MeteringLedger.super.recordIntent(estimate);
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  @Override
+  public String holder() {
+    return leases.holder();
+  }
+
+  @Override
+  public Lease extend(String accountId, long credits, long overdraft, Duration term) {
+    BillingContext.requireValidAccountId(accountId);
+    ensureOpen();
+    return leases.extend(accountId, credits, overdraft, term);
+  }
+
+  @Override
+  public void trim(String accountId, long keep, Duration term) {
+    BillingContext.requireValidAccountId(accountId);
+    ensureOpen();
+    leases.trim(accountId, keep, term);
+  }
+
+  @Override
+  public void renew(Duration term) {
+    ensureOpen();
+    leases.renew(term);
+  }
+
+  @Override
+  public long leaseRoom(String accountId) {
+    return leases.leaseRoom(accountId);
+  }
+
+  @Override
+  public List<Lease> leases(String accountId) {
+    BillingContext.requireValidAccountId(accountId);
+    ensureOpen();
+    return leases.leases(accountId);
   }
 
   @Override

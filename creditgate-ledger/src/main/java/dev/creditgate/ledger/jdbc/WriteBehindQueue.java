@@ -195,6 +195,19 @@ final class WriteBehindQueue {
   }
 
   /**
+   * The credits of the account's queued charges no commit wrote yet (saturated), without the
+   * snapshot arithmetic of {@link #pendingDebits}.
+   */
+  long uncommitted(String accountId) {
+    Backlog backlog = accounts.get(accountId);
+    if (backlog == null) {
+      return 0;
+    }
+    Debits debits = backlog.debits;
+    return debits.overflow() ? Long.MAX_VALUE : Math.max(0, debits.uncommitted());
+  }
+
+  /**
    * Waits, at most {@code timeout}, until every charge of the account queued before this call has
    * settled; true when none is left.
    */

@@ -64,6 +64,11 @@ abstract class AbstractStrictCreditTest {
 
   abstract String jdbcUrl();
 
+  /** Whether the meters lease the accounts' credit from the ledger, as a fleet's processes do. */
+  boolean leased() {
+    return false;
+  }
+
   @BeforeEach
   void open() {
     InMemoryCreditCache cache = InMemoryCreditCache.create();
@@ -96,7 +101,7 @@ abstract class AbstractStrictCreditTest {
   }
 
   LedgerCreditMeter meter(ShortfallPolicy shortfall) {
-    LedgerCreditMeter m =
+    LedgerCreditMeter.Builder b =
         LedgerCreditMeter.builder()
             .guard(guard)
             .ledger(ledger)
@@ -104,8 +109,11 @@ abstract class AbstractStrictCreditTest {
             .store(ledger)
             .shortfall(shortfall)
             .holdTimeout(Duration.ofSeconds(5))
-            .ticker(fakeNanos::get)
-            .build();
+            .ticker(fakeNanos::get);
+    if (leased()) {
+      b.leases(ledger);
+    }
+    LedgerCreditMeter m = b.build();
     meters.add(m);
     return m;
   }

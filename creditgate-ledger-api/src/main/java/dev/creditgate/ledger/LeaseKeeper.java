@@ -1,0 +1,223 @@
+package dev.creditgate.ledger;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import dev.creditgate.internal.ThrottledLog;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How a strict meter keeps this process's leases of accounts' credit ({@link CreditLeases}), so
+ * that holds are placed in memory and the credit held across all processes never exceeds an
+ * account's:
+ *
+ * <ul>
+ *   <li>A hold that does not fit in the lease grows it first (one lease operation at a time per
+ *       account; calls arriving meanwhile wait for it), by what is missing plus a slice of {@code
+ *       sliceCalls} holds of the same size, so a busy account asks the ledger once per slice.
+ *   <li>After a hold, a lease with less than half a slice left is grown in the background.
+ *   <li>Every sixth of the lease's term, the process renews its leases in one step, and gives back
+ *       the lease of every account that had no hold placed since the last round and has none open.
+ * </ul>
+ *
+ * <p>While a lease is being given back, its room reads as at most zero, so no hold is placed
+ * against credit that is leaving; such a call grows the lease again after the give-back.
+ */
+final class LeaseKeeper implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(LeaseKeeper.class);
+
+  /** How long a call waits for another call's lease operation on the same account. */
+  private static final long WAIT_MILLIS = 10_000;
+
+  /** What the keeper knows of one account this process leases from. */
+  private static final class Activity {
+    volatile boolean givingBack;
+    volatile long placedAt;
+    CompletableFuture<Void> growing; // guarded by this
+
+    Activity(long now) {
+      this.placedAt = now;
+    }
+  }
+
+  private final CreditLeases leases;
+  private final HoldBook holds;
+  private final Duration term;
+  private final long sliceCalls;
+  private final long overdraft;
+  private final Ticker ticker;
+  private final ConcurrentHashMap<String, Activity> accounts = new ConcurrentHashMap<>();
+  private final ScheduledExecutorService worker;
+  private final ThrottledLog failures = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(5));
+  private volatile long lastRound;
+
+  LeaseKeeper(
+      CreditLeases leases,
+      HoldBook holds,
+      Duration term,
+      long sliceCalls,
+      long overdraft,
+      Ticker ticker) {
+    this.leases = leases;
+    this.holds = holds;
+    this.term = term;
+    this.sliceCalls = sliceCalls;
+    this.overdraft = overdraft;
+    this.ticker = ticker;
+    this.lastRound = ticker.read();
+    this.worker =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("creditgate-lease-keeper").factory());
+    long every = Math.max(1, term.toMillis() / 6);
+    worker.scheduleWithFixedDelay(this::round, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  /** The room this process has for holds on the account: its lease less its unwritten charges. */
+  long room(String accountId) {
+    long room = leases.leaseRoom(accountId);
+    Activity activity = accounts.get(accountId);
+    return activity != null && activity.givingBack ? Math.min(0, room) : room;
+  }
+
+  /**
+   * Grows the account's lease so that {@code missing} more credits fit, plus a slice of holds of
+   * {@code holdCredits}; when another call is already growing it, waits for that instead. Returns
+   * after the lease operation ended.
+   *
+   * @throws LedgerUnavailableException when the ledger cannot be reached
+   */
+  void grow(String accountId, long missing, long holdCredits) {
+    Activity activity = accounts.computeIfAbsent(accountId, id -> new Activity(ticker.read()));
+    CompletableFuture<Void> running;
+    CompletableFuture<Void> mine = null;
+    synchronized (activity) {
+      running = activity.growing;
+      if (running == null) {
+        mine = new CompletableFuture<>();
+        activity.growing = mine;
+      }
+    }
+    if (mine == null) {
+      await(running);
+      return;
+    }
+    try {
+      leases.extend(accountId, saturatedAdd(missing, slice(holdCredits)), overdraft, term);
+    } finally {
+      synchronized (activity) {
+        activity.growing = null;
+      }
+      mine.complete(null);
+    }
+  }
+
+  /** After a hold was placed with {@code left} credits of room after it. */
+  void placed(String accountId, long holdCredits, long left) {
+    Activity activity = accounts.computeIfAbsent(accountId, id -> new Activity(ticker.read()));
+    activity.placedAt = ticker.read();
+    long slice = slice(holdCredits);
+    if (left < slice / 2) {
+      boolean idle;
+      synchronized (activity) {
+        idle = activity.growing == null;
+      }
+      if (idle) {
+        worker.execute(
+            () -> {
+              try {
+                grow(accountId, 0, holdCredits);
+              } catch (RuntimeException e) {
+                failures.warn(
+                    ticker.read(),
+                    "cannot grow the credit lease, account_id={}: {}",
+                    accountId,
+                    e.toString());
+              }
+            });
+      }
+    }
+  }
+
+  private long slice(long holdCredits) {
+    return holdCredits > Long.MAX_VALUE / Math.max(1, sliceCalls)
+        ? Long.MAX_VALUE
+        : holdCredits * sliceCalls;
+  }
+
+  /** Renews the leases and gives back those of idle accounts; the worker runs it periodically. */
+  void round() {
+    long started = ticker.read();
+    long previous = lastRound;
+    lastRound = started;
+    try {
+      leases.renew(term);
+    } catch (RuntimeException e) {
+      failures.warn(started, "cannot renew the credit leases: {}", e.toString());
+      return;
+    }
+    for (Map.Entry<String, Activity> entry : accounts.entrySet()) {
+      Activity activity = entry.getValue();
+      if (activity.placedAt - previous < 0) {
+        giveBack(entry.getKey(), activity);
+      }
+    }
+  }
+
+  private void giveBack(String accountId, Activity activity) {
+    activity.givingBack = true;
+    try {
+      // Measured after the flag is up: a hold placed from here on sees no room.
+      if (holds.free(accountId, () -> 0) < 0) {
+        return;
+      }
+      leases.trim(accountId, 0, term);
+      accounts.remove(accountId, activity);
+    } catch (RuntimeException e) {
+      failures.warn(
+          ticker.read(),
+          "cannot give back the credit lease, account_id={}: {}",
+          accountId,
+          e.toString());
+    } finally {
+      activity.givingBack = false;
+    }
+  }
+
+  private static void await(CompletableFuture<Void> running) {
+    try {
+      running.get(WAIT_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      // The caller measures its room again either way.
+    }
+  }
+
+  private static long saturatedAdd(long a, long b) {
+    long sum = a + b;
+    return ((a ^ sum) & (b ^ sum)) < 0 ? Long.MAX_VALUE : sum;
+  }
+
+  /** The live leases of the account, of every process. */
+  java.util.List<Lease> leases(String accountId) {
+    return leases.leases(accountId);
+  }
+
+  /** Stops the rounds and gives back every lease with no hold open (best effort). */
+  @Override
+  public void close() {
+    worker.shutdownNow();
+    for (Map.Entry<String, Activity> entry : accounts.entrySet()) {
+      giveBack(entry.getKey(), entry.getValue());
+    }
+  }
+}

@@ -1,0 +1,276 @@
+package dev.creditgate.ledger.jdbc;
+
+import dev.creditgate.Checks;
+import dev.creditgate.ledger.Account;
+import dev.creditgate.ledger.CreditLeases;
+import dev.creditgate.ledger.Lease;
+import dev.creditgate.ledger.LedgerChecks;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * This process's leases of accounts' credit ({@link CreditLeases}): the atomic lease operations in
+ * the database, and what the process knows of its own leases, kept in step with every commit that
+ * changes them.
+ *
+ * <p>The charges this ledger commits consume its lease in the same transaction ({@link #consumeIn},
+ * called under the accounts' locks); what the process knows is updated right after the commit and
+ * before the committed charges stop counting as pending, and {@link #leaseRoom} reads the pending
+ * charges before the lease, so a charge is counted at least once at every moment.
+ */
+final class JdbcLeases {
+
+  /** Rows expired this long ago are in no process's memory any more and are deleted. */
+  private static final Duration PURGE_AFTER = Duration.ofHours(1);
+
+  /**
+   * What this process knows of its lease on one account. A placeholder ({@code version} 0) is put
+   * before the first lease operation, so that commits consume the lease from the moment it exists.
+   */
+  private record Known(long credits, long version, Instant expiresAt, Instant usableUntil) {}
+
+  private final LedgerDatabase db;
+  private final LedgerTables tables;
+  private final LeaseTable rows;
+  private final WriteBehindQueue queue;
+  private final ChargeSpool spool;
+  private final Clock clock;
+  private final String holder;
+  private final ConcurrentHashMap<String, Known> known = new ConcurrentHashMap<>();
+
+  JdbcLeases(
+      LedgerDatabase db,
+      LedgerTables tables,
+      WriteBehindQueue queue,
+      ChargeSpool spool,
+      Clock clock,
+      String holder) {
+    this.db = db;
+    this.tables = tables;
+    this.rows = new LeaseTable(db);
+    this.queue = queue;
+    this.spool = spool;
+    this.clock = clock;
+    this.holder = Objects.requireNonNull(holder, "holder");
+  }
+
+  String holder() {
+    return holder;
+  }
+
+  Lease extend(String accountId, long credits, long overdraft, Duration term) {
+    Checks.requireBetween("credits", credits, 0, LedgerChecks.MAX_AMOUNT);
+    Checks.requireBetween("overdraft", overdraft, 0, LedgerChecks.MAX_AMOUNT);
+    requireTerm(term);
+    register(accountId);
+    LeaseTable.Row after =
+        db.transaction(
+            c -> {
+              Instant now = db.now();
+              Account account = tables.lockAccount(c, accountId, false, now);
+              long others = 0;
+              LeaseTable.Row own = null;
+              for (LeaseTable.Row row : rows.lockRows(c, accountId)) {
+                if (row.holder().equals(holder)) {
+                  own = row;
+                } else if (row.liveAt(now)) {
+                  others = saturatedAdd(others, row.credits());
+                } else if (row.credits() > 0) {
+                  // Expired: its credit is free now, and stays free should its holder renew late.
+                  rows.put(
+                      c,
+                      new LeaseTable.Row(
+                          accountId, row.holder(), 0, row.version() + 1, row.expiresAt()));
+                }
+              }
+              long owned = own != null && own.liveAt(now) ? own.credits() : 0;
+              long free = saturatedAdd(account.balance(), overdraft - saturatedAdd(others, owned));
+              long grant = Math.max(0, Math.min(credits, free));
+              LeaseTable.Row next =
+                  new LeaseTable.Row(
+                      accountId,
+                      holder,
+                      owned + grant,
+                      nextVersion(accountId, own),
+                      now.plus(term));
+              rows.put(c, next);
+              rows.purge(c, accountId, now.minus(PURGE_AFTER));
+              return next;
+            });
+    apply(after, term);
+    return lease(after);
+  }
+
+  void trim(String accountId, long keep, Duration term) {
+    Checks.requireBetween("keep", keep, 0, Long.MAX_VALUE);
+    requireTerm(term);
+    if (!known.containsKey(accountId)) {
+      return;
+    }
+    // Read before the transaction: a charge written meanwhile was counted here and is taken out of
+    // the lease by its commit, so the lease kept only errs on the large side.
+    long unwritten = unwritten(accountId);
+    LeaseTable.Row after =
+        db.transaction(
+            c -> {
+              Instant now = db.now();
+              tables.lockAccount(c, accountId, false, now);
+              for (LeaseTable.Row row : rows.lockRows(c, accountId)) {
+                if (row.holder().equals(holder) && row.liveAt(now)) {
+                  long credits = Math.min(row.credits(), saturatedAdd(unwritten, keep));
+                  LeaseTable.Row next =
+                      new LeaseTable.Row(
+                          accountId, holder, credits, row.version() + 1, now.plus(term));
+                  rows.put(c, next);
+                  return next;
+                }
+              }
+              return null;
+            });
+    if (after != null) {
+      apply(after, term);
+    }
+  }
+
+  void renew(Duration term) {
+    requireTerm(term);
+    if (known.isEmpty()) {
+      return;
+    }
+    Instant[] at = new Instant[1];
+    List<LeaseTable.Row> renewed =
+        db.transaction(
+            c -> {
+              Instant now = db.now();
+              at[0] = now;
+              return rows.renew(c, holder, now, now.plus(term));
+            });
+    for (LeaseTable.Row row : renewed) {
+      apply(row, term);
+    }
+    // Forget leases long expired (never a placeholder of a lease operation in flight).
+    Instant forget = at[0].minus(PURGE_AFTER);
+    known.values().removeIf(k -> k.expiresAt().isBefore(forget));
+  }
+
+  long leaseRoom(String accountId) {
+    // Pending charges first, then the lease: a commit updates the lease before it stops counting
+    // its charges as pending.
+    long unwritten = unwritten(accountId);
+    Known k = known.get(accountId);
+    long credits = k != null && clock.instant().isBefore(k.usableUntil()) ? k.credits() : 0;
+    return credits - unwritten;
+  }
+
+  List<Lease> leases(String accountId) {
+    return db.read(c -> rows.liveRows(c, accountId, db.now())).stream()
+        .map(JdbcLeases::lease)
+        .toList();
+  }
+
+  /**
+   * In a transaction that writes charges, under their accounts' locks: takes each account's debit
+   * ({@code debits}, credits by account) out of this process's lease on it. Returns the rows to
+   * {@link #committed} once the transaction committed.
+   */
+  List<LeaseTable.Row> consumeIn(Connection c, Map<String, Long> debits, Instant now)
+      throws SQLException {
+    Map<String, Long> leased = new java.util.HashMap<>();
+    debits.forEach(
+        (accountId, credits) -> {
+          if (credits > 0 && known.containsKey(accountId)) {
+            leased.put(accountId, credits);
+          }
+        });
+    return leased.isEmpty() ? List.of() : rows.consume(c, holder, leased, now);
+  }
+
+  /**
+   * In a transaction that takes credit away from an account by hand: ends every lease on it, so
+   * that its holders lease again from what is left. Returns the rows for {@link #committed}.
+   */
+  List<LeaseTable.Row> revokeIn(Connection c, String accountId) throws SQLException {
+    return rows.revoke(c, accountId);
+  }
+
+  /** After the commit of {@link #consumeIn} or {@link #revokeIn}: learns this process's rows. */
+  void committed(List<LeaseTable.Row> changed) {
+    for (LeaseTable.Row row : changed) {
+      if (row.holder().equals(holder)) {
+        apply(row, null);
+      }
+    }
+  }
+
+  private void register(String accountId) {
+    Instant now = clock.instant();
+    known.putIfAbsent(accountId, new Known(0, 0, now, Instant.EPOCH));
+  }
+
+  /** The next version of this process's row: above the stored one and above what it knows. */
+  private long nextVersion(String accountId, LeaseTable.Row own) {
+    Known k = known.get(accountId);
+    long version = Math.max(own == null ? 0 : own.version(), k == null ? 0 : k.version());
+    return version + 1;
+  }
+
+  /**
+   * Learns a row of this process's lease, unless a newer one is known. {@code term} is the term a
+   * renewal granted ({@code null} when the expiry did not move): the lease is usable until a share
+   * of it before the expiry.
+   */
+  private void apply(LeaseTable.Row row, Duration term) {
+    known.compute(
+        row.accountId(),
+        (id, old) -> {
+          if (old != null && old.version() >= row.version()) {
+            return old;
+          }
+          Instant usable;
+          if (old != null && old.expiresAt().equals(row.expiresAt())) {
+            usable = old.usableUntil();
+          } else if (term != null) {
+            usable = row.expiresAt().minus(term.dividedBy(CreditLeases.SAFETY_MARGIN_DIVISOR));
+          } else {
+            // An expiry learnt from elsewhere: the safety margin of the last renewal, or none.
+            usable =
+                old == null
+                    ? Instant.EPOCH
+                    : row.expiresAt().minus(Duration.between(old.usableUntil(), old.expiresAt()));
+          }
+          return new Known(row.credits(), row.version(), row.expiresAt(), usable);
+        });
+  }
+
+  private long unwritten(String accountId) {
+    // The queue first: a charge moves from the queue to the spool, counted in the spool before it
+    // leaves the queue.
+    long queued = queue.uncommitted(accountId);
+    return saturatedAdd(queued, spool.debits(accountId));
+  }
+
+  private static Lease lease(LeaseTable.Row row) {
+    return new Lease(row.accountId(), row.holder(), row.credits(), row.expiresAt());
+  }
+
+  private static void requireTerm(Duration term) {
+    if (term == null || term.isNegative() || term.isZero()) {
+      throw new IllegalArgumentException("term must be positive, but was " + term);
+    }
+  }
+
+  private static long saturatedAdd(long a, long b) {
+    long sum = a + b;
+    if (((a ^ sum) & (b ^ sum)) < 0) {
+      return a < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;
+    }
+    return sum;
+  }
+}

@@ -1,0 +1,190 @@
+package dev.creditgate.ledger.jdbc;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The SQL of the {@code credit_leases} table, each statement written once. Every method runs on the
+ * connection (and transaction) it is given; the caller holds the account's row lock where a method
+ * says so.
+ */
+final class LeaseTable {
+
+  /** One lease row. */
+  record Row(String accountId, String holder, long credits, long version, Instant expiresAt) {
+
+    boolean liveAt(Instant now) {
+      return expiresAt.isAfter(now);
+    }
+  }
+
+  private static final String COLUMNS = "account_id, holder, credits, version, expires_at";
+
+  private final LedgerDatabase db;
+  private final Dialect dialect;
+
+  LeaseTable(LedgerDatabase db) {
+    this.db = db;
+    this.dialect = db.dialect();
+  }
+
+  /** The account's lease rows, of every holder, locked for the rest of the transaction. */
+  List<Row> lockRows(Connection c, String accountId) throws SQLException {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "SELECT "
+                + COLUMNS
+                + " FROM credit_leases WHERE account_id = ? ORDER BY holder"
+                + dialect.lockClause())) {
+      s.setString(1, accountId);
+      return read(s);
+    }
+  }
+
+  /** The account's rows live at {@code now}, without locking. */
+  List<Row> liveRows(Connection c, String accountId, Instant now) throws SQLException {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "SELECT "
+                + COLUMNS
+                + " FROM credit_leases WHERE account_id = ? AND expires_at > ? ORDER BY holder")) {
+      s.setString(1, accountId);
+      dialect.setInstant(s, 2, now);
+      return read(s);
+    }
+  }
+
+  /** Writes a row, inserting it or replacing the stored one (under the account's lock). */
+  void put(Connection c, Row row) throws SQLException {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "INSERT INTO credit_leases ("
+                + COLUMNS
+                + ") VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, holder) DO UPDATE SET "
+                + "credits = excluded.credits, version = excluded.version, "
+                + "expires_at = excluded.expires_at")) {
+      s.setString(1, row.accountId());
+      s.setString(2, row.holder());
+      s.setLong(3, row.credits());
+      s.setLong(4, row.version());
+      dialect.setInstant(s, 5, row.expiresAt());
+      s.executeUpdate();
+    }
+  }
+
+  /** Deletes the account's rows that expired before {@code before} (long dead, in no memory). */
+  void purge(Connection c, String accountId, Instant before) throws SQLException {
+    try (PreparedStatement s =
+        db.prepare(c, "DELETE FROM credit_leases WHERE account_id = ? AND expires_at < ?")) {
+      s.setString(1, accountId);
+      dialect.setInstant(s, 2, before);
+      s.executeUpdate();
+    }
+  }
+
+  /**
+   * Takes each account's debit out of the holder's live lease on it (down to 0) and returns the
+   * rows changed. Runs in the transaction that writes the charges, under the accounts' locks.
+   */
+  List<Row> consume(Connection c, String holder, Map<String, Long> debits, Instant now)
+      throws SQLException {
+    String sql =
+        "UPDATE credit_leases SET credits = CASE WHEN credits > ? THEN credits - ? ELSE 0 END, "
+            + "version = version + 1 WHERE account_id = ? AND holder = ? AND expires_at > ?";
+    List<Row> changed = new ArrayList<>(debits.size());
+    if (dialect == Dialect.POSTGRESQL) {
+      try (PreparedStatement s = c.prepareStatement(sql, COLUMNS.split(", "))) {
+        for (Map.Entry<String, Long> debit : debits.entrySet()) {
+          bindConsume(s, holder, debit.getKey(), debit.getValue(), now);
+          s.addBatch();
+        }
+        s.executeBatch();
+        try (ResultSet rows = s.getGeneratedKeys()) {
+          while (rows.next()) {
+            changed.add(row(rows));
+          }
+        }
+      }
+      return changed;
+    }
+    try (PreparedStatement s = db.prepare(c, sql + " RETURNING " + COLUMNS)) {
+      for (Map.Entry<String, Long> debit : debits.entrySet()) {
+        bindConsume(s, holder, debit.getKey(), debit.getValue(), now);
+        changed.addAll(read(s));
+      }
+    }
+    return changed;
+  }
+
+  private void bindConsume(
+      PreparedStatement s, String holder, String accountId, long debit, Instant now)
+      throws SQLException {
+    s.setLong(1, debit);
+    s.setLong(2, debit);
+    s.setString(3, accountId);
+    s.setString(4, holder);
+    dialect.setInstant(s, 5, now);
+  }
+
+  /**
+   * Sets every lease on the account to 0 credits (an operator took credit away: the holders lease
+   * again from what is left); returns the rows changed.
+   */
+  List<Row> revoke(Connection c, String accountId) throws SQLException {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "UPDATE credit_leases SET credits = 0, version = version + 1 "
+                + "WHERE account_id = ? AND credits > 0 RETURNING "
+                + COLUMNS)) {
+      s.setString(1, accountId);
+      return read(s);
+    }
+  }
+
+  /**
+   * Moves the expiry of the holder's leases live at {@code now} to {@code expiresAt}; returns the
+   * rows renewed. An expired lease stays expired.
+   */
+  List<Row> renew(Connection c, String holder, Instant now, Instant expiresAt) throws SQLException {
+    try (PreparedStatement s =
+        db.prepare(
+            c,
+            "UPDATE credit_leases SET expires_at = ?, version = version + 1 "
+                + "WHERE holder = ? AND expires_at > ? RETURNING "
+                + COLUMNS)) {
+      dialect.setInstant(s, 1, expiresAt);
+      s.setString(2, holder);
+      dialect.setInstant(s, 3, now);
+      return read(s);
+    }
+  }
+
+  private List<Row> read(PreparedStatement s) throws SQLException {
+    List<Row> rows = new ArrayList<>();
+    try (ResultSet found = s.executeQuery()) {
+      while (found.next()) {
+        rows.add(row(found));
+      }
+    }
+    return rows;
+  }
+
+  private Row row(ResultSet rows) throws SQLException {
+    return new Row(
+        rows.getString("account_id"),
+        rows.getString("holder"),
+        rows.getLong("credits"),
+        rows.getLong("version"),
+        dialect.getInstant(rows, "expires_at"));
+  }
+}

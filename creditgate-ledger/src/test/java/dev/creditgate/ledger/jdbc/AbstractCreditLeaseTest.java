@@ -1,0 +1,341 @@
+package dev.creditgate.ledger.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.creditgate.BillingContext;
+import dev.creditgate.CreditBalanceGuard;
+import dev.creditgate.InMemoryCreditCache;
+import dev.creditgate.SnapshotPublisher;
+import dev.creditgate.ledger.AccountNotFoundException;
+import dev.creditgate.ledger.ChargeRequest;
+import dev.creditgate.ledger.Lease;
+import dev.creditgate.ledger.LedgerCreditMeter;
+import dev.creditgate.meter.Estimate;
+import dev.creditgate.meter.MeteredCall;
+import dev.creditgate.meter.UsageSource;
+import dev.creditgate.pricing.PriceRule;
+import dev.creditgate.pricing.Usage;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Leases of an account's credit shared by two ledgers on one database, as two gateway processes
+ * share it: together they never lease more than the account has, a charge consumes its holder's
+ * lease, an expired lease frees its credit for good, and two strict meters on one account never
+ * admit more than it affords.
+ */
+abstract class AbstractCreditLeaseTest {
+
+  static final Duration TERM = Duration.ofSeconds(30);
+
+  /** 1,000 input tokens and at most 4,500 output tokens: 10 credits at worst (see the rule). */
+  static final Estimate ESTIMATE = new Estimate("openai", "gpt-test", 1000, 4500, 1);
+
+  static final long WORST = 10;
+
+  @TempDir Path directory;
+
+  /** The time both ledgers read; tests move it to expire leases. */
+  final AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-12-01T00:00:00Z"));
+
+  final Clock clock =
+      new Clock() {
+        @Override
+        public ZoneOffset getZone() {
+          return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+          return this;
+        }
+
+        @Override
+        public Instant instant() {
+          return now.get();
+        }
+      };
+
+  JdbcCreditLedger first;
+  JdbcCreditLedger second;
+  final List<AutoCloseable> closing = new ArrayList<>();
+  String account;
+  String scene;
+
+  abstract String jdbcUrl();
+
+  /** Each ledger's cache and its publisher, as each process has its own. */
+  final java.util.Map<JdbcCreditLedger, InMemoryCreditCache> caches = new java.util.HashMap<>();
+
+  final java.util.Map<JdbcCreditLedger, SnapshotPublisher> publishers = new java.util.HashMap<>();
+
+  JdbcCreditLedger ledger(String name, Clock clock) {
+    InMemoryCreditCache cache = InMemoryCreditCache.create();
+    SnapshotPublisher publisher = SnapshotPublisher.builder(cache).build();
+    closing.add(publisher);
+    JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl(jdbcUrl())
+            .spoolDirectory(directory.resolve(name))
+            .writeBehind(true)
+            .clock(clock)
+            .commitListener(publisher::publishAll)
+            .build();
+    closing.add(0, ledger);
+    caches.put(ledger, cache);
+    publishers.put(ledger, publisher);
+    return ledger;
+  }
+
+  @BeforeEach
+  void open() {
+    first = ledger("first", clock);
+    second = ledger("second", clock);
+    account = "acct-" + UUID.randomUUID();
+    scene = "scene-" + UUID.randomUUID();
+    first.createPriceRule(new PriceRule(0, scene, "", "", 1000, 2000, 0, 0, 1000, 0, 0, true));
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    for (AutoCloseable c : closing) {
+      c.close();
+    }
+  }
+
+  long leased(String accountId) {
+    return first.leases(accountId).stream().mapToLong(Lease::credits).sum();
+  }
+
+  @Test
+  void holdersAreNamedApart() {
+    assertThat(first.holder()).isNotEqualTo(second.holder()).contains("@");
+  }
+
+  @Test
+  void twoHoldersTogetherNeverLeaseMoreThanTheBalancePlusOverdraft() throws Exception {
+    first.grant(account, 1_000, "g1", "admin", "");
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    List<Future<Lease>> asked = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      JdbcCreditLedger holder = i % 2 == 0 ? first : second;
+      asked.add(pool.submit(() -> holder.extend(account, 97, 50, TERM)));
+    }
+    for (Future<Lease> f : asked) {
+      f.get();
+    }
+    pool.shutdown();
+    assertThat(leased(account)).isEqualTo(1_050);
+    assertThat(first.leaseRoom(account) + second.leaseRoom(account)).isEqualTo(1_050);
+  }
+
+  @Test
+  void aLeaseGrowsOnlyByWhatIsFree() {
+    first.grant(account, 100, "g1", "admin", "");
+    assertThat(first.extend(account, 70, 0, TERM).credits()).isEqualTo(70);
+    assertThat(second.extend(account, 70, 0, TERM).credits()).isEqualTo(30);
+    assertThat(second.extend(account, 70, 0, TERM).credits()).isEqualTo(30);
+    assertThat(first.leaseRoom(account)).isEqualTo(70);
+    assertThat(second.leaseRoom(account)).isEqualTo(30);
+  }
+
+  @Test
+  void aChargeConsumesItsHoldersLeaseInItsCommit() {
+    first.grant(account, 100, "g1", "admin", "");
+    first.extend(account, 60, 0, TERM);
+    second.extend(account, 40, 0, TERM);
+    // 1,000 input and 5,000 output tokens: 11 credits.
+    first.charge(charge("c1", 1000, 5000));
+    assertThat(first.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+    assertThat(first.leaseRoom(account)).isEqualTo(49);
+    assertThat(first.account(account).orElseThrow().balance()).isEqualTo(89);
+    assertThat(leased(account)).isEqualTo(89);
+    // What the first gave up by spending is not the second's: the account has nothing free.
+    assertThat(second.extend(account, 10, 0, TERM).credits()).isEqualTo(40);
+  }
+
+  @Test
+  void aChargeNotYetWrittenCountsAgainstTheLease() {
+    first.grant(account, 100, "g1", "admin", "");
+    first.extend(account, 100, 0, TERM);
+    long before = first.leaseRoom(account);
+    first.charge(charge("c1", 1000, 5000));
+    // Queued or written, the charge is out of the room at once.
+    assertThat(first.leaseRoom(account)).isEqualTo(before - 11);
+    assertThat(first.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+    assertThat(first.leaseRoom(account)).isEqualTo(before - 11);
+  }
+
+  @Test
+  void anExpiredLeaseFreesItsCreditAndIsNotRevivedByALateRenewal() {
+    first.grant(account, 100, "g1", "admin", "");
+    first.extend(account, 100, 0, TERM);
+    assertThat(second.extend(account, 100, 0, TERM).credits()).isZero();
+    now.set(now.get().plus(TERM).plusSeconds(1));
+    assertThat(first.leaseRoom(account)).isZero();
+    assertThat(second.extend(account, 100, 0, TERM).credits()).isEqualTo(100);
+    first.renew(TERM);
+    assertThat(first.leaseRoom(account)).isZero();
+    assertThat(leased(account)).isEqualTo(100);
+    // The first leases again from what is free: nothing.
+    assertThat(first.extend(account, 100, 0, TERM).credits()).isZero();
+  }
+
+  @Test
+  void aLeaseStopsBeingUsedAThirdOfItsTermBeforeItExpires() {
+    first.grant(account, 100, "g1", "admin", "");
+    first.extend(account, 100, 0, TERM);
+    now.set(now.get().plus(TERM.multipliedBy(2).dividedBy(3)).minusMillis(1));
+    assertThat(first.leaseRoom(account)).isEqualTo(100);
+    now.set(now.get().plusMillis(2));
+    assertThat(first.leaseRoom(account)).isZero();
+    first.renew(TERM);
+    assertThat(first.leaseRoom(account)).isEqualTo(100);
+  }
+
+  @Test
+  void trimmingGivesBackAllButTheUnwrittenCharges() {
+    first.grant(account, 100, "g1", "admin", "");
+    first.extend(account, 100, 0, TERM);
+    first.trim(account, 25, TERM);
+    assertThat(first.leaseRoom(account)).isEqualTo(25);
+    assertThat(second.extend(account, 100, 0, TERM).credits()).isEqualTo(75);
+  }
+
+  @Test
+  void anOperatorsDebitEndsEveryLeaseOnTheAccount() {
+    first.grant(account, 100, "g1", "admin", "");
+    first.extend(account, 50, 0, TERM);
+    second.extend(account, 50, 0, TERM);
+    first.adjust(account, -80, "adj1", "admin", "correction");
+    assertThat(first.leaseRoom(account)).isZero();
+    assertThat(leased(account)).isZero();
+    assertThat(second.extend(account, 100, 0, TERM).credits()).isEqualTo(20);
+  }
+
+  @Test
+  void badArgumentsAreRefusedByName() {
+    first.grant(account, 100, "g1", "admin", "");
+    assertThatThrownBy(() -> first.extend(account, -1, 0, TERM)).hasMessageContaining("credits");
+    assertThatThrownBy(() -> first.extend(account, 1, -1, TERM)).hasMessageContaining("overdraft");
+    assertThatThrownBy(() -> first.extend(account, 1, 0, Duration.ZERO))
+        .hasMessageContaining("term");
+    assertThatThrownBy(() -> first.extend("acct-nobody-" + UUID.randomUUID(), 1, 0, TERM))
+        .isInstanceOf(AccountNotFoundException.class);
+    assertThat(leased(account)).isZero();
+  }
+
+  @Test
+  void twoStrictMetersOnOneAccountAdmitOnlyWhatItAffords() throws Exception {
+    // Real time for the meters' lease rounds; the ledgers' clock stays put (leases do not expire).
+    LedgerCreditMeter one = meter(first);
+    LedgerCreditMeter two = meter(second);
+    first.grant(account, 10 * WORST, "g1", "admin", "");
+    ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+    CountDownLatch allOpened = new CountDownLatch(200);
+    List<Future<Boolean>> results = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      LedgerCreditMeter meter = i % 2 == 0 ? one : two;
+      results.add(
+          pool.submit(
+              () -> {
+                try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+                  allOpened.countDown();
+                  if (c.admission().isDenied()) {
+                    return false;
+                  }
+                  allOpened.await();
+                  c.settle(new Usage(1000, 4500, 0, 0), UsageSource.REPORTED);
+                  return true;
+                }
+              }));
+    }
+    int admitted = 0;
+    for (Future<Boolean> f : results) {
+      admitted += f.get() ? 1 : 0;
+    }
+    pool.shutdown();
+    assertThat(admitted).isBetween(1, 10);
+    assertThat(first.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+    assertThat(second.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+    long balance = first.account(account).orElseThrow().balance();
+    assertThat(balance).isEqualTo(10 * WORST - admitted * WORST).isNotNegative();
+  }
+
+  @Test
+  void anIdleMeterGivesItsLeaseBackForTheOtherProcess() throws Exception {
+    LedgerCreditMeter one = meter(first);
+    LedgerCreditMeter two = meter(second);
+    first.grant(account, 2 * WORST, "g1", "admin", "");
+    try (MeteredCall c = one.open(call(), ESTIMATE)) {
+      assertThat(c.admission().isAdmitted()).isTrue();
+      c.settle(new Usage(1000, 500, 0, 0), UsageSource.REPORTED);
+    }
+    // The first leased all 20 credits; once idle for a round (a sixth of the 3 s term), it gives
+    // them back and the second can hold its own call's worst case.
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              try (MeteredCall c = two.open(call(), ESTIMATE)) {
+                assertThat(c.admission().isAdmitted()).isTrue();
+                c.abandon("test");
+              }
+            });
+  }
+
+  LedgerCreditMeter meter(JdbcCreditLedger ledger) {
+    CreditBalanceGuard guard =
+        CreditBalanceGuard.builder()
+            .cache(caches.get(ledger))
+            .publisher(publishers.get(ledger))
+            .snapshotProvider(ledger)
+            .pendingDebits(ledger)
+            .build();
+    closing.add(0, guard);
+    LedgerCreditMeter meter =
+        LedgerCreditMeter.builder()
+            .guard(guard)
+            .ledger(ledger)
+            .prices(ledger)
+            .store(ledger)
+            .leases(ledger)
+            .leaseTerm(Duration.ofSeconds(3))
+            .build();
+    closing.add(0, meter);
+    return meter;
+  }
+
+  BillingContext call() {
+    return new BillingContext(account, "", scene, "", "", "pro", false);
+  }
+
+  ChargeRequest charge(String eventId, long input, long output) {
+    return new ChargeRequest(
+        account,
+        eventId,
+        "",
+        scene,
+        "openai",
+        "gpt-test",
+        new Usage(input, output, 0, 0),
+        false,
+        "");
+  }
+}
