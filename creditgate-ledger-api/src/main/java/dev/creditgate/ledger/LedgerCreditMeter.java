@@ -40,8 +40,11 @@ import org.slf4j.LoggerFactory;
  * settling charges the actual cost and releases the hold. In {@link CreditMode#CHECK} mode the
  * guard's answer alone decides (a positive balance), as a plain credit guard does.
  *
- * <p>Holds live in this process: the bound holds for the calls one meter admits. Several gateway
- * processes sharing one account each bound their own calls only.
+ * <p>Holds live in this process. Without {@linkplain Builder#leases leases} they are measured
+ * against the account's snapshot, which bounds the calls of this process only. With leases (several
+ * processes sharing one ledger), each process leases a slice of the account's credit from the
+ * ledger and holds against its slice ({@link LeaseKeeper}); the ledger keeps the slices of all
+ * processes within the account's credit, so the bound holds across the fleet.
  *
  * <p>A call without an account, or one a trusted key asked not to charge, is admitted as the guard
  * says and never charged. A call on an account the ledger does not know is denied ({@link
@@ -102,6 +105,10 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
   private final Ticker ticker;
   private final HoldBook holds = new HoldBook();
   private final LeaseKeeper leases;
+
+  /** How this process names itself on its holds: its lease holder name when it leases credit. */
+  private final String instance;
+
   private final ScheduledExecutorService sweeper;
 
   /** Event ids of the calls open in this process, as account + "\n" + event id. */
@@ -129,6 +136,7 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
         b.leases == null || mode != CreditMode.STRICT
             ? null
             : new LeaseKeeper(b.leases, holds, b.leaseTerm, b.leaseSliceCalls, overdraft, ticker);
+    this.instance = leases == null ? INSTANCE : b.leases.holder();
     this.sweeper =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("creditgate-hold-sweeper").factory());
@@ -225,7 +233,7 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
                     h.eventId(),
                     h.credits(),
                     wall.plusNanos(h.deadlineNanos() - now),
-                    INSTANCE))
+                    instance))
         .toList();
   }
 

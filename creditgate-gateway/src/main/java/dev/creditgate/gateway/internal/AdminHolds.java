@@ -3,6 +3,7 @@ package dev.creditgate.gateway.internal;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.creditgate.gateway.ApiError;
+import dev.creditgate.ledger.Lease;
 import dev.creditgate.ledger.LedgerCreditMeter;
 import dev.creditgate.ledger.LedgerCreditMeter.OpenHold;
 import io.javalin.config.RoutesConfig;
@@ -13,7 +14,8 @@ import java.util.function.UnaryOperator;
 /**
  * The admin API's view of strict-credit holds: an account's open holds in this gateway process, and
  * an operator's release of one. Holds live in the process that admitted their calls, so each
- * gateway answers for its own.
+ * gateway answers for its own; when gateways lease the account's credit, the listing also shows
+ * every gateway's lease (the credit each may hold against).
  */
 final class AdminHolds {
 
@@ -40,6 +42,20 @@ final class AdminHolds {
     ArrayNode data = body.putArray("data");
     for (OpenHold hold : meter.holds(account)) {
       data.add(hold(hold));
+    }
+    if (meter.leasesCredit()) {
+      // Every gateway's slice of the account's credit: its holds are placed against it.
+      ArrayNode leases = body.putArray("leases");
+      long leased = 0;
+      for (Lease lease : meter.leases(account)) {
+        ObjectNode o = leases.addObject();
+        o.put("object", "lease");
+        o.put("holder", lease.holder());
+        o.put("credits", lease.credits());
+        o.put("expires_at", lease.expiresAt().toString());
+        leased += lease.credits();
+      }
+      body.put("leased", leased);
     }
     ctx.status(200).contentType("application/json").result(Json.string(body));
   }
