@@ -214,16 +214,29 @@ class StrictCreditGatewayTest {
         "{\"model\":\"fair\",\"stream\":true,\"max_tokens\":16,"
             + "\"stream_options\":{\"include_usage\":true},"
             + "\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a long story\"}]}";
+    Map<String, Long> chargedInBody = new HashMap<>();
     for (int i = 0; i < 5; i++) {
       HttpResponse<String> r = post(key, body.replace("long story", "long story " + i));
       assertThat(r.statusCode()).isEqualTo(200);
       List<String> events =
           r.body().lines().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
       assertThat(events).last().isEqualTo("[DONE]");
-      JsonNode usage = JSON.readTree(events.get(events.size() - 2)).path("usage");
+      JsonNode last = JSON.readTree(events.get(events.size() - 2));
+      // The upstream's own usage chunk, not a cut-off's: no choice finished for length.
+      assertThat(last.path("choices").isEmpty()).isTrue();
+      JsonNode usage = last.path("usage");
       assertThat(usage.path("completion_tokens").asLong()).isBetween(8L, 16L);
-      assertThat(usage.has("creditgate_charged_credits")).as("not cut off").isFalse();
+      assertThat(usage.path("creditgate_charged_credits").isIntegralNumber()).isTrue();
+      chargedInBody.put(
+          r.headers().firstValue("X-Request-Id").orElseThrow(),
+          usage.path("creditgate_charged_credits").asLong());
     }
-    assertThat(charges(account)).hasSize(5).allSatisfy(e -> assertThat(e.estimated()).isFalse());
+    assertThat(charges(account))
+        .hasSize(5)
+        .allSatisfy(
+            e -> {
+              assertThat(e.estimated()).isFalse();
+              assertThat(chargedInBody).containsEntry(e.requestId(), -e.amount());
+            });
   }
 }
