@@ -4,6 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.completions.CompletionUsage;
 import dev.creditgate.ledger.EntryKind;
 import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
@@ -195,13 +201,48 @@ class StrictCreditGatewayTest {
     assertThat(last.path("choices").get(0).path("finish_reason").asText()).isEqualTo("length");
     assertThat(last.path("usage").path("completion_tokens").asLong()).isEqualTo(5);
     long reserved = Long.parseLong(r.headers().firstValue("X-Creditgate-Reserved").orElseThrow());
+    JsonNode usage = last.path("usage");
     assertThat(charges(account))
         .singleElement()
         .satisfies(
             e -> {
               assertThat(-e.amount()).isLessThanOrEqualTo(reserved);
               assertThat(e.usage().outputTokens()).isEqualTo(5);
+              assertThat(usage.path("creditgate_charged_credits").asLong()).isEqualTo(-e.amount());
+              assertThat(usage.path("prompt_tokens").asLong())
+                  .isEqualTo(e.usage().inputTokens())
+                  .isPositive();
+              assertThat(usage.path("total_tokens").asLong())
+                  .isEqualTo(e.usage().inputTokens() + 5);
             });
+  }
+
+  @Test
+  void theSdkAcceptsACutOffStreamsLastChunkAndKeepsItsCharge() {
+    String account = "strict-" + UUID.randomUUID();
+    String key = funded(account, 1_000_000);
+    OpenAIClient sdk =
+        OpenAIOkHttpClient.builder().apiKey(key).baseUrl(base + "/v1").maxRetries(0).build();
+    List<ChatCompletionChunk> chunks;
+    try (StreamResponse<ChatCompletionChunk> stream =
+        sdk.chat()
+            .completions()
+            .createStreaming(
+                ChatCompletionCreateParams.builder()
+                    .model("wild")
+                    .maxCompletionTokens(5)
+                    .addUserMessage("Tell me a long story")
+                    .build())) {
+      // validate(): the SDK's usage type requires prompt, completion and total tokens.
+      chunks = stream.stream().map(ChatCompletionChunk::validate).toList();
+    }
+    CompletionUsage usage = chunks.get(chunks.size() - 1).usage().orElseThrow();
+    assertThat(usage.completionTokens()).isEqualTo(5);
+    long charged =
+        usage._additionalProperties().get("creditgate_charged_credits").convert(Long.class);
+    assertThat(charges(account))
+        .singleElement()
+        .satisfies(e -> assertThat(charged).isEqualTo(-e.amount()).isPositive());
   }
 
   @Test

@@ -32,7 +32,7 @@ final class ChargedUsage {
     if (root.get("usage") instanceof ObjectNode usage) {
       usage.put(SettleUsage.CHARGED_FIELD, credits.getAsLong());
     } else if (charged != null) {
-      root.set("usage", usageOf(charged, credits.getAsLong()));
+      root.set("usage", counts(charged).put(SettleUsage.CHARGED_FIELD, credits.getAsLong()));
     } else {
       return answer;
     }
@@ -72,15 +72,15 @@ final class ChargedUsage {
       chunk.put("created", System.currentTimeMillis() / 1000);
       chunk.put("model", model);
       chunk.putArray("choices");
-      chunk.set("usage", usageOf(charged, credits.getAsLong()));
+      chunk.set("usage", counts(charged).put(SettleUsage.CHARGED_FIELD, credits.getAsLong()));
     } else {
       return new byte[0];
     }
     return ("data: " + Json.string(chunk) + "\n\n").getBytes(StandardCharsets.UTF_8);
   }
 
-  /** A usage object of {@code usage}'s counts and the credits charged. */
-  static ObjectNode usageOf(Usage usage, long credits) {
+  /** An OpenAI usage object of {@code usage}'s token counts. */
+  static ObjectNode counts(Usage usage) {
     ObjectNode node = Json.MAPPER.createObjectNode();
     node.put("prompt_tokens", usage.inputTokens());
     node.put("completion_tokens", usage.outputTokens());
@@ -91,7 +91,6 @@ final class ChargedUsage {
     if (usage.reasoningTokens() > 0) {
       node.putObject("completion_tokens_details").put("reasoning_tokens", usage.reasoningTokens());
     }
-    node.put(SettleUsage.CHARGED_FIELD, credits);
     return node;
   }
 }

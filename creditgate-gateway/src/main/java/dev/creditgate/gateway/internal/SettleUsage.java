@@ -46,13 +46,12 @@ final class SettleUsage {
   }
 
   /**
-   * Settles a stream the gateway cut off at its hold: the output its hold pays for (the upstream
-   * sent more), the input counted from the request.
+   * What a stream the gateway cut off at its hold is charged, at an {@link #estimated} settlement:
+   * the output its hold pays for (the upstream sent more), the input counted from the request.
    */
-  Settlement cutOff(MeteredCall call, JsonNode request) {
+  Usage cutOffUsage(MeteredCall call, JsonNode request) {
     Usage counted = estimator.estimate(request, "", 0);
-    return call.settle(
-        new Usage(counted.inputTokens(), call.outputBudget(), 0, 0), UsageSource.ESTIMATED);
+    return new Usage(counted.inputTokens(), call.outputBudget(), 0, 0);
   }
 
   /**

@@ -116,7 +116,8 @@ final class StreamAnswer implements ChatStep {
       // charged.
       metrics.upstreamLatency(alias, "total", ticker.read() - x.upstreamStart);
       if (cutOff) {
-        settled = settle.cutOff(x.call, x.request);
+        charged = settle.cutOffUsage(x.call, x.request);
+        settled = settle.estimated(x.call, charged);
       } else if (scanner.usage() != null) {
         charged = scanner.usage();
         settled = settle.reported(x.call, charged);
@@ -129,7 +130,7 @@ final class StreamAnswer implements ChatStep {
             "stream produced no content and no usage; not charged, request_id={}", x.requestId);
       }
     }
-    byte[] held = cutOff ? finalChunk(x, settled) : end(x, filter, charged, settled, hold);
+    byte[] held = cutOff ? finalChunk(x, charged, settled) : end(x, filter, charged, settled, hold);
     if (cutOff) {
       metrics.streamCutOff(alias);
       LOG.warn(
@@ -177,9 +178,10 @@ final class StreamAnswer implements ChatStep {
 
   /**
    * The end of a stream the gateway cut off: a chunk that finishes every choice for {@code length},
-   * with the usage charged, then {@code [DONE]}.
+   * with the usage charged (whole, as the SDKs' usage type requires) and the credits, then {@code
+   * [DONE]}.
    */
-  private static byte[] finalChunk(ChatExchange x, Settlement settled) {
+  private static byte[] finalChunk(ChatExchange x, Usage charged, Settlement settled) {
     ObjectNode chunk = Json.MAPPER.createObjectNode();
     chunk.put("id", "chatcmpl-" + x.requestId);
     chunk.put("object", "chat.completion.chunk");
@@ -193,8 +195,8 @@ final class StreamAnswer implements ChatStep {
       choice.putObject("delta");
       choice.put("finish_reason", "length");
     }
-    ObjectNode usage = chunk.putObject("usage");
-    usage.put("completion_tokens", x.call.outputBudget());
+    ObjectNode usage = ChargedUsage.counts(charged);
+    chunk.set("usage", usage);
     SettleUsage.charged(x.call, settled)
         .ifPresent(credits -> usage.put(SettleUsage.CHARGED_FIELD, credits));
     return ("data: " + Json.string(chunk) + "\n\ndata: [DONE]\n\n")
