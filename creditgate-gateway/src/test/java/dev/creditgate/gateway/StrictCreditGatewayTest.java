@@ -4,6 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.completions.CompletionUsage;
 import dev.creditgate.ledger.EntryKind;
 import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
@@ -195,13 +201,48 @@ class StrictCreditGatewayTest {
     assertThat(last.path("choices").get(0).path("finish_reason").asText()).isEqualTo("length");
     assertThat(last.path("usage").path("completion_tokens").asLong()).isEqualTo(5);
     long reserved = Long.parseLong(r.headers().firstValue("X-Creditgate-Reserved").orElseThrow());
+    JsonNode usage = last.path("usage");
     assertThat(charges(account))
         .singleElement()
         .satisfies(
             e -> {
               assertThat(-e.amount()).isLessThanOrEqualTo(reserved);
               assertThat(e.usage().outputTokens()).isEqualTo(5);
+              assertThat(usage.path("creditgate_charged_credits").asLong()).isEqualTo(-e.amount());
+              assertThat(usage.path("prompt_tokens").asLong())
+                  .isEqualTo(e.usage().inputTokens())
+                  .isPositive();
+              assertThat(usage.path("total_tokens").asLong())
+                  .isEqualTo(e.usage().inputTokens() + 5);
             });
+  }
+
+  @Test
+  void theSdkAcceptsACutOffStreamsLastChunkAndKeepsItsCharge() {
+    String account = "strict-" + UUID.randomUUID();
+    String key = funded(account, 1_000_000);
+    OpenAIClient sdk =
+        OpenAIOkHttpClient.builder().apiKey(key).baseUrl(base + "/v1").maxRetries(0).build();
+    List<ChatCompletionChunk> chunks;
+    try (StreamResponse<ChatCompletionChunk> stream =
+        sdk.chat()
+            .completions()
+            .createStreaming(
+                ChatCompletionCreateParams.builder()
+                    .model("wild")
+                    .maxCompletionTokens(5)
+                    .addUserMessage("Tell me a long story")
+                    .build())) {
+      // validate(): the SDK's usage type requires prompt, completion and total tokens.
+      chunks = stream.stream().map(ChatCompletionChunk::validate).toList();
+    }
+    CompletionUsage usage = chunks.get(chunks.size() - 1).usage().orElseThrow();
+    assertThat(usage.completionTokens()).isEqualTo(5);
+    long charged =
+        usage._additionalProperties().get("creditgate_charged_credits").convert(Long.class);
+    assertThat(charges(account))
+        .singleElement()
+        .satisfies(e -> assertThat(charged).isEqualTo(-e.amount()).isPositive());
   }
 
   @Test
@@ -214,16 +255,29 @@ class StrictCreditGatewayTest {
         "{\"model\":\"fair\",\"stream\":true,\"max_tokens\":16,"
             + "\"stream_options\":{\"include_usage\":true},"
             + "\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a long story\"}]}";
+    Map<String, Long> chargedInBody = new HashMap<>();
     for (int i = 0; i < 5; i++) {
       HttpResponse<String> r = post(key, body.replace("long story", "long story " + i));
       assertThat(r.statusCode()).isEqualTo(200);
       List<String> events =
           r.body().lines().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
       assertThat(events).last().isEqualTo("[DONE]");
-      JsonNode usage = JSON.readTree(events.get(events.size() - 2)).path("usage");
+      JsonNode last = JSON.readTree(events.get(events.size() - 2));
+      // The upstream's own usage chunk, not a cut-off's: no choice finished for length.
+      assertThat(last.path("choices").isEmpty()).isTrue();
+      JsonNode usage = last.path("usage");
       assertThat(usage.path("completion_tokens").asLong()).isBetween(8L, 16L);
-      assertThat(usage.has("creditgate_charged_credits")).as("not cut off").isFalse();
+      assertThat(usage.path("creditgate_charged_credits").isIntegralNumber()).isTrue();
+      chargedInBody.put(
+          r.headers().firstValue("X-Request-Id").orElseThrow(),
+          usage.path("creditgate_charged_credits").asLong());
     }
-    assertThat(charges(account)).hasSize(5).allSatisfy(e -> assertThat(e.estimated()).isFalse());
+    assertThat(charges(account))
+        .hasSize(5)
+        .allSatisfy(
+            e -> {
+              assertThat(e.estimated()).isFalse();
+              assertThat(chargedInBody).containsEntry(e.requestId(), -e.amount());
+            });
   }
 }

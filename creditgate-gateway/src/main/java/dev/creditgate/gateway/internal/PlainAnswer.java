@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The last step of a non-streaming call: reads the upstream's whole answer (bounded), settles the
  * call at the usage it reports (or, for a successful answer without usage, at an estimate), and
- * writes the answer with the charge's headers. An upstream error is relayed with its status.
+ * writes the answer with the charge in its headers and in its {@code usage} ({@link ChargedUsage}).
+ * An upstream error is relayed with its status, as it came.
  */
 final class PlainAnswer implements ChatStep {
 
@@ -57,17 +58,20 @@ final class PlainAnswer implements ChatStep {
     JsonNode parsed = Json.parseOrNull(answer);
     Optional<Usage> usage = UsageParser.from(parsed);
     boolean ok = status / 100 == 2;
+    Usage charged = usage.orElse(null);
     Settlement settled = null;
     if (usage.isPresent()) {
-      settled = settle.reported(x.call, usage.get());
+      settled = settle.reported(x.call, charged);
     } else if (ok && parsed != null) {
-      settled = settle.estimated(x.call, x.request, completionText(parsed), 0);
+      charged = settle.estimate(x.request, completionText(parsed), 0);
+      settled = settle.estimated(x.call, charged);
     }
     SettleUsage.headers(x.ctx, x.call, settled);
     if (ok && parsed != null) {
       x.status = status;
       x.ctx.status(status).contentType("application/json");
-      writeBody(x.ctx, answer);
+      writeBody(
+          x.ctx, ChargedUsage.plain(answer, parsed, charged, SettleUsage.charged(x.call, settled)));
       return;
     }
     if (ok) {

@@ -5,10 +5,12 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.meter.Settlement;
+import dev.creditgate.pricing.Usage;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,7 +22,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A client that leaves does not stop the call: the upstream is read to its end (each wait
  * bounded by the idle timeout) to learn the usage. The usage chunk the gateway asked for is taken
- * out of the stream when the client did not ask for it.
+ * out of the stream and held; a client that asked for usage gets it after the call is settled, with
+ * the credits charged added, just before {@code [DONE]} ({@link ChargedUsage#streamEvent}).
  */
 final class StreamAnswer implements ChatStep {
 
@@ -50,7 +53,7 @@ final class StreamAnswer implements ChatStep {
     String alias = x.alias();
     long budget = x.call.outputBudget();
     SseScanner scanner = new SseScanner();
-    UsageChunkFilter filter = x.clientWantsUsage ? null : new UsageChunkFilter();
+    UsageChunkFilter filter = new UsageChunkFilter();
     DoneHoldback hold = new DoneHoldback();
     boolean clientGone = false;
     boolean upstreamBroken = false;
@@ -63,6 +66,7 @@ final class StreamAnswer implements ChatStep {
     InputStream in = x.upstream.body();
     byte[] buf = new byte[16 * 1024];
     Settlement settled = null;
+    Usage charged = null;
     try {
       OutputStream out = null;
       try {
@@ -76,12 +80,8 @@ final class StreamAnswer implements ChatStep {
         scanner.feed(buf, 0, n);
         if (!clientGone) {
           try {
-            if (filter == null) {
-              out.write(buf, 0, hold.pass(buf, 0, n));
-            } else {
-              byte[] passed = filter.feed(buf, 0, n);
-              out.write(passed, 0, hold.pass(passed, 0, passed.length));
-            }
+            byte[] passed = filter.feed(buf, 0, n);
+            out.write(passed, 0, hold.pass(passed, 0, passed.length));
             out.flush();
           } catch (IOException e) {
             clientGone = true;
@@ -99,7 +99,7 @@ final class StreamAnswer implements ChatStep {
           break;
         }
       }
-      if (filter != null && !clientGone && !cutOff) {
+      if (!clientGone && !cutOff) {
         try {
           byte[] rest = filter.finish();
           out.write(rest, 0, hold.pass(rest, 0, rest.length));
@@ -115,9 +115,22 @@ final class StreamAnswer implements ChatStep {
       // Whatever ended the stream (even an unexpected exception), what the upstream served is
       // charged.
       metrics.upstreamLatency(alias, "total", ticker.read() - x.upstreamStart);
-      settled = cutOff ? settle.cutOff(x.call, x.request) : settle(x, scanner);
+      if (cutOff) {
+        charged = settle.cutOffUsage(x.call, x.request);
+        settled = settle.estimated(x.call, charged);
+      } else if (scanner.usage() != null) {
+        charged = scanner.usage();
+        settled = settle.reported(x.call, charged);
+      } else if (!scanner.text().isEmpty() || scanner.textDropped() > 0) {
+        charged = settle.estimate(x.request, scanner.text(), scanner.textDropped());
+        settled = settle.estimated(x.call, charged);
+      } else {
+        // Nothing was generated and nothing reported: a failed call, not charged.
+        LOG.warn(
+            "stream produced no content and no usage; not charged, request_id={}", x.requestId);
+      }
     }
-    byte[] held = cutOff ? finalChunk(x, settled) : hold.release();
+    byte[] held = cutOff ? finalChunk(x, charged, settled) : end(x, filter, charged, settled, hold);
     if (cutOff) {
       metrics.streamCutOff(alias);
       LOG.warn(
@@ -137,22 +150,38 @@ final class StreamAnswer implements ChatStep {
     return upstreamBroken ? 502 : 200;
   }
 
-  private Settlement settle(ChatExchange x, SseScanner scanner) {
-    if (scanner.usage() != null) {
-      return settle.reported(x.call, scanner.usage());
-    } else if (!scanner.text().isEmpty() || scanner.textDropped() > 0) {
-      return settle.estimated(x.call, x.request, scanner.text(), scanner.textDropped());
+  /**
+   * What ends a stream once it is settled: for a client that asked for usage, the usage chunk with
+   * the credits charged; then the held {@code [DONE]}.
+   */
+  private static byte[] end(
+      ChatExchange x,
+      UsageChunkFilter filter,
+      Usage charged,
+      Settlement settled,
+      DoneHoldback hold) {
+    byte[] done = hold.release();
+    if (!x.clientWantsUsage) {
+      return done;
     }
-    // Nothing was generated and nothing reported: a failed call, not charged.
-    LOG.warn("stream produced no content and no usage; not charged, request_id={}", x.requestId);
-    return null;
+    byte[] usage =
+        ChargedUsage.streamEvent(
+            filter.usageChunk(),
+            charged,
+            SettleUsage.charged(x.call, settled),
+            "chatcmpl-" + x.requestId,
+            x.route.config().model());
+    byte[] out = Arrays.copyOf(usage, usage.length + done.length);
+    System.arraycopy(done, 0, out, usage.length, done.length);
+    return out;
   }
 
   /**
    * The end of a stream the gateway cut off: a chunk that finishes every choice for {@code length},
-   * with the usage charged, then {@code [DONE]}.
+   * with the usage charged (whole, as the SDKs' usage type requires) and the credits, then {@code
+   * [DONE]}.
    */
-  private static byte[] finalChunk(ChatExchange x, Settlement settled) {
+  private static byte[] finalChunk(ChatExchange x, Usage charged, Settlement settled) {
     ObjectNode chunk = Json.MAPPER.createObjectNode();
     chunk.put("id", "chatcmpl-" + x.requestId);
     chunk.put("object", "chat.completion.chunk");
@@ -166,11 +195,10 @@ final class StreamAnswer implements ChatStep {
       choice.putObject("delta");
       choice.put("finish_reason", "length");
     }
-    ObjectNode usage = chunk.putObject("usage");
-    usage.put("completion_tokens", x.call.outputBudget());
-    if (settled != null) {
-      usage.put(SettleUsage.CHARGED_FIELD, settled.credits());
-    }
+    ObjectNode usage = ChargedUsage.counts(charged);
+    chunk.set("usage", usage);
+    SettleUsage.charged(x.call, settled)
+        .ifPresent(credits -> usage.put(SettleUsage.CHARGED_FIELD, credits));
     return ("data: " + Json.string(chunk) + "\n\ndata: [DONE]\n\n")
         .getBytes(StandardCharsets.UTF_8);
   }

@@ -1,16 +1,21 @@
 package dev.creditgate.gateway.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
- * Hides the usage-only chunk from a client that did not ask for it. The gateway always asks the
- * upstream for {@code stream_options.include_usage} so it can charge; a client that did not ask
- * would otherwise get an extra chunk with empty {@code choices}, which naive clients index into.
- * Works line by line: each complete line is passed on at once, so the stream is still relayed as it
- * arrives. A line longer than {@link #MAX_HELD_BYTES} cannot be a usage-only event worth hiding: it
- * is passed on as it comes rather than held.
+ * Takes the usage-only chunk (a {@code usage} object and empty {@code choices}) out of a stream and
+ * keeps the last one, to be written with the charge once the call is settled, or not at all. The
+ * gateway always asks the upstream for {@code stream_options.include_usage} so it can charge; a
+ * client that did not ask would otherwise get an extra chunk with empty {@code choices}, which
+ * naive clients index into, and a client that did gets the chunk at the end, with {@link
+ * SettleUsage#CHARGED_FIELD} added. Works line by line: each complete line is passed on at once, so
+ * the stream is still relayed as it arrives. A line longer than {@link #MAX_HELD_BYTES} cannot be a
+ * usage-only event worth holding: it is passed on as it comes rather than held. So at most one
+ * usage chunk of at most that size is kept; an earlier one is dropped for a later one (the last
+ * carries the final counts).
  */
 final class UsageChunkFilter {
 
@@ -22,6 +27,7 @@ final class UsageChunkFilter {
   private int partialLen;
   private boolean passing;
   private boolean skipBlank;
+  private ObjectNode usageChunk;
 
   /** The bytes to forward for this read: every line it completed, minus usage-only events. */
   byte[] feed(byte[] buf, int off, int len) {
@@ -69,6 +75,11 @@ final class UsageChunkFilter {
     return n == out.length ? out : Arrays.copyOf(out, n);
   }
 
+  /** The last usage-only chunk taken out of the stream, or null when none was. */
+  ObjectNode usageChunk() {
+    return usageChunk;
+  }
+
   /** What is left of an unterminated last line. */
   byte[] finish() {
     byte[] rest = Arrays.copyOf(partial, partialLen);
@@ -104,6 +115,7 @@ final class UsageChunkFilter {
               && node.path("choices").isArray()
               && node.path("choices").isEmpty();
       if (usageOnly) {
+        usageChunk = (ObjectNode) node;
         skipBlank = true;
         return false;
       }

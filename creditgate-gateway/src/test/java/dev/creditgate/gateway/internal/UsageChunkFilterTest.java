@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
 
 class UsageChunkFilterTest {
 
@@ -33,6 +34,29 @@ class UsageChunkFilterTest {
     }
     out.writeBytes(f.finish());
     assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo(expected);
+    assertThat(f.usageChunk().path("usage").path("prompt_tokens").asLong()).isEqualTo(3);
+    assertThat(f.usageChunk().path("usage").path("completion_tokens").asLong()).isEqualTo(1);
+  }
+
+  @Test
+  void keepsOnlyTheLastUsageOnlyEventOfSeveral() {
+    String in =
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":0}}\n\n" + IN;
+    byte[] b = in.getBytes(StandardCharsets.UTF_8);
+    UsageChunkFilter f = new UsageChunkFilter();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.writeBytes(f.feed(b, 0, b.length));
+    out.writeBytes(f.finish());
+    assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo(OUT);
+    assertThat(f.usageChunk().path("usage").path("completion_tokens").asLong()).isEqualTo(1);
+  }
+
+  @Test
+  void aStreamWithoutAUsageOnlyEventKeepsNone() {
+    byte[] b = OUT.getBytes(StandardCharsets.UTF_8);
+    UsageChunkFilter f = new UsageChunkFilter();
+    assertThat(f.feed(b, 0, b.length)).isEqualTo(b);
+    assertThat(f.usageChunk()).isNull();
   }
 
   @Property(tries = 20)
