@@ -512,7 +512,11 @@ public record GatewayConfig(
     }
   }
 
-  static Duration parseDuration(String v) {
+  /**
+   * A duration as the config writes it: {@code 250ms}, {@code 5s}, {@code 2m}, {@code 1h} or
+   * ISO-8601 ({@code PT5S}); null when {@code v} is none of those.
+   */
+  public static Duration parseDuration(String v) {
     Matcher m = Pattern.compile("(-?\\d{1,9})(ms|s|m|h)").matcher(v);
     if (m.matches()) {
       long n = Long.parseLong(m.group(1));
