@@ -67,10 +67,6 @@ public record GatewayConfig(
   public static final Duration DEFAULT_PROBE_INTERVAL = Duration.ofSeconds(30);
 
   /**
-   * How long a stop waits for calls in flight. With up to 10 s more for the calls cut then to be
-   * charged, a stop stays inside the 30 s Kubernetes gives a process before it kills it.
-   */
-  /**
    * How long a call's answer waits, at most, for its intent to be fsync'd before its first byte
    * (write-behind only); zero: it does not wait (the intent is still synced within milliseconds,
    * but a power loss in between can lose the call's charge).
@@ -78,6 +74,11 @@ public record GatewayConfig(
   public static final Duration DEFAULT_INTENT_SYNC_WAIT = Duration.ofSeconds(1);
 
   static final Duration MAX_INTENT_SYNC_WAIT = Duration.ofSeconds(60);
+
+  /**
+   * How long a stop waits for calls in flight. With up to 10 s more for the calls cut then to be
+   * charged, a stop stays inside the 30 s Kubernetes gives a process before it kills it.
+   */
   public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(15);
 
   /** The aliases that always exist, routed or not; an unrouted one answers 503. */
@@ -569,7 +570,11 @@ public record GatewayConfig(
     }
   }
 
-  static Duration parseDuration(String v) {
+  /**
+   * A duration as the config writes it: {@code 250ms}, {@code 5s}, {@code 2m}, {@code 1h} or
+   * ISO-8601 ({@code PT5S}); null when {@code v} is none of those.
+   */
+  public static Duration parseDuration(String v) {
     Matcher m = Pattern.compile("(-?\\d{1,9})(ms|s|m|h)").matcher(v);
     if (m.matches()) {
       long n = Long.parseLong(m.group(1));

@@ -24,8 +24,8 @@ import picocli.CommandLine.Parameters;
 
 /**
  * The {@code creditgate} command: {@code serve}, {@code demo}, {@code account ...}, {@code key
- * ...}, {@code migrate}, {@code sim}. Exit codes: 0 success, 1 failure, 2 bad usage or bad
- * configuration.
+ * ...}, {@code holds ...}, {@code migrate}, {@code sim}. Exit codes: 0 success, 1 failure (the
+ * gateway unreachable or refusing too), 2 bad usage or bad configuration.
  */
 @Command(
     name = "creditgate",
@@ -37,6 +37,7 @@ import picocli.CommandLine.Parameters;
       Demo.class,
       CreditgateCli.AccountCmd.class,
       CreditgateCli.KeyCmd.class,
+      HoldsCmd.class,
       CreditgateCli.Migrate.class,
       CreditgateCli.Sim.class
     })
@@ -57,6 +58,10 @@ public final class CreditgateCli implements Runnable {
           if (e instanceof ConfigException) {
             err.println("configuration error: " + e.getMessage());
             return 2;
+          }
+          if (e instanceof GatewayUnreachableException || e instanceof AdminApiException) {
+            err.println("error: " + e.getMessage());
+            return 1;
           }
           if (e instanceof IllegalArgumentException) {
             err.println("error: " + e.getMessage());

@@ -12,6 +12,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,6 +26,9 @@ import org.slf4j.LoggerFactory;
 final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(Metering.class);
+
+  /** What a charge past its commit wait may still need: a spool append and its fsync. */
+  private static final Duration CLOSE_WAIT_MARGIN = Duration.ofSeconds(1);
 
   private final Clock clock;
   private final ChargeSpool spool;
@@ -43,6 +48,18 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
 
   private volatile boolean closed;
 
+  /**
+   * Charges being taken now; {@link #close} waits for them, so the journal and the spool never
+   * close under a charge handed over before.
+   */
+  private final AtomicInteger charging = new AtomicInteger();
+
+  /**
+   * The longest a charge can take: its commit wait (a group commit, or a connection and a
+   * transaction of its own), then a spool append.
+   */
+  private final Duration closeWait;
+
   Metering(
       LedgerOptions options,
       Dialect dialect,
@@ -61,6 +78,7 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     this.queue = queue;
     this.counters = counters;
     this.journal = journal;
+    this.closeWait = options.commitWait().plus(CLOSE_WAIT_MARGIN);
     if (options.groupCommit()) {
       // SQLite writes one transaction at a time, so more than one committer would only queue.
       int committers = dialect == Dialect.SQLITE ? 1 : Math.max(1, options.poolSize() / 2);
@@ -84,11 +102,29 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     return journal != null && batcher != null;
   }
 
-  /** {@code intent} is the journaled intent the charge ends, or null. */
+  /**
+   * {@code intent} is the journaled intent the charge ends, or null.
+   *
+   * @throws IllegalStateException when the ledger is closed: the charge was not taken
+   */
   ChargeResult charge(ChargeRequest request, JournalIntent intent) {
     Objects.requireNonNull(request, "request");
     LedgerArguments.checkCharge(request);
-    ensureOpen();
+    // Counted before the check: a close either sees this charge and waits for it, or this charge
+    // sees the close and is refused.
+    charging.incrementAndGet();
+    try {
+      if (closed) {
+        throw new IllegalStateException(
+            "the ledger is closed: charge of event " + request.eventId() + " not taken");
+      }
+      return take(request, intent);
+    } finally {
+      charging.decrementAndGet();
+    }
+  }
+
+  private ChargeResult take(ChargeRequest request, JournalIntent intent) {
     Quote quote;
     try {
       quote =
@@ -330,6 +366,21 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     return new ChargeResult(ChargeResult.Status.SPOOLED, null, quote);
   }
 
+  private void awaitCharges() {
+    long deadline = System.nanoTime() + closeWait.toNanos();
+    while (charging.get() > 0) {
+      if (System.nanoTime() - deadline >= 0) {
+        LOG.error(
+            "closing with {} charge(s) still being taken after {}: one that cannot reach the"
+                + " database or the spool now fails, and its caller is told",
+            charging.get(),
+            closeWait);
+        return;
+      }
+      LockSupport.parkNanos(1_000_000);
+    }
+  }
+
   private void ensureOpen() {
     if (closed) {
       throw new IllegalStateException("the ledger is closed");
@@ -337,11 +388,13 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
   }
 
   /**
-   * Stops taking charges, lets group commit write what is queued (bounded), and closes the journal.
+   * Stops taking charges, waits (bounded) for those being taken to be written, queued or spooled,
+   * lets group commit write what is queued (bounded), and closes the journal.
    */
   @Override
   public void close() {
     closed = true;
+    awaitCharges();
     if (batcher != null) {
       batcher.stop();
     }
