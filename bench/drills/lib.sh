@@ -76,9 +76,12 @@ wait_http() { # url, seconds
   return 1
 }
 
+# SIM_TOKENS_PER_SECOND: the simulator's generation speed (streams and whole answers; default
+# unset: no delay per token).
 start_sim() { # port -> SIM_PID
   "$JAVA" -Xmx512m -cp "$JAR" dev.creditgate.sim.SimulatedUpstream --port "$1" \
-    --latency-ms "$UPSTREAM_LATENCY_MS" > "$WORK/sim.log" 2>&1 &
+    --latency-ms "$UPSTREAM_LATENCY_MS" ${SIM_TOKENS_PER_SECOND:+--tokens-per-second "$SIM_TOKENS_PER_SECOND"} \
+    > "$WORK/sim.log" 2>&1 &
   SIM_PID=$!
   PIDS+=("$SIM_PID")
   wait_http "http://127.0.0.1:$1/health" 30
@@ -118,9 +121,11 @@ write_config() { # file, gateway port, sim port, ledger url, redis uri or "", sp
       echo "  redis-uri: \"$5\""
       echo "  redis-prefix: drill-$DRILL-$$"
     fi
-    if [ -n "${CREDIT_MODE:-}" ]; then
+    # CREDIT_MODE (strict|check) and LEASE_TERM (e.g. 6s) under one credit: key, each when set.
+    if [ -n "${CREDIT_MODE:-}" ] || [ -n "${LEASE_TERM:-}" ]; then
       echo "credit:"
-      echo "  mode: $CREDIT_MODE"
+      [ -z "${CREDIT_MODE:-}" ] || echo "  mode: $CREDIT_MODE"
+      [ -z "${LEASE_TERM:-}" ] || echo "  lease-term: $LEASE_TERM"
     fi
   } > "$1"
 }
