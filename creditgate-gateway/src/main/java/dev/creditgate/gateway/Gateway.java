@@ -16,6 +16,7 @@ import dev.creditgate.gateway.internal.UpstreamClient;
 import dev.creditgate.gateway.internal.UpstreamRouter;
 import dev.creditgate.ledger.CreditLedger;
 import dev.creditgate.ledger.LedgerCreditMeter;
+import dev.creditgate.ledger.LedgerCreditMeterBuilder;
 import dev.creditgate.ledger.MeteringLedger;
 import dev.creditgate.ledger.PriceBook;
 import io.javalin.Javalin;
@@ -102,7 +103,7 @@ public final class Gateway implements AutoCloseable {
         () -> Thread.ofVirtual().start(router::probeAll), probeMs, probeMs, TimeUnit.MILLISECONDS);
     Authenticator auth = new Authenticator(b.keys);
     GatewayConfig.CreditSettings credit = config.credit();
-    LedgerCreditMeter.Builder meterBuilder =
+    LedgerCreditMeterBuilder meterBuilder =
         LedgerCreditMeter.builder()
             .guard(guard)
             .ledger(b.metering)

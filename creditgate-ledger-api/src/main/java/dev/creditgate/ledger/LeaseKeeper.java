@@ -1,6 +1,7 @@
 package dev.creditgate.ledger;
 
 import com.github.benmanes.caffeine.cache.Ticker;
+import dev.creditgate.internal.Saturating;
 import dev.creditgate.internal.ThrottledLog;
 import java.time.Duration;
 import java.util.Map;
@@ -111,7 +112,7 @@ final class LeaseKeeper implements AutoCloseable {
       return;
     }
     try {
-      leases.extend(accountId, saturatedAdd(missing, slice(holdCredits)), overdraft, term);
+      leases.extend(accountId, Saturating.add(missing, slice(holdCredits)), overdraft, term);
     } finally {
       synchronized (activity) {
         activity.growing = null;
@@ -200,11 +201,6 @@ final class LeaseKeeper implements AutoCloseable {
     } catch (ExecutionException | TimeoutException e) {
       // The caller measures its room again either way.
     }
-  }
-
-  private static long saturatedAdd(long a, long b) {
-    long sum = a + b;
-    return ((a ^ sum) & (b ^ sum)) < 0 ? Long.MAX_VALUE : sum;
   }
 
   /** The live leases of the account, of every process. */

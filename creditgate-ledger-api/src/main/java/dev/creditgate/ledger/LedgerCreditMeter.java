@@ -40,11 +40,11 @@ import org.slf4j.LoggerFactory;
  * settling charges the actual cost and releases the hold. In {@link CreditMode#CHECK} mode the
  * guard's answer alone decides (a positive balance), as a plain credit guard does.
  *
- * <p>Holds live in this process. Without {@linkplain Builder#leases leases} they are measured
- * against the account's snapshot, which bounds the calls of this process only. With leases (several
- * processes sharing one ledger), each process leases a slice of the account's credit from the
- * ledger and holds against its slice ({@link LeaseKeeper}); the ledger keeps the slices of all
- * processes within the account's credit, so the bound holds across the fleet.
+ * <p>Holds live in this process. Without {@linkplain LedgerCreditMeterBuilder#leases leases} they
+ * are measured against the account's snapshot, which bounds the calls of this process only. With
+ * leases (several processes sharing one ledger), each process leases a slice of the account's
+ * credit from the ledger and holds against its slice ({@link LeaseKeeper}); the ledger keeps the
+ * slices of all processes within the account's credit, so the bound holds across the fleet.
  *
  * <p>A call without an account, or one a trusted key asked not to charge, is admitted as the guard
  * says and never charged. A call on an account the ledger does not know is denied ({@link
@@ -116,7 +116,7 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
 
   private final ThrottledLog ledgerLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
-  private LedgerCreditMeter(Builder b) {
+  LedgerCreditMeter(LedgerCreditMeterBuilder b) {
     this.guard = Objects.requireNonNull(b.guard, "guard");
     this.ledger = Objects.requireNonNull(b.ledger, "ledger");
     this.mode = b.mode;
@@ -144,8 +144,8 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
         this::expireHolds, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
   }
 
-  public static Builder builder() {
-    return new Builder();
+  public static LedgerCreditMeterBuilder builder() {
+    return new LedgerCreditMeterBuilder();
   }
 
   @Override
@@ -467,162 +467,5 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
 
     @Override
     public void close() {}
-  }
-
-  /** Options of a {@link LedgerCreditMeter}; the guard and the ledger are required. */
-  public static final class Builder {
-    private CreditBalanceGuard guard;
-    private MeteringLedger ledger;
-    private PriceBook prices;
-    private CreditSnapshotProvider store;
-    private CreditMode mode = CreditMode.STRICT;
-    private ShortfallPolicy shortfall = ShortfallPolicy.REJECT;
-    private long minimumClampTokens = DEFAULT_MINIMUM_CLAMP_TOKENS;
-    private long overdraft;
-    private Duration holdTimeout = DEFAULT_HOLD_TIMEOUT;
-    private Duration recordWait = DEFAULT_RECORD_WAIT;
-    private MeterListener listener = MeterListener.NOOP;
-    private Ticker ticker = Ticker.systemTicker();
-    private CreditLeases leases;
-    private Duration leaseTerm = DEFAULT_LEASE_TERM;
-    private long leaseSliceCalls = DEFAULT_LEASE_SLICE_CALLS;
-
-    private Builder() {}
-
-    /**
-     * Where a strict meter leases slices of accounts' credit, so that several processes sharing one
-     * ledger together never hold more than an account has. Without it, holds are measured against
-     * the account's snapshot, which bounds the calls of this process only.
-     */
-    public Builder leases(CreditLeases leases) {
-      this.leases = Objects.requireNonNull(leases, "leases");
-      return this;
-    }
-
-    /**
-     * How long a lease lasts unless renewed (default 30 seconds): a process that dies takes its
-     * leases' credit with it for at most this long; one that cannot reach the ledger stops placing
-     * holds against them a third of it before they expire.
-     */
-    public Builder leaseTerm(Duration term) {
-      if (term == null || term.compareTo(Duration.ofSeconds(1)) < 0) {
-        throw new IllegalArgumentException("leaseTerm must be at least 1s, but was " + term);
-      }
-      this.leaseTerm = term;
-      return this;
-    }
-
-    /**
-     * How many holds of the size that made a lease grow it grows by (default {@value
-     * #DEFAULT_LEASE_SLICE_CALLS}): larger slices ask the ledger less often, smaller ones leave
-     * more of a small balance to other processes.
-     */
-    public Builder leaseSliceCalls(long calls) {
-      if (calls < 1 || calls > 1_000_000) {
-        throw new IllegalArgumentException(
-            "leaseSliceCalls must be between 1 and 1000000, but was " + calls);
-      }
-      this.leaseSliceCalls = calls;
-      return this;
-    }
-
-    public Builder guard(CreditBalanceGuard guard) {
-      this.guard = Objects.requireNonNull(guard, "guard");
-      return this;
-    }
-
-    public Builder ledger(MeteringLedger ledger) {
-      this.ledger = Objects.requireNonNull(ledger, "ledger");
-      return this;
-    }
-
-    /** The price rules a strict meter prices its holds with (required in strict mode). */
-    public Builder prices(PriceBook prices) {
-      this.prices = Objects.requireNonNull(prices, "prices");
-      return this;
-    }
-
-    /**
-     * Where a strict meter reads an account's credit when the guard admitted without a snapshot
-     * (its cache failed); without one, such a call is denied.
-     */
-    public Builder store(CreditSnapshotProvider store) {
-      this.store = Objects.requireNonNull(store, "store");
-      return this;
-    }
-
-    /** {@link CreditMode#STRICT} (default) or {@link CreditMode#CHECK}. */
-    public Builder mode(CreditMode mode) {
-      this.mode = Objects.requireNonNull(mode, "mode");
-      return this;
-    }
-
-    /** What a strict meter does when a call's worst case does not fit (default reject). */
-    public Builder shortfall(ShortfallPolicy shortfall) {
-      this.shortfall = Objects.requireNonNull(shortfall, "shortfall");
-      return this;
-    }
-
-    /**
-     * The smallest output cap a clamped call gets (default {@value #DEFAULT_MINIMUM_CLAMP_TOKENS}).
-     */
-    public Builder minimumClampTokens(long tokens) {
-      if (tokens < 1) {
-        throw new IllegalArgumentException(
-            "minimumClampTokens must be at least 1, but was " + tokens);
-      }
-      this.minimumClampTokens = tokens;
-      return this;
-    }
-
-    /** Credits an account may spend below zero in strict mode (default 0). */
-    public Builder overdraft(long credits) {
-      if (credits < 0 || credits > LedgerChecks.MAX_AMOUNT) {
-        throw new IllegalArgumentException(
-            "overdraft must be between 0 and " + LedgerChecks.MAX_AMOUNT + ", but was " + credits);
-      }
-      this.overdraft = credits;
-      return this;
-    }
-
-    /** How long a hold lives when its call neither settles nor ends (default 10 minutes). */
-    public Builder holdTimeout(Duration timeout) {
-      if (timeout == null || timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("holdTimeout must be positive, but was " + timeout);
-      }
-      this.holdTimeout = timeout;
-      return this;
-    }
-
-    /**
-     * How long {@link MeteredCall#beforeRelay()} waits for the call's record to be durable; {@link
-     * Duration#ZERO} does not wait (a crash in that moment may then lose a served call's charge).
-     */
-    public Builder recordWait(Duration wait) {
-      if (wait == null || wait.isNegative()) {
-        throw new IllegalArgumentException("recordWait must be zero or positive, but was " + wait);
-      }
-      this.recordWait = wait;
-      return this;
-    }
-
-    public Builder listener(MeterListener listener) {
-      this.listener = Objects.requireNonNull(listener, "listener");
-      return this;
-    }
-
-    /** The time source for hold deadlines, waits and latencies; tests pass a fake. */
-    public Builder ticker(Ticker ticker) {
-      this.ticker = Objects.requireNonNull(ticker, "ticker");
-      return this;
-    }
-
-    /**
-     * @throws NullPointerException when the guard or the ledger is missing
-     * @throws IllegalStateException when a strict meter has no price book
-     */
-    public LedgerCreditMeter build() {
-      return new LedgerCreditMeter(this);
-    }
   }
 }

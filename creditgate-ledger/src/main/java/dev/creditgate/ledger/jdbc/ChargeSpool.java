@@ -1,5 +1,6 @@
 package dev.creditgate.ledger.jdbc;
 
+import dev.creditgate.internal.Saturating;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -144,10 +145,7 @@ final class ChargeSpool implements AutoCloseable {
           record.request().accountId(),
           sign * credits,
           (a, b) -> {
-            long sum = a + b;
-            if (((a ^ sum) & (b ^ sum)) < 0) {
-              sum = Long.MAX_VALUE; // saturates: counts too much, never too little
-            }
+            long sum = Saturating.add(a, b);
             return sum == 0 ? null : sum;
           });
     }

@@ -1,6 +1,7 @@
 package dev.creditgate.ledger.jdbc;
 
 import dev.creditgate.Checks;
+import dev.creditgate.internal.Saturating;
 import dev.creditgate.ledger.Account;
 import dev.creditgate.ledger.CreditLeases;
 import dev.creditgate.ledger.Lease;
@@ -10,6 +11,7 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -81,7 +83,7 @@ final class JdbcLeases {
                 if (row.holder().equals(holder)) {
                   own = row;
                 } else if (row.liveAt(now)) {
-                  others = saturatedAdd(others, row.credits());
+                  others = Saturating.add(others, row.credits());
                 } else if (row.credits() > 0) {
                   // Expired: its credit is free now, and stays free should its holder renew late.
                   rows.put(
@@ -91,7 +93,8 @@ final class JdbcLeases {
                 }
               }
               long owned = own != null && own.liveAt(now) ? own.credits() : 0;
-              long free = saturatedAdd(account.balance(), overdraft - saturatedAdd(others, owned));
+              long free =
+                  Saturating.add(account.balance(), overdraft - Saturating.add(others, owned));
               long grant = Math.max(0, Math.min(credits, free));
               LeaseTable.Row next =
                   new LeaseTable.Row(
@@ -124,7 +127,7 @@ final class JdbcLeases {
               tables.lockAccount(c, accountId, false, now);
               for (LeaseTable.Row row : rows.lockRows(c, accountId)) {
                 if (row.holder().equals(holder) && row.liveAt(now)) {
-                  long credits = Math.min(row.credits(), saturatedAdd(unwritten, keep));
+                  long credits = Math.min(row.credits(), Saturating.add(unwritten, keep));
                   LeaseTable.Row next =
                       new LeaseTable.Row(
                           accountId, holder, credits, row.version() + 1, now.plus(term));
@@ -182,7 +185,7 @@ final class JdbcLeases {
    */
   List<LeaseTable.Row> consumeIn(Connection c, Map<String, Long> debits, Instant now)
       throws SQLException {
-    Map<String, Long> leased = new java.util.HashMap<>();
+    Map<String, Long> leased = new HashMap<>();
     debits.forEach(
         (accountId, credits) -> {
           if (credits > 0 && known.containsKey(accountId)) {
@@ -253,7 +256,7 @@ final class JdbcLeases {
     // The queue first: a charge moves from the queue to the spool, counted in the spool before it
     // leaves the queue.
     long queued = queue.uncommitted(accountId);
-    return saturatedAdd(queued, spool.debits(accountId));
+    return Saturating.add(queued, spool.debits(accountId));
   }
 
   private static Lease lease(LeaseTable.Row row) {
@@ -264,13 +267,5 @@ final class JdbcLeases {
     if (term == null || term.isNegative() || term.isZero()) {
       throw new IllegalArgumentException("term must be positive, but was " + term);
     }
-  }
-
-  private static long saturatedAdd(long a, long b) {
-    long sum = a + b;
-    if (((a ^ sum) & (b ^ sum)) < 0) {
-      return a < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;
-    }
-    return sum;
   }
 }

@@ -1,6 +1,7 @@
 package dev.creditgate.ledger.jdbc;
 
 import dev.creditgate.CreditSnapshot;
+import dev.creditgate.internal.Saturating;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -188,8 +189,8 @@ final class WriteBehindQueue {
     long pending = debits.overflow() ? Long.MAX_VALUE : debits.uncommitted();
     if (debits.committedVersion() > snapshot.version()) {
       pending =
-          saturatedAdd(
-              pending, saturatedSubtract(snapshot.availableCredit(), debits.committedBalance()));
+          Saturating.add(
+              pending, Saturating.subtract(snapshot.availableCredit(), debits.committedBalance()));
     }
     return Math.max(0, pending);
   }
@@ -262,21 +263,5 @@ final class WriteBehindQueue {
       accounts.computeIfPresent(id, (key, backlog) -> backlog.idle() ? null : backlog);
     }
     return accounts.size() < MAX_ACCOUNTS;
-  }
-
-  private static long saturatedAdd(long a, long b) {
-    long sum = a + b;
-    if (((a ^ sum) & (b ^ sum)) < 0) {
-      return a < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;
-    }
-    return sum;
-  }
-
-  private static long saturatedSubtract(long a, long b) {
-    long difference = a - b;
-    if (((a ^ b) & (a ^ difference)) < 0) {
-      return a < b ? Long.MIN_VALUE : Long.MAX_VALUE;
-    }
-    return difference;
   }
 }

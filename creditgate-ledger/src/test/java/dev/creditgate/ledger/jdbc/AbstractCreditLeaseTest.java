@@ -20,15 +20,12 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -52,25 +49,7 @@ abstract class AbstractCreditLeaseTest {
   @TempDir Path directory;
 
   /** The time both ledgers read; tests move it to expire leases. */
-  final AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-12-01T00:00:00Z"));
-
-  final Clock clock =
-      new Clock() {
-        @Override
-        public ZoneOffset getZone() {
-          return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-          return this;
-        }
-
-        @Override
-        public Instant instant() {
-          return now.get();
-        }
-      };
+  final SettableClock clock = new SettableClock(Instant.parse("2026-12-01T00:00:00Z"));
 
   JdbcCreditLedger first;
   JdbcCreditLedger second;
@@ -187,7 +166,7 @@ abstract class AbstractCreditLeaseTest {
     first.grant(account, 100, "g1", "admin", "");
     first.extend(account, 100, 0, TERM);
     assertThat(second.extend(account, 100, 0, TERM).credits()).isZero();
-    now.set(now.get().plus(TERM).plusSeconds(1));
+    clock.advance(TERM.plusSeconds(1));
     assertThat(first.leaseRoom(account)).isZero();
     assertThat(second.extend(account, 100, 0, TERM).credits()).isEqualTo(100);
     first.renew(TERM);
@@ -201,9 +180,9 @@ abstract class AbstractCreditLeaseTest {
   void aLeaseStopsBeingUsedAThirdOfItsTermBeforeItExpires() {
     first.grant(account, 100, "g1", "admin", "");
     first.extend(account, 100, 0, TERM);
-    now.set(now.get().plus(TERM.multipliedBy(2).dividedBy(3)).minusMillis(1));
+    clock.advance(TERM.multipliedBy(2).dividedBy(3).minusMillis(1));
     assertThat(first.leaseRoom(account)).isEqualTo(100);
-    now.set(now.get().plusMillis(2));
+    clock.advance(Duration.ofMillis(2));
     assertThat(first.leaseRoom(account)).isZero();
     first.renew(TERM);
     assertThat(first.leaseRoom(account)).isEqualTo(100);
@@ -247,30 +226,9 @@ abstract class AbstractCreditLeaseTest {
     LedgerCreditMeter one = meter(first);
     LedgerCreditMeter two = meter(second);
     first.grant(account, 10 * WORST, "g1", "admin", "");
-    ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
-    CountDownLatch allOpened = new CountDownLatch(200);
-    List<Future<Boolean>> results = new ArrayList<>();
-    for (int i = 0; i < 200; i++) {
-      LedgerCreditMeter meter = i % 2 == 0 ? one : two;
-      results.add(
-          pool.submit(
-              () -> {
-                try (MeteredCall c = meter.open(call(), ESTIMATE)) {
-                  allOpened.countDown();
-                  if (c.admission().isDenied()) {
-                    return false;
-                  }
-                  allOpened.await();
-                  c.settle(new Usage(1000, 4500, 0, 0), UsageSource.REPORTED);
-                  return true;
-                }
-              }));
-    }
-    int admitted = 0;
-    for (Future<Boolean> f : results) {
-      admitted += f.get() ? 1 : 0;
-    }
-    pool.shutdown();
+    int admitted =
+        ConcurrentCalls.openTogether(
+            List.of(one, two), 200, this::call, ESTIMATE, new Usage(1000, 4500, 0, 0));
     assertThat(admitted).isBetween(1, 10);
     assertThat(first.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
     assertThat(second.awaitCharges(account, Duration.ofSeconds(10))).isTrue();

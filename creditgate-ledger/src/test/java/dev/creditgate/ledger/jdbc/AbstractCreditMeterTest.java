@@ -9,6 +9,7 @@ import dev.creditgate.CreditBalanceGuard;
 import dev.creditgate.InMemoryCreditCache;
 import dev.creditgate.ledger.EntryKind;
 import dev.creditgate.ledger.LedgerCreditMeter;
+import dev.creditgate.ledger.LedgerCreditMeterBuilder;
 import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.meter.Estimate;
 import dev.creditgate.meter.IdempotencyKeyReusedException;
@@ -73,7 +74,7 @@ abstract class AbstractCreditMeterTest {
   }
 
   /** A meter over this test's guard and ledger, with {@code b}'s other options. */
-  LedgerCreditMeter meter(LedgerCreditMeter.Builder b) {
+  LedgerCreditMeter meter(LedgerCreditMeterBuilder b) {
     return b.guard(guard).ledger(ledger).prices(ledger).store(ledger).build();
   }
 

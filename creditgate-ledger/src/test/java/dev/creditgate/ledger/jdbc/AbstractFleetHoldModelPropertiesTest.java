@@ -18,16 +18,12 @@ import dev.creditgate.pricing.PriceRule;
 import dev.creditgate.pricing.Usage;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import net.jqwik.api.Arbitraries;
@@ -133,24 +129,7 @@ abstract class AbstractFleetHoldModelPropertiesTest {
   Path directory;
   String url;
   final AtomicLong nanos = new AtomicLong();
-  final AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-12-01T00:00:00Z"));
-  final Clock clock =
-      new Clock() {
-        @Override
-        public ZoneId getZone() {
-          return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-          return this;
-        }
-
-        @Override
-        public Instant instant() {
-          return now.get();
-        }
-      };
+  final SettableClock clock = new SettableClock(Instant.parse("2026-12-01T00:00:00Z"));
   final Instance[] instances = new Instance[2];
   String scene;
 
@@ -259,7 +238,7 @@ abstract class AbstractFleetHoldModelPropertiesTest {
         }
         case Pass p -> {
           nanos.addAndGet(HOLD_TIMEOUT.plusSeconds(1).toNanos());
-          now.set(now.get().plus(LEASE_TERM).plusSeconds(1));
+          clock.advance(LEASE_TERM.plusSeconds(1));
           for (Instance instance : instances) {
             instance.meter.expireHolds();
             assertThat(instance.meter.heldCredits(account))

@@ -10,6 +10,7 @@ import dev.creditgate.InMemoryCreditCache;
 import dev.creditgate.SnapshotPublisher;
 import dev.creditgate.ledger.EntryKind;
 import dev.creditgate.ledger.LedgerCreditMeter;
+import dev.creditgate.ledger.LedgerCreditMeterBuilder;
 import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.meter.CreditMode;
 import dev.creditgate.meter.Estimate;
@@ -23,10 +24,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -101,7 +98,7 @@ abstract class AbstractStrictCreditTest {
   }
 
   LedgerCreditMeter meter(ShortfallPolicy shortfall) {
-    LedgerCreditMeter.Builder b =
+    LedgerCreditMeterBuilder b =
         LedgerCreditMeter.builder()
             .guard(guard)
             .ledger(ledger)
@@ -137,30 +134,10 @@ abstract class AbstractStrictCreditTest {
   void twoHundredConcurrentCallsOnCreditForTenAdmitTenAndNeverOverspend() throws Exception {
     LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT);
     ledger.grant(account, 10 * WORST, "g1", "admin", "");
-    ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
-    CountDownLatch allOpened = new CountDownLatch(200);
-    List<Future<Boolean>> results = new ArrayList<>();
-    for (int i = 0; i < 200; i++) {
-      results.add(
-          pool.submit(
-              () -> {
-                try (MeteredCall c = meter.open(call(), ESTIMATE)) {
-                  allOpened.countDown();
-                  if (c.admission().isDenied()) {
-                    return false;
-                  }
-                  // Every admitted call spends its whole worst case, after all have been admitted.
-                  allOpened.await();
-                  c.settle(new Usage(1000, 4500, 0, 0), UsageSource.REPORTED);
-                  return true;
-                }
-              }));
-    }
-    int admitted = 0;
-    for (Future<Boolean> f : results) {
-      admitted += f.get() ? 1 : 0;
-    }
-    pool.shutdown();
+    // Every admitted call spends its whole worst case, after all have been admitted.
+    int admitted =
+        ConcurrentCalls.openTogether(
+            List.of(meter), 200, this::call, ESTIMATE, new Usage(1000, 4500, 0, 0));
     assertThat(admitted).isEqualTo(10);
     assertThat(balance()).isZero();
     assertThat(meter.heldCredits()).isZero();
