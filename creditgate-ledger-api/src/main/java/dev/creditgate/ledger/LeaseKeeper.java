@@ -44,6 +44,7 @@ final class LeaseKeeper implements AutoCloseable {
     volatile boolean givingBack;
     volatile long placedAt;
     CompletableFuture<Void> growing; // guarded by this
+    long waiting; // calls waiting for the lease operation in flight; guarded by this
 
     Activity(long now) {
       this.placedAt = now;
@@ -91,28 +92,41 @@ final class LeaseKeeper implements AutoCloseable {
 
   /**
    * Grows the account's lease so that {@code missing} more credits fit, plus a slice of holds of
-   * {@code holdCredits}; when another call is already growing it, waits for that instead. Returns
-   * after the lease operation ended.
+   * {@code holdCredits} and one such hold for every call waiting meanwhile; when another call is
+   * already growing it, waits for that instead (and is counted among the waiting). Returns true
+   * when this call ran the lease operation itself, false when it waited for another's.
    *
    * @throws LedgerUnavailableException when the ledger cannot be reached
    */
-  void grow(String accountId, long missing, long holdCredits) {
+  boolean grow(String accountId, long missing, long holdCredits) {
     Activity activity = accounts.computeIfAbsent(accountId, id -> new Activity(ticker.read()));
     CompletableFuture<Void> running;
     CompletableFuture<Void> mine = null;
+    long waiting;
     synchronized (activity) {
       running = activity.growing;
       if (running == null) {
         mine = new CompletableFuture<>();
         activity.growing = mine;
+        waiting = activity.waiting;
+        activity.waiting = 0;
+      } else {
+        activity.waiting++;
+        waiting = 0;
       }
     }
     if (mine == null) {
       await(running);
-      return;
+      return false;
     }
     try {
-      leases.extend(accountId, Saturating.add(missing, slice(holdCredits)), overdraft, term);
+      long herd =
+          waiting > Long.MAX_VALUE / Math.max(1, holdCredits)
+              ? Long.MAX_VALUE
+              : waiting * holdCredits;
+      long credits = Saturating.add(Saturating.add(missing, slice(holdCredits)), herd);
+      leases.extend(accountId, Math.min(credits, LedgerChecks.MAX_AMOUNT), overdraft, term);
+      return true;
     } finally {
       synchronized (activity) {
         activity.growing = null;

@@ -27,6 +27,9 @@ final class StrictHold {
     };
   }
 
+  /** How many lease operations a call waits for or runs before it is refused. */
+  private static final int MAX_GROW_ROUNDS = 8;
+
   private final Admission admission;
   private final Estimate estimate;
   private final long credits;
@@ -106,7 +109,8 @@ final class StrictHold {
 
   /**
    * Places the hold; when it does not fit and the meter leases credit, grows the lease and tries
-   * again (twice at most: a call that waited for another's lease operation may still find no room).
+   * again. A call that waited for another call's lease operation tries again (the operation counted
+   * it); a call whose own lease operation left no room is refused: the account has no more free.
    */
   private static long placeGrowing(
       LedgerCreditMeter meter,
@@ -116,10 +120,13 @@ final class StrictHold {
       LongSupplier room) {
     long left = place(meter, billing, credits, deadline, room);
     LeaseKeeper keeper = meter.leaseKeeper();
-    for (int attempt = 0; left < 0 && keeper != null && attempt < 2; attempt++) {
+    for (int round = 0; left < 0 && keeper != null && round < MAX_GROW_ROUNDS; round++) {
       long free = meter.holds().free(billing.accountId(), room);
-      keeper.grow(billing.accountId(), Math.max(0, credits - free), credits);
+      boolean own = keeper.grow(billing.accountId(), Math.max(0, credits - free), credits);
       left = place(meter, billing, credits, deadline, room);
+      if (own) {
+        break;
+      }
     }
     if (left >= 0 && keeper != null) {
       keeper.placed(billing.accountId(), credits, left);

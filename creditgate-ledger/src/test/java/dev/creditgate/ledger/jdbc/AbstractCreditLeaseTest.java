@@ -237,6 +237,19 @@ abstract class AbstractCreditLeaseTest {
   }
 
   @Test
+  void aBurstOnAFundedAccountIsAdmittedWhole() throws Exception {
+    // Calls that wait for another call's lease operation are counted in the next one; none is
+    // refused while the account has the credit.
+    LedgerCreditMeter one = meter(first);
+    LedgerCreditMeter two = meter(second);
+    first.grant(account, 10_000 * WORST, "g1", "admin", "");
+    int admitted =
+        ConcurrentCalls.openTogether(
+            List.of(one, two), 200, this::call, ESTIMATE, new Usage(1000, 500, 0, 0));
+    assertThat(admitted).isEqualTo(200);
+  }
+
+  @Test
   void anIdleMeterGivesItsLeaseBackForTheOtherProcess() throws Exception {
     LedgerCreditMeter one = meter(first);
     LedgerCreditMeter two = meter(second);
