@@ -33,6 +33,20 @@ public interface MeterListener {
   /** A call was charged {@code credits} beyond its hold (input beyond its counted estimate). */
   default void onOverrun(BillingContext context, long credits) {}
 
+  /**
+   * A lease operation of a meter that leases accounts' credit ended: the lease grew, was given
+   * back, or the operation failed (the ledger could not be reached).
+   */
+  default void onLease(LeaseEvent event) {}
+
+  /** What happened to a lease of an account's credit. */
+  enum LeaseEvent {
+    GROWN,
+    GIVEN_BACK,
+    RENEWED,
+    FAILED
+  }
+
   /** How a hold ended. */
   enum HoldEnd {
     SETTLED,

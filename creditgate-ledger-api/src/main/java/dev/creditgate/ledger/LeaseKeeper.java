@@ -3,6 +3,7 @@ package dev.creditgate.ledger;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.internal.Saturating;
 import dev.creditgate.internal.ThrottledLog;
+import dev.creditgate.meter.MeterListener;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -57,6 +58,7 @@ final class LeaseKeeper implements AutoCloseable {
   private final long sliceCalls;
   private final long overdraft;
   private final Ticker ticker;
+  private final MeterListener listener;
   private final ConcurrentHashMap<String, Activity> accounts = new ConcurrentHashMap<>();
   private final ScheduledExecutorService worker;
   private final ThrottledLog failures = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(5));
@@ -68,13 +70,15 @@ final class LeaseKeeper implements AutoCloseable {
       Duration term,
       long sliceCalls,
       long overdraft,
-      Ticker ticker) {
+      Ticker ticker,
+      MeterListener listener) {
     this.leases = leases;
     this.holds = holds;
     this.term = term;
     this.sliceCalls = sliceCalls;
     this.overdraft = overdraft;
     this.ticker = ticker;
+    this.listener = listener;
     this.lastRound = ticker.read();
     this.worker =
         Executors.newSingleThreadScheduledExecutor(
@@ -126,7 +130,11 @@ final class LeaseKeeper implements AutoCloseable {
               : waiting * holdCredits;
       long credits = Saturating.add(Saturating.add(missing, slice(holdCredits)), herd);
       leases.extend(accountId, Math.min(credits, LedgerChecks.MAX_AMOUNT), overdraft, term);
+      listener.onLease(MeterListener.LeaseEvent.GROWN);
       return true;
+    } catch (RuntimeException e) {
+      listener.onLease(MeterListener.LeaseEvent.FAILED);
+      throw e;
     } finally {
       synchronized (activity) {
         activity.growing = null;
@@ -175,7 +183,9 @@ final class LeaseKeeper implements AutoCloseable {
     lastRound = started;
     try {
       leases.renew(term);
+      listener.onLease(MeterListener.LeaseEvent.RENEWED);
     } catch (RuntimeException e) {
+      listener.onLease(MeterListener.LeaseEvent.FAILED);
       failures.warn(started, "cannot renew the credit leases: {}", e.toString());
       return;
     }
@@ -196,7 +206,9 @@ final class LeaseKeeper implements AutoCloseable {
       }
       leases.trim(accountId, 0, term);
       accounts.remove(accountId, activity);
+      listener.onLease(MeterListener.LeaseEvent.GIVEN_BACK);
     } catch (RuntimeException e) {
+      listener.onLease(MeterListener.LeaseEvent.FAILED);
       failures.warn(
           ticker.read(),
           "cannot give back the credit lease, account_id={}: {}",

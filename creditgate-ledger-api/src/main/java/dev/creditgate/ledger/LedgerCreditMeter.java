@@ -135,7 +135,8 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
     this.leases =
         b.leases == null || mode != CreditMode.STRICT
             ? null
-            : new LeaseKeeper(b.leases, holds, b.leaseTerm, b.leaseSliceCalls, overdraft, ticker);
+            : new LeaseKeeper(
+                b.leases, holds, b.leaseTerm, b.leaseSliceCalls, overdraft, ticker, listener);
     this.instance = leases == null ? INSTANCE : b.leases.holder();
     this.sweeper =
         Executors.newSingleThreadScheduledExecutor(

@@ -214,6 +214,23 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
   }
 
   @Override
+  public void onLease(LeaseEvent event) {
+    String name = event.name().toLowerCase(Locale.ROOT).replace('_', '-');
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.leases")
+                    .description(
+                        "Lease operations on accounts' credit: grown, given-back, renewed (all of"
+                            + " this process's leases at once), failed (the ledger could not be"
+                            + " reached)")
+                    .tag("event", name)
+                    .register(r),
+            "leases",
+            name)
+        .increment();
+  }
+
+  @Override
   public void onShortfall(BillingContext context, boolean clamped) {
     String outcome = clamped ? "clamped" : "rejected";
     this.<Counter>meter(

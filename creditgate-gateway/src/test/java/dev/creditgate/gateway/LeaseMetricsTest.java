@@ -1,0 +1,47 @@
+package dev.creditgate.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A gateway that leases accounts' credit (forced on, over SQLite) counts its lease operations on
+ * {@code /metrics} and lists the account's leases beside its holds.
+ */
+class LeaseMetricsTest extends GatewayTestSupport {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Override
+  Map<String, String> backend(Path tmp) {
+    return Map.of(
+        "ledger.url", "jdbc:sqlite:" + tmp.resolve("creditgate.db"), "credit.leases", "on");
+  }
+
+  @Test
+  void aCallGrowsALeaseThatMetricsCountAndTheHoldsListingShows() throws Exception {
+    Map<String, Double> before = MetricsAndHealthTest.parse(get("/metrics").body());
+    String account = account();
+    String key = userKey(account, 100_000);
+    assertThat(post(key, HELLO, Map.of()).statusCode()).isEqualTo(200);
+    Map<String, Double> after = MetricsAndHealthTest.parse(get("/metrics").body());
+    String leases = "creditgate_leases_total";
+    assertThat(
+            MetricsAndHealthTest.sum(after, leases, "event=\"grown\"")
+                - MetricsAndHealthTest.sum(before, leases, "event=\"grown\""))
+        .isEqualTo(1.0);
+    HttpResponse<String> holds = admin("GET", "/accounts/" + account + "/holds", null, Map.of());
+    assertThat(holds.statusCode()).isEqualTo(200);
+    JsonNode body = JSON.readTree(holds.body());
+    assertThat(body.path("leases")).hasSize(1);
+    JsonNode lease = body.path("leases").get(0);
+    assertThat(lease.path("holder").asText()).contains("@");
+    assertThat(lease.path("credits").asLong()).isPositive();
+    assertThat(body.path("leased").asLong()).isEqualTo(lease.path("credits").asLong());
+  }
+}
