@@ -44,4 +44,19 @@ class LeaseMetricsTest extends GatewayTestSupport {
     assertThat(lease.path("credits").asLong()).isPositive();
     assertThat(body.path("leased").asLong()).isEqualTo(lease.path("credits").asLong());
   }
+
+  @Test
+  void theCliListsTheLeasesOfEveryGateway() throws Exception {
+    String account = account();
+    String key = userKey(account, 100_000);
+    assertThat(post(key, HELLO, Map.of()).statusCode()).isEqualTo(200);
+    CliTest.Result listed =
+        CliTest.run("holds", "list", account, "--gateway-url", base, "--admin-token", ADMIN_TOKEN);
+    assertThat(listed.exit()).as(listed.err()).isZero();
+    assertThat(listed.out())
+        .contains("no holds open for account '" + account + "'")
+        .containsPattern("HOLDER\\s+LEASED\\s+EXPIRES_AT")
+        .containsPattern("\\d+@\\S+\\s+[1-9]\\d*\\s+\\d{4}-")
+        .containsPattern("[1-9]\\d* credits leased by all gateways of account '" + account + "'");
+  }
 }

@@ -55,16 +55,17 @@ final class HoldsCmd implements Runnable {
       }
       if (rows.isEmpty()) {
         System.out.println("no holds open for account '" + id + "' in this gateway");
-        return 0;
+      } else {
+        printTable(new String[] {"EVENT_ID", "CREDITS", "DEADLINE", "INSTANCE"}, rows);
+        System.out.println(
+            rows.size()
+                + (rows.size() == 1 ? " hold, " : " holds, ")
+                + answer.path("held").asLong()
+                + " credits held for account '"
+                + id
+                + "'");
       }
-      printTable(new String[] {"EVENT_ID", "CREDITS", "DEADLINE", "INSTANCE"}, rows);
-      System.out.println(
-          rows.size()
-              + (rows.size() == 1 ? " hold, " : " holds, ")
-              + answer.path("held").asLong()
-              + " credits held for account '"
-              + id
-              + "'");
+      printLeases(id, answer);
       return 0;
     }
   }
@@ -111,6 +112,33 @@ final class HoldsCmd implements Runnable {
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(e.getMessage().replaceFirst("^eventId", "EVENT_ID"));
     }
+  }
+
+  /**
+   * The account's leases of every gateway, when the gateway leases credit (the listing then has a
+   * {@code leases} array).
+   */
+  private static void printLeases(String id, JsonNode answer) {
+    if (!answer.has("leases")) {
+      return;
+    }
+    List<String[]> rows = new ArrayList<>();
+    for (JsonNode lease : answer.path("leases")) {
+      rows.add(
+          new String[] {
+            lease.path("holder").asText(),
+            lease.path("credits").asText(),
+            lease.path("expires_at").asText()
+          });
+    }
+    System.out.println();
+    if (rows.isEmpty()) {
+      System.out.println("no live leases of account '" + id + "'");
+      return;
+    }
+    printTable(new String[] {"HOLDER", "LEASED", "EXPIRES_AT"}, rows);
+    System.out.println(
+        answer.path("leased").asLong() + " credits leased by all gateways of account '" + id + "'");
   }
 
   /** Left-aligned columns, two spaces apart, under a header. */
