@@ -9,50 +9,39 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicBoolean;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The price rules in the {@code price_rules} table, and the prices of charges under them. Charges
- * are priced with the rules read last. Once those are older than the refresh interval, one caller
- * starts a read of the rules in the background and every caller goes on with the ones it has: a
- * strict meter prices every admission, and no call waits for the database for that (only the very
- * first pricing of a process reads the rules on its own thread). While the database is away, stale
- * rules price better than none.
+ * are priced with the rules read last, refreshed in the background ({@link RefreshingRead}): a
+ * strict meter prices every admission, and no call waits for the database for that. While the
+ * database is away, stale rules price better than none.
  */
 final class PriceRules {
-
-  private static final Logger LOG = LoggerFactory.getLogger(PriceRules.class);
 
   private static final String RULE_COLUMNS =
       "id, scene, provider, model, input_price, output_price, cached_price, "
           + "reasoning_price, credits_per_unit, markup_bps, priority, active";
 
   private final LedgerDatabase db;
-  private final Clock clock;
-  private final long refreshMillis;
-  private volatile List<PriceRule> rules;
-  private volatile long rulesLoadedAtMillis;
-  private final AtomicBoolean refreshing = new AtomicBoolean();
+  private final RefreshingRead<List<PriceRule>> rules;
 
   PriceRules(LedgerDatabase db, LedgerOptions options) {
     this.db = db;
-    this.clock = options.clock();
-    this.refreshMillis = options.priceRuleRefresh().toMillis();
+    this.rules =
+        new RefreshingRead<>(
+            "price-rules",
+            () -> db.read(this::loadRules),
+            options.clock(),
+            options.priceRuleRefresh().toMillis());
   }
 
   /** Reads the rules from the database (and keeps them for pricing). */
   List<PriceRule> load() {
-    List<PriceRule> loaded = db.read(this::loadRules);
-    rules = loaded;
-    rulesLoadedAtMillis = clock.millis();
-    return loaded;
+    return rules.load();
   }
 
   private List<PriceRule> loadRules(Connection c) throws SQLException {
@@ -103,7 +92,7 @@ final class PriceRules {
                 }
               }
             });
-    rules = null;
+    rules.invalidate();
     return created;
   }
 
@@ -129,7 +118,7 @@ final class PriceRules {
             return null;
           }
         });
-    rules = null;
+    rules.invalidate();
     return rule;
   }
 
@@ -173,29 +162,6 @@ final class PriceRules {
   }
 
   private List<PriceRule> currentRules() {
-    List<PriceRule> current = rules;
-    if (current == null) {
-      return load();
-    }
-    if (clock.millis() - rulesLoadedAtMillis >= refreshMillis
-        && refreshing.compareAndSet(false, true)) {
-      try {
-        Thread.ofVirtual().name("creditgate-price-rules").start(this::refresh);
-      } catch (RuntimeException e) {
-        refreshing.set(false);
-      }
-    }
-    return current;
-  }
-
-  private void refresh() {
-    try {
-      load();
-    } catch (RuntimeException e) {
-      // The rules in hand keep pricing; the next pricing after the interval tries again.
-      LOG.debug("price rules not refreshed: {}", e.toString());
-    } finally {
-      refreshing.set(false);
-    }
+    return rules.get();
   }
 }
