@@ -131,6 +131,9 @@ public final class Gateway implements AutoCloseable {
       }
       meterBuilder.leases(b.leases);
     }
+    if (b.policies != null) {
+      meterBuilder.policies(b.policies);
+    }
     this.meter = meterBuilder.build();
     metrics.meter(meter);
     this.chat =
@@ -342,6 +345,7 @@ public final class Gateway implements AutoCloseable {
     private MeteringLedger metering;
     private PriceBook priceBook;
     private dev.creditgate.ledger.CreditLeases leases;
+    private dev.creditgate.ledger.CreditPolicies policies;
     private boolean leasesByDefault;
     private SnapshotPublisher publisher;
     private CreditCache cache;
@@ -360,6 +364,9 @@ public final class Gateway implements AutoCloseable {
       this.ledger = Objects.requireNonNull(ledger, "ledger");
       this.metering = ledger;
       this.priceBook = ledger;
+      if (ledger instanceof dev.creditgate.ledger.CreditPolicies p) {
+        this.policies = p;
+      }
       if (ledger instanceof dev.creditgate.ledger.CreditLeases l) {
         this.leases = l;
         // A database several processes can share: hold against leases unless configured not to.

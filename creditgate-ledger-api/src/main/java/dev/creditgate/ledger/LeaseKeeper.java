@@ -56,7 +56,6 @@ final class LeaseKeeper implements AutoCloseable {
   private final HoldBook holds;
   private final Duration term;
   private final long sliceCalls;
-  private final long overdraft;
   private final Ticker ticker;
   private final MeterListener listener;
   private final ConcurrentHashMap<String, Activity> accounts = new ConcurrentHashMap<>();
@@ -69,14 +68,12 @@ final class LeaseKeeper implements AutoCloseable {
       HoldBook holds,
       Duration term,
       long sliceCalls,
-      long overdraft,
       Ticker ticker,
       MeterListener listener) {
     this.leases = leases;
     this.holds = holds;
     this.term = term;
     this.sliceCalls = sliceCalls;
-    this.overdraft = overdraft;
     this.ticker = ticker;
     this.listener = listener;
     this.lastRound = ticker.read();
@@ -102,7 +99,7 @@ final class LeaseKeeper implements AutoCloseable {
    *
    * @throws LedgerUnavailableException when the ledger cannot be reached
    */
-  boolean grow(String accountId, long missing, long holdCredits) {
+  boolean grow(String accountId, long missing, long holdCredits, long overdraft) {
     Activity activity = accounts.computeIfAbsent(accountId, id -> new Activity(ticker.read()));
     CompletableFuture<Void> running;
     CompletableFuture<Void> mine = null;
@@ -144,7 +141,7 @@ final class LeaseKeeper implements AutoCloseable {
   }
 
   /** After a hold was placed with {@code left} credits of room after it. */
-  void placed(String accountId, long holdCredits, long left) {
+  void placed(String accountId, long holdCredits, long left, long overdraft) {
     Activity activity = accounts.computeIfAbsent(accountId, id -> new Activity(ticker.read()));
     activity.placedAt = ticker.read();
     long slice = slice(holdCredits);
@@ -157,7 +154,7 @@ final class LeaseKeeper implements AutoCloseable {
         worker.execute(
             () -> {
               try {
-                grow(accountId, 0, holdCredits);
+                grow(accountId, 0, holdCredits, overdraft);
               } catch (RuntimeException e) {
                 failures.warn(
                     ticker.read(),

@@ -105,6 +105,7 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
   private final Ticker ticker;
   private final HoldBook holds = new HoldBook();
   private final LeaseKeeper leases;
+  private final CreditPolicies policies;
 
   /** How this process names itself on its holds: its lease holder name when it leases credit. */
   private final String instance;
@@ -120,7 +121,7 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
     this.guard = Objects.requireNonNull(b.guard, "guard");
     this.ledger = Objects.requireNonNull(b.ledger, "ledger");
     this.mode = b.mode;
-    if (mode == CreditMode.STRICT && b.prices == null) {
+    if ((mode == CreditMode.STRICT || b.policies != null) && b.prices == null) {
       throw new IllegalStateException("a strict meter needs the price book to price its holds");
     }
     this.prices = b.prices;
@@ -133,10 +134,10 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
     this.listener = b.listener;
     this.ticker = b.ticker;
     this.leases =
-        b.leases == null || mode != CreditMode.STRICT
+        b.leases == null
             ? null
-            : new LeaseKeeper(
-                b.leases, holds, b.leaseTerm, b.leaseSliceCalls, overdraft, ticker, listener);
+            : new LeaseKeeper(b.leases, holds, b.leaseTerm, b.leaseSliceCalls, ticker, listener);
+    this.policies = b.policies;
     this.instance = leases == null ? INSTANCE : b.leases.holder();
     this.sweeper =
         Executors.newSingleThreadScheduledExecutor(
@@ -178,9 +179,10 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
         admission = Admission.of(Admission.Reason.DENIED_UNKNOWN_ACCOUNT);
       }
       StrictHold hold = null;
-      if (mode == CreditMode.STRICT
+      CreditPolicy policy = policy(billing.accountId());
+      if (policy.modeOr(mode) == CreditMode.STRICT
           && admission.reason() != Admission.Reason.DENIED_UNKNOWN_ACCOUNT) {
-        hold = StrictHold.place(this, billing, estimate, admission);
+        hold = StrictHold.place(this, billing, estimate, admission, policy);
         admission = hold.admission();
       }
       ChargeIntent intent =
@@ -288,6 +290,42 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
   /** The meter's mode. */
   public CreditMode mode() {
     return mode;
+  }
+
+  /**
+   * The settings in force for an account whose own settings are {@code own}: each of its own, else
+   * the meter's.
+   */
+  public CreditPolicy effective(CreditPolicy own) {
+    return new CreditPolicy(
+        java.util.Optional.of(own.modeOr(mode)),
+        java.util.Optional.of(own.shortfallOr(shortfall)),
+        java.util.OptionalLong.of(own.overdraftOr(overdraft)));
+  }
+
+  /** The settings in force for the account: its own where set, else the meter's. */
+  public CreditPolicy effectivePolicy(String accountId) {
+    return effective(policy(accountId));
+  }
+
+  /**
+   * The account's own credit settings; none when the meter has no policies or they cannot be read
+   * (the meter's settings then apply, and the failure is logged).
+   */
+  private CreditPolicy policy(String accountId) {
+    if (policies == null) {
+      return CreditPolicy.NONE;
+    }
+    try {
+      return policies.policy(accountId).orElse(CreditPolicy.NONE);
+    } catch (RuntimeException e) {
+      ledgerLog.warn(
+          ticker.read(),
+          "cannot read the account's credit policy, the gateway's applies, account_id={}: {}",
+          accountId,
+          e.toString());
+      return CreditPolicy.NONE;
+    }
   }
 
   private boolean chargedBefore(BillingContext billing) {
@@ -430,15 +468,15 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
    * the meter leases credit, else its snapshot's credit less its pending debits, plus the
    * overdraft.
    */
-  long room(String accountId, CreditSnapshot snapshot) {
-    return leases != null ? leases.room(accountId) : snapshotRoom(accountId, snapshot);
+  long room(String accountId, CreditSnapshot snapshot, long overdraft) {
+    return leases != null ? leases.room(accountId) : snapshotRoom(accountId, snapshot, overdraft);
   }
 
   /**
    * The account's credit in its snapshot, less its pending debits, plus the overdraft: what the
    * account has for holds as this process sees it.
    */
-  long snapshotRoom(String accountId, CreditSnapshot snapshot) {
+  long snapshotRoom(String accountId, CreditSnapshot snapshot, long overdraft) {
     long pending = Math.max(0, ledger.pendingDebits(accountId, snapshot));
     long room = snapshot.availableCredit() - pending;
     return room > Long.MAX_VALUE - overdraft ? Long.MAX_VALUE : room + overdraft;

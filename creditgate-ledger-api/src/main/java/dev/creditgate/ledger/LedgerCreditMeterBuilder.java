@@ -25,10 +25,21 @@ public final class LedgerCreditMeterBuilder {
   MeterListener listener = MeterListener.NOOP;
   Ticker ticker = Ticker.systemTicker();
   CreditLeases leases;
+  CreditPolicies policies;
   Duration leaseTerm = LedgerCreditMeter.DEFAULT_LEASE_TERM;
   long leaseSliceCalls = LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS;
 
   LedgerCreditMeterBuilder() {}
+
+  /**
+   * Where the meter reads accounts' own credit settings (mode, shortfall policy, overdraft), which
+   * override the meter's; without it every account has the meter's. A meter with policies needs the
+   * price book, since any account may be strict.
+   */
+  public LedgerCreditMeterBuilder policies(CreditPolicies policies) {
+    this.policies = Objects.requireNonNull(policies, "policies");
+    return this;
+  }
 
   /**
    * Where a strict meter leases slices of accounts' credit, so that several processes sharing one

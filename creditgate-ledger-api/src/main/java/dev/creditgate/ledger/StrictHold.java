@@ -58,11 +58,18 @@ final class StrictHold {
 
   /**
    * Decides the call: keeps the guard's denial when the account may not spend at all, else holds
-   * the call's worst case (or less, clamped) in the meter's hold book.
+   * the call's worst case (or less, clamped) in the meter's hold book. The account's own {@code
+   * policy} overrides the meter's shortfall policy and overdraft.
    */
   static StrictHold place(
-      LedgerCreditMeter meter, BillingContext billing, Estimate estimate, Admission guard) {
-    if (finalDenial(guard) || (guard.isDenied() && meter.overdraft() == 0)) {
+      LedgerCreditMeter meter,
+      BillingContext billing,
+      Estimate estimate,
+      Admission guard,
+      CreditPolicy policy) {
+    ShortfallPolicy shortfall = policy.shortfallOr(meter.shortfall());
+    long overdraft = policy.overdraftOr(meter.overdraft());
+    if (finalDenial(guard) || (guard.isDenied() && overdraft == 0)) {
       return denied(guard, estimate, guard.isDenied() ? 0 : -1);
     }
     // Admitted without a snapshot (the guard failed open): the hold is measured against the
@@ -75,7 +82,7 @@ final class StrictHold {
       return denied(Admission.of(Admission.Reason.DENIED_STORE_BLOCKED), estimate, 0);
     }
     String account = billing.accountId();
-    LongSupplier room = () -> meter.room(account, snapshot);
+    LongSupplier room = () -> meter.room(account, snapshot, overdraft);
     Quote worst = worstCase(meter, billing, estimate);
     if (worst.unpriced()) {
       return denied(Admission.of(Admission.Reason.DENIED_UNPRICED), estimate, -1);
@@ -83,24 +90,34 @@ final class StrictHold {
     long deadline = meter.ticker().read() + meter.holdTimeoutNanos();
     long left;
     try {
-      left = placeGrowing(meter, billing, worst.credits(), deadline, room);
+      left = placeGrowing(meter, billing, worst.credits(), deadline, room, overdraft);
     } catch (LedgerUnavailableException e) {
       return unreachable(meter, billing, estimate, e);
     }
     if (left >= 0) {
       return new StrictHold(
-          guard, estimate, worst.credits(), remaining(meter, account, snapshot, left), -1, false);
+          guard,
+          estimate,
+          worst.credits(),
+          remaining(meter, account, snapshot, overdraft, left),
+          -1,
+          false);
     }
     long free = meter.holds().free(account, room);
     long affordable = affordableOutputTokens(meter, billing, estimate, free);
-    if (meter.shortfall() == ShortfallPolicy.CLAMP && affordable >= meter.minimumClampTokens()) {
+    if (shortfall == ShortfallPolicy.CLAMP && affordable >= meter.minimumClampTokens()) {
       Estimate lowered = estimate.withMaxOutputTokens(affordable);
       Quote cost = worstCase(meter, billing, lowered);
       left = place(meter, billing, cost.credits(), deadline, room);
       if (left >= 0) {
         meter.listener().onShortfall(billing, true);
         return new StrictHold(
-            guard, lowered, cost.credits(), remaining(meter, account, snapshot, left), -1, true);
+            guard,
+            lowered,
+            cost.credits(),
+            remaining(meter, account, snapshot, overdraft, left),
+            -1,
+            true);
       }
     }
     meter.listener().onShortfall(billing, false);
@@ -117,19 +134,21 @@ final class StrictHold {
       BillingContext billing,
       long credits,
       long deadline,
-      LongSupplier room) {
+      LongSupplier room,
+      long overdraft) {
     long left = place(meter, billing, credits, deadline, room);
     LeaseKeeper keeper = meter.leaseKeeper();
     for (int round = 0; left < 0 && keeper != null && round < MAX_GROW_ROUNDS; round++) {
       long free = meter.holds().free(billing.accountId(), room);
-      boolean own = keeper.grow(billing.accountId(), Math.max(0, credits - free), credits);
+      boolean own =
+          keeper.grow(billing.accountId(), Math.max(0, credits - free), credits, overdraft);
       left = place(meter, billing, credits, deadline, room);
       if (own) {
         break;
       }
     }
     if (left >= 0 && keeper != null) {
-      keeper.placed(billing.accountId(), credits, left);
+      keeper.placed(billing.accountId(), credits, left, overdraft);
     }
     return left;
   }
@@ -153,11 +172,12 @@ final class StrictHold {
    * holds are not seen here).
    */
   private static long remaining(
-      LedgerCreditMeter meter, String account, CreditSnapshot snapshot, long left) {
+      LedgerCreditMeter meter, String account, CreditSnapshot snapshot, long overdraft, long left) {
     if (meter.leaseKeeper() == null) {
       return left;
     }
-    return Math.max(0, meter.holds().free(account, () -> meter.snapshotRoom(account, snapshot)));
+    return Math.max(
+        0, meter.holds().free(account, () -> meter.snapshotRoom(account, snapshot, overdraft)));
   }
 
   private static long place(

@@ -11,6 +11,7 @@ import dev.creditgate.gateway.ApiKeyStore;
 import dev.creditgate.ledger.Account;
 import dev.creditgate.ledger.AccountNotFoundException;
 import dev.creditgate.ledger.CreditLedger;
+import dev.creditgate.ledger.CreditPolicies;
 import dev.creditgate.ledger.IdempotencyConflictException;
 import dev.creditgate.ledger.LedgerChecks;
 import dev.creditgate.ledger.LedgerCreditMeter;
@@ -43,6 +44,7 @@ public final class AdminApi {
   private final CreditLedger ledger;
   private final LedgerCreditMeter meter;
   private final AdminHolds holds;
+  private final AdminCreditPolicies policies;
   private final PriceBook prices;
   private final ApiKeyStore keys;
   private final byte[] token;
@@ -60,6 +62,8 @@ public final class AdminApi {
     this.ledger = ledger;
     this.meter = meter;
     this.holds = new AdminHolds(meter);
+    this.policies =
+        ledger instanceof CreditPolicies p ? new AdminCreditPolicies(ledger, p, meter) : null;
     this.prices = prices;
     this.keys = keys;
     this.token = adminToken.getBytes(StandardCharsets.UTF_8);
@@ -76,6 +80,15 @@ public final class AdminApi {
     routes.post(PREFIX + "/accounts/{id}/block", guarded(ctx -> blockOrUnblock(ctx, true)));
     routes.post(PREFIX + "/accounts/{id}/unblock", guarded(ctx -> blockOrUnblock(ctx, false)));
     routes.get(PREFIX + "/accounts/{id}/entries", guarded(this::entries));
+    if (policies != null) {
+      String policy = PREFIX + "/accounts/{id}/credit-policy";
+      routes.get(policy, guarded(ctx -> policies.get(ctx, accountId(ctx.pathParam("id"), "id"))));
+      routes.put(
+          policy,
+          guarded(ctx -> policies.put(ctx, accountId(ctx.pathParam("id"), "id"), body(ctx, true))));
+      routes.delete(
+          policy, guarded(ctx -> policies.delete(ctx, accountId(ctx.pathParam("id"), "id"))));
+    }
     routes.get(PREFIX + "/keys", guarded(this::listKeys));
     routes.post(PREFIX + "/keys", guarded(this::createKey));
     routes.delete(PREFIX + "/keys/{id}", guarded(this::revokeKey));
@@ -173,6 +186,7 @@ public final class AdminApi {
     long held = meter.heldCredits(id);
     body.put("held", held);
     body.put("available", a.balance() - held);
+    AdminCreditPolicies.put(body.putObject("credit_policy"), meter.effectivePolicy(id));
     json(ctx, 200, body);
   }
 

@@ -8,6 +8,8 @@ import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.ChargeResult;
 import dev.creditgate.ledger.CreditLeases;
 import dev.creditgate.ledger.CreditLedger;
+import dev.creditgate.ledger.CreditPolicies;
+import dev.creditgate.ledger.CreditPolicy;
 import dev.creditgate.ledger.EntryKind;
 import dev.creditgate.ledger.Lease;
 import dev.creditgate.ledger.LedgerAudit;
@@ -63,7 +65,7 @@ import javax.sql.DataSource;
  * SpoolReplayer}, {@link PriceRules} and {@link LedgerVerifier}.
  */
 public final class JdbcCreditLedger
-    implements CreditLedger, MeteringLedger, PriceBook, LedgerAudit, CreditLeases {
+    implements CreditLedger, MeteringLedger, PriceBook, LedgerAudit, CreditLeases, CreditPolicies {
 
   private final LedgerOptions options;
   private final LedgerDatabase db;
@@ -74,6 +76,7 @@ public final class JdbcCreditLedger
   private final CommitNotifier notifier;
   private final EntryWriter entries;
   private final JdbcLeases leases;
+  private final AccountPolicies policies;
   private final PriceRules prices;
   private final LedgerVerifier verifier;
   private final Metering metering;
@@ -86,6 +89,8 @@ public final class JdbcCreditLedger
     this.tables = new LedgerTables(db);
     this.notifier = new CommitNotifier(queue, options.commitListener());
     this.prices = new PriceRules(db, options);
+    this.policies =
+        new AccountPolicies(db, tables, options.clock(), options.priceRuleRefresh().toMillis());
     this.verifier = new LedgerVerifier(db, tables);
     ChargeSpool openedSpool = null;
     ChargeJournal journal = null;
@@ -281,6 +286,21 @@ public final class JdbcCreditLedger
     LedgerArguments.checkCharge(estimate);
     ensureOpen();
     return MeteringLedger.super.recordIntent(estimate);
+  }
+
+  // ---------------------------------------------------------------- accounts' credit policies
+
+  @Override
+  public Optional<CreditPolicy> policy(String accountId) {
+    return policies.policy(accountId);
+  }
+
+  @Override
+  public Optional<CreditPolicy> setPolicy(String accountId, CreditPolicy policy, String actor) {
+    BillingContext.requireValidAccountId(accountId);
+    LedgerArguments.checkActor(actor);
+    ensureOpen();
+    return policies.set(accountId, policy, actor);
   }
 
   // ---------------------------------------------------------------- leases

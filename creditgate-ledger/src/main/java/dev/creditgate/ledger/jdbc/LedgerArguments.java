@@ -29,6 +29,11 @@ final class LedgerArguments {
     requireLength("reason", reason, MAX_REASON_LENGTH);
   }
 
+  /** The actor of an operator's change that records no entry. */
+  static void checkActor(String actor) {
+    requireLength("actor", actor, MAX_FIELD_LENGTH);
+  }
+
   /** The checks of a charge request the record itself does not make. */
   static void checkCharge(ChargeRequest r) {
     requireLength("requestId", r.requestId(), MAX_FIELD_LENGTH);

@@ -1,6 +1,7 @@
 package dev.creditgate.ledger.jdbc;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.creditgate.Admission;
@@ -8,6 +9,7 @@ import dev.creditgate.BillingContext;
 import dev.creditgate.CreditBalanceGuard;
 import dev.creditgate.InMemoryCreditCache;
 import dev.creditgate.SnapshotPublisher;
+import dev.creditgate.ledger.CreditPolicy;
 import dev.creditgate.ledger.EntryKind;
 import dev.creditgate.ledger.LedgerCreditMeter;
 import dev.creditgate.ledger.LedgerCreditMeterBuilder;
@@ -23,6 +25,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
@@ -106,6 +110,7 @@ abstract class AbstractStrictCreditTest {
             .store(ledger)
             .shortfall(shortfall)
             .holdTimeout(Duration.ofSeconds(5))
+            .policies(ledger)
             .ticker(fakeNanos::get);
     if (leased()) {
       b.leases(ledger);
@@ -141,6 +146,81 @@ abstract class AbstractStrictCreditTest {
     assertThat(admitted).isEqualTo(10);
     assertThat(balance()).isZero();
     assertThat(meter.heldCredits()).isZero();
+  }
+
+  @Test
+  void anAccountsOwnCheckModeAdmitsAsTheBalanceCheckDoes() {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT);
+    ledger.grant(account, WORST, "g1", "admin", "");
+    ledger.setPolicy(
+        account,
+        new CreditPolicy(Optional.of(CreditMode.CHECK), Optional.empty(), OptionalLong.empty()),
+        "ops");
+    List<MeteredCall> open = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      open.add(meter.open(call(), ESTIMATE));
+    }
+    assertThat(open).allSatisfy(c -> assertThat(c.admission().isAdmitted()).isTrue());
+    assertThat(meter.heldCredits()).isZero();
+    open.forEach(MeteredCall::close);
+    // Cleared: the gateway's strict mode holds again.
+    assertThat(ledger.setPolicy(account, CreditPolicy.NONE, "ops")).isEmpty();
+    try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+      assertThat(c.reserved()).isEqualTo(WORST);
+    }
+  }
+
+  @Test
+  void anAccountsOwnOverdraftLetsItHoldThatFarBelowZero() {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT);
+    ledger.grant(account, WORST, "g1", "admin", "");
+    ledger.setPolicy(
+        account,
+        new CreditPolicy(Optional.empty(), Optional.empty(), OptionalLong.of(WORST)),
+        "ops");
+    try (MeteredCall first = meter.open(call(), ESTIMATE);
+        MeteredCall second = meter.open(call(), ESTIMATE);
+        MeteredCall third = meter.open(call(), ESTIMATE)) {
+      assertThat(first.admission().isAdmitted()).isTrue();
+      assertThat(second.admission().isAdmitted()).isTrue();
+      assertThat(third.admission().reason()).isEqualTo(Admission.Reason.DENIED_INSUFFICIENT_CREDIT);
+      first.settle(new Usage(1000, 4500, 0, 0), UsageSource.REPORTED);
+      second.settle(new Usage(1000, 4500, 0, 0), UsageSource.REPORTED);
+    }
+    assertThat(balance()).isEqualTo(-WORST);
+  }
+
+  @Test
+  void anAccountsOwnShortfallPolicyClampsWhereTheGatewayRejects() {
+    LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT);
+    ledger.grant(account, 7, "g1", "admin", "");
+    ledger.setPolicy(
+        account,
+        new CreditPolicy(
+            Optional.empty(), Optional.of(ShortfallPolicy.CLAMP), OptionalLong.empty()),
+        "ops");
+    try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+      assertThat(c.clampedOutputTokens()).hasValue(3000);
+    }
+    assertThat(meter.effectivePolicy(account).shortfall()).hasValue(ShortfallPolicy.CLAMP);
+    assertThat(meter.effectivePolicy(account).mode()).hasValue(CreditMode.STRICT);
+  }
+
+  @Test
+  void aPolicyForNoAccountOrWithABadOverdraftIsRefusedByName() {
+    assertThatThrownBy(
+            () ->
+                ledger.setPolicy(
+                    "acct-nobody-" + UUID.randomUUID(),
+                    new CreditPolicy(
+                        Optional.of(CreditMode.CHECK), Optional.empty(), OptionalLong.empty()),
+                    "ops"))
+        .isInstanceOf(dev.creditgate.ledger.AccountNotFoundException.class);
+    assertThatThrownBy(
+            () -> new CreditPolicy(Optional.empty(), Optional.empty(), OptionalLong.of(-1)))
+        .isInstanceOf(dev.creditgate.InvalidArgumentException.class)
+        .hasMessageContaining("overdraft");
+    assertThat(ledger.policy(account)).isEmpty();
   }
 
   @Test
