@@ -40,6 +40,9 @@ import org.slf4j.LoggerFactory;
  * settling charges the actual cost and releases the hold. In {@link CreditMode#CHECK} mode the
  * guard's answer alone decides (a positive balance), as a plain credit guard does.
  *
+ * <p>An account's own settings ({@link CreditPolicies}, when given) override the meter's mode,
+ * shortfall policy and overdraft for its calls.
+ *
  * <p>Holds live in this process. Without {@linkplain LedgerCreditMeterBuilder#leases leases} they
  * are measured against the account's snapshot, which bounds the calls of this process only. With
  * leases (several processes sharing one ledger), each process leases a slice of the account's
