@@ -99,6 +99,7 @@ public final class GatewayServer implements AutoCloseable {
     return JdbcCreditLedger.builder()
         .jdbcUrl(config.ledgerUrl())
         .spoolDirectory(config.spoolDir())
+        .spoolCapacity(config.spoolCapacity())
         .writeBehind(config.ledgerWriteBehind())
         .commitListener(commitListener)
         .build();

@@ -181,6 +181,14 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
       if (admission.reason() == Admission.Reason.NO_SNAPSHOT) {
         admission = Admission.of(Admission.Reason.DENIED_UNKNOWN_ACCOUNT);
       }
+      if (!ledger.acceptsCharges()) {
+        // Fail closed: the ledger could not keep this call's charge.
+        ledgerLog.warn(
+            ticker.read(),
+            "the ledger cannot take charges (its spool is full), call denied, account_id={}",
+            billing.accountId());
+        admission = Admission.of(Admission.Reason.DENIED_UNAVAILABLE);
+      }
       StrictHold hold = null;
       CreditPolicy policy = policy(billing.accountId());
       if (policy.modeOr(mode) == CreditMode.STRICT

@@ -56,6 +56,15 @@ public interface MeteringLedger extends PendingDebits {
     return true;
   }
 
+  /**
+   * Whether the ledger can take a charge durably now. False when it could not (its spool for an
+   * absent database is full): a meter then refuses metered calls rather than serve calls it could
+   * not charge. Without I/O. The default always can.
+   */
+  default boolean acceptsCharges() {
+    return true;
+  }
+
   /** The ledger's health counters, for metrics. */
   LedgerStats stats();
 }

@@ -36,6 +36,9 @@ final class ChargeSpool implements AutoCloseable {
   static final String REJECTED_FILE = "charges.rejected";
   static final String LOCK_FILE = "spool.lock";
 
+  /** How many pending records a spool takes by default (about 250 MB of heap at most). */
+  static final int DEFAULT_CAPACITY = 500_000;
+
   private static final Logger LOG = LoggerFactory.getLogger(ChargeSpool.class);
 
   private final Path directory;
@@ -44,13 +47,33 @@ final class ChargeSpool implements AutoCloseable {
   private final FileLock lock;
   private final List<SpoolRecord> pending = new ArrayList<>();
 
+  /** How many pending records there are under each account and event id (the key). */
+  private final java.util.HashMap<String, Integer> keys = new java.util.HashMap<>();
+
+  private final int capacity;
+  private long unreadable;
+
   /** Credits of the pending records, by account (records spooled unpriced count 0). */
   private final ConcurrentHashMap<String, Long> debits = new ConcurrentHashMap<>();
 
   private FileChannel channel;
   private long bytes;
 
+  /** A spool that takes up to {@value #DEFAULT_CAPACITY} new records. */
   ChargeSpool(Path directory) {
+    this(directory, DEFAULT_CAPACITY);
+  }
+
+  /**
+   * @param capacity how many pending records {@link #append} takes; beyond it a charge is refused
+   *     (it stays in the journal) and the ledger stops accepting calls ({@link #full}). Records
+   *     recovered at start are taken whatever their number.
+   */
+  ChargeSpool(Path directory, int capacity) {
+    if (capacity < 1) {
+      throw new IllegalArgumentException("spool capacity must be at least 1, but was " + capacity);
+    }
+    this.capacity = capacity;
     this.directory = directory;
     this.spoolFile = directory.resolve(SPOOL_FILE);
     try {
@@ -77,31 +100,90 @@ final class ChargeSpool implements AutoCloseable {
     }
   }
 
+  /**
+   * Reads the spool line by line. A line that is not valid UTF-8 or not a record (a torn last line
+   * is a charge whose append never completed, so it was never acknowledged) is set aside in the
+   * rejected file and counted, never fatal.
+   */
   private void load() throws IOException {
     if (!Files.exists(spoolFile)) {
       return;
     }
     int lineNumber = 0;
-    for (String line : Files.readAllLines(spoolFile, StandardCharsets.UTF_8)) {
-      lineNumber++;
-      if (line.isEmpty()) {
-        continue;
-      }
-      try {
-        SpoolRecord record = SpoolRecord.decode(line);
-        pending.add(record);
-        count(record, 1);
-      } catch (RuntimeException e) {
-        // A torn last line is a charge whose append never completed, so it was never acknowledged
-        // as spooled.
-        LOG.warn("charge spool {} line {} skipped: {}", spoolFile, lineNumber, e.getMessage());
-        appendTo(directory.resolve(REJECTED_FILE), "unreadable\t" + line);
-      }
+    try (java.io.BufferedInputStream in =
+        new java.io.BufferedInputStream(Files.newInputStream(spoolFile))) {
+      java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream(512);
+      int b;
+      do {
+        b = in.read();
+        if (b != '\n' && b != -1) {
+          line.write(b);
+          continue;
+        }
+        lineNumber++;
+        if (line.size() > 0) {
+          loadLine(line.toByteArray(), lineNumber);
+        }
+        line.reset();
+      } while (b != -1);
     }
   }
 
+  private void loadLine(byte[] bytes, int lineNumber) throws IOException {
+    String text;
+    try {
+      text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+    } catch (java.nio.charset.CharacterCodingException e) {
+      setAside(new String(bytes, StandardCharsets.UTF_8), lineNumber, "not valid UTF-8");
+      return;
+    }
+    try {
+      SpoolRecord record = SpoolRecord.decode(text);
+      pending.add(record);
+      count(record, 1);
+    } catch (RuntimeException e) {
+      setAside(text, lineNumber, e.getMessage());
+    }
+  }
+
+  private void setAside(String line, int lineNumber, String why) throws IOException {
+    unreadable++;
+    LOG.warn("charge spool {} line {} set aside: {}", spoolFile, lineNumber, why);
+    appendTo(directory.resolve(REJECTED_FILE), "unreadable\t" + line.replace('\n', ' '));
+  }
+
+  /** Lines of the spool that could not be read at start and were set aside. */
+  synchronized long unreadable() {
+    return unreadable;
+  }
+
+  /**
+   * Whether the spool is full for new calls: it holds its capacity less a hundredth, kept for the
+   * charges of calls admitted before it filled. The ledger then refuses new metered calls.
+   */
+  synchronized boolean full() {
+    return pending.size() >= capacity - capacity / 100;
+  }
+
+  /**
+   * Appends one record with an fsync.
+   *
+   * @throws SpoolFullException when the spool already holds its capacity of records
+   */
   synchronized void append(SpoolRecord record) {
+    if (pending.size() >= capacity) {
+      throw new SpoolFullException(capacity);
+    }
     appendAll(List.of(record));
+  }
+
+  /** The spool holds as many records as it takes. */
+  static final class SpoolFullException extends IllegalStateException {
+    private static final long serialVersionUID = 1L;
+
+    SpoolFullException(int capacity) {
+      super("the charge spool is full (" + capacity + " records)");
+    }
   }
 
   /**
@@ -139,6 +221,13 @@ final class ChargeSpool implements AutoCloseable {
   }
 
   private void count(SpoolRecord record, int sign) {
+    keys.merge(
+        key(record),
+        sign,
+        (a, b) -> {
+          int n = a + b;
+          return n == 0 ? null : n;
+        });
     long credits = record.quote() == null ? 0 : Math.max(0, record.quote().credits());
     if (credits > 0) {
       debits.merge(
@@ -167,13 +256,11 @@ final class ChargeSpool implements AutoCloseable {
 
   /** Whether a pending record charges this account under this event id. */
   synchronized boolean contains(String accountId, String eventId) {
-    for (SpoolRecord record : pending) {
-      if (record.request().eventId().equals(eventId)
-          && record.request().accountId().equals(accountId)) {
-        return true;
-      }
-    }
-    return false;
+    return keys.containsKey(LedgerTables.key(accountId, eventId));
+  }
+
+  private static String key(SpoolRecord record) {
+    return LedgerTables.key(record.request().accountId(), record.request().eventId());
   }
 
   synchronized boolean isEmpty() {

@@ -98,7 +98,7 @@ public final class JdbcCreditLedger
       if (options.migrate()) {
         db.migrate();
       }
-      openedSpool = new ChargeSpool(options.spoolDirectory());
+      openedSpool = new ChargeSpool(options.spoolDirectory(), options.spoolCapacity());
       if (options.writeBehind()) {
         journal =
             JournalRecovery.reopen(
@@ -340,6 +340,12 @@ public final class JdbcCreditLedger
     BillingContext.requireValidAccountId(accountId);
     ensureOpen();
     return leases.leases(accountId);
+  }
+
+  /** False while the spool is full: a metered call now could not be charged durably. */
+  @Override
+  public boolean acceptsCharges() {
+    return !spool.full();
   }
 
   @Override

@@ -17,6 +17,7 @@ public final class JdbcCreditLedgerBuilder {
   private String username;
   private String password;
   private Path spoolDirectory = LedgerOptions.DEFAULT_SPOOL_DIRECTORY;
+  private int spoolCapacity = LedgerOptions.DEFAULT_SPOOL_CAPACITY;
   private Duration statementTimeout = LedgerOptions.DEFAULT_STATEMENT_TIMEOUT;
   private Duration connectionTimeout = LedgerOptions.DEFAULT_CONNECTION_TIMEOUT;
   private int poolSize = LedgerOptions.DEFAULT_POOL_SIZE;
@@ -62,6 +63,19 @@ public final class JdbcCreditLedgerBuilder {
   /** Where charges the database cannot take are spooled; one ledger process per directory. */
   public JdbcCreditLedgerBuilder spoolDirectory(Path directory) {
     this.spoolDirectory = Objects.requireNonNull(directory, "spoolDirectory");
+    return this;
+  }
+
+  /**
+   * How many charges the spool holds while the database is away (default {@value
+   * LedgerOptions#DEFAULT_SPOOL_CAPACITY}); when it is full the ledger refuses new metered calls
+   * ({@link JdbcCreditLedger#acceptsCharges}) rather than serve calls it could not charge.
+   */
+  public JdbcCreditLedgerBuilder spoolCapacity(int records) {
+    if (records < 1) {
+      throw new IllegalArgumentException("spoolCapacity must be at least 1, but was " + records);
+    }
+    this.spoolCapacity = records;
     return this;
   }
 
@@ -154,6 +168,7 @@ public final class JdbcCreditLedgerBuilder {
             username,
             password,
             spoolDirectory,
+            spoolCapacity,
             statementTimeout,
             connectionTimeout,
             poolSize,

@@ -16,6 +16,10 @@ public final class LedgerOptions {
   public static final String DEFAULT_JDBC_URL = "jdbc:sqlite:./data/creditgate.db";
 
   public static final Path DEFAULT_SPOOL_DIRECTORY = Path.of("data", "spool");
+
+  /** How many charges the spool holds while the database is away. */
+  public static final int DEFAULT_SPOOL_CAPACITY = ChargeSpool.DEFAULT_CAPACITY;
+
   public static final Duration DEFAULT_STATEMENT_TIMEOUT = Duration.ofSeconds(5);
 
   /** How long an operation waits for a pooled connection; a dead database is noticed this fast. */
@@ -62,6 +66,7 @@ public final class LedgerOptions {
   private final String username;
   private final String password;
   private final Path spoolDirectory;
+  private final int spoolCapacity;
   private final Duration statementTimeout;
   private final Duration connectionTimeout;
   private final int poolSize;
@@ -78,6 +83,7 @@ public final class LedgerOptions {
       String username,
       String password,
       Path spoolDirectory,
+      int spoolCapacity,
       Duration statementTimeout,
       Duration connectionTimeout,
       int poolSize,
@@ -97,6 +103,7 @@ public final class LedgerOptions {
     this.username = username;
     this.password = password;
     this.spoolDirectory = spoolDirectory;
+    this.spoolCapacity = spoolCapacity;
     this.statementTimeout = statementTimeout;
     this.connectionTimeout = connectionTimeout;
     this.poolSize = poolSize;
@@ -124,6 +131,10 @@ public final class LedgerOptions {
 
   public Path spoolDirectory() {
     return spoolDirectory;
+  }
+
+  public int spoolCapacity() {
+    return spoolCapacity;
   }
 
   public Duration statementTimeout() {

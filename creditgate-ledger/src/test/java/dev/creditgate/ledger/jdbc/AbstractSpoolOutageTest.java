@@ -116,6 +116,61 @@ abstract class AbstractSpoolOutageTest {
   }
 
   @Test
+  void aFullSpoolMakesTheMeterRefuseCallsUntilItDrains() throws Exception {
+    dev.creditgate.InMemoryCreditCache cache = dev.creditgate.InMemoryCreditCache.create();
+    try (dev.creditgate.SnapshotPublisher publisher =
+            dev.creditgate.SnapshotPublisher.builder(cache).build();
+        JdbcCreditLedger ledger =
+            JdbcCreditLedger.builder()
+                .jdbcUrl(jdbcUrl())
+                .spoolDirectory(spoolDirectory)
+                .spoolCapacity(2)
+                .connectionTimeout(Duration.ofSeconds(2))
+                .statementTimeout(Duration.ofSeconds(1))
+                .replayInterval(Duration.ofMillis(100))
+                .commitListener(publisher::publishAll)
+                .build();
+        dev.creditgate.CreditBalanceGuard guard =
+            dev.creditgate.CreditBalanceGuard.builder()
+                .cache(cache)
+                .publisher(publisher)
+                .snapshotProvider(ledger)
+                .pendingDebits(ledger)
+                .build();
+        dev.creditgate.ledger.LedgerCreditMeter meter =
+            dev.creditgate.ledger.LedgerCreditMeter.builder()
+                .guard(guard)
+                .ledger(ledger)
+                .mode(dev.creditgate.meter.CreditMode.CHECK)
+                .build()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      dev.creditgate.BillingContext call =
+          new dev.creditgate.BillingContext(account, "", scene, "", "", "pro", false);
+      dev.creditgate.meter.Estimate estimate =
+          new dev.creditgate.meter.Estimate("openai", "gpt-test", 10, 10, 1);
+      takeDatabaseAway();
+      assertThat(ledger.charge(charge(0)).status()).isEqualTo(ChargeResult.Status.SPOOLED);
+      try (var open = meter.open(call, estimate)) {
+        assertThat(open.admission().isAdmitted()).isTrue();
+      }
+      assertThat(ledger.charge(charge(1)).status()).isEqualTo(ChargeResult.Status.SPOOLED);
+      assertThat(ledger.acceptsCharges()).isFalse();
+      try (var refused = meter.open(call, estimate)) {
+        assertThat(refused.admission().reason())
+            .isEqualTo(dev.creditgate.Admission.Reason.DENIED_UNAVAILABLE);
+      }
+      bringDatabaseBack();
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
+      assertThat(ledger.acceptsCharges()).isTrue();
+      try (var open = meter.open(call, estimate)) {
+        assertThat(open.admission().isAdmitted()).isTrue();
+      }
+      assertAppliedExactlyOnce(ledger, 2);
+    }
+  }
+
+  @Test
   void theSpoolSurvivesARestartAndIsReplayedOnStart() throws Exception {
     try (JdbcCreditLedger ledger = open()) {
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));

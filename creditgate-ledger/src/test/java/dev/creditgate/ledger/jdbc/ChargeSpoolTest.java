@@ -50,6 +50,63 @@ class ChargeSpoolTest {
   }
 
   @Test
+  void aLineThatIsNotUtf8IsSetAsideAndCountedNotFatal() throws Exception {
+    SpoolRecord first = record("e1", new Quote(10_720, 2, 7, false));
+    SpoolRecord second = record("e2", new Quote(10_720, 2, 7, false));
+    try (ChargeSpool spool = new ChargeSpool(directory)) {
+      spool.append(first);
+    }
+    Path file = directory.resolve(ChargeSpool.SPOOL_FILE);
+    Files.write(
+        file,
+        new byte[] {'c', '1', '\t', (byte) 0xC3, (byte) 0x28, '\n'},
+        StandardOpenOption.APPEND);
+    try (ChargeSpool spool = new ChargeSpool(directory)) {
+      assertThat(spool.pending()).containsExactly(first);
+      assertThat(spool.unreadable()).isEqualTo(1);
+      spool.append(second);
+    }
+    try (ChargeSpool spool = new ChargeSpool(directory)) {
+      assertThat(spool.pending()).containsExactly(first, second);
+      assertThat(spool.unreadable()).isZero();
+    }
+  }
+
+  @Test
+  void aFullSpoolRefusesNewChargesButKeepsWhatItRecovers() {
+    try (ChargeSpool spool = new ChargeSpool(directory, 2)) {
+      spool.append(record("e1", Quote.UNPRICED));
+      assertThat(spool.full()).isFalse();
+      spool.append(record("e2", Quote.UNPRICED));
+      assertThat(spool.full()).isTrue();
+      assertThatThrownBy(() -> spool.append(record("e3", Quote.UNPRICED)))
+          .isInstanceOf(ChargeSpool.SpoolFullException.class)
+          .hasMessageContaining("2 records");
+      assertThat(spool.contains("acct-1", "e3")).isFalse();
+      // Records recovered from a journal at start are taken whatever the capacity.
+      spool.appendAll(List.of(record("e4", Quote.UNPRICED)));
+      assertThat(spool.size()).isEqualTo(3);
+      spool.remove(spool.pending());
+      assertThat(spool.full()).isFalse();
+      assertThat(spool.contains("acct-1", "e1")).isFalse();
+    }
+  }
+
+  @Test
+  void containsFindsEachPendingKeyUntilItIsRemoved() {
+    try (ChargeSpool spool = new ChargeSpool(directory)) {
+      for (int i = 0; i < 1000; i++) {
+        spool.appendAll(List.of(record("e" + i, Quote.UNPRICED)));
+      }
+      assertThat(spool.contains("acct-1", "e999")).isTrue();
+      assertThat(spool.contains("acct-2", "e999")).isFalse();
+      spool.remove(spool.pending().subList(0, 500));
+      assertThat(spool.contains("acct-1", "e0")).isFalse();
+      assertThat(spool.contains("acct-1", "e500")).isTrue();
+    }
+  }
+
+  @Test
   void aTornOrDamagedLineIsSkippedAndKeptForAnOperator() throws Exception {
     SpoolRecord first = record("e1", Quote.UNPRICED);
     SpoolRecord second = record("e2", Quote.UNPRICED);
