@@ -1,6 +1,7 @@
 package dev.creditgate.ledger.jdbc;
 
 import dev.creditgate.ledger.ChargeRequest;
+import dev.creditgate.ledger.IdempotencyConflictException;
 import dev.creditgate.ledger.LedgerUnavailableException;
 import dev.creditgate.pricing.Quote;
 import java.time.Duration;
@@ -139,17 +140,20 @@ final class SpoolReplayer implements AutoCloseable {
       return true;
     } catch (LedgerUnavailableException e) {
       throw e;
+    } catch (IdempotencyConflictException e) {
+      if (JournalRecovery.isRecoveredEstimate(request)) {
+        // The unfinished call was charged after all: its own charge is in the ledger.
+        LOG.info(
+            "recovered estimate dropped, its call's charge is in the ledger: account_id={}"
+                + " event_id={}",
+            request.accountId(),
+            request.eventId());
+        return true;
+      }
+      return refused(record, e);
     } catch (RuntimeException e) {
       if (Metering.isRefusal(e)) {
-        counters.rejected.increment();
-        LOG.error(
-            "spooled charge rejected by the ledger, kept in {}: account_id={} event_id={}: {}",
-            ChargeSpool.REJECTED_FILE,
-            request.accountId(),
-            request.eventId(),
-            e.getMessage());
-        spool.reject(record, e.getMessage());
-        return true;
+        return refused(record, e);
       }
       // Any other failure is retried on later passes, but one poisoned record must never hold up
       // every charge behind it forever.
@@ -175,5 +179,19 @@ final class SpoolReplayer implements AutoCloseable {
       spool.reject(record, "replay failed " + failed + " times: " + e);
       return true;
     }
+  }
+
+  /** A record the ledger refuses for good: set aside in the rejected file. */
+  private boolean refused(SpoolRecord record, RuntimeException e) {
+    ChargeRequest request = record.request();
+    counters.rejected.increment();
+    LOG.error(
+        "spooled charge rejected by the ledger, kept in {}: account_id={} event_id={}: {}",
+        ChargeSpool.REJECTED_FILE,
+        request.accountId(),
+        request.eventId(),
+        e.getMessage());
+    spool.reject(record, e.getMessage());
+    return true;
   }
 }
