@@ -13,9 +13,10 @@ public interface MeteringLedger extends PendingDebits {
   /**
    * Prices and records one call's usage. The balance may go below zero: the call already happened.
    * When the database cannot be written, the charge goes to a durable spool and is replayed later;
-   * it is never dropped. A charge queued behind the answer that meets a charge of its event id with
-   * another payload (the same Idempotency-Key served twice at once by two gateways) is charged
-   * under an id of its own ({@link ChargeRequest#underOwnId()}), since that call was served too.
+   * it is never dropped. A charge queued behind the answer or spooled that meets a charge of its
+   * event id with another payload (the same Idempotency-Key served twice at once by two gateways)
+   * is charged under an id of its own ({@link ChargeRequest#underOwnId()}), since that call was
+   * served too.
    *
    * @throws IdempotencyConflictException when the event id was charged with another payload (the
    *     caller applies the same rule)

@@ -354,8 +354,10 @@ public final class JdbcCreditLedger
 
   /**
    * Writes the spooled charges to the database now, oldest first, and returns how many are still
-   * pending. The background task does the same every replay interval; a record the database refuses
-   * (an idempotency conflict) moves to the spool directory's rejected file.
+   * pending. The background task does the same every replay interval. A charge whose event id
+   * another call was charged with is charged under an id of its own ({@link
+   * ChargeRequest#underOwnId()}); a record the database refuses (a bad value, an unknown account)
+   * moves to the spool directory's rejected file.
    */
   public int replaySpool() {
     ensureOpen();

@@ -17,10 +17,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes spooled charges to the database, oldest first, once it takes them again. A record the
- * ledger refuses (an idempotency conflict, a bad value) goes to the spool directory's rejected
- * file; one that keeps failing otherwise is set aside there after {@link #MAX_REPLAY_ATTEMPTS}, so
- * it never holds up the charges behind it.
+ * Writes spooled charges to the database, oldest first, once it takes them again. A charge whose
+ * event id another call was charged with (an idempotency conflict) is charged under an id of its
+ * own, except a recovered estimate of an unfinished call, which is then dropped (its call's own
+ * charge got there). A record the ledger refuses (a bad value, an unknown account) goes to the
+ * spool directory's rejected file; one that keeps failing otherwise is set aside there after {@link
+ * #MAX_REPLAY_ATTEMPTS}, so it never holds up the charges behind it.
  */
 final class SpoolReplayer implements AutoCloseable {
 
@@ -129,8 +131,9 @@ final class SpoolReplayer implements AutoCloseable {
    */
   private boolean replayOne(SpoolRecord record) {
     ChargeRequest request = record.request();
+    Quote quote = null;
     try {
-      Quote quote =
+      quote =
           record.quote() != null
               ? record.quote()
               : prices.quoteFor(
@@ -150,7 +153,7 @@ final class SpoolReplayer implements AutoCloseable {
             request.eventId());
         return true;
       }
-      return refused(record, e);
+      return chargeUnderOwnId(record, quote);
     } catch (RuntimeException e) {
       if (Metering.isRefusal(e)) {
         return refused(record, e);
@@ -179,6 +182,33 @@ final class SpoolReplayer implements AutoCloseable {
       spool.reject(record, "replay failed " + failed + " times: " + e);
       return true;
     }
+  }
+
+  /**
+   * A spooled charge whose event id another call was charged with first (the same Idempotency-Key
+   * served twice at once): this call was served too, so it is charged under an id of its own, as a
+   * queued charge is ({@link ChargeRequest#underOwnId()}; the same charge always gets the same own
+   * id, so a replay after a crash does not charge it twice).
+   *
+   * @throws LedgerUnavailableException when the database went away meanwhile (the record stays)
+   */
+  private boolean chargeUnderOwnId(SpoolRecord record, Quote quote) {
+    ChargeRequest own = record.request().underOwnId();
+    LOG.warn(
+        "spooled charge's idempotency key was charged by another call; charging this call as {},"
+            + " account_id={} event_id={}",
+        own.eventId(),
+        own.accountId(),
+        record.request().eventId());
+    try {
+      metering.write(own, quote);
+    } catch (LedgerUnavailableException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      return refused(new SpoolRecord(record.spooledAt(), own, record.quote()), e);
+    }
+    counters.replayed.increment();
+    return true;
   }
 
   /** A record the ledger refuses for good: set aside in the rejected file. */
