@@ -9,6 +9,7 @@ import dev.creditgate.ledger.ChargeResult;
 import dev.creditgate.ledger.CreditLeases;
 import dev.creditgate.ledger.CreditLedger;
 import dev.creditgate.ledger.EntryKind;
+import dev.creditgate.ledger.EventClaim;
 import dev.creditgate.ledger.Lease;
 import dev.creditgate.ledger.LedgerAudit;
 import dev.creditgate.ledger.LedgerChecks;
@@ -56,11 +57,12 @@ import javax.sql.DataSource;
  *
  * <p>Create one per process and close it on shutdown; it owns its pool, its background threads and
  * its spool directory. The work is done by package-private parts: {@link LedgerDatabase} (pool and
- * transactions), {@link LedgerTables} (account and entry SQL), {@link EntryWriter} and {@link
- * BatchWriter} (one operation, or a batch of charges, per transaction), {@link Metering} (the way
- * of a charge), {@link ChargeBatcher} (group commit), {@link WriteBehindQueue} (queued charges and
- * pending debits), {@link ChargeJournal} and {@link ChargeSpool} (durability), {@link
- * SpoolReplayer}, {@link PriceRules} and {@link LedgerVerifier}.
+ * transactions), {@link LedgerTables} (account and entry SQL), {@link EventClaims} (claimed
+ * idempotency keys), {@link EntryWriter} and {@link BatchWriter} (one operation, or a batch of
+ * charges, per transaction), {@link Metering} (the way of a charge), {@link ChargeBatcher} (group
+ * commit), {@link WriteBehindQueue} (queued charges and pending debits), {@link ChargeJournal} and
+ * {@link ChargeSpool} (durability), {@link SpoolReplayer}, {@link PriceRules} and {@link
+ * LedgerVerifier}.
  */
 public final class JdbcCreditLedger
     implements CreditLedger, MeteringLedger, PriceBook, LedgerAudit, CreditLeases {
@@ -74,6 +76,7 @@ public final class JdbcCreditLedger
   private final CommitNotifier notifier;
   private final EntryWriter entries;
   private final JdbcLeases leases;
+  private final EventClaims claims;
   private final PriceRules prices;
   private final LedgerVerifier verifier;
   private final Metering metering;
@@ -112,6 +115,7 @@ public final class JdbcCreditLedger
     this.spool = openedSpool;
     this.leases =
         new JdbcLeases(db, tables, queue, spool, options.clock(), LeaseHolders.newHolderName());
+    this.claims = new EventClaims(db, leases.holder());
     this.entries = new EntryWriter(db, tables, notifier, leases);
     this.metering =
         new Metering(
@@ -350,6 +354,34 @@ public final class JdbcCreditLedger
     return queue.contains(accountId, eventId)
         || spool.contains(accountId, eventId)
         || entry(accountId, eventId).isPresent();
+  }
+
+  /**
+   * Claims the event id in the database, shared by every process on it ({@code event_claims}): the
+   * charges this process holds locally (queued, spooled) answer first, without the database, as for
+   * {@link #eventRecorded}. On PostgreSQL the claim and the look-up of a charge are one statement.
+   */
+  @Override
+  public EventClaim claimEvent(String accountId, String eventId, Duration ttl) {
+    BillingContext.requireValidAccountId(accountId);
+    LedgerChecks.requireEventId(eventId);
+    Objects.requireNonNull(ttl, "ttl");
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive, was " + ttl);
+    }
+    ensureOpen();
+    if (queue.contains(accountId, eventId) || spool.contains(accountId, eventId)) {
+      return EventClaim.CHARGED;
+    }
+    return claims.claim(accountId, eventId, ttl);
+  }
+
+  @Override
+  public void releaseEvent(String accountId, String eventId) {
+    BillingContext.requireValidAccountId(accountId);
+    LedgerChecks.requireEventId(eventId);
+    ensureOpen();
+    claims.release(accountId, eventId);
   }
 
   /**
