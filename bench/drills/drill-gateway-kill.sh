@@ -2,13 +2,18 @@
 # Drill 3: the gateway killed with SIGKILL during load and restarted, KILLS (2) times.
 # Gateway: PostgreSQL (a database of its own) + in-process cache, same spool directory across
 # restarts. Load: track_client.py, RATE req/s for DURATION_S s, every 5th request streamed, each
-# with its own Idempotency-Key (= the ledger event id), recording whether the client received the
-# whole response.
-# PASS when, after the last restart and the spool drained: every request the client received
-# completely has exactly one CHARGE in the ledger (none lost), no event id is charged twice and no
-# dup: entry exists, and the ledger has no more charges than the simulator served with usage.
-# Also reported: streams whose `data: [DONE]` reached the client but whose HTTP body did not end
-# (the gateway died between passing [DONE] on and finishing the response) and which were not charged.
+# with its own Idempotency-Key (= the ledger event id, also sent as the body's `user`), recording
+# whether the client received the whole response. The simulator lists the `user` of every call it
+# took on (SIM_REQUEST_LOG), so what the upstream served is known call by call, including the calls
+# in flight at a kill.
+# PASS when, after the last restart and the spool drained: every call the upstream took on has a
+# CHARGE (0 free: the calls in flight at a kill are charged their estimate at the restart), every
+# request the client received completely has one (none lost), no event id is charged twice and no
+# dup: entry exists, and every charge of a call the upstream never took on (admitted, killed before
+# the upstream was called) is a recovered estimate.
+# Also reported: the charges of calls in flight at a kill (recovered estimates), and streams whose
+# `data: [DONE]` reached the client but whose HTTP body did not end (the gateway died between
+# passing [DONE] on and finishing the response) and which were not charged.
 DRILL=gwkill
 source "$(dirname "$0")/lib.sh"
 BASE=${DRILL_PORT_BASE:-19430}
@@ -18,7 +23,7 @@ arm_watchdog 300
 require_jar
 for p in $SIM_PORT $GW_PORT; do port_free "$p" || { echo "FAIL drill=gateway-kill port $p busy"; exit 1; }; done
 
-start_sim "$SIM_PORT"
+SIM_REQUEST_LOG="$WORK/served-raw.txt" start_sim "$SIM_PORT"
 create_db "cg_drill_kill_$$"
 write_config "$WORK/gw.yaml" "$GW_PORT" "$SIM_PORT" \
   "jdbc:postgresql://$PG_HOST:$PG_PORT/$DRILL_DB?user=$PG_USER" "" "$WORK/spool"
@@ -56,6 +61,19 @@ LOAD_END=$(loadavg)
 compare_usage "$SIM_PORT"
 sql "SELECT coalesce(metadata::jsonb->>'idempotency_key', event_id) FROM entries WHERE kind = 'CHARGE'" \
   | sort > "$WORK/charged.txt"
+sql "SELECT event_id FROM entries WHERE kind = 'CHARGE' AND metadata::jsonb ? 'recovered_estimate'" \
+  | sort > "$WORK/recovered.txt"
+sort -u "$WORK/served-raw.txt" > "$WORK/served.txt"
+SERVED=$(wc -l < "$WORK/served.txt")
+# Every call the simulator took on names a request of this run.
+SERVED_UNNAMED=$(grep -cv "^d3-$$-" "$WORK/served.txt" || true)
+# Served by the upstream and not charged: free calls.
+FREE=$(comm -23 "$WORK/served.txt" "$WORK/charged.txt" | wc -l)
+# Charged, never taken on by the upstream (admitted, killed before the call): recovered estimates.
+comm -13 "$WORK/served.txt" "$WORK/charged.txt" > "$WORK/charged-not-served.txt"
+CHARGED_NOT_SERVED=$(wc -l < "$WORK/charged-not-served.txt")
+UNSERVED_NOT_ESTIMATE=$(comm -23 "$WORK/charged-not-served.txt" "$WORK/recovered.txt" | wc -l)
+RECOVERED=$(wc -l < "$WORK/recovered.txt")
 SENT=$(wc -l < "$WORK/requests.txt")
 awk '$6 == 1 {print $2}' "$WORK/requests.txt" | sort > "$WORK/complete.txt"
 awk '$3 == 1 && $5 == 1 && $6 == 0 {print $2}' "$WORK/requests.txt" | sort > "$WORK/done-not-complete.txt"
@@ -69,11 +87,13 @@ CHARGED_INCOMPLETE=$(comm -13 "$WORK/complete.txt" "$WORK/charged.txt" | wc -l)
 FAILED=$((SENT - COMPLETE))
 OK=1
 [ "$LOST" -eq 0 ] && [ "$TWICE" -eq 0 ] && [ "$LED_DUP" -eq 0 ] && [ "$LED_DISTINCT" -eq "$LED_N" ] || OK=0
-[ "$LED_N" -le "$SIM_N" ] || OK=0
+[ "$FREE" -eq 0 ] && [ "$SERVED_UNNAMED" -eq 0 ] && [ "$UNSERVED_NOT_ESTIMATE" -eq 0 ] || OK=0
+[ "$SERVED" -gt 0 ] || OK=0
 [ "$COMPLETE" -gt 0 ] && [ "$DRAIN_MS" -ge 0 ] || OK=0
 echo "$([ $OK = 1 ] && echo PASS || echo FAIL) drill=gateway-kill rate=$RATE kills=$KILLS" \
   "down_ms=$(IFS=/; echo "${DOWN_MS[*]}") sent=$SENT complete=$COMPLETE not_complete=$FAILED" \
-  "complete_not_charged=$LOST charged_twice=$TWICE dup_entries=$LED_DUP" \
+  "upstream_served=$SERVED served_not_charged=$FREE complete_not_charged=$LOST charged_twice=$TWICE dup_entries=$LED_DUP" \
+  "in_flight_charged_estimate=$RECOVERED charged_not_served=$CHARGED_NOT_SERVED(not_estimate=$UNSERVED_NOT_ESTIMATE) served_unnamed=$SERVED_UNNAMED" \
   "charged_not_complete=$CHARGED_INCOMPLETE stream_done_seen_but_cut=$DONE_NOT_COMPLETE of_which_not_charged=$DONE_LOST" \
   "sim_usage_reports=$SIM_N ledger_charges=$LED_N prompt_tokens(sim/ledger)=$SIM_P/$LED_P" \
   "completion_tokens(sim/ledger)=$SIM_C/$LED_C spool_drain_ms=$DRAIN_MS" \

@@ -77,10 +77,12 @@ wait_http() { # url, seconds
 }
 
 # SIM_TOKENS_PER_SECOND: the simulator's generation speed (streams and whole answers; default
-# unset: no delay per token).
+# unset: no delay per token). SIM_REQUEST_LOG: a file the simulator lists, one line each, the
+# `user` field of every chat completion it takes on (default unset: no list).
 start_sim() { # port -> SIM_PID
   "$JAVA" -Xmx512m -cp "$JAR" dev.creditgate.sim.SimulatedUpstream --port "$1" \
     --latency-ms "$UPSTREAM_LATENCY_MS" ${SIM_TOKENS_PER_SECOND:+--tokens-per-second "$SIM_TOKENS_PER_SECOND"} \
+    ${SIM_REQUEST_LOG:+--request-log "$SIM_REQUEST_LOG"} \
     > "$WORK/sim.log" 2>&1 &
   SIM_PID=$!
   PIDS+=("$SIM_PID")

@@ -41,7 +41,8 @@ def main():
                 time.sleep(delay)
             stream = a.stream_every > 0 and i % a.stream_every == 0
             eid = f"{a.run}-{i}"
-            body = {"model": "pro", "max_tokens": 16,
+            # "user" names the request to the upstream: the simulator's request log lists it.
+            body = {"model": "pro", "max_tokens": 16, "user": eid,
                     "messages": [{"role": "user", "content": f"drill request {i % 64}"}]}
             if stream:
                 body["stream"] = True

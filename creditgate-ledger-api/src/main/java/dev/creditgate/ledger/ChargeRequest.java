@@ -1,6 +1,7 @@
 package dev.creditgate.ledger;
 
 import dev.creditgate.pricing.Usage;
+import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.UUID;
 
@@ -33,7 +34,7 @@ public record ChargeRequest(
     metadata = metadata == null || metadata.isBlank() ? "{}" : metadata;
   }
 
-  /** The prefix of the event ids {@link #underOwnId()} draws. */
+  /** The prefix of the event ids {@link #underOwnId()} gives. */
   public static final String OWN_ID_PREFIX = "dup:";
 
   /**
@@ -41,6 +42,10 @@ public record ChargeRequest(
    * in its metadata. The one rule for a call served under an id that another call was charged with
    * (two gateways serving the same Idempotency-Key at the same moment): it was served, so it is
    * charged, not given away.
+   *
+   * <p>The own id is derived from the whole charge (a name-based UUID of its fields), so the same
+   * charge meeting the same conflict again (replayed after a crash, from the journal or the spool)
+   * gets the same id, which the ledger then recognises as a replay rather than a second charge.
    */
   public ChargeRequest underOwnId() {
     String meta = metadata.strip();
@@ -49,7 +54,7 @@ public record ChargeRequest(
     String merged = "{" + field + (inner.isEmpty() ? "" : "," + inner) + "}";
     return new ChargeRequest(
         accountId,
-        OWN_ID_PREFIX + UUID.randomUUID(),
+        OWN_ID_PREFIX + ownId(),
         requestId,
         scene,
         provider,
@@ -57,5 +62,24 @@ public record ChargeRequest(
         usage,
         estimated,
         merged);
+  }
+
+  private UUID ownId() {
+    StringBuilder key = new StringBuilder(128);
+    for (String field : new String[] {accountId, eventId, requestId, scene, provider, model}) {
+      key.append(field.length()).append(':').append(field);
+    }
+    key.append(usage.inputTokens())
+        .append(',')
+        .append(usage.outputTokens())
+        .append(',')
+        .append(usage.cachedTokens())
+        .append(',')
+        .append(usage.reasoningTokens())
+        .append(',')
+        .append(estimated)
+        .append(',')
+        .append(metadata);
+    return UUID.nameUUIDFromBytes(key.toString().getBytes(StandardCharsets.UTF_8));
   }
 }

@@ -35,6 +35,12 @@ final class LedgerCall implements MeteredCall {
 
   private final String claim;
 
+  /** Whether the call's key is claimed in the ledger: given back when it ends without a charge. */
+  private final boolean claimedInLedger;
+
+  /** Whether a charge of the call was handed to the ledger. */
+  private volatile boolean charging;
+
   /** A strict meter's hold; null in check mode. */
   private final StrictHold hold;
 
@@ -52,6 +58,7 @@ final class LedgerCall implements MeteredCall {
       Admission admission,
       ChargeIntent intent,
       String claim,
+      boolean claimedInLedger,
       StrictHold hold) {
     this.meter = meter;
     this.billing = billing;
@@ -59,6 +66,7 @@ final class LedgerCall implements MeteredCall {
     this.admission = admission;
     this.intent = intent;
     this.claim = claim;
+    this.claimedInLedger = claimedInLedger;
     this.hold = hold;
     this.remaining = hold == null ? -1 : hold.remaining();
   }
@@ -139,6 +147,7 @@ final class LedgerCall implements MeteredCall {
       result.complete(Settlement.abandoned());
       return result.join();
     }
+    charging = true;
     long start = meter.ticker().read();
     Settlement settlement;
     long overrun = 0;
@@ -247,6 +256,10 @@ final class LedgerCall implements MeteredCall {
     try {
       if (intent != null) {
         intent.close();
+      }
+      if (claimedInLedger && !charging) {
+        // Denied, refused or failed before a charge: the key may be used again.
+        meter.releaseKey(billing);
       }
     } finally {
       meter.release(claim);

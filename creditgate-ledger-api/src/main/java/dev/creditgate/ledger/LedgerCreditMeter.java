@@ -29,9 +29,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The credit meter over a {@link CreditBalanceGuard} and a {@link MeteringLedger}: one call is
- * claimed by its event id in this process, checked against the ledger's earlier charges when its
- * client chose the id, admitted, recorded with the ledger as an intent carrying its estimate, and
- * charged exactly once.
+ * claimed by its event id in this process and, when its client chose the id, in the ledger ({@link
+ * MeteringLedger#claimEvent}, shared by every process on it, which refuses an id charged before or
+ * being served elsewhere), admitted, recorded with the ledger as an intent carrying its estimate,
+ * and charged exactly once.
  *
  * <p>Admission reads the guard once (which counts the account's charges still queued in the
  * ledger). In {@link CreditMode#STRICT} mode (the default) the call's worst-case cost is then held
@@ -173,9 +174,10 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
     if (!open.add(claim)) {
       throw new IdempotencyKeyReusedException(billing.eventId(), true);
     }
+    boolean claimed = false;
     try {
-      if (clientChoseId && chargedBefore(billing)) {
-        throw new IdempotencyKeyReusedException(billing.eventId(), false);
+      if (clientChoseId) {
+        claimed = claimKey(billing);
       }
       Admission admission = guard.check(billing);
       if (admission.reason() == Admission.Reason.NO_SNAPSHOT) {
@@ -200,8 +202,11 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
           admission.isAdmitted()
               ? recordIntent(billing, hold == null ? estimate : hold.estimate())
               : null;
-      return new LedgerCall(this, billing, estimate, admission, intent, claim, hold);
+      return new LedgerCall(this, billing, estimate, admission, intent, claim, claimed, hold);
     } catch (RuntimeException e) {
+      if (claimed) {
+        releaseKey(billing);
+      }
       open.remove(claim);
       throw e;
     }
@@ -339,18 +344,54 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
     }
   }
 
-  private boolean chargedBefore(BillingContext billing) {
+  /**
+   * Claims the client's key in the ledger, shared by every process on it, before the upstream is
+   * called; true when claimed. Refuses a key charged before, or claimed by a call being served
+   * elsewhere. With the ledger's database away, the key is checked against what the ledger holds
+   * locally only (its queued and spooled charges) and served unclaimed: its charge then meets the
+   * ledger's unique event id.
+   *
+   * @throws IdempotencyKeyReusedException when the key cannot be used
+   */
+  private boolean claimKey(BillingContext billing) {
+    EventClaim found;
     try {
-      return ledger.eventRecorded(billing.accountId(), billing.eventId());
+      found = ledger.claimEvent(billing.accountId(), billing.eventId(), holdTimeout());
     } catch (LedgerUnavailableException e) {
-      // The charge itself spools, and the ledger never records a second entry for the event id.
       ledgerLog.warn(
           ticker.read(),
-          "cannot check the idempotency key, account_id={}: {}",
+          "cannot claim the idempotency key in the ledger, serving it unclaimed, account_id={}:"
+              + " {}",
           billing.accountId(),
           e.getMessage());
       return false;
     }
+    return switch (found) {
+      case CLAIMED -> true;
+      case CHARGED -> throw new IdempotencyKeyReusedException(billing.eventId(), false);
+      case IN_PROGRESS -> throw new IdempotencyKeyReusedException(billing.eventId(), true);
+    };
+  }
+
+  /**
+   * Gives the key back to every process: its call ended without a charge. Should the ledger's
+   * database be away, the claim expires after the hold timeout.
+   */
+  void releaseKey(BillingContext billing) {
+    try {
+      ledger.releaseEvent(billing.accountId(), billing.eventId());
+    } catch (RuntimeException e) {
+      ledgerLog.warn(
+          ticker.read(),
+          "cannot release the idempotency key's claim (it expires after the hold timeout),"
+              + " account_id={}: {}",
+          billing.accountId(),
+          e.toString());
+    }
+  }
+
+  private Duration holdTimeout() {
+    return Duration.ofNanos(holdTimeoutNanos);
   }
 
   /**

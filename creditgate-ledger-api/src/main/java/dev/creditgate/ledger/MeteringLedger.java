@@ -13,9 +13,10 @@ public interface MeteringLedger extends PendingDebits {
   /**
    * Prices and records one call's usage. The balance may go below zero: the call already happened.
    * When the database cannot be written, the charge goes to a durable spool and is replayed later;
-   * it is never dropped. A charge queued behind the answer that meets a charge of its event id with
-   * another payload (the same Idempotency-Key served twice at once by two gateways) is charged
-   * under an id of its own ({@link ChargeRequest#underOwnId()}), since that call was served too.
+   * it is never dropped. A charge queued behind the answer or spooled that meets a charge of its
+   * event id with another payload (the same Idempotency-Key served twice at once by two gateways)
+   * is charged under an id of its own ({@link ChargeRequest#underOwnId()}), since that call was
+   * served too.
    *
    * @throws IdempotencyConflictException when the event id was charged with another payload (the
    *     caller applies the same rule)
@@ -46,6 +47,34 @@ public interface MeteringLedger extends PendingDebits {
    *     be read
    */
   boolean eventRecorded(String accountId, String eventId);
+
+  /**
+   * Claims an event id for a call about to be served, atomically across every process sharing the
+   * ledger: of the callers claiming one id at the same moment, one gets {@link EventClaim#CLAIMED}
+   * and the others {@link EventClaim#IN_PROGRESS}; an id already charged is {@link
+   * EventClaim#CHARGED}. A caller refusing a reused idempotency key asks this instead of {@link
+   * #eventRecorded}, at the same cost. The claim ends when the call is charged (the charge refuses
+   * the id from then on), when the caller {@linkplain #releaseEvent releases} it, or after {@code
+   * ttl} (a process killed during its call does not block the id for good). The default has no
+   * shared claims: {@link #eventRecorded}.
+   *
+   * @param ttl how long the claim lasts unless released or charged; positive
+   * @throws LedgerUnavailableException when the claim cannot be made (the database is away) and
+   *     nothing the ledger holds locally says the id was charged; the caller may serve the call
+   *     unclaimed, its charge then meets the ledger's unique event id
+   * @throws IllegalArgumentException when an argument is not valid (naming it)
+   */
+  default EventClaim claimEvent(String accountId, String eventId, Duration ttl) {
+    return eventRecorded(accountId, eventId) ? EventClaim.CHARGED : EventClaim.CLAIMED;
+  }
+
+  /**
+   * Ends this process's claim of an event id whose call ended without a charge (refused, or failed
+   * before the upstream served it), so the id can be used again at once. The default has no claims.
+   *
+   * @throws LedgerUnavailableException when the database is away (the claim then expires)
+   */
+  default void releaseEvent(String accountId, String eventId) {}
 
   /**
    * Waits, at most {@code timeout}, until every charge of the account that {@link #charge} accepted

@@ -51,6 +51,7 @@ final class SimHandler implements HttpHandler {
   private final Clock clock;
   private final int maxBodyBytes;
   private final boolean ignoreMaxTokens;
+  private final RequestLog requestLog;
   private final StatsCounter stats;
   private final AtomicLong sequence = new AtomicLong();
 
@@ -63,6 +64,7 @@ final class SimHandler implements HttpHandler {
       Clock clock,
       int maxBodyBytes,
       boolean ignoreMaxTokens,
+      RequestLog requestLog,
       StatsCounter stats) {
     this.mapper = mapper;
     this.latencyNanos = latencyNanos;
@@ -72,6 +74,7 @@ final class SimHandler implements HttpHandler {
     this.clock = clock;
     this.maxBodyBytes = maxBodyBytes;
     this.ignoreMaxTokens = ignoreMaxTokens;
+    this.requestLog = requestLog;
     this.stats = stats;
   }
 
@@ -231,6 +234,8 @@ final class SimHandler implements HttpHandler {
       reject(ex, 400, e.getMessage(), e.param, e.code);
       return;
     }
+    JsonNode user = root.get("user");
+    requestLog.taken(user != null && user.isTextual() ? user.asText() : null);
     byte[] messagesJson = mapper.writeValueAsBytes(root.get("messages"));
     long seed = SimulatedText.seed(request.model, messagesJson);
     int natural = SimulatedText.naturalLength(seed);

@@ -90,6 +90,8 @@ public final class SimulatedUpstream implements AutoCloseable {
   private final Clock clock;
   private final int maxBodyBytes;
   private final boolean ignoreMaxTokens;
+  private final java.nio.file.Path requestLogFile;
+  private RequestLog requestLog = RequestLog.NONE;
   private final StatsCounter stats = new StatsCounter();
   private final Object lock = new Object();
   private HttpServer server;
@@ -106,6 +108,7 @@ public final class SimulatedUpstream implements AutoCloseable {
     this.clock = b.clock;
     this.maxBodyBytes = b.maxBodyBytes;
     this.ignoreMaxTokens = b.ignoreMaxTokens;
+    this.requestLogFile = b.requestLog;
   }
 
   private static void setIfAbsent(String property, String value) {
@@ -146,6 +149,9 @@ public final class SimulatedUpstream implements AutoCloseable {
             "cannot bind the simulator to " + host + ":" + requestedPort, e);
       }
       http.setExecutor(exec);
+      if (requestLogFile != null) {
+        requestLog = RequestLog.open(requestLogFile);
+      }
       http.createContext(
           "/",
           new SimHandler(
@@ -157,6 +163,7 @@ public final class SimulatedUpstream implements AutoCloseable {
               clock,
               maxBodyBytes,
               ignoreMaxTokens,
+              requestLog,
               stats));
       http.start();
       server = http;
@@ -219,6 +226,7 @@ public final class SimulatedUpstream implements AutoCloseable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+      requestLog.close();
       LOG.info("SIMULATED upstream on port {} stopped", server.getAddress().getPort());
     }
   }
@@ -260,7 +268,7 @@ public final class SimulatedUpstream implements AutoCloseable {
   static final String USAGE =
       """
       usage: SimulatedUpstream [--host 127.0.0.1] [--port 0] [--latency-ms 0] \
-      [--tokens-per-second 0] [--api-key KEY] [--ignore-max-tokens=false]
+      [--tokens-per-second 0] [--api-key KEY] [--ignore-max-tokens=false] [--request-log FILE]
       A SIMULATED OpenAI-compatible upstream (not an LLM) for trials and load tests.""";
 
   static void printBanner(SimulatedUpstream sim, PrintStream out) {
@@ -304,6 +312,7 @@ public final class SimulatedUpstream implements AutoCloseable {
         case "--tokens-per-second" -> builder.tokensPerSecond(parseInt(option, value));
         case "--api-key" -> builder.apiKey(value);
         case "--ignore-max-tokens" -> builder.ignoreMaxTokens(Boolean.parseBoolean(value));
+        case "--request-log" -> builder.requestLog(java.nio.file.Path.of(value));
         default -> throw new IllegalArgumentException("unknown option '" + option + "'");
       }
     }
@@ -330,8 +339,19 @@ public final class SimulatedUpstream implements AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private int maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
     private boolean ignoreMaxTokens;
+    private java.nio.file.Path requestLog;
 
     private Builder() {}
+
+    /**
+     * Appends one line per chat completion taken on to {@code file}: the request's {@code user}
+     * field (or {@code -}), flushed before the answer. For drills that compare what the upstream
+     * served, call by call, with what was charged. Off by default.
+     */
+    public Builder requestLog(java.nio.file.Path file) {
+      this.requestLog = Objects.requireNonNull(file, "file");
+      return this;
+    }
 
     /**
      * A misbehaving provider: completions run to their natural length whatever {@code max_tokens}

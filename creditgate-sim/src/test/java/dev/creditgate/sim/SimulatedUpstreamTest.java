@@ -14,6 +14,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -455,6 +457,21 @@ class SimulatedUpstreamTest {
         .hasMessage("tokensPerSecond must not be negative, but was -1");
     assertThatThrownBy(() -> b.models(List.of())).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> b.maxBodyBytes(0)).hasMessageContaining("but was 0");
+  }
+
+  @Test
+  void theRequestLogListsTheUserOfEveryCallTakenOn(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    Path log = dir.resolve("requests.txt");
+    SimulatedUpstream sim =
+        own(SimulatedUpstream.fromArgs("--port", "0", "--request-log", log.toString()));
+    post(sim, HELLO.replace("}]}", "}],\"user\":\"call-1\"}"), Map.of());
+    post(sim, HELLO.replace("}]}", "}],\"user\":\"call-2\",\"stream\":true}"), Map.of());
+    post(sim, HELLO, Map.of());
+    post(sim, HELLO.replace("}]}", "}],\"user\":\"fails\"}"), Map.of("X-Sim-Fail", "500"));
+    assertThat(post(sim, "{bad", Map.of()).statusCode()).isEqualTo(400);
+    // Written before the answer: every call taken on is listed once, a malformed one is not.
+    assertThat(Files.readAllLines(log)).containsExactly("call-1", "call-2", "-", "fails");
   }
 
   @Test

@@ -11,6 +11,7 @@ import dev.creditgate.ledger.CreditLedger;
 import dev.creditgate.ledger.CreditPolicies;
 import dev.creditgate.ledger.CreditPolicy;
 import dev.creditgate.ledger.EntryKind;
+import dev.creditgate.ledger.EventClaim;
 import dev.creditgate.ledger.Lease;
 import dev.creditgate.ledger.LedgerAudit;
 import dev.creditgate.ledger.LedgerChecks;
@@ -58,11 +59,12 @@ import javax.sql.DataSource;
  *
  * <p>Create one per process and close it on shutdown; it owns its pool, its background threads and
  * its spool directory. The work is done by package-private parts: {@link LedgerDatabase} (pool and
- * transactions), {@link LedgerTables} (account and entry SQL), {@link EntryWriter} and {@link
- * BatchWriter} (one operation, or a batch of charges, per transaction), {@link Metering} (the way
- * of a charge), {@link ChargeBatcher} (group commit), {@link WriteBehindQueue} (queued charges and
- * pending debits), {@link ChargeJournal} and {@link ChargeSpool} (durability), {@link
- * SpoolReplayer}, {@link PriceRules} and {@link LedgerVerifier}.
+ * transactions), {@link LedgerTables} (account and entry SQL), {@link EventClaims} (claimed
+ * idempotency keys), {@link EntryWriter} and {@link BatchWriter} (one operation, or a batch of
+ * charges, per transaction), {@link Metering} (the way of a charge), {@link ChargeBatcher} (group
+ * commit), {@link WriteBehindQueue} (queued charges and pending debits), {@link ChargeJournal} and
+ * {@link ChargeSpool} (durability), {@link SpoolReplayer}, {@link PriceRules} and {@link
+ * LedgerVerifier}.
  */
 public final class JdbcCreditLedger
     implements CreditLedger, MeteringLedger, PriceBook, LedgerAudit, CreditLeases, CreditPolicies {
@@ -77,6 +79,7 @@ public final class JdbcCreditLedger
   private final EntryWriter entries;
   private final JdbcLeases leases;
   private final AccountPolicies policies;
+  private final EventClaims claims;
   private final PriceRules prices;
   private final LedgerVerifier verifier;
   private final Metering metering;
@@ -117,6 +120,7 @@ public final class JdbcCreditLedger
     this.spool = openedSpool;
     this.leases =
         new JdbcLeases(db, tables, queue, spool, options.clock(), LeaseHolders.newHolderName());
+    this.claims = new EventClaims(db, leases.holder());
     this.entries = new EntryWriter(db, tables, notifier, leases);
     this.metering =
         new Metering(
@@ -379,9 +383,39 @@ public final class JdbcCreditLedger
   }
 
   /**
+   * Claims the event id in the database, shared by every process on it ({@code event_claims}): the
+   * charges this process holds locally (queued, spooled) answer first, without the database, as for
+   * {@link #eventRecorded}. On PostgreSQL the claim and the look-up of a charge are one statement.
+   */
+  @Override
+  public EventClaim claimEvent(String accountId, String eventId, Duration ttl) {
+    BillingContext.requireValidAccountId(accountId);
+    LedgerChecks.requireEventId(eventId);
+    Objects.requireNonNull(ttl, "ttl");
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive, was " + ttl);
+    }
+    ensureOpen();
+    if (queue.contains(accountId, eventId) || spool.contains(accountId, eventId)) {
+      return EventClaim.CHARGED;
+    }
+    return claims.claim(accountId, eventId, ttl);
+  }
+
+  @Override
+  public void releaseEvent(String accountId, String eventId) {
+    BillingContext.requireValidAccountId(accountId);
+    LedgerChecks.requireEventId(eventId);
+    ensureOpen();
+    claims.release(accountId, eventId);
+  }
+
+  /**
    * Writes the spooled charges to the database now, oldest first, and returns how many are still
-   * pending. The background task does the same every replay interval; a record the database refuses
-   * (an idempotency conflict) moves to the spool directory's rejected file.
+   * pending. The background task does the same every replay interval. A charge whose event id
+   * another call was charged with is charged under an id of its own ({@link
+   * ChargeRequest#underOwnId()}); a record the database refuses (a bad value, an unknown account)
+   * moves to the spool directory's rejected file.
    */
   public int replaySpool() {
     ensureOpen();
@@ -460,6 +494,16 @@ public final class JdbcCreditLedger
     if (closed.get()) {
       throw new IllegalStateException("the ledger is closed");
     }
+  }
+
+  /**
+   * For tests of the recovery: stops as a killed process would as far as its journal goes (the
+   * journal is abandoned as it is: no last sync, no void for the calls in flight, nothing more
+   * deleted), then closes the rest.
+   */
+  void crash() {
+    metering.haltJournal();
+    close();
   }
 
   /**

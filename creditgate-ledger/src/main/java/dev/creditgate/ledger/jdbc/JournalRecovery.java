@@ -19,13 +19,48 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What an earlier process left in the write-behind journal, and moving it to the spool at start:
- * its charges, and after a reboot the estimates of calls whose charge the page cache may have lost.
+ * its charges, and the estimates of the calls it admitted and never ended (killed during the call,
+ * or a charge record the page cache lost to a reboot).
  */
 final class JournalRecovery {
 
   private static final Logger LOG = LoggerFactory.getLogger(JournalRecovery.class);
 
   private JournalRecovery() {}
+
+  /**
+   * The first field of a recovered estimate's metadata: the charge of a call that an earlier
+   * process admitted and never finished, at its estimate.
+   */
+  static final String RECOVERED_ESTIMATE_FIELD = "\"recovered_estimate\":true";
+
+  /**
+   * The charge of an unfinished call: its intent's estimate, marked estimated, its metadata led by
+   * {@link #RECOVERED_ESTIMATE_FIELD}.
+   */
+  static ChargeRequest recoveredEstimate(ChargeRequest intent) {
+    String meta = intent.metadata().strip();
+    String inner = meta.length() >= 2 ? meta.substring(1, meta.length() - 1).strip() : "";
+    return new ChargeRequest(
+        intent.accountId(),
+        intent.eventId(),
+        intent.requestId(),
+        intent.scene(),
+        intent.provider(),
+        intent.model(),
+        intent.usage(),
+        true,
+        "{" + RECOVERED_ESTIMATE_FIELD + (inner.isEmpty() ? "" : "," + inner) + "}");
+  }
+
+  /**
+   * Whether {@code request} is a recovered estimate. Its event id meeting a charge stored with
+   * another payload means the call was charged after all (its own charge reached the database, or
+   * it was charged under an id of its own): the estimate is then dropped, never charged beside it.
+   */
+  static boolean isRecoveredEstimate(ChargeRequest request) {
+    return request.metadata().startsWith("{" + RECOVERED_ESTIMATE_FIELD);
+  }
 
   /** What an earlier process left in the journal. */
   record Recovered(
@@ -47,27 +82,9 @@ final class JournalRecovery {
     }
     List<SpoolRecord> candidates = new ArrayList<>(recovered.charges());
     for (SpoolRecord estimate : recovered.unfinishedIntents()) {
-      ChargeRequest r = estimate.request();
-      LOG.warn(
-          "journal written before a reboot holds a call without its charge; charging its estimate,"
-              + " account_id={} event_id={} usage={}",
-          r.accountId(),
-          r.eventId(),
-          r.usage());
       candidates.add(
           new SpoolRecord(
-              estimate.spooledAt(),
-              new ChargeRequest(
-                  r.accountId(),
-                  r.eventId(),
-                  r.requestId(),
-                  r.scene(),
-                  r.provider(),
-                  r.model(),
-                  r.usage(),
-                  true,
-                  r.metadata()),
-              estimate.quote()));
+              estimate.spooledAt(), recoveredEstimate(estimate.request()), estimate.quote()));
     }
     List<SpoolRecord> toSpool = new ArrayList<>();
     int known = 0;
@@ -114,10 +131,11 @@ final class JournalRecovery {
 
   /**
    * Reads every journal file in {@code directory}. Charges are returned for replay (idempotent by
-   * event id); an intent with neither a charge nor a void is returned as unfinished only when its
-   * file was written before a reboot (another boot id), since then the page cache may have lost its
-   * charge. Unfinished intents of the same boot are calls the process did not finish: their answer
-   * never completed, and they are not charged.
+   * event id); an intent with neither a charge nor a void is returned as unfinished: a call the
+   * process admitted and never ended, because it was killed (a crash, an OOM kill, a container
+   * restart) or, after a reboot (a boot id other than {@code currentBootId}), because the page
+   * cache lost its charge record. Either way the upstream may have served it, so it is charged its
+   * estimate.
    */
   static Recovered recover(Path directory, String currentBootId) throws IOException {
     List<Path> files = JournalSegment.files(directory);
@@ -189,14 +207,14 @@ final class JournalRecovery {
       if (finished.contains(intent.getKey())) {
         continue;
       }
-      if (intentAfterReboot.get(intent.getKey())) {
-        unfinished.add(intent.getValue());
-      } else {
-        LOG.info(
-            "call in progress when the process stopped, not charged: account_id={} event_id={}",
-            intent.getValue().request().accountId(),
-            intent.getValue().request().eventId());
-      }
+      unfinished.add(intent.getValue());
+      LOG.warn(
+          "unfinished call in the journal ({}), charging its estimate: account_id={} event_id={}",
+          intentAfterReboot.get(intent.getKey())
+              ? "written before a reboot"
+              : "the process stopped during the call",
+          intent.getValue().request().accountId(),
+          intent.getValue().request().eventId());
     }
     return new Recovered(charges, unfinished, files);
   }

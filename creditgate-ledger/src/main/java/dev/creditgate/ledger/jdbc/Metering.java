@@ -381,6 +381,13 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     }
   }
 
+  /** Abandons the journal as a killed process leaves it (for tests of the recovery). */
+  void haltJournal() {
+    if (journal != null) {
+      journal.halt();
+    }
+  }
+
   private void ensureOpen() {
     if (closed) {
       throw new IllegalStateException("the ledger is closed");

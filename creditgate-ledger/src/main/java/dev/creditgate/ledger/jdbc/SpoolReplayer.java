@@ -1,6 +1,7 @@
 package dev.creditgate.ledger.jdbc;
 
 import dev.creditgate.ledger.ChargeRequest;
+import dev.creditgate.ledger.IdempotencyConflictException;
 import dev.creditgate.ledger.LedgerUnavailableException;
 import dev.creditgate.pricing.Quote;
 import java.time.Duration;
@@ -16,10 +17,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes spooled charges to the database, oldest first, once it takes them again. A record the
- * ledger refuses (an idempotency conflict, a bad value) goes to the spool directory's rejected
- * file; one that keeps failing otherwise is set aside there after {@link #MAX_REPLAY_ATTEMPTS}, so
- * it never holds up the charges behind it.
+ * Writes spooled charges to the database, oldest first, once it takes them again. A charge whose
+ * event id another call was charged with (an idempotency conflict) is charged under an id of its
+ * own, except a recovered estimate of an unfinished call, which is then dropped (its call's own
+ * charge got there). A record the ledger refuses (a bad value, an unknown account) goes to the
+ * spool directory's rejected file; one that keeps failing otherwise is set aside there after {@link
+ * #MAX_REPLAY_ATTEMPTS}, so it never holds up the charges behind it.
  */
 final class SpoolReplayer implements AutoCloseable {
 
@@ -128,8 +131,9 @@ final class SpoolReplayer implements AutoCloseable {
    */
   private boolean replayOne(SpoolRecord record) {
     ChargeRequest request = record.request();
+    Quote quote = null;
     try {
-      Quote quote =
+      quote =
           record.quote() != null
               ? record.quote()
               : prices.quoteFor(
@@ -139,17 +143,20 @@ final class SpoolReplayer implements AutoCloseable {
       return true;
     } catch (LedgerUnavailableException e) {
       throw e;
+    } catch (IdempotencyConflictException e) {
+      if (JournalRecovery.isRecoveredEstimate(request)) {
+        // The unfinished call was charged after all: its own charge is in the ledger.
+        LOG.info(
+            "recovered estimate dropped, its call's charge is in the ledger: account_id={}"
+                + " event_id={}",
+            request.accountId(),
+            request.eventId());
+        return true;
+      }
+      return chargeUnderOwnId(record, quote);
     } catch (RuntimeException e) {
       if (Metering.isRefusal(e)) {
-        counters.rejected.increment();
-        LOG.error(
-            "spooled charge rejected by the ledger, kept in {}: account_id={} event_id={}: {}",
-            ChargeSpool.REJECTED_FILE,
-            request.accountId(),
-            request.eventId(),
-            e.getMessage());
-        spool.reject(record, e.getMessage());
-        return true;
+        return refused(record, e);
       }
       // Any other failure is retried on later passes, but one poisoned record must never hold up
       // every charge behind it forever.
@@ -175,5 +182,46 @@ final class SpoolReplayer implements AutoCloseable {
       spool.reject(record, "replay failed " + failed + " times: " + e);
       return true;
     }
+  }
+
+  /**
+   * A spooled charge whose event id another call was charged with first (the same Idempotency-Key
+   * served twice at once): this call was served too, so it is charged under an id of its own, as a
+   * queued charge is ({@link ChargeRequest#underOwnId()}; the same charge always gets the same own
+   * id, so a replay after a crash does not charge it twice).
+   *
+   * @throws LedgerUnavailableException when the database went away meanwhile (the record stays)
+   */
+  private boolean chargeUnderOwnId(SpoolRecord record, Quote quote) {
+    ChargeRequest own = record.request().underOwnId();
+    LOG.warn(
+        "spooled charge's idempotency key was charged by another call; charging this call as {},"
+            + " account_id={} event_id={}",
+        own.eventId(),
+        own.accountId(),
+        record.request().eventId());
+    try {
+      metering.write(own, quote);
+    } catch (LedgerUnavailableException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      return refused(new SpoolRecord(record.spooledAt(), own, record.quote()), e);
+    }
+    counters.replayed.increment();
+    return true;
+  }
+
+  /** A record the ledger refuses for good: set aside in the rejected file. */
+  private boolean refused(SpoolRecord record, RuntimeException e) {
+    ChargeRequest request = record.request();
+    counters.rejected.increment();
+    LOG.error(
+        "spooled charge rejected by the ledger, kept in {}: account_id={} event_id={}: {}",
+        ChargeSpool.REJECTED_FILE,
+        request.accountId(),
+        request.eventId(),
+        e.getMessage());
+    spool.reject(record, e.getMessage());
+    return true;
   }
 }

@@ -15,6 +15,7 @@ import dev.creditgate.meter.Estimate;
 import dev.creditgate.meter.IdempotencyKeyReusedException;
 import dev.creditgate.meter.MeteredCall;
 import dev.creditgate.meter.Settlement;
+import dev.creditgate.meter.ShortfallPolicy;
 import dev.creditgate.meter.UsageSource;
 import dev.creditgate.pricing.Usage;
 import java.nio.file.Path;
@@ -281,5 +282,59 @@ abstract class AbstractCreditMeterTest {
                 assertThat(e.metadata()).contains("\"idempotency_key\":\"raced\"");
               });
     }
+  }
+
+  @Test
+  void callsInFlightWhenTheProcessDiesAreChargedTheirHoldOnceAfterTheRestart() {
+    // Room for one worst case (2 credits) and a call clamped to the last credit.
+    ledger.adjust(account, -997, "adj", "admin", "leave three credits");
+    LedgerCreditMeter clamping =
+        meter(LedgerCreditMeter.builder().shortfall(ShortfallPolicy.CLAMP));
+    MeteredCall whole = clamping.open(call("whole"), ESTIMATE);
+    MeteredCall clamped = clamping.open(call("clamped"), ESTIMATE);
+    assertThat(whole.admission().isAdmitted()).isTrue();
+    assertThat(whole.clampedOutputTokens()).isEmpty();
+    assertThat(clamped.admission().isAdmitted()).isTrue();
+    long cap = clamped.clampedOutputTokens().orElseThrow();
+    assertThat(cap).isLessThan(ESTIMATE.maxOutputTokens());
+    whole.beforeRelay();
+    clamped.beforeRelay();
+    // The upstream is serving both when the process is killed: neither settles nor closes.
+    ledger.crash();
+    clamping.close();
+    ledger = reopen();
+    assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> ledger.stats().spoolPending() == 0);
+    LedgerEntry wholeCharge = ledger.entry(account, "whole").orElseThrow();
+    assertThat(wholeCharge.estimated()).isTrue();
+    assertThat(wholeCharge.usage())
+        .isEqualTo(new Usage(ESTIMATE.inputTokens(), ESTIMATE.totalOutputTokens(), 0, 0));
+    assertThat(-wholeCharge.amount()).isPositive().isLessThanOrEqualTo(whole.reserved());
+    LedgerEntry clampedCharge = ledger.entry(account, "clamped").orElseThrow();
+    assertThat(clampedCharge.estimated()).isTrue();
+    assertThat(clampedCharge.usage().outputTokens()).as("its lowered cap").isEqualTo(cap);
+    assertThat(-clampedCharge.amount()).isPositive().isLessThanOrEqualTo(clamped.reserved());
+    assertThat(charges()).hasSize(2);
+    long balance = ledger.account(account).orElseThrow().balance();
+    assertThat(balance).isGreaterThanOrEqualTo(0);
+    // Opened again: nothing is charged twice.
+    ledger.close();
+    ledger = reopen();
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> ledger.stats().spoolPending() == 0);
+    assertThat(charges()).hasSize(2);
+    assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(balance);
+  }
+
+  /** A ledger opened again on this test's database and spool directory, as after a restart. */
+  JdbcCreditLedger reopen() {
+    return JdbcCreditLedger.builder()
+        .jdbcUrl(jdbcUrl())
+        .spoolDirectory(directory.resolve("spool"))
+        .writeBehind(true)
+        .build();
   }
 }

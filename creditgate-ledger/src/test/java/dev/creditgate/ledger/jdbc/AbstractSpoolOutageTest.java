@@ -53,12 +53,16 @@ abstract class AbstractSpoolOutageTest {
   }
 
   JdbcCreditLedger open() throws Exception {
+    return open(Duration.ofMillis(100));
+  }
+
+  JdbcCreditLedger open(Duration replayInterval) throws Exception {
     return JdbcCreditLedger.builder()
         .jdbcUrl(jdbcUrl())
         .spoolDirectory(spoolDirectory)
         .connectionTimeout(Duration.ofSeconds(2))
         .statementTimeout(Duration.ofSeconds(1))
-        .replayInterval(Duration.ofMillis(100))
+        .replayInterval(replayInterval)
         .build();
   }
 
@@ -191,35 +195,89 @@ abstract class AbstractSpoolOutageTest {
   }
 
   @Test
-  void aSpooledChargeThatConflictsIsSetAsideForAnOperator() throws Exception {
-    try (JdbcCreditLedger ledger = open()) {
+  void aSpooledChargeWhoseKeyAnotherCallChargedIsChargedUnderAnIdOfItsOwn() throws Exception {
+    Path otherSpool = spoolDirectory.resolve("other-process");
+    try (JdbcCreditLedger ledger = open(Duration.ofHours(1))) {
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
       ledger.grant(account, 1_000, "g1", "admin", "");
       assertThat(ledger.charge(charge(0)).status()).isEqualTo(ChargeResult.Status.APPLIED);
       takeDatabaseAway();
-      ChargeRequest different =
+      // This process served a call under the key "k" and could only spool its charge.
+      ChargeRequest mine =
           new ChargeRequest(
               account,
-              "c0",
-              "req-0",
+              "k",
+              "req-mine",
               scene,
               "openai",
               "gpt-test",
-              new Usage(1, 1, 0, 0),
+              new Usage(2000, 1000, 0, 0),
               false,
-              "{}");
-      assertThat(ledger.charge(different).status()).isEqualTo(ChargeResult.Status.SPOOLED);
+              "{\"alias\":\"pro\"}");
+      assertThat(ledger.charge(mine).status()).isEqualTo(ChargeResult.Status.SPOOLED);
       assertThat(ledger.charge(charge(1)).status()).isEqualTo(ChargeResult.Status.SPOOLED);
       bringDatabaseBack();
-      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
+      // Meanwhile another process served another call under the same key and charged it first.
+      try (JdbcCreditLedger other =
+          JdbcCreditLedger.builder().jdbcUrl(jdbcUrl()).spoolDirectory(otherSpool).build()) {
+        ChargeRequest theirs =
+            new ChargeRequest(
+                account, "k", "req-theirs", scene, "openai", "gpt-test", USAGE, false, "{}");
+        assertThat(other.charge(theirs).status()).isEqualTo(ChargeResult.Status.APPLIED);
+      }
+      // The pool's connections from before the outage may fail once: replayed until drained.
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.replaySpool() == 0);
 
-      assertThat(ledger.stats().rejectedTotal()).isEqualTo(1);
-      assertThat(ledger.stats().replayedTotal()).isEqualTo(1);
-      assertThat(Files.readString(spoolDirectory.resolve(ChargeSpool.REJECTED_FILE)))
-          .contains("'c0'")
-          .contains("different payload");
-      assertAppliedExactlyOnce(ledger, 2);
+      assertThat(ledger.stats().rejectedTotal()).as("nothing set aside").isZero();
+      assertThat(ledger.stats().replayedTotal()).isEqualTo(2);
+      assertThat(spoolDirectory.resolve(ChargeSpool.REJECTED_FILE)).doesNotExist();
+      assertThat(ledger.entry(account, "k").orElseThrow().requestId()).isEqualTo("req-theirs");
+      List<LedgerEntry> own = ownIdCharges(ledger);
+      assertThat(own)
+          .singleElement()
+          .satisfies(
+              e -> {
+                assertThat(e.requestId()).isEqualTo("req-mine");
+                assertThat(e.usage().inputTokens()).isEqualTo(2000);
+                assertThat(e.metadata())
+                    .contains("\"idempotency_key\":\"k\"")
+                    .contains("\"alias\":\"pro\"");
+              });
     }
+    // A crash between writing a replayed charge and dropping it from the spool replays it again:
+    // its own id is the same, so it is not charged twice.
+    try (ChargeSpool spool = new ChargeSpool(spoolDirectory)) {
+      spool.append(
+          new SpoolRecord(
+              java.time.Instant.now(),
+              new ChargeRequest(
+                  account,
+                  "k",
+                  "req-mine",
+                  scene,
+                  "openai",
+                  "gpt-test",
+                  new Usage(2000, 1000, 0, 0),
+                  false,
+                  "{\"alias\":\"pro\"}"),
+              null));
+    }
+    try (JdbcCreditLedger ledger = open()) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
+      assertThat(ownIdCharges(ledger)).hasSize(1);
+      assertThat(ledger.stats().rejectedTotal()).isZero();
+      long creditsMine =
+          ledger.quote(scene, "openai", "gpt-test", new Usage(2000, 1000, 0, 0)).credits();
+      assertThat(ledger.account(account).orElseThrow().balance())
+          .isEqualTo(1_000 - 3 * CREDITS - creditsMine);
+    }
+  }
+
+  private List<LedgerEntry> ownIdCharges(JdbcCreditLedger ledger) {
+    return ledger.entries(account, null, 1000).items().stream()
+        .filter(e -> e.kind() == EntryKind.CHARGE)
+        .filter(e -> e.eventId().startsWith(ChargeRequest.OWN_ID_PREFIX))
+        .toList();
   }
 
   @Test

@@ -103,6 +103,19 @@ abstract class AbstractWriteBehindLedgerTest {
         .build();
   }
 
+  /** As {@link #open()}, without the migration at start (which needs the database). */
+  JdbcCreditLedger openWithoutMigrating() {
+    return JdbcCreditLedger.builder()
+        .jdbcUrl(jdbcUrl())
+        .spoolDirectory(spool)
+        .writeBehind(true)
+        .migrate(false)
+        .connectionTimeout(Duration.ofSeconds(1))
+        .statementTimeout(Duration.ofSeconds(1))
+        .replayInterval(Duration.ofMillis(100))
+        .build();
+  }
+
   ChargeRequest charge(String eventId) {
     return new ChargeRequest(
         account, eventId, "req-" + eventId, scene, "openai", "gpt-test", USAGE, false, "{}");
@@ -407,6 +420,9 @@ abstract class AbstractWriteBehindLedgerTest {
       ledger.grant(account, 1_000, "g1", "admin", "");
       // Already written to the database before the crash, its journal file not yet gone.
       ledger.charge(charge("written"));
+      // Charged straight to the database (no charge record in the journal), its intent's file
+      // still there.
+      ledger.charge(charge("direct"));
       assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
     }
     // What a process killed mid-flight leaves: journaled charges the database never got, one
@@ -418,23 +434,69 @@ abstract class AbstractWriteBehindLedgerTest {
             journal.charge(new SpoolRecord(Instant.now(), charge("lost" + n), null), "lost" + n);
           }
           journal.charge(new SpoolRecord(Instant.now(), charge("written"), null), "written");
+          journal.intent(new SpoolRecord(Instant.now(), estimate("direct", 4000, 1000), null));
           journal.intent(new SpoolRecord(Instant.now(), estimate("in-flight", 4000, 1000), null));
           journal.intent(new SpoolRecord(Instant.now(), estimate("voided", 4000, 1000), null));
           journal.voided(account, "voided");
         });
+    long estimate;
     try (JdbcCreditLedger ledger = open()) {
+      estimate = ledger.quote(scene, "openai", "gpt-test", new Usage(4000, 1000, 0, 0)).credits();
       await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
       assertThat(charges(ledger))
           .as(
-              "5 recovered + 1 written, none twice; the same boot's unfinished call is"
-                  + " not charged")
-          .isEqualTo(6);
-      assertThat(ledger.entry(account, "in-flight")).isEmpty();
+              "5 recovered + 2 written, none twice; the call in flight when the process died is"
+                  + " charged its estimate")
+          .isEqualTo(8);
+      LedgerEntry inFlight = ledger.entry(account, "in-flight").orElseThrow();
+      assertThat(inFlight.estimated()).isTrue();
+      assertThat(inFlight.usage()).isEqualTo(new Usage(4000, 1000, 0, 0));
+      assertThat(inFlight.amount()).isEqualTo(-estimate);
+      assertThat(inFlight.metadata()).contains("\"recovered_estimate\":true");
+      assertThat(ledger.entry(account, "direct").orElseThrow().estimated())
+          .as("a call charged before the crash keeps its own charge")
+          .isFalse();
       assertThat(ledger.entry(account, "voided")).isEmpty();
-      assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1_000 - 6 * CREDITS);
+      assertThat(ledger.account(account).orElseThrow().balance())
+          .isEqualTo(1_000 - 7 * CREDITS - estimate);
+      assertThat(ledger.stats().rejectedTotal()).isZero();
       assertThat(journalFiles())
           .as("the crashed journal is gone; only the new one")
           .hasSizeLessThanOrEqualTo(OPEN_FILES);
+    }
+    try (JdbcCreditLedger ledger = open()) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
+      assertThat(charges(ledger)).as("a second restart charges nothing more").isEqualTo(8);
+      assertThat(ledger.account(account).orElseThrow().balance())
+          .isEqualTo(1_000 - 7 * CREDITS - estimate);
+    }
+  }
+
+  @Test
+  void anUnfinishedCallsEstimateThatMeetsItsOwnChargeIsDropped() throws Exception {
+    try (JdbcCreditLedger ledger = open()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      ledger.charge(charge("direct"));
+      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+    }
+    // The call was charged straight to the database; its intent's file outlived the process.
+    crashedJournal(
+        ChargeJournal.bootId(),
+        journal ->
+            journal.intent(new SpoolRecord(Instant.now(), estimate("direct", 4000, 1000), null)));
+    // Restarted while the database is away: recovery may not be able to tell that the call was
+    // charged, so its estimate may go to the spool; meeting the call's own charge on replay, it is
+    // dropped, neither charged nor set aside.
+    takeDatabaseAway();
+    try (JdbcCreditLedger ledger = openWithoutMigrating()) {
+      bringDatabaseBack();
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 0);
+      assertThat(charges(ledger)).isEqualTo(1);
+      assertThat(ledger.entry(account, "direct").orElseThrow().estimated()).isFalse();
+      assertThat(ledger.account(account).orElseThrow().balance()).isEqualTo(1_000 - CREDITS);
+      assertThat(ledger.stats().rejectedTotal()).isZero();
+      assertThat(spool.resolve(ChargeSpool.REJECTED_FILE)).doesNotExist();
     }
   }
 
