@@ -142,7 +142,8 @@ public final class Gateway implements AutoCloseable {
             metrics,
             new TokenEstimator(),
             b.ticker,
-            config.maxBodyBytes());
+            config.maxBodyBytes(),
+            config.limits());
     AdminApi admin =
         new AdminApi(
             b.ledger,
@@ -293,7 +294,7 @@ public final class Gateway implements AutoCloseable {
   }
 
   private static void error(Context ctx, ApiError e) {
-    ctx.status(e.status()).contentType("application/json").result(Json.errorBytes(e));
+    ChatCompletions.respondError(ctx, e);
   }
 
   /**

@@ -51,6 +51,7 @@ public record GatewayConfig(
     Duration probeInterval,
     Duration shutdownTimeout,
     CreditSettings credit,
+    GatewayLimits limits,
     Map<String, ModelRoute> models) {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
@@ -134,10 +135,14 @@ public record GatewayConfig(
           "credit.hold-timeout",
           "credit.leases",
           "credit.lease-term",
-          "credit.lease-slice-calls");
+          "credit.lease-slice-calls",
+          "limits.max-concurrent-per-key",
+          "limits.max-concurrent-per-service-key",
+          "limits.max-concurrent-per-account");
 
   public GatewayConfig {
     Objects.requireNonNull(host, "host");
+    Objects.requireNonNull(limits, "limits");
     models = Collections.unmodifiableMap(new LinkedHashMap<>(models));
   }
 
@@ -444,6 +449,7 @@ public record GatewayConfig(
                 dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS,
                 1,
                 1_000_000)),
+        GatewayLimits.read(r),
         models);
   }
 
@@ -515,6 +521,7 @@ public record GatewayConfig(
         probeInterval,
         shutdownTimeout,
         credit,
+        limits,
         newModels);
   }
 

@@ -94,7 +94,9 @@ class GatewayConfigTest {
         "admin.token|short|admin.token must be at least 16 characters",
         "server.prot|80|unknown config key 'server.prot'",
         "models.pro.base-url|ftp://x|models.pro.base-url must be an http(s) URL with a host, but was 'ftp://x'",
-        "models.Pro!.base-url|http://x|alias must be 1-64 characters"
+        "models.Pro!.base-url|http://x|alias must be 1-64 characters",
+        "limits.max-concurrent-per-key|-1|limits.max-concurrent-per-key must be between 0 and 1000000, but was -1",
+        "limits.max-concurrent-per-account|many|limits.max-concurrent-per-account must be an integer, but was 'many'"
       })
   void badValuesAreRejectedNamingKeyAndValue(String key, String value, String message) {
     Map<String, String> props = new java.util.HashMap<>(Map.of(key, value));
@@ -239,5 +241,20 @@ class GatewayConfigTest {
         .isInstanceOf(ConfigException.class)
         .hasMessage(
             "guard.remember-denials must be a duration like 250ms, 5s, 2m or PT5S, but was 'soon'");
+  }
+
+  @Test
+  void concurrencyLimitsHaveDefaultsAUserNeverMeetsAndCanBeSetOrTurnedOff() {
+    GatewayLimits defaults = GatewayConfig.defaults().limits();
+    assertThat(defaults.maxConcurrentPerKey()).isEqualTo(64);
+    assertThat(defaults.maxConcurrentPerServiceKey()).isZero();
+    assertThat(defaults.maxConcurrentPerAccount()).isEqualTo(128);
+    GatewayLimits set =
+        GatewayConfig.fromProperties(
+                Map.of(
+                    "limits.max-concurrent-per-key", "0", "limits.max-concurrent-per-account", "7"),
+                Map.of("CREDITGATE_LIMITS_MAX_CONCURRENT_PER_SERVICE_KEY", "500"))
+            .limits();
+    assertThat(set).isEqualTo(new GatewayLimits(0, 500, 7));
   }
 }

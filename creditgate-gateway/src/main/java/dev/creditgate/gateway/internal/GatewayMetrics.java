@@ -250,6 +250,35 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
         .register(registry);
   }
 
+  /**
+   * Registers the gauges of the calls in flight counted against the concurrency limits, per key and
+   * per account (the same calls counted twice; both return to 0 when no call is in flight).
+   */
+  void callSlots(CallSlots slots) {
+    for (String scope : List.of("key", "account")) {
+      Gauge.builder("creditgate.calls.in.flight", slots, s -> s.held(scope))
+          .description(
+              "Calls in flight holding a slot under the per-key and per-account concurrency limits")
+          .tag("scope", scope)
+          .register(registry);
+    }
+  }
+
+  /** A call refused because its key ({@code key}) or account ({@code account}) was at its limit. */
+  void callRefusedForConcurrency(String scope) {
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.calls.refused.concurrency")
+                    .description(
+                        "Calls refused with 429 because their key or account had as many calls in"
+                            + " flight as it may")
+                    .tag("scope", scope)
+                    .register(r),
+            "refusedConcurrency",
+            scope)
+        .increment();
+  }
+
   public void streamCutOff(String alias) {
     this.<Counter>meter(
             r ->
