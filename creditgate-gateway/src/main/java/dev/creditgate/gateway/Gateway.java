@@ -101,7 +101,8 @@ public final class Gateway implements AutoCloseable {
     long probeMs = config.probeInterval().toMillis();
     timer.scheduleWithFixedDelay(
         () -> Thread.ofVirtual().start(router::probeAll), probeMs, probeMs, TimeUnit.MILLISECONDS);
-    Authenticator auth = new Authenticator(b.keys);
+    Authenticator auth = new Authenticator(b.keys, config.limits(), b.ticker, metrics);
+    metrics.keys(b.keys);
     GatewayConfig.CreditSettings credit = config.credit();
     LedgerCreditMeterBuilder meterBuilder =
         LedgerCreditMeter.builder()

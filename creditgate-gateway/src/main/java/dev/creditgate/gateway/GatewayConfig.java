@@ -138,7 +138,10 @@ public record GatewayConfig(
           "credit.lease-slice-calls",
           "limits.max-concurrent-per-key",
           "limits.max-concurrent-per-service-key",
-          "limits.max-concurrent-per-account");
+          "limits.max-concurrent-per-account",
+          "limits.auth-failures-per-address",
+          "limits.auth-failure-window",
+          "limits.client-address-header");
 
   public GatewayConfig {
     Objects.requireNonNull(host, "host");

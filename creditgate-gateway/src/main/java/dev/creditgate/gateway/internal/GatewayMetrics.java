@@ -279,6 +279,33 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
         .increment();
   }
 
+  /**
+   * A failed authentication: {@code invalid_key} (401) or {@code throttled} (429, its address had
+   * used its failures up).
+   */
+  void authFailure(String outcome) {
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.auth.failures")
+                    .description(
+                        "Requests refused for their API key: invalid_key (401), or throttled (429,"
+                            + " their client address had too many failures lately)")
+                    .tag("outcome", outcome)
+                    .register(r),
+            "authFailures",
+            outcome)
+        .increment();
+  }
+
+  /** Registers the counter of the key store's reads of a key by its hash. */
+  public void keys(dev.creditgate.gateway.ApiKeyStore keys) {
+    FunctionCounter.builder("creditgate.keys.reads", keys, k -> k.keyReads())
+        .description(
+            "Reads of the key table for a key by its hash (keys remembered as valid or as unknown"
+                + " are answered from memory)")
+        .register(registry);
+  }
+
   public void streamCutOff(String alias) {
     this.<Counter>meter(
             r ->
