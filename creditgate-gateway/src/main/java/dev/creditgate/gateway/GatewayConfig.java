@@ -52,6 +52,7 @@ public record GatewayConfig(
     Duration shutdownTimeout,
     CreditSettings credit,
     GatewayLimits limits,
+    boolean metricsRequireAdminToken,
     Map<String, ModelRoute> models) {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
@@ -141,7 +142,8 @@ public record GatewayConfig(
           "limits.max-concurrent-per-account",
           "limits.auth-failures-per-address",
           "limits.auth-failure-window",
-          "limits.client-address-header");
+          "limits.client-address-header",
+          "metrics.require-admin-token");
 
   public GatewayConfig {
     Objects.requireNonNull(host, "host");
@@ -453,6 +455,7 @@ public record GatewayConfig(
                 1,
                 1_000_000)),
         GatewayLimits.read(r),
+        r.bool("metrics.require-admin-token", false),
         models);
   }
 
@@ -525,6 +528,7 @@ public record GatewayConfig(
         shutdownTimeout,
         credit,
         limits,
+        metricsRequireAdminToken,
         newModels);
   }
 

@@ -278,4 +278,20 @@ class GatewayConfigTest {
     assertThat(set.authFailureWindow()).isEqualTo(Duration.ofMinutes(10));
     assertThat(set.clientAddressHeader()).isEqualTo("X-Forwarded-For");
   }
+
+  @Test
+  void metricsNeedNoTokenUnlessConfigured() {
+    assertThat(GatewayConfig.defaults().metricsRequireAdminToken()).isFalse();
+    assertThat(
+            GatewayConfig.fromProperties(
+                    Map.of(), Map.of("CREDITGATE_METRICS_REQUIRE_ADMIN_TOKEN", "true"))
+                .metricsRequireAdminToken())
+        .isTrue();
+    assertThatThrownBy(
+            () ->
+                GatewayConfig.fromProperties(
+                    Map.of("metrics.require-admin-token", "maybe"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("metrics.require-admin-token must be true or false, but was 'maybe'");
+  }
 }
