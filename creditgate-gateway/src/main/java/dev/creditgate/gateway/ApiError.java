@@ -16,17 +16,36 @@ public final class ApiError extends RuntimeException {
   private final String type;
   private final String code;
   private final String param;
+  private final long retryAfterSeconds;
 
   public ApiError(int status, String type, String code, String message) {
     this(status, type, code, message, null);
   }
 
   public ApiError(int status, String type, String code, String message, String param) {
+    this(status, type, code, message, param, 0);
+  }
+
+  private ApiError(
+      int status, String type, String code, String message, String param, long retryAfterSeconds) {
     super(Objects.requireNonNull(message, "message"), null, false, false);
     this.status = status;
     this.type = Objects.requireNonNull(type, "type");
     this.code = code;
     this.param = param;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /**
+   * This error, answered with a {@code Retry-After: seconds} header.
+   *
+   * @throws IllegalArgumentException when {@code seconds} is not positive
+   */
+  public ApiError withRetryAfter(long seconds) {
+    if (seconds <= 0) {
+      throw new IllegalArgumentException("Retry-After must be positive, but was " + seconds);
+    }
+    return new ApiError(status, type, code, getMessage(), param, seconds);
   }
 
   public static ApiError invalidRequest(String message, String param) {
@@ -51,5 +70,10 @@ public final class ApiError extends RuntimeException {
 
   public String param() {
     return param;
+  }
+
+  /** Seconds for the answer's {@code Retry-After} header; 0 for none. */
+  public long retryAfterSeconds() {
+    return retryAfterSeconds;
   }
 }

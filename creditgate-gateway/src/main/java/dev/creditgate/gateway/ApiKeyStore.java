@@ -13,12 +13,17 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import javax.sql.DataSource;
 
 /**
@@ -42,8 +47,14 @@ import javax.sql.DataSource;
  * remembered key is read again after {@link #REMEMBERED_AT_MOST} anyway). While the database cannot
  * be read, a key last seen valid within {@link #OUTAGE_TTL} keeps working (a revocation this
  * process has not yet seen applies once the database is back); an unknown key then gets the outage
- * error. Unknown and revoked keys are not remembered, so a new key works at once and guessing fills
- * no memory.
+ * error.
+ *
+ * <p>A hash the database did not know (or knew revoked) is remembered as not valid for {@link
+ * #UNKNOWN_TTL}, at most {@link #UNKNOWN_CACHE_SIZE} of them, so a client that repeats a wrong key
+ * costs one read per few seconds, not one per request. A key created later cannot be among them
+ * (its secret did not exist before); {@link #create} forgets its hash here anyway, so a new key
+ * works at once. Distinct guesses each still cost a read: the gateway limits those per client
+ * address.
  */
 public final class ApiKeyStore implements AutoCloseable {
 
@@ -90,6 +101,12 @@ public final class ApiKeyStore implements AutoCloseable {
   /** At most this many valid keys are remembered. */
   public static final long DEFAULT_CACHE_SIZE = 100_000;
 
+  /** How long a hash found not valid (unknown or revoked) is answered from memory. */
+  public static final Duration UNKNOWN_TTL = Duration.ofSeconds(5);
+
+  /** At most this many hashes found not valid are remembered (about 200 bytes each). */
+  static final long UNKNOWN_CACHE_SIZE = 10_000;
+
   private static final int SECRET_BYTES = 32;
 
   private final ApiKeyRecords records;
@@ -101,6 +118,12 @@ public final class ApiKeyStore implements AutoCloseable {
 
   /** Keys last seen valid, for database outages only; null when caching is off. */
   private final Cache<String, ApiKey> lastValid;
+
+  /** Hashes the database last found not valid; null when caching is off. */
+  private final Cache<String, Boolean> notValid;
+
+  /** Reads of a key by its hash. */
+  private final LongAdder keyReads = new LongAdder();
 
   private final Ticker ticker;
 
@@ -125,8 +148,7 @@ public final class ApiKeyStore implements AutoCloseable {
   private volatile long sweptAt = Long.MIN_VALUE;
 
   /** Set while a call sweeps, so that one call at a time does. */
-  private final java.util.concurrent.atomic.AtomicBoolean sweeping =
-      new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean sweeping = new AtomicBoolean();
 
   /**
    * Epoch millis: the next sweep reads keys revoked from this time on, less the margin. Guarded by
@@ -138,7 +160,7 @@ public final class ApiKeyStore implements AutoCloseable {
    * Revoked key ids the sweeps have already acted on, with their revocation time. Guarded by {@link
    * #sweeping}.
    */
-  private final java.util.Map<String, Long> sweptRevocations = new java.util.HashMap<>();
+  private final Map<String, Long> sweptRevocations = new HashMap<>();
 
   /** A key just created: {@code secret} is the only time the key is shown. */
   public record CreatedKey(ApiKey key, String secret) {
@@ -220,6 +242,14 @@ public final class ApiKeyStore implements AutoCloseable {
                 .maximumSize(DEFAULT_CACHE_SIZE)
                 .ticker(ticker)
                 .build();
+    this.notValid =
+        cacheTtl.isZero()
+            ? null
+            : Caffeine.newBuilder()
+                .expireAfterWrite(UNKNOWN_TTL)
+                .maximumSize(UNKNOWN_CACHE_SIZE)
+                .ticker(ticker)
+                .build();
     this.ticker = ticker;
   }
 
@@ -275,27 +305,61 @@ public final class ApiKeyStore implements AutoCloseable {
     String prefix = secret.substring(0, SECRET_PREFIX.length() + 6);
     Instant now = clock.instant();
     ApiKey key = new ApiKey(id, prefix, kind, account, cleanLabel, now, null);
-    records.insert(key, hash(secret));
+    String keyHash = hash(secret);
+    records.insert(key, keyHash);
+    if (notValid != null) {
+      notValid.invalidate(keyHash);
+    }
     return new CreatedKey(key, secret);
+  }
+
+  /**
+   * The valid key whose secret is {@code secret} when this store remembers it and may trust that
+   * memory now, answered without reading the key; empty otherwise, which says nothing of the key.
+   */
+  public Optional<ApiKey> remembered(String secret) {
+    if (!wellFormed(secret)) {
+      return Optional.empty();
+    }
+    return Optional.ofNullable(fromMemory(hash(secret)));
+  }
+
+  /** Reads of a key by its hash so far (sweeps not counted), for the metrics and tests. */
+  public long keyReads() {
+    return keyReads.sum();
+  }
+
+  private static boolean wellFormed(String secret) {
+    return secret != null && secret.startsWith(SECRET_PREFIX) && secret.length() <= 200;
+  }
+
+  /** The remembered valid key of {@code presented}, when remembered and trusted now. */
+  private ApiKey fromMemory(String presented) {
+    if (valid == null) {
+      return null;
+    }
+    // The cache is keyed by the full hash, so a hit is an exact match; no timing is revealed
+    // beyond what the hash lookup in the database index would.
+    ApiKey cached = valid.getIfPresent(presented);
+    if (cached != null && revocationsSeen()) {
+      // Looked up again: a sweep run by this call may just have forgotten it.
+      return valid.getIfPresent(presented);
+    }
+    return null;
   }
 
   /** The valid (not revoked) key whose secret is {@code secret}, if any. */
   public Optional<ApiKey> authenticate(String secret) {
-    if (secret == null || !secret.startsWith(SECRET_PREFIX) || secret.length() > 200) {
+    if (!wellFormed(secret)) {
       return Optional.empty();
     }
     String presented = hash(secret);
-    if (valid != null) {
-      // The cache is keyed by the full hash, so a hit is an exact match; no timing is revealed
-      // beyond what the hash lookup in the database index would.
-      ApiKey cached = valid.getIfPresent(presented);
-      if (cached != null && revocationsSeen()) {
-        // Looked up again: a sweep run by this call may just have forgotten it.
-        cached = valid.getIfPresent(presented);
-        if (cached != null) {
-          return Optional.of(cached);
-        }
-      }
+    ApiKey cached = fromMemory(presented);
+    if (cached != null) {
+      return Optional.of(cached);
+    }
+    if (notValid != null && notValid.getIfPresent(presented) != null) {
+      return Optional.empty();
     }
     ApiKey known = lastValid == null ? null : lastValid.getIfPresent(presented);
     long retryAt = databaseRetryAt.get();
@@ -339,6 +403,7 @@ public final class ApiKeyStore implements AutoCloseable {
         lastValid.put(presented, found.get());
       } else {
         lastValid.invalidate(presented);
+        notValid.put(presented, Boolean.TRUE);
       }
       if (revocations.get() != revocationsBefore) {
         // A revocation ran while the row was read: what was read may be older than it.
@@ -389,7 +454,7 @@ public final class ApiKeyStore implements AutoCloseable {
     long fromMillis = sweepFromMillis;
     long nextFromMillis = clock.millis();
     Map<String, Long> found = records.revokedSince(fromMillis - SWEEP_CLOCK_MARGIN.toMillis());
-    java.util.Set<String> fresh = new java.util.HashSet<>();
+    Set<String> fresh = new HashSet<>();
     for (var e : found.entrySet()) {
       if (sweptRevocations.putIfAbsent(e.getKey(), e.getValue()) == null) {
         fresh.add(e.getKey());
@@ -408,6 +473,7 @@ public final class ApiKeyStore implements AutoCloseable {
   }
 
   private Optional<ApiKey> lookup(String presented) {
+    keyReads.increment();
     return records.findByHash(presented).filter(key -> !key.revoked());
   }
 

@@ -57,19 +57,19 @@ public final class Gateway implements AutoCloseable {
   private final ScheduledExecutorService timer;
   private final UpstreamRouter router;
   private final PrometheusMeterRegistry registry;
-  private final CreditLedger ledger;
-  private final CreditCache cache;
   private final ChatCompletions chat;
   private final LedgerCreditMeter meter;
 
   private Gateway(Builder b) {
     this.config = b.config;
-    this.ledger = b.ledger;
-    this.cache = b.cache;
     if (config.adminToken().isEmpty() && !config.demoMode()) {
       throw new ConfigException(
           "admin.token is required outside demo mode (set CREDITGATE_ADMIN_TOKEN), but was"
               + " empty");
+    }
+    if (config.adminToken().isEmpty() && config.metricsRequireAdminToken()) {
+      throw new ConfigException(
+          "metrics.require-admin-token is true, but no admin.token is set to read them with");
     }
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     GatewayMetrics metrics = new GatewayMetrics(registry);
@@ -101,7 +101,8 @@ public final class Gateway implements AutoCloseable {
     long probeMs = config.probeInterval().toMillis();
     timer.scheduleWithFixedDelay(
         () -> Thread.ofVirtual().start(router::probeAll), probeMs, probeMs, TimeUnit.MILLISECONDS);
-    Authenticator auth = new Authenticator(b.keys);
+    Authenticator auth = new Authenticator(b.keys, config.limits(), b.ticker, metrics);
+    metrics.keys(b.keys);
     GatewayConfig.CreditSettings credit = config.credit();
     LedgerCreditMeterBuilder meterBuilder =
         LedgerCreditMeter.builder()
@@ -145,7 +146,8 @@ public final class Gateway implements AutoCloseable {
             metrics,
             new TokenEstimator(),
             b.ticker,
-            config.maxBodyBytes());
+            config.maxBodyBytes(),
+            config.limits());
     AdminApi admin =
         new AdminApi(
             b.ledger,
@@ -155,6 +157,7 @@ public final class Gateway implements AutoCloseable {
             config.maxBodyBytes(),
             metrics,
             meter);
+    OpsEndpoints ops = new OpsEndpoints(config, b.ledger, b.cache, router, registry, b.ticker);
     this.app =
         Javalin.create(
             cfg -> {
@@ -173,12 +176,8 @@ public final class Gateway implements AutoCloseable {
               cfg.routes.post("/v1/chat/completions", chat::handle);
               cfg.routes.get("/v1/models", ctx -> models(ctx, auth));
               cfg.routes.get("/health/live", ctx -> ctx.json(Map.of("status", "up")));
-              cfg.routes.get("/health/ready", this::ready);
-              cfg.routes.get(
-                  "/metrics",
-                  ctx ->
-                      ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
-                          .result(registry.scrape()));
+              cfg.routes.get("/health/ready", ops::ready);
+              cfg.routes.get("/metrics", ops::metrics);
               admin.register(cfg.routes);
               cfg.routes.exception(ApiError.class, (e, ctx) -> error(ctx, e));
               cfg.routes.exception(
@@ -262,41 +261,8 @@ public final class Gateway implements AutoCloseable {
     ctx.contentType("application/json").result(root.toString());
   }
 
-  private void ready(Context ctx) {
-    ObjectNode root = Json.MAPPER.createObjectNode();
-    boolean ledgerOk;
-    try {
-      ledger.accounts(null, 1);
-      ledgerOk = true;
-    } catch (RuntimeException e) {
-      ledgerOk = false;
-    }
-    boolean cacheOk;
-    try {
-      cache
-          .lookup("health-check")
-          .get(config.guardCacheTimeout().toMillis() * 4, TimeUnit.MILLISECONDS);
-      cacheOk = true;
-    } catch (Exception e) {
-      if (e instanceof InterruptedException) {
-        Thread.currentThread().interrupt();
-      }
-      cacheOk = false;
-    }
-    root.put("ledger", ledgerOk ? "up" : "down");
-    root.put("cache", cacheOk ? "up" : "down");
-    ObjectNode upstreams = root.putObject("upstreams");
-    for (String alias : router.aliases()) {
-      upstreams.put(
-          alias, router.ready(alias) ? "ready" : "not_ready: " + router.problems().get(alias));
-    }
-    boolean ready = ledgerOk && cacheOk && router.anyReady();
-    root.put("status", ready ? "ready" : "not_ready");
-    ctx.status(ready ? 200 : 503).contentType("application/json").result(root.toString());
-  }
-
   private static void error(Context ctx, ApiError e) {
-    ctx.status(e.status()).contentType("application/json").result(Json.errorBytes(e));
+    ChatCompletions.respondError(ctx, e);
   }
 
   /**

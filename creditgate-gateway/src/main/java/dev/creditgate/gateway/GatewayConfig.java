@@ -52,6 +52,8 @@ public record GatewayConfig(
     Duration probeInterval,
     Duration shutdownTimeout,
     CreditSettings credit,
+    GatewayLimits limits,
+    boolean metricsRequireAdminToken,
     Map<String, ModelRoute> models) {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
@@ -136,10 +138,18 @@ public record GatewayConfig(
           "credit.hold-timeout",
           "credit.leases",
           "credit.lease-term",
-          "credit.lease-slice-calls");
+          "credit.lease-slice-calls",
+          "limits.max-concurrent-per-key",
+          "limits.max-concurrent-per-service-key",
+          "limits.max-concurrent-per-account",
+          "limits.auth-failures-per-address",
+          "limits.auth-failure-window",
+          "limits.client-address-header",
+          "metrics.require-admin-token");
 
   public GatewayConfig {
     Objects.requireNonNull(host, "host");
+    Objects.requireNonNull(limits, "limits");
     models = Collections.unmodifiableMap(new LinkedHashMap<>(models));
   }
 
@@ -452,6 +462,8 @@ public record GatewayConfig(
                 dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS,
                 1,
                 1_000_000)),
+        GatewayLimits.read(r),
+        r.bool("metrics.require-admin-token", false),
         models);
   }
 
@@ -524,6 +536,8 @@ public record GatewayConfig(
         probeInterval,
         shutdownTimeout,
         credit,
+        limits,
+        metricsRequireAdminToken,
         newModels);
   }
 

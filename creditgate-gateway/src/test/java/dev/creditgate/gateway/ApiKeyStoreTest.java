@@ -178,6 +178,60 @@ class ApiKeyStoreTest {
   }
 
   @Test
+  void aRepeatedUnknownKeyCostsOneReadUntilItIsForgotten() throws Exception {
+    try (JdbcCreditLedger ledger =
+        JdbcCreditLedger.builder()
+            .jdbcUrl("jdbc:sqlite:" + tmp.resolve("k.db"))
+            .spoolDirectory(tmp.resolve("spool"))
+            .build()) {
+      ApiKeyStore.migrate(ledger.dataSource());
+      java.util.concurrent.atomic.AtomicInteger reads =
+          new java.util.concurrent.atomic.AtomicInteger();
+      javax.sql.DataSource counting =
+          failingWhen(
+              ledger.dataSource(),
+              new java.util.concurrent.atomic.AtomicBoolean(),
+              () -> {},
+              reads::incrementAndGet);
+      AtomicLong nanos = new AtomicLong();
+      ApiKeyStore keys =
+          new ApiKeyStore(counting, Clock.systemUTC(), Duration.ofSeconds(2), nanos::get);
+      ApiKeyStore.CreatedKey revoked = keys.create(ApiKey.Kind.USER, "acme", "");
+      keys.revoke(revoked.key().id());
+      java.util.List<String> bogus = new java.util.ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        bogus.add("cgk_bogus" + i + "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+      }
+      bogus.add(revoked.secret());
+      reads.set(0);
+      for (int round = 0; round < 20; round++) {
+        for (String secret : bogus) {
+          assertThat(keys.authenticate(secret)).isEmpty();
+        }
+        nanos.addAndGet(Duration.ofMillis(100).toNanos());
+      }
+      // 120 attempts, one read per key: a flood of one bogus key costs the database nothing more.
+      assertThat(reads.get()).isEqualTo(bogus.size());
+
+      // Forgotten after a few seconds: read once more.
+      nanos.addAndGet(ApiKeyStore.UNKNOWN_TTL.toNanos());
+      for (String secret : bogus) {
+        assertThat(keys.authenticate(secret)).isEmpty();
+        assertThat(keys.authenticate(secret)).isEmpty();
+      }
+      assertThat(reads.get()).isEqualTo(2 * bogus.size());
+
+      assertThat(keys.keyReads()).isEqualTo(reads.get());
+
+      // A key created now works at once.
+      ApiKeyStore.CreatedKey fresh = keys.create(ApiKey.Kind.USER, "acme", "");
+      assertThat(keys.authenticate(fresh.secret())).map(ApiKey::accountId).hasValue("acme");
+      assertThat(keys.remembered(fresh.secret())).map(ApiKey::accountId).hasValue("acme");
+      assertThat(keys.remembered(bogus.get(0))).isEmpty();
+    }
+  }
+
+  @Test
   void withoutACacheEveryAuthenticationReadsTheDatabase() throws Exception {
     try (JdbcCreditLedger ledger =
         JdbcCreditLedger.builder()

@@ -94,7 +94,12 @@ class GatewayConfigTest {
         "admin.token|short|admin.token must be at least 16 characters",
         "server.prot|80|unknown config key 'server.prot'",
         "models.pro.base-url|ftp://x|models.pro.base-url must be an http(s) URL with a host, but was 'ftp://x'",
-        "models.Pro!.base-url|http://x|alias must be 1-64 characters"
+        "models.Pro!.base-url|http://x|alias must be 1-64 characters",
+        "limits.max-concurrent-per-key|-1|limits.max-concurrent-per-key must be between 0 and 1000000, but was -1",
+        "limits.max-concurrent-per-account|many|limits.max-concurrent-per-account must be an integer, but was 'many'",
+        "limits.auth-failures-per-address|-5|limits.auth-failures-per-address must be between 0 and 1000000, but was -5",
+        "limits.auth-failure-window|500ms|limits.auth-failure-window must be between 1s and 1d, but was 500ms",
+        "limits.client-address-header|X Forwarded|limits.client-address-header must be a header name (1-64 of [A-Za-z0-9-]), but was 'X Forwarded'"
       })
   void badValuesAreRejectedNamingKeyAndValue(String key, String value, String message) {
     Map<String, String> props = new java.util.HashMap<>(Map.of(key, value));
@@ -239,5 +244,54 @@ class GatewayConfigTest {
         .isInstanceOf(ConfigException.class)
         .hasMessage(
             "guard.remember-denials must be a duration like 250ms, 5s, 2m or PT5S, but was 'soon'");
+  }
+
+  @Test
+  void concurrencyLimitsHaveDefaultsAUserNeverMeetsAndCanBeSetOrTurnedOff() {
+    GatewayLimits defaults = GatewayConfig.defaults().limits();
+    assertThat(defaults.maxConcurrentPerKey()).isEqualTo(64);
+    assertThat(defaults.maxConcurrentPerServiceKey()).isZero();
+    assertThat(defaults.maxConcurrentPerAccount()).isEqualTo(128);
+    GatewayLimits set =
+        GatewayConfig.fromProperties(
+                Map.of(
+                    "limits.max-concurrent-per-key", "0", "limits.max-concurrent-per-account", "7"),
+                Map.of("CREDITGATE_LIMITS_MAX_CONCURRENT_PER_SERVICE_KEY", "500"))
+            .limits();
+    assertThat(set).isEqualTo(new GatewayLimits(0, 500, 7));
+  }
+
+  @Test
+  void failedAuthenticationLimitsHaveDefaultsAndCanBeSet() {
+    GatewayLimits defaults = GatewayConfig.defaults().limits();
+    assertThat(defaults.authFailuresPerAddress()).isEqualTo(20);
+    assertThat(defaults.authFailureWindow()).isEqualTo(Duration.ofMinutes(1));
+    assertThat(defaults.clientAddressHeader()).isEmpty();
+    GatewayLimits set =
+        GatewayConfig.fromProperties(
+                Map.of(
+                    "limits.auth-failures-per-address", "0",
+                    "limits.client-address-header", "X-Forwarded-For"),
+                Map.of("CREDITGATE_LIMITS_AUTH_FAILURE_WINDOW", "10m"))
+            .limits();
+    assertThat(set.authFailuresPerAddress()).isZero();
+    assertThat(set.authFailureWindow()).isEqualTo(Duration.ofMinutes(10));
+    assertThat(set.clientAddressHeader()).isEqualTo("X-Forwarded-For");
+  }
+
+  @Test
+  void metricsNeedNoTokenUnlessConfigured() {
+    assertThat(GatewayConfig.defaults().metricsRequireAdminToken()).isFalse();
+    assertThat(
+            GatewayConfig.fromProperties(
+                    Map.of(), Map.of("CREDITGATE_METRICS_REQUIRE_ADMIN_TOKEN", "true"))
+                .metricsRequireAdminToken())
+        .isTrue();
+    assertThatThrownBy(
+            () ->
+                GatewayConfig.fromProperties(
+                    Map.of("metrics.require-admin-token", "maybe"), Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("metrics.require-admin-token must be true or false, but was 'maybe'");
   }
 }

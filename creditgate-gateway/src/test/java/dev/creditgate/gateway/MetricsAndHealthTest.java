@@ -10,7 +10,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
-/** {@code /metrics} is valid Prometheus text and its counters move; the health endpoints answer. */
+/**
+ * {@code /metrics} is valid Prometheus text and its counters move; the health endpoints answer, and
+ * only a caller with the admin token learns from {@code /health/ready} the upstream hosts and the
+ * names of the API key variables.
+ */
 class MetricsAndHealthTest extends GatewayTestSupport {
 
   private static final Pattern SAMPLE =
@@ -23,7 +27,16 @@ class MetricsAndHealthTest extends GatewayTestSupport {
 
   @Override
   Map<String, String> backend(Path tmp) {
-    return Map.of("ledger.url", "jdbc:sqlite:" + tmp.resolve("creditgate.db"));
+    return Map.of(
+        "ledger.url",
+        "jdbc:sqlite:" + tmp.resolve("creditgate.db"),
+        // An alias whose key variable is not set: its name must not be shown to anyone.
+        "models.lite.base-url",
+        "http://10.9.8.7:4000/v1",
+        "models.lite.model",
+        "lite-model",
+        "models.lite.api-key-env",
+        "LITE_UPSTREAM_KEY_VARIABLE");
   }
 
   /**
@@ -145,12 +158,51 @@ class MetricsAndHealthTest extends GatewayTestSupport {
   void healthEndpointsReportLedgerCacheAndUpstreams() throws Exception {
     HttpResponse<String> live = get("/health/live");
     assertThat(live.statusCode()).isEqualTo(200);
-    HttpResponse<String> ready = get("/health/ready");
+    HttpResponse<String> ready = getWith("/health/ready", "Bearer " + ADMIN_TOKEN);
     assertThat(ready.statusCode()).isEqualTo(200);
     var body = JSON.readTree(ready.body());
+    assertThat(body.path("status").asText()).isEqualTo("ready");
     assertThat(body.path("ledger").asText()).isEqualTo("up");
     assertThat(body.path("cache").asText()).isEqualTo("up");
     assertThat(body.path("upstreams").path("pro").asText()).isEqualTo("ready");
-    assertThat(body.path("upstreams").path("max").asText()).startsWith("not_ready");
+    assertThat(body.path("upstreams").path("max").asText())
+        .startsWith("not_ready")
+        .contains("127.0.0.1:1");
+    assertThat(body.path("upstreams").path("lite").asText()).contains("LITE_UPSTREAM_KEY_VARIABLE");
+  }
+
+  @Test
+  void readinessWithoutTheAdminTokenIsAPlainStatus() throws Exception {
+    for (String authorization :
+        new String[] {
+          null, "Bearer wrong-token-wrong-token", "Bearer " + ADMIN_TOKEN + "x", "Basic abc"
+        }) {
+      HttpResponse<String> ready = getWith("/health/ready", authorization);
+      assertThat(ready.statusCode()).as(authorization).isEqualTo(200);
+      assertThat(JSON.readTree(ready.body()))
+          .as(authorization)
+          .isEqualTo(JSON.readTree("{\"status\":\"ready\"}"));
+      assertThat(ready.body())
+          .doesNotContain("127.0.0.1")
+          .doesNotContain("10.9.8.7")
+          .doesNotContain("LITE_UPSTREAM_KEY_VARIABLE")
+          .doesNotContain("upstreams");
+    }
+  }
+
+  @Test
+  void metricsNeedNoTokenByDefault() throws Exception {
+    assertThat(get("/metrics").statusCode()).isEqualTo(200);
+    assertThat(getWith("/metrics", "Bearer wrong-token-wrong-token").statusCode()).isEqualTo(200);
+  }
+
+  HttpResponse<String> getWith(String path, String authorization) throws Exception {
+    java.net.http.HttpRequest.Builder b =
+        java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + path))
+            .timeout(java.time.Duration.ofSeconds(20));
+    if (authorization != null) {
+      b.header("Authorization", authorization);
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 }

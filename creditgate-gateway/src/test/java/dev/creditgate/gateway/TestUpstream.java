@@ -38,6 +38,10 @@ final class TestUpstream implements AutoCloseable {
   final AtomicInteger streamsFinished = new AtomicInteger();
   volatile boolean reportUsage = true;
   volatile int failStatus;
+
+  /** The body of a {@link #failStatus} answer; null: a fixed OpenAI-style error. */
+  volatile String failBody;
+
   volatile int chunks = 5;
   volatile CountDownLatch hold;
   volatile CountDownLatch firstChunkSent;
@@ -61,6 +65,7 @@ final class TestUpstream implements AutoCloseable {
     streamsFinished.set(0);
     reportUsage = true;
     failStatus = 0;
+    failBody = null;
     chunks = 5;
     hold = null;
     firstChunkSent = null;
@@ -89,9 +94,11 @@ final class TestUpstream implements AutoCloseable {
       }
       authorizations.add(String.valueOf(ex.getRequestHeaders().getFirst("Authorization")));
       if (failStatus != 0) {
-        byte[] err =
-            ("{\"error\":{\"message\":\"upstream says no\",\"type\":\"server_error\",\"code\":\"boom\"}}")
-                .getBytes(StandardCharsets.UTF_8);
+        String error =
+            failBody != null
+                ? failBody
+                : "{\"error\":{\"message\":\"upstream says no\",\"type\":\"server_error\",\"code\":\"boom\"}}";
+        byte[] err = error.getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().add("Content-Type", "application/json");
         ex.sendResponseHeaders(failStatus, err.length);
         ex.getResponseBody().write(err);

@@ -13,13 +13,15 @@ import dev.creditgate.meter.MeteredCall;
 import java.util.Locale;
 
 /**
- * Opens the call's metering: counts the most the call can use (its input with the route's
- * tokenizer, its output cap times its choices; a request without a cap gets the route's, sent to
- * the upstream so that the provider enforces it), and has the meter claim the call's event id and
- * admit it. A reused Idempotency-Key is refused with 409, a call the account's credit does not
- * cover with 402; when the meter lowered the output cap to what the credit affords, the request
- * carries the lower cap. An admitted call proceeds, and its metering is closed once the rest of the
- * chain returns, whatever happened there.
+ * Takes the call's slot under its key's and its account's concurrency limits ({@link CallSlots}: a
+ * call past either is refused with 429 before anything else), then opens the call's metering:
+ * counts the most the call can use (its input with the route's tokenizer, its output cap times its
+ * choices; a request without a cap gets the route's, sent to the upstream so that the provider
+ * enforces it), and has the meter claim the call's event id and admit it. A reused Idempotency-Key
+ * is refused with 409, a call the account's credit does not cover with 402; when the meter lowered
+ * the output cap to what the credit affords, the request carries the lower cap. An admitted call
+ * proceeds, and its metering is closed once the rest of the chain returns, whatever happened there;
+ * the slot is given back just after.
  */
 final class AdmitCall implements ChatStep {
 
@@ -29,14 +31,24 @@ final class AdmitCall implements ChatStep {
 
   private final CreditMeter meter;
   private final TokenEstimator tokens;
+  private final CallSlots slots;
 
-  AdmitCall(CreditMeter meter, TokenEstimator tokens) {
+  AdmitCall(CreditMeter meter, TokenEstimator tokens, CallSlots slots) {
     this.meter = meter;
     this.tokens = tokens;
+    this.slots = slots;
   }
 
   @Override
   public void process(ChatExchange x, Chain next) {
+    // Given back however the rest ends: answered, streamed, the client gone, an upstream error, or
+    // an exception.
+    try (CallSlots.Slot slot = slots.acquire(x.principal)) {
+      admit(x, next);
+    }
+  }
+
+  private void admit(ChatExchange x, Chain next) {
     Estimate estimate = estimate(x, tokens);
     MeteredCall call;
     try {

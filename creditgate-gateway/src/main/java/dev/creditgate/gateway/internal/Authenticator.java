@@ -1,16 +1,27 @@
 package dev.creditgate.gateway.internal;
 
+import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.BillingContext;
 import dev.creditgate.Checks;
 import dev.creditgate.gateway.ApiError;
 import dev.creditgate.gateway.ApiKey;
 import dev.creditgate.gateway.ApiKeyStore;
+import dev.creditgate.gateway.GatewayLimits;
 import dev.creditgate.ledger.LedgerUnavailableException;
 import io.javalin.http.Context;
 import java.util.Locale;
 import java.util.Optional;
 
-/** Turns the request's bearer key and account headers into who pays, or a 401/403/400. */
+/**
+ * Turns the request's bearer key and account headers into who pays, or a 401/403/400.
+ *
+ * <p>A key the store does not remember as valid may need a read of the key table, so each such
+ * attempt takes one of its client address's failed-authentication tokens first ({@link
+ * FailedAuthLimiter}) and gives it back when the key was valid: an address that has used its
+ * failures up gets 429 {@code too_many_authentication_failures} with {@code Retry-After} and costs
+ * the database nothing, while other addresses, and keys remembered as valid from any address, are
+ * served as before.
+ */
 public final class Authenticator {
 
   public static final String ACCOUNT_HEADER = "X-Creditgate-Account";
@@ -22,28 +33,21 @@ public final class Authenticator {
   public record Principal(ApiKey key, String accountId, boolean skipCharge) {}
 
   private final ApiKeyStore keys;
+  private final FailedAuthLimiter failures;
+  private final ClientAddresses addresses;
+  private final GatewayMetrics metrics;
 
-  public Authenticator(ApiKeyStore keys) {
+  public Authenticator(
+      ApiKeyStore keys, GatewayLimits limits, Ticker ticker, GatewayMetrics metrics) {
     this.keys = keys;
+    this.failures =
+        new FailedAuthLimiter(limits.authFailuresPerAddress(), limits.authFailureWindow(), ticker);
+    this.addresses = new ClientAddresses(limits.clientAddressHeader());
+    this.metrics = metrics;
   }
 
   public Principal authenticate(Context ctx) {
-    String secret = bearer(ctx.header("Authorization"));
-    Optional<ApiKey> found;
-    try {
-      found = keys.authenticate(secret);
-    } catch (LedgerUnavailableException e) {
-      throw new ApiError(
-          503, "server_error", "service_unavailable", "the key store is unavailable; try again");
-    }
-    ApiKey key =
-        found.orElseThrow(
-            () ->
-                new ApiError(
-                    401,
-                    "invalid_request_error",
-                    "invalid_api_key",
-                    "Incorrect API key provided."));
+    ApiKey key = key(ctx);
     String account = ctx.header(ACCOUNT_HEADER);
     String skip = ctx.header(SKIP_CHARGE_HEADER);
     if (key.kind() == ApiKey.Kind.USER) {
@@ -78,19 +82,44 @@ public final class Authenticator {
 
   /** Authenticates any valid key, without the account rules (for listing models). */
   public ApiKey anyKey(Context ctx) {
+    return key(ctx);
+  }
+
+  /** The request's valid key, under its client address's failed-authentication limit. */
+  private ApiKey key(Context ctx) {
+    String secret = bearer(ctx.header("Authorization"));
+    Optional<ApiKey> remembered = keys.remembered(secret);
+    if (remembered.isPresent()) {
+      return remembered.get();
+    }
+    String address = addresses.of(ctx);
+    long waitSeconds = failures.take(address);
+    if (waitSeconds > 0) {
+      metrics.authFailure("throttled");
+      throw new ApiError(
+              429,
+              "rate_limit_error",
+              "too_many_authentication_failures",
+              "too many requests with an invalid API key from this address; retry in "
+                  + waitSeconds
+                  + " s")
+          .withRetryAfter(waitSeconds);
+    }
+    Optional<ApiKey> found;
     try {
-      return keys.authenticate(bearer(ctx.header("Authorization")))
-          .orElseThrow(
-              () ->
-                  new ApiError(
-                      401,
-                      "invalid_request_error",
-                      "invalid_api_key",
-                      "Incorrect API key provided."));
+      found = keys.authenticate(secret);
     } catch (LedgerUnavailableException e) {
+      failures.giveBack(address);
       throw new ApiError(
           503, "server_error", "service_unavailable", "the key store is unavailable; try again");
     }
+    if (found.isPresent()) {
+      failures.giveBack(address);
+      return found.get();
+    }
+    metrics.authFailure("invalid_key");
+    throw new ApiError(
+        401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided.");
   }
 
   private static String bearer(String header) {

@@ -2,6 +2,7 @@ package dev.creditgate.gateway.internal;
 
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.gateway.ApiError;
+import dev.creditgate.gateway.GatewayLimits;
 import dev.creditgate.meter.CreditMeter;
 import io.javalin.http.Context;
 import java.time.Duration;
@@ -14,7 +15,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <ol>
  *   <li>{@link ReadChatRequest}: name the request, authenticate, read and validate the body,
  *       resolve the alias, build the billing context;
- *   <li>{@link AdmitCall}: open the call's metering (claims the Idempotency-Key, admits or denies);
+ *   <li>{@link AdmitCall}: take the call's slot under the concurrency limits, open its metering
+ *       (claims the Idempotency-Key, admits or denies);
  *   <li>{@link CallUpstream}: call the route's upstream;
  *   <li>{@link PlainAnswer} or {@link StreamAnswer}: relay the answer and settle its usage.
  * </ol>
@@ -46,8 +48,11 @@ public final class ChatCompletions {
       GatewayMetrics metrics,
       TokenEstimator estimator,
       Ticker ticker,
-      long maxBodyBytes) {
+      long maxBodyBytes,
+      GatewayLimits limits) {
     this.metrics = metrics;
+    CallSlots slots = new CallSlots(limits, metrics);
+    metrics.callSlots(slots);
     SettleUsage settle = new SettleUsage(estimator);
     ChatStep plain = new PlainAnswer(settle, metrics, ticker);
     ChatStep stream = new StreamAnswer(settle, metrics, ticker);
@@ -55,7 +60,7 @@ public final class ChatCompletions {
         new ChatChain(
             List.of(
                 new ReadChatRequest(auth, router, maxBodyBytes),
-                new AdmitCall(meter, estimator),
+                new AdmitCall(meter, estimator, slots),
                 new CallUpstream(upstream, metrics, ticker),
                 (x, next) -> (x.stream ? stream : plain).process(x, next)));
   }
@@ -93,7 +98,11 @@ public final class ChatCompletions {
     return active.get();
   }
 
-  static void respondError(Context ctx, ApiError e) {
+  /** Answers with the error's status, its {@code Retry-After} if it has one, and its body. */
+  public static void respondError(Context ctx, ApiError e) {
+    if (e.retryAfterSeconds() > 0) {
+      ctx.header("Retry-After", Long.toString(e.retryAfterSeconds()));
+    }
     ctx.status(e.status()).contentType("application/json").result(Json.errorBytes(e));
   }
 }

@@ -267,6 +267,62 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
         .register(registry);
   }
 
+  /**
+   * Registers the gauges of the calls in flight counted against the concurrency limits, per key and
+   * per account (the same calls counted twice; both return to 0 when no call is in flight).
+   */
+  void callSlots(CallSlots slots) {
+    for (String scope : List.of("key", "account")) {
+      Gauge.builder("creditgate.calls.in.flight", slots, s -> s.held(scope))
+          .description(
+              "Calls in flight holding a slot under the per-key and per-account concurrency limits")
+          .tag("scope", scope)
+          .register(registry);
+    }
+  }
+
+  /** A call refused because its key ({@code key}) or account ({@code account}) was at its limit. */
+  void callRefusedForConcurrency(String scope) {
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.calls.refused.concurrency")
+                    .description(
+                        "Calls refused with 429 because their key or account had as many calls in"
+                            + " flight as it may")
+                    .tag("scope", scope)
+                    .register(r),
+            "refusedConcurrency",
+            scope)
+        .increment();
+  }
+
+  /**
+   * A failed authentication: {@code invalid_key} (401) or {@code throttled} (429, its address had
+   * used its failures up).
+   */
+  void authFailure(String outcome) {
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.auth.failures")
+                    .description(
+                        "Requests refused for their API key: invalid_key (401), or throttled (429,"
+                            + " their client address had too many failures lately)")
+                    .tag("outcome", outcome)
+                    .register(r),
+            "authFailures",
+            outcome)
+        .increment();
+  }
+
+  /** Registers the counter of the key store's reads of a key by its hash. */
+  public void keys(dev.creditgate.gateway.ApiKeyStore keys) {
+    FunctionCounter.builder("creditgate.keys.reads", keys, k -> k.keyReads())
+        .description(
+            "Reads of the key table for a key by its hash (keys remembered as valid or as unknown"
+                + " are answered from memory)")
+        .register(registry);
+  }
+
   public void streamCutOff(String alias) {
     this.<Counter>meter(
             r ->

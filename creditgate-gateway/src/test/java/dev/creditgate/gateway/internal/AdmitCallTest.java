@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.creditgate.Admission;
 import dev.creditgate.BillingContext;
 import dev.creditgate.gateway.ApiError;
+import dev.creditgate.gateway.ApiKey;
 import dev.creditgate.gateway.GatewayConfig.ModelRoute;
+import dev.creditgate.gateway.GatewayLimits;
 import dev.creditgate.gateway.internal.UpstreamRouter.Route;
 import dev.creditgate.meter.Estimate;
 import dev.creditgate.meter.IdempotencyKeyReusedException;
@@ -15,6 +17,7 @@ import dev.creditgate.meter.Settlement;
 import dev.creditgate.meter.UsageSource;
 import dev.creditgate.pricing.Usage;
 import java.net.URI;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
@@ -24,6 +27,10 @@ class AdmitCallTest {
 
   private final List<String> events = new ArrayList<>();
   private final AtomicReference<Estimate> estimated = new AtomicReference<>();
+  private final CallSlots slots =
+      new CallSlots(
+          new GatewayLimits(1, 0, 1),
+          new GatewayMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()));
 
   private ChatExchange exchange(String body) throws Exception {
     ChatExchange x = new ChatExchange(null);
@@ -35,6 +42,11 @@ class AdmitCallTest {
             URI.create("http://127.0.0.1:1/v1/chat/completions"),
             "");
     x.billing = new BillingContext("acme", "k1", "", "req", "", "pro", false);
+    x.principal =
+        new Authenticator.Principal(
+            new ApiKey("key_1", "cgk_abcdef", ApiKey.Kind.USER, "acme", "", Instant.EPOCH, null),
+            "acme",
+            false);
     return x;
   }
 
@@ -44,7 +56,8 @@ class AdmitCallTest {
           estimated.set(estimate);
           return new RecordingCall(Admission.of(reason));
         },
-        new TokenEstimator());
+        new TokenEstimator(),
+        slots);
   }
 
   @Test
@@ -73,6 +86,32 @@ class AdmitCallTest {
                         }))
         .isInstanceOf(ApiError.class);
     assertThat(events).containsExactly("closed");
+    assertThat(slots.held("key")).isZero();
+    assertThat(slots.held("account")).isZero();
+  }
+
+  @Test
+  void aCallPastItsKeysLimitIsRefusedBeforeItIsMetered() throws Exception {
+    AdmitCall step = admitting(Admission.Reason.BALANCE_POSITIVE);
+    step.process(
+        exchange("{\"messages\":[]}"),
+        first -> {
+          assertThat(slots.held("key")).isEqualTo(1);
+          estimated.set(null);
+          assertThatThrownBy(() -> step.process(exchange("{\"messages\":[]}"), next -> {}))
+              .isInstanceOfSatisfying(
+                  ApiError.class,
+                  e -> {
+                    assertThat(e.status()).isEqualTo(429);
+                    assertThat(e.code()).isEqualTo("too_many_concurrent_requests");
+                    assertThat(e.retryAfterSeconds()).isEqualTo(1);
+                  });
+          assertThat(estimated.get()).as("the meter was not asked").isNull();
+          events.add("served");
+        });
+    assertThat(events).containsExactly("served", "closed");
+    assertThat(slots.held("key")).isZero();
+    assertThat(slots.held("account")).isZero();
   }
 
   @Test
@@ -116,7 +155,8 @@ class AdmitCallTest {
               (context, estimate) -> {
                 throw new IdempotencyKeyReusedException("k1", inProgress);
               },
-              new TokenEstimator());
+              new TokenEstimator(),
+              slots);
       assertThatThrownBy(() -> step.process(x, next -> events.add("served")))
           .isInstanceOfSatisfying(
               ApiError.class,
