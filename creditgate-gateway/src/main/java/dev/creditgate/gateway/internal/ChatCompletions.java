@@ -48,7 +48,7 @@ public final class ChatCompletions {
       Ticker ticker,
       long maxBodyBytes) {
     this.metrics = metrics;
-    SettleUsage settle = new SettleUsage(estimator);
+    SettleUsage settle = new SettleUsage(estimator, metrics, ticker);
     ChatStep plain = new PlainAnswer(settle, metrics, ticker);
     ChatStep stream = new StreamAnswer(settle, metrics, ticker);
     this.chain =
