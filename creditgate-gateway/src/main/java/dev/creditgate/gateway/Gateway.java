@@ -9,6 +9,7 @@ import dev.creditgate.SnapshotPublisher;
 import dev.creditgate.gateway.internal.AdminApi;
 import dev.creditgate.gateway.internal.Authenticator;
 import dev.creditgate.gateway.internal.ChatCompletions;
+import dev.creditgate.gateway.internal.ChatOptions;
 import dev.creditgate.gateway.internal.GatewayMetrics;
 import dev.creditgate.gateway.internal.Json;
 import dev.creditgate.gateway.internal.TokenEstimator;
@@ -142,7 +143,7 @@ public final class Gateway implements AutoCloseable {
             metrics,
             new TokenEstimator(),
             b.ticker,
-            config.maxBodyBytes());
+            new ChatOptions(config.maxBodyBytes(), config.userScenes()));
     AdminApi admin =
         new AdminApi(
             b.ledger,

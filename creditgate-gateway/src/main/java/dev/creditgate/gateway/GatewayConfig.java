@@ -51,6 +51,7 @@ public record GatewayConfig(
     Duration probeInterval,
     Duration shutdownTimeout,
     CreditSettings credit,
+    List<String> userScenes,
     Map<String, ModelRoute> models) {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
@@ -134,10 +135,16 @@ public record GatewayConfig(
           "credit.hold-timeout",
           "credit.leases",
           "credit.lease-term",
-          "credit.lease-slice-calls");
+          "credit.lease-slice-calls",
+          "credit.unpriced-fallback-credits-per-1k-tokens",
+          "keys.user-scenes");
+
+  /** Keys whose value may be a YAML list (read as its items joined by commas). */
+  private static final List<String> LIST_KEYS = List.of("keys.user-scenes");
 
   public GatewayConfig {
     Objects.requireNonNull(host, "host");
+    userScenes = List.copyOf(userScenes);
     models = Collections.unmodifiableMap(new LinkedHashMap<>(models));
   }
 
@@ -194,6 +201,8 @@ public record GatewayConfig(
    *     several gateway processes sharing the ledger never together hold more than an account has)
    * @param leaseTerm how long a lease lasts unless renewed
    * @param leaseSliceCalls how many worst-case calls a lease grows by
+   * @param unpricedFallbackCreditsPer1kTokens check mode: what a call no price rule prices is
+   *     charged, per 1,000 of its tokens; 0: such a call is refused
    */
   public record CreditSettings(
       dev.creditgate.meter.CreditMode mode,
@@ -203,7 +212,8 @@ public record GatewayConfig(
       Duration holdTimeout,
       LeaseUse leases,
       Duration leaseTerm,
-      long leaseSliceCalls) {
+      long leaseSliceCalls,
+      long unpricedFallbackCreditsPer1kTokens) {
 
     /** The settings with the default lease options. */
     public CreditSettings(
@@ -220,7 +230,8 @@ public record GatewayConfig(
           holdTimeout,
           LeaseUse.AUTO,
           dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_TERM,
-          dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS);
+          dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS,
+          0);
     }
   }
 
@@ -443,7 +454,13 @@ public record GatewayConfig(
                 "credit.lease-slice-calls",
                 dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS,
                 1,
-                1_000_000)),
+                1_000_000),
+            r.longIn(
+                "credit.unpriced-fallback-credits-per-1k-tokens",
+                0,
+                0,
+                dev.creditgate.ledger.jdbc.LedgerOptions.MAX_UNPRICED_FALLBACK)),
+        r.names("keys.user-scenes", 200),
         models);
   }
 
@@ -515,6 +532,7 @@ public record GatewayConfig(
         probeInterval,
         shutdownTimeout,
         credit,
+        userScenes,
         newModels);
   }
 
@@ -563,6 +581,15 @@ public record GatewayConfig(
       for (Map.Entry<String, JsonNode> e : node.properties()) {
         flatten(prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey(), e.getValue(), out);
       }
+    } else if (node.isArray() && LIST_KEYS.contains(prefix)) {
+      List<String> items = new java.util.ArrayList<>();
+      for (JsonNode item : node) {
+        if (!item.isValueNode() || item.asText().contains(",")) {
+          throw new ConfigException(prefix + " must be a list of names without commas");
+        }
+        items.add(item.asText());
+      }
+      out.put(prefix, String.join(",", items));
     } else if (node.isArray()) {
       throw new ConfigException(prefix + " must not be a list");
     } else if (!node.isNull()) {

@@ -100,6 +100,7 @@ public final class GatewayServer implements AutoCloseable {
         .jdbcUrl(config.ledgerUrl())
         .spoolDirectory(config.spoolDir())
         .writeBehind(config.ledgerWriteBehind())
+        .unpricedFallback(config.credit().unpricedFallbackCreditsPer1kTokens())
         .commitListener(commitListener)
         .build();
   }

@@ -94,7 +94,9 @@ class GatewayConfigTest {
         "admin.token|short|admin.token must be at least 16 characters",
         "server.prot|80|unknown config key 'server.prot'",
         "models.pro.base-url|ftp://x|models.pro.base-url must be an http(s) URL with a host, but was 'ftp://x'",
-        "models.Pro!.base-url|http://x|alias must be 1-64 characters"
+        "models.Pro!.base-url|http://x|alias must be 1-64 characters",
+        "credit.unpriced-fallback-credits-per-1k-tokens|-1|credit.unpriced-fallback-credits-per-1k-tokens must be between 0 and 1000000000, but was -1",
+        "keys.user-scenes|a,,b|keys.user-scenes must be a list of names of 1-200 printable ASCII characters, but was 'a,,b'"
       })
   void badValuesAreRejectedNamingKeyAndValue(String key, String value, String message) {
     Map<String, String> props = new java.util.HashMap<>(Map.of(key, value));
@@ -122,7 +124,8 @@ class GatewayConfigTest {
                     "credit.hold-timeout", "2m",
                     "credit.leases", "on",
                     "credit.lease-term", "45s",
-                    "credit.lease-slice-calls", "3"),
+                    "credit.lease-slice-calls", "3",
+                    "credit.unpriced-fallback-credits-per-1k-tokens", "40"),
                 Map.of())
             .credit();
     assertThat(set)
@@ -135,7 +138,9 @@ class GatewayConfigTest {
                 Duration.ofMinutes(2),
                 GatewayConfig.LeaseUse.ON,
                 Duration.ofSeconds(45),
-                3));
+                3,
+                40));
+    assertThat(defaults.unpricedFallbackCreditsPer1kTokens()).isZero();
     assertThat(GatewayConfig.defaults().credit().leases()).isEqualTo(GatewayConfig.LeaseUse.AUTO);
     assertThatThrownBy(
             () -> GatewayConfig.fromProperties(Map.of("credit.lease-term", "500ms"), Map.of()))
@@ -144,6 +149,30 @@ class GatewayConfigTest {
     assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("credit.mode", "loose"), Map.of()))
         .isInstanceOf(ConfigException.class)
         .hasMessage("credit.mode must be one of strict, check, but was 'loose'");
+  }
+
+  @Test
+  void userScenesAreNoneByDefaultAndReadFromAYamlListOrACommaSeparatedValue() throws Exception {
+    assertThat(GatewayConfig.defaults().userScenes()).isEmpty();
+    Path file = tmp.resolve("scenes.yaml");
+    Files.writeString(
+        file,
+        """
+        keys:
+          user-scenes: [support, " search "]
+        """);
+    assertThat(GatewayConfig.load(file, Map.of()).userScenes())
+        .containsExactly("support", "search");
+    assertThat(GatewayConfig.load(file, Map.of("CREDITGATE_KEYS_USER_SCENES", "chat")).userScenes())
+        .containsExactly("chat");
+    Files.writeString(file, "keys:\n  user-scenes: [\"a,b\"]\n");
+    assertThatThrownBy(() -> GatewayConfig.load(file, Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("keys.user-scenes must be a list of names without commas");
+    Files.writeString(file, "server:\n  port: [1, 2]\n");
+    assertThatThrownBy(() -> GatewayConfig.load(file, Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("server.port must not be a list");
   }
 
   @Test

@@ -46,7 +46,7 @@ public final class ChatCompletions {
       GatewayMetrics metrics,
       TokenEstimator estimator,
       Ticker ticker,
-      long maxBodyBytes) {
+      ChatOptions options) {
     this.metrics = metrics;
     SettleUsage settle = new SettleUsage(estimator, metrics, ticker);
     ChatStep plain = new PlainAnswer(settle, metrics, ticker);
@@ -54,7 +54,7 @@ public final class ChatCompletions {
     this.chain =
         new ChatChain(
             List.of(
-                new ReadChatRequest(auth, router, maxBodyBytes),
+                new ReadChatRequest(auth, router, options),
                 new AdmitCall(meter, estimator),
                 new CallUpstream(upstream, metrics, ticker),
                 (x, next) -> (x.stream ? stream : plain).process(x, next)));

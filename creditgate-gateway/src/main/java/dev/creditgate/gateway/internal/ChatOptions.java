@@ -1,0 +1,30 @@
+package dev.creditgate.gateway.internal;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * What the chat endpoint is configured with.
+ *
+ * @param maxBodyBytes larger request bodies are refused (413)
+ * @param userScenes the pricing scenes a user key may name in {@code X-Creditgate-Scene}, compared
+ *     as price rules compare them (trimmed, case-insensitive); empty: none
+ */
+public record ChatOptions(long maxBodyBytes, List<String> userScenes) {
+
+  public ChatOptions {
+    userScenes = List.copyOf(userScenes);
+  }
+
+  /** The user scenes as compared: trimmed, in lower case. */
+  Set<String> userSceneKeys() {
+    return userScenes.stream().map(ChatOptions::sceneKey).collect(Collectors.toUnmodifiableSet());
+  }
+
+  /** A scene as compared with the allowed ones. */
+  static String sceneKey(String scene) {
+    return scene.trim().toLowerCase(Locale.ROOT);
+  }
+}
