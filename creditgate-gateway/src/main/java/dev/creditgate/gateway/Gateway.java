@@ -143,7 +143,12 @@ public final class Gateway implements AutoCloseable {
             metrics,
             new TokenEstimator(),
             b.ticker,
-            new ChatOptions(config.maxBodyBytes(), config.userScenes()));
+            new ChatOptions(
+                config.maxBodyBytes(),
+                config.userScenes(),
+                config.limits().maxChoices(),
+                config.limits().maxTopLogprobs(),
+                config.limits().maxAnswerBytes()));
     AdminApi admin =
         new AdminApi(
             b.ledger,

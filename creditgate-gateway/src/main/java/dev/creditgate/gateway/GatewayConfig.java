@@ -52,6 +52,7 @@ public record GatewayConfig(
     Duration shutdownTimeout,
     CreditSettings credit,
     List<String> userScenes,
+    Limits limits,
     Map<String, ModelRoute> models) {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
@@ -128,6 +129,9 @@ public record GatewayConfig(
           "upstream.first-byte-timeout",
           "upstream.idle-timeout",
           "upstream.probe-interval",
+          "upstream.max-answer-bytes",
+          "limits.max-n",
+          "limits.max-top-logprobs",
           "credit.mode",
           "credit.shortfall",
           "credit.minimum-clamp-tokens",
@@ -232,6 +236,27 @@ public record GatewayConfig(
           dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_TERM,
           dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS,
           0);
+    }
+  }
+
+  /**
+   * Bounds on what one call may make the gateway hold.
+   *
+   * @param maxChoices the most choices ({@code n}) a request may ask for
+   * @param maxTopLogprobs the most {@code top_logprobs} a request may ask for
+   * @param maxAnswerBytes a plain answer larger than this is not read (502, charged its worst case)
+   */
+  public record Limits(long maxChoices, long maxTopLogprobs, long maxAnswerBytes) {
+
+    public static final long DEFAULT_MAX_CHOICES = 8;
+    public static final long DEFAULT_MAX_TOP_LOGPROBS = 20;
+    public static final long DEFAULT_MAX_ANSWER_BYTES = 64L * 1024 * 1024;
+
+    static Limits read(ConfigReader r) {
+      return new Limits(
+          r.longIn("limits.max-n", DEFAULT_MAX_CHOICES, 1, 128),
+          r.longIn("limits.max-top-logprobs", DEFAULT_MAX_TOP_LOGPROBS, 0, 20),
+          r.longIn("upstream.max-answer-bytes", DEFAULT_MAX_ANSWER_BYTES, 1024, 1L << 30));
     }
   }
 
@@ -461,6 +486,7 @@ public record GatewayConfig(
                 0,
                 dev.creditgate.ledger.jdbc.LedgerOptions.MAX_UNPRICED_FALLBACK)),
         r.names("keys.user-scenes", 200),
+        Limits.read(r),
         models);
   }
 
@@ -533,6 +559,7 @@ public record GatewayConfig(
         shutdownTimeout,
         credit,
         userScenes,
+        limits,
         newModels);
   }
 

@@ -96,6 +96,9 @@ class GatewayConfigTest {
         "models.pro.base-url|ftp://x|models.pro.base-url must be an http(s) URL with a host, but was 'ftp://x'",
         "models.Pro!.base-url|http://x|alias must be 1-64 characters",
         "credit.unpriced-fallback-credits-per-1k-tokens|-1|credit.unpriced-fallback-credits-per-1k-tokens must be between 0 and 1000000000, but was -1",
+        "limits.max-n|129|limits.max-n must be between 1 and 128, but was 129",
+        "limits.max-top-logprobs|21|limits.max-top-logprobs must be between 0 and 20, but was 21",
+        "upstream.max-answer-bytes|10|upstream.max-answer-bytes must be between 1024",
         "keys.user-scenes|a,,b|keys.user-scenes must be a list of names of 1-200 printable ASCII characters, but was 'a,,b'"
       })
   void badValuesAreRejectedNamingKeyAndValue(String key, String value, String message) {
@@ -149,6 +152,21 @@ class GatewayConfigTest {
     assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("credit.mode", "loose"), Map.of()))
         .isInstanceOf(ConfigException.class)
         .hasMessage("credit.mode must be one of strict, check, but was 'loose'");
+  }
+
+  @Test
+  void limitsHaveDefaultsAndAreRead() {
+    assertThat(GatewayConfig.defaults().limits())
+        .isEqualTo(new GatewayConfig.Limits(8, 20, 64L * 1024 * 1024));
+    assertThat(
+            GatewayConfig.fromProperties(
+                    Map.of(
+                        "limits.max-n", "2",
+                        "limits.max-top-logprobs", "0",
+                        "upstream.max-answer-bytes", "1048576"),
+                    Map.of())
+                .limits())
+        .isEqualTo(new GatewayConfig.Limits(2, 0, 1048576));
   }
 
   @Test

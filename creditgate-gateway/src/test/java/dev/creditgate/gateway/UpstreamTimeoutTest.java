@@ -10,7 +10,10 @@ import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The first-byte and idle-between-chunks timeouts bound every upstream call. */
+/**
+ * The first-byte and idle-between-chunks timeouts bound every upstream call; a call cut by one was
+ * taken by the upstream and is charged (its hold, or what a stream relayed).
+ */
 class UpstreamTimeoutTest extends GatewayTestSupport {
 
   @Override
@@ -24,8 +27,12 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
         "400ms");
   }
 
+  /**
+   * The upstream took the call and may be generating (and billing) it all the same: the call is
+   * charged its hold, the most it can cost.
+   */
   @Test
-  void upstreamSlowerThanTheFirstByteTimeoutIs504AndNotCharged() throws Exception {
+  void upstreamSlowerThanTheFirstByteTimeoutIs504AndChargedItsHold() throws Exception {
     String account = account();
     String key = userKey(account, 100_000);
     upstream.headerDelayMillis = 3000;
@@ -34,7 +41,18 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
     assertThat(r.statusCode()).isEqualTo(504);
     assertThat(code(r)).isEqualTo("upstream_timeout");
     assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(2500));
-    assertThat(charges(account)).isEmpty();
+    chargedItsHold(account, r);
+  }
+
+  void chargedItsHold(String account, HttpResponse<String> r) {
+    long reserved = Long.parseLong(r.headers().firstValue("X-Creditgate-Reserved").orElseThrow());
+    assertThat(r.headers().firstValue("X-Creditgate-Charged")).hasValue(Long.toString(reserved));
+    await().atMost(Duration.ofSeconds(5)).until(() -> charges(account).size() == 1);
+    LedgerEntry charge = charges(account).get(0);
+    assertThat(charge.estimated()).isTrue();
+    assertThat(-charge.amount()).isEqualTo(reserved);
+    // The route's output cap (the request set none).
+    assertThat(charge.usage().outputTokens()).isEqualTo(1000);
   }
 
   @Test
@@ -55,7 +73,8 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
   }
 
   @Test
-  void plainAnswerThatStallsAfterItsHeadersIs504AtTheIdleTimeoutAndNotCharged() throws Exception {
+  void plainAnswerThatStallsAfterItsHeadersIs504AtTheIdleTimeoutAndChargedItsHold()
+      throws Exception {
     String account = account();
     String key = userKey(account, 100_000);
     upstream.bodyStallMillis = 3000;
@@ -64,7 +83,7 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
     assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(2500));
     assertThat(r.statusCode()).isEqualTo(504);
     assertThat(code(r)).isEqualTo("upstream_timeout");
-    assertThat(charges(account)).isEmpty();
+    chargedItsHold(account, r);
   }
 
   /**

@@ -49,14 +49,14 @@ public final class ChatCompletions {
       ChatOptions options) {
     this.metrics = metrics;
     SettleUsage settle = new SettleUsage(estimator, metrics, ticker);
-    ChatStep plain = new PlainAnswer(settle, metrics, ticker);
+    ChatStep plain = new PlainAnswer(settle, metrics, ticker, options.maxAnswerBytes());
     ChatStep stream = new StreamAnswer(settle, metrics, ticker);
     this.chain =
         new ChatChain(
             List.of(
                 new ReadChatRequest(auth, router, options),
                 new AdmitCall(meter, estimator),
-                new CallUpstream(upstream, metrics, ticker),
+                new CallUpstream(upstream, settle, metrics, ticker),
                 (x, next) -> (x.stream ? stream : plain).process(x, next)));
   }
 

@@ -11,8 +11,16 @@ import java.util.stream.Collectors;
  * @param maxBodyBytes larger request bodies are refused (413)
  * @param userScenes the pricing scenes a user key may name in {@code X-Creditgate-Scene}, compared
  *     as price rules compare them (trimmed, case-insensitive); empty: none
+ * @param maxChoices the most choices ({@code n}) a request may ask for
+ * @param maxTopLogprobs the most {@code top_logprobs} a request may ask for
+ * @param maxAnswerBytes a plain answer larger than this is not read
  */
-public record ChatOptions(long maxBodyBytes, List<String> userScenes) {
+public record ChatOptions(
+    long maxBodyBytes,
+    List<String> userScenes,
+    long maxChoices,
+    long maxTopLogprobs,
+    long maxAnswerBytes) {
 
   public ChatOptions {
     userScenes = List.copyOf(userScenes);

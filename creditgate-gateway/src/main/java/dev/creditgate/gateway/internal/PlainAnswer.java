@@ -20,45 +20,39 @@ import org.slf4j.LoggerFactory;
  */
 final class PlainAnswer implements ChatStep {
 
-  /** Non-streaming upstream bodies larger than this are refused rather than held in memory. */
-  static final int MAX_UPSTREAM_BODY_BYTES = 64 * 1024 * 1024;
-
   private static final Logger LOG = LoggerFactory.getLogger(PlainAnswer.class);
 
   private final SettleUsage settle;
   private final GatewayMetrics metrics;
   private final Ticker ticker;
 
-  PlainAnswer(SettleUsage settle, GatewayMetrics metrics, Ticker ticker) {
+  /** Upstream answers larger than this are refused rather than held in memory. */
+  private final long maxAnswerBytes;
+
+  PlainAnswer(SettleUsage settle, GatewayMetrics metrics, Ticker ticker, long maxAnswerBytes) {
     this.settle = settle;
     this.metrics = metrics;
     this.ticker = ticker;
+    this.maxAnswerBytes = maxAnswerBytes;
   }
 
   @Override
   public void process(ChatExchange x, Chain next) {
     int status = x.upstream.status();
+    boolean ok = status / 100 == 2;
     byte[] answer;
     try {
-      answer =
-          Bodies.readAll(x.upstream.body(), MAX_UPSTREAM_BODY_BYTES, x.upstream.contentLength());
+      answer = Bodies.readAll(x.upstream.body(), maxAnswerBytes, x.upstream.contentLength());
     } catch (Bodies.TooLargeException e) {
-      throw new ApiError(
-          502,
-          "server_error",
-          "upstream_bad_response",
-          "the upstream answer is larger than " + MAX_UPSTREAM_BODY_BYTES / (1024 * 1024) + " MiB");
+      String what = "the upstream answer is larger than " + maxAnswerBytes + " bytes";
+      throw new ApiError(502, "server_error", "upstream_bad_response", what + charged(x, ok, what));
     } catch (IOException e) {
-      throw new ApiError(
-          504,
-          "server_error",
-          "upstream_timeout",
-          "the upstream stopped sending before the response was complete");
+      String what = "the upstream stopped sending before the response was complete";
+      throw new ApiError(504, "server_error", "upstream_timeout", what + charged(x, ok, what));
     }
     metrics.upstreamLatency(x.alias(), "total", ticker.read() - x.upstreamStart);
     JsonNode parsed = Json.parseOrNull(answer);
     UsageParser.Report report = UsageParser.report(parsed);
-    boolean ok = status / 100 == 2;
     SettleUsage.Charge charge = SettleUsage.Charge.NONE;
     if (ok && parsed != null) {
       charge =
@@ -92,6 +86,24 @@ final class PlainAnswer implements ChatStep {
     }
     x.status = UpstreamErrors.relay(x.ctx, status, parsed, answer);
   }
+
+  /**
+   * Charges a successful answer the gateway could not read at its worst case (the provider served
+   * it, and may have billed all of it), and says so for the error's message; an error status served
+   * nothing and is not charged.
+   */
+  private String charged(ChatExchange x, boolean ok, String why) {
+    if (!ok) {
+      return "";
+    }
+    settle.unanswered(x, why);
+    return UNREAD;
+  }
+
+  /** What the error of an answer charged unread says. */
+  static final String UNREAD =
+      "; the call was charged as if it used its whole output cap, since the provider may have"
+          + " billed it";
 
   /**
    * The output of a completion, for an estimate: each choice's message content, reasoning, refusal,

@@ -39,12 +39,16 @@ final class ReadChatRequest implements ChatStep {
   private final UpstreamRouter router;
   private final long maxBodyBytes;
   private final Set<String> userScenes;
+  private final long maxChoices;
+  private final long maxTopLogprobs;
 
   ReadChatRequest(Authenticator auth, UpstreamRouter router, ChatOptions options) {
     this.auth = auth;
     this.router = router;
     this.maxBodyBytes = options.maxBodyBytes();
     this.userScenes = options.userSceneKeys();
+    this.maxChoices = options.maxChoices();
+    this.maxTopLogprobs = options.maxTopLogprobs();
   }
 
   @Override
@@ -56,7 +60,7 @@ final class ReadChatRequest implements ChatStep {
     String scene = scene(ctx, x.principal);
     byte[] body = read(ctx);
     x.requestBytes = body.length;
-    x.request = ChatRequestRules.validate(parse(body));
+    x.request = ChatRequestRules.validate(parse(body), maxChoices, maxTopLogprobs);
     x.route = router.resolve(x.request.path("model").asText(""));
     x.billing =
         new BillingContext(

@@ -25,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * #MAX_PLAUSIBLE_TOKENS}, and its output at least the pieces of output relayed (a provider spends a
  * token per piece at least). Usage that is missing or unreadable is replaced by the estimate
  * counted from the request and the output relayed; usage below what was relayed by the larger of
- * each count; usage above the bounds by the call's worst case, what its strict hold pays for.
+ * each count; usage above the bounds by the call's worst case, what its strict hold pays for. A
+ * call whose answer never came or could not be read is charged that worst case too ({@link
+ * #unanswered}).
  */
 final class SettleUsage {
 
@@ -107,6 +109,18 @@ final class SettleUsage {
         return new Charge(usage, x.call.settle(usage, UsageSource.REPORTED), true);
       }
     }
+  }
+
+  /**
+   * Settles a call whose upstream started on it and whose answer the gateway could not read to its
+   * usage (larger than it reads, stalled, or not begun within the first-byte timeout): at its worst
+   * case, since the provider may have billed all of it; then sets the charge's headers.
+   */
+  Charge unanswered(ChatExchange x, String why) {
+    fallback(x, "unanswered", why);
+    Charge charge = estimated(x, worstCase(x, null));
+    headers(x.ctx, x.call, charge.settled());
+    return charge;
   }
 
   /** The usage counted from the request's messages and the completion text relayed. */
