@@ -10,7 +10,8 @@ import java.util.OptionalLong;
  * @param balanceAfter the account's balance right after the charge, when the ledger wrote it at
  *     once
  * @param source where the charged usage came from
- * @param unpriced whether no price rule matched the call (charged at cost 0, counted and logged)
+ * @param unpriced whether no price rule matched the call (charged the ledger's fallback for such
+ *     calls, 0 without one; counted and logged)
  */
 public record Settlement(
     Status status, long credits, OptionalLong balanceAfter, UsageSource source, boolean unpriced) {

@@ -6,7 +6,8 @@ package dev.creditgate.pricing;
  * @param costMicros micro-currency, rounded up
  * @param credits credits charged, rounded up
  * @param ruleId the rule that priced it, or 0 when none matched
- * @param unpriced no rule matched: the call costs 0 and is flagged, never silently free
+ * @param unpriced no rule matched: the call costs the price book's fallback for such calls (0
+ *     without one) and is flagged, never silently
  */
 public record Quote(long costMicros, long credits, long ruleId, boolean unpriced) {
 

@@ -64,6 +64,34 @@ record ConfigReader(Map<String, String> props) {
   }
 
   /**
+   * A comma-separated list of names (empty by default), each trimmed and 1 to {@code maxLength}
+   * printable ASCII characters.
+   */
+  List<String> names(String key, int maxLength) {
+    String v = props.get(key);
+    List<String> names = new java.util.ArrayList<>();
+    if (v == null || v.isBlank()) {
+      return names;
+    }
+    for (String part : v.split(",", -1)) {
+      String name = part.trim();
+      if (name.isEmpty()
+          || name.length() > maxLength
+          || !name.chars().allMatch(c -> c >= 0x20 && c < 0x7f)) {
+        throw new ConfigException(
+            key
+                + " must be a list of names of 1-"
+                + maxLength
+                + " printable ASCII characters, but was '"
+                + v
+                + "'");
+      }
+      names.add(name);
+    }
+    return names;
+  }
+
+  /**
    * Durations as {@code 250ms}, {@code 5s}, {@code 2m} or ISO-8601 ({@code PT5S}); must be
    * positive.
    */

@@ -9,6 +9,7 @@ import dev.creditgate.SnapshotPublisher;
 import dev.creditgate.gateway.internal.AdminApi;
 import dev.creditgate.gateway.internal.Authenticator;
 import dev.creditgate.gateway.internal.ChatCompletions;
+import dev.creditgate.gateway.internal.ChatOptions;
 import dev.creditgate.gateway.internal.GatewayMetrics;
 import dev.creditgate.gateway.internal.Json;
 import dev.creditgate.gateway.internal.TokenEstimator;
@@ -146,7 +147,12 @@ public final class Gateway implements AutoCloseable {
             metrics,
             new TokenEstimator(),
             b.ticker,
-            config.maxBodyBytes(),
+            new ChatOptions(
+                config.maxBodyBytes(),
+                config.userScenes(),
+                config.requestLimits().maxChoices(),
+                config.requestLimits().maxTopLogprobs(),
+                config.requestLimits().maxAnswerBytes()),
             config.limits());
     AdminApi admin =
         new AdminApi(

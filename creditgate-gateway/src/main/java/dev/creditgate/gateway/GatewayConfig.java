@@ -54,6 +54,8 @@ public record GatewayConfig(
     CreditSettings credit,
     GatewayLimits limits,
     boolean metricsRequireAdminToken,
+    List<String> userScenes,
+    RequestLimits requestLimits,
     Map<String, ModelRoute> models) {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
@@ -131,6 +133,9 @@ public record GatewayConfig(
           "upstream.first-byte-timeout",
           "upstream.idle-timeout",
           "upstream.probe-interval",
+          "upstream.max-answer-bytes",
+          "limits.max-n",
+          "limits.max-top-logprobs",
           "credit.mode",
           "credit.shortfall",
           "credit.minimum-clamp-tokens",
@@ -145,11 +150,17 @@ public record GatewayConfig(
           "limits.auth-failures-per-address",
           "limits.auth-failure-window",
           "limits.client-address-header",
-          "metrics.require-admin-token");
+          "metrics.require-admin-token",
+          "credit.unpriced-fallback-credits-per-1k-tokens",
+          "keys.user-scenes");
+
+  /** Keys whose value may be a YAML list (read as its items joined by commas). */
+  private static final List<String> LIST_KEYS = List.of("keys.user-scenes");
 
   public GatewayConfig {
     Objects.requireNonNull(host, "host");
     Objects.requireNonNull(limits, "limits");
+    userScenes = List.copyOf(userScenes);
     models = Collections.unmodifiableMap(new LinkedHashMap<>(models));
   }
 
@@ -206,6 +217,8 @@ public record GatewayConfig(
    *     several gateway processes sharing the ledger never together hold more than an account has)
    * @param leaseTerm how long a lease lasts unless renewed
    * @param leaseSliceCalls how many worst-case calls a lease grows by
+   * @param unpricedFallbackCreditsPer1kTokens check mode: what a call no price rule prices is
+   *     charged, per 1,000 of its tokens; 0: such a call is refused
    */
   public record CreditSettings(
       dev.creditgate.meter.CreditMode mode,
@@ -215,7 +228,8 @@ public record GatewayConfig(
       Duration holdTimeout,
       LeaseUse leases,
       Duration leaseTerm,
-      long leaseSliceCalls) {
+      long leaseSliceCalls,
+      long unpricedFallbackCreditsPer1kTokens) {
 
     /** The settings with the default lease options. */
     public CreditSettings(
@@ -232,7 +246,29 @@ public record GatewayConfig(
           holdTimeout,
           LeaseUse.AUTO,
           dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_TERM,
-          dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS);
+          dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS,
+          0);
+    }
+  }
+
+  /**
+   * Bounds on what one call may make the gateway hold.
+   *
+   * @param maxChoices the most choices ({@code n}) a request may ask for
+   * @param maxTopLogprobs the most {@code top_logprobs} a request may ask for
+   * @param maxAnswerBytes a plain answer larger than this is not read (502, charged its worst case)
+   */
+  public record RequestLimits(long maxChoices, long maxTopLogprobs, long maxAnswerBytes) {
+
+    public static final long DEFAULT_MAX_CHOICES = 8;
+    public static final long DEFAULT_MAX_TOP_LOGPROBS = 20;
+    public static final long DEFAULT_MAX_ANSWER_BYTES = 64L * 1024 * 1024;
+
+    static RequestLimits read(ConfigReader r) {
+      return new RequestLimits(
+          r.longIn("limits.max-n", DEFAULT_MAX_CHOICES, 1, 128),
+          r.longIn("limits.max-top-logprobs", DEFAULT_MAX_TOP_LOGPROBS, 0, 20),
+          r.longIn("upstream.max-answer-bytes", DEFAULT_MAX_ANSWER_BYTES, 1024, 1L << 30));
     }
   }
 
@@ -461,9 +497,16 @@ public record GatewayConfig(
                 "credit.lease-slice-calls",
                 dev.creditgate.ledger.LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS,
                 1,
-                1_000_000)),
+                1_000_000),
+            r.longIn(
+                "credit.unpriced-fallback-credits-per-1k-tokens",
+                0,
+                0,
+                dev.creditgate.ledger.jdbc.LedgerOptions.MAX_UNPRICED_FALLBACK)),
         GatewayLimits.read(r),
         r.bool("metrics.require-admin-token", false),
+        r.names("keys.user-scenes", 200),
+        RequestLimits.read(r),
         models);
   }
 
@@ -538,6 +581,8 @@ public record GatewayConfig(
         credit,
         limits,
         metricsRequireAdminToken,
+        userScenes,
+        requestLimits,
         newModels);
   }
 
@@ -586,6 +631,15 @@ public record GatewayConfig(
       for (Map.Entry<String, JsonNode> e : node.properties()) {
         flatten(prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey(), e.getValue(), out);
       }
+    } else if (node.isArray() && LIST_KEYS.contains(prefix)) {
+      List<String> items = new java.util.ArrayList<>();
+      for (JsonNode item : node) {
+        if (!item.isValueNode() || item.asText().contains(",")) {
+          throw new ConfigException(prefix + " must be a list of names without commas");
+        }
+        items.add(item.asText());
+      }
+      out.put(prefix, String.join(",", items));
     } else if (node.isArray()) {
       throw new ConfigException(prefix + " must not be a list");
     } else if (!node.isNull()) {

@@ -101,6 +101,7 @@ public final class GatewayServer implements AutoCloseable {
         .spoolDirectory(config.spoolDir())
         .spoolCapacity(config.spoolCapacity())
         .writeBehind(config.ledgerWriteBehind())
+        .unpricedFallback(config.credit().unpricedFallbackCreditsPer1kTokens())
         .commitListener(commitListener)
         .build();
   }

@@ -99,7 +99,12 @@ class GatewayConfigTest {
         "limits.max-concurrent-per-account|many|limits.max-concurrent-per-account must be an integer, but was 'many'",
         "limits.auth-failures-per-address|-5|limits.auth-failures-per-address must be between 0 and 1000000, but was -5",
         "limits.auth-failure-window|500ms|limits.auth-failure-window must be between 1s and 1d, but was 500ms",
-        "limits.client-address-header|X Forwarded|limits.client-address-header must be a header name (1-64 of [A-Za-z0-9-]), but was 'X Forwarded'"
+        "limits.client-address-header|X Forwarded|limits.client-address-header must be a header name (1-64 of [A-Za-z0-9-]), but was 'X Forwarded'",
+        "credit.unpriced-fallback-credits-per-1k-tokens|-1|credit.unpriced-fallback-credits-per-1k-tokens must be between 0 and 1000000000, but was -1",
+        "limits.max-n|129|limits.max-n must be between 1 and 128, but was 129",
+        "limits.max-top-logprobs|21|limits.max-top-logprobs must be between 0 and 20, but was 21",
+        "upstream.max-answer-bytes|10|upstream.max-answer-bytes must be between 1024",
+        "keys.user-scenes|a,,b|keys.user-scenes must be a list of names of 1-200 printable ASCII characters, but was 'a,,b'"
       })
   void badValuesAreRejectedNamingKeyAndValue(String key, String value, String message) {
     Map<String, String> props = new java.util.HashMap<>(Map.of(key, value));
@@ -127,7 +132,8 @@ class GatewayConfigTest {
                     "credit.hold-timeout", "2m",
                     "credit.leases", "on",
                     "credit.lease-term", "45s",
-                    "credit.lease-slice-calls", "3"),
+                    "credit.lease-slice-calls", "3",
+                    "credit.unpriced-fallback-credits-per-1k-tokens", "40"),
                 Map.of())
             .credit();
     assertThat(set)
@@ -140,7 +146,9 @@ class GatewayConfigTest {
                 Duration.ofMinutes(2),
                 GatewayConfig.LeaseUse.ON,
                 Duration.ofSeconds(45),
-                3));
+                3,
+                40));
+    assertThat(defaults.unpricedFallbackCreditsPer1kTokens()).isZero();
     assertThat(GatewayConfig.defaults().credit().leases()).isEqualTo(GatewayConfig.LeaseUse.AUTO);
     assertThatThrownBy(
             () -> GatewayConfig.fromProperties(Map.of("credit.lease-term", "500ms"), Map.of()))
@@ -149,6 +157,45 @@ class GatewayConfigTest {
     assertThatThrownBy(() -> GatewayConfig.fromProperties(Map.of("credit.mode", "loose"), Map.of()))
         .isInstanceOf(ConfigException.class)
         .hasMessage("credit.mode must be one of strict, check, but was 'loose'");
+  }
+
+  @Test
+  void limitsHaveDefaultsAndAreRead() {
+    assertThat(GatewayConfig.defaults().requestLimits())
+        .isEqualTo(new GatewayConfig.RequestLimits(8, 20, 64L * 1024 * 1024));
+    assertThat(
+            GatewayConfig.fromProperties(
+                    Map.of(
+                        "limits.max-n", "2",
+                        "limits.max-top-logprobs", "0",
+                        "upstream.max-answer-bytes", "1048576"),
+                    Map.of())
+                .requestLimits())
+        .isEqualTo(new GatewayConfig.RequestLimits(2, 0, 1048576));
+  }
+
+  @Test
+  void userScenesAreNoneByDefaultAndReadFromAYamlListOrACommaSeparatedValue() throws Exception {
+    assertThat(GatewayConfig.defaults().userScenes()).isEmpty();
+    Path file = tmp.resolve("scenes.yaml");
+    Files.writeString(
+        file,
+        """
+        keys:
+          user-scenes: [support, " search "]
+        """);
+    assertThat(GatewayConfig.load(file, Map.of()).userScenes())
+        .containsExactly("support", "search");
+    assertThat(GatewayConfig.load(file, Map.of("CREDITGATE_KEYS_USER_SCENES", "chat")).userScenes())
+        .containsExactly("chat");
+    Files.writeString(file, "keys:\n  user-scenes: [\"a,b\"]\n");
+    assertThatThrownBy(() -> GatewayConfig.load(file, Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("keys.user-scenes must be a list of names without commas");
+    Files.writeString(file, "server:\n  port: [1, 2]\n");
+    assertThatThrownBy(() -> GatewayConfig.load(file, Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("server.port must not be a list");
   }
 
   @Test

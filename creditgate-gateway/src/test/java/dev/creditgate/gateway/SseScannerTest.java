@@ -68,6 +68,42 @@ class SseScannerTest {
   }
 
   @Test
+  void toolAndFunctionCallsAreOutputToo() {
+    SseScanner s = new SseScanner();
+    byte[] b =
+        ("data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":null,"
+                + "\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\","
+                + "\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}}]}\n\n"
+                + "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,"
+                + "\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]}}]}\n\n"
+                + "data: {\"choices\":[{\"delta\":{\"function_call\":{\"arguments\":\"1\"}}},"
+                + "{\"delta\":{\"refusal\":\"no\"}}]}\n\n")
+            .getBytes(StandardCharsets.UTF_8);
+    s.feed(b, 0, b.length);
+    assertThat(s.text()).isEqualTo("get_weather{\"city\":1no");
+    assertThat(s.outputPieces()).isEqualTo(4);
+    assertThat(s.usageReport().kind()).isEqualTo(UsageParser.Report.Kind.ABSENT);
+  }
+
+  @Test
+  void anUnreadableUsageIsReportedAsSuchUntilAWholeOneComes() {
+    SseScanner s = new SseScanner();
+    byte[] b =
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":50}}\n\n"
+            .getBytes(StandardCharsets.UTF_8);
+    s.feed(b, 0, b.length);
+    assertThat(s.usage()).isNull();
+    assertThat(s.usageReport().kind()).isEqualTo(UsageParser.Report.Kind.MALFORMED);
+    assertThat(s.usageReport().problem()).contains("completion_tokens");
+    byte[] whole =
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":9}}\n\n"
+            .getBytes(StandardCharsets.UTF_8);
+    s.feed(whole, 0, whole.length);
+    assertThat(s.usageReport().kind()).isEqualTo(UsageParser.Report.Kind.VALID);
+    assertThat(s.usage()).isEqualTo(new Usage(50, 9, 0, 0));
+  }
+
+  @Test
   void aLineOverTheLimitIsSkippedAndTheNextLinesStillCount() {
     SseScanner s = new SseScanner();
     String huge =
@@ -100,10 +136,26 @@ class SseScannerTest {
     JsonNode choices = node.get("choices");
     if (choices != null && choices.isArray()) {
       for (JsonNode choice : choices) {
-        for (String field : new String[] {"content", "reasoning_content"}) {
-          JsonNode t = choice.path("delta").path(field);
+        JsonNode delta = choice.path("delta");
+        for (String field : new String[] {"content", "reasoning_content", "refusal"}) {
+          JsonNode t = delta.path(field);
           if (t.isTextual()) {
             text.append(t.asText());
+          }
+        }
+        List<JsonNode> functions = new java.util.ArrayList<>();
+        for (JsonNode call : delta.path("tool_calls")) {
+          functions.add(call.path("function"));
+        }
+        if (!delta.path("tool_calls").isArray()) {
+          functions.clear();
+        }
+        functions.add(delta.path("function_call"));
+        for (JsonNode function : functions) {
+          for (String field : new String[] {"name", "arguments"}) {
+            if (function.path(field).isTextual()) {
+              text.append(function.path(field).asText());
+            }
           }
         }
       }
@@ -120,10 +172,26 @@ class SseScannerTest {
             .withChars("ab\\\"é ")
             .ofMaxLength(4)
             .map(t -> "\"" + t.replace("\\", "\\\\").replace("\"", "\\\"") + "\"");
+    Arbitrary<String> function =
+        Arbitraries.oneOf(
+            fields(
+                Arbitraries.of("name", "arguments", "arguments"), Arbitraries.oneOf(text, scalar)),
+            scalar);
+    Arbitrary<String> call =
+        Arbitraries.oneOf(
+            fields(Arbitraries.of("function", "id", "function"), Arbitraries.oneOf(function, text)),
+            scalar);
+    Arbitrary<String> calls =
+        Arbitraries.oneOf(
+            call.list().ofMaxSize(2).map(l -> "[" + String.join(",", l) + "]"), scalar);
     Arbitrary<String> delta =
-        fields(
-            Arbitraries.of("content", "reasoning_content", "role", "content"),
-            Arbitraries.oneOf(text, scalar));
+        Arbitraries.oneOf(
+            fields(
+                Arbitraries.of("content", "reasoning_content", "role", "content", "refusal"),
+                Arbitraries.oneOf(text, scalar)),
+            fields(
+                Arbitraries.of("tool_calls", "function_call", "content"),
+                Arbitraries.oneOf(calls, function, text)));
     Arbitrary<String> choice =
         Arbitraries.oneOf(
             fields(Arbitraries.of("delta", "index", "delta"), Arbitraries.oneOf(delta, scalar)),

@@ -51,6 +51,15 @@ final class TestUpstream implements AutoCloseable {
   /** A plain answer sends its headers and half its body, then waits this long before the rest. */
   volatile long bodyStallMillis;
 
+  /** The {@code usage} value answers carry, as raw JSON; null: the fixed usage of the constants. */
+  volatile String usage;
+
+  /**
+   * When set, a stream sends exactly these events (each the JSON after {@code data: }) and then
+   * drops the connection, without {@code [DONE]}: a provider that broke mid-answer.
+   */
+  volatile List<String> brokenStream;
+
   TestUpstream() throws IOException {
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     server.setExecutor(executor);
@@ -72,6 +81,8 @@ final class TestUpstream implements AutoCloseable {
     chunkDelayMillis = 0;
     headerDelayMillis = 0;
     bodyStallMillis = 0;
+    usage = null;
+    brokenStream = null;
   }
 
   String baseUrl() {
@@ -86,6 +97,18 @@ final class TestUpstream implements AutoCloseable {
   }
 
   private void chat(HttpExchange ex) throws IOException {
+    List<String> broken = brokenStream;
+    if (broken != null) {
+      requests.add(JSON.readTree(ex.getRequestBody()));
+      ex.getResponseHeaders().add("Content-Type", "text/event-stream");
+      ex.sendResponseHeaders(200, 0);
+      for (String e : broken) {
+        event(ex.getResponseBody(), e);
+      }
+      // Escaping the handler without closing the exchange: the server drops the connection
+      // without the body's last chunk.
+      throw new IllegalStateException("the test upstream breaks the stream");
+    }
     try (ex) {
       JsonNode body = JSON.readTree(ex.getRequestBody());
       requests.add(body);
@@ -182,7 +205,12 @@ final class TestUpstream implements AutoCloseable {
     out.flush();
   }
 
-  static String usageJson() {
+  String usageJson() {
+    String given = usage;
+    return given != null ? given : fixedUsageJson();
+  }
+
+  static String fixedUsageJson() {
     return "{\"prompt_tokens\":"
         + PROMPT
         + ",\"completion_tokens\":"

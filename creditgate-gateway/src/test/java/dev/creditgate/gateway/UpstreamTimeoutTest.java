@@ -10,7 +10,10 @@ import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The first-byte and idle-between-chunks timeouts bound every upstream call. */
+/**
+ * The first-byte and idle-between-chunks timeouts bound every upstream call; a call cut by one was
+ * taken by the upstream and is charged (its hold, or what a stream relayed).
+ */
 class UpstreamTimeoutTest extends GatewayTestSupport {
 
   @Override
@@ -24,8 +27,12 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
         "400ms");
   }
 
+  /**
+   * The upstream took the call and may be generating (and billing) it all the same: the call is
+   * charged its hold, the most it can cost.
+   */
   @Test
-  void upstreamSlowerThanTheFirstByteTimeoutIs504AndNotCharged() throws Exception {
+  void upstreamSlowerThanTheFirstByteTimeoutIs504AndChargedItsHold() throws Exception {
     String account = account();
     String key = userKey(account, 100_000);
     upstream.headerDelayMillis = 3000;
@@ -34,7 +41,18 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
     assertThat(r.statusCode()).isEqualTo(504);
     assertThat(code(r)).isEqualTo("upstream_timeout");
     assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(2500));
-    assertThat(charges(account)).isEmpty();
+    chargedItsHold(account, r);
+  }
+
+  void chargedItsHold(String account, HttpResponse<String> r) {
+    long reserved = Long.parseLong(r.headers().firstValue("X-Creditgate-Reserved").orElseThrow());
+    assertThat(r.headers().firstValue("X-Creditgate-Charged")).hasValue(Long.toString(reserved));
+    await().atMost(Duration.ofSeconds(5)).until(() -> charges(account).size() == 1);
+    LedgerEntry charge = charges(account).get(0);
+    assertThat(charge.estimated()).isTrue();
+    assertThat(-charge.amount()).isEqualTo(reserved);
+    // The route's output cap (the request set none).
+    assertThat(charge.usage().outputTokens()).isEqualTo(1000);
   }
 
   @Test
@@ -55,7 +73,8 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
   }
 
   @Test
-  void plainAnswerThatStallsAfterItsHeadersIs504AtTheIdleTimeoutAndNotCharged() throws Exception {
+  void plainAnswerThatStallsAfterItsHeadersIs504AtTheIdleTimeoutAndChargedItsHold()
+      throws Exception {
     String account = account();
     String key = userKey(account, 100_000);
     upstream.bodyStallMillis = 3000;
@@ -64,7 +83,7 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
     assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(2500));
     assertThat(r.statusCode()).isEqualTo(504);
     assertThat(code(r)).isEqualTo("upstream_timeout");
-    assertThat(charges(account)).isEmpty();
+    chargedItsHold(account, r);
   }
 
   /**
@@ -81,6 +100,8 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
     // About 11 MB of events: more than the client leg's socket buffers hold, so the gateway's
     // writer blocks while the client pauses.
     upstream.chunks = 60_000;
+    // As many tokens as pieces of text sent, at least: a usage below that is not believed.
+    upstream.usage = "{\"prompt_tokens\":1200,\"completion_tokens\":60000}";
     byte[] body =
         "{\"model\":\"pro\",\"stream\":true,\"max_tokens\":10000000,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}"
             .getBytes(java.nio.charset.StandardCharsets.UTF_8);
@@ -114,6 +135,6 @@ class UpstreamTimeoutTest extends GatewayTestSupport {
     await().atMost(Duration.ofSeconds(5)).until(() -> charges(account).size() == 1);
     LedgerEntry charge = charges(account).get(0);
     assertThat(charge.estimated()).isFalse();
-    assertThat(charge.usage().outputTokens()).isEqualTo(TestUpstream.COMPLETION);
+    assertThat(charge.usage().outputTokens()).isEqualTo(60_000);
   }
 }

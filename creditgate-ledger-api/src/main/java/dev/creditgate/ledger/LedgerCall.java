@@ -160,11 +160,18 @@ final class LedgerCall implements MeteredCall {
             hold.credits() > 0 && meter.holds().isOpen(billing.accountId(), billing.eventId());
         overrun = live ? Math.max(0, cost - hold.credits()) : cost;
       }
+      // A check-mode call no rule prices is charged the ledger's fallback, which its entry names.
+      long fallback = hold == null ? meter.unpricedFallback(billing, estimate) : -1;
       settlement =
           settlement(
               charge(
                   chargeRequest(
-                      billing, hold == null ? estimate : hold.estimate(), usage, source, overrun)),
+                      billing,
+                      hold == null ? estimate : hold.estimate(),
+                      usage,
+                      source,
+                      overrun,
+                      Math.max(0, fallback))),
               source);
     } catch (RuntimeException e) {
       LOG.error(
@@ -284,9 +291,18 @@ final class LedgerCall implements MeteredCall {
     return new Settlement(status, credits, balance, source, unpriced);
   }
 
-  /** The charge of a call: its billing context, the model it is priced on, and its metadata. */
+  /**
+   * The charge of a call: its billing context, the model it is priced on, and its metadata ({@code
+   * unpriced_fallback_credits_per_1k_tokens} when no rule prices it and the ledger charges that
+   * fallback instead).
+   */
   static ChargeRequest chargeRequest(
-      BillingContext billing, Estimate estimate, Usage usage, UsageSource source, long overrun) {
+      BillingContext billing,
+      Estimate estimate,
+      Usage usage,
+      UsageSource source,
+      long overrun,
+      long unpricedFallback) {
     StringBuilder meta = new StringBuilder(64).append("{\"alias\":");
     JsonText.quote(billing.modelAlias(), meta);
     if (!billing.conversationId().isEmpty()) {
@@ -295,6 +311,9 @@ final class LedgerCall implements MeteredCall {
     }
     if (overrun > 0) {
       meta.append(",\"overrun\":").append(overrun);
+    }
+    if (unpricedFallback > 0) {
+      meta.append(",\"unpriced_fallback_credits_per_1k_tokens\":").append(unpricedFallback);
     }
     meta.append('}');
     return new ChargeRequest(

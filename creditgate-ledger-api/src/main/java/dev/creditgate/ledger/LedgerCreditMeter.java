@@ -15,6 +15,7 @@ import dev.creditgate.meter.MeterListener;
 import dev.creditgate.meter.MeteredCall;
 import dev.creditgate.meter.ShortfallPolicy;
 import dev.creditgate.meter.UsageSource;
+import dev.creditgate.pricing.Usage;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -39,7 +40,9 @@ import org.slf4j.LoggerFactory;
  * in this process's {@link HoldBook}: the call is admitted only if the hold fits in the account's
  * credit less its pending debits and its other calls' holds (plus the configured overdraft);
  * settling charges the actual cost and releases the hold. In {@link CreditMode#CHECK} mode the
- * guard's answer alone decides (a positive balance), as a plain credit guard does.
+ * guard's answer decides (a positive balance), as a plain credit guard does; a call no price rule
+ * prices is refused in both modes, unless (check mode) the price book charges such calls a
+ * fallback.
  *
  * <p>An account's own settings ({@link CreditPolicies}, when given) override the meter's mode,
  * shortfall policy and overdraft for its calls.
@@ -191,8 +194,14 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
             billing.accountId());
         admission = Admission.of(Admission.Reason.DENIED_UNAVAILABLE);
       }
-      StrictHold hold = null;
       CreditPolicy policy = policy(billing.accountId());
+      if (policy.modeOr(mode) == CreditMode.CHECK
+          && admission.isAdmitted()
+          && unpricedFallback(billing, estimate) == 0) {
+        // Nothing would bound or charge its cost: refused, as a strict meter refuses it.
+        admission = Admission.of(Admission.Reason.DENIED_UNPRICED);
+      }
+      StrictHold hold = null;
       if (policy.modeOr(mode) == CreditMode.STRICT
           && admission.reason() != Admission.Reason.DENIED_UNKNOWN_ACCOUNT) {
         hold = StrictHold.place(this, billing, estimate, admission, policy);
@@ -401,7 +410,7 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
    */
   private ChargeIntent recordIntent(BillingContext billing, Estimate estimate) {
     ChargeRequest request =
-        LedgerCall.chargeRequest(billing, estimate, estimate.usage(), UsageSource.ESTIMATED, 0);
+        LedgerCall.chargeRequest(billing, estimate, estimate.usage(), UsageSource.ESTIMATED, 0, 0);
     try {
       return ledger.recordIntent(request);
     } catch (LedgerUnavailableException e) {
@@ -411,6 +420,23 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
           billing.accountId(),
           e.toString());
       return ChargeIntent.direct(ledger);
+    }
+  }
+
+  /**
+   * For a call no price rule prices, the price book's fallback (credits per 1,000 tokens, 0 for
+   * none); -1 for a priced call, or one that cannot be told (no price book, unreadable rules).
+   */
+  long unpricedFallback(BillingContext billing, Estimate estimate) {
+    try {
+      return prices != null
+              && prices
+                  .quote(billing.scene(), estimate.provider(), estimate.model(), Usage.ZERO)
+                  .unpriced()
+          ? prices.unpricedFallbackCreditsPer1kTokens()
+          : -1;
+    } catch (RuntimeException e) {
+      return -1;
     }
   }
 

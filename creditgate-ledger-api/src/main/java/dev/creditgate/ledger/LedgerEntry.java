@@ -11,7 +11,8 @@ import java.time.Instant;
  * @param balanceAfter the account's balance once this entry applied
  * @param usage tokens of a charge, {@link Usage#ZERO} otherwise
  * @param priceRuleId the rule that priced a charge, 0 when none
- * @param unpriced a charge no price rule matched (recorded at cost 0)
+ * @param unpriced a charge no price rule matched (recorded at the ledger's fallback price, 0
+ *     without one)
  * @param estimated a charge whose usage was estimated because the upstream reported none
  * @param actor who made the change (operator, key id, "gateway")
  * @param reason free text: why (adjustments, blocks)

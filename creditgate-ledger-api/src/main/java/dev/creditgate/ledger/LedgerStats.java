@@ -14,7 +14,8 @@ import java.time.Duration;
  *     applied)
  * @param rejectedTotal spooled charges the database refused on replay (e.g. an idempotency
  *     conflict); kept in the spool directory's rejected file for an operator
- * @param unpricedCharges charges no price rule matched, recorded at cost 0
+ * @param unpricedCharges charges no price rule matched, recorded at the fallback price (0 without
+ *     one)
  * @param cacheWriteFailures cache updates that still failed after their retries
  * @param groupCommits transactions the group commit wrote (each one commit, one fsync)
  * @param groupCommitCharges charges those transactions carried; divided by {@code groupCommits},

@@ -16,8 +16,20 @@ public interface PriceBook {
   /** Replaces the rule with {@code rule.id()}. */
   PriceRule updatePriceRule(PriceRule rule);
 
-  /** What {@code usage} costs under the active rules. */
+  /**
+   * What {@code usage} costs under the active rules. When none matches, the quote is {@link
+   * Quote#unpriced()} and costs the {@link #unpricedFallbackCreditsPer1kTokens() fallback} (0
+   * without one).
+   */
   Quote quote(String scene, String provider, String model, Usage usage);
+
+  /**
+   * What a charge no rule matches costs, in credits per 1,000 of its tokens (input and output
+   * alike); 0 when it costs nothing.
+   */
+  default long unpricedFallbackCreditsPer1kTokens() {
+    return 0;
+  }
 
   /**
    * The most a call of {@code inputTokens} input and at most {@code outputTokens} output can cost:

@@ -33,6 +33,12 @@ final class SimHandler implements HttpHandler {
   private static final long MAX_HEADER_LATENCY_MS = TimeUnit.MINUTES.toMillis(10);
   private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
 
+  /**
+   * Faults of plain answers: padded with spaces to at least {@code paddingBytes}, or stalled for
+   * {@code stallNanos} after their headers and half their body.
+   */
+  record PlainFaults(int paddingBytes, long stallNanos) {}
+
   /** Reported usage of one response. */
   record Usage(int promptTokens, int completionTokens, int cachedTokens, int reasoningTokens) {}
 
@@ -52,6 +58,7 @@ final class SimHandler implements HttpHandler {
   private final int maxBodyBytes;
   private final boolean ignoreMaxTokens;
   private final RequestLog requestLog;
+  private final PlainFaults faults;
   private final StatsCounter stats;
   private final AtomicLong sequence = new AtomicLong();
 
@@ -65,6 +72,7 @@ final class SimHandler implements HttpHandler {
       int maxBodyBytes,
       boolean ignoreMaxTokens,
       RequestLog requestLog,
+      PlainFaults faults,
       StatsCounter stats) {
     this.mapper = mapper;
     this.latencyNanos = latencyNanos;
@@ -75,6 +83,7 @@ final class SimHandler implements HttpHandler {
     this.maxBodyBytes = maxBodyBytes;
     this.ignoreMaxTokens = ignoreMaxTokens;
     this.requestLog = requestLog;
+    this.faults = faults;
     this.stats = stats;
   }
 
@@ -302,6 +311,12 @@ final class SimHandler implements HttpHandler {
       response.set("usage", usageJson(usage));
     }
     byte[] bytes = mapper.writeValueAsBytes(response);
+    if (bytes.length < faults.paddingBytes()) {
+      byte[] padded = new byte[faults.paddingBytes()];
+      System.arraycopy(bytes, 0, padded, 0, bytes.length);
+      java.util.Arrays.fill(padded, bytes.length, padded.length, (byte) ' ');
+      bytes = padded;
+    }
     ex.getResponseHeaders().set("Content-Type", "application/json");
     ex.getResponseHeaders().set("x-request-id", id);
     if (!request.noUsage) {
@@ -310,7 +325,13 @@ final class SimHandler implements HttpHandler {
     try {
       ex.sendResponseHeaders(200, bytes.length);
       try (OutputStream out = ex.getResponseBody()) {
-        out.write(bytes);
+        int half = faults.stallNanos() > 0 ? bytes.length / 2 : 0;
+        if (half > 0) {
+          out.write(bytes, 0, half);
+          out.flush();
+          sleepNanos(faults.stallNanos());
+        }
+        out.write(bytes, half, bytes.length - half);
       }
     } catch (IOException e) {
       if (!request.noUsage) {

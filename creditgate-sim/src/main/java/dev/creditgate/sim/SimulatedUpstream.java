@@ -92,6 +92,8 @@ public final class SimulatedUpstream implements AutoCloseable {
   private final boolean ignoreMaxTokens;
   private final java.nio.file.Path requestLogFile;
   private RequestLog requestLog = RequestLog.NONE;
+  private final int answerPaddingBytes;
+  private final Duration stallAfterHeaders;
   private final StatsCounter stats = new StatsCounter();
   private final Object lock = new Object();
   private HttpServer server;
@@ -109,6 +111,8 @@ public final class SimulatedUpstream implements AutoCloseable {
     this.maxBodyBytes = b.maxBodyBytes;
     this.ignoreMaxTokens = b.ignoreMaxTokens;
     this.requestLogFile = b.requestLog;
+    this.answerPaddingBytes = b.answerPaddingBytes;
+    this.stallAfterHeaders = b.stallAfterHeaders;
   }
 
   private static void setIfAbsent(String property, String value) {
@@ -164,6 +168,7 @@ public final class SimulatedUpstream implements AutoCloseable {
               maxBodyBytes,
               ignoreMaxTokens,
               requestLog,
+              new SimHandler.PlainFaults(answerPaddingBytes, stallAfterHeaders.toNanos()),
               stats));
       http.start();
       server = http;
@@ -340,6 +345,8 @@ public final class SimulatedUpstream implements AutoCloseable {
     private int maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
     private boolean ignoreMaxTokens;
     private java.nio.file.Path requestLog;
+    private int answerPaddingBytes;
+    private Duration stallAfterHeaders = Duration.ZERO;
 
     private Builder() {}
 
@@ -350,6 +357,35 @@ public final class SimulatedUpstream implements AutoCloseable {
      */
     public Builder requestLog(java.nio.file.Path file) {
       this.requestLog = Objects.requireNonNull(file, "file");
+      return this;
+    }
+
+    /**
+     * A provider whose plain answers are large: each is padded with spaces after its JSON to at
+     * least this many bytes (0, the default: not padded). Streams are not padded. For testing a
+     * gateway's bound on the answers it reads.
+     */
+    public Builder answerPaddingBytes(int bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException(
+            "answerPaddingBytes must not be negative, but was " + bytes);
+      }
+      this.answerPaddingBytes = bytes;
+      return this;
+    }
+
+    /**
+     * A provider that stalls mid-answer: a plain answer sends its headers and the first half of its
+     * body, then waits this long before the rest (zero, the default: no stall). For testing a
+     * gateway's idle timeout.
+     */
+    public Builder stallAfterHeaders(Duration stall) {
+      Objects.requireNonNull(stall, "stallAfterHeaders");
+      if (stall.isNegative()) {
+        throw new IllegalArgumentException(
+            "stallAfterHeaders must not be negative, but was " + stall);
+      }
+      this.stallAfterHeaders = stall;
       return this;
     }
 

@@ -402,6 +402,42 @@ class SimulatedUpstreamTest {
   }
 
   @Test
+  void aPlainAnswerCanBePaddedPastASize() throws Exception {
+    SimulatedUpstream padded = own(SimulatedUpstream.builder().answerPaddingBytes(200_000));
+    HttpResponse<String> response = post(padded, HELLO, Map.of());
+    assertThat(response.statusCode()).isEqualTo(200);
+    assertThat(response.body().length()).isGreaterThanOrEqualTo(200_000);
+    JsonNode body = JSON.readTree(response.body());
+    assertThat(body.path("usage").path("completion_tokens").asInt()).isPositive();
+    assertThat(content(response)).isEqualTo(content(post(shared, HELLO, Map.of())));
+    String stream = HELLO.replace("}]}", "}],\"stream\":true}");
+    assertThat(post(padded, stream, Map.of()).body().length()).isLessThan(200_000);
+  }
+
+  @Test
+  void aPlainAnswerCanStallAfterItsHeaders() throws Exception {
+    SimulatedUpstream stalling =
+        own(SimulatedUpstream.builder().stallAfterHeaders(Duration.ofMillis(600)));
+    long start = System.nanoTime();
+    HttpResponse<InputStream> response =
+        CLIENT.send(request(stalling, HELLO, Map.of()), HttpResponse.BodyHandlers.ofInputStream());
+    long headersMs = (System.nanoTime() - start) / 1_000_000;
+    byte[] body;
+    try (InputStream in = response.body()) {
+      body = in.readAllBytes();
+    }
+    long bodyMs = (System.nanoTime() - start) / 1_000_000;
+    assertThat(response.statusCode()).isEqualTo(200);
+    assertThat(headersMs).isLessThan(500);
+    assertThat(bodyMs).isGreaterThanOrEqualTo(600);
+    assertThat(JSON.readTree(body).path("usage").path("prompt_tokens").asInt()).isPositive();
+    assertThatThrownBy(() -> SimulatedUpstream.builder().answerPaddingBytes(-1))
+        .hasMessage("answerPaddingBytes must not be negative, but was -1");
+    assertThatThrownBy(() -> SimulatedUpstream.builder().stallAfterHeaders(Duration.ofMillis(-1)))
+        .hasMessage("stallAfterHeaders must not be negative, but was PT-0.001S");
+  }
+
+  @Test
   void modelsAreListedAndLabelledAsSimulated() throws Exception {
     JsonNode list = JSON.readTree(get(shared, "/v1/models").body());
     assertThat(list.get("object").asText()).isEqualTo("list");

@@ -68,10 +68,12 @@ final class AdmitCall implements ChatStep {
     }
     try (call) {
       refuseUnlessAdmitted(x, call, estimate);
+      x.estimate = estimate;
       call.clampedOutputTokens()
           .ifPresent(
               cap -> {
                 setOutputCap(x, cap);
+                x.estimate = estimate.withMaxOutputTokens(cap);
                 x.ctx.header(CLAMPED_HEADER, Long.toString(cap));
               });
       if (call.reserved() > 0) {

@@ -16,20 +16,24 @@ import org.slf4j.LoggerFactory;
  * Calls the route's upstream with the request, its alias replaced by the provider's model, and (for
  * a stream) usage asked for in the last chunk, so the call can be charged. Once the upstream has
  * answered, the metered call is made durable before a byte is relayed; the answer stays open for
- * the steps after, and is closed when they return. A call the upstream never answered is refused
- * with 502 or 504 and charged nothing.
+ * the steps after, and is closed when they return. A call whose connection or request failed is
+ * refused with 502 and charged nothing; one the upstream took and did not answer within the
+ * first-byte timeout is refused with 504 and charged its worst case ({@link
+ * SettleUsage#unanswered}): the provider may be generating it, and bill it, all the same.
  */
 final class CallUpstream implements ChatStep {
 
   private static final Logger LOG = LoggerFactory.getLogger(CallUpstream.class);
 
   private final UpstreamClient upstream;
+  private final SettleUsage settle;
   private final GatewayMetrics metrics;
   private final Ticker ticker;
   private final ThrottledLog upstreamLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
-  CallUpstream(UpstreamClient upstream, GatewayMetrics metrics, Ticker ticker) {
+  CallUpstream(UpstreamClient upstream, SettleUsage settle, GatewayMetrics metrics, Ticker ticker) {
     this.upstream = upstream;
+    this.settle = settle;
     this.metrics = metrics;
     this.ticker = ticker;
   }
@@ -38,7 +42,7 @@ final class CallUpstream implements ChatStep {
   public void process(ChatExchange x, Chain next) {
     byte[] body = upstreamBody(x);
     x.upstreamStart = ticker.read();
-    try (UpstreamClient.Exchange response = send(x.route, body)) {
+    try (UpstreamClient.Exchange response = send(x, body)) {
       metrics.upstreamLatency(x.alias(), "first_byte", ticker.read() - x.upstreamStart);
       x.call.beforeRelay();
       x.upstream = response;
@@ -65,12 +69,15 @@ final class CallUpstream implements ChatStep {
     }
   }
 
-  private UpstreamClient.Exchange send(Route route, byte[] body) {
+  private UpstreamClient.Exchange send(ChatExchange x, byte[] body) {
+    Route route = x.route;
     String alias = route.config().alias();
     try {
       return upstream.send(route.chatUri(), route.apiKey(), body);
     } catch (UpstreamClient.FirstByteTimeoutException e) {
-      throw new ApiError(504, "server_error", "upstream_timeout", e.getMessage());
+      settle.unanswered(x, e.getMessage());
+      throw new ApiError(
+          504, "server_error", "upstream_timeout", e.getMessage() + PlainAnswer.UNREAD);
     } catch (ConnectException e) {
       throw new ApiError(
           502,

@@ -11,9 +11,9 @@ import java.util.OptionalLong;
  * Puts the credits a metered call was charged into its answer's {@code usage}, as {@link
  * SettleUsage#CHARGED_FIELD} beside the upstream's token counts, so a client that reads the body
  * (an SDK keeps unknown usage fields) learns the charge without the headers. An answer that has no
- * usage object gets one of the usage it was charged for (the gateway's estimate when the upstream
- * reported none), since a usage object without token counts fails the OpenAI SDKs' validation. A
- * call that is not metered keeps its body as the upstream sent it.
+ * usage object, or one the call was not charged at (unreadable or implausible), gets one of the
+ * usage it was charged for (the gateway's count), since a usage object without token counts fails
+ * the OpenAI SDKs' validation. A call that is not metered keeps its body as the upstream sent it.
  */
 final class ChargedUsage {
 
@@ -24,12 +24,15 @@ final class ChargedUsage {
    * not metered or the answer is not a JSON object.
    *
    * @param charged the usage the call was settled at, written when the answer has no usage object
+   *     or one the call was not charged at
+   * @param reported whether the call was charged at the answer's own usage
    */
-  static byte[] plain(byte[] answer, JsonNode parsed, Usage charged, OptionalLong credits) {
+  static byte[] plain(
+      byte[] answer, JsonNode parsed, Usage charged, boolean reported, OptionalLong credits) {
     if (credits.isEmpty() || !(parsed instanceof ObjectNode root)) {
       return answer;
     }
-    if (root.get("usage") instanceof ObjectNode usage) {
+    if (reported && root.get("usage") instanceof ObjectNode usage) {
       usage.put(SettleUsage.CHARGED_FIELD, credits.getAsLong());
     } else if (charged != null) {
       root.set("usage", counts(charged).put(SettleUsage.CHARGED_FIELD, credits.getAsLong()));
@@ -51,19 +54,25 @@ final class ChargedUsage {
    *
    * @param upstreamChunk the upstream's last usage-only chunk, or null
    * @param charged the usage the call was settled at, or null when it was not settled
+   * @param reported whether the call was charged at the usage the upstream reported (else the
+   *     upstream chunk's usage is replaced by the usage charged)
    * @param fallbackId the {@code id} of a chunk the gateway makes
    * @param model the {@code model} of a chunk the gateway makes
    */
   static byte[] streamEvent(
       ObjectNode upstreamChunk,
       Usage charged,
+      boolean reported,
       OptionalLong credits,
       String fallbackId,
       String model) {
     ObjectNode chunk = upstreamChunk;
     if (chunk != null) {
       if (credits.isPresent()) {
-        ((ObjectNode) chunk.get("usage")).put(SettleUsage.CHARGED_FIELD, credits.getAsLong());
+        ObjectNode usage =
+            reported || charged == null ? (ObjectNode) chunk.get("usage") : counts(charged);
+        usage.put(SettleUsage.CHARGED_FIELD, credits.getAsLong());
+        chunk.set("usage", usage);
       }
     } else if (credits.isPresent() && charged != null) {
       chunk = Json.MAPPER.createObjectNode();

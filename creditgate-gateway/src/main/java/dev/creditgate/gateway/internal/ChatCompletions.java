@@ -48,20 +48,20 @@ public final class ChatCompletions {
       GatewayMetrics metrics,
       TokenEstimator estimator,
       Ticker ticker,
-      long maxBodyBytes,
+      ChatOptions options,
       GatewayLimits limits) {
     this.metrics = metrics;
     CallSlots slots = new CallSlots(limits, metrics);
     metrics.callSlots(slots);
-    SettleUsage settle = new SettleUsage(estimator);
-    ChatStep plain = new PlainAnswer(settle, metrics, ticker);
+    SettleUsage settle = new SettleUsage(estimator, metrics, ticker);
+    ChatStep plain = new PlainAnswer(settle, metrics, ticker, options.maxAnswerBytes());
     ChatStep stream = new StreamAnswer(settle, metrics, ticker);
     this.chain =
         new ChatChain(
             List.of(
-                new ReadChatRequest(auth, router, maxBodyBytes),
+                new ReadChatRequest(auth, router, options),
                 new AdmitCall(meter, estimator, slots),
-                new CallUpstream(upstream, metrics, ticker),
+                new CallUpstream(upstream, settle, metrics, ticker),
                 (x, next) -> (x.stream ? stream : plain).process(x, next)));
   }
 

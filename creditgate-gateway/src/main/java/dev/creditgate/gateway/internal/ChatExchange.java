@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.creditgate.BillingContext;
 import dev.creditgate.gateway.internal.Authenticator.Principal;
 import dev.creditgate.gateway.internal.UpstreamRouter.Route;
+import dev.creditgate.meter.Estimate;
 import dev.creditgate.meter.MeteredCall;
 import io.javalin.http.Context;
 
@@ -39,6 +40,12 @@ final class ChatExchange {
   boolean clientWantsUsage;
 
   MeteredCall call;
+
+  /**
+   * The most the call can use, as admitted (its output cap lowered when the meter clamped it): what
+   * a usage report is checked against, and what a call whose usage cannot be known is charged.
+   */
+  Estimate estimate;
 
   /** The upstream's answer, open while the steps after the upstream call run. */
   UpstreamClient.Exchange upstream;

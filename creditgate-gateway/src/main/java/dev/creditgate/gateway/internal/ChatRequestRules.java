@@ -6,27 +6,40 @@ import dev.creditgate.gateway.ApiError;
 
 /**
  * What a chat completion request must look like before the gateway meters it: the fields it reads
- * (model, messages, stream, output caps) have the types OpenAI's API gives them. Anything else is
- * the upstream's to judge.
+ * (model, messages, stream, output caps) have the types OpenAI's API gives them, and those that
+ * multiply the size of an answer ({@code n}, {@code top_logprobs}) stay within the configured
+ * bounds. Anything else is the upstream's to judge.
  */
 final class ChatRequestRules {
 
-  private static final String[] COUNTS = {"max_tokens", "max_completion_tokens", "n"};
+  private static final String[] COUNTS = {
+    "max_tokens", "max_completion_tokens", "n", "top_logprobs"
+  };
 
   /** The largest output cap accepted: far above any model's, small enough to price exactly. */
   static final long MAX_OUTPUT_TOKENS = 10_000_000;
 
-  /** The most choices ({@code n}) one request may ask for. */
+  /** The most choices ({@code n}) one request may ask for, whatever the configuration. */
   static final long MAX_CHOICES = 128;
 
+  /** The most {@code top_logprobs} one request may ask for, whatever the configuration. */
+  static final long MAX_TOP_LOGPROBS = 20;
+
   private ChatRequestRules() {}
+
+  /** {@link #validate(ObjectNode, long, long)} within the bounds no configuration exceeds. */
+  static ObjectNode validate(ObjectNode request) {
+    return validate(request, MAX_CHOICES, MAX_TOP_LOGPROBS);
+  }
 
   /**
    * Returns {@code request} when it is valid.
    *
+   * @param maxChoices the most choices ({@code n}) accepted
+   * @param maxTopLogprobs the most {@code top_logprobs} accepted
    * @throws ApiError 400 naming the first invalid field
    */
-  static ObjectNode validate(ObjectNode request) {
+  static ObjectNode validate(ObjectNode request, long maxChoices, long maxTopLogprobs) {
     JsonNode model = request.get("model");
     if (present(model) && !model.isTextual()) {
       throw ApiError.invalidRequest("'model' must be a string", "model");
@@ -64,8 +77,16 @@ final class ChatRequestRules {
             "'" + field + "' must be at most " + MAX_OUTPUT_TOKENS, field);
       }
     }
-    if (request.path("n").asLong(1) > MAX_CHOICES) {
-      throw ApiError.invalidRequest("'n' must be at most " + MAX_CHOICES, "n");
+    if (request.path("n").asLong(1) > maxChoices) {
+      throw ApiError.invalidRequest("'n' must be at most " + maxChoices, "n");
+    }
+    JsonNode logprobs = request.get("logprobs");
+    if (present(logprobs) && !logprobs.isBoolean()) {
+      throw ApiError.invalidRequest("'logprobs' must be a boolean", "logprobs");
+    }
+    if (request.path("top_logprobs").asLong(0) > maxTopLogprobs) {
+      throw ApiError.invalidRequest(
+          "'top_logprobs' must be at most " + maxTopLogprobs, "top_logprobs");
     }
     JsonNode temperature = request.get("temperature");
     if (present(temperature) && !temperature.isNumber()) {

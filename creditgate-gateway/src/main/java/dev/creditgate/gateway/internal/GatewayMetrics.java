@@ -337,6 +337,27 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
         .increment();
   }
 
+  /**
+   * A call charged otherwise than at the usage its upstream reported: {@code reason} is {@code
+   * malformed}, {@code too_low}, {@code too_high} (the usage could not be believed) or {@code
+   * unanswered} (the answer was cut or never read).
+   */
+  public void usageFallback(String alias, String reason) {
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.usage.fallbacks")
+                    .description(
+                        "Calls charged from the gateway's estimate or their hold because the"
+                            + " upstream's usage was unreadable, implausible or never came")
+                    .tag("alias", alias)
+                    .tag("reason", reason)
+                    .register(r),
+            "usageFallbacks",
+            alias,
+            reason)
+        .increment();
+  }
+
   public void clientDisconnected(String alias) {
     this.<Counter>meter(
             r ->

@@ -4,23 +4,21 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.gateway.ApiError;
 import dev.creditgate.meter.Settlement;
-import dev.creditgate.pricing.Usage;
 import io.javalin.http.Context;
 import java.io.IOException;
-import java.util.Optional;
+import java.util.ArrayList;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The last step of a non-streaming call: reads the upstream's whole answer (bounded), settles the
- * call at the usage it reports (or, for a successful answer without usage, at an estimate), and
- * writes the answer with the charge in its headers and in its {@code usage} ({@link ChargedUsage}).
- * An upstream error is relayed with its status, as it came.
+ * call at the usage it reports when that is whole and plausible (else, for a successful answer, at
+ * the gateway's estimate; {@link SettleUsage#served}), and writes the answer with the charge in its
+ * headers and in its {@code usage} ({@link ChargedUsage}). An upstream error is relayed with its
+ * status, as it came, and charged only when it reports usage.
  */
 final class PlainAnswer implements ChatStep {
-
-  /** Non-streaming upstream bodies larger than this are refused rather than held in memory. */
-  static final int MAX_UPSTREAM_BODY_BYTES = 64 * 1024 * 1024;
 
   private static final Logger LOG = LoggerFactory.getLogger(PlainAnswer.class);
 
@@ -28,50 +26,55 @@ final class PlainAnswer implements ChatStep {
   private final GatewayMetrics metrics;
   private final Ticker ticker;
 
-  PlainAnswer(SettleUsage settle, GatewayMetrics metrics, Ticker ticker) {
+  /** Upstream answers larger than this are refused rather than held in memory. */
+  private final long maxAnswerBytes;
+
+  PlainAnswer(SettleUsage settle, GatewayMetrics metrics, Ticker ticker, long maxAnswerBytes) {
     this.settle = settle;
     this.metrics = metrics;
     this.ticker = ticker;
+    this.maxAnswerBytes = maxAnswerBytes;
   }
 
   @Override
   public void process(ChatExchange x, Chain next) {
     int status = x.upstream.status();
+    boolean ok = status / 100 == 2;
     byte[] answer;
     try {
-      answer =
-          Bodies.readAll(x.upstream.body(), MAX_UPSTREAM_BODY_BYTES, x.upstream.contentLength());
+      answer = Bodies.readAll(x.upstream.body(), maxAnswerBytes, x.upstream.contentLength());
     } catch (Bodies.TooLargeException e) {
-      throw new ApiError(
-          502,
-          "server_error",
-          "upstream_bad_response",
-          "the upstream answer is larger than " + MAX_UPSTREAM_BODY_BYTES / (1024 * 1024) + " MiB");
+      String what = "the upstream answer is larger than " + maxAnswerBytes + " bytes";
+      throw new ApiError(502, "server_error", "upstream_bad_response", what + charged(x, ok, what));
     } catch (IOException e) {
-      throw new ApiError(
-          504,
-          "server_error",
-          "upstream_timeout",
-          "the upstream stopped sending before the response was complete");
+      String what = "the upstream stopped sending before the response was complete";
+      throw new ApiError(504, "server_error", "upstream_timeout", what + charged(x, ok, what));
     }
     metrics.upstreamLatency(x.alias(), "total", ticker.read() - x.upstreamStart);
     JsonNode parsed = Json.parseOrNull(answer);
-    Optional<Usage> usage = UsageParser.from(parsed);
-    boolean ok = status / 100 == 2;
-    Usage charged = usage.orElse(null);
-    Settlement settled = null;
-    if (usage.isPresent()) {
-      settled = settle.reported(x.call, charged);
-    } else if (ok && parsed != null) {
-      charged = settle.estimate(x.request, completionText(parsed), 0);
-      settled = settle.estimated(x.call, charged);
+    UsageParser.Report report = UsageParser.report(parsed);
+    SettleUsage.Charge charge = SettleUsage.Charge.NONE;
+    if (ok && parsed != null) {
+      charge =
+          settle.served(
+              x, report, outputPieces(parsed), () -> settle.estimate(x.request, output(parsed), 0));
+    } else if (report.kind() == UsageParser.Report.Kind.VALID) {
+      // An error that reports usage was billed for it.
+      charge = settle.served(x, report, 0, () -> report.usage());
     }
+    Settlement settled = charge.settled();
     SettleUsage.headers(x.ctx, x.call, settled);
     if (ok && parsed != null) {
       x.status = status;
       x.ctx.status(status).contentType("application/json");
       writeBody(
-          x.ctx, ChargedUsage.plain(answer, parsed, charged, SettleUsage.charged(x.call, settled)));
+          x.ctx,
+          ChargedUsage.plain(
+              answer,
+              parsed,
+              charge.usage(),
+              charge.reported(),
+              SettleUsage.charged(x.call, settled)));
       return;
     }
     if (ok) {
@@ -84,15 +87,73 @@ final class PlainAnswer implements ChatStep {
     x.status = UpstreamErrors.relay(x.ctx, status, parsed, answer);
   }
 
-  private static String completionText(JsonNode completion) {
+  /**
+   * Charges a successful answer the gateway could not read at its worst case (the provider served
+   * it, and may have billed all of it), and says so for the error's message; an error status served
+   * nothing and is not charged.
+   */
+  private String charged(ChatExchange x, boolean ok, String why) {
+    if (!ok) {
+      return "";
+    }
+    settle.unanswered(x, why);
+    return UNREAD;
+  }
+
+  /** What the error of an answer charged unread says. */
+  static final String UNREAD =
+      "; the call was charged as if it used its whole output cap, since the provider may have"
+          + " billed it";
+
+  /**
+   * The output of a completion, for an estimate: each choice's message content, reasoning, refusal,
+   * and the names and arguments of its tool and function calls.
+   */
+  static String output(JsonNode completion) {
     StringBuilder sb = new StringBuilder();
     for (JsonNode choice : completion.path("choices")) {
-      JsonNode content = choice.path("message").path("content");
-      if (content.isTextual()) {
-        sb.append(content.asText());
+      for (String text : texts(choice.path("message"))) {
+        sb.append(text);
       }
     }
     return sb.toString();
+  }
+
+  /**
+   * The pieces of output of a completion: its non-empty texts, a provider's token each at least.
+   */
+  static long outputPieces(JsonNode completion) {
+    long pieces = 0;
+    for (JsonNode choice : completion.path("choices")) {
+      for (String text : texts(choice.path("message"))) {
+        if (!text.isEmpty()) {
+          pieces++;
+        }
+      }
+    }
+    return pieces;
+  }
+
+  private static List<String> texts(JsonNode message) {
+    List<String> texts = new ArrayList<>(2);
+    for (String field : new String[] {"content", "reasoning_content", "refusal"}) {
+      if (message.path(field).isTextual()) {
+        texts.add(message.path(field).asText());
+      }
+    }
+    for (JsonNode call : message.path("tool_calls")) {
+      function(call.path("function"), texts);
+    }
+    function(message.path("function_call"), texts);
+    return texts;
+  }
+
+  private static void function(JsonNode function, List<String> texts) {
+    for (String field : new String[] {"name", "arguments"}) {
+      if (function.path(field).isTextual()) {
+        texts.add(function.path(field).asText());
+      }
+    }
   }
 
   /**

@@ -5,10 +5,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.creditgate.BillingContext;
 import dev.creditgate.gateway.ApiError;
+import dev.creditgate.gateway.ApiKey;
+import dev.creditgate.gateway.internal.Authenticator.Principal;
 import dev.creditgate.ledger.LedgerChecks;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -35,11 +38,17 @@ final class ReadChatRequest implements ChatStep {
   private final Authenticator auth;
   private final UpstreamRouter router;
   private final long maxBodyBytes;
+  private final Set<String> userScenes;
+  private final long maxChoices;
+  private final long maxTopLogprobs;
 
-  ReadChatRequest(Authenticator auth, UpstreamRouter router, long maxBodyBytes) {
+  ReadChatRequest(Authenticator auth, UpstreamRouter router, ChatOptions options) {
     this.auth = auth;
     this.router = router;
-    this.maxBodyBytes = maxBodyBytes;
+    this.maxBodyBytes = options.maxBodyBytes();
+    this.userScenes = options.userSceneKeys();
+    this.maxChoices = options.maxChoices();
+    this.maxTopLogprobs = options.maxTopLogprobs();
   }
 
   @Override
@@ -48,15 +57,16 @@ final class ReadChatRequest implements ChatStep {
     x.requestId = requestId(ctx);
     ctx.header(REQUEST_ID_HEADER, x.requestId);
     x.principal = auth.authenticate(ctx);
+    String scene = scene(ctx, x.principal);
     byte[] body = read(ctx);
     x.requestBytes = body.length;
-    x.request = ChatRequestRules.validate(parse(body));
+    x.request = ChatRequestRules.validate(parse(body), maxChoices, maxTopLogprobs);
     x.route = router.resolve(x.request.path("model").asText(""));
     x.billing =
         new BillingContext(
                 x.principal.accountId(),
                 eventId(ctx),
-                header(ctx, SCENE_HEADER),
+                scene,
                 x.requestId,
                 header(ctx, CONVERSATION_HEADER),
                 x.route.config().alias(),
@@ -163,6 +173,30 @@ final class ReadChatRequest implements ChatStep {
               + " printable ASCII characters without spaces",
           IDEMPOTENCY_HEADER);
     }
+  }
+
+  /**
+   * The pricing scene asked for. Price rules match on it, so a user key may name only one of the
+   * configured user scenes (or none); a service key names any.
+   */
+  private String scene(Context ctx, Principal principal) {
+    String scene = header(ctx, SCENE_HEADER);
+    if (scene.isBlank()
+        || principal.key().kind() != ApiKey.Kind.USER
+        || userScenes.contains(ChatOptions.sceneKey(scene))) {
+      return scene;
+    }
+    throw new ApiError(
+        400,
+        "invalid_request_error",
+        "scene_not_allowed",
+        "a user key may not choose the pricing scene '"
+            + Authenticator.abbreviate(scene.trim())
+            + "'"
+            + (userScenes.isEmpty()
+                ? "; send no " + SCENE_HEADER
+                : "; it may name one of: " + String.join(", ", userScenes)),
+        SCENE_HEADER);
   }
 
   private static String header(Context ctx, String name) {

@@ -1,17 +1,33 @@
 package dev.creditgate.gateway.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.github.benmanes.caffeine.cache.Ticker;
+import dev.creditgate.internal.ThrottledLog;
+import dev.creditgate.meter.Estimate;
 import dev.creditgate.meter.MeteredCall;
 import dev.creditgate.meter.Settlement;
 import dev.creditgate.meter.UsageSource;
 import dev.creditgate.pricing.Usage;
 import io.javalin.http.Context;
 import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Settles a served call: at the usage the upstream reported, or, when it reported none, at the
- * usage counted from the request and the text relayed (marked estimated). Tells the client what it
- * was charged in response headers.
+ * Settles a served call: at the usage the upstream reported when it is whole and plausible, else at
+ * the gateway's own count (marked estimated). Tells the client what it was charged in response
+ * headers.
+ *
+ * <p>A reported usage is believed only within bounds: its output at most the call's output cap
+ * times its choices plus {@link #SLACK_TOKENS_PER_CHOICE} a choice, no count above {@link
+ * #MAX_PLAUSIBLE_TOKENS}, and its output at least the pieces of output relayed (a provider spends a
+ * token per piece at least). Usage that is missing or unreadable is replaced by the estimate
+ * counted from the request and the output relayed; usage below what was relayed by the larger of
+ * each count; usage above the bounds by the call's worst case, what its strict hold pays for. A
+ * call whose answer never came or could not be read is charged that worst case too ({@link
+ * #unanswered}).
  */
 final class SettleUsage {
 
@@ -25,14 +41,86 @@ final class SettleUsage {
    */
   static final String CHARGED_FIELD = "creditgate_charged_credits";
 
-  private final TokenEstimator estimator;
+  /** Output tokens a choice may report beyond the cap it was sent (providers round a little). */
+  static final long SLACK_TOKENS_PER_CHOICE = 16;
 
-  SettleUsage(TokenEstimator estimator) {
-    this.estimator = estimator;
+  /** No token count above this is believed: ten times the largest context windows offered. */
+  static final long MAX_PLAUSIBLE_TOKENS = 100_000_000;
+
+  private static final Logger LOG = LoggerFactory.getLogger(SettleUsage.class);
+
+  /**
+   * What a call was charged: the usage, the meter's settlement, and whether the usage is the one
+   * the upstream reported.
+   */
+  record Charge(Usage usage, Settlement settled, boolean reported) {
+    static final Charge NONE = new Charge(null, null, false);
   }
 
-  Settlement reported(MeteredCall call, Usage usage) {
-    return call.settle(usage, UsageSource.REPORTED);
+  private final TokenEstimator estimator;
+  private final GatewayMetrics metrics;
+  private final Ticker ticker;
+  private final ThrottledLog suspicious = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
+
+  SettleUsage(TokenEstimator estimator, GatewayMetrics metrics, Ticker ticker) {
+    this.estimator = estimator;
+    this.metrics = metrics;
+    this.ticker = ticker;
+  }
+
+  /**
+   * Settles a call its upstream served.
+   *
+   * @param report what the answer said of its usage
+   * @param outputPieces the pieces of output relayed (non-empty texts, every choice counted)
+   * @param estimate the usage counted from the request and the output relayed
+   */
+  Charge served(
+      ChatExchange x, UsageParser.Report report, long outputPieces, Supplier<Usage> estimate) {
+    switch (report.kind()) {
+      case ABSENT -> {
+        return estimated(x, atLeast(estimate.get(), outputPieces));
+      }
+      case MALFORMED -> {
+        fallback(x, "malformed", report.problem());
+        return estimated(x, atLeast(estimate.get(), outputPieces));
+      }
+      default -> {
+        Usage usage = report.usage();
+        long most = mostOutput(x.estimate);
+        if (usage.outputTokens() > most || usage.inputTokens() > MAX_PLAUSIBLE_TOKENS) {
+          fallback(
+              x,
+              "too_high",
+              "it reports " + usage + ", above the call's output cap (" + most + " at most)");
+          return estimated(x, worstCase(x, usage));
+        }
+        if (usage.outputTokens() < outputPieces) {
+          fallback(
+              x,
+              "too_low",
+              "it reports "
+                  + usage.outputTokens()
+                  + " output tokens for "
+                  + outputPieces
+                  + " pieces of output relayed");
+          return estimated(x, usage.max(atLeast(estimate.get(), outputPieces)));
+        }
+        return new Charge(usage, x.call.settle(usage, UsageSource.REPORTED), true);
+      }
+    }
+  }
+
+  /**
+   * Settles a call whose upstream started on it and whose answer the gateway could not read to its
+   * usage (larger than it reads, stalled, or not begun within the first-byte timeout): at its worst
+   * case, since the provider may have billed all of it; then sets the charge's headers.
+   */
+  Charge unanswered(ChatExchange x, String why) {
+    fallback(x, "unanswered", why);
+    Charge charge = estimated(x, worstCase(x, null));
+    headers(x.ctx, x.call, charge.settled());
+    return charge;
   }
 
   /** The usage counted from the request's messages and the completion text relayed. */
@@ -40,18 +128,63 @@ final class SettleUsage {
     return estimator.estimate(request, completion, completionCharsDropped);
   }
 
-  /** Settles at an {@link #estimate}. */
-  Settlement estimated(MeteredCall call, Usage estimate) {
-    return call.settle(estimate, UsageSource.ESTIMATED);
+  /**
+   * What a stream the gateway cut off at its hold is charged, at an estimated settlement: the
+   * output its hold pays for (the upstream sent more), the input counted from the request.
+   */
+  Charge cutOff(ChatExchange x) {
+    Usage counted = estimator.estimate(x.request, "", 0);
+    return estimated(x, new Usage(counted.inputTokens(), x.call.outputBudget(), 0, 0));
+  }
+
+  private static Charge estimated(ChatExchange x, Usage usage) {
+    return new Charge(usage, x.call.settle(usage, UsageSource.ESTIMATED), false);
+  }
+
+  private void fallback(ChatExchange x, String reason, String detail) {
+    metrics.usageFallback(x.alias(), reason);
+    suspicious.warn(
+        ticker.read(),
+        "upstream usage not used ({}: {}); charged the gateway's count, model={} request_id={}",
+        reason,
+        detail,
+        x.alias(),
+        x.requestId);
+  }
+
+  /** The most output a call may report: its cap for every choice, plus the slack. */
+  static long mostOutput(Estimate estimate) {
+    if (estimate == null) {
+      return MAX_PLAUSIBLE_TOKENS;
+    }
+    long slack = SLACK_TOKENS_PER_CHOICE * estimate.choices();
+    return Math.min(MAX_PLAUSIBLE_TOKENS, estimate.totalOutputTokens() + slack);
   }
 
   /**
-   * What a stream the gateway cut off at its hold is charged, at an {@link #estimated} settlement:
-   * the output its hold pays for (the upstream sent more), the input counted from the request.
+   * The most the call could have used: its output cap for every choice, and its input as counted at
+   * admission, or as reported when that is larger and believable.
    */
-  Usage cutOffUsage(MeteredCall call, JsonNode request) {
-    Usage counted = estimator.estimate(request, "", 0);
-    return new Usage(counted.inputTokens(), call.outputBudget(), 0, 0);
+  private Usage worstCase(ChatExchange x, Usage reported) {
+    Estimate e = x.estimate;
+    if (e == null) {
+      Usage counted = estimator.estimate(x.request, "", 0);
+      return new Usage(counted.inputTokens(), x.call.outputBudget(), 0, 0);
+    }
+    long input = e.inputTokens();
+    if (reported != null && reported.inputTokens() <= MAX_PLAUSIBLE_TOKENS) {
+      input = Math.max(input, reported.inputTokens());
+    }
+    return new Usage(input, e.totalOutputTokens(), 0, 0);
+  }
+
+  /** {@code usage} with at least {@code outputTokens} of output. */
+  private static Usage atLeast(Usage usage, long outputTokens) {
+    if (usage.outputTokens() >= outputTokens) {
+      return usage;
+    }
+    return new Usage(
+        usage.inputTokens(), outputTokens, usage.cachedTokens(), usage.reasoningTokens());
   }
 
   /**

@@ -9,12 +9,15 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Watches a server-sent-event stream as it passes through, without holding it: it keeps the largest
- * usage value seen per field (a later chunk may repeat or revise an earlier one) and the completion
- * text, for an estimate when the upstream reports no usage. Lines are split on LF; a partial line
- * waits for the next bytes.
+ * usage value seen per field among whole usage objects (a later chunk may repeat or revise an
+ * earlier one), whether a usage it could not read came, and the output generated (the text of the
+ * content, reasoning and refusal deltas and of tool and function call names and arguments), for an
+ * estimate when the upstream reports no usable usage. Lines are split on LF; a partial line waits
+ * for the next bytes.
  */
 public final class SseScanner {
 
@@ -42,10 +45,12 @@ public final class SseScanner {
   private int partialLen;
   private boolean overlong;
   private Usage usage;
+  private String usageProblem;
   private boolean done;
   private long textBytesDropped;
   // One chunk's findings, filled by scanChunk and kept only once the whole chunk parsed.
   private Usage chunkUsage;
+  private String chunkUsageProblem;
   private final ArrayList<String> chunkTexts = new ArrayList<>();
 
   public void feed(byte[] buf, int off, int len) {
@@ -124,6 +129,9 @@ public final class SseScanner {
     if (chunkUsage != null) {
       usage = usage == null ? chunkUsage : usage.max(chunkUsage);
     }
+    if (chunkUsageProblem != null) {
+      usageProblem = chunkUsageProblem;
+    }
     for (int i = 0; i < chunkTexts.size(); i++) {
       appendText(chunkTexts.get(i));
     }
@@ -131,12 +139,14 @@ public final class SseScanner {
 
   /**
    * Reads one chunk with a streaming parser (a tree per chunk was a tenth of the gateway's
-   * allocation): its {@code usage} and the text of {@code choices[].delta.content} and {@code
-   * reasoning_content}, in that order per choice. A key given twice counts once, its last value, as
-   * in a tree; anything after the object fails the chunk.
+   * allocation): its {@code usage} and the output of each choice's delta: {@code content}, {@code
+   * reasoning_content}, {@code refusal}, then the {@code name} and {@code arguments} of its {@code
+   * tool_calls} and {@code function_call}. A key given twice counts once, its last value, as in a
+   * tree; anything after the object fails the chunk.
    */
   private void scanChunk(JsonParser parser) throws IOException {
     chunkUsage = null;
+    chunkUsageProblem = null;
     chunkTexts.clear();
     if (parser.nextToken() != JsonToken.START_OBJECT) {
       throw new IOException("not an object");
@@ -145,7 +155,10 @@ public final class SseScanner {
       String name = parser.currentName();
       JsonToken value = parser.nextToken();
       if ("usage".equals(name)) {
-        chunkUsage = UsageParser.fromUsage(SUBTREE.readTree(parser)).orElse(null);
+        UsageParser.Report report = UsageParser.reportUsage(SUBTREE.readTree(parser));
+        chunkUsage = report.usage();
+        chunkUsageProblem =
+            report.kind() == UsageParser.Report.Kind.MALFORMED ? report.problem() : null;
       } else if ("choices".equals(name)) {
         chunkTexts.clear();
         if (value != JsonToken.START_ARRAY) {
@@ -168,31 +181,42 @@ public final class SseScanner {
     }
   }
 
-  /** One choice object, the parser on its start: keeps its delta's texts. */
+  /** One choice object, the parser on its start: keeps its delta's output. */
   private void scanChoice(JsonParser parser) throws IOException {
     String content = null;
     String reasoning = null;
+    String refusal = null;
+    List<String> toolCalls = List.of();
+    List<String> functionCall = List.of();
     while (parser.nextToken() == JsonToken.FIELD_NAME) {
       String name = parser.currentName();
       JsonToken value = parser.nextToken();
-      if ("delta".equals(name)) {
-        content = null;
-        reasoning = null;
-        if (value != JsonToken.START_OBJECT) {
-          parser.skipChildren();
-          continue;
+      if (!"delta".equals(name)) {
+        parser.skipChildren();
+        continue;
+      }
+      content = null;
+      reasoning = null;
+      refusal = null;
+      toolCalls = List.of();
+      functionCall = List.of();
+      if (value != JsonToken.START_OBJECT) {
+        parser.skipChildren();
+        continue;
+      }
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        JsonToken v = parser.nextToken();
+        switch (field) {
+          case "content" -> content = v == JsonToken.VALUE_STRING ? parser.getText() : null;
+          case "reasoning_content" ->
+              reasoning = v == JsonToken.VALUE_STRING ? parser.getText() : null;
+          case "refusal" -> refusal = v == JsonToken.VALUE_STRING ? parser.getText() : null;
+          case "tool_calls" -> toolCalls = toolCalls(parser);
+          case "function_call" -> functionCall = function(parser);
+          default -> {}
         }
-        while (parser.nextToken() == JsonToken.FIELD_NAME) {
-          String field = parser.currentName();
-          JsonToken v = parser.nextToken();
-          if ("content".equals(field)) {
-            content = v == JsonToken.VALUE_STRING ? parser.getText() : null;
-          } else if ("reasoning_content".equals(field)) {
-            reasoning = v == JsonToken.VALUE_STRING ? parser.getText() : null;
-          }
-          parser.skipChildren();
-        }
-      } else {
+        // A value not read above is skipped whole; after one read, the parser is on its end.
         parser.skipChildren();
       }
     }
@@ -202,6 +226,68 @@ public final class SseScanner {
     if (reasoning != null) {
       chunkTexts.add(reasoning);
     }
+    if (refusal != null) {
+      chunkTexts.add(refusal);
+    }
+    chunkTexts.addAll(toolCalls);
+    chunkTexts.addAll(functionCall);
+  }
+
+  /** The names and arguments of a {@code tool_calls} value, the parser on it. */
+  private static List<String> toolCalls(JsonParser parser) throws IOException {
+    if (parser.currentToken() != JsonToken.START_ARRAY) {
+      parser.skipChildren();
+      return List.of();
+    }
+    List<String> texts = new ArrayList<>(2);
+    while (parser.nextToken() != JsonToken.END_ARRAY) {
+      if (parser.currentToken() != JsonToken.START_OBJECT) {
+        parser.skipChildren();
+        continue;
+      }
+      List<String> call = List.of();
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        parser.nextToken();
+        if ("function".equals(field)) {
+          call = function(parser);
+        } else {
+          parser.skipChildren();
+        }
+      }
+      texts.addAll(call);
+    }
+    return texts;
+  }
+
+  /**
+   * A function object's {@code name} and {@code arguments} (the last of each), the parser on it.
+   */
+  private static List<String> function(JsonParser parser) throws IOException {
+    if (parser.currentToken() != JsonToken.START_OBJECT) {
+      parser.skipChildren();
+      return List.of();
+    }
+    String name = null;
+    String arguments = null;
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String field = parser.currentName();
+      JsonToken v = parser.nextToken();
+      if ("name".equals(field)) {
+        name = v == JsonToken.VALUE_STRING ? parser.getText() : null;
+      } else if ("arguments".equals(field)) {
+        arguments = v == JsonToken.VALUE_STRING ? parser.getText() : null;
+      }
+      parser.skipChildren();
+    }
+    List<String> texts = new ArrayList<>(2);
+    if (name != null) {
+      texts.add(name);
+    }
+    if (arguments != null) {
+      texts.add(arguments);
+    }
+    return texts;
   }
 
   private void appendText(String t) {
@@ -215,15 +301,32 @@ public final class SseScanner {
     }
   }
 
-  /** The usage the stream reported (largest value per field), or null when it reported none. */
+  /**
+   * The usage the stream reported (largest value per field of its whole usage objects), or null
+   * when it reported none.
+   */
   public Usage usage() {
     return usage;
   }
 
   /**
-   * The pieces of completion text seen so far (deltas that carried text, every choice counted). A
-   * provider sends at least one token per piece, so an upstream that keeps to its output cap never
-   * sends more pieces than the cap.
+   * What the stream said of its usage: {@link #usage()} when it reported a whole one, else the last
+   * usage it sent that could not be read, else absent.
+   */
+  public UsageParser.Report usageReport() {
+    if (usage != null) {
+      return UsageParser.Report.valid(usage);
+    }
+    return usageProblem != null
+        ? UsageParser.Report.malformed(usageProblem)
+        : UsageParser.Report.ABSENT;
+  }
+
+  /**
+   * The pieces of output seen so far (non-empty texts of deltas: content, reasoning, refusal, a
+   * call's name or a fragment of its arguments; every choice counted). A provider sends at least
+   * one token per piece, so an upstream that keeps to its output cap never sends more pieces than
+   * the cap, and one that sent this many used at least as many tokens.
    */
   public long outputPieces() {
     return outputPieces;

@@ -4,8 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Ticker;
-import dev.creditgate.meter.Settlement;
-import dev.creditgate.pricing.Usage;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -65,8 +63,7 @@ final class StreamAnswer implements ChatStep {
     res.setHeader("X-Accel-Buffering", "no");
     InputStream in = x.upstream.body();
     byte[] buf = new byte[16 * 1024];
-    Settlement settled = null;
-    Usage charged = null;
+    SettleUsage.Charge charge = SettleUsage.Charge.NONE;
     try {
       OutputStream out = null;
       try {
@@ -116,21 +113,22 @@ final class StreamAnswer implements ChatStep {
       // charged.
       metrics.upstreamLatency(alias, "total", ticker.read() - x.upstreamStart);
       if (cutOff) {
-        charged = settle.cutOffUsage(x.call, x.request);
-        settled = settle.estimated(x.call, charged);
-      } else if (scanner.usage() != null) {
-        charged = scanner.usage();
-        settled = settle.reported(x.call, charged);
-      } else if (!scanner.text().isEmpty() || scanner.textDropped() > 0) {
-        charged = settle.estimate(x.request, scanner.text(), scanner.textDropped());
-        settled = settle.estimated(x.call, charged);
+        charge = settle.cutOff(x);
+      } else if (scanner.usageReport().kind() != UsageParser.Report.Kind.ABSENT
+          || scanner.outputPieces() > 0
+          || scanner.textDropped() > 0) {
+        charge =
+            settle.served(
+                x,
+                scanner.usageReport(),
+                scanner.outputPieces(),
+                () -> settle.estimate(x.request, scanner.text(), scanner.textDropped()));
       } else {
         // Nothing was generated and nothing reported: a failed call, not charged.
-        LOG.warn(
-            "stream produced no content and no usage; not charged, request_id={}", x.requestId);
+        LOG.warn("stream produced no output and no usage; not charged, request_id={}", x.requestId);
       }
     }
-    byte[] held = cutOff ? finalChunk(x, charged, settled) : end(x, filter, charged, settled, hold);
+    byte[] held = cutOff ? finalChunk(x, charge) : end(x, filter, charge, hold);
     if (cutOff) {
       metrics.streamCutOff(alias);
       LOG.warn(
@@ -155,11 +153,7 @@ final class StreamAnswer implements ChatStep {
    * the credits charged; then the held {@code [DONE]}.
    */
   private static byte[] end(
-      ChatExchange x,
-      UsageChunkFilter filter,
-      Usage charged,
-      Settlement settled,
-      DoneHoldback hold) {
+      ChatExchange x, UsageChunkFilter filter, SettleUsage.Charge charge, DoneHoldback hold) {
     byte[] done = hold.release();
     if (!x.clientWantsUsage) {
       return done;
@@ -167,8 +161,9 @@ final class StreamAnswer implements ChatStep {
     byte[] usage =
         ChargedUsage.streamEvent(
             filter.usageChunk(),
-            charged,
-            SettleUsage.charged(x.call, settled),
+            charge.usage(),
+            charge.reported(),
+            SettleUsage.charged(x.call, charge.settled()),
             "chatcmpl-" + x.requestId,
             x.route.config().model());
     byte[] out = Arrays.copyOf(usage, usage.length + done.length);
@@ -181,7 +176,7 @@ final class StreamAnswer implements ChatStep {
    * with the usage charged (whole, as the SDKs' usage type requires) and the credits, then {@code
    * [DONE]}.
    */
-  private static byte[] finalChunk(ChatExchange x, Usage charged, Settlement settled) {
+  private static byte[] finalChunk(ChatExchange x, SettleUsage.Charge charge) {
     ObjectNode chunk = Json.MAPPER.createObjectNode();
     chunk.put("id", "chatcmpl-" + x.requestId);
     chunk.put("object", "chat.completion.chunk");
@@ -195,9 +190,9 @@ final class StreamAnswer implements ChatStep {
       choice.putObject("delta");
       choice.put("finish_reason", "length");
     }
-    ObjectNode usage = ChargedUsage.counts(charged);
+    ObjectNode usage = ChargedUsage.counts(charge.usage());
     chunk.set("usage", usage);
-    SettleUsage.charged(x.call, settled)
+    SettleUsage.charged(x.call, charge.settled())
         .ifPresent(credits -> usage.put(SettleUsage.CHARGED_FIELD, credits));
     return ("data: " + Json.string(chunk) + "\n\ndata: [DONE]\n\n")
         .getBytes(StandardCharsets.UTF_8);
@@ -215,12 +210,11 @@ final class StreamAnswer implements ChatStep {
       answer = new byte[0];
     }
     JsonNode parsed = Json.parseOrNull(answer);
-    UsageParser.from(parsed)
-        .ifPresent(
-            usage -> {
-              var settled = settle.reported(x.call, usage);
-              SettleUsage.headers(x.ctx, x.call, settled);
-            });
+    UsageParser.Report report = UsageParser.report(parsed);
+    if (report.kind() == UsageParser.Report.Kind.VALID) {
+      SettleUsage.Charge charge = settle.served(x, report, 0, report::usage);
+      SettleUsage.headers(x.ctx, x.call, charge.settled());
+    }
     return UpstreamErrors.relay(x.ctx, x.upstream.status(), parsed, answer);
   }
 }

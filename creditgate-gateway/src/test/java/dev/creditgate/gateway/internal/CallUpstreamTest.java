@@ -60,9 +60,13 @@ class CallUpstreamTest {
     client =
         new UpstreamClient(
             Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(2), timer);
+    GatewayMetrics metrics = new GatewayMetrics(new SimpleMeterRegistry());
     step =
         new CallUpstream(
-            client, new GatewayMetrics(new SimpleMeterRegistry()), Ticker.systemTicker());
+            client,
+            new SettleUsage(new TokenEstimator(), metrics, Ticker.systemTicker()),
+            metrics,
+            Ticker.systemTicker());
   }
 
   @AfterEach

@@ -24,6 +24,23 @@ class ChatRequestRulesTest {
     assertThat(ChatRequestRules.validate(request)).isSameAs(request);
   }
 
+  @Test
+  void nAndTopLogprobsAreBoundedByTheConfiguredLimits() throws Exception {
+    ObjectNode within =
+        json("{\"messages\":[{\"role\":\"user\"}],\"n\":4,\"logprobs\":true,\"top_logprobs\":5}");
+    assertThat(ChatRequestRules.validate(within, 4, 5)).isSameAs(within);
+    assertThatThrownBy(() -> ChatRequestRules.validate(within, 3, 5))
+        .isInstanceOfSatisfying(
+            ApiError.class,
+            e -> {
+              assertThat(e.param()).isEqualTo("n");
+              assertThat(e.getMessage()).isEqualTo("'n' must be at most 3");
+            });
+    assertThatThrownBy(() -> ChatRequestRules.validate(within, 4, 4))
+        .isInstanceOfSatisfying(
+            ApiError.class, e -> assertThat(e.param()).isEqualTo("top_logprobs"));
+  }
+
   @ParameterizedTest
   @CsvSource(
       delimiter = '|',
@@ -45,6 +62,10 @@ class ChatRequestRulesTest {
         "{\"messages\":[{\"role\":\"user\"}],\"max_completion_tokens\":99999999999}|max_completion_tokens",
         "{\"messages\":[{\"role\":\"user\"}],\"n\":129}|n",
         "{\"messages\":[{\"role\":\"user\"}],\"temperature\":\"hot\"}|temperature",
+        "{\"messages\":[{\"role\":\"user\"}],\"logprobs\":1}|logprobs",
+        "{\"messages\":[{\"role\":\"user\"}],\"top_logprobs\":21}|top_logprobs",
+        "{\"messages\":[{\"role\":\"user\"}],\"top_logprobs\":-1}|top_logprobs",
+        "{\"messages\":[{\"role\":\"user\"}],\"top_logprobs\":\"5\"}|top_logprobs",
       })
   void anInvalidFieldIsRefusedByName(String body, String param) throws Exception {
     ObjectNode request = json(body);

@@ -474,6 +474,11 @@ public final class JdbcCreditLedger
         usage);
   }
 
+  @Override
+  public long unpricedFallbackCreditsPer1kTokens() {
+    return options.unpricedFallbackCreditsPer1kTokens();
+  }
+
   // ---------------------------------------------------------------- verification
 
   @Override

@@ -28,6 +28,7 @@ public final class JdbcCreditLedgerBuilder {
   private int chargeBatchSize = LedgerOptions.DEFAULT_CHARGE_BATCH_SIZE;
   private boolean writeBehind;
   private LedgerCommitListener commitListener = LedgerCommitListener.NONE;
+  private long unpricedFallbackCreditsPer1kTokens;
 
   JdbcCreditLedgerBuilder() {}
 
@@ -147,6 +148,21 @@ public final class JdbcCreditLedgerBuilder {
     return this;
   }
 
+  /**
+   * What a charge no price rule matches costs: this many credits per 1,000 tokens, input and output
+   * alike (cached and reasoning tokens included in those), rounded up. Such a charge is still
+   * flagged {@code unpriced}. Default 0: it costs nothing.
+   */
+  public JdbcCreditLedgerBuilder unpricedFallback(long creditsPer1kTokens) {
+    this.unpricedFallbackCreditsPer1kTokens =
+        dev.creditgate.Checks.requireBetween(
+            "unpricedFallbackCreditsPer1kTokens",
+            creditsPer1kTokens,
+            0,
+            LedgerOptions.MAX_UNPRICED_FALLBACK);
+    return this;
+  }
+
   /** Whether {@link #build()} brings the schema up to date (default true). */
   public JdbcCreditLedgerBuilder migrate(boolean migrate) {
     this.migrate = migrate;
@@ -178,6 +194,7 @@ public final class JdbcCreditLedgerBuilder {
             migrate,
             chargeBatchSize,
             writeBehind,
-            commitListener));
+            commitListener,
+            unpricedFallbackCreditsPer1kTokens));
   }
 }

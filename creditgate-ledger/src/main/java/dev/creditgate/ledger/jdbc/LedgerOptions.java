@@ -37,6 +37,9 @@ public final class LedgerOptions {
   /** How long price rules read from the database are used before they are read again. */
   public static final Duration DEFAULT_PRICE_RULE_REFRESH = Duration.ofSeconds(10);
 
+  /** The largest unpriced fallback accepted: as a price rule's largest price. */
+  public static final long MAX_UNPRICED_FALLBACK = dev.creditgate.pricing.PriceRule.MAX_PRICE;
+
   /** The most charges group commit writes in one transaction. */
   public static final int DEFAULT_CHARGE_BATCH_SIZE = 64;
 
@@ -77,6 +80,7 @@ public final class LedgerOptions {
   private final int chargeBatchSize;
   private final boolean writeBehind;
   private final LedgerCommitListener commitListener;
+  private final long unpricedFallbackCreditsPer1kTokens;
 
   LedgerOptions(
       String jdbcUrl,
@@ -93,7 +97,8 @@ public final class LedgerOptions {
       boolean migrate,
       int chargeBatchSize,
       boolean writeBehind,
-      LedgerCommitListener commitListener) {
+      LedgerCommitListener commitListener,
+      long unpricedFallbackCreditsPer1kTokens) {
     if (writeBehind && chargeBatchSize < 2) {
       throw new IllegalArgumentException(
           "writeBehind needs group commit: chargeBatchSize must be above 1, but was "
@@ -114,6 +119,7 @@ public final class LedgerOptions {
     this.chargeBatchSize = chargeBatchSize;
     this.writeBehind = writeBehind;
     this.commitListener = commitListener;
+    this.unpricedFallbackCreditsPer1kTokens = unpricedFallbackCreditsPer1kTokens;
   }
 
   public String jdbcUrl() {
@@ -175,6 +181,14 @@ public final class LedgerOptions {
 
   public LedgerCommitListener commitListener() {
     return commitListener;
+  }
+
+  /**
+   * Credits per 1,000 tokens (input and output alike) of a charge no price rule matches; 0: such a
+   * charge costs nothing (it is flagged unpriced either way).
+   */
+  public long unpricedFallbackCreditsPer1kTokens() {
+    return unpricedFallbackCreditsPer1kTokens;
   }
 
   /** Whether charges are written many per transaction by committer threads. */

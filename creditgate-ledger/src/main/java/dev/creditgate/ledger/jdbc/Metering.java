@@ -254,8 +254,9 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     if (entry.unpriced()) {
       counters.unpriced.increment();
       LOG.warn(
-          "unpriced charge recorded at cost 0: no active price rule matches scene='{}' provider='{}' model='{}'"
-              + " (account_id={} event_id={})",
+          "unpriced charge recorded at {} credits (the fallback, 0 without one): no active price rule"
+              + " matches scene='{}' provider='{}' model='{}' (account_id={} event_id={})",
+          -entry.amount(),
           request.scene(),
           request.provider(),
           request.model(),

@@ -28,6 +28,7 @@ final class PriceRules {
 
   private final LedgerDatabase db;
   private final RefreshingRead<List<PriceRule>> rules;
+  private final long unpricedFallback;
 
   PriceRules(LedgerDatabase db, LedgerOptions options) {
     this.db = db;
@@ -37,6 +38,7 @@ final class PriceRules {
             () -> db.read(this::loadRules),
             options.clock(),
             options.priceRuleRefresh().toMillis());
+    this.unpricedFallback = options.unpricedFallbackCreditsPer1kTokens();
   }
 
   /** Reads the rules from the database (and keeps them for pricing). */
@@ -139,14 +141,21 @@ final class PriceRules {
   }
 
   /**
-   * What {@code usage} costs under the current rules.
+   * What {@code usage} costs under the current rules; a charge no rule matches is {@link
+   * Quote#unpriced()}, at the fallback price when there is one.
    *
    * @throws LedgerUnavailableException when no rules were ever read and the database cannot be read
    */
   Quote quoteFor(String scene, String provider, String model, Usage usage) {
     List<PriceRule> current = currentRules();
     try {
-      return Pricing.quote(current, scene, provider, model, usage);
+      Quote quote = Pricing.quote(current, scene, provider, model, usage);
+      if (!quote.unpriced() || unpricedFallback == 0) {
+        return quote;
+      }
+      long tokens = Math.addExact(usage.inputTokens(), usage.outputTokens());
+      return new Quote(
+          0, Math.ceilDiv(Math.multiplyExact(tokens, unpricedFallback), 1000), 0, true);
     } catch (ArithmeticException e) {
       throw new IllegalArgumentException(
           "usage "

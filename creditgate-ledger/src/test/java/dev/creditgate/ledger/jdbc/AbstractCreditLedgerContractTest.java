@@ -268,6 +268,32 @@ abstract class AbstractCreditLedgerContractTest {
   }
 
   @Test
+  void chargeWithoutAMatchingRuleCostsTheFallbackWhenOneIsSetStillFlaggedUnpriced()
+      throws IOException {
+    ledger.close();
+    ledger = builder().unpricedFallback(40).commitListener(commits::add).build();
+    String account = newAccount();
+    String scene = newScene();
+    assertThat(ledger.unpricedFallbackCreditsPer1kTokens()).isEqualTo(40);
+    // 1,000 input and 500 output tokens at 40 credits per 1,000.
+    assertThat(ledger.quote(scene, "openai", "gpt-test", EXAMPLE_USAGE))
+        .isEqualTo(new Quote(0, 60, 0, true));
+
+    ChargeResult result = ledger.charge(charge(account, "c1", scene, EXAMPLE_USAGE));
+
+    assertThat(result.quote()).isEqualTo(new Quote(0, 60, 0, true));
+    assertThat(result.entry().unpriced()).isTrue();
+    assertThat(result.entry().amount()).isEqualTo(-60);
+    assertThat(result.entry().priceRuleId()).isZero();
+    assertThat(ledger.quote(scene, "openai", "gpt-test", new Usage(1, 0, 0, 0)).credits())
+        .as("rounded up")
+        .isEqualTo(1);
+    assertThatThrownBy(() -> builder().unpricedFallback(-1))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("unpricedFallbackCreditsPer1kTokens");
+  }
+
+  @Test
   void sameChargeTwiceIsReplayedAndADifferentOneConflicts() {
     String scene = newScene();
     ledger.createPriceRule(exampleRule(scene));
