@@ -76,6 +76,9 @@ abstract class GatewayTestSupport {
     props.put("models.pro.max-output-tokens", "1000");
     props.put("models.max.base-url", "http://127.0.0.1:1");
     props.put("models.max.model", "nowhere");
+    // The one pricing scene the tests' user keys may name (keys.user-scenes; a test's backend may
+    // set others).
+    props.put("keys.user-scenes", "chat");
     props.putAll(backend(tmp));
     server =
         GatewayServer.start(
