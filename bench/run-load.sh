@@ -269,6 +269,8 @@ guard_counts() { # label, cell
     /^creditgate_holds_shortfalls_total/ { shortfalls += $NF }
     /^creditgate_ledger_group_commits_total / { commits = $NF }
     /^creditgate_ledger_group_commit_charges_total / { committed = $NF }
+    /^creditgate_ledger_group_commit_seconds_total / { commit_s = $NF }
+    /^creditgate_ledger_spool_size / { spooled = $NF }
     END {
       line = "GUARD label=" label " cell=" cell
       for (r in count) line = line " " r "=" int(count[r])
@@ -281,6 +283,7 @@ guard_counts() { # label, cell
       line = line " decide_s=" decide["s"] " decide_n=" int(decide["n"]) " decide_max_s=" decide["max_s"]
       for (e in holds) line = line " holds_" e "=" int(holds[e])
       line = line " shortfalls=" int(shortfalls) " group_commits=" int(commits) " group_commit_charges=" int(committed)
+      line = line " group_commit_s=" commit_s " spooled=" int(spooled)
       print line
     }' | tee -a "$RAW"
   # PostgreSQL targets: transactions committed in their database so far (lease grants and renewals,
@@ -549,12 +552,13 @@ metric_sum() { # port, regular expression of the metric lines: the sum of their 
 }
 
 hot_check() { # label, total rate, lease samples file, port A, port B
-  local label=$1 rate=$2 samples=$3 i ok balance grants charged charges other excess
+  local label=$1 rate=$2 samples=$3 i ok balance grants charged charges other excess unwritten
   local sql="SELECT a.balance, coalesce(sum(e.amount) FILTER (WHERE e.kind = 'GRANT'), 0),
       coalesce(-sum(e.amount) FILTER (WHERE e.kind = 'CHARGE'), 0),
       count(e.id) FILTER (WHERE e.kind = 'CHARGE'), count(e.id) FILTER (WHERE e.kind NOT IN ('GRANT', 'CHARGE'))
     FROM accounts a LEFT JOIN entries e ON e.account_id = a.id WHERE a.id = '$HOT_ACCOUNT' GROUP BY a.balance"
-  # Both gateways drained (nothing queued or spooled) and every 200 charged, or 30 s.
+  # Both gateways drained (nothing queued or spooled) and every 200 charged, or 30 s; what is
+  # still queued or spooled then is reported (unwritten=).
   for i in $(seq 1 300); do
     ok=$(( $(metric_sum "$4" '^creditgate_requests_total.*route="chat_completions".*status="200"') \
       + $(metric_sum "$5" '^creditgate_requests_total.*route="chat_completions".*status="200"') ))
@@ -565,16 +569,18 @@ hot_check() { # label, total rate, lease samples file, port A, port B
       && [ "$charges" -ge "$ok" ] && break
     sleep 0.1
   done
+  unwritten=$(( $(metric_sum "$4" '^creditgate_ledger_(charges_queued|spool_size) ') \
+    + $(metric_sum "$5" '^creditgate_ledger_(charges_queued|spool_size) ') ))
   excess=$(awk 'BEGIN { m = "none" } NF >= 4 { e = $3 - $2; if (m == "none" || e > m) m = e } END { print m }' "$samples")
   awk -v label="$label" -v rate="$rate" -v balance="$balance" -v grants="$grants" -v charged="$charged" \
-    -v charges="$charges" -v ok="$ok" -v other="$other" -v excess="$excess" '
+    -v charges="$charges" -v ok="$ok" -v other="$other" -v excess="$excess" -v unwritten="$unwritten" '
     NF >= 4 { n++; if ($3 > leased) leased = $3; if ($4 > rows) rows = $4 }
     END {
       consistent = (balance == grants - charged && other == 0) ? "yes" : "NO"
       once = (charges == ok) ? "yes" : "NO"
       within = (n > 0 && excess != "none" && excess <= 0) ? "yes" : "NO"
-      printf "HOTCHECK cell=%s total_rate=%s balance=%s grants=%s charged_credits=%s charges=%s ok_200=%s other_entries=%s samples=%d max_leased=%d max_lease_rows=%d max_leased_minus_balance=%s balance_consistent=%s charged_once=%s leases_within_balance=%s\n",
-        label, rate, balance, grants, charged, charges, ok, other, n, leased, rows, excess, consistent, once, within
+      printf "HOTCHECK cell=%s total_rate=%s balance=%s grants=%s charged_credits=%s charges=%s ok_200=%s unwritten=%s other_entries=%s samples=%d max_leased=%d max_lease_rows=%d max_leased_minus_balance=%s balance_consistent=%s charged_once=%s leases_within_balance=%s\n",
+        label, rate, balance, grants, charged, charges, ok, unwritten, other, n, leased, rows, excess, consistent, once, within
     }' "$samples" | tee -a "$RAW"
 }
 
