@@ -1,5 +1,7 @@
-# Turns run-load.sh's RESULT / SEARCH / MEMORY / PENDING lines into Markdown tables.
-# Added latency is each target's percentile minus the direct target's at the same rate, same run.
+# Turns run-load.sh's RESULT / SEARCH / MEMORY / PENDING / HOT / HOTCHECK lines into Markdown tables.
+# Added latency is each target's percentile minus the direct target's at the same rate, same run
+# (for a hot-account cell's load tools: at the cell's total rate). Strict minus check: each strict
+# gateway target's percentile minus its check twin's at the same rate, same run.
 function kv(line, key,    n, parts, i, pair) {
   n = split(line, parts, " ")
   for (i = 1; i <= n; i++) {
@@ -15,6 +17,7 @@ function kv(line, key,    n, parts, i, pair) {
     next
   }
   n++; lab[n] = label; rt[n] = rate; line[n] = $0
+  q50[label "," rate] = kv($0, "p50_ms"); q99[label "," rate] = kv($0, "p99_ms"); q999[label "," rate] = kv($0, "p999_ms")
   if (label == "direct") {
     d50[rate] = kv($0, "p50_ms"); d99[rate] = kv($0, "p99_ms"); d999[rate] = kv($0, "p999_ms")
   }
@@ -25,6 +28,9 @@ function kv(line, key,    n, parts, i, pair) {
   m_cap[m] = kv($0, "capped"); if (m_label[m] == "nginx") nginx_max = m_max[m]; next }
 /^MEMORY / { mem[kv($0, "label") "," kv($0, "cell")] = kv($0, "rss_kib"); labels_mem[kv($0, "label")] = 1; next }
 /^PENDING / { p++; pending[p] = $0; next }
+/^HOT / { hn++; hot[hn] = $0; next }
+/^HOTCHECK / { hc++; hotcheck[hc] = substr($0, 10); next }
+/^DB / { dbn++; dbl[dbn] = substr($0, 4); next }
 /^GUARD / { g++; guard[g] = substr($0, 7); next }
 /^LEDGER / { lg++; ledger[lg] = substr($0, 8); next }
 /^# / { header[++h] = substr($0, 3) }
@@ -46,6 +52,46 @@ END {
     printf "| %s | %s | %.1f | %s | %.2f | %.2f | %.2f | %s | %s | %s |\n", lab[i], r,
       kv(l, "achieved"), kv(l, "errors"), kv(l, "p50_ms"), kv(l, "p99_ms"), kv(l, "p999_ms"),
       a50, a99, a999
+  }
+  pairs = 0
+  for (i = 1; i <= n; i++) {
+    if (lab[i] !~ /-check$/) continue
+    strict = substr(lab[i], 1, length(lab[i]) - 6); key = strict "," rt[i]
+    if (!(key in q50)) continue
+    if (pairs++ == 0) {
+      print ""
+      print "Strict minus check (same run; goal: at most +0.5 ms p50 and +2 ms p99):"
+      print ""
+      print "| target | rate req/s | strict p50 - check | p99 | p99.9 | goal |"
+      print "| --- | ---: | ---: | ---: | ---: | --- |"
+    }
+    c = lab[i] "," rt[i]
+    x50 = q50[key] - q50[c]; x99 = q99[key] - q99[c]; x999 = q999[key] - q999[c]
+    printf "| %s | %s | %+.2f | %+.2f | %+.2f | %s |\n", strict, rt[i], x50, x99, x999,
+      (x50 <= 0.5 && x99 <= 2) ? "met" : "not met"
+  }
+  if (hn > 0) {
+    print ""
+    print "Hot-account cells: one account through two gateways (A, B) on one PostgreSQL + Redis, each fed half of the total rate by its own load tool; added = minus direct at the total rate:"
+    print ""
+    print "| cell | total req/s | gateway | rate | achieved | errors | p50 | p99 | p99.9 | added p50 | added p99 | added p99.9 |"
+    print "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for (i = 1; i <= hn; i++) {
+      l = hot[i]; r = kv(l, "total_rate")
+      if (r in d50) {
+        a50 = sprintf("%+.2f", kv(l, "p50_ms") - d50[r]); a99 = sprintf("%+.2f", kv(l, "p99_ms") - d99[r])
+        a999 = sprintf("%+.2f", kv(l, "p999_ms") - d999[r])
+      } else { a50 = "-"; a99 = "-"; a999 = "-" }
+      printf "| %s | %s | %s | %s | %.1f | %s | %.2f | %.2f | %.2f | %s | %s | %s |\n", kv(l, "cell"), r,
+        toupper(kv(l, "gen")), kv(l, "rate"), kv(l, "achieved"), kv(l, "errors"), kv(l, "p50_ms"),
+        kv(l, "p99_ms"), kv(l, "p999_ms"), a50, a99, a999
+    }
+  }
+  if (hc > 0) {
+    print ""
+    print "Hot-account ledger checks after each rate, cumulative from the cell's start (balance = grants - charges, one charge per 200, live leases sampled during the rate never above the balance):"
+    print ""
+    for (i = 1; i <= hc; i++) print "- " hotcheck[i]
   }
   if (m > 0) {
     print ""
@@ -100,5 +146,11 @@ END {
     print "Write-behind ledger of the gateway targets, cumulative after each cell (wait_<what>_s: seconds requests spent waiting, summed; wait_<what>_n: requests; intent_sync = the call's intent fsync before its first byte, own_charges = the account's queued charges before the guard):"
     print ""
     for (i = 1; i <= lg; i++) print "- " ledger[i]
+  }
+  if (dbn > 0) {
+    print ""
+    print "PostgreSQL targets: transactions committed in the target's database, cumulative after each cell:"
+    print ""
+    for (i = 1; i <= dbn; i++) print "- " dbl[i]
   }
 }
