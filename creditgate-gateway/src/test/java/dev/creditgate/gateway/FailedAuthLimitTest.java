@@ -41,6 +41,7 @@ class FailedAuthLimitTest {
   /** Key records that count the reads of a key by its hash. */
   private static final class CountingRecords implements ApiKeyRecords {
     final AtomicInteger reads = new AtomicInteger();
+    volatile boolean down;
     private final ApiKeyRecords delegate;
 
     CountingRecords(ApiKeyRecords delegate) {
@@ -55,6 +56,10 @@ class FailedAuthLimitTest {
     @Override
     public Optional<ApiKey> findByHash(String keyHash) {
       reads.incrementAndGet();
+      if (down) {
+        throw new dev.creditgate.ledger.LedgerUnavailableException(
+            "injected: key table unreachable", null);
+      }
       return delegate.findByHash(keyHash);
     }
 
@@ -79,9 +84,51 @@ class FailedAuthLimitTest {
     }
   }
 
+  /** What a test gets: the gateway's base URL, its clock, its key records and two keys. */
+  private record Env(
+      String base,
+      AtomicLong nanos,
+      CountingRecords records,
+      ApiKeyStore keys,
+      String remembered,
+      String unseen) {}
+
+  private interface Body {
+    void run(Env env) throws Exception;
+  }
+
   @Test
   void aFloodOfBogusKeysFromOneAddressGets429WhileAnotherAddressStillAuthenticates()
       throws Exception {
+    withGateway(this::flood);
+  }
+
+  @Test
+  void whileTheKeyTableIsAwayBogusKeysAreLimitedToo() throws Exception {
+    withGateway(
+        env -> {
+          HttpClient attacker =
+              HttpClient.newBuilder().localAddress(InetAddress.getByName("127.0.0.2")).build();
+          env.records().down = true;
+          int unavailable = 0;
+          int throttled = 0;
+          for (int i = 0; i < 40; i++) {
+            HttpResponse<String> r = chat(attacker, env.base(), bogus());
+            if (r.statusCode() == 503) {
+              assertThat(throttled).isZero();
+              unavailable++;
+            } else {
+              assertThat(r.statusCode()).isEqualTo(429);
+              throttled++;
+            }
+          }
+          assertThat(unavailable).isEqualTo(20);
+          assertThat(throttled).isEqualTo(20);
+          assertThat(env.records().reads.get()).isEqualTo(20);
+        });
+  }
+
+  private void withGateway(Body body) throws Exception {
     // The gateway's clock, moved by the test only: the flood's timing does not change its counts.
     AtomicLong nanos = new AtomicLong();
     com.github.benmanes.caffeine.cache.Ticker ticker = nanos::get;
@@ -124,57 +171,68 @@ class FailedAuthLimitTest {
               .ticker(ticker)
               .build()
               .start()) {
-        String base = "http://127.0.0.1:" + gateway.port();
-        HttpClient attacker =
-            HttpClient.newBuilder().localAddress(InetAddress.getByName("127.0.0.2")).build();
-        HttpClient other =
-            HttpClient.newBuilder().localAddress(InetAddress.getByName("127.0.0.1")).build();
-
-        int refused = 0;
-        int throttled = 0;
-        for (int i = 0; i < 60; i++) {
-          HttpResponse<String> r = chat(attacker, base, bogus());
-          JsonNode error = JSON.readTree(r.body()).path("error");
-          if (r.statusCode() == 401) {
-            assertThat(throttled).as("no 401 after the first 429").isZero();
-            assertThat(error.path("code").asText()).isEqualTo("invalid_api_key");
-            refused++;
-          } else {
-            assertThat(r.statusCode()).isEqualTo(429);
-            assertThat(error.path("code").asText()).isEqualTo("too_many_authentication_failures");
-            assertThat(error.path("type").asText()).isEqualTo("rate_limit_error");
-            assertThat(r.headers().firstValue("Retry-After")).hasValue("3");
-            throttled++;
-          }
-        }
-        assertThat(refused).isEqualTo(20);
-        assertThat(throttled).isEqualTo(40);
-        assertThat(records.reads.get()).as("key reads for 60 bogus keys").isEqualTo(20);
-        assertThat(models(attacker, base, bogus()).statusCode()).isEqualTo(429);
-
-        // Another address: its own count, and its keys work.
-        assertThat(chat(other, base, bogus()).statusCode()).isEqualTo(401);
-        assertThat(chat(other, base, remembered).statusCode()).isEqualTo(200);
-        assertThat(models(other, base, remembered).statusCode()).isEqualTo(200);
-
-        // From the throttled address, a key the gateway remembers as valid works (no read); one it
-        // would have to read waits like a bogus one.
-        int reads = records.reads.get();
-        assertThat(chat(attacker, base, remembered).statusCode()).isEqualTo(200);
-        assertThat(chat(attacker, base, unseen).statusCode()).isEqualTo(429);
-        assertThat(records.reads.get()).isEqualTo(reads);
-
-        // One attempt back every 3 s (20 a minute).
-        nanos.addAndGet(Duration.ofMillis(3_100).toNanos());
-        assertThat(chat(attacker, base, unseen).statusCode())
-            .as("a valid key gives its attempt back")
-            .isEqualTo(200);
-        assertThat(chat(attacker, base, bogus()).statusCode()).isEqualTo(401);
-        assertThat(chat(attacker, base, bogus()).statusCode()).isEqualTo(429);
-        assertThat(records.reads.get()).isEqualTo(reads + 2);
-        assertThat(keys.keyReads()).isEqualTo(records.reads.get());
+        body.run(
+            new Env(
+                "http://127.0.0.1:" + gateway.port(), nanos, records, keys, remembered, unseen));
       }
     }
+  }
+
+  private void flood(Env env) throws Exception {
+    String base = env.base();
+    AtomicLong nanos = env.nanos();
+    CountingRecords records = env.records();
+    ApiKeyStore keys = env.keys();
+    String remembered = env.remembered();
+    String unseen = env.unseen();
+    HttpClient attacker =
+        HttpClient.newBuilder().localAddress(InetAddress.getByName("127.0.0.2")).build();
+    HttpClient other =
+        HttpClient.newBuilder().localAddress(InetAddress.getByName("127.0.0.1")).build();
+
+    int refused = 0;
+    int throttled = 0;
+    for (int i = 0; i < 60; i++) {
+      HttpResponse<String> r = chat(attacker, base, bogus());
+      JsonNode error = JSON.readTree(r.body()).path("error");
+      if (r.statusCode() == 401) {
+        assertThat(throttled).as("no 401 after the first 429").isZero();
+        assertThat(error.path("code").asText()).isEqualTo("invalid_api_key");
+        refused++;
+      } else {
+        assertThat(r.statusCode()).isEqualTo(429);
+        assertThat(error.path("code").asText()).isEqualTo("too_many_authentication_failures");
+        assertThat(error.path("type").asText()).isEqualTo("rate_limit_error");
+        assertThat(r.headers().firstValue("Retry-After")).hasValue("3");
+        throttled++;
+      }
+    }
+    assertThat(refused).isEqualTo(20);
+    assertThat(throttled).isEqualTo(40);
+    assertThat(records.reads.get()).as("key reads for 60 bogus keys").isEqualTo(20);
+    assertThat(models(attacker, base, bogus()).statusCode()).isEqualTo(429);
+
+    // Another address: its own count, and its keys work.
+    assertThat(chat(other, base, bogus()).statusCode()).isEqualTo(401);
+    assertThat(chat(other, base, remembered).statusCode()).isEqualTo(200);
+    assertThat(models(other, base, remembered).statusCode()).isEqualTo(200);
+
+    // From the throttled address, a key the gateway remembers as valid works (no read); one it
+    // would have to read waits like a bogus one.
+    int reads = records.reads.get();
+    assertThat(chat(attacker, base, remembered).statusCode()).isEqualTo(200);
+    assertThat(chat(attacker, base, unseen).statusCode()).isEqualTo(429);
+    assertThat(records.reads.get()).isEqualTo(reads);
+
+    // One attempt back every 3 s (20 a minute).
+    nanos.addAndGet(Duration.ofMillis(3_100).toNanos());
+    assertThat(chat(attacker, base, unseen).statusCode())
+        .as("a valid key gives its attempt back")
+        .isEqualTo(200);
+    assertThat(chat(attacker, base, bogus()).statusCode()).isEqualTo(401);
+    assertThat(chat(attacker, base, bogus()).statusCode()).isEqualTo(429);
+    assertThat(records.reads.get()).isEqualTo(reads + 2);
+    assertThat(keys.keyReads()).isEqualTo(records.reads.get());
   }
 
   private static String bogus() {

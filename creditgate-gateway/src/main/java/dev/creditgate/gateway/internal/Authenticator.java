@@ -109,7 +109,8 @@ public final class Authenticator {
     try {
       found = keys.authenticate(secret);
     } catch (LedgerUnavailableException e) {
-      failures.giveBack(address);
+      // The token stays taken: while the key table is away, each such attempt waits for a
+      // connection, so a flood of keys never seen is bounded per address then too.
       throw new ApiError(
           503, "server_error", "service_unavailable", "the key store is unavailable; try again");
     }

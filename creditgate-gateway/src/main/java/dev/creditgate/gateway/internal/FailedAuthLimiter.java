@@ -8,10 +8,10 @@ import java.time.Duration;
 /**
  * Failed authentications per client address, as a token bucket each: an address may fail {@code
  * failures} times at once and then once per {@code window / failures}. An attempt that may need a
- * key read takes a token first and gives it back when the key was valid (or the key table could not
- * be read), so an address out of tokens costs the database nothing. At most {@link #MAX_ADDRESSES}
- * buckets are kept, and a bucket untouched for a window (full again by then) is dropped, so memory
- * is bounded whatever the number of addresses.
+ * key read takes a token first and gives it back when the key was valid, so an address out of
+ * tokens costs the database nothing. At most {@link #MAX_ADDRESSES} buckets are kept, and a bucket
+ * untouched for a window (full again by then) is dropped, so memory is bounded whatever the number
+ * of addresses.
  */
 final class FailedAuthLimiter {
 
