@@ -42,6 +42,10 @@ class FailedAuthLimitTest {
   private static final class CountingRecords implements ApiKeyRecords {
     final AtomicInteger reads = new AtomicInteger();
     volatile boolean down;
+
+    /** When set, reads wait (up to 5 s) until this many are under way at once. */
+    volatile java.util.concurrent.CountDownLatch together;
+
     private final ApiKeyRecords delegate;
 
     CountingRecords(ApiKeyRecords delegate) {
@@ -56,6 +60,15 @@ class FailedAuthLimitTest {
     @Override
     public Optional<ApiKey> findByHash(String keyHash) {
       reads.incrementAndGet();
+      java.util.concurrent.CountDownLatch meet = together;
+      if (meet != null) {
+        meet.countDown();
+        try {
+          meet.await(5, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
       if (down) {
         throw new dev.creditgate.ledger.LedgerUnavailableException(
             "injected: key table unreachable", null);
@@ -125,6 +138,35 @@ class FailedAuthLimitTest {
           assertThat(unavailable).isEqualTo(20);
           assertThat(throttled).isEqualTo(20);
           assertThat(env.records().reads.get()).isEqualTo(20);
+        });
+  }
+
+  @Test
+  void aBurstOfANewValidKeysCallsIsNeverRefused() throws Exception {
+    withGateway(
+        env -> {
+          HttpClient client =
+              HttpClient.newBuilder().localAddress(InetAddress.getByName("127.0.0.3")).build();
+          // 100 calls at once with a key not yet remembered: each may need a read (50 of them are
+          // held until all 50 are under way), none fails.
+          env.records().together = new java.util.concurrent.CountDownLatch(50);
+          java.util.List<java.util.concurrent.Future<HttpResponse<String>>> calls =
+              new java.util.ArrayList<>();
+          try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int i = 0; i < 100; i++) {
+              calls.add(pool.submit(() -> models(client, env.base(), env.unseen())));
+            }
+            for (var call : calls) {
+              HttpResponse<String> r = call.get();
+              assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            }
+          }
+          env.records().together = null;
+          // The address still has all its failures.
+          for (int i = 0; i < 20; i++) {
+            assertThat(chat(client, env.base(), bogus()).statusCode()).isEqualTo(401);
+          }
+          assertThat(chat(client, env.base(), bogus()).statusCode()).isEqualTo(429);
         });
   }
 

@@ -15,12 +15,12 @@ import java.util.Optional;
 /**
  * Turns the request's bearer key and account headers into who pays, or a 401/403/400.
  *
- * <p>A key the store does not remember as valid may need a read of the key table, so each such
- * attempt takes one of its client address's failed-authentication tokens first ({@link
- * FailedAuthLimiter}) and gives it back when the key was valid: an address that has used its
- * failures up gets 429 {@code too_many_authentication_failures} with {@code Retry-After} and costs
- * the database nothing, while other addresses, and keys remembered as valid from any address, are
- * served as before.
+ * <p>A key the store does not remember as valid may need a read of the key table, so such an
+ * attempt is let through only while its client address has failed-authentication tokens left
+ * ({@link FailedAuthLimiter}), and a failure takes one: an address that has used its failures up
+ * gets 429 {@code too_many_authentication_failures} with {@code Retry-After} and costs the database
+ * nothing, while other addresses, and keys remembered as valid from any address, are served as
+ * before. A valid key takes nothing, so a burst of a new key's calls is never refused.
  */
 public final class Authenticator {
 
@@ -93,7 +93,7 @@ public final class Authenticator {
       return remembered.get();
     }
     String address = addresses.of(ctx);
-    long waitSeconds = failures.take(address);
+    long waitSeconds = failures.waitSeconds(address);
     if (waitSeconds > 0) {
       metrics.authFailure("throttled");
       throw new ApiError(
@@ -109,15 +109,16 @@ public final class Authenticator {
     try {
       found = keys.authenticate(secret);
     } catch (LedgerUnavailableException e) {
-      // The token stays taken: while the key table is away, each such attempt waits for a
-      // connection, so a flood of keys never seen is bounded per address then too.
+      // Counted too: while the key table is away, each such attempt waits for a connection, so a
+      // flood of keys never seen is bounded per address then too.
+      failures.failed(address);
       throw new ApiError(
           503, "server_error", "service_unavailable", "the key store is unavailable; try again");
     }
     if (found.isPresent()) {
-      failures.giveBack(address);
       return found.get();
     }
+    failures.failed(address);
     metrics.authFailure("invalid_key");
     throw new ApiError(
         401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided.");

@@ -8,10 +8,12 @@ import java.time.Duration;
 /**
  * Failed authentications per client address, as a token bucket each: an address may fail {@code
  * failures} times at once and then once per {@code window / failures}. An attempt that may need a
- * key read takes a token first and gives it back when the key was valid, so an address out of
- * tokens costs the database nothing. At most {@link #MAX_ADDRESSES} buckets are kept, and a bucket
- * untouched for a window (full again by then) is dropped, so memory is bounded whatever the number
- * of addresses.
+ * key read is let through while its address has a token, and only a failure takes one, so a burst
+ * of calls with a valid key is never refused however many arrive at once. Failures that arrive
+ * together past the last token still take theirs, as a debt of at most a full bucket, so that
+ * concurrent guesses are paid for by a longer wait; an address without a token costs the database
+ * nothing. At most {@link #MAX_ADDRESSES} buckets are kept, and a bucket untouched for two windows
+ * (full again by then) is dropped, so memory is bounded whatever the number of addresses.
  */
 final class FailedAuthLimiter {
 
@@ -38,63 +40,65 @@ final class FailedAuthLimiter {
             ? null
             : Caffeine.newBuilder()
                 .maximumSize(MAX_ADDRESSES)
-                .expireAfterAccess(window)
+                .expireAfterAccess(window.multipliedBy(2))
                 .ticker(ticker)
                 .build();
   }
 
-  /**
-   * Takes a token for {@code address}: 0 when it had one, else the seconds until it has (at least
-   * 1).
-   */
-  long take(String address) {
+  /** 0 when {@code address} may try now, else the seconds until it may (at least 1). */
+  long waitSeconds(String address) {
     if (buckets == null) {
       return 0;
     }
-    return buckets.get(address, a -> new Bucket(failures, ticker.read())).take(ticker.read());
+    Bucket b = buckets.getIfPresent(address);
+    return b == null ? 0 : b.waitSeconds(ticker.read());
   }
 
-  /** Gives back the token an attempt that did not fail took. */
-  void giveBack(String address) {
+  /** Takes a token for a failed authentication from {@code address}. */
+  void failed(String address) {
     if (buckets == null) {
       return;
     }
-    Bucket b = buckets.getIfPresent(address);
-    if (b != null) {
-      b.giveBack();
-    }
+    long now = ticker.read();
+    buckets.get(address, a -> new Bucket(now)).take(now);
   }
 
-  /** Tokens in nanos of refill: full is {@code failures * nanosPerToken}. */
+  /**
+   * The tokens as nanos of refill: full is {@code failures * nanosPerToken}, a token costs {@code
+   * nanosPerToken}, down to a debt of a full bucket.
+   */
   private final class Bucket {
     private long credit;
     private long at;
 
-    Bucket(int tokens, long now) {
-      this.credit = tokens * nanosPerToken;
+    Bucket(long now) {
+      this.credit = full();
       this.at = now;
     }
 
-    synchronized long take(long now) {
+    private long full() {
+      return failures * nanosPerToken;
+    }
+
+    synchronized long waitSeconds(long now) {
       refill(now);
       if (credit >= nanosPerToken) {
-        credit -= nanosPerToken;
         return 0;
       }
       long waitNanos = nanosPerToken - credit;
       return Math.max(1, (waitNanos + 999_999_999L) / 1_000_000_000L);
     }
 
-    synchronized void giveBack() {
-      credit = Math.min(failures * nanosPerToken, credit + nanosPerToken);
+    synchronized void take(long now) {
+      refill(now);
+      credit = Math.max(-full(), credit - nanosPerToken);
     }
 
     private void refill(long now) {
       long elapsed = now - at;
       at = now;
       if (elapsed > 0) {
-        long full = failures * nanosPerToken;
-        credit = elapsed >= full - credit ? full : credit + elapsed;
+        credit = elapsed >= full() - credit ? full() : credit + elapsed;
       }
     }
   }
