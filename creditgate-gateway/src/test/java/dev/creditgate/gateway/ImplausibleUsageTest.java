@@ -148,6 +148,32 @@ class ImplausibleUsageTest extends GatewayTestSupport {
     }
   }
 
+  /**
+   * A usage chunk at the start of a stream (a provider's prompt count) is not the end of it: a
+   * stream that then goes past the cap its hold pays for is still cut off there.
+   */
+  @Test
+  void anEarlyUsageChunkDoesNotLetAStreamRunPastItsHold() throws Exception {
+    String account = account();
+    String key = userKey(account, 100_000);
+    List<String> events = new java.util.ArrayList<>();
+    events.add(chunk("[]", "{\"prompt_tokens\":10,\"completion_tokens\":0}"));
+    for (int i = 0; i < 40; i++) {
+      events.add(text(" word" + i));
+    }
+    upstream.brokenStream = events;
+    HttpResponse<String> r =
+        post(
+            key,
+            HELLO_STREAM.replace("\"stream\":true,", "\"stream\":true,\"max_tokens\":5,"),
+            Map.of());
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).contains("\"finish_reason\":\"length\"").contains("[DONE]");
+    LedgerEntry charge = theCharge(account);
+    assertThat(charge.estimated()).isTrue();
+    assertThat(charge.usage().outputTokens()).isEqualTo(5);
+  }
+
   @Test
   void aToolCallStreamCutBeforeItsUsageIsChargedForItsArguments() throws Exception {
     String account = account();

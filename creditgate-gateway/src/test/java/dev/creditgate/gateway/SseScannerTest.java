@@ -104,6 +104,25 @@ class SseScannerTest {
   }
 
   @Test
+  void onlyAUsageOnlyChunkThatCoversTheOutputClosesTheStream() {
+    SseScanner s = new SseScanner();
+    byte[] early =
+        ("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":0}}\n\n"
+                + "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}],"
+                + "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1}}\n\n"
+                + "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n")
+            .getBytes(StandardCharsets.UTF_8);
+    s.feed(early, 0, early.length);
+    assertThat(s.usage()).isEqualTo(new Usage(9, 1, 0, 0));
+    assertThat(s.closingUsageSeen()).as("two pieces, one token reported").isFalse();
+    byte[] closing =
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\n\n"
+            .getBytes(StandardCharsets.UTF_8);
+    s.feed(closing, 0, closing.length);
+    assertThat(s.closingUsageSeen()).isTrue();
+  }
+
+  @Test
   void aLineOverTheLimitIsSkippedAndTheNextLinesStillCount() {
     SseScanner s = new SseScanner();
     String huge =

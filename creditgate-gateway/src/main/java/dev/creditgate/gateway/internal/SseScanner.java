@@ -47,10 +47,15 @@ public final class SseScanner {
   private Usage usage;
   private String usageProblem;
   private boolean done;
+
+  /** Whether a usage-only chunk (empty {@code choices}) with a whole usage came. */
+  private boolean usageOnlyChunk;
+
   private long textBytesDropped;
   // One chunk's findings, filled by scanChunk and kept only once the whole chunk parsed.
   private Usage chunkUsage;
   private String chunkUsageProblem;
+  private boolean chunkChoicesEmpty;
   private final ArrayList<String> chunkTexts = new ArrayList<>();
 
   public void feed(byte[] buf, int off, int len) {
@@ -128,6 +133,7 @@ public final class SseScanner {
     }
     if (chunkUsage != null) {
       usage = usage == null ? chunkUsage : usage.max(chunkUsage);
+      usageOnlyChunk |= chunkChoicesEmpty;
     }
     if (chunkUsageProblem != null) {
       usageProblem = chunkUsageProblem;
@@ -147,6 +153,7 @@ public final class SseScanner {
   private void scanChunk(JsonParser parser) throws IOException {
     chunkUsage = null;
     chunkUsageProblem = null;
+    chunkChoicesEmpty = false;
     chunkTexts.clear();
     if (parser.nextToken() != JsonToken.START_OBJECT) {
       throw new IOException("not an object");
@@ -161,11 +168,14 @@ public final class SseScanner {
             report.kind() == UsageParser.Report.Kind.MALFORMED ? report.problem() : null;
       } else if ("choices".equals(name)) {
         chunkTexts.clear();
+        chunkChoicesEmpty = false;
         if (value != JsonToken.START_ARRAY) {
           parser.skipChildren();
           continue;
         }
+        chunkChoicesEmpty = true;
         while (parser.nextToken() != JsonToken.END_ARRAY) {
+          chunkChoicesEmpty = false;
           if (parser.currentToken() == JsonToken.START_OBJECT) {
             scanChoice(parser);
           } else {
@@ -330,6 +340,15 @@ public final class SseScanner {
    */
   public long outputPieces() {
     return outputPieces;
+  }
+
+  /**
+   * Whether the stream's closing usage came: a usage-only chunk (empty {@code choices}) with a
+   * whole usage, and a usage that accounts for a token per piece of output seen. A usage that came
+   * earlier (a prompt count at the start, say) is not the end of the stream.
+   */
+  public boolean closingUsageSeen() {
+    return usageOnlyChunk && usage != null && usage.outputTokens() >= outputPieces;
   }
 
   /** Whether the {@code [DONE]} sentinel was seen. */

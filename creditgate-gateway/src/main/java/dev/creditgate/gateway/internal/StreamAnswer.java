@@ -89,9 +89,10 @@ final class StreamAnswer implements ChatStep {
                 x.requestId);
           }
         }
-        if (scanner.outputPieces() > budget && !scanner.done() && scanner.usage() == null) {
-          // More pieces of text than the cap it was sent allows tokens: the upstream ignores its
-          // cap, and what follows would be served unpaid.
+        if (scanner.outputPieces() > budget && !scanner.done() && !scanner.closingUsageSeen()) {
+          // More pieces of output than the cap it was sent allows tokens: the upstream ignores its
+          // cap, and what follows would be served unpaid (a usage chunk that came before the
+          // output, as some providers send the prompt's count, does not end the stream).
           cutOff = true;
           break;
         }
