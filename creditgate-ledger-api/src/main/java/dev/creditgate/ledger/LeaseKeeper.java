@@ -13,6 +13,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,8 +24,10 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>A hold that does not fit in the lease grows it first (one lease operation at a time per
- *       account; calls arriving meanwhile wait for it), by what is missing plus a slice of {@code
- *       sliceCalls} holds of the same size, so a busy account asks the ledger once per slice.
+ *       account; calls arriving meanwhile wait for it), by what is missing plus a slice: {@code
+ *       sliceCalls} holds of the same size, or what the account's holds took in the last {@link
+ *       #DEMAND_HORIZON} at the rate of the last round, whichever is more. A busy account asks the
+ *       ledger about once per horizon, however many calls per second it makes.
  *   <li>After a hold, a lease with less than half a slice left is grown in the background.
  *   <li>Every sixth of the lease's term, the process renews its leases in one step, and gives back
  *       the lease of every account that had no hold placed since the last round and has none open.
@@ -40,10 +43,20 @@ final class LeaseKeeper implements AutoCloseable {
   /** How long a call waits for another call's lease operation on the same account. */
   private static final long WAIT_MILLIS = 10_000;
 
+  /** A slice covers at least the credits the account's holds took in this long, recently. */
+  static final Duration DEMAND_HORIZON = Duration.ofSeconds(1);
+
   /** What the keeper knows of one account this process leases from. */
   private static final class Activity {
     volatile boolean givingBack;
     volatile long placedAt;
+
+    /** Credits held since the last round. */
+    final LongAdder placed = new LongAdder();
+
+    /** Credits held per {@link #DEMAND_HORIZON} over the last round. */
+    volatile long demand;
+
     CompletableFuture<Void> growing; // guarded by this
     long waiting; // calls waiting for the lease operation in flight; guarded by this
 
@@ -125,7 +138,8 @@ final class LeaseKeeper implements AutoCloseable {
           waiting > Long.MAX_VALUE / Math.max(1, holdCredits)
               ? Long.MAX_VALUE
               : waiting * holdCredits;
-      long credits = Saturating.add(Saturating.add(missing, slice(holdCredits)), herd);
+      long credits =
+          Saturating.add(Saturating.add(missing, slice(holdCredits, activity.demand)), herd);
       leases.extend(accountId, Math.min(credits, LedgerChecks.MAX_AMOUNT), overdraft, term);
       listener.onLease(MeterListener.LeaseEvent.GROWN);
       return true;
@@ -144,7 +158,8 @@ final class LeaseKeeper implements AutoCloseable {
   void placed(String accountId, long holdCredits, long left, long overdraft) {
     Activity activity = accounts.computeIfAbsent(accountId, id -> new Activity(ticker.read()));
     activity.placedAt = ticker.read();
-    long slice = slice(holdCredits);
+    activity.placed.add(holdCredits);
+    long slice = slice(holdCredits, activity.demand);
     if (left < slice / 2) {
       boolean idle;
       synchronized (activity) {
@@ -167,10 +182,26 @@ final class LeaseKeeper implements AutoCloseable {
     }
   }
 
-  private long slice(long holdCredits) {
-    return holdCredits > Long.MAX_VALUE / Math.max(1, sliceCalls)
-        ? Long.MAX_VALUE
-        : holdCredits * sliceCalls;
+  private long slice(long holdCredits, long demand) {
+    long calls =
+        holdCredits > Long.MAX_VALUE / Math.max(1, sliceCalls)
+            ? Long.MAX_VALUE
+            : holdCredits * sliceCalls;
+    return Math.max(calls, demand);
+  }
+
+  /** Credits held per {@link #DEMAND_HORIZON}, from those held over {@code elapsedNanos}. */
+  static long demand(long placed, long elapsedNanos) {
+    if (elapsedNanos <= 0 || placed <= 0) {
+      return 0;
+    }
+    long horizon = DEMAND_HORIZON.toNanos();
+    // placed * horizon / elapsed, computed without overflow.
+    return java.math.BigInteger.valueOf(placed)
+        .multiply(java.math.BigInteger.valueOf(horizon))
+        .divide(java.math.BigInteger.valueOf(elapsedNanos))
+        .min(java.math.BigInteger.valueOf(LedgerChecks.MAX_AMOUNT))
+        .longValue();
   }
 
   /** Renews the leases and gives back those of idle accounts; the worker runs it periodically. */
@@ -178,6 +209,9 @@ final class LeaseKeeper implements AutoCloseable {
     long started = ticker.read();
     long previous = lastRound;
     lastRound = started;
+    for (Activity activity : accounts.values()) {
+      activity.demand = demand(activity.placed.sumThenReset(), started - previous);
+    }
     try {
       leases.renew(term);
       listener.onLease(MeterListener.LeaseEvent.RENEWED);

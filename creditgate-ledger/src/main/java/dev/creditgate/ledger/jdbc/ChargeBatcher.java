@@ -125,6 +125,48 @@ final class ChargeBatcher {
   }
 
   /**
+   * Queues callers' charges together and waits (bounded, one deadline for all) for their commits,
+   * so that they share transactions. Returns each charge's outcome in order: its {@link
+   * ChargeResult}, or the {@link RuntimeException} that refused it ({@link
+   * LedgerUnavailableException} when it did not commit in time; it may still commit).
+   */
+  List<Object> submitAll(List<PendingCharge> pending) {
+    if (stopped) {
+      throw new LedgerUnavailableException("the ledger is closing", null);
+    }
+    queue.addAll(pending);
+    if (stopped) {
+      pending.forEach(ChargeBatcher::fail);
+    }
+    long deadline = System.nanoTime() + waitNanos;
+    List<Object> outcomes = new ArrayList<>(pending.size());
+    for (PendingCharge p : pending) {
+      while (!p.result().isDone()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0 || Thread.currentThread().isInterrupted()) {
+          break;
+        }
+        LockSupport.parkNanos(this, left);
+      }
+      if (!p.result().isDone()) {
+        outcomes.add(
+            new LedgerUnavailableException(
+                "charge not committed within " + waitNanos / 1_000_000 + " ms", null));
+        continue;
+      }
+      try {
+        outcomes.add(p.result().join());
+      } catch (CompletionException e) {
+        outcomes.add(
+            e.getCause() instanceof RuntimeException runtime
+                ? runtime
+                : new IllegalStateException(e.getCause()));
+      }
+    }
+    return outcomes;
+  }
+
+  /**
    * A committer: takes what is queued, a batch per transaction, until stopped (it then finishes its
    * batch).
    */

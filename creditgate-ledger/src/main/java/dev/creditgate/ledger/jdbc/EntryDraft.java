@@ -92,6 +92,32 @@ record EntryDraft(
         r.metadata());
   }
 
+  /**
+   * This charge with {@code "overrun"} (credits charged beyond what held the call) added to its
+   * metadata, a JSON object.
+   */
+  EntryDraft withOverrun(long overrun) {
+    String inner = metadata.strip();
+    inner = inner.length() >= 2 ? inner.substring(1, inner.length() - 1).strip() : "";
+    String meta = "{" + inner + (inner.isEmpty() ? "" : ",") + "\"overrun\":" + overrun + "}";
+    return new EntryDraft(
+        kind,
+        amount,
+        requestId,
+        scene,
+        provider,
+        model,
+        usage,
+        costMicros,
+        priceRuleId,
+        unpriced,
+        estimated,
+        refEventId,
+        actor,
+        reason,
+        meta);
+  }
+
   /** The entry this draft becomes once written. */
   LedgerEntry toEntry(
       long id, String accountId, String eventId, long balanceAfter, Instant createdAt) {

@@ -2,6 +2,7 @@ package dev.creditgate.ledger.jdbc;
 
 import dev.creditgate.CreditSnapshot;
 import dev.creditgate.ledger.Account;
+import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.EntryKind;
 import dev.creditgate.ledger.IdempotencyConflictException;
 import dev.creditgate.ledger.LedgerEntry;
@@ -45,11 +46,24 @@ final class EntryWriter {
       boolean create,
       EntryDraft draft,
       List<PendingCharge> carried) {
+    return commit(
+        accountId,
+        eventId,
+        carried,
+        (c, leased) -> writeIn(c, accountId, eventId, create, draft, leased));
+  }
+
+  /** One entry's transaction: writes it and collects the lease rows it changed. */
+  private interface Body {
+    EntryOutcome writeIn(Connection c, List<LeaseTable.Row> leased) throws SQLException;
+  }
+
+  private EntryOutcome commit(
+      String accountId, String eventId, List<PendingCharge> carried, Body body) {
     for (int attempt = 1; ; attempt++) {
       try {
         List<LeaseTable.Row> leased = new ArrayList<>();
-        EntryOutcome outcome =
-            db.transaction(c -> writeIn(c, accountId, eventId, create, draft, leased));
+        EntryOutcome outcome = db.transaction(c -> body.writeIn(c, leased));
         leases.committed(leased);
         // Also on a replay: the first attempt may have committed without its listener being told
         // (a lost commit acknowledgement, a spooled charge already applied). States are versioned,
@@ -69,6 +83,47 @@ final class EntryWriter {
         }
       }
     }
+  }
+
+  /**
+   * Writes the recovered estimate of a call that the dead process {@code leaseHolder} held against
+   * its lease: in the same transaction the charge takes its credit out of that lease, and what the
+   * lease no longer covers is recorded in the entry's metadata as {@code "overrun"}. A repeat of an
+   * estimate already written (a replay interrupted after its commit) answers the stored entry.
+   */
+  EntryOutcome writeRecovered(ChargeRequest request, EntryDraft draft, String leaseHolder) {
+    return commit(
+        request.accountId(),
+        request.eventId(),
+        List.of(),
+        (c, leased) -> writeRecoveredIn(c, request, draft, leaseHolder));
+  }
+
+  private EntryOutcome writeRecoveredIn(
+      Connection c, ChargeRequest request, EntryDraft draft, String leaseHolder)
+      throws SQLException {
+    Instant now = db.now();
+    String accountId = request.accountId();
+    Account account = tables.lockAccount(c, accountId, true, now);
+    EntryRow existing = tables.findEntry(c, accountId, request.eventId());
+    if (existing != null) {
+      if (existing.entry().metadata().startsWith("{" + JournalRecovery.RECOVERED_ESTIMATE_FIELD)) {
+        return new EntryOutcome(existing.entry(), account, true);
+      }
+      String difference = draft.differenceFrom(existing);
+      if (difference != null) {
+        throw new IdempotencyConflictException(accountId, request.eventId(), difference);
+      }
+      return new EntryOutcome(existing.entry(), account, true);
+    }
+    long debit = -draft.amount();
+    long overrun = debit - leases.consumeHolderIn(c, accountId, leaseHolder, debit, now);
+    EntryDraft written = overrun > 0 ? draft.withOverrun(overrun) : draft;
+    Account updated = written.applyTo(account, now);
+    tables.updateAccounts(c, Map.of(accountId, account), List.of(updated));
+    LedgerEntry entry =
+        tables.insertEntry(c, accountId, request.eventId(), written, updated.balance(), now);
+    return new EntryOutcome(entry, updated, false);
   }
 
   private EntryOutcome writeIn(

@@ -133,7 +133,8 @@ public final class JdbcCreditLedger
             notifier,
             queue,
             counters,
-            journal);
+            journal,
+            leases);
     this.replayer = new SpoolReplayer(spool, prices, metering, counters);
     replayer.start(options.replayInterval());
   }

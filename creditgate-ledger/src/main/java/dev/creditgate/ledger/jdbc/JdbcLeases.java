@@ -11,10 +11,10 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -163,6 +163,42 @@ final class JdbcLeases {
     known.values().removeIf(k -> k.expiresAt().isBefore(forget));
   }
 
+  /**
+   * This process's holder name when it leases the account's credit (its holds on the account are
+   * placed against a lease), else {@code ""}.
+   */
+  String leaseHolder(String accountId) {
+    return known.containsKey(accountId) ? holder : "";
+  }
+
+  /**
+   * In a transaction that writes the recovered estimate of a call another (dead) process held
+   * against its lease, under the account's lock: takes up to {@code credits} out of that holder's
+   * live lease on the account. Returns the credits it covered (0 when the lease expired or is
+   * gone).
+   */
+  long consumeHolderIn(
+      Connection c, String accountId, String leaseHolder, long credits, Instant now)
+      throws SQLException {
+    for (LeaseTable.Row row : rows.lockRows(c, accountId)) {
+      if (row.holder().equals(leaseHolder) && row.liveAt(now)) {
+        long covered = Math.min(row.credits(), credits);
+        if (covered > 0) {
+          rows.put(
+              c,
+              new LeaseTable.Row(
+                  accountId,
+                  leaseHolder,
+                  row.credits() - covered,
+                  row.version() + 1,
+                  row.expiresAt()));
+        }
+        return covered;
+      }
+    }
+    return 0;
+  }
+
   long leaseRoom(String accountId) {
     // Pending charges first, then the lease: a commit updates the lease before it stops counting
     // its charges as pending.
@@ -185,7 +221,8 @@ final class JdbcLeases {
    */
   List<LeaseTable.Row> consumeIn(Connection c, Map<String, Long> debits, Instant now)
       throws SQLException {
-    Map<String, Long> leased = new HashMap<>();
+    // In account order, as renew locks the rows: two transactions never wait on each other's rows.
+    Map<String, Long> leased = new TreeMap<>();
     debits.forEach(
         (accountId, credits) -> {
           if (credits > 0 && known.containsKey(accountId)) {

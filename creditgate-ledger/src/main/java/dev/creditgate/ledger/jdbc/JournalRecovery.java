@@ -84,7 +84,10 @@ final class JournalRecovery {
     for (SpoolRecord estimate : recovered.unfinishedIntents()) {
       candidates.add(
           new SpoolRecord(
-              estimate.spooledAt(), recoveredEstimate(estimate.request()), estimate.quote()));
+              estimate.spooledAt(),
+              recoveredEstimate(estimate.request()),
+              estimate.quote(),
+              estimate.leaseHolder()));
     }
     List<SpoolRecord> toSpool = new ArrayList<>();
     int known = 0;

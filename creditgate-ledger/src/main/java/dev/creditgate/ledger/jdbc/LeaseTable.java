@@ -93,7 +93,8 @@ final class LeaseTable {
 
   /**
    * Takes each account's debit out of the holder's live lease on it (down to 0) and returns the
-   * rows changed. Runs in the transaction that writes the charges, under the accounts' locks.
+   * rows changed. Runs in the transaction that writes the charges, under the accounts' locks; the
+   * debits are consumed in their map's order, which must be account order (see {@link #renew}).
    */
   List<Row> consume(Connection c, String holder, Map<String, Long> debits, Instant now)
       throws SQLException {
@@ -153,14 +154,18 @@ final class LeaseTable {
 
   /**
    * Moves the expiry of the holder's leases live at {@code now} to {@code expiresAt}; returns the
-   * rows renewed. An expired lease stays expired.
+   * rows renewed. An expired lease stays expired. The rows are locked in account order, the order
+   * in which a commit consumes them ({@link #consume}), so that the two never deadlock.
    */
   List<Row> renew(Connection c, String holder, Instant now, Instant expiresAt) throws SQLException {
     try (PreparedStatement s =
         db.prepare(
             c,
             "UPDATE credit_leases SET expires_at = ?, version = version + 1 "
-                + "WHERE holder = ? AND expires_at > ? RETURNING "
+                + "WHERE (account_id, holder) IN (SELECT account_id, holder FROM credit_leases "
+                + "WHERE holder = ? AND expires_at > ? ORDER BY account_id"
+                + dialect.lockClause()
+                + ") RETURNING "
                 + COLUMNS)) {
       dialect.setInstant(s, 1, expiresAt);
       s.setString(2, holder);

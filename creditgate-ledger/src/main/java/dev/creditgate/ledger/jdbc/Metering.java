@@ -36,6 +36,7 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
   private final EntryWriter entries;
   private final WriteBehindQueue queue;
   private final ChargeCounters counters;
+  private final JdbcLeases leases;
 
   /**
    * The write-behind journal, or null when every charge is committed before {@link #charge}
@@ -70,7 +71,8 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
       CommitNotifier notifier,
       WriteBehindQueue queue,
       ChargeCounters counters,
-      ChargeJournal journal) {
+      ChargeJournal journal,
+      JdbcLeases leases) {
     this.clock = options.clock();
     this.spool = spool;
     this.prices = prices;
@@ -78,6 +80,7 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     this.queue = queue;
     this.counters = counters;
     this.journal = journal;
+    this.leases = leases;
     this.closeWait = options.commitWait().plus(CLOSE_WAIT_MARGIN);
     if (options.groupCommit()) {
       // SQLite writes one transaction at a time, so more than one committer would only queue.
@@ -168,8 +171,12 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     LedgerArguments.checkCharge(estimate);
     ensureOpen();
     try {
+      // The lease holder goes with the intent: should the process die during the call, its
+      // estimate is charged against the lease that held the call's credit (see writeRecovered).
       ChargeJournal.Ticket ticket =
-          journal.intent(new SpoolRecord(clock.instant(), estimate, null));
+          journal.intent(
+              new SpoolRecord(
+                  clock.instant(), estimate, null, leases.leaseHolder(estimate.accountId())));
       return new JournalIntent(this, journal, estimate.accountId(), estimate.eventId(), ticket);
     } catch (RuntimeException e) {
       throw new LedgerUnavailableException(
@@ -211,6 +218,59 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
       return batcher.submit(PendingCharge.awaited(request, quote));
     }
     return result(writeAlone(request, quote, List.of()), request, quote);
+  }
+
+  /**
+   * Writes priced charges before returning, sharing transactions where group commit runs. Returns
+   * each charge's outcome in order: its {@link ChargeResult}, or the {@link RuntimeException} that
+   * refused it ({@link LedgerUnavailableException} when the database did not take it).
+   */
+  List<Object> writeAll(List<ChargeRequest> requests, List<Quote> quotes) {
+    Object[] outcomes = new Object[requests.size()];
+    List<PendingCharge> pending = new java.util.ArrayList<>(requests.size());
+    List<Integer> batched = new java.util.ArrayList<>(requests.size());
+    LedgerUnavailableException unavailable = null;
+    for (int i = 0; i < requests.size(); i++) {
+      try {
+        if (unavailable != null) {
+          // Written one by one, and the database just failed: the rest waits for a later pass.
+          throw unavailable;
+        }
+        if (batcher == null) {
+          outcomes[i] = write(requests.get(i), quotes.get(i));
+        } else {
+          LedgerArguments.checkChargeAmount(requests.get(i), quotes.get(i));
+          pending.add(PendingCharge.awaited(requests.get(i), quotes.get(i)));
+          batched.add(i);
+        }
+      } catch (LedgerUnavailableException e) {
+        unavailable = e;
+        outcomes[i] = e;
+      } catch (RuntimeException e) {
+        outcomes[i] = e;
+      }
+    }
+    if (!pending.isEmpty()) {
+      List<Object> written = batcher.submitAll(pending);
+      for (int n = 0; n < batched.size(); n++) {
+        outcomes[batched.get(n)] = written.get(n);
+      }
+    }
+    return java.util.Arrays.asList(outcomes);
+  }
+
+  /**
+   * Writes the recovered estimate of a call a dead process held against its lease, in a transaction
+   * of its own: the charge takes its credit out of that process's lease where the lease still holds
+   * it, and the rest is recorded as the entry's overrun (the lease expired, or the hold had
+   * expired, before the charge: that credit may have been spent by others meanwhile).
+   */
+  ChargeResult writeRecovered(ChargeRequest request, Quote quote, String leaseHolder) {
+    LedgerArguments.checkChargeAmount(request, quote);
+    return result(
+        entries.writeRecovered(request, EntryDraft.charge(request, quote), leaseHolder),
+        request,
+        quote);
   }
 
   private EntryOutcome writeAlone(ChargeRequest request, Quote quote, List<PendingCharge> carried) {

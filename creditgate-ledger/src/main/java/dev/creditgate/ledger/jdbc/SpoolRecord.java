@@ -14,15 +14,28 @@ import java.util.zip.CRC32;
 
 /**
  * One spooled charge: the request, the price quoted when it was spooled ({@code null} when the
- * price rules could not be read then; it is priced on replay) and when it was spooled.
+ * price rules could not be read then; it is priced on replay), when it was spooled, and the lease
+ * holder whose lease held the call's credit ({@code ""} when none did: the call was not held
+ * against a lease).
  *
  * <p>On disk it is one line: tab-separated, URL-encoded fields, the first being the format version,
- * the last a CRC-32 of the rest, so a torn or damaged line is detected and skipped.
+ * the last a CRC-32 of the rest, so a torn or damaged line is detected and skipped. Lines of the
+ * earlier format {@code c1}, without the lease holder, are read too.
  */
-record SpoolRecord(Instant spooledAt, ChargeRequest request, Quote quote) {
+record SpoolRecord(Instant spooledAt, ChargeRequest request, Quote quote, String leaseHolder) {
 
-  static final String FORMAT = "c1";
-  private static final int FIELDS = 19;
+  static final String FORMAT = "c2";
+  private static final String FORMAT_WITHOUT_HOLDER = "c1";
+  private static final int FIELDS = 20;
+
+  SpoolRecord {
+    leaseHolder = leaseHolder == null ? "" : leaseHolder;
+  }
+
+  /** A record of a call not held against a lease. */
+  SpoolRecord(Instant spooledAt, ChargeRequest request, Quote quote) {
+    this(spooledAt, request, quote, "");
+  }
 
   String encode() {
     ChargeRequest r = request;
@@ -46,7 +59,8 @@ record SpoolRecord(Instant spooledAt, ChargeRequest request, Quote quote) {
             quote == null ? "-" : Long.toString(quote.costMicros()),
             quote == null ? "-" : Long.toString(quote.credits()),
             quote == null ? "-" : Long.toString(quote.ruleId()),
-            quote == null ? "-" : (quote.unpriced() ? "1" : "0"));
+            quote == null ? "-" : (quote.unpriced() ? "1" : "0"),
+            leaseHolder);
     StringBuilder line = new StringBuilder();
     for (String field : fields) {
       line.append(URLEncoder.encode(field, StandardCharsets.UTF_8)).append('\t');
@@ -66,16 +80,21 @@ record SpoolRecord(Instant spooledAt, ChargeRequest request, Quote quote) {
       throw new IllegalArgumentException("spool line fails its checksum");
     }
     String[] raw = line.split("\t", -1);
-    if (raw.length != FIELDS) {
-      throw new IllegalArgumentException(
-          "spool line has " + raw.length + " fields, expected " + FIELDS);
-    }
     List<String> f = new ArrayList<>(FIELDS);
     for (String field : raw) {
       f.add(URLDecoder.decode(field, StandardCharsets.UTF_8));
     }
-    if (!FORMAT.equals(f.get(0))) {
-      throw new IllegalArgumentException("spool line has unknown format '" + f.get(0) + "'");
+    int expected =
+        switch (f.get(0)) {
+          case FORMAT -> FIELDS;
+          case FORMAT_WITHOUT_HOLDER -> FIELDS - 1;
+          default ->
+              throw new IllegalArgumentException(
+                  "spool line has unknown format '" + f.get(0) + "'");
+        };
+    if (raw.length != expected) {
+      throw new IllegalArgumentException(
+          "spool line has " + raw.length + " fields, expected " + expected);
     }
     Usage usage =
         new Usage(
@@ -102,7 +121,11 @@ record SpoolRecord(Instant spooledAt, ChargeRequest request, Quote quote) {
                 Long.parseLong(f.get(15)),
                 Long.parseLong(f.get(16)),
                 f.get(17).equals("1"));
-    return new SpoolRecord(Instant.ofEpochMilli(Long.parseLong(f.get(1))), request, quote);
+    return new SpoolRecord(
+        Instant.ofEpochMilli(Long.parseLong(f.get(1))),
+        request,
+        quote,
+        expected == FIELDS ? f.get(18) : "");
   }
 
   /** The CRC-32 of the text's UTF-8 bytes as 8 lowercase hex digits (spool and journal lines). */

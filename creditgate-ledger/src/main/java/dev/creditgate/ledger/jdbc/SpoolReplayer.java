@@ -17,17 +17,25 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes spooled charges to the database, oldest first, once it takes them again. A charge whose
- * event id another call was charged with (an idempotency conflict) is charged under an id of its
- * own, except a recovered estimate of an unfinished call, which is then dropped (its call's own
- * charge got there). A record the ledger refuses (a bad value, an unknown account) goes to the
- * spool directory's rejected file; one that keeps failing otherwise is set aside there after {@link
- * #MAX_REPLAY_ATTEMPTS}, so it never holds up the charges behind it.
+ * Writes spooled charges to the database, oldest first, once it takes them again, up to {@link
+ * #GROUP} at a time so that they share group commits. A charge whose event id another call was
+ * charged with (an idempotency conflict) is charged under an id of its own, except a recovered
+ * estimate of an unfinished call, which is then dropped (its call's own charge got there). A record
+ * the ledger refuses (a bad value, an unknown account) goes to the spool directory's rejected file;
+ * one that keeps failing otherwise is set aside there after {@link #MAX_REPLAY_ATTEMPTS}, so it
+ * never holds up the charges behind it.
+ *
+ * <p>The recovered estimate of a call a dead process held against its lease is charged against that
+ * lease ({@link Metering#writeRecovered}): what the lease no longer holds is recorded as the
+ * entry's overrun.
  */
 final class SpoolReplayer implements AutoCloseable {
 
   /** Replays of one record that may fail before it is set aside in the rejected file. */
   static final int MAX_REPLAY_ATTEMPTS = 5;
+
+  /** Spooled charges written together, sharing group commits. */
+  static final int GROUP = 256;
 
   private static final Logger LOG = LoggerFactory.getLogger(SpoolReplayer.class);
 
@@ -105,12 +113,20 @@ final class SpoolReplayer implements AutoCloseable {
     try {
       List<SpoolRecord> done = new ArrayList<>();
       try {
+        List<SpoolRecord> group = new ArrayList<>(GROUP);
         for (SpoolRecord record : spool.pending()) {
-          if (replayOne(record)) {
-            attempts.remove(record);
-            done.add(record);
+          if (JournalRecovery.isRecoveredEstimate(record.request())) {
+            // Alone, in spool order: it is dropped if its call's own charge got there first.
+            replayGroup(group, done);
+            leaves(record, replayOne(record), done);
+            continue;
+          }
+          group.add(record);
+          if (group.size() == GROUP) {
+            replayGroup(group, done);
           }
         }
+        replayGroup(group, done);
       } catch (LedgerUnavailableException e) {
         LOG.debug("spool replay paused, database unavailable: {}", e.getMessage());
       } finally {
@@ -122,6 +138,68 @@ final class SpoolReplayer implements AutoCloseable {
       return spool.size();
     } finally {
       lock.unlock();
+    }
+  }
+
+  /**
+   * Writes a group of spooled charges together (they share group commits), then handles each
+   * outcome in spool order as {@link #replayOne} would; clears the group.
+   *
+   * @throws LedgerUnavailableException when the database failed (what it took is done, the rest
+   *     stays)
+   */
+  private void replayGroup(List<SpoolRecord> group, List<SpoolRecord> done) {
+    if (group.isEmpty()) {
+      return;
+    }
+    try {
+      List<SpoolRecord> priced = new ArrayList<>(group.size());
+      List<ChargeRequest> requests = new ArrayList<>(group.size());
+      List<Quote> quotes = new ArrayList<>(group.size());
+      for (SpoolRecord record : group) {
+        ChargeRequest request = record.request();
+        Quote quote;
+        try {
+          quote =
+              record.quote() != null
+                  ? record.quote()
+                  : prices.quoteFor(
+                      request.scene(), request.provider(), request.model(), request.usage());
+        } catch (LedgerUnavailableException e) {
+          throw e;
+        } catch (RuntimeException e) {
+          leaves(record, failed(record, null, e), done);
+          continue;
+        }
+        priced.add(record);
+        requests.add(request);
+        quotes.add(quote);
+      }
+      List<Object> outcomes = metering.writeAll(requests, quotes);
+      LedgerUnavailableException unavailable = null;
+      for (int i = 0; i < priced.size(); i++) {
+        SpoolRecord record = priced.get(i);
+        if (outcomes.get(i) instanceof LedgerUnavailableException e) {
+          unavailable = e;
+        } else if (outcomes.get(i) instanceof RuntimeException e) {
+          leaves(record, failed(record, quotes.get(i), e), done);
+        } else {
+          counters.replayed.increment();
+          leaves(record, true, done);
+        }
+      }
+      if (unavailable != null) {
+        throw unavailable;
+      }
+    } finally {
+      group.clear();
+    }
+  }
+
+  private void leaves(SpoolRecord record, boolean leaves, List<SpoolRecord> done) {
+    if (leaves) {
+      attempts.remove(record);
+      done.add(record);
     }
   }
 
@@ -138,12 +216,29 @@ final class SpoolReplayer implements AutoCloseable {
               ? record.quote()
               : prices.quoteFor(
                   request.scene(), request.provider(), request.model(), request.usage());
-      metering.write(request, quote);
+      if (!record.leaseHolder().isEmpty() && JournalRecovery.isRecoveredEstimate(request)) {
+        metering.writeRecovered(request, quote, record.leaseHolder());
+      } else {
+        metering.write(request, quote);
+      }
       counters.replayed.increment();
       return true;
     } catch (LedgerUnavailableException e) {
       throw e;
-    } catch (IdempotencyConflictException e) {
+    } catch (RuntimeException e) {
+      return failed(record, quote, e);
+    }
+  }
+
+  /**
+   * A record the database answered with {@code e} (not an outage): a conflicting event id is
+   * charged under an id of its own (a recovered estimate is dropped instead), a refusal goes to the
+   * rejected file, any other failure is tried again on later passes, up to {@link
+   * #MAX_REPLAY_ATTEMPTS}. True when the record leaves the spool.
+   */
+  private boolean failed(SpoolRecord record, Quote quote, RuntimeException e) {
+    ChargeRequest request = record.request();
+    if (e instanceof IdempotencyConflictException) {
       if (JournalRecovery.isRecoveredEstimate(request)) {
         // The unfinished call was charged after all: its own charge is in the ledger.
         LOG.info(
@@ -154,34 +249,33 @@ final class SpoolReplayer implements AutoCloseable {
         return true;
       }
       return chargeUnderOwnId(record, quote);
-    } catch (RuntimeException e) {
-      if (Metering.isRefusal(e)) {
-        return refused(record, e);
-      }
-      // Any other failure is retried on later passes, but one poisoned record must never hold up
-      // every charge behind it forever.
-      int failed = attempts.merge(record, 1, Integer::sum);
-      if (failed < MAX_REPLAY_ATTEMPTS) {
-        LOG.warn(
-            "spooled charge replay failed (attempt {} of {}), account_id={} event_id={}: {}",
-            failed,
-            MAX_REPLAY_ATTEMPTS,
-            request.accountId(),
-            request.eventId(),
-            e.toString());
-        return false;
-      }
-      counters.rejected.increment();
-      LOG.error(
-          "spooled charge failed {} replays, kept in {}: account_id={} event_id={}: {}",
+    }
+    if (Metering.isRefusal(e)) {
+      return refused(record, e);
+    }
+    // Any other failure is retried on later passes, but one poisoned record must never hold up
+    // every charge behind it forever.
+    int failed = attempts.merge(record, 1, Integer::sum);
+    if (failed < MAX_REPLAY_ATTEMPTS) {
+      LOG.warn(
+          "spooled charge replay failed (attempt {} of {}), account_id={} event_id={}: {}",
           failed,
-          ChargeSpool.REJECTED_FILE,
+          MAX_REPLAY_ATTEMPTS,
           request.accountId(),
           request.eventId(),
           e.toString());
-      spool.reject(record, "replay failed " + failed + " times: " + e);
-      return true;
+      return false;
     }
+    counters.rejected.increment();
+    LOG.error(
+        "spooled charge failed {} replays, kept in {}: account_id={} event_id={}: {}",
+        failed,
+        ChargeSpool.REJECTED_FILE,
+        request.accountId(),
+        request.eventId(),
+        e.toString());
+    spool.reject(record, "replay failed " + failed + " times: " + e);
+    return true;
   }
 
   /**

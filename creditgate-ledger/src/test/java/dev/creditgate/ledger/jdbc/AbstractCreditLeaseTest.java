@@ -271,7 +271,108 @@ abstract class AbstractCreditLeaseTest {
             });
   }
 
+  @Test
+  void aDeadProcesssCallInFlightIsChargedAgainstItsStillLiveLease() {
+    first.grant(account, 100, "g1", "admin", "");
+    first.extend(account, 60, 0, TERM);
+    String dead = first.holder();
+    first.recordIntent(charge("call-1", 1000, 4500));
+    first.crash();
+    JdbcCreditLedger restarted = ledger("first", clock);
+    assertThat(restarted.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> restarted.entry(account, "call-1").isPresent());
+    // The lease held the call's credit: the estimate comes out of it, nothing beyond it.
+    assertThat(restarted.entry(account, "call-1").orElseThrow().metadata())
+        .contains("\"recovered_estimate\":true")
+        .doesNotContain("overrun");
+    assertThat(restarted.leases(account))
+        .singleElement()
+        .satisfies(l -> assertThat(l.holder()).isEqualTo(dead))
+        .satisfies(l -> assertThat(l.credits()).isEqualTo(60 - WORST));
+    assertThat(restarted.account(account).orElseThrow().balance()).isEqualTo(100 - WORST);
+  }
+
+  @Test
+  void aDeadProcesssCallInFlightChargedAfterItsLeaseExpiredIsAnOverrun() {
+    // The other process may have leased the credit once the dead one's lease expired: the estimate
+    // charged at the restart is beyond what held the call, and the entry says so.
+    first.grant(account, 100, "g1", "admin", "");
+    first.extend(account, 60, 0, TERM);
+    first.recordIntent(charge("call-1", 1000, 4500));
+    first.crash();
+    clock.advance(TERM.plusSeconds(1));
+    assertThat(second.extend(account, 100, 0, TERM).credits()).isEqualTo(100);
+    JdbcCreditLedger restarted = ledger("first", clock);
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> restarted.entry(account, "call-1").isPresent());
+    assertThat(restarted.entry(account, "call-1").orElseThrow().metadata())
+        .contains("\"recovered_estimate\":true", "\"overrun\":" + WORST);
+  }
+
+  @Test
+  void aCallInFlightWithoutALeaseIsChargedItsEstimateWithoutOverrun() {
+    first.grant(account, 100, "g1", "admin", "");
+    first.recordIntent(charge("call-1", 1000, 4500));
+    first.crash();
+    JdbcCreditLedger restarted = ledger("first", clock);
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> restarted.entry(account, "call-1").isPresent());
+    assertThat(restarted.entry(account, "call-1").orElseThrow().metadata())
+        .doesNotContain("overrun");
+    assertThat(restarted.account(account).orElseThrow().balance()).isEqualTo(100 - WORST);
+  }
+
+  @Test
+  void aBusyAccountsLeaseIsSizedByItsDemandNotByAFewCalls() {
+    // A slice of 8 holds would need a lease operation every 8 calls; sized by the account's recent
+    // demand, a busy account needs about one per second.
+    java.util.concurrent.atomic.AtomicInteger grown =
+        new java.util.concurrent.atomic.AtomicInteger();
+    LedgerCreditMeter meter =
+        meter(
+            first,
+            new dev.creditgate.meter.MeterListener() {
+              @Override
+              public void onLease(LeaseEvent event) {
+                if (event == LeaseEvent.GROWN) {
+                  grown.incrementAndGet();
+                }
+              }
+            });
+    first.grant(account, 1_000_000_000L, "g1", "admin", "");
+    long end = System.nanoTime() + Duration.ofMillis(1500).toNanos();
+    while (System.nanoTime() - end < 0) {
+      try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+        c.settle(new Usage(1000, 4500, 0, 0), UsageSource.REPORTED);
+      }
+    }
+    // From here the rounds (every 500 ms) have measured the demand.
+    int grownBefore = grown.get();
+    int calls = 0;
+    end = System.nanoTime() + Duration.ofMillis(1500).toNanos();
+    while (System.nanoTime() - end < 0) {
+      try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+        assertThat(c.admission().isAdmitted()).isTrue();
+        c.settle(new Usage(1000, 4500, 0, 0), UsageSource.REPORTED);
+      }
+      calls++;
+    }
+    int operations = grown.get() - grownBefore;
+    assertThat(calls).as("calls in the measured 1.5 s").isGreaterThan(100);
+    assertThat(operations)
+        .as("lease operations for %d calls", calls)
+        .isLessThan(Math.max(8, calls / 40));
+  }
+
   LedgerCreditMeter meter(JdbcCreditLedger ledger) {
+    return meter(ledger, new dev.creditgate.meter.MeterListener() {});
+  }
+
+  LedgerCreditMeter meter(JdbcCreditLedger ledger, dev.creditgate.meter.MeterListener listener) {
     CreditBalanceGuard guard =
         CreditBalanceGuard.builder()
             .cache(caches.get(ledger))
@@ -288,6 +389,7 @@ abstract class AbstractCreditLeaseTest {
             .store(ledger)
             .leases(ledger)
             .leaseTerm(Duration.ofSeconds(3))
+            .listener(listener)
             .build();
     closing.add(0, meter);
     return meter;

@@ -188,7 +188,7 @@ abstract class AbstractFleetHoldModelPropertiesTest {
   /** A call in flight and where it runs. */
   record Running(int instance, MeteredCall call, Open estimate) {}
 
-  @Property(tries = 15)
+  @Property(tries = 25)
   void theFleetNeverSpendsMoreThanTheAccountHas(@ForAll("operations") List<Op> operations) {
     String account = "acct-" + UUID.randomUUID();
     recoveredBeforeLastPass = 0;

@@ -311,6 +311,40 @@ abstract class AbstractSpoolOutageTest {
     }
   }
 
+  @Test
+  void aLongSpoolIsReplayedManyChargesPerTransaction() throws Exception {
+    // One charge per transaction would drain a spool slower than a busy gateway fills it.
+    int charges = 600;
+    try (JdbcCreditLedger ledger = open(Duration.ofHours(1))) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000_000, "g1", "admin", "");
+      // Reads the price rules, which then serve while the database is away.
+      assertThat(ledger.charge(charge(charges)).status()).isEqualTo(ChargeResult.Status.APPLIED);
+      takeDatabaseAway();
+      for (int n = 0; n < charges; n++) {
+        assertThat(ledger.charge(charge(n)).status()).isEqualTo(ChargeResult.Status.SPOOLED);
+      }
+      bringDatabaseBack();
+      long commitsBefore = ledger.stats().groupCommits();
+      // The first passes may meet connections the outage broke.
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.replaySpool() == 0);
+      long commits = ledger.stats().groupCommits() - commitsBefore;
+      assertThat(commits)
+          .as("transactions for %d spooled charges", charges)
+          .isLessThan(charges / 10);
+      assertThat(ledger.stats().replayedTotal()).isEqualTo(charges);
+      assertThat(
+              ledger.entries(account, null, 1000).items().stream()
+                  .filter(e -> e.kind() == EntryKind.CHARGE)
+                  .map(LedgerEntry::eventId)
+                  .distinct()
+                  .count())
+          .isEqualTo(charges + 1);
+      assertThat(ledger.account(account).orElseThrow().balance())
+          .isEqualTo(1_000_000 - (charges + 1) * CREDITS);
+    }
+  }
+
   private void assertAppliedExactlyOnce(JdbcCreditLedger ledger, int charges) {
     List<LedgerEntry> entries = ledger.entries(account, null, 1000).items();
     List<String> chargeEvents =
