@@ -28,15 +28,27 @@ public interface CreditLeases {
   String holder();
 
   /**
-   * Grows this holder's lease on the account by up to {@code credits}, as much as the account has
-   * free (its balance plus {@code overdraft}, less every live lease), and renews it for {@code
-   * term}. Returns the lease after; its credits may not have grown at all.
+   * Grows this holder's lease on the account by {@code needed} credits as far as the account has
+   * them free (its balance plus {@code overdraft}, less every live lease), and by up to {@code
+   * wanted - needed} more, but by at most half of what is free beyond {@code needed}, so that the
+   * other holders of a scarce account find credit too; and renews it for {@code term}. Returns the
+   * lease after; its credits may not have grown at all.
    *
    * @throws AccountNotFoundException when the account does not exist
    * @throws LedgerUnavailableException when the ledger's database cannot be reached
-   * @throws IllegalArgumentException when credits or overdraft is negative or term not positive
+   * @throws IllegalArgumentException when needed, wanted or overdraft is negative, wanted is below
+   *     needed, or term is not positive
    */
-  Lease extend(String accountId, long credits, long overdraft, Duration term);
+  Lease extend(String accountId, long needed, long wanted, long overdraft, Duration term);
+
+  /**
+   * Grows this holder's lease on the account by up to {@code credits}, as far as the account has
+   * them free: {@link #extend(String, long, long, long, Duration) extend(accountId, credits,
+   * credits, overdraft, term)}.
+   */
+  default Lease extend(String accountId, long credits, long overdraft, Duration term) {
+    return extend(accountId, credits, credits, overdraft, term);
+  }
 
   /**
    * Lowers this holder's lease on the account so that at most {@code keep} credits are left beyond

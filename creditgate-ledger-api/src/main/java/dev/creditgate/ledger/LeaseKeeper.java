@@ -46,6 +46,16 @@ final class LeaseKeeper implements AutoCloseable {
   /** A slice covers at least the credits the account's holds took in this long, recently. */
   static final Duration DEMAND_HORIZON = Duration.ofSeconds(1);
 
+  /** How a call's {@link #grow} went. */
+  enum Growth {
+    /** Another call's lease operation ran; this call was counted in it. */
+    WAITED,
+    /** This call's operation got all it needed (other calls may have taken it since). */
+    GREW,
+    /** This call's operation found less free than it needed: the account has no more. */
+    SHORT
+  }
+
   /** What the keeper knows of one account this process leases from. */
   private static final class Activity {
     volatile boolean givingBack;
@@ -107,12 +117,11 @@ final class LeaseKeeper implements AutoCloseable {
   /**
    * Grows the account's lease so that {@code missing} more credits fit, plus a slice of holds of
    * {@code holdCredits} and one such hold for every call waiting meanwhile; when another call is
-   * already growing it, waits for that instead (and is counted among the waiting). Returns true
-   * when this call ran the lease operation itself, false when it waited for another's.
+   * already growing it, waits for that instead (and is counted among the waiting).
    *
    * @throws LedgerUnavailableException when the ledger cannot be reached
    */
-  boolean grow(String accountId, long missing, long holdCredits, long overdraft) {
+  Growth grow(String accountId, long missing, long holdCredits, long overdraft) {
     Activity activity = accounts.computeIfAbsent(accountId, id -> new Activity(ticker.read()));
     CompletableFuture<Void> running;
     CompletableFuture<Void> mine = null;
@@ -131,18 +140,25 @@ final class LeaseKeeper implements AutoCloseable {
     }
     if (mine == null) {
       await(running);
-      return false;
+      return Growth.WAITED;
     }
     try {
       long herd =
           waiting > Long.MAX_VALUE / Math.max(1, holdCredits)
               ? Long.MAX_VALUE
               : waiting * holdCredits;
-      long credits =
-          Saturating.add(Saturating.add(missing, slice(holdCredits, activity.demand)), herd);
-      leases.extend(accountId, Math.min(credits, LedgerChecks.MAX_AMOUNT), overdraft, term);
+      // What this call and the waiting ones need, then a slice more (of which the ledger grants at
+      // most half of what is free, leaving the rest to the account's other holders).
+      long needed = Math.min(Saturating.add(missing, herd), LedgerChecks.MAX_AMOUNT);
+      long wanted =
+          Math.min(
+              Saturating.add(needed, slice(holdCredits, activity.demand)), LedgerChecks.MAX_AMOUNT);
+      long before = leases.leaseRoom(accountId);
+      leases.extend(accountId, needed, wanted, overdraft, term);
       listener.onLease(MeterListener.LeaseEvent.GROWN);
-      return true;
+      // Commits change the lease and the unwritten charges alike, so the room moves only by the
+      // grant (and by charges accepted meanwhile, which can only make this read short).
+      return leases.leaseRoom(accountId) - before >= needed ? Growth.GREW : Growth.SHORT;
     } catch (RuntimeException e) {
       listener.onLease(MeterListener.LeaseEvent.FAILED);
       throw e;

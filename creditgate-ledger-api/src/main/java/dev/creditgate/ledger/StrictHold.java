@@ -126,8 +126,10 @@ final class StrictHold {
 
   /**
    * Places the hold; when it does not fit and the meter leases credit, grows the lease and tries
-   * again. A call that waited for another call's lease operation tries again (the operation counted
-   * it); a call whose own lease operation left no room is refused: the account has no more free.
+   * again, up to {@link #MAX_GROW_ROUNDS} times: after waiting for another call's lease operation
+   * (which counted it), or after its own got what it needed but calls arriving meanwhile took it. A
+   * call whose own lease operation found less free than it needed is refused: the account has no
+   * more.
    */
   private static long placeGrowing(
       LedgerCreditMeter meter,
@@ -140,10 +142,10 @@ final class StrictHold {
     LeaseKeeper keeper = meter.leaseKeeper();
     for (int round = 0; left < 0 && keeper != null && round < MAX_GROW_ROUNDS; round++) {
       long free = meter.holds().free(billing.accountId(), room);
-      boolean own =
+      LeaseKeeper.Growth growth =
           keeper.grow(billing.accountId(), Math.max(0, credits - free), credits, overdraft);
       left = place(meter, billing, credits, deadline, room);
-      if (own) {
+      if (growth == LeaseKeeper.Growth.SHORT) {
         break;
       }
     }

@@ -316,10 +316,10 @@ public final class JdbcCreditLedger
   }
 
   @Override
-  public Lease extend(String accountId, long credits, long overdraft, Duration term) {
+  public Lease extend(String accountId, long needed, long wanted, long overdraft, Duration term) {
     BillingContext.requireValidAccountId(accountId);
     ensureOpen();
-    return leases.extend(accountId, credits, overdraft, term);
+    return leases.extend(accountId, needed, wanted, overdraft, term);
   }
 
   @Override

@@ -67,8 +67,9 @@ final class JdbcLeases {
     return holder;
   }
 
-  Lease extend(String accountId, long credits, long overdraft, Duration term) {
-    Checks.requireBetween("credits", credits, 0, LedgerChecks.MAX_AMOUNT);
+  Lease extend(String accountId, long needed, long wanted, long overdraft, Duration term) {
+    Checks.requireBetween("needed", needed, 0, LedgerChecks.MAX_AMOUNT);
+    Checks.requireBetween("wanted", wanted, needed, LedgerChecks.MAX_AMOUNT);
     Checks.requireBetween("overdraft", overdraft, 0, LedgerChecks.MAX_AMOUNT);
     requireTerm(term);
     register(accountId);
@@ -95,7 +96,10 @@ final class JdbcLeases {
               long owned = own != null && own.liveAt(now) ? own.credits() : 0;
               long free =
                   Saturating.add(account.balance(), overdraft - Saturating.add(others, owned));
-              long grant = Math.max(0, Math.min(credits, free));
+              long grant = Math.max(0, Math.min(needed, free));
+              // Beyond what is needed, at most half of what is left free: a scarce account's other
+              // holders find credit too.
+              grant += Math.min(wanted - needed, Math.max(0, free - grant) / 2);
               LeaseTable.Row next =
                   new LeaseTable.Row(
                       accountId,

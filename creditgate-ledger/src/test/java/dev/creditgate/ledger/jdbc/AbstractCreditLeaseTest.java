@@ -135,6 +135,44 @@ abstract class AbstractCreditLeaseTest {
   }
 
   @Test
+  void beyondWhatItNeedsALeaseTakesAtMostHalfOfWhatIsFree() {
+    first.grant(account, 100, "g1", "admin", "");
+    // 10 needed, then half of the 90 left free.
+    assertThat(first.extend(account, 10, 90, 0, TERM).credits()).isEqualTo(55);
+    // 45 free: 10 needed, then half of the 35 left.
+    assertThat(second.extend(account, 10, 90, 0, TERM).credits()).isEqualTo(27);
+    // What is needed is granted in full as far as it is free.
+    assertThat(first.extend(account, 18, 18, 0, TERM).credits()).isEqualTo(73);
+    assertThat(second.extend(account, 10, 10, 0, TERM).credits()).isEqualTo(27);
+    assertThat(leased(account)).isEqualTo(100);
+    assertThatThrownBy(() -> first.extend(account, 10, 9, 0, TERM))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("wanted");
+  }
+
+  @Test
+  void aBusyProcessDoesNotStarveTheOtherOnAScarceAccount() {
+    // Room for 10 worst-case calls. The first process, with a call in flight, must not lease the
+    // whole balance away: the second is admitted for three calls at once without waiting for it.
+    LedgerCreditMeter one = meter(first);
+    LedgerCreditMeter two = meter(second);
+    first.grant(account, 10 * WORST, "g1", "admin", "");
+    List<MeteredCall> open = new ArrayList<>();
+    try {
+      open.add(one.open(call(), ESTIMATE));
+      for (int i = 0; i < 3; i++) {
+        open.add(two.open(call(), ESTIMATE));
+      }
+      assertThat(open).allSatisfy(c -> assertThat(c.admission().isAdmitted()).isTrue());
+    } finally {
+      for (MeteredCall c : open) {
+        c.abandon("test");
+        c.close();
+      }
+    }
+  }
+
+  @Test
   void aChargeConsumesItsHoldersLeaseInItsCommit() {
     first.grant(account, 100, "g1", "admin", "");
     first.extend(account, 60, 0, TERM);
@@ -211,7 +249,7 @@ abstract class AbstractCreditLeaseTest {
   @Test
   void badArgumentsAreRefusedByName() {
     first.grant(account, 100, "g1", "admin", "");
-    assertThatThrownBy(() -> first.extend(account, -1, 0, TERM)).hasMessageContaining("credits");
+    assertThatThrownBy(() -> first.extend(account, -1, 0, TERM)).hasMessageContaining("needed");
     assertThatThrownBy(() -> first.extend(account, 1, -1, TERM)).hasMessageContaining("overdraft");
     assertThatThrownBy(() -> first.extend(account, 1, 0, Duration.ZERO))
         .hasMessageContaining("term");

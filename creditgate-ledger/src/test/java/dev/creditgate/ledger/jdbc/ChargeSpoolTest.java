@@ -50,6 +50,25 @@ class ChargeSpoolTest {
   }
 
   @Test
+  void theLeaseHolderSurvivesAndLinesWithoutOneAreStillRead() {
+    SpoolRecord plain = record("e1", new Quote(10_720, 2, 7, false));
+    SpoolRecord leased =
+        new SpoolRecord(plain.spooledAt(), plain.request(), plain.quote(), "42@host/0a1b2c3d");
+    assertThat(SpoolRecord.decode(leased.encode())).isEqualTo(leased);
+    // A line of the earlier format: the same fields without the lease holder.
+    String current = plain.encode();
+    String[] fields = current.split("\t", -1);
+    StringBuilder older = new StringBuilder("c1\t");
+    for (int i = 1; i < fields.length - 2; i++) {
+      older.append(fields[i]).append('\t');
+    }
+    String line = older + SpoolRecord.crc(older.toString());
+    assertThat(SpoolRecord.decode(line)).isEqualTo(plain);
+    assertThatThrownBy(() -> SpoolRecord.decode(line.replaceFirst("^c1", "c9")))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
   void aLineThatIsNotUtf8IsSetAsideAndCountedNotFatal() throws Exception {
     SpoolRecord first = record("e1", new Quote(10_720, 2, 7, false));
     SpoolRecord second = record("e2", new Quote(10_720, 2, 7, false));
