@@ -54,6 +54,9 @@ start_sim "$SIM_PORT"
 create_db "cg_drill_fleet_$$"
 URL="jdbc:postgresql://$PG_HOST:$PG_PORT/$DRILL_DB?user=$PG_USER"
 REDIS=${CREDITGATE_REDIS_URI:-redis://127.0.0.1:6379}
+# Phase 1 fires 100 calls at once through each gateway's one key: above the default limits on
+# calls in flight per key (64) and per account (128), which would answer some 429.
+export CONCURRENT_LIMIT=${CONCURRENT_LIMIT:-$((CALLS + 50))}
 write_config "$WORK/gw-a.yaml" "$A_PORT" "$SIM_PORT" "$URL" "$REDIS" "$WORK/spool-a"
 write_config "$WORK/gw-b.yaml" "$B_PORT" "$SIM_PORT" "$URL" "$REDIS" "$WORK/spool-b"
 # A first (it migrates the database), the price rule and the accounts through it, then B.

@@ -123,6 +123,13 @@ write_config() { # file, gateway port, sim port, ledger url, redis uri or "", sp
       echo "  redis-uri: \"$5\""
       echo "  redis-prefix: drill-$DRILL-$$"
     fi
+    # CONCURRENT_LIMIT: the per-key and per-account limits on calls in flight, when set (a drill
+    # that fires more calls at once than the defaults allow measures credit, not those limits).
+    if [ -n "${CONCURRENT_LIMIT:-}" ]; then
+      echo "limits:"
+      echo "  max-concurrent-per-key: $CONCURRENT_LIMIT"
+      echo "  max-concurrent-per-account: $CONCURRENT_LIMIT"
+    fi
     # CREDIT_MODE (strict|check) and LEASE_TERM (e.g. 6s) under one credit: key, each when set.
     if [ -n "${CREDIT_MODE:-}" ] || [ -n "${LEASE_TERM:-}" ]; then
       echo "credit:"

@@ -160,11 +160,7 @@ final class SpoolReplayer implements AutoCloseable {
         ChargeRequest request = record.request();
         Quote quote;
         try {
-          quote =
-              record.quote() != null
-                  ? record.quote()
-                  : prices.quoteFor(
-                      request.scene(), request.provider(), request.model(), request.usage());
+          quote = quote(record);
         } catch (LedgerUnavailableException e) {
           throw e;
         } catch (RuntimeException e) {
@@ -196,6 +192,14 @@ final class SpoolReplayer implements AutoCloseable {
     }
   }
 
+  /** The price quoted when the record was spooled, or the rules' price now when there was none. */
+  private Quote quote(SpoolRecord record) {
+    ChargeRequest r = record.request();
+    return record.quote() != null
+        ? record.quote()
+        : prices.quoteFor(r.scene(), r.provider(), r.model(), r.usage());
+  }
+
   private void leaves(SpoolRecord record, boolean leaves, List<SpoolRecord> done) {
     if (leaves) {
       attempts.remove(record);
@@ -211,11 +215,7 @@ final class SpoolReplayer implements AutoCloseable {
     ChargeRequest request = record.request();
     Quote quote = null;
     try {
-      quote =
-          record.quote() != null
-              ? record.quote()
-              : prices.quoteFor(
-                  request.scene(), request.provider(), request.model(), request.usage());
+      quote = quote(record);
       if (!record.leaseHolder().isEmpty() && JournalRecovery.isRecoveredEstimate(request)) {
         metering.writeRecovered(request, quote, record.leaseHolder());
       } else {
