@@ -59,6 +59,11 @@ final class LeaseKeeper implements AutoCloseable {
   /** What the keeper knows of one account this process leases from. */
   private static final class Activity {
     volatile boolean givingBack;
+
+    /** A give-back of the lease's slack after a shortfall is queued or running. */
+    final java.util.concurrent.atomic.AtomicBoolean releasing =
+        new java.util.concurrent.atomic.AtomicBoolean();
+
     volatile long placedAt;
 
     /** Credits held since the last round. */
@@ -241,6 +246,53 @@ final class LeaseKeeper implements AutoCloseable {
       if (activity.placedAt - previous < 0) {
         giveBack(entry.getKey(), activity);
       }
+    }
+  }
+
+  /**
+   * After a call found the account short of free credit: gives back at once (in the background)
+   * what this process's lease holds beyond its open holds and unwritten charges, so that the
+   * account's other processes find that credit. Otherwise, with the account's last credit split
+   * between processes' leases in pieces smaller than a call, every call would be refused until the
+   * leases went idle. At most one such give-back per account at a time.
+   */
+  void shortOf(String accountId) {
+    Activity activity = accounts.get(accountId);
+    if (activity == null
+        || holds.free(accountId, () -> room(accountId)) <= 0
+        || !activity.releasing.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      worker.execute(
+          () -> {
+            try {
+              trimToHolds(accountId, activity);
+            } finally {
+              activity.releasing.set(false);
+            }
+          });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      activity.releasing.set(false);
+    }
+  }
+
+  private void trimToHolds(String accountId, Activity activity) {
+    activity.givingBack = true;
+    try {
+      // Measured after the flag is up: a hold placed from here on sees no room.
+      long held = -holds.free(accountId, () -> 0);
+      leases.trim(accountId, held, term);
+      listener.onLease(MeterListener.LeaseEvent.GIVEN_BACK);
+    } catch (RuntimeException e) {
+      listener.onLease(MeterListener.LeaseEvent.FAILED);
+      failures.warn(
+          ticker.read(),
+          "cannot give back the credit lease's slack, account_id={}: {}",
+          accountId,
+          e.toString());
+    } finally {
+      activity.givingBack = false;
     }
   }
 

@@ -129,7 +129,7 @@ final class StrictHold {
    * again, up to {@link #MAX_GROW_ROUNDS} times: after waiting for another call's lease operation
    * (which counted it), or after its own got what it needed but calls arriving meanwhile took it. A
    * call whose own lease operation found less free than it needed is refused: the account has no
-   * more.
+   * more; this process then gives back the slack of its lease for the account's other processes.
    */
   private static long placeGrowing(
       LedgerCreditMeter meter,
@@ -146,6 +146,9 @@ final class StrictHold {
           keeper.grow(billing.accountId(), Math.max(0, credits - free), credits, overdraft);
       left = place(meter, billing, credits, deadline, room);
       if (growth == LeaseKeeper.Growth.SHORT) {
+        if (left < 0) {
+          keeper.shortOf(billing.accountId());
+        }
         break;
       }
     }

@@ -173,6 +173,34 @@ abstract class AbstractCreditLeaseTest {
   }
 
   @Test
+  void aProcessShortOfCreditGivesBackItsSlackForTheOther() {
+    // Rounds every 10 s: no idle give-back during the test.
+    dev.creditgate.meter.MeterListener quiet = new dev.creditgate.meter.MeterListener() {};
+    LedgerCreditMeter one = meter(first, quiet, Duration.ofMinutes(1));
+    LedgerCreditMeter two = meter(second, quiet, Duration.ofMinutes(1));
+    first.grant(account, 2 * WORST, "g1", "admin", "");
+    try (MeteredCall call1 = one.open(call(), ESTIMATE)) {
+      // The first leased its call and half of the rest: 15 of 20.
+      assertThat(call1.admission().isAdmitted()).isTrue();
+      try (MeteredCall call2 = two.open(call(), ESTIMATE)) {
+        // The second found 5 free, less than a call: refused, and it gives its 5 back.
+        assertThat(call2.admission().isAdmitted()).isFalse();
+      }
+      // So the first, with 5 of slack of its own, finds the other 5 free for its second call.
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(5))
+          .untilAsserted(
+              () -> {
+                try (MeteredCall call3 = one.open(call(), ESTIMATE)) {
+                  assertThat(call3.admission().isAdmitted()).isTrue();
+                  call3.abandon("test");
+                }
+              });
+      call1.abandon("test");
+    }
+  }
+
+  @Test
   void aChargeConsumesItsHoldersLeaseInItsCommit() {
     first.grant(account, 100, "g1", "admin", "");
     first.extend(account, 60, 0, TERM);
@@ -411,6 +439,11 @@ abstract class AbstractCreditLeaseTest {
   }
 
   LedgerCreditMeter meter(JdbcCreditLedger ledger, dev.creditgate.meter.MeterListener listener) {
+    return meter(ledger, listener, Duration.ofSeconds(3));
+  }
+
+  LedgerCreditMeter meter(
+      JdbcCreditLedger ledger, dev.creditgate.meter.MeterListener listener, Duration term) {
     CreditBalanceGuard guard =
         CreditBalanceGuard.builder()
             .cache(caches.get(ledger))
@@ -426,7 +459,7 @@ abstract class AbstractCreditLeaseTest {
             .prices(ledger)
             .store(ledger)
             .leases(ledger)
-            .leaseTerm(Duration.ofSeconds(3))
+            .leaseTerm(term)
             .listener(listener)
             .build();
     closing.add(0, meter);
