@@ -7,7 +7,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.time.Clock;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
@@ -26,11 +25,12 @@ final class AccountPolicies {
   private final LedgerTables tables;
   private final RefreshingRead<Map<String, CreditPolicy>> all;
 
-  AccountPolicies(LedgerDatabase db, LedgerTables tables, Clock clock, long refreshMillis) {
+  AccountPolicies(LedgerDatabase db, LedgerTables tables, java.time.Duration refresh) {
     this.db = db;
     this.tables = tables;
     this.all =
-        new RefreshingRead<>("credit-policies", () -> db.read(this::readAll), clock, refreshMillis);
+        new RefreshingRead<>(
+            "credit-policies", () -> db.read(this::readAll), System::nanoTime, refresh);
   }
 
   Optional<CreditPolicy> policy(String accountId) {

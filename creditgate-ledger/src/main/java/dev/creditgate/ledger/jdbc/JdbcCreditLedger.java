@@ -92,8 +92,7 @@ public final class JdbcCreditLedger
     this.tables = new LedgerTables(db);
     this.notifier = new CommitNotifier(queue, options.commitListener());
     this.prices = new PriceRules(db, options);
-    this.policies =
-        new AccountPolicies(db, tables, options.clock(), options.priceRuleRefresh().toMillis());
+    this.policies = new AccountPolicies(db, tables, options.priceRuleRefresh());
     this.verifier = new LedgerVerifier(db, tables);
     ChargeSpool openedSpool = null;
     ChargeJournal journal = null;

@@ -36,8 +36,8 @@ final class PriceRules {
         new RefreshingRead<>(
             "price-rules",
             () -> db.read(this::loadRules),
-            options.clock(),
-            options.priceRuleRefresh().toMillis());
+            System::nanoTime,
+            options.priceRuleRefresh());
     this.unpricedFallback = options.unpricedFallbackCreditsPer1kTokens();
   }
 

@@ -1,7 +1,7 @@
 package dev.creditgate.ledger.jdbc;
 
-import java.time.Clock;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -11,7 +11,8 @@ import org.slf4j.LoggerFactory;
  * is older than the refresh interval, one caller starts a read in the background and every caller
  * goes on with the value it has; only the very first use reads on the caller's thread. While the
  * database is away, the stale value serves. A write through this process {@link #invalidate}s it,
- * so the next use reads again at once.
+ * so the next use reads again at once. Its age is measured on a monotonic ticker (a wall clock
+ * stepped back would stop the refresh, stepped forward would force one).
  */
 final class RefreshingRead<T> {
 
@@ -19,28 +20,31 @@ final class RefreshingRead<T> {
 
   private final String name;
   private final Supplier<T> read;
-  private final Clock clock;
-  private final long refreshMillis;
+  private final LongSupplier nanoTicker;
+  private final long refreshNanos;
   private final AtomicBoolean refreshing = new AtomicBoolean();
   private volatile T value;
-  private volatile long loadedAtMillis;
+  private volatile long loadedAtNanos;
 
   /**
    * @param name names the background thread and the log lines
    * @param read reads the whole value from the database (may throw LedgerUnavailableException)
+   * @param nanoTicker a monotonic time in nanoseconds ({@code System::nanoTime})
+   * @param refresh how old the value in hand may grow before a background read
    */
-  RefreshingRead(String name, Supplier<T> read, Clock clock, long refreshMillis) {
+  RefreshingRead(
+      String name, Supplier<T> read, LongSupplier nanoTicker, java.time.Duration refresh) {
     this.name = name;
     this.read = read;
-    this.clock = clock;
-    this.refreshMillis = refreshMillis;
+    this.nanoTicker = nanoTicker;
+    this.refreshNanos = refresh.toNanos();
   }
 
   /** Reads the value now (and keeps it). */
   T load() {
     T loaded = read.get();
     value = loaded;
-    loadedAtMillis = clock.millis();
+    loadedAtNanos = nanoTicker.getAsLong();
     return loaded;
   }
 
@@ -50,7 +54,8 @@ final class RefreshingRead<T> {
     if (current == null) {
       return load();
     }
-    if (clock.millis() - loadedAtMillis >= refreshMillis && refreshing.compareAndSet(false, true)) {
+    if (nanoTicker.getAsLong() - loadedAtNanos >= refreshNanos
+        && refreshing.compareAndSet(false, true)) {
       try {
         Thread.ofVirtual().name("creditgate-" + name).start(this::refresh);
       } catch (RuntimeException e) {
