@@ -244,7 +244,7 @@ final class LeaseKeeper implements AutoCloseable {
     for (Map.Entry<String, Activity> entry : accounts.entrySet()) {
       Activity activity = entry.getValue();
       if (activity.placedAt - previous < 0) {
-        giveBack(entry.getKey(), activity);
+        giveBack(entry.getKey(), activity, true);
       }
     }
   }
@@ -267,7 +267,7 @@ final class LeaseKeeper implements AutoCloseable {
       worker.execute(
           () -> {
             try {
-              trimToHolds(accountId, activity);
+              giveBack(accountId, activity, false);
             } finally {
               activity.releasing.set(false);
             }
@@ -277,34 +277,22 @@ final class LeaseKeeper implements AutoCloseable {
     }
   }
 
-  private void trimToHolds(String accountId, Activity activity) {
+  /**
+   * Gives back the account's lease: all of it when {@code idle} (only with no hold open; the
+   * account is then forgotten), else what it holds beyond the open holds and unwritten charges.
+   */
+  private void giveBack(String accountId, Activity activity, boolean idle) {
     activity.givingBack = true;
     try {
       // Measured after the flag is up: a hold placed from here on sees no room.
       long held = -holds.free(accountId, () -> 0);
-      leases.trim(accountId, held, term);
-      listener.onLease(MeterListener.LeaseEvent.GIVEN_BACK);
-    } catch (RuntimeException e) {
-      listener.onLease(MeterListener.LeaseEvent.FAILED);
-      failures.warn(
-          ticker.read(),
-          "cannot give back the credit lease's slack, account_id={}: {}",
-          accountId,
-          e.toString());
-    } finally {
-      activity.givingBack = false;
-    }
-  }
-
-  private void giveBack(String accountId, Activity activity) {
-    activity.givingBack = true;
-    try {
-      // Measured after the flag is up: a hold placed from here on sees no room.
-      if (holds.free(accountId, () -> 0) < 0) {
+      if (idle && held > 0) {
         return;
       }
-      leases.trim(accountId, 0, term);
-      accounts.remove(accountId, activity);
+      leases.trim(accountId, held, term);
+      if (idle) {
+        accounts.remove(accountId, activity);
+      }
       listener.onLease(MeterListener.LeaseEvent.GIVEN_BACK);
     } catch (RuntimeException e) {
       listener.onLease(MeterListener.LeaseEvent.FAILED);
@@ -338,7 +326,7 @@ final class LeaseKeeper implements AutoCloseable {
   public void close() {
     worker.shutdownNow();
     for (Map.Entry<String, Activity> entry : accounts.entrySet()) {
-      giveBack(entry.getKey(), entry.getValue());
+      giveBack(entry.getKey(), entry.getValue(), true);
     }
   }
 }

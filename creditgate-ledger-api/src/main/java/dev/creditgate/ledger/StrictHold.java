@@ -121,6 +121,11 @@ final class StrictHold {
       }
     }
     meter.listener().onShortfall(billing, false);
+    if (meter.leaseKeeper() != null) {
+      // Refused (not clamped, which still needs the room): the slack of this process's lease goes
+      // back for the account's other processes.
+      meter.leaseKeeper().shortOf(account);
+    }
     return denied(Admission.of(Admission.Reason.DENIED_INSUFFICIENT_CREDIT), estimate, affordable);
   }
 
@@ -129,7 +134,7 @@ final class StrictHold {
    * again, up to {@link #MAX_GROW_ROUNDS} times: after waiting for another call's lease operation
    * (which counted it), or after its own got what it needed but calls arriving meanwhile took it. A
    * call whose own lease operation found less free than it needed is refused: the account has no
-   * more; this process then gives back the slack of its lease for the account's other processes.
+   * more.
    */
   private static long placeGrowing(
       LedgerCreditMeter meter,
@@ -146,9 +151,6 @@ final class StrictHold {
           keeper.grow(billing.accountId(), Math.max(0, credits - free), credits, overdraft);
       left = place(meter, billing, credits, deadline, room);
       if (growth == LeaseKeeper.Growth.SHORT) {
-        if (left < 0) {
-          keeper.shortOf(billing.accountId());
-        }
         break;
       }
     }
