@@ -282,6 +282,16 @@ final class LeaseKeeper implements AutoCloseable {
    * account is then forgotten), else what it holds beyond the open holds and unwritten charges.
    */
   private void giveBack(String accountId, Activity activity, boolean idle) {
+    // A lease operation of its own: calls that need to grow the lease meanwhile wait for it and
+    // measure their room again, rather than take a give-back running under their growth for a
+    // shortage. Skipped while the lease grows: calls want that credit.
+    CompletableFuture<Void> mine = new CompletableFuture<>();
+    synchronized (activity) {
+      if (activity.growing != null) {
+        return;
+      }
+      activity.growing = mine;
+    }
     activity.givingBack = true;
     try {
       // Measured after the flag is up: a hold placed from here on sees no room.
@@ -303,6 +313,10 @@ final class LeaseKeeper implements AutoCloseable {
           e.toString());
     } finally {
       activity.givingBack = false;
+      synchronized (activity) {
+        activity.growing = null;
+      }
+      mine.complete(null);
     }
   }
 

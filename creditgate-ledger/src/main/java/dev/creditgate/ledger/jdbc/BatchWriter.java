@@ -15,6 +15,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * Writes a batch of charges (of any accounts) in one transaction with a fixed number of statements
@@ -147,12 +148,19 @@ final class BatchWriter {
             .filter(after -> after.version() != original.get(after.id()).version())
             .toList();
     tables.updateAccounts(c, original, changed);
-    long[] entryIds = insertEntries(c, inserts, now);
-    Map<String, Long> debits = new HashMap<>();
-    for (NewEntry insert : inserts) {
-      debits.merge(insert.accountId(), -insert.draft().amount(), Math::addExact);
+    boolean replaysHeld =
+        inserts.stream().anyMatch(insert -> !ordered.get(insert.index()).leaseHolder().isEmpty());
+    if (replaysHeld) {
+      inserts = cover(c, ordered, inserts, now, leased);
     }
-    leased.addAll(leases.consumeIn(c, debits, now));
+    long[] entryIds = insertEntries(c, inserts, now);
+    if (!replaysHeld) {
+      Map<String, Long> debits = new HashMap<>();
+      for (NewEntry insert : inserts) {
+        debits.merge(insert.accountId(), -insert.draft().amount(), Math::addExact);
+      }
+      leased.addAll(leases.consumeIn(c, debits, now));
+    }
     for (int n = 0; n < inserts.size(); n++) {
       NewEntry insert = inserts.get(n);
       LedgerEntry entry =
@@ -171,6 +179,59 @@ final class BatchWriter {
       }
     }
     return List.of(outcomes);
+  }
+
+  /**
+   * Takes the debits of a batch with replayed charges out of the leases that held their calls,
+   * account by account in account order (the order in which every lease statement locks rows): a
+   * replayed charge out of the lease of its holder, its entry recording what that lease did not
+   * cover as overrun; a charge of this process's calls now out of this process's lease, as {@link
+   * JdbcLeases#consumeIn} takes it. Returns the entries to insert.
+   */
+  private List<NewEntry> cover(
+      Connection c,
+      List<PendingCharge> ordered,
+      List<NewEntry> inserts,
+      Instant now,
+      List<LeaseTable.Row> leased)
+      throws SQLException {
+    Map<String, List<Integer>> byAccount = new TreeMap<>();
+    for (int n = 0; n < inserts.size(); n++) {
+      byAccount.computeIfAbsent(inserts.get(n).accountId(), id -> new ArrayList<>()).add(n);
+    }
+    List<NewEntry> covered = new ArrayList<>(inserts);
+    for (Map.Entry<String, List<Integer>> account : byAccount.entrySet()) {
+      String own = leases.leaseHolder(account.getKey());
+      List<JdbcLeases.Held> charges = new ArrayList<>();
+      List<Integer> which = new ArrayList<>();
+      for (int n : account.getValue()) {
+        NewEntry insert = inserts.get(n);
+        String holder = ordered.get(insert.index()).leaseHolder();
+        String by = holder.isEmpty() ? own : holder;
+        if (!by.isEmpty()) {
+          charges.add(new JdbcLeases.Held(by, -insert.draft().amount()));
+          which.add(n);
+        }
+      }
+      if (charges.isEmpty()) {
+        continue;
+      }
+      long[] uncovered = leases.coverIn(c, account.getKey(), charges, now, leased);
+      for (int k = 0; k < which.size(); k++) {
+        NewEntry insert = inserts.get(which.get(k));
+        if (!ordered.get(insert.index()).leaseHolder().isEmpty()) {
+          covered.set(
+              which.get(k),
+              new NewEntry(
+                  insert.index(),
+                  insert.accountId(),
+                  insert.eventId(),
+                  insert.draft().withOverrun(uncovered[k]),
+                  insert.balanceAfter()));
+        }
+      }
+    }
+    return covered;
   }
 
   private Map<String, EntryRow> storedEntries(Connection c, List<PendingCharge> charges)

@@ -11,6 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The entry one operation asks the ledger to record, before it has an id, an account, a balance and
@@ -33,6 +35,12 @@ record EntryDraft(
     String actor,
     String reason,
     String metadata) {
+
+  /**
+   * The overrun member of a metadata object (a JSON string value never matches: its quotes are
+   * escaped).
+   */
+  private static final Pattern OVERRUN = Pattern.compile("\"overrun\"\\s*:\\s*(\\d+)");
 
   static EntryDraft simple(EntryKind kind, long amount, String actor, String reason) {
     return new EntryDraft(
@@ -93,11 +101,15 @@ record EntryDraft(
   }
 
   /**
-   * This charge with {@code "overrun"} (credits charged beyond what held the call) added to its
-   * metadata, a JSON object.
+   * This charge with {@code "overrun"} (credits charged beyond what held the call) in its metadata,
+   * a JSON object: {@code overrun}, or the overrun it already records when that is larger (both
+   * count the same credits charged beyond the hold, so they are not added).
    */
   EntryDraft withOverrun(long overrun) {
-    String inner = metadata.strip();
+    if (overrun <= overrunOf(metadata)) {
+      return this;
+    }
+    String inner = withoutOverrun(metadata).strip();
     inner = inner.length() >= 2 ? inner.substring(1, inner.length() - 1).strip() : "";
     String meta = "{" + inner + (inner.isEmpty() ? "" : ",") + "\"overrun\":" + overrun + "}";
     return new EntryDraft(
@@ -116,6 +128,45 @@ record EntryDraft(
         actor,
         reason,
         meta);
+  }
+
+  /** The {@code "overrun"} a metadata object records, 0 when none. */
+  static long overrunOf(String metadata) {
+    Matcher m = OVERRUN.matcher(metadata);
+    if (!m.find()) {
+      return 0;
+    }
+    try {
+      return Long.parseLong(m.group(1));
+    } catch (NumberFormatException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  /** The metadata object without its {@code "overrun"} member (and the comma that separated it). */
+  static String withoutOverrun(String metadata) {
+    Matcher m = OVERRUN.matcher(metadata);
+    if (!m.find()) {
+      return metadata;
+    }
+    int start = m.start();
+    int end = m.end();
+    int before = start - 1;
+    while (before >= 0 && Character.isWhitespace(metadata.charAt(before))) {
+      before--;
+    }
+    if (before >= 0 && metadata.charAt(before) == ',') {
+      start = before;
+    } else {
+      int after = end;
+      while (after < metadata.length() && Character.isWhitespace(metadata.charAt(after))) {
+        after++;
+      }
+      if (after < metadata.length() && metadata.charAt(after) == ',') {
+        end = after + 1;
+      }
+    }
+    return metadata.substring(0, start) + metadata.substring(end);
   }
 
   /** The entry this draft becomes once written. */
@@ -212,7 +263,8 @@ record EntryDraft(
           compare(differences, "model", e.model(), model);
           compare(differences, "usage", e.usage(), usage);
           compare(differences, "estimated", e.estimated(), estimated);
-          compare(differences, "metadata", e.metadata(), metadata);
+          // The overrun is not the caller's: the ledger records what a lease did not cover.
+          compare(differences, "metadata", withoutOverrun(e.metadata()), withoutOverrun(metadata));
         }
         case REFUND -> {
           compare(differences, "chargeEventId", stored.refEventId(), refEventId);

@@ -86,21 +86,27 @@ final class EntryWriter {
   }
 
   /**
-   * Writes the recovered estimate of a call that the dead process {@code leaseHolder} held against
-   * its lease: in the same transaction the charge takes its credit out of that lease, and what the
-   * lease no longer covers is recorded in the entry's metadata as {@code "overrun"}. A repeat of an
-   * estimate already written (a replay interrupted after its commit) answers the stored entry.
+   * Writes a replayed charge whose call {@code leaseHolder} held against its lease (a charge
+   * spooled or journaled before its commit, or the recovered estimate of a call a dead process had
+   * in flight): in the same transaction the charge takes its credit out of that lease, and what the
+   * lease no longer covers is recorded in the entry's metadata as {@code "overrun"}. A repeat of a
+   * recovered estimate already written (a replay interrupted after its commit) answers the stored
+   * entry.
    */
-  EntryOutcome writeRecovered(ChargeRequest request, EntryDraft draft, String leaseHolder) {
+  EntryOutcome writeHeld(ChargeRequest request, EntryDraft draft, String leaseHolder) {
     return commit(
         request.accountId(),
         request.eventId(),
         List.of(),
-        (c, leased) -> writeRecoveredIn(c, request, draft, leaseHolder));
+        (c, leased) -> writeHeldIn(c, request, draft, leaseHolder, leased));
   }
 
-  private EntryOutcome writeRecoveredIn(
-      Connection c, ChargeRequest request, EntryDraft draft, String leaseHolder)
+  private EntryOutcome writeHeldIn(
+      Connection c,
+      ChargeRequest request,
+      EntryDraft draft,
+      String leaseHolder,
+      List<LeaseTable.Row> leased)
       throws SQLException {
     Instant now = db.now();
     String accountId = request.accountId();
@@ -116,9 +122,10 @@ final class EntryWriter {
       }
       return new EntryOutcome(existing.entry(), account, true);
     }
-    long debit = -draft.amount();
-    long overrun = debit - leases.consumeHolderIn(c, accountId, leaseHolder, debit, now);
-    EntryDraft written = overrun > 0 ? draft.withOverrun(overrun) : draft;
+    long[] uncovered =
+        leases.coverIn(
+            c, accountId, List.of(new JdbcLeases.Held(leaseHolder, -draft.amount())), now, leased);
+    EntryDraft written = draft.withOverrun(uncovered[0]);
     Account updated = written.applyTo(account, now);
     tables.updateAccounts(c, Map.of(accountId, account), List.of(updated));
     LedgerEntry entry =

@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -80,7 +81,10 @@ final class JdbcLeases {
               Account account = tables.lockAccount(c, accountId, false, now);
               long others = 0;
               LeaseTable.Row own = null;
+              Instant purgeBefore = now.minus(PURGE_AFTER);
+              boolean longDead = false;
               for (LeaseTable.Row row : rows.lockRows(c, accountId)) {
+                longDead |= row.expiresAt().isBefore(purgeBefore);
                 if (row.holder().equals(holder)) {
                   own = row;
                 } else if (row.liveAt(now)) {
@@ -108,7 +112,10 @@ final class JdbcLeases {
                       nextVersion(accountId, own),
                       now.plus(term));
               rows.put(c, next);
-              rows.purge(c, accountId, now.minus(PURGE_AFTER));
+              if (longDead) {
+                // A statement only when there is something to delete: most extends find none.
+                rows.purge(c, accountId, purgeBefore);
+              }
               return next;
             });
     apply(after, term);
@@ -175,32 +182,48 @@ final class JdbcLeases {
     return known.containsKey(accountId) ? holder : "";
   }
 
+  /** A charge's debit and the holder whose lease held its call. */
+  record Held(String holder, long debit) {}
+
   /**
-   * In a transaction that writes the recovered estimate of a call another (dead) process held
-   * against its lease, under the account's lock: takes up to {@code credits} out of that holder's
-   * live lease on the account. Returns the credits it covered (0 when the lease expired or is
-   * gone).
+   * In a transaction that writes charges of one account held against leases, under the account's
+   * lock: takes each charge's debit, in order, out of the live lease of the holder that held its
+   * call. Returns per charge the credits that lease did not cover (it expired, or holds less than
+   * the charge): credit that others may have leased meanwhile. The rows changed go to {@code
+   * changed}, for {@link #committed}.
    */
-  long consumeHolderIn(
-      Connection c, String accountId, String leaseHolder, long credits, Instant now)
+  long[] coverIn(
+      Connection c, String accountId, List<Held> charges, Instant now, List<LeaseTable.Row> changed)
       throws SQLException {
+    Map<String, LeaseTable.Row> live = new HashMap<>();
     for (LeaseTable.Row row : rows.lockRows(c, accountId)) {
-      if (row.holder().equals(leaseHolder) && row.liveAt(now)) {
-        long covered = Math.min(row.credits(), credits);
-        if (covered > 0) {
-          rows.put(
-              c,
-              new LeaseTable.Row(
-                  accountId,
-                  leaseHolder,
-                  row.credits() - covered,
-                  row.version() + 1,
-                  row.expiresAt()));
-        }
-        return covered;
+      if (row.liveAt(now)) {
+        live.put(row.holder(), row);
       }
     }
-    return 0;
+    Map<String, Long> left = new TreeMap<>();
+    long[] uncovered = new long[charges.size()];
+    for (int i = 0; i < charges.size(); i++) {
+      Held charge = charges.get(i);
+      LeaseTable.Row row = live.get(charge.holder());
+      long room = row == null ? 0 : left.getOrDefault(charge.holder(), row.credits());
+      long covered = Math.min(room, charge.debit());
+      uncovered[i] = charge.debit() - covered;
+      if (row != null) {
+        left.put(charge.holder(), room - covered);
+      }
+    }
+    for (Map.Entry<String, Long> rest : left.entrySet()) {
+      LeaseTable.Row row = live.get(rest.getKey());
+      if (rest.getValue() != row.credits()) {
+        LeaseTable.Row next =
+            new LeaseTable.Row(
+                accountId, row.holder(), rest.getValue(), row.version() + 1, row.expiresAt());
+        rows.put(c, next);
+        changed.add(next);
+      }
+    }
+    return uncovered;
   }
 
   long leaseRoom(String accountId) {

@@ -172,7 +172,7 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     ensureOpen();
     try {
       // The lease holder goes with the intent: should the process die during the call, its
-      // estimate is charged against the lease that held the call's credit (see writeRecovered).
+      // estimate is charged against the lease that held the call's credit (see writeHeld).
       ChargeJournal.Ticket ticket =
           journal.intent(
               new SpoolRecord(
@@ -191,7 +191,7 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
    */
   private ChargeResult queue(ChargeRequest request, Quote quote, JournalIntent intent) {
     LedgerArguments.checkChargeAmount(request, quote);
-    SpoolRecord record = new SpoolRecord(clock.instant(), request, quote);
+    SpoolRecord record = record(request, quote);
     ChargeJournal.Ticket ticket;
     try {
       ticket = journal.charge(record, intent == null ? null : intent.eventId());
@@ -211,6 +211,16 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     return new ChargeResult(ChargeResult.Status.QUEUED, null, quote);
   }
 
+  /**
+   * A charge of a call of this process, to journal or spool: with this process's lease holder when
+   * the call was held against its lease, so that a replay takes the charge out of that lease and
+   * records what the lease no longer covers (it expired meanwhile) as overrun.
+   */
+  private SpoolRecord record(ChargeRequest request, Quote quote) {
+    return new SpoolRecord(
+        clock.instant(), request, quote, leases.leaseHolder(request.accountId()));
+  }
+
   /** Writes a priced charge before returning: through group commit when there is one. */
   ChargeResult write(ChargeRequest request, Quote quote) {
     LedgerArguments.checkChargeAmount(request, quote);
@@ -221,11 +231,14 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
   }
 
   /**
-   * Writes priced charges before returning, sharing transactions where group commit runs. Returns
-   * each charge's outcome in order: its {@link ChargeResult}, or the {@link RuntimeException} that
-   * refused it ({@link LedgerUnavailableException} when the database did not take it).
+   * Writes priced replayed charges before returning, sharing transactions where group commit runs;
+   * each against the lease of the holder its call was held by ({@code leaseHolders}, {@code ""}:
+   * none), as {@link #writeHeld} does. Returns each charge's outcome in order: its {@link
+   * ChargeResult}, or the {@link RuntimeException} that refused it ({@link
+   * LedgerUnavailableException} when the database did not take it).
    */
-  List<Object> writeAll(List<ChargeRequest> requests, List<Quote> quotes) {
+  List<Object> writeAll(
+      List<ChargeRequest> requests, List<Quote> quotes, List<String> leaseHolders) {
     Object[] outcomes = new Object[requests.size()];
     List<PendingCharge> pending = new java.util.ArrayList<>(requests.size());
     List<Integer> batched = new java.util.ArrayList<>(requests.size());
@@ -237,10 +250,10 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
           throw unavailable;
         }
         if (batcher == null) {
-          outcomes[i] = write(requests.get(i), quotes.get(i));
+          outcomes[i] = writeHeld(requests.get(i), quotes.get(i), leaseHolders.get(i));
         } else {
           LedgerArguments.checkChargeAmount(requests.get(i), quotes.get(i));
-          pending.add(PendingCharge.awaited(requests.get(i), quotes.get(i)));
+          pending.add(PendingCharge.awaited(requests.get(i), quotes.get(i), leaseHolders.get(i)));
           batched.add(i);
         }
       } catch (LedgerUnavailableException e) {
@@ -260,17 +273,20 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
   }
 
   /**
-   * Writes the recovered estimate of a call a dead process held against its lease, in a transaction
-   * of its own: the charge takes its credit out of that process's lease where the lease still holds
-   * it, and the rest is recorded as the entry's overrun (the lease expired, or the hold had
-   * expired, before the charge: that credit may have been spent by others meanwhile).
+   * Writes a replayed charge whose call {@code leaseHolder} held against its lease (a charge
+   * spooled or journaled before its commit, the recovered estimate of a call a dead process had in
+   * flight), in a transaction of its own: the charge takes its credit out of that lease where the
+   * lease still holds it, and the rest is recorded as the entry's overrun (the lease expired before
+   * the charge: that credit may have been leased and spent by others meanwhile). Without a holder
+   * ({@code ""}) it is an ordinary {@link #write}.
    */
-  ChargeResult writeRecovered(ChargeRequest request, Quote quote, String leaseHolder) {
+  ChargeResult writeHeld(ChargeRequest request, Quote quote, String leaseHolder) {
+    if (leaseHolder.isEmpty()) {
+      return write(request, quote);
+    }
     LedgerArguments.checkChargeAmount(request, quote);
     return result(
-        entries.writeRecovered(request, EntryDraft.charge(request, quote), leaseHolder),
-        request,
-        quote);
+        entries.writeHeld(request, EntryDraft.charge(request, quote), leaseHolder), request, quote);
   }
 
   private EntryOutcome writeAlone(ChargeRequest request, Quote quote, List<PendingCharge> carried) {
@@ -283,8 +299,13 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
     EntryOutcome outcome;
     try {
       outcome =
-          writeAlone(
-              charge.request(), charge.quote(), charge.isQueued() ? List.of(charge) : List.of());
+          charge.leaseHolder().isEmpty()
+              ? writeAlone(
+                  charge.request(), charge.quote(), charge.isQueued() ? List.of(charge) : List.of())
+              : entries.writeHeld(
+                  charge.request(),
+                  EntryDraft.charge(charge.request(), charge.quote()),
+                  charge.leaseHolder());
     } catch (RuntimeException e) {
       finish(charge, null, e);
       return;
@@ -344,7 +365,7 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
           own.eventId(),
           own.accountId(),
           p.request().eventId());
-      record = new SpoolRecord(clock.instant(), own, p.quote());
+      record = new SpoolRecord(clock.instant(), own, p.quote(), record.leaseHolder());
       try {
         writeAlone(own, p.quote(), List.of(p));
         error = null;
@@ -403,7 +424,7 @@ final class Metering implements ChargeBatcher.Outcomes, AutoCloseable {
   /** Writes the charge to the durable spool, to be replayed once the database takes it. */
   ChargeResult spool(ChargeRequest request, Quote quote, LedgerUnavailableException cause) {
     try {
-      spool.append(new SpoolRecord(clock.instant(), request, quote));
+      spool.append(record(request, quote));
     } catch (RuntimeException e) {
       LedgerUnavailableException failure =
           new LedgerUnavailableException(

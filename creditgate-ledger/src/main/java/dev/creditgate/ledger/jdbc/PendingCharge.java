@@ -22,6 +22,13 @@ final class PendingCharge {
   private final JournalIntent intent;
 
   /**
+   * The holder whose lease held a replayed charge's call, whose lease the charge is taken out of
+   * (what it does not cover is recorded as overrun); {@code ""} for a charge of this process's
+   * calls now, which consumes this process's lease if it has one.
+   */
+  private final String leaseHolder;
+
+  /**
    * Whether the charge's credits are in its account's pending debits; changed only by the {@link
    * WriteBehindQueue}, inside the atomic update of the account's backlog.
    */
@@ -34,7 +41,8 @@ final class PendingCharge {
       Thread waiter,
       SpoolRecord record,
       ChargeJournal.Ticket ticket,
-      JournalIntent intent) {
+      JournalIntent intent,
+      String leaseHolder) {
     this.request = request;
     this.quote = quote;
     this.result = result;
@@ -42,12 +50,28 @@ final class PendingCharge {
     this.record = record;
     this.ticket = ticket;
     this.intent = intent;
+    this.leaseHolder = leaseHolder;
   }
 
   /** A charge whose caller waits for its commit on the current thread. */
   static PendingCharge awaited(ChargeRequest request, Quote quote) {
+    return awaited(request, quote, "");
+  }
+
+  /**
+   * A replayed charge whose caller waits for its commit, of a call {@code leaseHolder} held against
+   * its lease ({@code ""}: none).
+   */
+  static PendingCharge awaited(ChargeRequest request, Quote quote, String leaseHolder) {
     return new PendingCharge(
-        request, quote, new CompletableFuture<>(), Thread.currentThread(), null, null, null);
+        request,
+        quote,
+        new CompletableFuture<>(),
+        Thread.currentThread(),
+        null,
+        null,
+        null,
+        leaseHolder);
   }
 
   /**
@@ -60,7 +84,7 @@ final class PendingCharge {
       SpoolRecord record,
       ChargeJournal.Ticket ticket,
       JournalIntent intent) {
-    return new PendingCharge(request, quote, null, null, record, ticket, intent);
+    return new PendingCharge(request, quote, null, null, record, ticket, intent, "");
   }
 
   boolean isQueued() {
@@ -93,6 +117,10 @@ final class PendingCharge {
 
   JournalIntent intent() {
     return intent;
+  }
+
+  String leaseHolder() {
+    return leaseHolder;
   }
 
   /** Hands an awaited charge's outcome to its caller and wakes it. */

@@ -25,9 +25,10 @@ import org.slf4j.LoggerFactory;
  * one that keeps failing otherwise is set aside there after {@link #MAX_REPLAY_ATTEMPTS}, so it
  * never holds up the charges behind it.
  *
- * <p>The recovered estimate of a call a dead process held against its lease is charged against that
- * lease ({@link Metering#writeRecovered}): what the lease no longer holds is recorded as the
- * entry's overrun.
+ * <p>A charge whose call was held against a lease (a charge of this or a dead process spooled or
+ * journaled before its commit, the recovered estimate of a call a dead process had in flight) is
+ * taken out of that lease ({@link Metering#writeHeld}): what the lease no longer holds (it expired
+ * meanwhile, and others may have leased that credit) is recorded as the entry's overrun.
  */
 final class SpoolReplayer implements AutoCloseable {
 
@@ -156,6 +157,7 @@ final class SpoolReplayer implements AutoCloseable {
       List<SpoolRecord> priced = new ArrayList<>(group.size());
       List<ChargeRequest> requests = new ArrayList<>(group.size());
       List<Quote> quotes = new ArrayList<>(group.size());
+      List<String> holders = new ArrayList<>(group.size());
       for (SpoolRecord record : group) {
         ChargeRequest request = record.request();
         Quote quote;
@@ -170,8 +172,9 @@ final class SpoolReplayer implements AutoCloseable {
         priced.add(record);
         requests.add(request);
         quotes.add(quote);
+        holders.add(record.leaseHolder());
       }
-      List<Object> outcomes = metering.writeAll(requests, quotes);
+      List<Object> outcomes = metering.writeAll(requests, quotes, holders);
       LedgerUnavailableException unavailable = null;
       for (int i = 0; i < priced.size(); i++) {
         SpoolRecord record = priced.get(i);
@@ -216,11 +219,7 @@ final class SpoolReplayer implements AutoCloseable {
     Quote quote = null;
     try {
       quote = quote(record);
-      if (!record.leaseHolder().isEmpty() && JournalRecovery.isRecoveredEstimate(request)) {
-        metering.writeRecovered(request, quote, record.leaseHolder());
-      } else {
-        metering.write(request, quote);
-      }
+      metering.writeHeld(request, quote, record.leaseHolder());
       counters.replayed.increment();
       return true;
     } catch (LedgerUnavailableException e) {
@@ -295,11 +294,12 @@ final class SpoolReplayer implements AutoCloseable {
         own.accountId(),
         record.request().eventId());
     try {
-      metering.write(own, quote);
+      metering.writeHeld(own, quote, record.leaseHolder());
     } catch (LedgerUnavailableException e) {
       throw e;
     } catch (RuntimeException e) {
-      return refused(new SpoolRecord(record.spooledAt(), own, record.quote()), e);
+      return refused(
+          new SpoolRecord(record.spooledAt(), own, record.quote(), record.leaseHolder()), e);
     }
     counters.replayed.increment();
     return true;

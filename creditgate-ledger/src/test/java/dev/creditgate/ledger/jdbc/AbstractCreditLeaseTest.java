@@ -337,6 +337,31 @@ abstract class AbstractCreditLeaseTest {
             });
   }
 
+  long leaseRows() throws Exception {
+    try (java.sql.Connection c = java.sql.DriverManager.getConnection(jdbcUrl());
+        java.sql.PreparedStatement s =
+            c.prepareStatement("SELECT count(*) FROM credit_leases WHERE account_id = ?")) {
+      s.setString(1, account);
+      try (java.sql.ResultSet rows = s.executeQuery()) {
+        rows.next();
+        return rows.getLong(1);
+      }
+    }
+  }
+
+  @Test
+  void aLeaseExpiredOverAnHourAgoIsDeletedByTheNextLeaseOperationOnTheAccount() throws Exception {
+    first.grant(account, 100, "g1", "admin", "");
+    second.extend(account, 10, 0, TERM);
+    first.extend(account, 10, 0, TERM);
+    clock.advance(Duration.ofMinutes(30));
+    first.extend(account, 10, 0, TERM);
+    assertThat(leaseRows()).as("the second's lease expired half an hour ago: kept").isEqualTo(2);
+    clock.advance(Duration.ofMinutes(31));
+    first.extend(account, 10, 0, TERM);
+    assertThat(leaseRows()).as("the second's lease expired over an hour ago: deleted").isOne();
+  }
+
   @Test
   void aDeadProcesssCallInFlightIsChargedAgainstItsStillLiveLease() {
     first.grant(account, 100, "g1", "admin", "");

@@ -7,11 +7,13 @@ import dev.creditgate.ledger.Account;
 import dev.creditgate.ledger.ChargeRequest;
 import dev.creditgate.ledger.ChargeResult;
 import dev.creditgate.ledger.EntryKind;
+import dev.creditgate.ledger.Lease;
 import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.pricing.Usage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -342,6 +344,126 @@ abstract class AbstractSpoolOutageTest {
           .isEqualTo(charges + 1);
       assertThat(ledger.account(account).orElseThrow().balance())
           .isEqualTo(1_000_000 - (charges + 1) * CREDITS);
+    }
+  }
+
+  static final Duration LEASE_TERM = Duration.ofSeconds(30);
+
+  /** A ledger on {@code clock} whose spool is replayed when the test asks (and at its start). */
+  JdbcCreditLedger onClock(Path spool, SettableClock clock, boolean writeBehind) throws Exception {
+    return JdbcCreditLedger.builder()
+        .jdbcUrl(jdbcUrl())
+        .spoolDirectory(spool)
+        .connectionTimeout(Duration.ofSeconds(2))
+        .statementTimeout(Duration.ofSeconds(1))
+        .replayInterval(Duration.ofHours(1))
+        .writeBehind(writeBehind)
+        .clock(clock)
+        .build();
+  }
+
+  private long overrun(JdbcCreditLedger ledger, String eventId) {
+    return EntryDraft.overrunOf(ledger.entry(account, eventId).orElseThrow().metadata());
+  }
+
+  @Test
+  void chargesSpooledUnderALeaseThatExpiredDuringTheOutageAreRecordedAsOverrun() throws Exception {
+    // The process's lease expired while its charges waited in the spool, and another process
+    // leased the credit those charges had used: replayed, they are beyond what held their calls,
+    // and each entry says by how much. Replayed many per transaction all the same.
+    SettableClock clock = new SettableClock(Instant.parse("2026-12-01T00:00:00Z"));
+    int charges = 300;
+    long granted = (charges + 1) * CREDITS;
+    try (JdbcCreditLedger ledger = onClock(spoolDirectory, clock, false);
+        JdbcCreditLedger other = onClock(spoolDirectory.resolve("other"), clock, false)) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, granted, "g1", "admin", "");
+      assertThat(ledger.extend(account, granted, 0, LEASE_TERM).credits()).isEqualTo(granted);
+      assertThat(ledger.charge(charge(charges)).status()).isEqualTo(ChargeResult.Status.APPLIED);
+      takeDatabaseAway();
+      for (int n = 0; n < charges; n++) {
+        assertThat(ledger.charge(charge(n)).status()).isEqualTo(ChargeResult.Status.SPOOLED);
+      }
+      clock.advance(LEASE_TERM.plusSeconds(1));
+      bringDatabaseBack();
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .ignoreExceptions()
+          .until(() -> other.extend(account, granted, 0, LEASE_TERM).credits() > 0);
+      assertThat(other.leases(account))
+          .singleElement()
+          .satisfies(l -> assertThat(l.credits()).isEqualTo(granted - CREDITS));
+      long commitsBefore = ledger.stats().groupCommits();
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.replaySpool() == 0);
+      assertThat(ledger.stats().groupCommits() - commitsBefore).isLessThan(charges / 10);
+      long overruns = 0;
+      for (int n = 0; n < charges; n++) {
+        assertThat(overrun(ledger, "c" + n)).as("overrun of c%d", n).isEqualTo(CREDITS);
+        overruns += overrun(ledger, "c" + n);
+      }
+      assertThat(overrun(ledger, "c" + charges)).isZero();
+      long charged = granted - ledger.account(account).orElseThrow().balance();
+      long held = other.leases(account).stream().mapToLong(Lease::credits).sum();
+      assertThat(charged + held).isLessThanOrEqualTo(granted + overruns);
+    }
+  }
+
+  @Test
+  void chargesSpooledUnderALeaseStillLiveAreTakenOutOfItWithoutOverrun() throws Exception {
+    SettableClock clock = new SettableClock(Instant.parse("2026-12-01T00:00:00Z"));
+    try (JdbcCreditLedger ledger = onClock(spoolDirectory, clock, false)) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 100, "g1", "admin", "");
+      ledger.extend(account, 50, 0, LEASE_TERM);
+      assertThat(ledger.charge(charge(5)).status()).isEqualTo(ChargeResult.Status.APPLIED);
+      takeDatabaseAway();
+      for (int n = 0; n < 5; n++) {
+        assertThat(ledger.charge(charge(n)).status()).isEqualTo(ChargeResult.Status.SPOOLED);
+      }
+      bringDatabaseBack();
+      await().atMost(Duration.ofSeconds(30)).until(() -> ledger.replaySpool() == 0);
+      for (int n = 0; n < 5; n++) {
+        assertThat(overrun(ledger, "c" + n)).isZero();
+      }
+      assertThat(ledger.leases(account))
+          .singleElement()
+          .satisfies(l -> assertThat(l.credits()).isEqualTo(50 - 6 * CREDITS));
+    }
+  }
+
+  @Test
+  void aDeadProcesssQueuedChargesReplayedAfterItsLeaseExpiredAreRecordedAsOverrun()
+      throws Exception {
+    // Write-behind: the charges were acknowledged, their commits failed, they went to the spool,
+    // and the process stopped. Restarted after its lease expired and another process leased the
+    // credit, it charges them beyond any lease: overrun.
+    SettableClock clock = new SettableClock(Instant.parse("2026-12-01T00:00:00Z"));
+    try (JdbcCreditLedger other = onClock(spoolDirectory.resolve("other"), clock, false)) {
+      try (JdbcCreditLedger ledger = onClock(spoolDirectory, clock, true)) {
+        ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+        ledger.grant(account, 20, "g1", "admin", "");
+        ledger.extend(account, 20, 0, LEASE_TERM);
+        assertThat(ledger.charge(charge(5)).status()).isEqualTo(ChargeResult.Status.QUEUED);
+        assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+        takeDatabaseAway();
+        for (int n = 0; n < 5; n++) {
+          assertThat(ledger.charge(charge(n)).status()).isEqualTo(ChargeResult.Status.QUEUED);
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> ledger.stats().spoolPending() == 5);
+      }
+      clock.advance(LEASE_TERM.plusSeconds(1));
+      bringDatabaseBack();
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .ignoreExceptions()
+          .until(() -> other.extend(account, 20, 0, LEASE_TERM).credits() == 20 - CREDITS);
+      try (JdbcCreditLedger restarted = onClock(spoolDirectory, clock, true)) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> restarted.replaySpool() == 0);
+        for (int n = 0; n < 5; n++) {
+          assertThat(overrun(restarted, "c" + n)).as("overrun of c%d", n).isEqualTo(CREDITS);
+        }
+        assertThat(restarted.account(account).orElseThrow().balance()).isEqualTo(20 - 6 * CREDITS);
+      }
     }
   }
 
