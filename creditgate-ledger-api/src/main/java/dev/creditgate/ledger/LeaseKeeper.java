@@ -66,6 +66,10 @@ final class LeaseKeeper implements AutoCloseable {
 
     volatile long placedAt;
 
+    /** Give-backs started plus give-backs ended: a change means one overlapped a growth. */
+    final java.util.concurrent.atomic.AtomicLong giveBacks =
+        new java.util.concurrent.atomic.AtomicLong();
+
     /** Credits held since the last round. */
     final LongAdder placed = new LongAdder();
 
@@ -158,12 +162,20 @@ final class LeaseKeeper implements AutoCloseable {
       long wanted =
           Math.min(
               Saturating.add(needed, slice(holdCredits, activity.demand)), LedgerChecks.MAX_AMOUNT);
+      long giveBacks = activity.giveBacks.get();
       long before = leases.leaseRoom(accountId);
       leases.extend(accountId, needed, wanted, overdraft, term);
       listener.onLease(MeterListener.LeaseEvent.GROWN);
       // Commits change the lease and the unwritten charges alike, so the room moves only by the
-      // grant (and by charges accepted meanwhile, which can only make this read short).
-      return leases.leaseRoom(accountId) - before >= needed ? Growth.GREW : Growth.SHORT;
+      // grant (and by charges accepted meanwhile, which can only make this read short), or by a
+      // give-back that ran meanwhile: then the call measures its room again rather than take the
+      // trim for the account running short.
+      if (leases.leaseRoom(accountId) - before >= needed) {
+        return Growth.GREW;
+      }
+      return activity.giveBacks.get() != giveBacks || activity.givingBack
+          ? Growth.GREW
+          : Growth.SHORT;
     } catch (RuntimeException e) {
       listener.onLease(MeterListener.LeaseEvent.FAILED);
       throw e;
@@ -282,16 +294,9 @@ final class LeaseKeeper implements AutoCloseable {
    * account is then forgotten), else what it holds beyond the open holds and unwritten charges.
    */
   private void giveBack(String accountId, Activity activity, boolean idle) {
-    // A lease operation of its own: calls that need to grow the lease meanwhile wait for it and
-    // measure their room again, rather than take a give-back running under their growth for a
-    // shortage. Skipped while the lease grows: calls want that credit.
-    CompletableFuture<Void> mine = new CompletableFuture<>();
-    synchronized (activity) {
-      if (activity.growing != null) {
-        return;
-      }
-      activity.growing = mine;
-    }
+    // Counted when it starts and when it ends: a growth it overlaps does not read its trim as the
+    // account running short (see grow).
+    activity.giveBacks.incrementAndGet();
     activity.givingBack = true;
     try {
       // Measured after the flag is up: a hold placed from here on sees no room.
@@ -313,10 +318,7 @@ final class LeaseKeeper implements AutoCloseable {
           e.toString());
     } finally {
       activity.givingBack = false;
-      synchronized (activity) {
-        activity.growing = null;
-      }
-      mine.complete(null);
+      activity.giveBacks.incrementAndGet();
     }
   }
 
