@@ -419,7 +419,7 @@ public final class JdbcCreditLedger
    */
   public int replaySpool() {
     ensureOpen();
-    return replayer.replay();
+    return (int) Math.min(Integer.MAX_VALUE, replayer.replay());
   }
 
   // ---------------------------------------------------------------- entries

@@ -6,6 +6,7 @@ import dev.creditgate.ledger.LedgerUnavailableException;
 import dev.creditgate.pricing.Quote;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,13 +18,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes spooled charges to the database, oldest first, once it takes them again, up to {@link
- * #GROUP} at a time so that they share group commits. A charge whose event id another call was
- * charged with (an idempotency conflict) is charged under an id of its own, except a recovered
- * estimate of an unfinished call, which is then dropped (its call's own charge got there). A record
- * the ledger refuses (a bad value, an unknown account) goes to the spool directory's rejected file;
- * one that keeps failing otherwise is set aside there after {@link #MAX_REPLAY_ATTEMPTS}, so it
- * never holds up the charges behind it.
+ * Writes spooled charges to the database, oldest first, once it takes them again: a sealed segment
+ * of the spool at a time, up to {@link #GROUP} charges together so that they share group commits. A
+ * charge whose event id another call was charged with (an idempotency conflict) is charged under an
+ * id of its own, except a recovered estimate of an unfinished call, which is then dropped (its
+ * call's own charge got there). A record the ledger refuses (a bad value, an unknown account) goes
+ * to the spool directory's rejected file; one that keeps failing otherwise is set aside there after
+ * {@link #MAX_REPLAY_ATTEMPTS}, so it never holds up the charges behind it.
  *
  * <p>A charge whose call was held against a lease (a charge of this or a dead process spooled or
  * journaled before its commit, the recovered estimate of a call a dead process had in flight) is
@@ -106,34 +107,22 @@ final class SpoolReplayer implements AutoCloseable {
   }
 
   /**
-   * Replays what the spool holds until the database fails; returns how many charges are still
-   * pending.
+   * Replays what the spool holds, a segment at a time, oldest first, until the database fails;
+   * returns how many charges are still pending.
    */
-  int replay() {
+  long replay() {
     lock.lock();
     try {
-      List<SpoolRecord> done = new ArrayList<>();
+      long written = 0;
       try {
-        List<SpoolRecord> group = new ArrayList<>(GROUP);
-        for (SpoolRecord record : spool.pending()) {
-          if (JournalRecovery.isRecoveredEstimate(record.request())) {
-            // Alone, in spool order: it is dropped if its call's own charge got there first.
-            replayGroup(group, done);
-            leaves(record, replayOne(record), done);
-            continue;
-          }
-          group.add(record);
-          if (group.size() == GROUP) {
-            replayGroup(group, done);
-          }
+        for (SpoolSegment segment : spool.forReplay()) {
+          written += replay(segment);
         }
-        replayGroup(group, done);
       } catch (LedgerUnavailableException e) {
         LOG.debug("spool replay paused, database unavailable: {}", e.getMessage());
       } finally {
-        if (!done.isEmpty()) {
-          spool.remove(done);
-          LOG.info("spool replay wrote {} charges, {} pending", done.size(), spool.size());
+        if (written > 0) {
+          LOG.info("spool replay wrote {} charges, {} pending", written, spool.size());
         }
       }
       return spool.size();
@@ -143,48 +132,81 @@ final class SpoolReplayer implements AutoCloseable {
   }
 
   /**
-   * Writes a group of spooled charges together (they share group commits), then handles each
-   * outcome in spool order as {@link #replayOne} would; clears the group.
+   * Replays one sealed segment; returns how many of its records left the spool.
+   *
+   * @throws LedgerUnavailableException when the database failed (what it took is done, the rest
+   *     stays in the segment)
+   */
+  private int replay(SpoolSegment segment) {
+    List<SpoolRecord> records = spool.read(segment);
+    BitSet done = new BitSet(records.size());
+    try {
+      List<Integer> group = new ArrayList<>(GROUP);
+      for (int i = 0; i < records.size(); i++) {
+        SpoolRecord record = records.get(i);
+        if (JournalRecovery.isRecoveredEstimate(record.request())) {
+          // Alone, in spool order: it is dropped if its call's own charge got there first.
+          replayGroup(records, group, done);
+          leaves(i, record, replayOne(record), done);
+          continue;
+        }
+        group.add(i);
+        if (group.size() == GROUP) {
+          replayGroup(records, group, done);
+        }
+      }
+      replayGroup(records, group, done);
+    } finally {
+      spool.done(segment, records, done);
+    }
+    return done.cardinality();
+  }
+
+  /**
+   * Writes a group of spooled charges (indexes into {@code records}) together (they share group
+   * commits), then handles each outcome in spool order as {@link #replayOne} would; clears the
+   * group.
    *
    * @throws LedgerUnavailableException when the database failed (what it took is done, the rest
    *     stays)
    */
-  private void replayGroup(List<SpoolRecord> group, List<SpoolRecord> done) {
+  private void replayGroup(List<SpoolRecord> records, List<Integer> group, BitSet done) {
     if (group.isEmpty()) {
       return;
     }
     try {
-      List<SpoolRecord> priced = new ArrayList<>(group.size());
+      List<Integer> priced = new ArrayList<>(group.size());
       List<ChargeRequest> requests = new ArrayList<>(group.size());
       List<Quote> quotes = new ArrayList<>(group.size());
       List<String> holders = new ArrayList<>(group.size());
-      for (SpoolRecord record : group) {
-        ChargeRequest request = record.request();
+      for (int index : group) {
+        SpoolRecord record = records.get(index);
         Quote quote;
         try {
           quote = quote(record);
         } catch (LedgerUnavailableException e) {
           throw e;
         } catch (RuntimeException e) {
-          leaves(record, failed(record, null, e), done);
+          leaves(index, record, failed(record, null, e), done);
           continue;
         }
-        priced.add(record);
-        requests.add(request);
+        priced.add(index);
+        requests.add(record.request());
         quotes.add(quote);
         holders.add(record.leaseHolder());
       }
       List<Object> outcomes = metering.writeAll(requests, quotes, holders);
       LedgerUnavailableException unavailable = null;
       for (int i = 0; i < priced.size(); i++) {
-        SpoolRecord record = priced.get(i);
+        int index = priced.get(i);
+        SpoolRecord record = records.get(index);
         if (outcomes.get(i) instanceof LedgerUnavailableException e) {
           unavailable = e;
         } else if (outcomes.get(i) instanceof RuntimeException e) {
-          leaves(record, failed(record, quotes.get(i), e), done);
+          leaves(index, record, failed(record, quotes.get(i), e), done);
         } else {
           counters.replayed.increment();
-          leaves(record, true, done);
+          leaves(index, record, true, done);
         }
       }
       if (unavailable != null) {
@@ -203,10 +225,10 @@ final class SpoolReplayer implements AutoCloseable {
         : prices.quoteFor(r.scene(), r.provider(), r.model(), r.usage());
   }
 
-  private void leaves(SpoolRecord record, boolean leaves, List<SpoolRecord> done) {
+  private void leaves(int index, SpoolRecord record, boolean leaves, BitSet done) {
     if (leaves) {
       attempts.remove(record);
-      done.add(record);
+      done.set(index);
     }
   }
 

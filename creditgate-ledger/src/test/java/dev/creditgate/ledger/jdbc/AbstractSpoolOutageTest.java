@@ -186,14 +186,14 @@ abstract class AbstractSpoolOutageTest {
         assertThat(ledger.charge(charge(n)).status()).isEqualTo(ChargeResult.Status.SPOOLED);
       }
     }
-    assertThat(Files.readAllLines(spoolDirectory.resolve(ChargeSpool.SPOOL_FILE))).hasSize(5);
+    assertThat(lines(spoolDirectory)).hasSize(5);
 
     bringDatabaseBack();
     try (JdbcCreditLedger restarted = open()) {
       await().atMost(Duration.ofSeconds(30)).until(() -> restarted.stats().spoolPending() == 0);
       assertAppliedExactlyOnce(restarted, 5);
     }
-    assertThat(Files.readAllLines(spoolDirectory.resolve(ChargeSpool.SPOOL_FILE))).isEmpty();
+    assertThat(lines(spoolDirectory)).isEmpty();
   }
 
   @Test
@@ -348,6 +348,15 @@ abstract class AbstractSpoolOutageTest {
   }
 
   static final Duration LEASE_TERM = Duration.ofSeconds(30);
+
+  /** The lines of every segment of a spool directory. */
+  static List<String> lines(Path spool) throws Exception {
+    List<String> lines = new ArrayList<>();
+    for (Path segment : ChargeSpool.segmentFiles(spool)) {
+      lines.addAll(Files.readAllLines(segment));
+    }
+    return lines;
+  }
 
   /** A ledger on {@code clock} whose spool is replayed when the test asks (and at its start). */
   JdbcCreditLedger onClock(Path spool, SettableClock clock, boolean writeBehind) throws Exception {

@@ -34,6 +34,26 @@ class ChargeSpoolTest {
     return new SpoolRecord(Instant.ofEpochMilli(1_700_000_000_123L), request, quote);
   }
 
+  /** The file the spool appended its last record to. */
+  Path lastSegment() throws Exception {
+    List<Path> files = ChargeSpool.segmentFiles(directory);
+    return files.get(files.size() - 1);
+  }
+
+  /** Replays every pending record as written, as the replayer does, except those {@code keep}s. */
+  static void replayAllBut(ChargeSpool spool, java.util.function.Predicate<SpoolRecord> keep) {
+    for (SpoolSegment segment : spool.forReplay()) {
+      List<SpoolRecord> records = spool.read(segment);
+      java.util.BitSet done = new java.util.BitSet();
+      for (int i = 0; i < records.size(); i++) {
+        if (!keep.test(records.get(i))) {
+          done.set(i);
+        }
+      }
+      spool.done(segment, records, done);
+    }
+  }
+
   @Test
   void recordsSurviveReopeningWithEveryFieldIntact() {
     SpoolRecord priced = record("e1", new Quote(10_720, 2, 7, false));
@@ -75,7 +95,7 @@ class ChargeSpoolTest {
     try (ChargeSpool spool = new ChargeSpool(directory)) {
       spool.append(first);
     }
-    Path file = directory.resolve(ChargeSpool.SPOOL_FILE);
+    Path file = lastSegment();
     Files.write(
         file,
         new byte[] {'c', '1', '\t', (byte) 0xC3, (byte) 0x28, '\n'},
@@ -105,7 +125,7 @@ class ChargeSpoolTest {
       // Records recovered from a journal at start are taken whatever the capacity.
       spool.appendAll(List.of(record("e4", Quote.UNPRICED)));
       assertThat(spool.size()).isEqualTo(3);
-      spool.remove(spool.pending());
+      replayAllBut(spool, r -> false);
       assertThat(spool.full()).isFalse();
       assertThat(spool.contains("acct-1", "e1")).isFalse();
     }
@@ -119,7 +139,7 @@ class ChargeSpoolTest {
       }
       assertThat(spool.contains("acct-1", "e999")).isTrue();
       assertThat(spool.contains("acct-2", "e999")).isFalse();
-      spool.remove(spool.pending().subList(0, 500));
+      replayAllBut(spool, r -> Integer.parseInt(r.request().eventId().substring(1)) >= 500);
       assertThat(spool.contains("acct-1", "e0")).isFalse();
       assertThat(spool.contains("acct-1", "e500")).isTrue();
     }
@@ -133,7 +153,7 @@ class ChargeSpoolTest {
       spool.append(first);
       spool.append(second);
     }
-    Path file = directory.resolve(ChargeSpool.SPOOL_FILE);
+    Path file = lastSegment();
     List<String> lines = Files.readAllLines(file);
     String damaged = lines.get(0).replace("acct-1", "acct-2");
     Files.write(file, List.of(damaged, lines.get(1)));
@@ -154,22 +174,93 @@ class ChargeSpoolTest {
   }
 
   @Test
-  void removingCompactsTheFile() throws Exception {
+  void aReplayLeavingPartOfASegmentRewritesItWithTheRest() throws Exception {
     SpoolRecord first = record("e1", Quote.UNPRICED);
     SpoolRecord second = record("e2", Quote.UNPRICED);
     try (ChargeSpool spool = new ChargeSpool(directory)) {
       spool.append(first);
       spool.append(second);
       long before = spool.bytes();
-      spool.remove(List.of(spool.pending().get(0)));
+      replayAllBut(spool, r -> r.equals(second));
       assertThat(spool.pending()).containsExactly(second);
       assertThat(spool.bytes())
           .isLessThan(before)
-          .isEqualTo(Files.size(directory.resolve(ChargeSpool.SPOOL_FILE)));
+          .isEqualTo(Files.size(ChargeSpool.segmentFiles(directory).get(0)));
+      replayAllBut(spool, r -> false);
+      assertThat(spool.isEmpty()).isTrue();
+      assertThat(spool.bytes()).isZero();
     }
     try (ChargeSpool reopened = new ChargeSpool(directory)) {
-      assertThat(reopened.pending()).containsExactly(second);
+      assertThat(reopened.isEmpty()).isTrue();
     }
+    assertThat(ChargeSpool.segmentFiles(directory))
+        .as("no file is left once all is replayed")
+        .isEmpty();
+  }
+
+  @Test
+  void segmentsRollAtTheirSizeAndOnlySealedOnesAreReplayed() throws Exception {
+    try (ChargeSpool spool = new ChargeSpool(directory, 1_000, 3)) {
+      for (int i = 0; i < 7; i++) {
+        spool.append(
+            new SpoolRecord(
+                Instant.ofEpochMilli(i),
+                record("e" + i, new Quote(1_000, 1, 7, false)).request(),
+                new Quote(1_000, 1, 7, false)));
+      }
+      assertThat(ChargeSpool.segmentFiles(directory)).hasSize(3);
+      assertThat(spool.size()).isEqualTo(7);
+      assertThat(spool.debits("acct-1")).isEqualTo(7);
+      assertThat(spool.oldest()).isEqualTo(Instant.ofEpochMilli(0));
+      for (int i = 0; i < 7; i++) {
+        assertThat(spool.contains("acct-1", "e" + i)).as("e%d", i).isTrue();
+      }
+      List<SpoolSegment> sealed = spool.forReplay();
+      assertThat(sealed).hasSize(2);
+      // The first segment replayed whole, the second in part: the database failed meanwhile.
+      List<SpoolRecord> firstRecords = spool.read(sealed.get(0));
+      java.util.BitSet all = new java.util.BitSet();
+      all.set(0, firstRecords.size());
+      spool.done(sealed.get(0), firstRecords, all);
+      List<SpoolRecord> secondRecords = spool.read(sealed.get(1));
+      java.util.BitSet one = new java.util.BitSet();
+      one.set(0);
+      spool.done(sealed.get(1), secondRecords, one);
+      assertThat(spool.size()).isEqualTo(3);
+      assertThat(spool.debits("acct-1")).isEqualTo(3);
+      assertThat(spool.oldest()).isEqualTo(Instant.ofEpochMilli(4));
+      assertThat(spool.contains("acct-1", "e0")).isFalse();
+      assertThat(spool.contains("acct-1", "e3")).isFalse();
+      assertThat(spool.contains("acct-1", "e4")).isTrue();
+      assertThat(spool.contains("acct-1", "e6")).isTrue();
+      // Sealed records remain: the open segment is not sealed yet.
+      assertThat(spool.forReplay()).hasSize(1);
+      replayAllBut(spool, r -> false);
+      assertThat(spool.size()).as("e6, in the open segment").isOne();
+      // Caught up with the sealed ones: the open segment is sealed for the replay, appends go to a
+      // new one.
+      replayAllBut(spool, r -> false);
+      assertThat(spool.size()).isZero();
+      spool.append(record("e7", Quote.UNPRICED));
+      assertThat(spool.contains("acct-1", "e7")).isTrue();
+      assertThat(spool.contains("acct-1", "e6")).isFalse();
+    }
+    try (ChargeSpool reopened = new ChargeSpool(directory, 1_000, 3)) {
+      assertThat(reopened.pending()).extracting(r -> r.request().eventId()).containsExactly("e7");
+    }
+  }
+
+  @Test
+  void aSpoolOfAnEarlierVersionIsReadAsItsOldestSegment() throws Exception {
+    SpoolRecord older = record("e1", new Quote(10_720, 2, 7, false));
+    Files.createDirectories(directory);
+    Files.writeString(directory.resolve(ChargeSpool.LEGACY_FILE), older.encode() + "\n");
+    try (ChargeSpool spool = new ChargeSpool(directory)) {
+      assertThat(spool.pending()).containsExactly(older);
+      assertThat(spool.contains("acct-1", "e1")).isTrue();
+      assertThat(spool.debits("acct-1")).isEqualTo(2);
+    }
+    assertThat(directory.resolve(ChargeSpool.LEGACY_FILE)).doesNotExist();
   }
 
   @Test
