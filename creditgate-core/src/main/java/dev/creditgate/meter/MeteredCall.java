@@ -85,6 +85,16 @@ public interface MeteredCall extends AutoCloseable {
   Settlement settle(Usage usage, UsageSource source);
 
   /**
+   * As {@link #settle(Usage, UsageSource)}, for usage the gateway counted because the upstream's
+   * report could not be used: {@code fallbackReason} (for example {@code "malformed"}) says why,
+   * and a meter that records charges keeps it with the charge. A meter that records nothing of it
+   * settles as {@link #settle(Usage, UsageSource)}.
+   */
+  default Settlement settle(Usage usage, UsageSource source, String fallbackReason) {
+    return settle(usage, source);
+  }
+
+  /**
    * Ends the call without a charge, because the upstream served nothing (it refused, failed before
    * answering, or answered an error without usage). No-op after {@link #settle}.
    */

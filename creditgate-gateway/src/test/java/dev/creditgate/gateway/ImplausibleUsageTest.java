@@ -82,6 +82,8 @@ class ImplausibleUsageTest extends GatewayTestSupport {
       assertThat(charge.amount()).as(usage).isNegative();
       assertThat(charge.usage().inputTokens()).as(usage).isPositive();
       assertThat(charge.usage().outputTokens()).as(usage).isPositive();
+      // The entry says why the upstream's usage was not used.
+      assertThat(charge.metadata()).as(usage).contains("\"usage_fallback\":\"malformed\"");
     }
   }
 
@@ -95,6 +97,7 @@ class ImplausibleUsageTest extends GatewayTestSupport {
     LedgerEntry charge = theCharge(account);
     assertThat(charge.estimated()).isTrue();
     assertThat(charge.usage().outputTokens()).isEqualTo(CAP);
+    assertThat(charge.metadata()).contains("\"usage_fallback\":\"too_high\"");
     long reserved = Long.parseLong(r.headers().firstValue("X-Creditgate-Reserved").orElseThrow());
     assertThat(-charge.amount()).isPositive().isLessThanOrEqualTo(reserved);
   }
@@ -125,6 +128,7 @@ class ImplausibleUsageTest extends GatewayTestSupport {
     assertThat(charge.estimated()).isTrue();
     assertThat(charge.usage().inputTokens()).isEqualTo(1200);
     assertThat(charge.usage().outputTokens()).isGreaterThanOrEqualTo(5);
+    assertThat(charge.metadata()).contains("\"usage_fallback\":\"too_low\"");
   }
 
   @Test
@@ -145,6 +149,13 @@ class ImplausibleUsageTest extends GatewayTestSupport {
       LedgerEntry charge = theCharge(account);
       assertThat(charge.estimated()).as(promptOnly).isTrue();
       assertThat(charge.usage().outputTokens()).as(promptOnly).isGreaterThanOrEqualTo(3);
+      // Without its completion count the usage is malformed; with 0 of it, below what was relayed.
+      assertThat(charge.metadata())
+          .as(promptOnly)
+          .contains(
+              promptOnly.contains("completion")
+                  ? "\"usage_fallback\":\"too_low\""
+                  : "\"usage_fallback\":\"malformed\"");
     }
   }
 
@@ -172,6 +183,7 @@ class ImplausibleUsageTest extends GatewayTestSupport {
     LedgerEntry charge = theCharge(account);
     assertThat(charge.estimated()).isTrue();
     assertThat(charge.usage().outputTokens()).isEqualTo(5);
+    assertThat(charge.metadata()).contains("\"usage_fallback\":\"cut_off\"");
   }
 
   @Test
@@ -200,5 +212,18 @@ class ImplausibleUsageTest extends GatewayTestSupport {
     assertThat(charge.estimated()).isTrue();
     assertThat(charge.amount()).isNegative();
     assertThat(charge.usage().outputTokens()).isGreaterThanOrEqualTo(3);
+    assertThat(charge.metadata()).contains("\"usage_fallback\":\"absent\"");
+  }
+
+  @Test
+  void aBelievedUsageLeavesNoFallbackInTheEntry() throws Exception {
+    String account = account();
+    String key = userKey(account, 100_000);
+    upstream.usage = "{\"prompt_tokens\":12,\"completion_tokens\":30}";
+    HttpResponse<String> r = post(key, HELLO, Map.of());
+    assertThat(r.statusCode()).isEqualTo(200);
+    LedgerEntry charge = theCharge(account);
+    assertThat(charge.estimated()).isFalse();
+    assertThat(charge.metadata()).doesNotContain("usage_fallback");
   }
 }

@@ -137,8 +137,18 @@ final class LedgerCall implements MeteredCall {
 
   @Override
   public Settlement settle(Usage usage, UsageSource source) {
+    return settle(usage, source, "");
+  }
+
+  /**
+   * Settles the call; the charge's entry names {@code fallbackReason} as {@code usage_fallback} in
+   * its metadata when it is not empty.
+   */
+  @Override
+  public Settlement settle(Usage usage, UsageSource source, String fallbackReason) {
     Objects.requireNonNull(usage, "usage");
     Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(fallbackReason, "fallbackReason");
     if (!ended.compareAndSet(false, true)) {
       return result.join();
     }
@@ -170,6 +180,7 @@ final class LedgerCall implements MeteredCall {
                       hold == null ? estimate : hold.estimate(),
                       usage,
                       source,
+                      fallbackReason,
                       overrun,
                       Math.max(0, fallback))),
               source);
@@ -293,14 +304,16 @@ final class LedgerCall implements MeteredCall {
 
   /**
    * The charge of a call: its billing context, the model it is priced on, and its metadata ({@code
-   * unpriced_fallback_credits_per_1k_tokens} when no rule prices it and the ledger charges that
-   * fallback instead).
+   * usage_fallback}: why the upstream's usage was not used; {@code overrun}: credits beyond the
+   * hold; {@code unpriced_fallback_credits_per_1k_tokens} when no rule prices it and the ledger
+   * charges that fallback instead).
    */
   static ChargeRequest chargeRequest(
       BillingContext billing,
       Estimate estimate,
       Usage usage,
       UsageSource source,
+      String usageFallback,
       long overrun,
       long unpricedFallback) {
     StringBuilder meta = new StringBuilder(64).append("{\"alias\":");
@@ -308,6 +321,10 @@ final class LedgerCall implements MeteredCall {
     if (!billing.conversationId().isEmpty()) {
       meta.append(",\"conversation_id\":");
       JsonText.quote(billing.conversationId(), meta);
+    }
+    if (!usageFallback.isEmpty()) {
+      meta.append(",\"usage_fallback\":");
+      JsonText.quote(usageFallback, meta);
     }
     if (overrun > 0) {
       meta.append(",\"overrun\":").append(overrun);

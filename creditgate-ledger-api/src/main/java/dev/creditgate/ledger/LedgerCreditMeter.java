@@ -410,7 +410,8 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
    */
   private ChargeIntent recordIntent(BillingContext billing, Estimate estimate) {
     ChargeRequest request =
-        LedgerCall.chargeRequest(billing, estimate, estimate.usage(), UsageSource.ESTIMATED, 0, 0);
+        LedgerCall.chargeRequest(
+            billing, estimate, estimate.usage(), UsageSource.ESTIMATED, "", 0, 0);
     try {
       return ledger.recordIntent(request);
     } catch (LedgerUnavailableException e) {

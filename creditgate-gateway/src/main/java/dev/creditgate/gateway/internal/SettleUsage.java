@@ -79,11 +79,11 @@ final class SettleUsage {
       ChatExchange x, UsageParser.Report report, long outputPieces, Supplier<Usage> estimate) {
     switch (report.kind()) {
       case ABSENT -> {
-        return estimated(x, atLeast(estimate.get(), outputPieces));
+        return estimated(x, atLeast(estimate.get(), outputPieces), "absent");
       }
       case MALFORMED -> {
         fallback(x, "malformed", report.problem());
-        return estimated(x, atLeast(estimate.get(), outputPieces));
+        return estimated(x, atLeast(estimate.get(), outputPieces), "malformed");
       }
       default -> {
         Usage usage = report.usage();
@@ -93,7 +93,7 @@ final class SettleUsage {
               x,
               "too_high",
               "it reports " + usage + ", above the call's output cap (" + most + " at most)");
-          return estimated(x, worstCase(x, usage));
+          return estimated(x, worstCase(x, usage), "too_high");
         }
         if (usage.outputTokens() < outputPieces) {
           fallback(
@@ -104,7 +104,7 @@ final class SettleUsage {
                   + " output tokens for "
                   + outputPieces
                   + " pieces of output relayed");
-          return estimated(x, usage.max(atLeast(estimate.get(), outputPieces)));
+          return estimated(x, usage.max(atLeast(estimate.get(), outputPieces)), "too_low");
         }
         return new Charge(usage, x.call.settle(usage, UsageSource.REPORTED), true);
       }
@@ -118,7 +118,7 @@ final class SettleUsage {
    */
   Charge unanswered(ChatExchange x, String why) {
     fallback(x, "unanswered", why);
-    Charge charge = estimated(x, worstCase(x, null));
+    Charge charge = estimated(x, worstCase(x, null), "unanswered");
     headers(x.ctx, x.call, charge.settled());
     return charge;
   }
@@ -134,11 +134,12 @@ final class SettleUsage {
    */
   Charge cutOff(ChatExchange x) {
     Usage counted = estimator.estimate(x.request, "", 0);
-    return estimated(x, new Usage(counted.inputTokens(), x.call.outputBudget(), 0, 0));
+    return estimated(x, new Usage(counted.inputTokens(), x.call.outputBudget(), 0, 0), "cut_off");
   }
 
-  private static Charge estimated(ChatExchange x, Usage usage) {
-    return new Charge(usage, x.call.settle(usage, UsageSource.ESTIMATED), false);
+  /** Settles at the gateway's count; the charge's entry says why ({@code usage_fallback}). */
+  private static Charge estimated(ChatExchange x, Usage usage, String reason) {
+    return new Charge(usage, x.call.settle(usage, UsageSource.ESTIMATED, reason), false);
   }
 
   private void fallback(ChatExchange x, String reason, String detail) {

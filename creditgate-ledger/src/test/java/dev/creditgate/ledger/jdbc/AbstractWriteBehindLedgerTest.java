@@ -414,6 +414,59 @@ abstract class AbstractWriteBehindLedgerTest {
   }
 
   @Test
+  void aCheckModeCallInFlightAtACrashIsChargedItsOutputCapForEveryChoice() throws Exception {
+    // Check mode holds nothing, but its journaled intent is the call's worst case all the same: the
+    // route's output cap (sent to the upstream when the request set none) for each of its n
+    // choices, so a call a crash interrupts is charged for every choice it may have been served.
+    dev.creditgate.meter.Estimate threeChoices =
+        new dev.creditgate.meter.Estimate("openai", "gpt-test", 1000, 700, 3);
+    try (JdbcCreditLedger ledger = open()) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      dev.creditgate.InMemoryCreditCache cache = dev.creditgate.InMemoryCreditCache.create();
+      try (dev.creditgate.SnapshotPublisher publisher =
+              dev.creditgate.SnapshotPublisher.builder(cache).build();
+          dev.creditgate.CreditBalanceGuard guard =
+              dev.creditgate.CreditBalanceGuard.builder()
+                  .cache(cache)
+                  .publisher(publisher)
+                  .snapshotProvider(ledger)
+                  .pendingDebits(ledger)
+                  .build();
+          dev.creditgate.ledger.LedgerCreditMeter meter =
+              dev.creditgate.ledger.LedgerCreditMeter.builder()
+                  .guard(guard)
+                  .ledger(ledger)
+                  .prices(ledger)
+                  .store(ledger)
+                  .mode(dev.creditgate.meter.CreditMode.CHECK)
+                  .build()) {
+        dev.creditgate.meter.MeteredCall call =
+            meter.open(
+                new dev.creditgate.BillingContext(
+                    account, "in-flight", scene, "", "", "pro", false),
+                threeChoices);
+        assertThat(call.admission().isAdmitted()).isTrue();
+        assertThat(call.reserved()).as("check mode holds nothing").isZero();
+        // The process dies while the upstream serves the call: it is never settled.
+        ledger.crash();
+      }
+    }
+    try (JdbcCreditLedger ledger = open()) {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> ledger.entry(account, "in-flight").isPresent());
+      LedgerEntry inFlight = ledger.entry(account, "in-flight").orElseThrow();
+      assertThat(inFlight.estimated()).isTrue();
+      assertThat(inFlight.usage()).isEqualTo(new Usage(1000, 3 * 700, 0, 0));
+      assertThat(inFlight.amount())
+          .isEqualTo(
+              -ledger.quote(scene, "openai", "gpt-test", new Usage(1000, 2100, 0, 0)).credits());
+      assertThat(inFlight.metadata()).contains("\"recovered_estimate\":true");
+    }
+  }
+
+  @Test
   void aCrashLosesNoJournaledChargeAndDoublesNone() throws Exception {
     try (JdbcCreditLedger ledger = open()) {
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
