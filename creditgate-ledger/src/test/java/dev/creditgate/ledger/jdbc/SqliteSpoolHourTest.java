@@ -88,8 +88,9 @@ class SqliteSpoolHourTest {
       assertThat(heap)
           .as("heap of a ledger restarted on %d spooled charges", charges)
           .isLessThan(charges * 16L + (64 << 20));
+      // Drained at least as fast as the outage filled it (1,000 charges/s), plus a minute.
       await()
-          .atMost(Duration.ofMinutes(10))
+          .atMost(Duration.ofMillis(charges).plusMinutes(1))
           .pollInterval(Duration.ofSeconds(1))
           .until(() -> ledger.stats().spoolPending() == 0);
       System.out.printf(
