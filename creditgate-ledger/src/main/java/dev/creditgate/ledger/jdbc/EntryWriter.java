@@ -113,14 +113,14 @@ final class EntryWriter {
     Account account = tables.lockAccount(c, accountId, true, now);
     EntryRow existing = tables.findEntry(c, accountId, request.eventId());
     if (existing != null) {
-      if (existing.entry().metadata().startsWith("{" + JournalRecovery.RECOVERED_ESTIMATE_FIELD)) {
+      if (JournalRecovery.isRecoveredEstimate(request)
+          && existing
+              .entry()
+              .metadata()
+              .startsWith("{" + JournalRecovery.RECOVERED_ESTIMATE_FIELD)) {
         return new EntryOutcome(existing.entry(), account, true);
       }
-      String difference = draft.differenceFrom(existing);
-      if (difference != null) {
-        throw new IdempotencyConflictException(accountId, request.eventId(), difference);
-      }
-      return new EntryOutcome(existing.entry(), account, true);
+      return stored(existing, draft, account, accountId, request.eventId());
     }
     long[] uncovered =
         leases.coverIn(
@@ -145,11 +145,7 @@ final class EntryWriter {
     Account account = tables.lockAccount(c, accountId, create, now);
     EntryRow existing = tables.findEntry(c, accountId, eventId);
     if (existing != null) {
-      String difference = draft.differenceFrom(existing);
-      if (difference != null) {
-        throw new IdempotencyConflictException(accountId, eventId, difference);
-      }
-      return new EntryOutcome(existing.entry(), account, true);
+      return stored(existing, draft, account, accountId, eventId);
     }
     if (draft.kind() == EntryKind.REFUND) {
       checkRefund(c, accountId, draft);
@@ -163,6 +159,20 @@ final class EntryWriter {
       leased.addAll(leases.revokeIn(c, accountId));
     }
     return new EntryOutcome(entry, updated, false);
+  }
+
+  /**
+   * The answer to an operation whose event id is stored already: the stored entry, as a replay.
+   *
+   * @throws IdempotencyConflictException when the stored entry is another operation
+   */
+  private static EntryOutcome stored(
+      EntryRow existing, EntryDraft draft, Account account, String accountId, String eventId) {
+    String difference = draft.differenceFrom(existing);
+    if (difference != null) {
+      throw new IdempotencyConflictException(accountId, eventId, difference);
+    }
+    return new EntryOutcome(existing.entry(), account, true);
   }
 
   /** A refund returns at most what its charge cost and earlier refunds of it did not return. */
