@@ -267,6 +267,9 @@ guard_counts() { # label, cell
       match($0, /event="[^"]*"/); holds[substr($0, RSTART + 7, RLENGTH - 8)] += $NF
     }
     /^creditgate_holds_shortfalls_total/ { shortfalls += $NF }
+    /^creditgate_leases_total/ {
+      match($0, /event="[^"]*"/); leases[substr($0, RSTART + 7, RLENGTH - 8)] += $NF
+    }
     /^creditgate_ledger_group_commits_total / { commits = $NF }
     /^creditgate_ledger_group_commit_charges_total / { committed = $NF }
     /^creditgate_ledger_group_commit_seconds_total / { commit_s = $NF }
@@ -282,6 +285,7 @@ guard_counts() { # label, cell
       # not timed apart), the holds by event, and the group commits, cumulative.
       line = line " decide_s=" decide["s"] " decide_n=" int(decide["n"]) " decide_max_s=" decide["max_s"]
       for (e in holds) line = line " holds_" e "=" int(holds[e])
+      for (e in leases) line = line " leases_" e "=" int(leases[e])
       line = line " shortfalls=" int(shortfalls) " group_commits=" int(commits) " group_commit_charges=" int(committed)
       line = line " group_commit_s=" commit_s " spooled=" int(spooled)
       print line

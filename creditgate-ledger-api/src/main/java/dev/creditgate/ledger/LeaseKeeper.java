@@ -28,9 +28,14 @@ import org.slf4j.LoggerFactory;
  *       sliceCalls} holds of the same size, or what the account's holds took in the last {@link
  *       #DEMAND_HORIZON} at the rate of the last round, whichever is more. A busy account asks the
  *       ledger about once per horizon, however many calls per second it makes.
- *   <li>After a hold, a lease with less than half a slice left is grown in the background.
+ *   <li>After a hold, a lease with less than half a slice left is grown in the background: at most
+ *       one such growth per account is queued at a time, and it runs only if the lease is still
+ *       short then.
  *   <li>Every sixth of the lease's term, the process renews its leases in one step, and gives back
  *       the lease of every account that had no hold placed since the last round and has none open.
+ *       The rounds have their own thread: background growths queued behind one another never delay
+ *       a renewal (a lease not renewed in time stops being usable, and every call on it would ask
+ *       the ledger).
  * </ul>
  *
  * <p>While a lease is being given back, its room reads as at most zero, so no hold is placed
@@ -59,6 +64,10 @@ final class LeaseKeeper implements AutoCloseable {
   /** What the keeper knows of one account this process leases from. */
   private static final class Activity {
     volatile boolean givingBack;
+
+    /** A background growth after a hold is queued or running. */
+    final java.util.concurrent.atomic.AtomicBoolean topping =
+        new java.util.concurrent.atomic.AtomicBoolean();
 
     /** A give-back of the lease's slack after a shortfall is queued or running. */
     final java.util.concurrent.atomic.AtomicBoolean releasing =
@@ -91,7 +100,8 @@ final class LeaseKeeper implements AutoCloseable {
   private final Ticker ticker;
   private final MeterListener listener;
   private final ConcurrentHashMap<String, Activity> accounts = new ConcurrentHashMap<>();
-  private final ScheduledExecutorService worker;
+  private final ScheduledExecutorService rounds;
+  private final java.util.concurrent.ExecutorService worker;
   private final ThrottledLog failures = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(5));
   private volatile long lastRound;
 
@@ -110,10 +120,13 @@ final class LeaseKeeper implements AutoCloseable {
     this.listener = listener;
     this.lastRound = ticker.read();
     this.worker =
-        Executors.newSingleThreadScheduledExecutor(
+        Executors.newSingleThreadExecutor(
             Thread.ofPlatform().daemon().name("creditgate-lease-keeper").factory());
+    this.rounds =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("creditgate-lease-rounds").factory());
     long every = Math.max(1, term.toMillis() / 6);
-    worker.scheduleWithFixedDelay(this::round, every, every, TimeUnit.MILLISECONDS);
+    rounds.scheduleWithFixedDelay(this::round, every, every, TimeUnit.MILLISECONDS);
   }
 
   /** The room this process has for holds on the account: its lease less its unwritten charges. */
@@ -192,26 +205,42 @@ final class LeaseKeeper implements AutoCloseable {
     Activity activity = accounts.computeIfAbsent(accountId, id -> new Activity(ticker.read()));
     activity.placedAt = ticker.read();
     activity.placed.add(holdCredits);
-    long slice = slice(holdCredits, activity.demand);
-    if (left < slice / 2) {
-      boolean idle;
-      synchronized (activity) {
-        idle = activity.growing == null;
+    if (left >= slice(holdCredits, activity.demand) / 2
+        || growing(activity)
+        || !activity.topping.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      worker.execute(() -> topUp(accountId, activity, holdCredits, overdraft));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      activity.topping.set(false);
+    }
+  }
+
+  /**
+   * The background growth queued by {@link #placed}: grows the lease by a slice unless, by now, a
+   * call's own growth has done so or the lease has half a slice free again.
+   */
+  private void topUp(String accountId, Activity activity, long holdCredits, long overdraft) {
+    try {
+      long free = holds.free(accountId, () -> room(accountId));
+      if (free < slice(holdCredits, activity.demand) / 2 && !growing(activity)) {
+        grow(accountId, 0, holdCredits, overdraft);
       }
-      if (idle) {
-        worker.execute(
-            () -> {
-              try {
-                grow(accountId, 0, holdCredits, overdraft);
-              } catch (RuntimeException e) {
-                failures.warn(
-                    ticker.read(),
-                    "cannot grow the credit lease, account_id={}: {}",
-                    accountId,
-                    e.toString());
-              }
-            });
-      }
+    } catch (RuntimeException e) {
+      failures.warn(
+          ticker.read(),
+          "cannot grow the credit lease, account_id={}: {}",
+          accountId,
+          e.toString());
+    } finally {
+      activity.topping.set(false);
+    }
+  }
+
+  private static boolean growing(Activity activity) {
+    synchronized (activity) {
+      return activity.growing != null;
     }
   }
 
@@ -340,6 +369,7 @@ final class LeaseKeeper implements AutoCloseable {
   /** Stops the rounds and gives back every lease with no hold open (best effort). */
   @Override
   public void close() {
+    rounds.shutdownNow();
     worker.shutdownNow();
     for (Map.Entry<String, Activity> entry : accounts.entrySet()) {
       giveBack(entry.getKey(), entry.getValue(), true);

@@ -16,6 +16,7 @@ import dev.creditgate.ledger.LedgerCreditMeterBuilder;
 import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.meter.CreditMode;
 import dev.creditgate.meter.Estimate;
+import dev.creditgate.meter.MeterListener;
 import dev.creditgate.meter.MeteredCall;
 import dev.creditgate.meter.ShortfallPolicy;
 import dev.creditgate.meter.UsageSource;
@@ -30,6 +31,7 @@ import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -102,6 +104,10 @@ abstract class AbstractStrictCreditTest {
   }
 
   LedgerCreditMeter meter(ShortfallPolicy shortfall) {
+    return meter(shortfall, new MeterListener() {});
+  }
+
+  LedgerCreditMeter meter(ShortfallPolicy shortfall, MeterListener listener) {
     LedgerCreditMeterBuilder b =
         LedgerCreditMeter.builder()
             .guard(guard)
@@ -111,6 +117,7 @@ abstract class AbstractStrictCreditTest {
             .shortfall(shortfall)
             .holdTimeout(Duration.ofSeconds(5))
             .policies(ledger)
+            .listener(listener)
             .ticker(fakeNanos::get);
     if (leased()) {
       b.leases(ledger);
@@ -146,6 +153,41 @@ abstract class AbstractStrictCreditTest {
     assertThat(admitted).isEqualTo(10);
     assertThat(balance()).isZero();
     assertThat(meter.heldCredits()).isZero();
+  }
+
+  @Test
+  void aBusyAccountsLeaseGrowsOncePerHalfSliceAndNoFurther() {
+    Assumptions.assumeTrue(leased(), "only a leasing meter asks the ledger for credit");
+    AtomicLong grown = new AtomicLong();
+    MeterListener counting =
+        new MeterListener() {
+          @Override
+          public void onLease(LeaseEvent event) {
+            if (event == LeaseEvent.GROWN) {
+              grown.incrementAndGet();
+            }
+          }
+        };
+    LedgerCreditMeter meter = meter(ShortfallPolicy.REJECT, counting);
+    ledger.grant(account, 1_000_000 * WORST, "g1", "admin", "");
+    long slice = LedgerCreditMeter.DEFAULT_LEASE_SLICE_CALLS * WORST;
+    int calls = 400;
+    long mostLeased = 0;
+    for (int i = 0; i < calls; i++) {
+      try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+        assertThat(c.admission().isAdmitted()).isTrue();
+        c.settle(new Usage(1000, 4500, 0, 0), UsageSource.REPORTED);
+      }
+      mostLeased = Math.max(mostLeased, ledger.leaseRoom(account));
+    }
+    // Each call spends its whole worst case: a lease is grown by about a slice (8 calls by
+    // default) in the background once less than half a slice is left, so once per 4 to 8 calls.
+    // Calls made while such a growth is queued do not queue one each (each of which would grow the
+    // lease by a slice, far beyond what the account spends).
+    long sliceCalls = slice / WORST;
+    assertThat(grown.get()).isBetween(calls / (2 * sliceCalls), calls / (sliceCalls / 2) + 2);
+    assertThat(mostLeased).isLessThanOrEqualTo(2 * slice);
+    assertThat(balance()).isEqualTo(1_000_000 * WORST - calls * WORST);
   }
 
   @Test
