@@ -186,7 +186,9 @@ abstract class AbstractStrictCreditTest {
     // lease by a slice, far beyond what the account spends).
     long sliceCalls = slice / WORST;
     assertThat(grown.get()).isBetween(calls / (2 * sliceCalls), calls / (sliceCalls / 2) + 2);
-    assertThat(mostLeased).isLessThanOrEqualTo(2 * slice);
+    // At most half a slice left, a slice grown and what a call's own growth adds meanwhile (on a
+    // busy machine a background growth can run just after one): well under a slice per call.
+    assertThat(mostLeased).isLessThanOrEqualTo(3 * slice);
     assertThat(balance()).isEqualTo(1_000_000 * WORST - calls * WORST);
   }
 
