@@ -175,7 +175,7 @@ abstract class AbstractStrictCreditTest {
     long mostLeased = 0;
     for (int i = 0; i < calls; i++) {
       try (MeteredCall c = meter.open(call(), ESTIMATE)) {
-        assertThat(c.admission().isAdmitted()).isTrue();
+        assertThat(c.admission().isAdmitted()).as("call %d: %s", i, c.admission()).isTrue();
         c.settle(new Usage(1000, 4500, 0, 0), UsageSource.REPORTED);
       }
       mostLeased = Math.max(mostLeased, ledger.leaseRoom(account));
