@@ -9,10 +9,14 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,18 +70,15 @@ final class LeaseKeeper implements AutoCloseable {
     volatile boolean givingBack;
 
     /** A background growth after a hold is queued or running. */
-    final java.util.concurrent.atomic.AtomicBoolean topping =
-        new java.util.concurrent.atomic.AtomicBoolean();
+    final AtomicBoolean topping = new AtomicBoolean();
 
     /** A give-back of the lease's slack after a shortfall is queued or running. */
-    final java.util.concurrent.atomic.AtomicBoolean releasing =
-        new java.util.concurrent.atomic.AtomicBoolean();
+    final AtomicBoolean releasing = new AtomicBoolean();
 
     volatile long placedAt;
 
     /** Give-backs started plus give-backs ended: a change means one overlapped a growth. */
-    final java.util.concurrent.atomic.AtomicLong giveBacks =
-        new java.util.concurrent.atomic.AtomicLong();
+    final AtomicLong giveBacks = new AtomicLong();
 
     /** Credits held since the last round. */
     final LongAdder placed = new LongAdder();
@@ -101,7 +102,7 @@ final class LeaseKeeper implements AutoCloseable {
   private final MeterListener listener;
   private final ConcurrentHashMap<String, Activity> accounts = new ConcurrentHashMap<>();
   private final ScheduledExecutorService rounds;
-  private final java.util.concurrent.ExecutorService worker;
+  private final ExecutorService worker;
   private final ThrottledLog failures = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(5));
   private volatile long lastRound;
 
@@ -212,7 +213,7 @@ final class LeaseKeeper implements AutoCloseable {
     }
     try {
       worker.execute(() -> topUp(accountId, activity, holdCredits, overdraft));
-    } catch (java.util.concurrent.RejectedExecutionException e) {
+    } catch (RejectedExecutionException e) {
       activity.topping.set(false);
     }
   }
@@ -266,7 +267,10 @@ final class LeaseKeeper implements AutoCloseable {
         .longValue();
   }
 
-  /** Renews the leases and gives back those of idle accounts; the worker runs it periodically. */
+  /**
+   * Renews the leases and gives back those of idle accounts; the rounds thread runs it
+   * periodically.
+   */
   void round() {
     long started = ticker.read();
     long previous = lastRound;
@@ -313,7 +317,7 @@ final class LeaseKeeper implements AutoCloseable {
               activity.releasing.set(false);
             }
           });
-    } catch (java.util.concurrent.RejectedExecutionException e) {
+    } catch (RejectedExecutionException e) {
       activity.releasing.set(false);
     }
   }
