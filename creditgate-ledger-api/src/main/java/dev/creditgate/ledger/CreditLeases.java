@@ -42,6 +42,18 @@ public interface CreditLeases {
   Lease extend(String accountId, long needed, long wanted, long overdraft, Duration term);
 
   /**
+   * Grows the lease as {@link #extend(String, long, long, long, Duration) extend} does, and returns
+   * the credits it grew by: at least {@code needed} when the account had that much free, less when
+   * it did not. The answer of the ledger itself, whatever this process's view of its lease is at
+   * the moment.
+   *
+   * @throws AccountNotFoundException when the account does not exist
+   * @throws LedgerUnavailableException when the ledger's database cannot be reached
+   * @throws IllegalArgumentException as {@code extend}
+   */
+  long grow(String accountId, long needed, long wanted, long overdraft, Duration term);
+
+  /**
    * Grows this holder's lease on the account by up to {@code credits}, as far as the account has
    * them free: {@link #extend(String, long, long, long, Duration) extend(accountId, credits,
    * credits, overdraft, term)}.

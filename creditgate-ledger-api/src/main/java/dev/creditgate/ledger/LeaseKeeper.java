@@ -53,7 +53,7 @@ final class LeaseKeeper implements AutoCloseable {
   private static final long WAIT_MILLIS = 10_000;
 
   /** A slice covers at least the credits the account's holds took in this long, recently. */
-  static final Duration DEMAND_HORIZON = Duration.ofSeconds(1);
+  static final Duration DEMAND_HORIZON = Duration.ofSeconds(5);
 
   /** How a call's {@link #grow} went. */
   enum Growth {
@@ -177,17 +177,16 @@ final class LeaseKeeper implements AutoCloseable {
           Math.min(
               Saturating.add(needed, slice(holdCredits, activity.demand)), LedgerChecks.MAX_AMOUNT);
       long giveBacks = activity.giveBacks.get();
-      long before = leases.leaseRoom(accountId);
-      leases.extend(accountId, needed, wanted, overdraft, term);
+      boolean givingBack = activity.givingBack;
+      long granted = leases.grow(accountId, needed, wanted, overdraft, term);
       listener.onLease(MeterListener.LeaseEvent.GROWN);
-      // Commits change the lease and the unwritten charges alike, so the room moves only by the
-      // grant (and by charges accepted meanwhile, which can only make this read short), or by a
-      // give-back that ran meanwhile: then the call measures its room again rather than take the
-      // trim for the account running short.
-      if (leases.leaseRoom(accountId) - before >= needed) {
+      // The ledger's own answer (this process's view of its lease can lag a commit a moment)...
+      if (granted >= needed) {
         return Growth.GREW;
       }
-      return activity.giveBacks.get() != giveBacks || activity.givingBack
+      // ... unless a give-back overlapped: the room read as zero while it ran, so the call asked
+      // for more than it misses, against a lease not yet trimmed. It measures its room again.
+      return givingBack || activity.giveBacks.get() != giveBacks || activity.givingBack
           ? Growth.GREW
           : Growth.SHORT;
     } catch (RuntimeException e) {
@@ -327,8 +326,8 @@ final class LeaseKeeper implements AutoCloseable {
    * account is then forgotten), else what it holds beyond the open holds and unwritten charges.
    */
   private void giveBack(String accountId, Activity activity, boolean idle) {
-    // Counted when it starts and when it ends: a growth it overlaps does not read its trim as the
-    // account running short (see grow).
+    // Counted when it starts and when it ends: a growth it overlaps does not take its own
+    // shortfall for the account's (see grow).
     activity.giveBacks.incrementAndGet();
     activity.givingBack = true;
     try {

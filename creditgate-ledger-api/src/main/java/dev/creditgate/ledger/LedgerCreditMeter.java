@@ -1,5 +1,7 @@
 package dev.creditgate.ledger;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.Admission;
 import dev.creditgate.BillingContext;
@@ -85,6 +87,18 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(LedgerCreditMeter.class);
   private static final long SWEEP_MILLIS = 1000;
 
+  /**
+   * How long a snapshot read from the store, for a call the guard admitted without one, serves the
+   * account's next such calls. A block set meanwhile is seen at most this late, and only while the
+   * cache fails; the credit bound does not depend on it (what this process committed since the
+   * snapshot's version counts as pending, and other processes spend only their leases). Only for a
+   * meter that leases credit: without a lease the room is measured against the snapshot itself.
+   */
+  public static final Duration FETCHED_SNAPSHOT_TTL = Duration.ofSeconds(1);
+
+  /** The most accounts whose store snapshots are kept for {@link #FETCHED_SNAPSHOT_TTL}. */
+  static final long FETCHED_SNAPSHOT_ACCOUNTS = 10_000;
+
   /** This process, as holds name their holder. */
   static final String INSTANCE = instanceName();
 
@@ -124,6 +138,14 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
 
   private final ThrottledLog ledgerLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
+  /**
+   * Snapshots read from the store for admissions the guard took without one (its cache failed),
+   * each serving the account's further such admissions for {@link #FETCHED_SNAPSHOT_TTL} when the
+   * meter leases credit: while the cache is slow, a busy account costs the store one read per that
+   * period, not one per call.
+   */
+  private final Cache<String, CreditSnapshot> fetched;
+
   LedgerCreditMeter(LedgerCreditMeterBuilder b) {
     this.guard = Objects.requireNonNull(b.guard, "guard");
     this.ledger = Objects.requireNonNull(b.ledger, "ledger");
@@ -133,6 +155,12 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
     }
     this.prices = b.prices;
     this.store = b.store;
+    this.fetched =
+        Caffeine.newBuilder()
+            .expireAfterWrite(FETCHED_SNAPSHOT_TTL)
+            .maximumSize(FETCHED_SNAPSHOT_ACCOUNTS)
+            .ticker(b.ticker)
+            .build();
     this.shortfall = b.shortfall;
     this.minimumClampTokens = b.minimumClampTokens;
     this.overdraft = b.overdraft;
@@ -531,7 +559,13 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
       return null;
     }
     try {
-      return store.fetchSnapshot(accountId).orElse(null);
+      if (leases == null) {
+        // The room is then measured against the snapshot itself: always the store's latest.
+        return store.fetchSnapshot(accountId).orElse(null);
+      }
+      // Single flight: concurrent calls of the account wait for one read. Nothing is kept when
+      // the account is missing or the read fails.
+      return fetched.get(accountId, id -> store.fetchSnapshot(id).orElse(null));
     } catch (RuntimeException e) {
       ledgerLog.warn(
           ticker.read(),

@@ -133,8 +133,8 @@ final class StrictHold {
    * Places the hold; when it does not fit and the meter leases credit, grows the lease and tries
    * again, up to {@link #MAX_GROW_ROUNDS} times: after waiting for another call's lease operation
    * (which counted it), or after its own got what it needed but calls arriving meanwhile took it. A
-   * call whose own lease operations found less free than it needed twice is refused: the account
-   * has no more.
+   * call whose own lease operation found less free than it needed is refused: the account has no
+   * more.
    */
   private static long placeGrowing(
       LedgerCreditMeter meter,
@@ -145,15 +145,12 @@ final class StrictHold {
       long overdraft) {
     long left = place(meter, billing, credits, deadline, room);
     LeaseKeeper keeper = meter.leaseKeeper();
-    int shortfalls = 0;
     for (int round = 0; left < 0 && keeper != null && round < MAX_GROW_ROUNDS; round++) {
       long free = meter.holds().free(billing.accountId(), room);
       LeaseKeeper.Growth growth =
           keeper.grow(billing.accountId(), Math.max(0, credits - free), credits, overdraft);
       left = place(meter, billing, credits, deadline, room);
-      // Refused after two of its own operations found the account short: a room read while a
-      // charge batch commits can err low by that batch's debits once.
-      if (growth == LeaseKeeper.Growth.SHORT && ++shortfalls == 2) {
+      if (growth == LeaseKeeper.Growth.SHORT) {
         break;
       }
     }

@@ -61,10 +61,16 @@ final class BatchWriter {
       int index, String accountId, String eventId, EntryDraft draft, long balanceAfter) {}
 
   /**
-   * Writes the charges, sorted by account (so two batches lock accounts in the same order and never
-   * deadlock), in one transaction. Returns one outcome per charge, in order.
+   * A written batch: one outcome per charge, in order, and the lease rows its transaction changed
+   * (for {@link #committed}).
    */
-  List<BatchOutcome> write(List<PendingCharge> ordered) {
+  record Written(List<BatchOutcome> outcomes, List<LeaseTable.Row> leased) {}
+
+  /**
+   * Writes the charges, sorted by account (so two batches lock accounts in the same order and never
+   * deadlock), in one transaction.
+   */
+  Written write(List<PendingCharge> ordered) {
     List<LeaseTable.Row> leased = new ArrayList<>();
     List<BatchOutcome> outcomes;
     try {
@@ -77,8 +83,15 @@ final class BatchWriter {
       leased.clear();
       outcomes = db.transaction(c -> writeIn(c, ordered, true, leased));
     }
-    leases.committed(leased);
-    return outcomes;
+    return new Written(outcomes, leased);
+  }
+
+  /**
+   * After the commit of a batch: this process learns its lease rows and runs {@code uncount}, which
+   * takes the written charges out of the pending ones, as one change for a room read.
+   */
+  void committed(Written written, Runnable uncount) {
+    leases.committed(written.leased(), uncount);
   }
 
   private List<BatchOutcome> writeIn(

@@ -20,8 +20,14 @@ import org.slf4j.LoggerFactory;
 /**
  * Group commit: concurrent charges are written many (of any accounts) per transaction, so one
  * commit (one fsync) serves the whole batch. A few committer threads (one for SQLite, which writes
- * one transaction at a time) take whatever is queued, up to the batch size, write it in one
- * transaction and hand each charge its outcome; while a batch commits, the next one queues.
+ * one transaction at a time) each take whatever is queued for it, up to the batch size, write it in
+ * one transaction and hand each charge its outcome; while a batch commits, the next one queues.
+ *
+ * <p>An account's charges always go to the same committer (by the hash of its id): the committers
+ * of one process never wait on each other's account locks, and a busy account's charges gather into
+ * one batch while its previous batch commits, rather than into several transactions queued on its
+ * row lock (where every other transaction on the account, a lease operation for one, would wait
+ * behind them all).
  *
  * <p>The committers are platform threads of their own: a commit is a blocking native call for
  * SQLite (JNI, fsync included), and on a request's virtual thread it would pin one of the few
@@ -42,7 +48,9 @@ final class ChargeBatcher {
     void finish(PendingCharge charge, EntryOutcome outcome, RuntimeException error);
   }
 
-  private final LinkedBlockingQueue<PendingCharge> queue = new LinkedBlockingQueue<>();
+  /** One queue per committer; an account's charges go to the queue of {@link #queueOf}. */
+  private final List<LinkedBlockingQueue<PendingCharge>> queues = new ArrayList<>();
+
   private final List<Thread> committers = new ArrayList<>();
   private final BatchWriter writer;
   private final CommitNotifier notifier;
@@ -74,11 +82,13 @@ final class ChargeBatcher {
     this.outcomes = outcomes;
     this.counters = counters;
     for (int i = 0; i < committers; i++) {
+      LinkedBlockingQueue<PendingCharge> queue = new LinkedBlockingQueue<>();
+      queues.add(queue);
       Thread t =
           Thread.ofPlatform()
               .daemon()
               .name("creditgate-ledger-committer-" + i)
-              .unstarted(this::run);
+              .unstarted(() -> run(queue));
       this.committers.add(t);
       t.start();
     }
@@ -86,7 +96,7 @@ final class ChargeBatcher {
 
   /** Queues a charge nobody waits for (write-behind). */
   void enqueue(PendingCharge pending) {
-    queue.add(pending);
+    queueOf(pending).add(pending);
   }
 
   /** Queues a caller's charge and waits (bounded) for its commit. */
@@ -94,7 +104,7 @@ final class ChargeBatcher {
     if (stopped) {
       throw new LedgerUnavailableException("the ledger is closing", null);
     }
-    queue.add(pending);
+    queueOf(pending).add(pending);
     if (stopped) {
       fail(pending);
     }
@@ -134,7 +144,7 @@ final class ChargeBatcher {
     if (stopped) {
       throw new LedgerUnavailableException("the ledger is closing", null);
     }
-    queue.addAll(pending);
+    pending.forEach(p -> queueOf(p).add(p));
     if (stopped) {
       pending.forEach(ChargeBatcher::fail);
     }
@@ -166,11 +176,15 @@ final class ChargeBatcher {
     return outcomes;
   }
 
+  private LinkedBlockingQueue<PendingCharge> queueOf(PendingCharge pending) {
+    return queues.get(Math.floorMod(pending.accountId().hashCode(), queues.size()));
+  }
+
   /**
-   * A committer: takes what is queued, a batch per transaction, until stopped (it then finishes its
-   * batch).
+   * A committer: takes what is queued for it, a batch per transaction, until stopped (it then
+   * finishes its batch).
    */
-  private void run() {
+  private void run(LinkedBlockingQueue<PendingCharge> queue) {
     List<PendingCharge> batch = new ArrayList<>(maxBatch);
     while (!stopped) {
       try {
@@ -211,9 +225,9 @@ final class ChargeBatcher {
     // Accounts are locked in id order within a batch, so two batches never deadlock.
     List<PendingCharge> ordered = new ArrayList<>(batch);
     ordered.sort(Comparator.comparing(PendingCharge::accountId));
-    List<BatchOutcome> results;
+    BatchWriter.Written done;
     try {
-      results = writer.write(ordered);
+      done = writer.write(ordered);
     } catch (LedgerUnavailableException e) {
       if (e.getCause() instanceof SQLException sql
           && sql.getSQLState() != null
@@ -232,6 +246,7 @@ final class ChargeBatcher {
     }
     // The newest state of each account the batch changed, told all at once before any charge
     // completes, so that a caller's next guard check sees its own charge.
+    List<BatchOutcome> results = done.outcomes();
     Map<String, CreditSnapshot> states = new HashMap<>();
     List<PendingCharge> carried = new ArrayList<>();
     for (int i = 0; i < ordered.size(); i++) {
@@ -245,7 +260,8 @@ final class ChargeBatcher {
         }
       }
     }
-    notifier.committed(states, carried);
+    writer.committed(done, () -> notifier.uncount(states, carried));
+    notifier.tell(states);
     for (int i = 0; i < ordered.size(); i++) {
       switch (results.get(i)) {
         case BatchOutcome.Written written ->
@@ -261,7 +277,7 @@ final class ChargeBatcher {
    */
   void stop() {
     long drainDeadline = System.nanoTime() + waitNanos;
-    while (!queue.isEmpty() && System.nanoTime() - drainDeadline < 0) {
+    while (queues.stream().anyMatch(q -> !q.isEmpty()) && System.nanoTime() - drainDeadline < 0) {
       LockSupport.parkNanos(5_000_000);
     }
     stopped = true;
@@ -273,9 +289,11 @@ final class ChargeBatcher {
         break;
       }
     }
-    PendingCharge pending;
-    while ((pending = queue.poll()) != null) {
-      fail(pending);
+    for (LinkedBlockingQueue<PendingCharge> queue : queues) {
+      PendingCharge pending;
+      while ((pending = queue.poll()) != null) {
+        fail(pending);
+      }
     }
   }
 

@@ -38,10 +38,22 @@ final class CommitNotifier {
    * account; {@code carried} are the queued charges it wrote.
    */
   void committed(Map<String, CreditSnapshot> states, List<PendingCharge> carried) {
+    uncount(states, carried);
+    tell(states);
+  }
+
+  /** The first half of {@link #committed}: the write-behind queue learns the commit. */
+  void uncount(Map<String, CreditSnapshot> states, List<PendingCharge> carried) {
+    if (!states.isEmpty()) {
+      queue.committed(states, carried);
+    }
+  }
+
+  /** The second half of {@link #committed}: the commit listener learns the commit. */
+  void tell(Map<String, CreditSnapshot> states) {
     if (states.isEmpty()) {
       return;
     }
-    queue.committed(states, carried);
     try {
       listener.committed(states);
     } catch (RuntimeException e) {

@@ -64,12 +64,12 @@ final class EntryWriter {
       try {
         List<LeaseTable.Row> leased = new ArrayList<>();
         EntryOutcome outcome = db.transaction(c -> body.writeIn(c, leased));
-        leases.committed(leased);
         // Also on a replay: the first attempt may have committed without its listener being told
         // (a lost commit acknowledgement, a spooled charge already applied). States are versioned,
         // so a repeat is harmless.
-        notifier.committed(
-            Map.<String, CreditSnapshot>of(accountId, outcome.account().snapshot()), carried);
+        Map<String, CreditSnapshot> states = Map.of(accountId, outcome.account().snapshot());
+        leases.committed(leased, () -> notifier.uncount(states, carried));
+        notifier.tell(states);
         return outcome;
       } catch (LedgerDatabase.UniqueRace race) {
         if (attempt >= UNIQUE_RACE_ATTEMPTS) {

@@ -318,7 +318,14 @@ public final class JdbcCreditLedger
   public Lease extend(String accountId, long needed, long wanted, long overdraft, Duration term) {
     BillingContext.requireValidAccountId(accountId);
     ensureOpen();
-    return leases.extend(accountId, needed, wanted, overdraft, term);
+    return leases.extend(accountId, needed, wanted, overdraft, term).lease();
+  }
+
+  @Override
+  public long grow(String accountId, long needed, long wanted, long overdraft, Duration term) {
+    BillingContext.requireValidAccountId(accountId);
+    ensureOpen();
+    return leases.extend(accountId, needed, wanted, overdraft, term).granted();
   }
 
   @Override

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.StampedLock;
 
 /**
  * This process's leases of accounts' credit ({@link CreditLeases}): the atomic lease operations in
@@ -24,9 +25,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * changes them.
  *
  * <p>The charges this ledger commits consume its lease in the same transaction ({@link #consumeIn},
- * called under the accounts' locks); what the process knows is updated right after the commit and
- * before the committed charges stop counting as pending, and {@link #leaseRoom} reads the pending
- * charges before the lease, so a charge is counted at least once at every moment.
+ * called under the accounts' locks). After the commit, what the process knows of its lease and the
+ * committed charges' leaving the pending ones change together ({@link #committed}), so a {@link
+ * #leaseRoom} read counts each charge once: in the lease or as pending. It can count one twice only
+ * for a moment, erring low (never high): when a lease operation that committed after a charge batch
+ * is learnt before that batch's effects, or while a charge moves from the queue to the spool.
  */
 final class JdbcLeases {
 
@@ -48,6 +51,13 @@ final class JdbcLeases {
   private final String holder;
   private final ConcurrentHashMap<String, Known> known = new ConcurrentHashMap<>();
 
+  /**
+   * Written while a commit's effects are applied (its lease rows learnt, then its charges taken out
+   * of the pending ones); a room read validates against it, and waits only when it met a commit
+   * half applied.
+   */
+  private final StampedLock effects = new StampedLock();
+
   JdbcLeases(
       LedgerDatabase db,
       LedgerTables tables,
@@ -68,12 +78,16 @@ final class JdbcLeases {
     return holder;
   }
 
-  Lease extend(String accountId, long needed, long wanted, long overdraft, Duration term) {
+  /** An extend's outcome: the lease after it, and the credits it grew by. */
+  record Extended(Lease lease, long granted) {}
+
+  Extended extend(String accountId, long needed, long wanted, long overdraft, Duration term) {
     Checks.requireBetween("needed", needed, 0, LedgerChecks.MAX_AMOUNT);
     Checks.requireBetween("wanted", wanted, needed, LedgerChecks.MAX_AMOUNT);
     Checks.requireBetween("overdraft", overdraft, 0, LedgerChecks.MAX_AMOUNT);
     requireTerm(term);
     register(accountId);
+    long[] granted = new long[1];
     LeaseTable.Row after =
         db.transaction(
             c -> {
@@ -104,6 +118,7 @@ final class JdbcLeases {
               // Beyond what is needed, at most half of what is left free: a scarce account's other
               // holders find credit too.
               grant += Math.min(wanted - needed, Math.max(0, free - grant) / 2);
+              granted[0] = grant;
               LeaseTable.Row next =
                   new LeaseTable.Row(
                       accountId,
@@ -119,7 +134,7 @@ final class JdbcLeases {
               return next;
             });
     apply(after, term);
-    return lease(after);
+    return new Extended(lease(after), granted[0]);
   }
 
   void trim(String accountId, long keep, Duration term) {
@@ -227,8 +242,20 @@ final class JdbcLeases {
   }
 
   long leaseRoom(String accountId) {
-    // Pending charges first, then the lease: a commit updates the lease before it stops counting
-    // its charges as pending.
+    long stamp = effects.tryOptimisticRead();
+    long room = roomNow(accountId);
+    if (effects.validate(stamp)) {
+      return room;
+    }
+    stamp = effects.readLock();
+    try {
+      return roomNow(accountId);
+    } finally {
+      effects.unlockRead(stamp);
+    }
+  }
+
+  private long roomNow(String accountId) {
     long unwritten = unwritten(accountId);
     Known k = known.get(accountId);
     long credits = k != null && clock.instant().isBefore(k.usableUntil()) ? k.credits() : 0;
@@ -267,12 +294,22 @@ final class JdbcLeases {
     return rows.revoke(c, accountId);
   }
 
-  /** After the commit of {@link #consumeIn} or {@link #revokeIn}: learns this process's rows. */
-  void committed(List<LeaseTable.Row> changed) {
-    for (LeaseTable.Row row : changed) {
-      if (row.holder().equals(holder)) {
-        apply(row, null);
+  /**
+   * After the commit of {@link #consumeIn} or {@link #revokeIn}: learns this process's rows, then
+   * runs {@code uncount}, which takes the committed charges out of the pending ones; a room read
+   * sees both changes or neither.
+   */
+  void committed(List<LeaseTable.Row> changed, Runnable uncount) {
+    long stamp = effects.writeLock();
+    try {
+      for (LeaseTable.Row row : changed) {
+        if (row.holder().equals(holder)) {
+          apply(row, null);
+        }
       }
+      uncount.run();
+    } finally {
+      effects.unlockWrite(stamp);
     }
   }
 

@@ -228,6 +228,42 @@ abstract class AbstractCreditLeaseTest {
   }
 
   @Test
+  void aRoomReadWhileChargesCommitCountsEachChargeOnce() throws Exception {
+    // 11 credits a charge; a lease nothing else changes: the room is the lease less every charge
+    // accepted, whether it is still queued or already consumed the lease in its commit.
+    int charges = 600;
+    first.grant(account, 100_000, "g1", "admin", "");
+    long lease = first.extend(account, 100_000, 0, TERM).credits();
+    java.util.concurrent.atomic.AtomicLong issued = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.atomic.AtomicLong returned = new java.util.concurrent.atomic.AtomicLong();
+    Thread charging =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  for (int i = 0; i < charges; i++) {
+                    issued.addAndGet(11);
+                    first.charge(charge("c" + i, 1000, 5000));
+                    returned.addAndGet(11);
+                  }
+                });
+    List<String> wrong = new ArrayList<>();
+    long reads = 0;
+    while (charging.isAlive() && wrong.size() < 5) {
+      long low = returned.get();
+      long room = first.leaseRoom(account);
+      long high = issued.get();
+      reads++;
+      if (room > lease - low || room < lease - high) {
+        wrong.add(room + " outside [" + (lease - high) + ", " + (lease - low) + "]");
+      }
+    }
+    charging.join();
+    assertThat(wrong).as("room reads out of %d", reads).isEmpty();
+    assertThat(first.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+    assertThat(first.leaseRoom(account)).isEqualTo(lease - 11L * charges);
+  }
+
+  @Test
   void anExpiredLeaseFreesItsCreditAndIsNotRevivedByALateRenewal() {
     first.grant(account, 100, "g1", "admin", "");
     first.extend(account, 100, 0, TERM);

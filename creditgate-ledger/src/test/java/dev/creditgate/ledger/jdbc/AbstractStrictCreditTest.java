@@ -186,10 +186,89 @@ abstract class AbstractStrictCreditTest {
     // lease by a slice, far beyond what the account spends).
     long sliceCalls = slice / WORST;
     assertThat(grown.get()).isBetween(calls / (2 * sliceCalls), calls / (sliceCalls / 2) + 2);
-    // The room read while a charge batch commits errs low by up to that batch's debits, so a
-    // growth may run early (up to about 9 slices leased seen); still far from a slice per call.
+    // Up to 9 slices leased at a time have been seen on SQLite while charge batches commit (the
+    // lease in the database then grows by more than a slice: not yet explained); still far from a
+    // slice per call.
     assertThat(mostLeased).isLessThanOrEqualTo(calls * WORST / 2);
     assertThat(balance()).isEqualTo(1_000_000 * WORST - calls * WORST);
+  }
+
+  @Test
+  void whileTheCacheFailsABusyAccountCostsTheStoreOneReadPerPeriodNotOnePerCall() {
+    Assumptions.assumeTrue(leased(), "only a leasing meter keeps a store snapshot for a while");
+    ledger.grant(account, 1_000 * WORST, "g1", "admin", "");
+    CreditBalanceGuard blind = CreditBalanceGuard.builder().cache(new FailingCache()).build();
+    AtomicLong reads = new AtomicLong();
+    LedgerCreditMeter meter =
+        LedgerCreditMeter.builder()
+            .guard(blind)
+            .ledger(ledger)
+            .prices(ledger)
+            .store(
+                id -> {
+                  reads.incrementAndGet();
+                  return ledger.fetchSnapshot(id);
+                })
+            .leases(ledger)
+            .holdTimeout(Duration.ofSeconds(5))
+            .ticker(fakeNanos::get)
+            .build();
+    meters.add(meter);
+    try {
+      for (int i = 0; i < 20; i++) {
+        try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+          assertThat(c.admission().isAdmitted()).as("call %d: %s", i, c.admission()).isTrue();
+          c.settle(new Usage(1000, 4500, 0, 0), UsageSource.REPORTED);
+        }
+      }
+      assertThat(reads).hasValue(1);
+      // A block is seen once the snapshot read before it has served its period.
+      ledger.block(account, "b1", "admin", "test");
+      fakeNanos.addAndGet(LedgerCreditMeter.FETCHED_SNAPSHOT_TTL.toNanos() + 1);
+      try (MeteredCall c = meter.open(call(), ESTIMATE)) {
+        assertThat(c.admission().reason()).isEqualTo(Admission.Reason.DENIED_STORE_BLOCKED);
+      }
+      assertThat(reads).hasValue(2);
+      assertThat(balance()).isEqualTo(1_000 * WORST - 20 * WORST);
+    } finally {
+      blind.close();
+    }
+  }
+
+  /** A cache whose every operation fails, as a Redis that does not answer in time. */
+  private static final class FailingCache implements dev.creditgate.CreditCache {
+    private static <T> java.util.concurrent.CompletableFuture<T> down() {
+      return java.util.concurrent.CompletableFuture.failedFuture(
+          new IllegalStateException("the cache is down"));
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<dev.creditgate.CacheLookup> lookup(
+        String accountId) {
+      return down();
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<Boolean> putSnapshot(
+        String accountId, dev.creditgate.CreditSnapshot snapshot, Duration ttl) {
+      return down();
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> setBlocked(
+        String accountId, long version, Duration ttl) {
+      return down();
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> clearBlocked(String accountId) {
+      return down();
+    }
+
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> invalidate(String accountId) {
+      return down();
+    }
   }
 
   @Test

@@ -281,16 +281,19 @@ abstract class AbstractWriteBehindLedgerTest {
   void theListenerIsToldEveryCommitOnceWithTheStatesOfItsAccounts() throws Exception {
     List<Map<String, CreditSnapshot>> commits =
         java.util.Collections.synchronizedList(new ArrayList<>());
-    String second = "acct-" + UUID.randomUUID();
+    // Two accounts of one committer (their ids hash alike): a group commit reports both at once.
+    String base = "acct-" + UUID.randomUUID();
+    String first = base + "Aa";
+    String second = base + "BB";
     try (JdbcCreditLedger ledger = open(Duration.ofSeconds(5), commits::add)) {
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
-      ledger.grant(account, 1_000, "g1", "admin", "");
+      ledger.grant(first, 1_000, "g1", "admin", "");
       ledger.grant(second, 1_000, "g2", "admin", "");
       ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
       List<Future<ChargeResult>> results = new ArrayList<>();
       for (int n = 0; n < 100; n++) {
         String id = "c" + n;
-        String target = n % 2 == 0 ? account : second;
+        String target = n % 2 == 0 ? first : second;
         results.add(
             pool.submit(
                 () ->
@@ -310,9 +313,9 @@ abstract class AbstractWriteBehindLedgerTest {
         f.get();
       }
       pool.close();
-      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+      assertThat(ledger.awaitCharges(first, Duration.ofSeconds(10))).isTrue();
       assertThat(ledger.awaitCharges(second, Duration.ofSeconds(10))).isTrue();
-      for (String id : List.of(account, second)) {
+      for (String id : List.of(first, second)) {
         List<Long> versions;
         synchronized (commits) {
           versions =
