@@ -17,6 +17,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.StampedLock;
 
 /**
@@ -35,6 +37,11 @@ final class JdbcLeases {
 
   /** Rows expired this long ago are in no process's memory any more and are deleted. */
   private static final Duration PURGE_AFTER = Duration.ofHours(1);
+
+  /** The longest a lease operation waits to learn the commits its row shows (see awaitLearnt). */
+  private static final long LEARN_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
+  private static final long LEARN_POLL_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
 
   /**
    * What this process knows of its lease on one account. A placeholder ({@code version} 0) is put
@@ -87,7 +94,8 @@ final class JdbcLeases {
     Checks.requireBetween("overdraft", overdraft, 0, LedgerChecks.MAX_AMOUNT);
     requireTerm(term);
     register(accountId);
-    long[] granted = new long[1];
+    // [0] the credits granted; [1] the version of this process's row the operation found.
+    long[] granted = new long[2];
     LeaseTable.Row after =
         db.transaction(
             c -> {
@@ -119,6 +127,7 @@ final class JdbcLeases {
               // holders find credit too.
               grant += Math.min(wanted - needed, Math.max(0, free - grant) / 2);
               granted[0] = grant;
+              granted[1] = own == null ? 0 : own.version();
               LeaseTable.Row next =
                   new LeaseTable.Row(
                       accountId,
@@ -133,6 +142,10 @@ final class JdbcLeases {
               }
               return next;
             });
+    // The row found may hold a charge batch's debits whose commit this process has not finished
+    // learning (its charges still count as unwritten): learnt first, the room would count them
+    // twice.
+    awaitLearnt(accountId, granted[1]);
     apply(after, term);
     return new Extended(lease(after), granted[0]);
   }
@@ -311,6 +324,24 @@ final class JdbcLeases {
     } finally {
       effects.unlockWrite(stamp);
     }
+  }
+
+  /**
+   * Waits, at most {@link #LEARN_WAIT_NANOS}, until this process knows its row of the account at
+   * {@code version} or later. Commits are learnt microseconds after they end; a row changed by
+   * another process (expired, or ended by an operator's debit) is never learnt, and the wait then
+   * ends at its bound.
+   */
+  private void awaitLearnt(String accountId, long version) {
+    long deadline = System.nanoTime() + LEARN_WAIT_NANOS;
+    while (knownVersion(accountId) < version && System.nanoTime() - deadline < 0) {
+      LockSupport.parkNanos(LEARN_POLL_NANOS);
+    }
+  }
+
+  private long knownVersion(String accountId) {
+    Known k = known.get(accountId);
+    return k == null ? 0 : k.version();
   }
 
   private void register(String accountId) {

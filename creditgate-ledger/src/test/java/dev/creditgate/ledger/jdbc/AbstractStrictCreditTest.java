@@ -186,10 +186,10 @@ abstract class AbstractStrictCreditTest {
     // lease by a slice, far beyond what the account spends).
     long sliceCalls = slice / WORST;
     assertThat(grown.get()).isBetween(calls / (2 * sliceCalls), calls / (sliceCalls / 2) + 2);
-    // Up to 9 slices leased at a time have been seen on SQLite while charge batches commit (the
-    // lease in the database then grows by more than a slice: not yet explained); still far from a
-    // slice per call.
-    assertThat(mostLeased).isLessThanOrEqualTo(calls * WORST / 2);
+    // A growth's slice comes on top of what is left (under half a slice). Were a charge batch's
+    // debits counted twice for a moment (in the lease and as unwritten), a growth would ask for
+    // them again: up to 9 slices were leased so.
+    assertThat(mostLeased).isLessThanOrEqualTo(3 * slice);
     assertThat(balance()).isEqualTo(1_000_000 * WORST - calls * WORST);
   }
 
