@@ -10,17 +10,19 @@ import java.time.temporal.ChronoUnit;
 
 /** The databases the ledger runs on, told apart by the JDBC URL. */
 public enum Dialect {
-  POSTGRESQL("jdbc:postgresql:", "db/migration/postgresql", " FOR UPDATE"),
-  SQLITE("jdbc:sqlite:", "db/migration/sqlite", "");
+  POSTGRESQL("jdbc:postgresql:", "db/migration/postgresql", " FOR UPDATE", " COLLATE \"C\""),
+  SQLITE("jdbc:sqlite:", "db/migration/sqlite", "", "");
 
   private final String urlPrefix;
   private final String migrationLocation;
   private final String lockClause;
+  private final String binaryCollation;
 
-  Dialect(String urlPrefix, String migrationLocation, String lockClause) {
+  Dialect(String urlPrefix, String migrationLocation, String lockClause, String binaryCollation) {
     this.urlPrefix = urlPrefix;
     this.migrationLocation = migrationLocation;
     this.lockClause = lockClause;
+    this.binaryCollation = binaryCollation;
   }
 
   /**
@@ -52,6 +54,14 @@ public enum Dialect {
    */
   String lockClause() {
     return lockClause;
+  }
+
+  /**
+   * {@code column} ordered by its characters' codes, whatever the database's collation: the order
+   * of {@link String#compareTo} for the ASCII of account ids, in which the ledger sorts in memory.
+   */
+  String binaryOrder(String column) {
+    return column + binaryCollation;
   }
 
   /**

@@ -29,9 +29,10 @@ import java.util.concurrent.locks.StampedLock;
  * <p>The charges this ledger commits consume its lease in the same transaction ({@link #consumeIn},
  * called under the accounts' locks). After the commit, what the process knows of its lease and the
  * committed charges' leaving the pending ones change together ({@link #committed}), so a {@link
- * #leaseRoom} read counts each charge once: in the lease or as pending. It can count one twice only
- * for a moment, erring low (never high): when a lease operation that committed after a charge batch
- * is learnt before that batch's effects, or while a charge moves from the queue to the spool.
+ * #leaseRoom} read counts each charge once: in the lease or as pending. A growth that finds in its
+ * row a batch's debits this process has not learnt yet waits (bounded) to learn them first. A
+ * charge can still count twice for a moment, erring low (never high), while it moves from the queue
+ * to the spool, or when a renewal is learnt before a batch it follows.
  */
 final class JdbcLeases {
 

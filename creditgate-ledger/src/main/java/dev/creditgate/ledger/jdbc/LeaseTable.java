@@ -166,8 +166,9 @@ final class LeaseTable {
 
   /**
    * Moves the expiry of the holder's leases live at {@code now} to {@code expiresAt}; returns the
-   * rows renewed. An expired lease stays expired. The rows are locked in account order, the order
-   * in which a commit consumes them ({@link #consume}), so that the two never deadlock.
+   * rows renewed. An expired lease stays expired. The rows are locked in account order by character
+   * codes (not the database's collation), the order in which a commit consumes them ({@link
+   * #consume}, sorted in memory), so that the two never deadlock.
    */
   List<Row> renew(Connection c, String holder, Instant now, Instant expiresAt) throws SQLException {
     try (PreparedStatement s =
@@ -175,7 +176,8 @@ final class LeaseTable {
             c,
             "UPDATE credit_leases SET expires_at = ?, version = version + 1 "
                 + "WHERE (account_id, holder) IN (SELECT account_id, holder FROM credit_leases "
-                + "WHERE holder = ? AND expires_at > ? ORDER BY account_id"
+                + "WHERE holder = ? AND expires_at > ? ORDER BY "
+                + dialect.binaryOrder("account_id")
                 + dialect.lockClause()
                 + ") RETURNING "
                 + COLUMNS)) {
