@@ -52,6 +52,13 @@ final class LeaseKeeper implements AutoCloseable {
   /** How long a call waits for another call's lease operation on the same account. */
   private static final long WAIT_MILLIS = 10_000;
 
+  /**
+   * Threads for background growths and give-backs (one account's at most one at a time): each is a
+   * database transaction, and an instance with many busy accounts queues more of them than one
+   * thread finishes, while the leases they would top up run dry.
+   */
+  static final int WORKERS = 2;
+
   /** A slice covers at least the credits the account's holds took in this long, recently. */
   static final Duration DEMAND_HORIZON = Duration.ofSeconds(5);
 
@@ -121,8 +128,8 @@ final class LeaseKeeper implements AutoCloseable {
     this.listener = listener;
     this.lastRound = ticker.read();
     this.worker =
-        Executors.newSingleThreadExecutor(
-            Thread.ofPlatform().daemon().name("creditgate-lease-keeper").factory());
+        Executors.newFixedThreadPool(
+            WORKERS, Thread.ofPlatform().daemon().name("creditgate-lease-keeper-", 0).factory());
     this.rounds =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("creditgate-lease-rounds").factory());

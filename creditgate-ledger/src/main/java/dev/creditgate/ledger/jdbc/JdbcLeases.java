@@ -30,9 +30,9 @@ import java.util.concurrent.locks.StampedLock;
  * called under the accounts' locks). After the commit, what the process knows of its lease and the
  * committed charges' leaving the pending ones change together ({@link #committed}), so a {@link
  * #leaseRoom} read counts each charge once: in the lease or as pending. A growth that finds in its
- * row a batch's debits this process has not learnt yet waits (bounded) to learn them first. A
- * charge can still count twice for a moment, erring low (never high), while it moves from the queue
- * to the spool, or when a renewal is learnt before a batch it follows.
+ * row a batch's debits this process has not learnt yet waits (bounded) to learn them first, and so
+ * does a renewal. A charge can still count twice for a moment, erring low (never high), while it
+ * moves from the queue to the spool.
  */
 final class JdbcLeases {
 
@@ -196,6 +196,9 @@ final class JdbcLeases {
               return rows.renew(c, holder, now, now.plus(term));
             });
     for (LeaseTable.Row row : renewed) {
+      // As for a growth: the row may show a batch's debits not learnt yet (a renewal adds 1 to the
+      // version).
+      awaitLearnt(row.accountId(), row.version() - 1);
       apply(row, term);
     }
     // Forget leases long expired (never a placeholder of a lease operation in flight).
