@@ -110,7 +110,7 @@ public final class Gateway implements AutoCloseable {
             .guard(guard)
             .ledger(b.metering)
             .prices(b.priceBook)
-            .store(b.ledger)
+            .store(b.committedStore)
             .mode(credit.mode())
             .shortfall(credit.shortfall())
             .minimumClampTokens(credit.minimumClampTokens())
@@ -314,6 +314,7 @@ public final class Gateway implements AutoCloseable {
   public static final class Builder {
     private GatewayConfig config = GatewayConfig.defaults();
     private CreditLedger ledger;
+    private dev.creditgate.CreditSnapshotProvider committedStore;
     private MeteringLedger metering;
     private PriceBook priceBook;
     private dev.creditgate.ledger.CreditLeases leases;
@@ -334,6 +335,12 @@ public final class Gateway implements AutoCloseable {
 
     public <L extends CreditLedger & MeteringLedger & PriceBook> Builder ledger(L ledger) {
       this.ledger = Objects.requireNonNull(ledger, "ledger");
+      // A strict meter's read when its guard had no snapshot: the committed state, without waiting
+      // for the account's queued charges (they count as pending).
+      this.committedStore =
+          ledger instanceof dev.creditgate.ledger.jdbc.JdbcCreditLedger j
+              ? j::committedSnapshot
+              : ledger;
       this.metering = ledger;
       this.priceBook = ledger;
       if (ledger instanceof dev.creditgate.ledger.CreditPolicies p) {

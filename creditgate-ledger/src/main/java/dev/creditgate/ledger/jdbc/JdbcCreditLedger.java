@@ -199,6 +199,18 @@ public final class JdbcCreditLedger
     return account(accountId).map(Account::snapshot);
   }
 
+  /**
+   * The account's credit as committed, without waiting for this process's queued charges of it as
+   * {@link #fetchSnapshot} does (they count as {@link #pendingDebits} instead): the read of a
+   * strict meter whose guard had no snapshot. On a busy account that wait is a charge batch's
+   * commit, and every call of the account would wait for it.
+   */
+  public Optional<CreditSnapshot> committedSnapshot(String accountId) {
+    BillingContext.requireValidAccountId(accountId);
+    ensureOpen();
+    return db.read(c -> tables.account(c, accountId)).map(Account::snapshot);
+  }
+
   @Override
   public Account openAccount(String accountId) {
     BillingContext.requireValidAccountId(accountId);

@@ -207,7 +207,7 @@ abstract class AbstractStrictCreditTest {
             .store(
                 id -> {
                   reads.incrementAndGet();
-                  return ledger.fetchSnapshot(id);
+                  return ledger.committedSnapshot(id);
                 })
             .leases(ledger)
             .holdTimeout(Duration.ofSeconds(5))

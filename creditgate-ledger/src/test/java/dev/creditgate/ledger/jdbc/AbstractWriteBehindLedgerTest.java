@@ -335,6 +335,26 @@ abstract class AbstractWriteBehindLedgerTest {
   }
 
   @Test
+  void aCommittedSnapshotReadDoesNotWaitForTheAccountsQueuedCharges() throws Exception {
+    try (JdbcCreditLedger ledger = open(Duration.ofSeconds(5))) {
+      ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
+      ledger.grant(account, 1_000, "g1", "admin", "");
+      long before = ledger.committedSnapshot(account).orElseThrow().availableCredit();
+      holdWrites(account);
+      ledger.charge(charge("c1"));
+      long started = System.nanoTime();
+      // The charge is queued and its commit waits: the read answers the committed state at once.
+      assertThat(ledger.committedSnapshot(account).orElseThrow().availableCredit())
+          .isEqualTo(before);
+      assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMillis(500));
+      releaseWrites();
+      assertThat(ledger.awaitCharges(account, Duration.ofSeconds(10))).isTrue();
+      assertThat(ledger.committedSnapshot(account).orElseThrow().availableCredit())
+          .isLessThan(before);
+    }
+  }
+
+  @Test
   void aBatchMixingNewChargesWithReplaysWritesEachChargeOnce() throws Exception {
     try (JdbcCreditLedger ledger = open(Duration.ofSeconds(5))) {
       ledger.createPriceRule(AbstractCreditLedgerContractTest.exampleRule(scene));
