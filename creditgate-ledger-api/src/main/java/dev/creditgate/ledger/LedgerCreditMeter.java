@@ -1,13 +1,10 @@
 package dev.creditgate.ledger;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.Admission;
 import dev.creditgate.BillingContext;
 import dev.creditgate.CreditBalanceGuard;
 import dev.creditgate.CreditSnapshot;
-import dev.creditgate.CreditSnapshotProvider;
 import dev.creditgate.internal.ThrottledLog;
 import dev.creditgate.meter.CreditMeter;
 import dev.creditgate.meter.CreditMode;
@@ -96,9 +93,6 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
    */
   public static final Duration FETCHED_SNAPSHOT_TTL = Duration.ofSeconds(1);
 
-  /** The most accounts whose store snapshots are kept for {@link #FETCHED_SNAPSHOT_TTL}. */
-  static final long FETCHED_SNAPSHOT_ACCOUNTS = 10_000;
-
   /** This process, as holds name their holder. */
   static final String INSTANCE = instanceName();
 
@@ -115,7 +109,6 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
   private final CreditBalanceGuard guard;
   private final MeteringLedger ledger;
   private final PriceBook prices;
-  private final CreditSnapshotProvider store;
   private final CreditMode mode;
   private final ShortfallPolicy shortfall;
   private final long minimumClampTokens;
@@ -138,13 +131,8 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
 
   private final ThrottledLog ledgerLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
-  /**
-   * Snapshots read from the store for admissions the guard took without one (its cache failed),
-   * each serving the account's further such admissions for {@link #FETCHED_SNAPSHOT_TTL} when the
-   * meter leases credit: while the cache is slow, a busy account costs the store one read per that
-   * period, not one per call.
-   */
-  private final Cache<String, CreditSnapshot> fetched;
+  /** Where a call the guard admitted without a snapshot reads the account's. */
+  private final StoreReads storeReads;
 
   LedgerCreditMeter(LedgerCreditMeterBuilder b) {
     this.guard = Objects.requireNonNull(b.guard, "guard");
@@ -154,13 +142,6 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
       throw new IllegalStateException("a strict meter needs the price book to price its holds");
     }
     this.prices = b.prices;
-    this.store = b.store;
-    this.fetched =
-        Caffeine.newBuilder()
-            .expireAfterWrite(FETCHED_SNAPSHOT_TTL)
-            .maximumSize(FETCHED_SNAPSHOT_ACCOUNTS)
-            .ticker(b.ticker)
-            .build();
     this.shortfall = b.shortfall;
     this.minimumClampTokens = b.minimumClampTokens;
     this.overdraft = b.overdraft;
@@ -172,6 +153,7 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
         b.leases == null
             ? null
             : new LeaseKeeper(b.leases, holds, b.leaseTerm, b.leaseSliceCalls, ticker, listener);
+    this.storeReads = new StoreReads(b.store, leases != null, ticker, ledgerLog);
     this.policies = b.policies;
     this.instance = leases == null ? INSTANCE : b.leases.holder();
     this.sweeper =
@@ -555,25 +537,7 @@ public final class LedgerCreditMeter implements CreditMeter, AutoCloseable {
    * there is none or the store fails.
    */
   CreditSnapshot fetch(String accountId) {
-    if (store == null) {
-      return null;
-    }
-    try {
-      if (leases == null) {
-        // The room is then measured against the snapshot itself: always the store's latest.
-        return store.fetchSnapshot(accountId).orElse(null);
-      }
-      // Single flight: concurrent calls of the account wait for one read. Nothing is kept when
-      // the account is missing or the read fails.
-      return fetched.get(accountId, id -> store.fetchSnapshot(id).orElse(null));
-    } catch (RuntimeException e) {
-      ledgerLog.warn(
-          ticker.read(),
-          "cannot read the account's credit, account_id={}: {}",
-          accountId,
-          e.toString());
-      return null;
-    }
+    return storeReads.fetch(accountId);
   }
 
   /**

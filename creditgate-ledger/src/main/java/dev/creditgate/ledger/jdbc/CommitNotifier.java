@@ -34,22 +34,17 @@ final class CommitNotifier {
   }
 
   /**
-   * After a commit: {@code states} are the committed states of the accounts it changed, one per
-   * account; {@code carried} are the queued charges it wrote.
+   * After a commit, first: the write-behind queue learns it. {@code states} are the committed
+   * states of the accounts it changed, one per account; {@code carried} are the queued charges it
+   * wrote.
    */
-  void committed(Map<String, CreditSnapshot> states, List<PendingCharge> carried) {
-    uncount(states, carried);
-    tell(states);
-  }
-
-  /** The first half of {@link #committed}: the write-behind queue learns the commit. */
   void uncount(Map<String, CreditSnapshot> states, List<PendingCharge> carried) {
     if (!states.isEmpty()) {
       queue.committed(states, carried);
     }
   }
 
-  /** The second half of {@link #committed}: the commit listener learns the commit. */
+  /** After a commit, then: the commit listener learns it (after {@link #uncount}). */
   void tell(Map<String, CreditSnapshot> states) {
     if (states.isEmpty()) {
       return;
