@@ -164,6 +164,27 @@ cleanup() {
       | xargs -r -n 500 redis-cli -u "$CREDITGATE_REDIS_URI" del >/dev/null 2>&1 || true
   fi
   rm -rf "$WORK"
+  restore_servers_nice
+}
+
+# With NICE set, the Redis and PostgreSQL servers the (d) cells use run at the same priority as the
+# gateways for the run (new PostgreSQL backends inherit it from the postmaster), then get their own
+# back: the system under test is the gateway with its stores, and a store left at a lower priority
+# than the gateways would be starved by them on a busy machine.
+SERVERS_NICE=()
+renice_servers() {
+  local pid
+  [ "$NICE" != 0 ] || return 0
+  for pid in $(pgrep -x redis-server) $(pgrep -x postgres); do
+    SERVERS_NICE+=("$pid:$(ps -o ni= -p "$pid" | tr -d ' ')")
+    renice -n "$NICE" -p "$pid" >/dev/null 2>&1 || true
+  done
+}
+restore_servers_nice() {
+  local entry
+  for entry in "${SERVERS_NICE[@]}"; do
+    renice -n "${entry#*:}" -p "${entry%%:*}" >/dev/null 2>&1 || true
+  done
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT
@@ -326,12 +347,14 @@ measure_target() { # label, base-url, pid, [extra args...]
   fi
 }
 
+renice_servers
 {
   echo "# run-load.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "# machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)," \
     "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo), $(uname -sr)"
   echo "# java: $("$JAVA" -version 2>&1 | head -1)"
-  echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); nice $(nice)"
+  echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); nice $(nice)" \
+    "(Redis and PostgreSQL: ${#SERVERS_NICE[@]} processes reniced to it)"
   echo "# code: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$( \
     [ -z "$(git -C "$ROOT" status --porcelain -- creditgate-*/src 2>/dev/null)" ] || echo ' (sources modified)')"
   echo "# TARGETS=$TARGETS ORDER=$ORDER HOT_RATES=$HOT_RATES PG_FRESH_DB=$PG_FRESH_DB"
