@@ -8,10 +8,12 @@ import dev.creditgate.CreditCache;
 import dev.creditgate.SnapshotPublisher;
 import dev.creditgate.gateway.internal.AdminApi;
 import dev.creditgate.gateway.internal.Authenticator;
+import dev.creditgate.gateway.internal.CallTracing;
 import dev.creditgate.gateway.internal.ChatCompletions;
 import dev.creditgate.gateway.internal.ChatOptions;
 import dev.creditgate.gateway.internal.GatewayMetrics;
 import dev.creditgate.gateway.internal.Json;
+import dev.creditgate.gateway.internal.ProcessMetrics;
 import dev.creditgate.gateway.internal.TokenEstimator;
 import dev.creditgate.gateway.internal.UpstreamClient;
 import dev.creditgate.gateway.internal.UpstreamRouter;
@@ -58,6 +60,8 @@ public final class Gateway implements AutoCloseable {
   private final ScheduledExecutorService timer;
   private final UpstreamRouter router;
   private final PrometheusMeterRegistry registry;
+  private final ProcessMetrics processMetrics;
+  private final CallTracing tracing;
   private final ChatCompletions chat;
   private final LedgerCreditMeter meter;
 
@@ -73,6 +77,13 @@ public final class Gateway implements AutoCloseable {
           "metrics.require-admin-token is true, but no admin.token is set to read them with");
     }
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    this.processMetrics = new ProcessMetrics(registry);
+    TelemetrySettings telemetry = config.telemetry();
+    this.tracing =
+        telemetry.tracing()
+            ? CallTracing.otlp(
+                telemetry.otlpEndpoint(), telemetry.sampleRatio(), telemetry.serviceName())
+            : CallTracing.OFF;
     GatewayMetrics metrics = new GatewayMetrics(registry);
     metrics.ledger(b.metering);
     CreditBalanceGuard.Builder guardBuilder =
@@ -153,7 +164,8 @@ public final class Gateway implements AutoCloseable {
                 config.requestLimits().maxChoices(),
                 config.requestLimits().maxTopLogprobs(),
                 config.requestLimits().maxAnswerBytes()),
-            config.limits());
+            config.limits(),
+            tracing);
     AdminApi admin =
         new AdminApi(
             b.ledger,
@@ -307,6 +319,8 @@ public final class Gateway implements AutoCloseable {
     meter.close();
     guard.close();
     timer.shutdownNow();
+    processMetrics.close();
+    tracing.close();
     registry.close();
   }
 

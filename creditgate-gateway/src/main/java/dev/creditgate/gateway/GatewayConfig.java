@@ -56,6 +56,7 @@ public record GatewayConfig(
     boolean metricsRequireAdminToken,
     List<String> userScenes,
     RequestLimits requestLimits,
+    TelemetrySettings telemetry,
     Map<String, ModelRoute> models) {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
@@ -151,6 +152,9 @@ public record GatewayConfig(
           "limits.auth-failure-window",
           "limits.client-address-header",
           "metrics.require-admin-token",
+          "telemetry.otlp-endpoint",
+          "telemetry.trace-sample-ratio",
+          "telemetry.service-name",
           "credit.unpriced-fallback-credits-per-1k-tokens",
           "keys.user-scenes");
 
@@ -160,6 +164,7 @@ public record GatewayConfig(
   public GatewayConfig {
     Objects.requireNonNull(host, "host");
     Objects.requireNonNull(limits, "limits");
+    Objects.requireNonNull(telemetry, "telemetry");
     userScenes = List.copyOf(userScenes);
     models = Collections.unmodifiableMap(new LinkedHashMap<>(models));
   }
@@ -507,6 +512,7 @@ public record GatewayConfig(
         r.bool("metrics.require-admin-token", false),
         r.names("keys.user-scenes", 200),
         RequestLimits.read(r),
+        TelemetrySettings.read(r),
         models);
   }
 
@@ -583,6 +589,7 @@ public record GatewayConfig(
         metricsRequireAdminToken,
         userScenes,
         requestLimits,
+        telemetry,
         newModels);
   }
 

@@ -42,6 +42,7 @@ final class CallUpstream implements ChatStep {
   public void process(ChatExchange x, Chain next) {
     byte[] body = upstreamBody(x);
     x.upstreamStart = ticker.read();
+    x.upstreamCalled = true;
     try (UpstreamClient.Exchange response = send(x, body)) {
       metrics.upstreamLatency(x.alias(), "first_byte", ticker.read() - x.upstreamStart);
       x.call.beforeRelay();

@@ -1,5 +1,6 @@
 package dev.creditgate.gateway.internal;
 
+import com.github.benmanes.caffeine.cache.Ticker;
 import java.util.List;
 
 /**
@@ -9,12 +10,17 @@ import java.util.List;
 final class ChatChain {
 
   private final List<ChatStep> steps;
+  private final Ticker ticker;
 
-  ChatChain(List<ChatStep> steps) {
+  /**
+   * The steps in order; {@code ticker} times each step's start ({@link ChatExchange#stepStarts}).
+   */
+  ChatChain(List<ChatStep> steps, Ticker ticker) {
     if (steps.isEmpty()) {
       throw new IllegalArgumentException("a chat chain needs at least one step");
     }
     this.steps = List.copyOf(steps);
+    this.ticker = ticker;
   }
 
   void run(ChatExchange exchange) {
@@ -27,6 +33,9 @@ final class ChatChain {
           "the last step of the chat chain, "
               + steps.get(steps.size() - 1).getClass().getSimpleName()
               + ", called proceed");
+    }
+    if (index < exchange.stepStarts.length) {
+      exchange.stepStarts[index] = ticker.read();
     }
     steps.get(index).process(exchange, next -> proceed(next, index + 1));
   }

@@ -40,6 +40,9 @@ public final class ChatCompletions {
   /** Calls being handled, for a shutdown that must not close the ledger under a charge. */
   private final AtomicInteger active = new AtomicInteger();
 
+  private final Ticker ticker;
+  private final CallTracing tracing;
+
   public ChatCompletions(
       Authenticator auth,
       UpstreamRouter router,
@@ -49,8 +52,11 @@ public final class ChatCompletions {
       TokenEstimator estimator,
       Ticker ticker,
       ChatOptions options,
-      GatewayLimits limits) {
+      GatewayLimits limits,
+      CallTracing tracing) {
     this.metrics = metrics;
+    this.ticker = ticker;
+    this.tracing = tracing;
     CallSlots slots = new CallSlots(limits, metrics);
     metrics.callSlots(slots);
     SettleUsage settle = new SettleUsage(estimator, metrics, ticker);
@@ -62,11 +68,17 @@ public final class ChatCompletions {
                 new ReadChatRequest(auth, router, options),
                 new AdmitCall(meter, estimator, slots),
                 new CallUpstream(upstream, settle, metrics, ticker),
-                (x, next) -> (x.stream ? stream : plain).process(x, next)));
+                (x, next) -> (x.stream ? stream : plain).process(x, next)),
+            ticker);
   }
 
   public void handle(Context ctx) {
     ChatExchange exchange = new ChatExchange(ctx);
+    exchange.startTick = ticker.read();
+    if (tracing.enabled()) {
+      exchange.startEpochNanos = CallTracing.nowEpochNanos();
+      tracing.start(exchange);
+    }
     active.incrementAndGet();
     try {
       chain.run(exchange);
@@ -74,8 +86,14 @@ public final class ChatCompletions {
       exchange.status = e.status();
       respondError(ctx, e);
     } finally {
+      long end = ticker.read();
       active.decrementAndGet();
       metrics.request("chat_completions", exchange.alias(), exchange.status);
+      if (exchange.upstreamCalled) {
+        metrics.upstreamCall(
+            exchange.route.config(), exchange.usage, exchange.status, end - exchange.upstreamStart);
+      }
+      tracing.finish(exchange, end);
     }
   }
 

@@ -53,11 +53,47 @@ final class ChatExchange {
   /** The ticker reading when the upstream was called. */
   long upstreamStart;
 
+  /** Whether the upstream was called (its answer may still have failed). */
+  boolean upstreamCalled;
+
+  /** The usage the call was charged for, once settled; null while not charged. */
+  dev.creditgate.pricing.Usage usage;
+
+  /** The credits the call was charged, once settled; -1 while not charged. */
+  long chargedCredits = -1;
+
+  /** The ticker reading, and the time since the epoch in nanoseconds, when the call began. */
+  long startTick;
+
+  long startEpochNanos;
+
+  /** The ticker reading when each step of the chain began; 0 for a step not reached. */
+  final long[] stepStarts = new long[4];
+
+  /** The ticker readings around the call's charge; 0 when it was not charged. */
+  long settleStart;
+
+  long settleEnd;
+
+  /** The call's root span when it is traced and sampled, else null. */
+  io.opentelemetry.api.trace.Span span;
+
+  /** The trace id of a sampled call, else null. */
+  String traceId;
+
   /** The status the client got, for the request metrics. */
   int status = 500;
 
   ChatExchange(Context ctx) {
     this.ctx = ctx;
+  }
+
+  /**
+   * How log lines name the call: its request id, and its trace id when it is traced ({@code req_…
+   * trace_id=…}).
+   */
+  String logRef() {
+    return traceId == null ? requestId : requestId + " trace_id=" + traceId;
   }
 
   /** The model alias asked for, once known; "unknown" before. */

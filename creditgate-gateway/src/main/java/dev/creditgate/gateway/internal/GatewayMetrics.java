@@ -35,8 +35,11 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
 
   private final Timer decisionLatency;
 
+  private final GenAiMetrics genAi;
+
   public GatewayMetrics(MeterRegistry registry) {
     this.registry = registry;
+    this.genAi = new GenAiMetrics(registry);
     this.decisionLatency =
         Timer.builder("creditgate.guard.decision.latency")
             .description("Time the credit guard took to decide")
@@ -67,6 +70,19 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
         .increment();
   }
 
+  /**
+   * One call that reached its upstream, for the GenAI conventions' meters ({@link GenAiMetrics}).
+   *
+   * @param usage what it was charged for; null when not charged
+   */
+  void upstreamCall(
+      dev.creditgate.gateway.GatewayConfig.ModelRoute route,
+      dev.creditgate.pricing.Usage usage,
+      int status,
+      long nanos) {
+    genAi.record(route, usage, status, nanos);
+  }
+
   @Override
   public void onDecision(BillingContext context, Admission admission, long nanos) {
     Admission.Reason reason = admission.reason();
@@ -95,6 +111,7 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
                         "Upstream time to response headers (first_byte) and to the end of the body (total)")
                     .tag("alias", alias)
                     .tag("phase", phase)
+                    .publishPercentileHistogram()
                     .register(r),
             "upstream",
             alias,

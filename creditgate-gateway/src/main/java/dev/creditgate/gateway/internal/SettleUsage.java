@@ -106,7 +106,7 @@ final class SettleUsage {
                   + " pieces of output relayed");
           return estimated(x, usage.max(atLeast(estimate.get(), outputPieces)), "too_low");
         }
-        return new Charge(usage, x.call.settle(usage, UsageSource.REPORTED), true);
+        return charged(x, usage, () -> x.call.settle(usage, UsageSource.REPORTED), true);
       }
     }
   }
@@ -138,8 +138,25 @@ final class SettleUsage {
   }
 
   /** Settles at the gateway's count; the charge's entry says why ({@code usage_fallback}). */
-  private static Charge estimated(ChatExchange x, Usage usage, String reason) {
-    return new Charge(usage, x.call.settle(usage, UsageSource.ESTIMATED, reason), false);
+  private Charge estimated(ChatExchange x, Usage usage, String reason) {
+    return charged(x, usage, () -> x.call.settle(usage, UsageSource.ESTIMATED, reason), false);
+  }
+
+  /** Settles the call at {@code usage}, noting on the exchange what and when for its telemetry. */
+  private Charge charged(
+      ChatExchange x, Usage usage, Supplier<Settlement> settle, boolean reported) {
+    x.usage = usage;
+    x.settleStart = ticker.read();
+    Settlement settled;
+    try {
+      settled = settle.get();
+    } finally {
+      x.settleEnd = ticker.read();
+    }
+    if (settled != null && x.call.metered()) {
+      x.chargedCredits = settled.credits();
+    }
+    return new Charge(usage, settled, reported);
   }
 
   private void fallback(ChatExchange x, String reason, String detail) {
@@ -150,7 +167,7 @@ final class SettleUsage {
         reason,
         detail,
         x.alias(),
-        x.requestId);
+        x.logRef());
   }
 
   /** The most output a call may report: its cap for every choice, plus the slack. */

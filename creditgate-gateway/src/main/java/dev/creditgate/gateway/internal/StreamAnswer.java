@@ -86,7 +86,7 @@ final class StreamAnswer implements ChatStep {
             LOG.info(
                 "client left mid-stream, reading the upstream to its end to charge it,"
                     + " request_id={}",
-                x.requestId);
+                x.logRef());
           }
         }
         if (scanner.outputPieces() > budget && !scanner.done() && !scanner.closingUsageSeen()) {
@@ -108,7 +108,7 @@ final class StreamAnswer implements ChatStep {
       }
     } catch (IOException e) {
       upstreamBroken = true;
-      LOG.warn("upstream stream ended early, request_id={}: {}", x.requestId, e.getMessage());
+      LOG.warn("upstream stream ended early, request_id={}: {}", x.logRef(), e.getMessage());
     } finally {
       // Whatever ended the stream (even an unexpected exception), what the upstream served is
       // charged.
@@ -126,7 +126,7 @@ final class StreamAnswer implements ChatStep {
                 () -> settle.estimate(x.request, scanner.text(), scanner.textDropped()));
       } else {
         // Nothing was generated and nothing reported: a failed call, not charged.
-        LOG.warn("stream produced no output and no usage; not charged, request_id={}", x.requestId);
+        LOG.warn("stream produced no output and no usage; not charged, request_id={}", x.logRef());
       }
     }
     byte[] held = cutOff ? finalChunk(x, charge) : end(x, filter, charge, hold);
@@ -136,7 +136,7 @@ final class StreamAnswer implements ChatStep {
           "upstream streamed past the call's output cap; cut off after {} pieces of text,"
               + " request_id={}",
           scanner.outputPieces(),
-          x.requestId);
+          x.logRef());
     }
     if (!clientGone && held.length > 0) {
       try {

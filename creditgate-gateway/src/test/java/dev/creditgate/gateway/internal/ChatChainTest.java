@@ -3,12 +3,37 @@ package dev.creditgate.gateway.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.gateway.ApiError;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 class ChatChainTest {
+
+  private static final Ticker TICKER = Ticker.systemTicker();
+
+  @Test
+  void eachStepsStartIsTimedForTheCallsTrace() {
+    AtomicLong now = new AtomicLong(100);
+    ChatChain chain =
+        new ChatChain(
+            List.of(
+                (x, next) -> {
+                  now.set(250);
+                  next.proceed(x);
+                },
+                (x, next) -> {
+                  throw new ApiError(402, "insufficient_credits", "credit_balance_blocked", "no");
+                },
+                (x, next) -> {}),
+            now::get);
+    ChatExchange exchange = new ChatExchange(null);
+    assertThatThrownBy(() -> chain.run(exchange)).isInstanceOf(ApiError.class);
+    // The third step was never reached.
+    assertThat(exchange.stepStarts).containsExactly(100, 250, 0, 0);
+  }
 
   @Test
   void stepsRunInOrderAndEachActsAgainWhenTheRestReturns() {
@@ -26,7 +51,8 @@ class ChatChainTest {
                   next.proceed(x);
                   seen.add("b out");
                 },
-                (x, next) -> seen.add("last")));
+                (x, next) -> seen.add("last")),
+            TICKER);
     chain.run(new ChatExchange(null));
     assertThat(seen).containsExactly("a in", "b in", "last", "b out", "a out");
   }
@@ -47,14 +73,15 @@ class ChatChainTest {
                 (x, next) -> {
                   throw new ApiError(402, "insufficient_credits", "credit_balance_blocked", "no");
                 },
-                (x, next) -> seen.add("never")));
+                (x, next) -> seen.add("never")),
+            TICKER);
     assertThatThrownBy(() -> chain.run(new ChatExchange(null))).isInstanceOf(ApiError.class);
     assertThat(seen).containsExactly("closed");
   }
 
   @Test
   void theLastStepMayNotProceed() {
-    ChatChain chain = new ChatChain(List.of((x, next) -> next.proceed(x)));
+    ChatChain chain = new ChatChain(List.of((x, next) -> next.proceed(x)), TICKER);
     assertThatThrownBy(() -> chain.run(new ChatExchange(null)))
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("called proceed");
@@ -62,6 +89,7 @@ class ChatChainTest {
 
   @Test
   void aChainNeedsAStep() {
-    assertThatThrownBy(() -> new ChatChain(List.of())).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new ChatChain(List.of(), TICKER))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }
