@@ -42,6 +42,24 @@ public interface CreditCache {
   /** Removes the blocked marker. */
   CompletableFuture<Void> clearBlocked(String accountId);
 
+  /**
+   * Stores an account's state: {@code snapshot} as {@link #putSnapshot} does (versioned, for {@code
+   * snapshotTtl}), and the blocked marker that goes with it, set at the snapshot's version for
+   * {@code blockedTtl} when the snapshot cannot spend, removed when it can. The marker is written
+   * even when a newer snapshot is cached (markers carry their version, so an older one never
+   * overrides a newer snapshot). Completes with whether the snapshot was stored. A remote backend
+   * should do both in one round trip; by default, the two calls, sent together.
+   */
+  default CompletableFuture<Boolean> putState(
+      String accountId, CreditSnapshot snapshot, Duration snapshotTtl, Duration blockedTtl) {
+    CompletableFuture<Boolean> put = putSnapshot(accountId, snapshot, snapshotTtl);
+    CompletableFuture<Void> marker =
+        snapshot.canSpend()
+            ? clearBlocked(accountId)
+            : setBlocked(accountId, snapshot.version(), blockedTtl);
+    return put.thenCombine(marker, (stored, ignored) -> stored);
+  }
+
   /** Removes everything cached for the account: the next guard call reads the credit store. */
   CompletableFuture<Void> invalidate(String accountId);
 }

@@ -21,6 +21,8 @@ public final class InMemoryCreditCache implements CreditCache {
   public static final long DEFAULT_MAXIMUM_SIZE = 1_000_000;
 
   private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
+  private static final CompletableFuture<CacheLookup> NOTHING =
+      CompletableFuture.completedFuture(CacheLookup.EMPTY);
   private static final CompletableFuture<Boolean> STORED = CompletableFuture.completedFuture(true);
   private static final CompletableFuture<Boolean> NOT_STORED =
       CompletableFuture.completedFuture(false);
@@ -29,7 +31,28 @@ public final class InMemoryCreditCache implements CreditCache {
    * An account's cached state; deadlines are ticker readings, and a part past its deadline is gone.
    */
   private record Slot(
-      CreditSnapshot snapshot, long snapshotDeadline, long markerVersion, long markerDeadline) {
+      CreditSnapshot snapshot,
+      long snapshotDeadline,
+      long markerVersion,
+      long markerDeadline,
+      CompletableFuture<CacheLookup> found) {
+
+    /**
+     * A slot and what a lookup of it answers, made once: the hit path allocates nothing (callers
+     * only read a completed future).
+     */
+    Slot(CreditSnapshot snapshot, long snapshotDeadline, long markerVersion, long markerDeadline) {
+      this(
+          snapshot,
+          snapshotDeadline,
+          markerVersion,
+          markerDeadline,
+          CompletableFuture.completedFuture(
+              markerVersion == CacheLookup.NO_MARKER && snapshot == null
+                  ? CacheLookup.EMPTY
+                  : new CacheLookup(markerVersion, snapshot)));
+    }
+
     long deadline() {
       return Math.max(
           snapshot == null ? Long.MIN_VALUE : snapshotDeadline,
@@ -100,11 +123,9 @@ public final class InMemoryCreditCache implements CreditCache {
   public CompletableFuture<CacheLookup> lookup(String accountId) {
     Slot slot = slots.getIfPresent(accountId);
     if (slot == null) {
-      return CompletableFuture.completedFuture(CacheLookup.EMPTY);
+      return NOTHING;
     }
-    Slot live = slot.live(ticker.read());
-    return CompletableFuture.completedFuture(
-        new CacheLookup(live.markerVersion(), live.snapshot()));
+    return slot.live(ticker.read()).found();
   }
 
   @Override

@@ -201,20 +201,13 @@ public final class SnapshotPublisher implements AutoCloseable {
   }
 
   /**
-   * Writes the snapshot (versioned) and the blocked marker that goes with it. Both leave at once:
-   * one round trip instead of two, and on one connection Redis still runs them in that order. The
-   * marker is written even when a newer snapshot is cached: markers carry their version, so an
-   * older one never overrides a newer snapshot, and a retry after a failed marker write still
-   * lands.
+   * Writes the snapshot (versioned) and the blocked marker that goes with it ({@link
+   * CreditCache#putState}): one round trip on a remote cache.
    */
   private CompletableFuture<Void> write(String accountId, CreditSnapshot snapshot) {
-    CompletableFuture<Boolean> put =
-        call(() -> cache.putSnapshot(accountId, snapshot, snapshotTtl));
-    CompletableFuture<Void> marker =
-        snapshot.canSpend()
-            ? call(() -> cache.clearBlocked(accountId))
-            : call(() -> cache.setBlocked(accountId, snapshot.version(), blockedTtl));
-    return CompletableFuture.allOf(put, marker).orTimeout(timeoutNanos, TimeUnit.NANOSECONDS);
+    return call(() -> cache.putState(accountId, snapshot, snapshotTtl, blockedTtl))
+        .thenApply(stored -> (Void) null)
+        .orTimeout(timeoutNanos, TimeUnit.NANOSECONDS);
   }
 
   private void retry(String accountId, CreditSnapshot snapshot, int attempt, Throwable error) {

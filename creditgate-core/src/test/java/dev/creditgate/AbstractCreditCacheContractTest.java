@@ -136,6 +136,31 @@ public abstract class AbstractCreditCacheContractTest {
   }
 
   @Test
+  void putStateWritesTheSnapshotWithTheMarkerThatGoesWithIt() {
+    String account = newAccount();
+    assertThat(get(cache.putState(account, snapshot(0, false, 3), shortTtl(), shortTtl())))
+        .isTrue();
+    CacheLookup exhausted = lookup(account);
+    assertThat(exhausted.snapshot()).isEqualTo(snapshot(0, false, 3));
+    assertThat(exhausted.markerVersion()).isEqualTo(3);
+    assertThat(exhausted.markerApplies()).isTrue();
+
+    assertThat(get(cache.putState(account, snapshot(50, false, 4), shortTtl(), shortTtl())))
+        .isTrue();
+    CacheLookup toppedUp = lookup(account);
+    assertThat(toppedUp.snapshot()).isEqualTo(snapshot(50, false, 4));
+    assertThat(toppedUp.hasMarker()).isFalse();
+
+    // An older state is not stored, though its marker is written (and, older, does not apply).
+    assertThat(get(cache.putState(account, snapshot(-5, true, 2), shortTtl(), shortTtl())))
+        .isFalse();
+    CacheLookup kept = lookup(account);
+    assertThat(kept.snapshot()).isEqualTo(snapshot(50, false, 4));
+    assertThat(kept.markerVersion()).isEqualTo(2);
+    assertThat(kept.markerApplies()).isFalse();
+  }
+
+  @Test
   void clearBlockedRemovesOnlyTheMarker() {
     String account = newAccount();
     get(cache.putSnapshot(account, snapshot(10, false, 2), shortTtl()));

@@ -35,6 +35,42 @@ record LuaScript(String name, String body, String sha) {
       return 1
       """);
 
+  /**
+   * An account's state in one step: the snapshot as {@link #PUT_SNAPSHOT} stores it (unless the
+   * stored one has the same or a higher version), then the blocked marker set at the snapshot's
+   * version ('set') or removed ('clear'), then one announcement. Returns 1 when the snapshot was
+   * stored. KEYS[1] snapshot key, KEYS[2] marker key; ARGV: version, encoded snapshot, snapshot ttl
+   * ms, 'set' or 'clear', marker ttl ms, channel ('' for none), account.
+   */
+  static final LuaScript PUT_STATE =
+      of(
+          "put-state",
+          """
+      local stored = 1
+      local current = redis.call('GET', KEYS[1])
+      if current then
+        local version = string.match(current, '^1|(%d+)|')
+        if version then
+          local incoming = ARGV[1]
+          if #version > #incoming or (#version == #incoming and version >= incoming) then
+            stored = 0
+          end
+        end
+      end
+      if stored == 1 then
+        redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+      end
+      if ARGV[4] == 'set' then
+        redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[5])
+      else
+        redis.call('DEL', KEYS[2])
+      end
+      if ARGV[6] ~= '' then
+        redis.call('PUBLISH', ARGV[6], ARGV[7])
+      end
+      return stored
+      """);
+
   /** KEYS[1] marker key; ARGV: version, ttl ms, channel ('' for none), account. */
   static final LuaScript SET_BLOCKED =
       of(

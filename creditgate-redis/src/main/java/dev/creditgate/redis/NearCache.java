@@ -18,6 +18,10 @@ import java.util.concurrent.atomic.LongAdder;
  * write's invalidation was handled. Each account hashes to an epoch stripe that every invalidation
  * bumps; a load records the stripe (and the global epoch) before it reads Redis and its result is
  * dropped if either moved meanwhile.
+ *
+ * <p>A state this instance wrote itself is kept as written ({@link #putWritten}) unless an
+ * invalidation from another instance arrived for its stripe while the write was under way (the
+ * stripe's remote epoch, bumped by messages only, moved) or a newer version is kept already.
  */
 final class NearCache {
 
@@ -25,6 +29,10 @@ final class NearCache {
 
   private final Cache<String, CacheLookup> entries;
   private final AtomicLongArray stripes = new AtomicLongArray(STRIPES);
+
+  /** Per stripe, the invalidations from other instances only. */
+  private final AtomicLongArray remoteStripes = new AtomicLongArray(STRIPES);
+
   private final AtomicLong globalEpoch = new AtomicLong();
   private final LongAdder hits = new LongAdder();
   private final LongAdder misses = new LongAdder();
@@ -54,6 +62,34 @@ final class NearCache {
     return (globalEpoch.get() << 40) + stripes.get(stripe(account));
   }
 
+  /**
+   * The epochs a write's own result must see unchanged to be kept: those of invalidations from
+   * other instances, read before the write is sent.
+   */
+  long remoteStamp(String account) {
+    return (globalEpoch.get() << 40) + remoteStripes.get(stripe(account));
+  }
+
+  /**
+   * Keeps a state this instance wrote and Redis stored, unless another instance's invalidation for
+   * its stripe arrived since {@code remoteStamp} was read, or a newer version is kept.
+   */
+  void putWritten(String account, CacheLookup lookup, long remoteStamp) {
+    if (!listening || remoteStamp(account) != remoteStamp) {
+      return;
+    }
+    long version = version(lookup);
+    entries.asMap().merge(account, lookup, (kept, mine) -> version(kept) >= version ? kept : mine);
+    // An invalidation that slipped in between the check and the merge bumped the stamp first.
+    if (remoteStamp(account) != remoteStamp) {
+      entries.invalidate(account);
+    }
+  }
+
+  private static long version(CacheLookup lookup) {
+    return lookup.snapshot() == null ? -1 : lookup.snapshot().version();
+  }
+
   void putIfUnchanged(String account, CacheLookup lookup, long stamp) {
     if (!listening || stamp(account) != stamp) {
       return;
@@ -72,6 +108,7 @@ final class NearCache {
 
   void onInvalidationMessage(String account) {
     invalidations.increment();
+    remoteStripes.incrementAndGet(stripe(account));
     invalidate(account);
   }
 

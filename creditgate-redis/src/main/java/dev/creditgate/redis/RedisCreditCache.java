@@ -307,6 +307,52 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
                 .thenApply(stored -> stored == 1L));
   }
 
+  /**
+   * One script ({@link LuaScript#PUT_STATE}): one round trip and one invalidation message for the
+   * snapshot and its marker. With the near cache on, a state this call stored is also kept in this
+   * instance's memory (write-through), so the gateway that charged an account does not read it back
+   * from Redis on its next call; unless an invalidation from another instance arrived while the
+   * write was under way, and never over a newer state kept there.
+   */
+  @Override
+  public CompletableFuture<Boolean> putState(
+      String accountId, CreditSnapshot snapshot, Duration snapshotTtl, Duration blockedTtl) {
+    String account = BillingContext.requireValidAccountId(accountId);
+    Objects.requireNonNull(snapshot, "snapshot");
+    String snapshotTtlMillis = ttlMillis(snapshotTtl);
+    String blockedTtlMillis = ttlMillis(blockedTtl);
+    boolean spendable = snapshot.canSpend();
+    long remoteStamp = near == null ? 0 : near.remoteStamp(account);
+    CompletableFuture<Boolean> written =
+        write(
+            "putState",
+            account,
+            () ->
+                this.<Long>runScript(
+                        LuaScript.PUT_STATE,
+                        new String[] {snapshotKey(account), markerKey(account)},
+                        Long.toString(snapshot.version()),
+                        SnapshotCodec.encode(snapshot),
+                        snapshotTtlMillis,
+                        spendable ? "clear" : "set",
+                        blockedTtlMillis,
+                        channel,
+                        message(account))
+                    .thenApply(stored -> stored == 1L));
+    if (near == null) {
+      return written;
+    }
+    CacheLookup state =
+        new CacheLookup(spendable ? CacheLookup.NO_MARKER : snapshot.version(), snapshot);
+    return written.thenApply(
+        stored -> {
+          if (stored) {
+            near.putWritten(account, state, remoteStamp);
+          }
+          return stored;
+        });
+  }
+
   @Override
   public CompletableFuture<Void> setBlocked(String accountId, long version, Duration ttl) {
     String account = BillingContext.requireValidAccountId(accountId);

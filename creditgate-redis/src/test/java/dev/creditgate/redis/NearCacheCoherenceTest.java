@@ -150,6 +150,79 @@ class NearCacheCoherenceTest {
   }
 
   /**
+   * A state this gateway published is kept in its memory as written: its next lookups need no Redis
+   * call; another gateway's later write still evicts it.
+   */
+  @Test
+  void aPublishedStateIsKeptAsWrittenUntilAnotherGatewayWrites() throws Exception {
+    try (RedisCreditCache a = gateway().build();
+        RedisCreditCache b = gateway().build()) {
+      assertThat(a.putState("acct", snapshot(5, 1), TTL, TTL).get(1, TimeUnit.SECONDS)).isTrue();
+      long calls = a.stats().calls();
+      for (int i = 0; i < 50; i++) {
+        CacheLookup found = a.lookup("acct").get(1, TimeUnit.SECONDS);
+        assertThat(found.snapshot()).isEqualTo(snapshot(5, 1));
+        assertThat(found.hasMarker()).isFalse();
+      }
+      assertThat(a.stats().calls()).isEqualTo(calls);
+      assertThat(a.stats().nearHits()).isEqualTo(50);
+
+      // An exhausted state is kept with its marker: denied from memory.
+      assertThat(a.putState("acct", snapshot(0, 2), TTL, TTL).get(1, TimeUnit.SECONDS)).isTrue();
+      assertThat(a.lookup("acct").get(1, TimeUnit.SECONDS).markerApplies()).isTrue();
+      assertThat(a.stats().calls()).isEqualTo(calls + 1);
+
+      b.putState("acct", snapshot(70, 3), TTL, TTL).get(1, TimeUnit.SECONDS);
+      awaitVersion(a, "acct", 3);
+      CacheLookup after = a.lookup("acct").get(1, TimeUnit.SECONDS);
+      assertThat(after.snapshot()).isEqualTo(snapshot(70, 3));
+      assertThat(after.markerApplies()).isFalse();
+
+      // A state Redis did not store (older than its own) is not kept either.
+      assertThat(a.putState("acct", snapshot(1, 2), TTL, TTL).get(1, TimeUnit.SECONDS)).isFalse();
+      assertThat(a.lookup("acct").get(1, TimeUnit.SECONDS).snapshot()).isEqualTo(snapshot(70, 3));
+    }
+  }
+
+  /**
+   * Two gateways publishing one account's states in turn, as two gateways charging a hot account
+   * do: each, reading from memory or Redis, never sees a state older than the last one either of
+   * them published before its lookup began, once the other's message had time to arrive.
+   */
+  @Test
+  void interleavedPublishesNeverLeaveAnOlderStateInMemory() throws Exception {
+    try (RedisCreditCache a = gateway().build();
+        RedisCreditCache b = gateway().build()) {
+      for (long version = 1; version <= 300; version++) {
+        RedisCreditCache writer = version % 2 == 0 ? a : b;
+        writer
+            .putState("hot", snapshot(1000 - version, version), TTL, TTL)
+            .get(1, TimeUnit.SECONDS);
+        awaitVersion(a, "hot", version);
+        awaitVersion(b, "hot", version);
+      }
+      assertThat(a.stats().nearHits() + b.stats().nearHits()).isPositive();
+    }
+  }
+
+  /** Waits until the cache's lookups see {@code version}; fails if an older one shows after. */
+  private static void awaitVersion(RedisCreditCache cache, String account, long version)
+      throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(STATED_BOUND_MS);
+    while (cache.lookup(account).get(1, TimeUnit.SECONDS).snapshot().version() < version) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError(
+            account + " at version " + version + " not seen within " + STATED_BOUND_MS + " ms");
+      }
+      Thread.onSpinWait();
+    }
+    for (int i = 0; i < 20; i++) {
+      assertThat(cache.lookup(account).get(1, TimeUnit.SECONDS).snapshot().version())
+          .isGreaterThanOrEqualTo(version);
+    }
+  }
+
+  /**
    * A write nobody announced (an operator with redis-cli) is seen once the near-cache TTL passes.
    */
   @Test
