@@ -60,7 +60,7 @@ final class LeaseKeeper implements AutoCloseable {
   static final int WORKERS = 2;
 
   /** A slice covers at least the credits the account's holds took in this long, recently. */
-  static final Duration DEMAND_HORIZON = Duration.ofSeconds(5);
+  static final Duration DEMAND_HORIZON = Duration.ofSeconds(30);
 
   /** How a call's {@link #grow} went. */
   enum Growth {

@@ -95,9 +95,7 @@ final class JdbcLeases {
     Checks.requireBetween("overdraft", overdraft, 0, LedgerChecks.MAX_AMOUNT);
     requireTerm(term);
     register(accountId);
-    // [0] the credits granted; [1] the version of this process's row the operation found.
-    long[] granted = new long[2];
-    LeaseTable.Row after =
+    Grown grown =
         db.transaction(
             c -> {
               Instant now = db.now();
@@ -127,8 +125,6 @@ final class JdbcLeases {
               // Beyond what is needed, at most half of what is left free: a scarce account's other
               // holders find credit too.
               grant += Math.min(wanted - needed, Math.max(0, free - grant) / 2);
-              granted[0] = grant;
-              granted[1] = own == null ? 0 : own.version();
               LeaseTable.Row next =
                   new LeaseTable.Row(
                       accountId,
@@ -141,15 +137,21 @@ final class JdbcLeases {
                 // A statement only when there is something to delete: most extends find none.
                 rows.purge(c, accountId, purgeBefore);
               }
-              return next;
+              return new Grown(next, grant, own == null ? 0 : own.version());
             });
     // The row found may hold a charge batch's debits whose commit this process has not finished
     // learning (its charges still count as unwritten): learnt first, the room would count them
     // twice.
-    awaitLearnt(accountId, granted[1]);
-    apply(after, term);
-    return new Extended(lease(after), granted[0]);
+    awaitLearnt(accountId, grown.foundVersion());
+    apply(grown.row(), term);
+    return new Extended(lease(grown.row()), grown.granted());
   }
+
+  /**
+   * A growth's transaction: the row it wrote, the credits it granted, and the version of this
+   * process's row it found (0 for none).
+   */
+  private record Grown(LeaseTable.Row row, long granted, long foundVersion) {}
 
   void trim(String accountId, long keep, Duration term) {
     Checks.requireBetween("keep", keep, 0, Long.MAX_VALUE);
