@@ -30,6 +30,10 @@ fi
 # ---- gateway launch: HOOK for targets (c) and (d) --------------------------------------------
 # The command that starts the gateway; the config file path is appended as the last argument.
 GATEWAY_LAUNCH=${GATEWAY_LAUNCH:-"./creditgate serve --config"}
+# The launcher's AOT cache (a server's first run records it, later runs use it) is off here by
+# default: every gateway is warmed up before it is measured, and a cell that records would differ
+# from one that reuses. bench/cold-start.sh measures it.
+export CREDITGATE_AOT=${CREDITGATE_AOT:-off}
 # Admin token the generated configs set and the provisioning step uses.
 GATEWAY_ADMIN_TOKEN=${GATEWAY_ADMIN_TOKEN:-bench-admin-token-0123456789}
 CREDITGATE_POSTGRES_URL=${CREDITGATE_POSTGRES_URL:-jdbc:postgresql://127.0.0.1:5432/test?user=postgres}
