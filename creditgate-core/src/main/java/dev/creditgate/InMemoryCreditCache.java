@@ -125,7 +125,12 @@ public final class InMemoryCreditCache implements CreditCache {
     if (slot == null) {
       return NOTHING;
     }
-    return slot.live(ticker.read()).found();
+    Slot live = slot.live(ticker.read());
+    if (live != slot) {
+      // A part expired: kept trimmed, so the next lookups allocate nothing again.
+      slots.asMap().replace(accountId, slot, live);
+    }
+    return live.found();
   }
 
   @Override

@@ -6,7 +6,8 @@ import java.net.URI;
  * Where the gateway exports its traces: one OpenTelemetry trace per chat call, over OTLP/HTTP.
  *
  * @param otlpEndpoint the OTLP/HTTP traces endpoint ({@code telemetry.otlp-endpoint}, such as
- *     {@code http://collector:4318/v1/traces}); empty (the default): no tracing
+ *     {@code http://collector:4318/v1/traces}; a collector's address without a path gets {@value
+ *     #TRACES_PATH}); empty (the default): no tracing
  * @param sampleRatio the share of calls traced when the client sent no {@code traceparent} ({@code
  *     telemetry.trace-sample-ratio}, 0 to 1, default {@value #DEFAULT_SAMPLE_RATIO})
  * @param serviceName the spans' {@code service.name} ({@code telemetry.service-name}, default
@@ -16,6 +17,9 @@ public record TelemetrySettings(String otlpEndpoint, double sampleRatio, String 
 
   public static final double DEFAULT_SAMPLE_RATIO = 0.1;
   public static final String DEFAULT_SERVICE_NAME = "creditgate";
+
+  /** The OTLP/HTTP traces path, added to an endpoint given without a path. */
+  public static final String TRACES_PATH = "/v1/traces";
 
   /** No tracing. */
   public static final TelemetrySettings OFF =
@@ -51,6 +55,11 @@ public record TelemetrySettings(String otlpEndpoint, double sampleRatio, String 
           || uri.getHost() == null) {
         throw new ConfigException(
             "telemetry.otlp-endpoint must be an http(s) URL, but was '" + endpoint + "'");
+      }
+      String path = uri.getRawPath();
+      if (path == null || path.isEmpty() || path.equals("/")) {
+        // A collector's address alone: its OTLP/HTTP traces path.
+        endpoint = endpoint.replaceAll("/+$", "") + TRACES_PATH;
       }
     }
     String ratio = r.string("telemetry.trace-sample-ratio", "");

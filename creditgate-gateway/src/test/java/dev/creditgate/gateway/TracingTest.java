@@ -186,6 +186,13 @@ class TracingTest extends GatewayTestSupport {
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("'half'");
     assertThat(GatewayConfig.defaults().telemetry().tracing()).isFalse();
+    // A collector's address alone gets the OTLP/HTTP traces path.
+    assertThat(
+            GatewayConfig.fromProperties(
+                    Map.of("telemetry.otlp-endpoint", "http://collector:4318/"), Map.of())
+                .telemetry()
+                .otlpEndpoint())
+        .isEqualTo("http://collector:4318/v1/traces");
   }
 
   /** The spans of one trace by name, once {@code count} of them have arrived. */

@@ -876,7 +876,9 @@ public final class RedisCreditCache implements CreditCache, AutoCloseable {
      */
     private static void preloadScripts(RedisClusterAsyncCommands<String, String> commands) {
       for (LuaScript script :
-          new LuaScript[] {LuaScript.PUT_SNAPSHOT, LuaScript.SET_BLOCKED, LuaScript.DELETE}) {
+          new LuaScript[] {
+            LuaScript.PUT_STATE, LuaScript.PUT_SNAPSHOT, LuaScript.SET_BLOCKED, LuaScript.DELETE
+          }) {
         commands
             .scriptLoad(script.body())
             .whenComplete(

@@ -174,7 +174,8 @@ public final class CallTracing implements AutoCloseable {
         upstream.setAttribute(
             PROVIDER,
             x.route.config().provider().isEmpty() ? "_OTHER" : x.route.config().provider());
-        upstream.setAttribute(MODEL, x.route.config().model());
+        upstream.setAttribute(
+            MODEL, x.route.config().model().isEmpty() ? x.alias() : x.route.config().model());
         if (x.usage != null) {
           upstream.setAttribute(INPUT_TOKENS, x.usage.inputTokens());
           upstream.setAttribute(OUTPUT_TOKENS, x.usage.outputTokens());

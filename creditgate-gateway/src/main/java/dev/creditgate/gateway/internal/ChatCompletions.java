@@ -91,7 +91,12 @@ public final class ChatCompletions {
       metrics.request("chat_completions", exchange.alias(), exchange.status);
       if (exchange.upstreamCalled) {
         metrics.upstreamCall(
-            exchange.route.config(), exchange.usage, exchange.status, end - exchange.upstreamStart);
+            exchange.route.config(),
+            exchange.usage,
+            exchange.status,
+            // To the end of the answer, as the upstream span: the charge after it is not the
+            // operation's.
+            (exchange.settleStart != 0 ? exchange.settleStart : end) - exchange.upstreamStart);
       }
       tracing.finish(exchange, end);
     }
