@@ -8,11 +8,11 @@ import dev.creditgate.CreditCache;
 import dev.creditgate.SnapshotPublisher;
 import dev.creditgate.gateway.internal.AdminApi;
 import dev.creditgate.gateway.internal.Authenticator;
+import dev.creditgate.gateway.internal.CallOptions;
 import dev.creditgate.gateway.internal.CallTracing;
-import dev.creditgate.gateway.internal.ChatCompletions;
-import dev.creditgate.gateway.internal.ChatOptions;
 import dev.creditgate.gateway.internal.GatewayMetrics;
 import dev.creditgate.gateway.internal.Json;
+import dev.creditgate.gateway.internal.LlmCalls;
 import dev.creditgate.gateway.internal.ProcessMetrics;
 import dev.creditgate.gateway.internal.TokenEstimator;
 import dev.creditgate.gateway.internal.UpstreamClient;
@@ -62,7 +62,7 @@ public final class Gateway implements AutoCloseable {
   private final PrometheusMeterRegistry registry;
   private final ProcessMetrics processMetrics;
   private final CallTracing tracing;
-  private final ChatCompletions chat;
+  private final LlmCalls chat;
   private final LedgerCreditMeter meter;
 
   private Gateway(Builder b) {
@@ -150,7 +150,7 @@ public final class Gateway implements AutoCloseable {
     this.meter = meterBuilder.build();
     metrics.meter(meter);
     this.chat =
-        new ChatCompletions(
+        new LlmCalls(
             auth,
             router,
             meter,
@@ -158,7 +158,7 @@ public final class Gateway implements AutoCloseable {
             metrics,
             new TokenEstimator(),
             b.ticker,
-            new ChatOptions(
+            new CallOptions(
                 config.maxBodyBytes(),
                 config.userScenes(),
                 config.requestLimits().maxChoices(),
@@ -191,7 +191,7 @@ public final class Gateway implements AutoCloseable {
                   server -> server.setStopTimeout(config.shutdownTimeout().toMillis()));
               cfg.jetty.host = config.host();
               cfg.jetty.port = config.port();
-              cfg.routes.post("/v1/chat/completions", chat::handle);
+              chat.handlers().forEach(cfg.routes::post);
               cfg.routes.get("/v1/models", ctx -> models(ctx, auth));
               cfg.routes.get("/health/live", ctx -> ctx.json(Map.of("status", "up")));
               cfg.routes.get("/health/ready", ops::ready);
@@ -263,24 +263,50 @@ public final class Gateway implements AutoCloseable {
     return config;
   }
 
+  /**
+   * The aliases a key may call, each with its protocol and the endpoints that serve it; for a
+   * client that sends {@code anthropic-version} (Anthropic's SDKs), those of the Anthropic protocol
+   * in Anthropic's list shape.
+   */
   private void models(Context ctx, Authenticator auth) {
     auth.anyKey(ctx);
+    boolean anthropic = ctx.header("anthropic-version") != null;
     ObjectNode root = Json.MAPPER.createObjectNode();
-    root.put("object", "list");
+    if (!anthropic) {
+      root.put("object", "list");
+    }
     ArrayNode data = root.putArray("data");
     for (String alias : router.aliases()) {
+      Protocol protocol = router.protocol(alias);
+      if (anthropic && protocol != Protocol.ANTHROPIC) {
+        continue;
+      }
       ObjectNode m = data.addObject();
       m.put("id", alias);
-      m.put("object", "model");
-      m.put("created", 0);
-      m.put("owned_by", "creditgate");
+      if (anthropic) {
+        m.put("type", "model");
+        m.put("display_name", alias);
+        m.put("created_at", "1970-01-01T00:00:00Z");
+      } else {
+        m.put("object", "model");
+        m.put("created", 0);
+        m.put("owned_by", "creditgate");
+      }
       m.put("ready", router.ready(alias));
+      m.put("protocol", protocol.configName());
+      ArrayNode endpoints = m.putArray("endpoints");
+      router.endpoints(alias).forEach(endpoints::add);
+    }
+    if (anthropic) {
+      root.put("has_more", false);
+      root.put("first_id", data.isEmpty() ? null : data.get(0).path("id").asText());
+      root.put("last_id", data.isEmpty() ? null : data.get(data.size() - 1).path("id").asText());
     }
     ctx.contentType("application/json").result(root.toString());
   }
 
   private static void error(Context ctx, ApiError e) {
-    ChatCompletions.respondError(ctx, e);
+    LlmCalls.respondError(ctx, e);
   }
 
   /**

@@ -101,14 +101,6 @@ public record GatewayConfig(
   /** The tokenizers a route may name for counting its input before a call. */
   public static final List<String> TOKENIZERS = List.of("o200k_base", "cl100k_base", "bytes");
 
-  private static final Pattern ALIAS = Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
-  private static final Pattern MODEL_KEY =
-      Pattern.compile(
-          "models\\.([^.]+)\\.(base-url|api-key-env|provider|model|max-output-tokens|tokenizer)");
-  private static final Pattern MODEL_ENV =
-      Pattern.compile(
-          "CREDITGATE_MODELS_([A-Z0-9_]+?)_(BASE_URL|API_KEY_ENV|PROVIDER|MODEL|MAX_OUTPUT_TOKENS"
-              + "|TOKENIZER)");
   private static final List<String> SCALAR_KEYS =
       List.of(
           "server.host",
@@ -167,46 +159,6 @@ public record GatewayConfig(
     Objects.requireNonNull(telemetry, "telemetry");
     userScenes = List.copyOf(userScenes);
     models = Collections.unmodifiableMap(new LinkedHashMap<>(models));
-  }
-
-  /**
-   * Where one alias goes.
-   *
-   * @param apiKeyEnv the environment variable holding the upstream's API key; blank when the
-   *     upstream needs none (a local model server, the simulator)
-   */
-  public record ModelRoute(
-      String alias,
-      String baseUrl,
-      String apiKeyEnv,
-      String provider,
-      String model,
-      long maxOutputTokens,
-      String tokenizer) {
-
-    public ModelRoute {
-      Objects.requireNonNull(alias, "alias");
-      Objects.requireNonNull(baseUrl, "baseUrl");
-      apiKeyEnv = Objects.requireNonNullElse(apiKeyEnv, "");
-      provider = Objects.requireNonNullElse(provider, "");
-      model = Objects.requireNonNullElse(model, "");
-      if (maxOutputTokens < 1) {
-        throw new IllegalArgumentException(
-            "maxOutputTokens must be at least 1, but was " + maxOutputTokens);
-      }
-      tokenizer = tokenizer == null || tokenizer.isEmpty() ? defaultTokenizer(provider) : tokenizer;
-    }
-
-    /** A route with the default output cap and its provider's default tokenizer. */
-    public ModelRoute(
-        String alias, String baseUrl, String apiKeyEnv, String provider, String model) {
-      this(alias, baseUrl, apiKeyEnv, provider, model, DEFAULT_MAX_OUTPUT_TOKENS, "");
-    }
-
-    /** OpenAI's current encoding for OpenAI routes; the byte bound for any other. */
-    static String defaultTokenizer(String provider) {
-      return "openai".equals(provider) ? "o200k_base" : "bytes";
-    }
   }
 
   /**
@@ -332,7 +284,7 @@ public record GatewayConfig(
       }
     }
     for (Map.Entry<String, String> e : new TreeMap<>(env).entrySet()) {
-      Matcher m = MODEL_ENV.matcher(e.getKey());
+      Matcher m = ModelRoute.ENV.matcher(e.getKey());
       if (m.matches()) {
         String alias = m.group(1).toLowerCase(Locale.ROOT).replace('_', '-');
         String field = m.group(2).toLowerCase(Locale.ROOT).replace('_', '-');
@@ -340,13 +292,15 @@ public record GatewayConfig(
       }
     }
     for (String key : props.keySet()) {
-      if (!SCALAR_KEYS.contains(key) && !MODEL_KEY.matcher(key).matches()) {
+      if (!SCALAR_KEYS.contains(key) && !ModelRoute.KEY.matcher(key).matches()) {
         throw new ConfigException(
             "unknown config key '"
                 + key
                 + "'; known keys: "
                 + String.join(", ", SCALAR_KEYS)
-                + ", models.<alias>.{base-url,api-key-env,provider,model,max-output-tokens,tokenizer}");
+                + ", models.<alias>.{"
+                + String.join(",", ModelRoute.fields())
+                + "}");
       }
     }
     ConfigReader r = new ConfigReader(props);
@@ -374,82 +328,7 @@ public record GatewayConfig(
               + redactUrl(redisUri)
               + "'");
     }
-    Map<String, ModelRoute> models = new LinkedHashMap<>();
-    Map<String, Map<String, String>> byAlias = new TreeMap<>();
-    for (Map.Entry<String, String> e : props.entrySet()) {
-      Matcher m = MODEL_KEY.matcher(e.getKey());
-      if (m.matches()) {
-        byAlias.computeIfAbsent(m.group(1), k -> new TreeMap<>()).put(m.group(2), e.getValue());
-      }
-    }
-    for (Map.Entry<String, Map<String, String>> e : byAlias.entrySet()) {
-      String alias = e.getKey();
-      if (!ALIAS.matcher(alias).matches()) {
-        throw new ConfigException(
-            "models."
-                + alias
-                + ": alias must be 1-64 characters of [a-z0-9._-] starting with a"
-                + " letter or digit, but was '"
-                + alias
-                + "'");
-      }
-      Map<String, String> f = e.getValue();
-      String baseUrl = f.getOrDefault("base-url", "").trim();
-      if (baseUrl.isEmpty()) {
-        throw new ConfigException(
-            "models." + alias + ".base-url is required, but was missing or empty");
-      }
-      java.net.URI uri;
-      try {
-        uri = java.net.URI.create(baseUrl);
-      } catch (IllegalArgumentException ex) {
-        throw new ConfigException(
-            "models." + alias + ".base-url is not a valid URL: '" + baseUrl + "'");
-      }
-      if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
-          || uri.getHost() == null) {
-        throw new ConfigException(
-            "models."
-                + alias
-                + ".base-url must be an http(s) URL with a host, but was '"
-                + baseUrl
-                + "'");
-      }
-      String model = f.getOrDefault("model", "").trim();
-      if (model.isEmpty()) {
-        throw new ConfigException(
-            "models." + alias + ".model is required, but was missing or empty");
-      }
-      String keyEnv = f.getOrDefault("api-key-env", "").trim();
-      if (!keyEnv.isEmpty() && !keyEnv.matches("[A-Za-z_][A-Za-z0-9_]*")) {
-        throw new ConfigException(
-            "models."
-                + alias
-                + ".api-key-env must be an environment variable name, but was '"
-                + keyEnv
-                + "'");
-      }
-      String provider = f.getOrDefault("provider", "").trim();
-      provider = provider.isEmpty() ? "openai" : provider;
-      String tokenizer = f.getOrDefault("tokenizer", "").trim();
-      if (!tokenizer.isEmpty() && !TOKENIZERS.contains(tokenizer)) {
-        throw new ConfigException(
-            "models."
-                + alias
-                + ".tokenizer must be one of "
-                + String.join(", ", TOKENIZERS)
-                + ", but was '"
-                + tokenizer
-                + "'");
-      }
-      long maxOutput =
-          r.longIn(
-              "models." + alias + ".max-output-tokens", DEFAULT_MAX_OUTPUT_TOKENS, 1, 10_000_000);
-      models.put(
-          alias,
-          new ModelRoute(
-              alias, stripSlash(baseUrl), keyEnv, provider, model, maxOutput, tokenizer));
-    }
+    Map<String, ModelRoute> models = ModelRoute.read(r);
     return new GatewayConfig(
         r.string("server.host", DEFAULT_HOST),
         (int) r.longIn("server.port", DEFAULT_PORT, 0, 65535),
@@ -619,10 +498,6 @@ public record GatewayConfig(
         + ", models="
         + models.keySet()
         + "]";
-  }
-
-  private static String stripSlash(String url) {
-    return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
   }
 
   private static String firstLine(String s) {

@@ -106,9 +106,7 @@ class IntentSyncWaitTest {
               HttpResponse.BodyHandlers.ofString());
       long took = System.nanoTime() - start;
       assertThat(r.statusCode()).isEqualTo(200);
-      assertThat(
-              r.headers()
-                  .firstValue(dev.creditgate.gateway.internal.ChatCompletions.CHARGED_HEADER))
+      assertThat(r.headers().firstValue(dev.creditgate.gateway.internal.LlmCalls.CHARGED_HEADER))
           .hasValueSatisfying(v -> assertThat(Long.parseLong(v)).isPositive());
       return took;
     }

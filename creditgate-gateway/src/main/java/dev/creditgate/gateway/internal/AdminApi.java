@@ -108,10 +108,10 @@ public final class AdminApi {
         status = ctx.statusCode();
       } catch (ApiError e) {
         status = e.status();
-        ChatCompletions.respondError(ctx, e);
+        LlmCalls.respondError(ctx, e);
       } catch (IdempotencyConflictException e) {
         status = 409;
-        ChatCompletions.respondError(
+        LlmCalls.respondError(
             ctx,
             new ApiError(
                 409,
@@ -121,14 +121,14 @@ public final class AdminApi {
                 "Idempotency-Key"));
       } catch (AccountNotFoundException e) {
         status = 404;
-        ChatCompletions.respondError(
+        LlmCalls.respondError(
             ctx, new ApiError(404, "invalid_request_error", "account_not_found", e.getMessage()));
       } catch (IllegalArgumentException | ArithmeticException e) {
         status = 422;
-        ChatCompletions.respondError(ctx, ApiError.validation(e.getMessage(), parameter(e)));
+        LlmCalls.respondError(ctx, ApiError.validation(e.getMessage(), parameter(e)));
       } catch (LedgerUnavailableException e) {
         status = 503;
-        ChatCompletions.respondError(
+        LlmCalls.respondError(
             ctx,
             new ApiError(
                 503, "server_error", "ledger_unavailable", "the ledger is unavailable; try again"));

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.creditgate.Admission;
 import dev.creditgate.CreditBalanceBlockedException;
 import dev.creditgate.gateway.ApiError;
-import dev.creditgate.gateway.GatewayConfig.ModelRoute;
+import dev.creditgate.gateway.ModelRoute;
 import dev.creditgate.gateway.internal.TokenEstimator.Tokenizer;
 import dev.creditgate.meter.CreditMeter;
 import dev.creditgate.meter.Estimate;
@@ -23,7 +23,7 @@ import java.util.Locale;
  * proceeds, and its metering is closed once the rest of the chain returns, whatever happened there;
  * the slot is given back just after.
  */
-final class AdmitCall implements ChatStep {
+final class AdmitCall implements CallStep {
 
   static final String RESERVED_HEADER = "X-Creditgate-Reserved";
   static final String REMAINING_HEADER = "X-Creditgate-Remaining";
@@ -40,7 +40,7 @@ final class AdmitCall implements ChatStep {
   }
 
   @Override
-  public void process(ChatExchange x, Chain next) {
+  public void process(CallExchange x, Chain next) {
     // Given back however the rest ends: answered, streamed, the client gone, an upstream error, or
     // an exception.
     try (CallSlots.Slot slot = slots.acquire(x.principal)) {
@@ -48,7 +48,7 @@ final class AdmitCall implements ChatStep {
     }
   }
 
-  private void admit(ChatExchange x, Chain next) {
+  private void admit(CallExchange x, Chain next) {
     Estimate estimate = estimate(x, tokens);
     MeteredCall call;
     try {
@@ -64,7 +64,7 @@ final class AdmitCall implements ChatStep {
               + (e.inProgress()
                   ? "a request with this key is in progress"
                   : "it was already used for a completed, charged request"),
-          ReadChatRequest.IDEMPOTENCY_HEADER);
+          ReadRequest.IDEMPOTENCY_HEADER);
     }
     try (call) {
       refuseUnlessAdmitted(x, call, estimate);
@@ -72,7 +72,7 @@ final class AdmitCall implements ChatStep {
       call.clampedOutputTokens()
           .ifPresent(
               cap -> {
-                setOutputCap(x, cap);
+                x.api.setOutputCap(x.request, cap, x.route.config());
                 x.estimate = estimate.withMaxOutputTokens(cap);
                 x.ctx.header(CLAMPED_HEADER, Long.toString(cap));
               });
@@ -85,7 +85,7 @@ final class AdmitCall implements ChatStep {
     }
   }
 
-  private static void refuseUnlessAdmitted(ChatExchange x, MeteredCall call, Estimate estimate) {
+  private static void refuseUnlessAdmitted(CallExchange x, MeteredCall call, Estimate estimate) {
     Admission admission = call.admission();
     if (admission.isAdmitted()) {
       return;
@@ -102,15 +102,22 @@ final class AdmitCall implements ChatStep {
               402,
               "insufficient_credits",
               "insufficient_credits",
-              "this request can cost more credits than the account has left: it asks for up to "
-                  + estimate.maxOutputTokens()
-                  + " output tokens"
-                  + (estimate.choices() > 1
-                      ? " per choice (" + estimate.choices() + " choices)"
-                      : "")
-                  + ", and the balance affords "
-                  + Math.max(0, call.affordableOutputTokens())
-                  + "; lower max_completion_tokens or add credits");
+              x.api.producesOutput()
+                  ? "this request can cost more credits than the account has left: it asks for"
+                      + " up to "
+                      + estimate.maxOutputTokens()
+                      + " output tokens"
+                      + (estimate.choices() > 1
+                          ? " per choice (" + estimate.choices() + " choices)"
+                          : "")
+                      + ", and the balance affords "
+                      + Math.max(0, call.affordableOutputTokens())
+                      + "; lower "
+                      + x.api.outputCapField()
+                      + " or add credits"
+                  : "this request's input ("
+                      + estimate.inputTokens()
+                      + " tokens) costs more credits than the account has left; add credits");
       case DENIED_UNPRICED ->
           throw new ApiError(
               402,
@@ -139,39 +146,20 @@ final class AdmitCall implements ChatStep {
    * (the request's {@code max_completion_tokens} or {@code max_tokens}, else the route's, which is
    * then written into the request) for each of its {@code n} choices.
    */
-  static Estimate estimate(ChatExchange x, TokenEstimator tokens) {
+  static Estimate estimate(CallExchange x, TokenEstimator tokens) {
     ModelRoute route = x.route.config();
     ObjectNode request = x.request;
-    long cap =
-        Math.max(
-            request.path("max_completion_tokens").asLong(0), request.path("max_tokens").asLong(0));
-    if (cap <= 0) {
-      cap = route.maxOutputTokens();
-      setOutputCap(x, cap);
+    LlmApi api = x.api;
+    long cap = 0;
+    if (api.producesOutput()) {
+      cap = api.outputCap(request);
+      if (cap <= 0) {
+        cap = route.maxOutputTokens();
+        api.setOutputCap(request, cap, route);
+      }
     }
-    int choices = (int) Math.max(1, Math.min(Integer.MAX_VALUE, request.path("n").asLong(1)));
     Tokenizer tokenizer = Tokenizer.valueOf(route.tokenizer().toUpperCase(Locale.ROOT));
-    long input = tokens.inputTokens(request, tokenizer, x.requestBytes);
-    return new Estimate(route.provider(), route.model(), input, cap, choices);
-  }
-
-  /**
-   * Sets the request's output cap, in the field the request uses (or {@code max_completion_tokens}
-   * for an OpenAI route, {@code max_tokens} for others, when it uses none).
-   */
-  static void setOutputCap(ChatExchange x, long cap) {
-    ObjectNode request = x.request;
-    boolean both = request.hasNonNull("max_tokens") && request.hasNonNull("max_completion_tokens");
-    if (request.hasNonNull("max_completion_tokens") || both) {
-      request.put("max_completion_tokens", cap);
-    }
-    if (request.hasNonNull("max_tokens") || both) {
-      request.put("max_tokens", cap);
-    }
-    if (!request.hasNonNull("max_tokens") && !request.hasNonNull("max_completion_tokens")) {
-      request.put(
-          "openai".equals(x.route.config().provider()) ? "max_completion_tokens" : "max_tokens",
-          cap);
-    }
+    long input = api.inputTokens(tokens, request, tokenizer, x.requestBytes);
+    return new Estimate(route.provider(), route.model(), input, cap, api.choices(request));
   }
 }

@@ -27,6 +27,9 @@ public final class Authenticator {
   public static final String ACCOUNT_HEADER = "X-Creditgate-Account";
   public static final String SKIP_CHARGE_HEADER = "X-Creditgate-Skip-Charge";
 
+  /** Where Anthropic's clients send their key; read when there is no Authorization header. */
+  public static final String API_KEY_HEADER = "x-api-key";
+
   /**
    * The caller: the key used, the account billed (blank for none) and whether to skip the charge.
    */
@@ -87,7 +90,11 @@ public final class Authenticator {
 
   /** The request's valid key, under its client address's failed-authentication limit. */
   private ApiKey key(Context ctx) {
-    String secret = bearer(ctx.header("Authorization"));
+    String apiKeyHeader = ctx.header(API_KEY_HEADER);
+    String secret =
+        ctx.header("Authorization") == null && apiKeyHeader != null && !apiKeyHeader.isBlank()
+            ? apiKeyHeader.trim()
+            : bearer(ctx.header("Authorization"));
     Optional<ApiKey> remembered = keys.remembered(secret);
     if (remembered.isPresent()) {
       return remembered.get();
@@ -130,7 +137,8 @@ public final class Authenticator {
           401,
           "invalid_request_error",
           "missing_api_key",
-          "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.");
+          "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or"
+              + " 'x-api-key: <key>'.");
     }
     String h = header.trim();
     if (h.length() < 7 || !h.substring(0, 7).equalsIgnoreCase("bearer ")) {

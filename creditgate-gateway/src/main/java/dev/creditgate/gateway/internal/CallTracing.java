@@ -119,7 +119,7 @@ public final class CallTracing implements AutoCloseable {
    * Starts the call's root span and, when the call is sampled, sends its trace id back in {@value
    * #TRACE_ID_HEADER}; does nothing when tracing is off.
    */
-  void start(ChatExchange x) {
+  void start(CallExchange x) {
     if (tracer == null) {
       return;
     }
@@ -127,7 +127,7 @@ public final class CallTracing implements AutoCloseable {
         W3CTraceContextPropagator.getInstance().extract(Context.root(), x.ctx, HEADERS);
     Span root =
         tracer
-            .spanBuilder("chat")
+            .spanBuilder(x.api.operation())
             .setParent(parent)
             .setSpanKind(SpanKind.SERVER)
             .setStartTimestamp(x.startEpochNanos, TimeUnit.NANOSECONDS)
@@ -140,15 +140,15 @@ public final class CallTracing implements AutoCloseable {
   }
 
   /** Writes the call's step spans and ends its root span; nothing for a call not traced. */
-  void finish(ChatExchange x, long endTick) {
+  void finish(CallExchange x, long endTick) {
     Span root = x.span;
     if (root == null) {
       return;
     }
     x.span = null;
     try {
-      root.updateName("chat " + x.alias());
-      root.setAttribute(OPERATION, "chat");
+      root.updateName(x.api.operation() + " " + x.alias());
+      root.setAttribute(OPERATION, x.api.operation());
       root.setAttribute(ALIAS, x.alias());
       root.setAttribute(STATUS, (long) x.status);
       if (x.requestId != null) {
@@ -170,7 +170,7 @@ public final class CallTracing implements AutoCloseable {
       step(parent, x, "admit", SpanKind.INTERNAL, steps[1], after(steps, 1, endTick));
       if (x.upstreamCalled) {
         Span upstream = open(parent, x, "upstream", SpanKind.CLIENT, x.upstreamStart);
-        upstream.setAttribute(OPERATION, "chat");
+        upstream.setAttribute(OPERATION, x.api.operation());
         upstream.setAttribute(
             PROVIDER,
             x.route.config().provider().isEmpty() ? "_OTHER" : x.route.config().provider());
@@ -197,14 +197,14 @@ public final class CallTracing implements AutoCloseable {
 
   /** A span of one step that ran from tick {@code from} to {@code to}; none if it never ran. */
   private void step(
-      Context parent, ChatExchange x, String name, SpanKind kind, long from, long to) {
+      Context parent, CallExchange x, String name, SpanKind kind, long from, long to) {
     if (from != 0) {
       open(parent, x, name, kind, from)
           .end(epochNanos(x, Math.max(from, to)), TimeUnit.NANOSECONDS);
     }
   }
 
-  private Span open(Context parent, ChatExchange x, String name, SpanKind kind, long from) {
+  private Span open(Context parent, CallExchange x, String name, SpanKind kind, long from) {
     return tracer
         .spanBuilder(name)
         .setParent(parent)
@@ -214,7 +214,7 @@ public final class CallTracing implements AutoCloseable {
   }
 
   /** A ticker reading of the call as nanoseconds since the epoch. */
-  private static long epochNanos(ChatExchange x, long tick) {
+  private static long epochNanos(CallExchange x, long tick) {
     return x.startEpochNanos + (tick - x.startTick);
   }
 

@@ -13,15 +13,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Calls the route's upstream with the request, its alias replaced by the provider's model, and (for
- * a stream) usage asked for in the last chunk, so the call can be charged. Once the upstream has
- * answered, the metered call is made durable before a byte is relayed; the answer stays open for
- * the steps after, and is closed when they return. A call whose connection or request failed is
- * refused with 502 and charged nothing; one the upstream took and did not answer within the
- * first-byte timeout is refused with 504 and charged its worst case ({@link
+ * Calls the route's upstream with the request, its alias replaced by the provider's model, and what
+ * its API needs to be charged (for a chat stream, usage asked for in the last chunk). Once the
+ * upstream has answered, the metered call is made durable before a byte is relayed; the answer
+ * stays open for the steps after, and is closed when they return. A call whose connection or
+ * request failed is refused with 502 and charged nothing; one the upstream took and did not answer
+ * within the first-byte timeout is refused with 504 and charged its worst case ({@link
  * SettleUsage#unanswered}): the provider may be generating it, and bill it, all the same.
  */
-final class CallUpstream implements ChatStep {
+final class CallUpstream implements CallStep {
 
   private static final Logger LOG = LoggerFactory.getLogger(CallUpstream.class);
 
@@ -39,7 +39,7 @@ final class CallUpstream implements ChatStep {
   }
 
   @Override
-  public void process(ChatExchange x, Chain next) {
+  public void process(CallExchange x, Chain next) {
     byte[] body = upstreamBody(x);
     x.upstreamStart = ticker.read();
     x.upstreamCalled = true;
@@ -53,16 +53,10 @@ final class CallUpstream implements ChatStep {
     }
   }
 
-  private static byte[] upstreamBody(ChatExchange x) {
+  private static byte[] upstreamBody(CallExchange x) {
     ObjectNode request = x.request;
     request.put("model", x.route.config().model());
-    if (x.stream) {
-      ObjectNode options =
-          request.has("stream_options") && request.get("stream_options").isObject()
-              ? (ObjectNode) request.get("stream_options")
-              : request.putObject("stream_options");
-      options.put("include_usage", true);
-    }
+    x.api.prepareUpstream(request, x.stream);
     try {
       return Json.MAPPER.writeValueAsBytes(request);
     } catch (JsonProcessingException e) {
@@ -70,11 +64,14 @@ final class CallUpstream implements ChatStep {
     }
   }
 
-  private UpstreamClient.Exchange send(ChatExchange x, byte[] body) {
+  private UpstreamClient.Exchange send(CallExchange x, byte[] body) {
     Route route = x.route;
     String alias = route.config().alias();
     try {
-      return upstream.send(route.chatUri(), route.apiKey(), body);
+      return upstream.send(
+          route.uri(x.api),
+          x.api.upstreamHeaders(route.apiKey(), name -> x.ctx.header(name)),
+          body);
     } catch (UpstreamClient.FirstByteTimeoutException e) {
       settle.unanswered(x, e.getMessage());
       throw new ApiError(

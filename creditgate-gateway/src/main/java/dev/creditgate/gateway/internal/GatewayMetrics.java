@@ -76,11 +76,12 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
    * @param usage what it was charged for; null when not charged
    */
   void upstreamCall(
-      dev.creditgate.gateway.GatewayConfig.ModelRoute route,
+      String operation,
+      dev.creditgate.gateway.ModelRoute route,
       dev.creditgate.pricing.Usage usage,
       int status,
       long nanos) {
-    genAi.record(route, usage, status, nanos);
+    genAi.record(operation, route, usage, status, nanos);
   }
 
   @Override

@@ -1,6 +1,6 @@
 package dev.creditgate.gateway.internal;
 
-import dev.creditgate.gateway.GatewayConfig.ModelRoute;
+import dev.creditgate.gateway.ModelRoute;
 import dev.creditgate.pricing.Usage;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Meter;
@@ -27,10 +27,11 @@ import java.util.function.Function;
  *       client got when the call failed, empty (no label, to Prometheus) when it succeeded.
  * </ul>
  *
- * <p>Both carry {@code gen_ai.operation.name} ({@code chat}), {@code gen_ai.provider.name} (the
- * route's {@code provider}, {@code _OTHER} when not set) and {@code gen_ai.request.model} (the
- * provider's model the route sends, else the alias). Bucket boundaries are the conventions' advised
- * ones. Only configured routes reach here, so callers cannot grow the number of series.
+ * <p>Both carry {@code gen_ai.operation.name} ({@code chat}, or {@code embeddings}), {@code
+ * gen_ai.provider.name} (the route's {@code provider}, {@code _OTHER} when not set) and {@code
+ * gen_ai.request.model} (the provider's model the route sends, else the alias). Bucket boundaries
+ * are the conventions' advised ones. Only configured routes reach here, so callers cannot grow the
+ * number of series.
  */
 final class GenAiMetrics {
 
@@ -56,7 +57,7 @@ final class GenAiMetrics {
    * @param usage what the call was charged for; null when it was not charged
    * @param status the HTTP status its client got
    */
-  void record(ModelRoute route, Usage usage, int status, long nanos) {
+  void record(String operation, ModelRoute route, Usage usage, int status, long nanos) {
     String provider = route.provider().isEmpty() ? "_OTHER" : route.provider();
     String model = route.model().isEmpty() ? route.alias() : route.model();
     String error = status >= 400 ? Integer.toString(status) : "";
@@ -65,36 +66,38 @@ final class GenAiMetrics {
                 Timer.builder(OPERATION_DURATION)
                     .description("GenAI operation duration")
                     .tags(
-                        "gen_ai.operation.name", "chat",
+                        "gen_ai.operation.name", operation,
                         "gen_ai.provider.name", provider,
                         "gen_ai.request.model", model,
                         "error.type", error)
                     .serviceLevelObjectives(DURATION_BUCKETS)
                     .register(r),
             OPERATION_DURATION,
+            operation,
             provider,
             model,
             error)
         .record(nanos, TimeUnit.NANOSECONDS);
     if (usage != null) {
-      tokens(provider, model, "input", usage.inputTokens());
-      tokens(provider, model, "output", usage.outputTokens());
+      tokens(operation, provider, model, "input", usage.inputTokens());
+      tokens(operation, provider, model, "output", usage.outputTokens());
     }
   }
 
-  private void tokens(String provider, String model, String type, long tokens) {
+  private void tokens(String operation, String provider, String model, String type, long tokens) {
     this.<DistributionSummary>meter(
             r ->
                 DistributionSummary.builder(TOKEN_USAGE)
                     .description("Number of input and output tokens used")
                     .tags(
-                        "gen_ai.operation.name", "chat",
+                        "gen_ai.operation.name", operation,
                         "gen_ai.provider.name", provider,
                         "gen_ai.request.model", model,
                         "gen_ai.token.type", type)
                     .serviceLevelObjectives(TOKEN_BUCKETS)
                     .register(r),
             TOKEN_USAGE,
+            operation,
             provider,
             model,
             type)

@@ -39,6 +39,19 @@ public final class Json {
    * uses a mapper of Jackson's own, which allocates its buffers per virtual thread).
    */
   /** The JSON tree of {@code bytes}, or null when they are not JSON. */
+  /** A JSON value's bytes. */
+  static byte[] bytes(JsonNode node) {
+    try {
+      return MAPPER.writeValueAsBytes(node);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialise a JSON value", e);
+    }
+  }
+
+  static JsonNode parseOrNull(String text) {
+    return parseOrNull(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+  }
+
   static JsonNode parseOrNull(byte[] bytes) {
     try {
       return MAPPER.readTree(bytes);
@@ -78,6 +91,13 @@ public final class Json {
       return MAPPER.writeValueAsBytes(errorBody(error));
     } catch (Exception e) {
       throw new IllegalStateException("cannot serialise an error body", e);
+    }
+  }
+
+  /** Adds {@code node}'s text to {@code texts} when it is a non-empty string. */
+  static void addText(JsonNode node, java.util.List<String> texts) {
+    if (node != null && node.isTextual() && !node.asText().isEmpty()) {
+      texts.add(node.asText());
     }
   }
 }

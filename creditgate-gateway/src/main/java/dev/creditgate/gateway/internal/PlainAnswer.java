@@ -6,7 +6,6 @@ import dev.creditgate.gateway.ApiError;
 import dev.creditgate.meter.Settlement;
 import io.javalin.http.Context;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,7 +17,7 @@ import org.slf4j.LoggerFactory;
  * headers and in its {@code usage} ({@link ChargedUsage}). An upstream error is relayed with its
  * status, as it came, and charged only when it reports usage.
  */
-final class PlainAnswer implements ChatStep {
+final class PlainAnswer implements CallStep {
 
   private static final Logger LOG = LoggerFactory.getLogger(PlainAnswer.class);
 
@@ -37,7 +36,7 @@ final class PlainAnswer implements ChatStep {
   }
 
   @Override
-  public void process(ChatExchange x, Chain next) {
+  public void process(CallExchange x, Chain next) {
     int status = x.upstream.status();
     boolean ok = status / 100 == 2;
     byte[] answer;
@@ -52,12 +51,13 @@ final class PlainAnswer implements ChatStep {
     }
     metrics.upstreamLatency(x.alias(), "total", ticker.read() - x.upstreamStart);
     JsonNode parsed = Json.parseOrNull(answer);
-    UsageParser.Report report = UsageParser.report(parsed);
+    UsageParser.Report report = parsed == null ? UsageParser.Report.ABSENT : x.api.usage(parsed);
     SettleUsage.Charge charge = SettleUsage.Charge.NONE;
     if (ok && parsed != null) {
+      List<String> output = x.api.outputTexts(parsed);
       charge =
           settle.served(
-              x, report, outputPieces(parsed), () -> settle.estimate(x.request, output(parsed), 0));
+              x, report, output.size(), () -> settle.estimate(x, String.join("", output), 0));
     } else if (report.kind() == UsageParser.Report.Kind.VALID) {
       // An error that reports usage was billed for it.
       charge = settle.served(x, report, 0, () -> report.usage());
@@ -69,7 +69,7 @@ final class PlainAnswer implements ChatStep {
       x.ctx.status(status).contentType("application/json");
       writeBody(
           x.ctx,
-          ChargedUsage.plain(
+          x.api.withCharge(
               answer,
               parsed,
               charge.usage(),
@@ -84,7 +84,7 @@ final class PlainAnswer implements ChatStep {
           "upstream_bad_response",
           "the upstream answered with a body that is not JSON");
     }
-    x.status = UpstreamErrors.relay(x.ctx, status, parsed, answer);
+    x.status = UpstreamErrors.relay(x, status, parsed, answer);
   }
 
   /**
@@ -92,7 +92,7 @@ final class PlainAnswer implements ChatStep {
    * it, and may have billed all of it), and says so for the error's message; an error status served
    * nothing and is not charged.
    */
-  private String charged(ChatExchange x, boolean ok, String why) {
+  private String charged(CallExchange x, boolean ok, String why) {
     if (!ok) {
       return "";
     }
@@ -104,57 +104,6 @@ final class PlainAnswer implements ChatStep {
   static final String UNREAD =
       "; the call was charged as if it used its whole output cap, since the provider may have"
           + " billed it";
-
-  /**
-   * The output of a completion, for an estimate: each choice's message content, reasoning, refusal,
-   * and the names and arguments of its tool and function calls.
-   */
-  static String output(JsonNode completion) {
-    StringBuilder sb = new StringBuilder();
-    for (JsonNode choice : completion.path("choices")) {
-      for (String text : texts(choice.path("message"))) {
-        sb.append(text);
-      }
-    }
-    return sb.toString();
-  }
-
-  /**
-   * The pieces of output of a completion: its non-empty texts, a provider's token each at least.
-   */
-  static long outputPieces(JsonNode completion) {
-    long pieces = 0;
-    for (JsonNode choice : completion.path("choices")) {
-      for (String text : texts(choice.path("message"))) {
-        if (!text.isEmpty()) {
-          pieces++;
-        }
-      }
-    }
-    return pieces;
-  }
-
-  private static List<String> texts(JsonNode message) {
-    List<String> texts = new ArrayList<>(2);
-    for (String field : new String[] {"content", "reasoning_content", "refusal"}) {
-      if (message.path(field).isTextual()) {
-        texts.add(message.path(field).asText());
-      }
-    }
-    for (JsonNode call : message.path("tool_calls")) {
-      function(call.path("function"), texts);
-    }
-    function(message.path("function_call"), texts);
-    return texts;
-  }
-
-  private static void function(JsonNode function, List<String> texts) {
-    for (String field : new String[] {"name", "arguments"}) {
-      if (function.path(field).isTextual()) {
-        texts.add(function.path(field).asText());
-      }
-    }
-  }
 
   /**
    * Writes an answer straight to the client: {@code ctx.result(bytes)} would have Javalin copy it

@@ -1,6 +1,5 @@
 package dev.creditgate.gateway.internal;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.internal.ThrottledLog;
 import dev.creditgate.meter.Estimate;
@@ -76,7 +75,7 @@ final class SettleUsage {
    * @param estimate the usage counted from the request and the output relayed
    */
   Charge served(
-      ChatExchange x, UsageParser.Report report, long outputPieces, Supplier<Usage> estimate) {
+      CallExchange x, UsageParser.Report report, long outputPieces, Supplier<Usage> estimate) {
     switch (report.kind()) {
       case ABSENT -> {
         return estimated(x, atLeast(estimate.get(), outputPieces), "absent");
@@ -116,35 +115,35 @@ final class SettleUsage {
    * usage (larger than it reads, stalled, or not begun within the first-byte timeout): at its worst
    * case, since the provider may have billed all of it; then sets the charge's headers.
    */
-  Charge unanswered(ChatExchange x, String why) {
+  Charge unanswered(CallExchange x, String why) {
     fallback(x, "unanswered", why);
     Charge charge = estimated(x, worstCase(x, null), "unanswered");
     headers(x.ctx, x.call, charge.settled());
     return charge;
   }
 
-  /** The usage counted from the request's messages and the completion text relayed. */
-  Usage estimate(JsonNode request, String completion, long completionCharsDropped) {
-    return estimator.estimate(request, completion, completionCharsDropped);
+  /** The usage counted from the call's request and the output relayed. */
+  Usage estimate(CallExchange x, String output, long outputCharsDropped) {
+    return x.api.estimate(estimator, x.request, output, outputCharsDropped);
   }
 
   /**
    * What a stream the gateway cut off at its hold is charged, at an estimated settlement: the
    * output its hold pays for (the upstream sent more), the input counted from the request.
    */
-  Charge cutOff(ChatExchange x) {
-    Usage counted = estimator.estimate(x.request, "", 0);
+  Charge cutOff(CallExchange x) {
+    Usage counted = estimate(x, "", 0);
     return estimated(x, new Usage(counted.inputTokens(), x.call.outputBudget(), 0, 0), "cut_off");
   }
 
   /** Settles at the gateway's count; the charge's entry says why ({@code usage_fallback}). */
-  private Charge estimated(ChatExchange x, Usage usage, String reason) {
+  private Charge estimated(CallExchange x, Usage usage, String reason) {
     return charged(x, usage, () -> x.call.settle(usage, UsageSource.ESTIMATED, reason), false);
   }
 
   /** Settles the call at {@code usage}, noting on the exchange what and when for its telemetry. */
   private Charge charged(
-      ChatExchange x, Usage usage, Supplier<Settlement> settle, boolean reported) {
+      CallExchange x, Usage usage, Supplier<Settlement> settle, boolean reported) {
     x.usage = usage;
     x.settleStart = ticker.read();
     Settlement settled;
@@ -159,7 +158,7 @@ final class SettleUsage {
     return new Charge(usage, settled, reported);
   }
 
-  private void fallback(ChatExchange x, String reason, String detail) {
+  private void fallback(CallExchange x, String reason, String detail) {
     metrics.usageFallback(x.alias(), reason);
     suspicious.warn(
         ticker.read(),
@@ -183,10 +182,10 @@ final class SettleUsage {
    * The most the call could have used: its output cap for every choice, and its input as counted at
    * admission, or as reported when that is larger and believable.
    */
-  private Usage worstCase(ChatExchange x, Usage reported) {
+  private Usage worstCase(CallExchange x, Usage reported) {
     Estimate e = x.estimate;
     if (e == null) {
-      Usage counted = estimator.estimate(x.request, "", 0);
+      Usage counted = estimate(x, "", 0);
       return new Usage(counted.inputTokens(), x.call.outputBudget(), 0, 0);
     }
     long input = e.inputTokens();

@@ -1,29 +1,26 @@
 package dev.creditgate.gateway.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Ticker;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The last step of a streaming call: relays the upstream's events chunk by chunk as they arrive,
- * reading the usage (or, failing that, the text) as they pass; settles the call when the upstream
- * stream ends, however it ends; and only then lets the closing {@code [DONE]} through, so a client
- * never holds a complete stream whose charge a crash could still lose.
+ * The last step of a streaming call: relays the upstream's events as they arrive, reading the usage
+ * (or, failing that, the text) as they pass ({@link AnswerStream}, one per API); settles the call
+ * when the upstream stream ends, however it ends; and only then lets the events that close the
+ * stream through (chat's {@code [DONE]}, a response's {@code response.completed}, a message's
+ * {@code message_delta} and {@code message_stop}), with the charge, so a client never holds a
+ * complete stream whose charge a crash could still lose.
  *
  * <p>A client that leaves does not stop the call: the upstream is read to its end (each wait
- * bounded by the idle timeout) to learn the usage. The usage chunk the gateway asked for is taken
- * out of the stream and held; a client that asked for usage gets it after the call is settled, with
- * the credits charged added, just before {@code [DONE]} ({@link ChargedUsage#streamEvent}).
+ * bounded by the idle timeout) to learn the usage. An upstream that streams more pieces of output
+ * than its cap allows tokens is cut off there and the call charged its cap.
  */
-final class StreamAnswer implements ChatStep {
+final class StreamAnswer implements CallStep {
 
   private static final Logger LOG = LoggerFactory.getLogger(StreamAnswer.class);
   private static final int ERROR_BODY_LIMIT = 1024 * 1024;
@@ -39,7 +36,7 @@ final class StreamAnswer implements ChatStep {
   }
 
   @Override
-  public void process(ChatExchange x, Chain next) {
+  public void process(CallExchange x, Chain next) {
     if (x.upstream.status() != 200) {
       x.status = relayError(x);
       return;
@@ -47,12 +44,10 @@ final class StreamAnswer implements ChatStep {
     x.status = relay(x);
   }
 
-  private int relay(ChatExchange x) {
+  private int relay(CallExchange x) {
     String alias = x.alias();
     long budget = x.call.outputBudget();
-    SseScanner scanner = new SseScanner();
-    UsageChunkFilter filter = new UsageChunkFilter();
-    DoneHoldback hold = new DoneHoldback();
+    AnswerStream stream = x.api.newStream(x);
     boolean clientGone = false;
     boolean upstreamBroken = false;
     boolean cutOff = false;
@@ -74,33 +69,30 @@ final class StreamAnswer implements ChatStep {
       }
       int n;
       while ((n = in.read(buf)) != -1) {
-        scanner.feed(buf, 0, n);
-        if (!clientGone) {
-          try {
-            byte[] passed = filter.feed(buf, 0, n);
-            out.write(passed, 0, hold.pass(passed, 0, passed.length));
+        try {
+          stream.feed(buf, 0, n, clientGone ? null : out);
+          if (!clientGone) {
             out.flush();
-          } catch (IOException e) {
-            clientGone = true;
-            metrics.clientDisconnected(alias);
-            LOG.info(
-                "client left mid-stream, reading the upstream to its end to charge it,"
-                    + " request_id={}",
-                x.logRef());
           }
+        } catch (IOException e) {
+          clientGone = true;
+          metrics.clientDisconnected(alias);
+          LOG.info(
+              "client left mid-stream, reading the upstream to its end to charge it,"
+                  + " request_id={}",
+              x.logRef());
         }
-        if (scanner.outputPieces() > budget && !scanner.done() && !scanner.closingUsageSeen()) {
+        if (stream.outputPieces() > budget && !stream.closed()) {
           // More pieces of output than the cap it was sent allows tokens: the upstream ignores its
-          // cap, and what follows would be served unpaid (a usage chunk that came before the
-          // output, as some providers send the prompt's count, does not end the stream).
+          // cap, and what follows would be served unpaid (a usage that came before the output, as
+          // some providers send the prompt's count, does not close the stream).
           cutOff = true;
           break;
         }
       }
       if (!clientGone && !cutOff) {
         try {
-          byte[] rest = filter.finish();
-          out.write(rest, 0, hold.pass(rest, 0, rest.length));
+          stream.finish(out);
           out.flush();
         } catch (IOException e) {
           clientGone = true;
@@ -115,27 +107,27 @@ final class StreamAnswer implements ChatStep {
       metrics.upstreamLatency(alias, "total", ticker.read() - x.upstreamStart);
       if (cutOff) {
         charge = settle.cutOff(x);
-      } else if (scanner.usageReport().kind() != UsageParser.Report.Kind.ABSENT
-          || scanner.outputPieces() > 0
-          || scanner.textDropped() > 0) {
+      } else if (stream.usageReport().kind() != UsageParser.Report.Kind.ABSENT
+          || stream.outputPieces() > 0
+          || stream.textDropped() > 0) {
         charge =
             settle.served(
                 x,
-                scanner.usageReport(),
-                scanner.outputPieces(),
-                () -> settle.estimate(x.request, scanner.text(), scanner.textDropped()));
+                stream.usageReport(),
+                stream.outputPieces(),
+                () -> settle.estimate(x, stream.text(), stream.textDropped()));
       } else {
         // Nothing was generated and nothing reported: a failed call, not charged.
         LOG.warn("stream produced no output and no usage; not charged, request_id={}", x.logRef());
       }
     }
-    byte[] held = cutOff ? finalChunk(x, charge) : end(x, filter, charge, hold);
+    byte[] held = cutOff ? stream.cutOff(x, charge) : stream.end(x, charge);
     if (cutOff) {
       metrics.streamCutOff(alias);
       LOG.warn(
           "upstream streamed past the call's output cap; cut off after {} pieces of text,"
               + " request_id={}",
-          scanner.outputPieces(),
+          stream.outputPieces(),
           x.logRef());
     }
     if (!clientGone && held.length > 0) {
@@ -150,60 +142,10 @@ final class StreamAnswer implements ChatStep {
   }
 
   /**
-   * What ends a stream once it is settled: for a client that asked for usage, the usage chunk with
-   * the credits charged; then the held {@code [DONE]}.
-   */
-  private static byte[] end(
-      ChatExchange x, UsageChunkFilter filter, SettleUsage.Charge charge, DoneHoldback hold) {
-    byte[] done = hold.release();
-    if (!x.clientWantsUsage) {
-      return done;
-    }
-    byte[] usage =
-        ChargedUsage.streamEvent(
-            filter.usageChunk(),
-            charge.usage(),
-            charge.reported(),
-            SettleUsage.charged(x.call, charge.settled()),
-            "chatcmpl-" + x.requestId,
-            x.route.config().model());
-    byte[] out = Arrays.copyOf(usage, usage.length + done.length);
-    System.arraycopy(done, 0, out, usage.length, done.length);
-    return out;
-  }
-
-  /**
-   * The end of a stream the gateway cut off: a chunk that finishes every choice for {@code length},
-   * with the usage charged (whole, as the SDKs' usage type requires) and the credits, then {@code
-   * [DONE]}.
-   */
-  private static byte[] finalChunk(ChatExchange x, SettleUsage.Charge charge) {
-    ObjectNode chunk = Json.MAPPER.createObjectNode();
-    chunk.put("id", "chatcmpl-" + x.requestId);
-    chunk.put("object", "chat.completion.chunk");
-    chunk.put("created", System.currentTimeMillis() / 1000);
-    chunk.put("model", x.route.config().model());
-    ArrayNode choices = chunk.putArray("choices");
-    long n = Math.max(1, Math.min(ChatRequestRules.MAX_CHOICES, x.request.path("n").asLong(1)));
-    for (int i = 0; i < n; i++) {
-      ObjectNode choice = choices.addObject();
-      choice.put("index", i);
-      choice.putObject("delta");
-      choice.put("finish_reason", "length");
-    }
-    ObjectNode usage = ChargedUsage.counts(charge.usage());
-    chunk.set("usage", usage);
-    SettleUsage.charged(x.call, charge.settled())
-        .ifPresent(credits -> usage.put(SettleUsage.CHARGED_FIELD, credits));
-    return ("data: " + Json.string(chunk) + "\n\ndata: [DONE]\n\n")
-        .getBytes(StandardCharsets.UTF_8);
-  }
-
-  /**
    * An upstream that refused the stream: its error is relayed, and charged only if it reports
    * usage.
    */
-  private int relayError(ChatExchange x) {
+  private int relayError(CallExchange x) {
     byte[] answer;
     try {
       answer = Bodies.readAll(x.upstream.body(), ERROR_BODY_LIMIT, x.upstream.contentLength());
@@ -211,11 +153,11 @@ final class StreamAnswer implements ChatStep {
       answer = new byte[0];
     }
     JsonNode parsed = Json.parseOrNull(answer);
-    UsageParser.Report report = UsageParser.report(parsed);
+    UsageParser.Report report = parsed == null ? UsageParser.Report.ABSENT : x.api.usage(parsed);
     if (report.kind() == UsageParser.Report.Kind.VALID) {
       SettleUsage.Charge charge = settle.served(x, report, 0, report::usage);
       SettleUsage.headers(x.ctx, x.call, charge.settled());
     }
-    return UpstreamErrors.relay(x.ctx, x.upstream.status(), parsed, answer);
+    return UpstreamErrors.relay(x, x.upstream.status(), parsed, answer);
   }
 }

@@ -108,6 +108,31 @@ public final class TokenEstimator {
     return tokens;
   }
 
+  /**
+   * The tokens of a JSON value counted with {@code tokenizer}: a string's text, any other value's
+   * JSON; nothing for a missing or null value. With {@link Tokenizer#BYTES}, its UTF-8 bytes.
+   */
+  long countValue(JsonNode value, Tokenizer tokenizer) {
+    if (value == null || value.isMissingNode() || value.isNull()) {
+      return 0;
+    }
+    String text = value.isTextual() ? value.asText() : value.toString();
+    if (tokenizer == Tokenizer.BYTES) {
+      return text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    }
+    return count(tokenizer == Tokenizer.CL100K_BASE ? cl100k : encoding, text);
+  }
+
+  /** The framing tokens of one message in a chat-like input (role markers and separators). */
+  static long messageFraming() {
+    return TOKENS_PER_MESSAGE;
+  }
+
+  /** The framing tokens that prime a reply. */
+  static long replyFraming() {
+    return TOKENS_PER_REPLY;
+  }
+
   private static long count(Encoding enc, String text) {
     return text.isEmpty() ? 0 : enc.countTokensOrdinary(text);
   }

@@ -8,6 +8,7 @@ import java.net.URI;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -107,12 +108,13 @@ public final class UpstreamClient implements AutoCloseable {
   /**
    * Sends a POST and waits for the response headers.
    *
+   * @param headers the request's headers besides its body's type (the upstream's key, say)
    * @throws FirstByteTimeoutException when no headers came within the first-byte timeout
    * @throws ConnectException when no connection could be made
    * @throws IOException on any other failure before the headers
    * @throws InterruptedException when the caller was interrupted while waiting
    */
-  public Exchange send(URI uri, String bearer, byte[] body)
+  public Exchange send(URI uri, Map<String, String> headers, byte[] body)
       throws IOException, InterruptedException {
     Request request =
         client
@@ -125,9 +127,7 @@ public final class UpstreamClient implements AutoCloseable {
             .headers(
                 h -> {
                   h.put(HttpHeader.ACCEPT, "application/json, text/event-stream");
-                  if (!bearer.isEmpty()) {
-                    h.put(HttpHeader.AUTHORIZATION, "Bearer " + bearer);
-                  }
+                  headers.forEach(h::put);
                 })
             .body(new BytesRequestContent("application/json", body));
     BodyListener listener = new BodyListener();

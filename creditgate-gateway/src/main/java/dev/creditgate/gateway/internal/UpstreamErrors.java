@@ -75,9 +75,10 @@ final class UpstreamErrors {
    * @param parsed the answer parsed as JSON, or null
    * @param answer the answer's bytes, for the log only
    */
-  static int relay(Context ctx, int status, JsonNode parsed, byte[] answer) {
+  static int relay(CallExchange x, int status, JsonNode parsed, byte[] answer) {
+    Context ctx = x.ctx;
     int passed = status >= 400 && status <= 599 ? status : 502;
-    String requestId = ctx.res().getHeader(ReadChatRequest.REQUEST_ID_HEADER);
+    String requestId = ctx.res().getHeader(ReadRequest.REQUEST_ID_HEADER);
     String body = new String(answer, StandardCharsets.UTF_8);
     WARN.warn(
         System.nanoTime(),
@@ -86,7 +87,7 @@ final class UpstreamErrors {
         requestId,
         Checks.abbreviate(body, LOGGED_CHARS));
     LOG.debug("upstream error body, request_id={}: {}", requestId, body);
-    ChatCompletions.respondError(ctx, toApiError(passed, status, parsed));
+    LlmCalls.respondError(ctx, toApiError(passed, status, parsed), x.api);
     return passed;
   }
 

@@ -3,12 +3,14 @@ package dev.creditgate.gateway.internal;
 import dev.creditgate.Checks;
 import dev.creditgate.gateway.ApiError;
 import dev.creditgate.gateway.GatewayConfig;
-import dev.creditgate.gateway.GatewayConfig.ModelRoute;
+import dev.creditgate.gateway.ModelRoute;
+import dev.creditgate.gateway.Protocol;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,8 +30,31 @@ public final class UpstreamRouter {
 
   private static final Logger LOG = LoggerFactory.getLogger(UpstreamRouter.class);
 
-  /** A routable alias with its resolved API key (never logged). */
-  public record Route(ModelRoute config, URI chatUri, String apiKey) {
+  /**
+   * A routable alias with its resolved API key (never logged) and the upstream's URL of each API
+   * its protocol serves, by path ({@link LlmApi#upstreamPath()}).
+   */
+  public record Route(ModelRoute config, Map<String, URI> uris, String apiKey) {
+
+    public Route {
+      uris = Map.copyOf(uris);
+    }
+
+    /** The upstream's URL for {@code api}. */
+    URI uri(LlmApi api) {
+      URI uri = uris.get(api.upstreamPath());
+      if (uri == null) {
+        throw new IllegalStateException(
+            "route " + config.alias() + " does not serve " + api.upstreamPath());
+      }
+      return uri;
+    }
+
+    /** The base URL, where the upstream is probed. */
+    URI baseUri() {
+      return URI.create(config.baseUrl());
+    }
+
     @Override
     public String toString() {
       return "Route[" + config.alias() + " -> " + config.provider() + "/" + config.model() + "]";
@@ -69,7 +94,13 @@ public final class UpstreamRouter {
         keyMissing.add(m.alias());
         notReady.put(m.alias(), e.getMessage());
       }
-      routes.put(m.alias(), new Route(m, URI.create(m.baseUrl() + "/chat/completions"), key));
+      Map<String, URI> uris = new HashMap<>();
+      for (LlmApi api : LlmApis.ALL) {
+        if (api.protocol() == m.protocol()) {
+          uris.put(api.upstreamPath(), URI.create(m.baseUrl() + api.upstreamPath()));
+        }
+      }
+      routes.put(m.alias(), new Route(m, uris, key));
     }
     for (String alias : aliases) {
       if (!routes.containsKey(alias)) {
@@ -101,7 +132,7 @@ public final class UpstreamRouter {
       if (keyMissing.contains(alias)) {
         continue;
       }
-      String problem = probe(r.chatUri());
+      String problem = probe(r.baseUri());
       if (problem == null) {
         if (notReady.remove(alias) != null) {
           LOG.info(
@@ -160,6 +191,42 @@ public final class UpstreamRouter {
           "model");
     }
     return routes.get(name);
+  }
+
+  /**
+   * The route for {@code alias} when it serves {@code api}.
+   *
+   * @throws ApiError as {@link #resolve(String)} does, and 400 {@code wrong_protocol} for an alias
+   *     whose upstream speaks another protocol than {@code api}'s
+   */
+  Route resolve(String alias, LlmApi api) {
+    Route route = resolve(alias);
+    Protocol protocol = route.config().protocol();
+    if (protocol != api.protocol()) {
+      throw new ApiError(
+          400,
+          "invalid_request_error",
+          "wrong_protocol",
+          "model '"
+              + route.config().alias()
+              + "' is served over the "
+              + protocol.configName()
+              + " protocol; call it through "
+              + String.join(" or ", LlmApis.pathsOf(protocol)),
+          "model");
+    }
+    return route;
+  }
+
+  /** The protocol of an alias's upstream (the default for an alias with none configured). */
+  public Protocol protocol(String alias) {
+    Route route = routes.get(alias);
+    return route == null ? ModelRoute.DEFAULT_PROTOCOL : route.config().protocol();
+  }
+
+  /** The gateway's endpoints that serve an alias, such as {@code POST /v1/chat/completions}. */
+  public List<String> endpoints(String alias) {
+    return LlmApis.pathsOf(protocol(alias));
   }
 
   public List<String> aliases() {

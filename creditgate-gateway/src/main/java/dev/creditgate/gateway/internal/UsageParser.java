@@ -51,32 +51,64 @@ public final class UsageParser {
     return reportUsage(root.get("usage"));
   }
 
+  /**
+   * The names of a usage object's counts in one API.
+   *
+   * @param input the input count, cached tokens included
+   * @param output the output count, reasoning tokens included; empty for an API without output
+   * @param inputDetails the object holding {@code cached}, and its field
+   * @param outputDetails the object holding {@code reasoning}, and its field
+   */
+  record Shape(
+      String input,
+      String output,
+      String inputDetails,
+      String cached,
+      String outputDetails,
+      String reasoning) {}
+
+  /** Chat Completions' usage. */
+  static final Shape CHAT =
+      new Shape(
+          "prompt_tokens",
+          "completion_tokens",
+          "prompt_tokens_details",
+          "cached_tokens",
+          "completion_tokens_details",
+          "reasoning_tokens");
+
   /** The usage object itself (a completion's or chunk's {@code usage}). */
   public static Report reportUsage(JsonNode usage) {
+    return reportUsage(usage, CHAT);
+  }
+
+  /** A usage object of the given shape. */
+  static Report reportUsage(JsonNode usage, Shape shape) {
     if (usage == null || usage.isNull() || usage.isMissingNode()) {
       return Report.ABSENT;
     }
     if (!usage.isObject()) {
       return Report.malformed("usage is not an object");
     }
-    long prompt = count(usage, "prompt_tokens", true);
-    long completion = count(usage, "completion_tokens", true);
-    long cached = count(details(usage, "prompt_tokens_details"), "cached_tokens", false);
-    long reasoning = count(details(usage, "completion_tokens_details"), "reasoning_tokens", false);
-    if (prompt < 0) {
-      return Report.malformed("prompt_tokens is missing or not a non-negative integer");
+    long input = count(usage, shape.input(), true);
+    long output = shape.output().isEmpty() ? 0 : count(usage, shape.output(), true);
+    long cached = count(details(usage, shape.inputDetails()), shape.cached(), false);
+    long reasoning = count(details(usage, shape.outputDetails()), shape.reasoning(), false);
+    if (input < 0) {
+      return Report.malformed(shape.input() + " is missing or not a non-negative integer");
     }
-    if (completion < 0) {
-      return Report.malformed("completion_tokens is missing or not a non-negative integer");
+    if (output < 0) {
+      return Report.malformed(shape.output() + " is missing or not a non-negative integer");
     }
-    if (cached < 0 || cached > prompt) {
-      return Report.malformed("cached_tokens is not a non-negative integer within prompt_tokens");
-    }
-    if (reasoning < 0 || reasoning > completion) {
+    if (cached < 0 || cached > input) {
       return Report.malformed(
-          "reasoning_tokens is not a non-negative integer within completion_tokens");
+          shape.cached() + " is not a non-negative integer within " + shape.input());
     }
-    return Report.valid(new Usage(prompt, completion, cached, reasoning));
+    if (reasoning < 0 || reasoning > output) {
+      return Report.malformed(
+          shape.reasoning() + " is not a non-negative integer within " + shape.output());
+    }
+    return Report.valid(new Usage(input, output, cached, reasoning));
   }
 
   /** The usage in a completion or stream chunk when it is whole, else empty. */
@@ -86,7 +118,7 @@ public final class UsageParser {
 
   /** A details object; null when absent, a non-object node (which fails its counts) otherwise. */
   private static JsonNode details(JsonNode usage, String field) {
-    JsonNode node = usage.get(field);
+    JsonNode node = field.isEmpty() ? null : usage.get(field);
     return node == null || node.isNull() ? null : node;
   }
 
@@ -94,7 +126,7 @@ public final class UsageParser {
    * A count: -1 when it is not a non-negative integer that fits a long, or when it is missing and
    * {@code required}; 0 when it is missing and optional.
    */
-  private static long count(JsonNode parent, String field, boolean required) {
+  static long count(JsonNode parent, String field, boolean required) {
     if (parent == null) {
       return 0;
     }

@@ -7,8 +7,8 @@ import dev.creditgate.Admission;
 import dev.creditgate.BillingContext;
 import dev.creditgate.gateway.ApiError;
 import dev.creditgate.gateway.ApiKey;
-import dev.creditgate.gateway.GatewayConfig.ModelRoute;
 import dev.creditgate.gateway.GatewayLimits;
+import dev.creditgate.gateway.ModelRoute;
 import dev.creditgate.gateway.internal.UpstreamRouter.Route;
 import dev.creditgate.meter.Estimate;
 import dev.creditgate.meter.IdempotencyKeyReusedException;
@@ -20,6 +20,7 @@ import java.net.URI;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
@@ -32,14 +33,14 @@ class AdmitCallTest {
           new GatewayLimits(1, 0, 1),
           new GatewayMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()));
 
-  private ChatExchange exchange(String body) throws Exception {
-    ChatExchange x = new ChatExchange(null);
+  private CallExchange exchange(String body) throws Exception {
+    CallExchange x = new CallExchange(null, ChatApi.INSTANCE);
     x.request = (com.fasterxml.jackson.databind.node.ObjectNode) Json.MAPPER.readTree(body);
     x.requestBytes = body.length();
     x.route =
         new Route(
             new ModelRoute("pro", "http://127.0.0.1:1/v1", "", "openai", "gpt-x"),
-            URI.create("http://127.0.0.1:1/v1/chat/completions"),
+            Map.of("/chat/completions", URI.create("http://127.0.0.1:1/v1/chat/completions")),
             "");
     x.billing = new BillingContext("acme", "k1", "", "req", "", "pro", false);
     x.principal =
@@ -62,7 +63,7 @@ class AdmitCallTest {
 
   @Test
   void anAdmittedCallProceedsAndIsClosedAfterTheRestOfTheChain() throws Exception {
-    ChatExchange x = exchange("{\"messages\":[],\"max_tokens\":300}");
+    CallExchange x = exchange("{\"messages\":[],\"max_tokens\":300}");
     admitting(Admission.Reason.BALANCE_POSITIVE)
         .process(
             x,
@@ -75,7 +76,7 @@ class AdmitCallTest {
 
   @Test
   void theCallIsClosedEvenWhenTheRestOfTheChainFails() throws Exception {
-    ChatExchange x = exchange("{\"messages\":[]}");
+    CallExchange x = exchange("{\"messages\":[]}");
     assertThatThrownBy(
             () ->
                 admitting(Admission.Reason.BALANCE_POSITIVE)
@@ -116,7 +117,7 @@ class AdmitCallTest {
 
   @Test
   void aDeniedAccountGets402AndTheUpstreamIsNotCalled() throws Exception {
-    ChatExchange x = exchange("{\"messages\":[]}");
+    CallExchange x = exchange("{\"messages\":[]}");
     assertThatThrownBy(
             () ->
                 admitting(Admission.Reason.DENIED_NON_POSITIVE_BALANCE)
@@ -132,7 +133,7 @@ class AdmitCallTest {
 
   @Test
   void anUnknownAccountGets402AccountNotFound() throws Exception {
-    ChatExchange x = exchange("{\"messages\":[]}");
+    CallExchange x = exchange("{\"messages\":[]}");
     assertThatThrownBy(
             () ->
                 admitting(Admission.Reason.DENIED_UNKNOWN_ACCOUNT)
@@ -149,7 +150,7 @@ class AdmitCallTest {
   @Test
   void aReusedKeyGets409NamingTheHeader() throws Exception {
     for (boolean inProgress : new boolean[] {true, false}) {
-      ChatExchange x = exchange("{\"messages\":[]}");
+      CallExchange x = exchange("{\"messages\":[]}");
       AdmitCall step =
           new AdmitCall(
               (context, estimate) -> {
@@ -183,7 +184,7 @@ class AdmitCallTest {
 
   @Test
   void aRequestWithoutACapGetsTheRoutesAndTheUpstreamIsToldIt() throws Exception {
-    ChatExchange x = exchange("{\"messages\":[]}");
+    CallExchange x = exchange("{\"messages\":[]}");
     admitting(Admission.Reason.BALANCE_POSITIVE).process(x, next -> {});
     assertThat(estimated.get().maxOutputTokens())
         .isEqualTo(dev.creditgate.gateway.GatewayConfig.DEFAULT_MAX_OUTPUT_TOKENS);

@@ -10,7 +10,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.creditgate.Admission;
 import dev.creditgate.BillingContext;
 import dev.creditgate.gateway.ApiError;
-import dev.creditgate.gateway.GatewayConfig.ModelRoute;
+import dev.creditgate.gateway.ModelRoute;
 import dev.creditgate.gateway.internal.UpstreamRouter.Route;
 import dev.creditgate.meter.MeteredCall;
 import dev.creditgate.meter.Settlement;
@@ -24,6 +24,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
@@ -76,14 +77,16 @@ class CallUpstreamTest {
     server.stop(0);
   }
 
-  private ChatExchange exchange(int port, String body, boolean stream) throws Exception {
-    ChatExchange x = new ChatExchange(null);
+  private CallExchange exchange(int port, String body, boolean stream) throws Exception {
+    CallExchange x = new CallExchange(null, ChatApi.INSTANCE);
     x.request = (ObjectNode) Json.MAPPER.readTree(body);
     x.stream = stream;
     x.route =
         new Route(
             new ModelRoute("pro", "http://127.0.0.1:" + port + "/v1", "", "openai", "gpt-x"),
-            URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"),
+            Map.of(
+                "/chat/completions",
+                URI.create("http://127.0.0.1:" + port + "/v1/chat/completions")),
             "");
     x.billing = BillingContext.forAccount("acme");
     x.call = new OrderCall();
@@ -93,7 +96,7 @@ class CallUpstreamTest {
   @Test
   void theUpstreamGetsTheProviderModelAndTheCallIsDurableBeforeAnythingIsRelayed()
       throws Exception {
-    ChatExchange x =
+    CallExchange x =
         exchange(server.getAddress().getPort(), "{\"model\":\"pro\",\"messages\":[]}", false);
     step.process(
         x,
@@ -108,7 +111,7 @@ class CallUpstreamTest {
 
   @Test
   void aStreamAsksTheUpstreamForUsageWhateverTheClientAsked() throws Exception {
-    ChatExchange x =
+    CallExchange x =
         exchange(
             server.getAddress().getPort(),
             "{\"model\":\"pro\",\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":false}}",
@@ -123,7 +126,7 @@ class CallUpstreamTest {
     try (ServerSocket socket = new ServerSocket(0)) {
       closedPort = socket.getLocalPort();
     }
-    ChatExchange x = exchange(closedPort, "{\"model\":\"pro\",\"messages\":[]}", false);
+    CallExchange x = exchange(closedPort, "{\"model\":\"pro\",\"messages\":[]}", false);
     assertThatThrownBy(() -> step.process(x, next -> events.add("relay")))
         .isInstanceOfSatisfying(
             ApiError.class,

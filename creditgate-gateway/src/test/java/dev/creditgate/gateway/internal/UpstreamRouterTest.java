@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.creditgate.gateway.ApiError;
 import dev.creditgate.gateway.GatewayConfig;
+import dev.creditgate.gateway.ModelRoute;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.util.Map;
@@ -49,10 +50,8 @@ class UpstreamRouterTest {
 
   @Test
   void apiKeyIsReadFromTheNamedVariable() throws Exception {
-    GatewayConfig.ModelRoute none =
-        new GatewayConfig.ModelRoute("pro", "http://127.0.0.1:1/v1", "", "p", "m");
-    GatewayConfig.ModelRoute keyed =
-        new GatewayConfig.ModelRoute("pro", "http://127.0.0.1:1/v1", "PRO_KEY", "p", "m");
+    ModelRoute none = new ModelRoute("pro", "http://127.0.0.1:1/v1", "", "p", "m");
+    ModelRoute keyed = new ModelRoute("pro", "http://127.0.0.1:1/v1", "PRO_KEY", "p", "m");
     assertThat(UpstreamRouter.apiKey(none, Map.of())).isEmpty();
     assertThat(UpstreamRouter.apiKey(keyed, Map.of("PRO_KEY", "sk-1\n"))).isEqualTo("sk-1");
     assertThatThrownBy(() -> UpstreamRouter.apiKey(keyed, Map.of("PRO_KEY", "  ")))

@@ -4,18 +4,18 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import java.util.List;
 
 /**
- * Runs a {@link ChatExchange} through its steps in order. The last step answers; one that calls
- * {@link ChatStep.Chain#proceed} has nothing after it, a wiring error.
+ * Runs a {@link CallExchange} through its steps in order. The last step answers; one that calls
+ * {@link CallStep.Chain#proceed} has nothing after it, a wiring error.
  */
-final class ChatChain {
+final class CallChain {
 
-  private final List<ChatStep> steps;
+  private final List<CallStep> steps;
   private final Ticker ticker;
 
   /**
-   * The steps in order; {@code ticker} times each step's start ({@link ChatExchange#stepStarts}).
+   * The steps in order; {@code ticker} times each step's start ({@link CallExchange#stepStarts}).
    */
-  ChatChain(List<ChatStep> steps, Ticker ticker) {
+  CallChain(List<CallStep> steps, Ticker ticker) {
     if (steps.isEmpty()) {
       throw new IllegalArgumentException("a chat chain needs at least one step");
     }
@@ -23,11 +23,11 @@ final class ChatChain {
     this.ticker = ticker;
   }
 
-  void run(ChatExchange exchange) {
+  void run(CallExchange exchange) {
     proceed(exchange, 0);
   }
 
-  private void proceed(ChatExchange exchange, int index) {
+  private void proceed(CallExchange exchange, int index) {
     if (index >= steps.size()) {
       throw new IllegalStateException(
           "the last step of the chat chain, "

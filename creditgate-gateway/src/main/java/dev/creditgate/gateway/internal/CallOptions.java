@@ -15,20 +15,20 @@ import java.util.stream.Collectors;
  * @param maxTopLogprobs the most {@code top_logprobs} a request may ask for
  * @param maxAnswerBytes a plain answer larger than this is not read
  */
-public record ChatOptions(
+public record CallOptions(
     long maxBodyBytes,
     List<String> userScenes,
     long maxChoices,
     long maxTopLogprobs,
     long maxAnswerBytes) {
 
-  public ChatOptions {
+  public CallOptions {
     userScenes = List.copyOf(userScenes);
   }
 
   /** The user scenes as compared: trimmed, in lower case. */
   Set<String> userSceneKeys() {
-    return userScenes.stream().map(ChatOptions::sceneKey).collect(Collectors.toUnmodifiableSet());
+    return userScenes.stream().map(CallOptions::sceneKey).collect(Collectors.toUnmodifiableSet());
   }
 
   /** A scene as compared with the allowed ones. */

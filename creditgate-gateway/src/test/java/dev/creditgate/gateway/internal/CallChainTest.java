@@ -10,15 +10,15 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
-class ChatChainTest {
+class CallChainTest {
 
   private static final Ticker TICKER = Ticker.systemTicker();
 
   @Test
   void eachStepsStartIsTimedForTheCallsTrace() {
     AtomicLong now = new AtomicLong(100);
-    ChatChain chain =
-        new ChatChain(
+    CallChain chain =
+        new CallChain(
             List.of(
                 (x, next) -> {
                   now.set(250);
@@ -29,7 +29,7 @@ class ChatChainTest {
                 },
                 (x, next) -> {}),
             now::get);
-    ChatExchange exchange = new ChatExchange(null);
+    CallExchange exchange = new CallExchange(null, ChatApi.INSTANCE);
     assertThatThrownBy(() -> chain.run(exchange)).isInstanceOf(ApiError.class);
     // The third step was never reached.
     assertThat(exchange.stepStarts).containsExactly(100, 250, 0, 0);
@@ -38,8 +38,8 @@ class ChatChainTest {
   @Test
   void stepsRunInOrderAndEachActsAgainWhenTheRestReturns() {
     List<String> seen = new ArrayList<>();
-    ChatChain chain =
-        new ChatChain(
+    CallChain chain =
+        new CallChain(
             List.of(
                 (x, next) -> {
                   seen.add("a in");
@@ -53,15 +53,15 @@ class ChatChainTest {
                 },
                 (x, next) -> seen.add("last")),
             TICKER);
-    chain.run(new ChatExchange(null));
+    chain.run(new CallExchange(null, ChatApi.INSTANCE));
     assertThat(seen).containsExactly("a in", "b in", "last", "b out", "a out");
   }
 
   @Test
   void aRefusalStopsTheChainAndReachesTheCaller() {
     List<String> seen = new ArrayList<>();
-    ChatChain chain =
-        new ChatChain(
+    CallChain chain =
+        new CallChain(
             List.of(
                 (x, next) -> {
                   try {
@@ -75,21 +75,22 @@ class ChatChainTest {
                 },
                 (x, next) -> seen.add("never")),
             TICKER);
-    assertThatThrownBy(() -> chain.run(new ChatExchange(null))).isInstanceOf(ApiError.class);
+    assertThatThrownBy(() -> chain.run(new CallExchange(null, ChatApi.INSTANCE)))
+        .isInstanceOf(ApiError.class);
     assertThat(seen).containsExactly("closed");
   }
 
   @Test
   void theLastStepMayNotProceed() {
-    ChatChain chain = new ChatChain(List.of((x, next) -> next.proceed(x)), TICKER);
-    assertThatThrownBy(() -> chain.run(new ChatExchange(null)))
+    CallChain chain = new CallChain(List.of((x, next) -> next.proceed(x)), TICKER);
+    assertThatThrownBy(() -> chain.run(new CallExchange(null, ChatApi.INSTANCE)))
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("called proceed");
   }
 
   @Test
   void aChainNeedsAStep() {
-    assertThatThrownBy(() -> new ChatChain(List.of(), TICKER))
+    assertThatThrownBy(() -> new CallChain(List.of(), TICKER))
         .isInstanceOf(IllegalArgumentException.class);
   }
 }

@@ -9,13 +9,17 @@ import dev.creditgate.meter.MeteredCall;
 import io.javalin.http.Context;
 
 /**
- * One chat completion as it passes through the {@link ChatStep}s: each step fills in what it
+ * One call of an LLM API as it passes through the {@link CallStep}s: each step fills in what it
  * learned (the caller, the request, the route, the metered call, the upstream's answer) for the
  * steps after it. Used by one request's thread at a time.
  */
-final class ChatExchange {
+final class CallExchange {
 
   final Context ctx;
+
+  /** The API called. */
+  final LlmApi api;
+
   String requestId;
   Principal principal;
 
@@ -84,8 +88,9 @@ final class ChatExchange {
   /** The status the client got, for the request metrics. */
   int status = 500;
 
-  ChatExchange(Context ctx) {
+  CallExchange(Context ctx, LlmApi api) {
     this.ctx = ctx;
+    this.api = api;
   }
 
   /**

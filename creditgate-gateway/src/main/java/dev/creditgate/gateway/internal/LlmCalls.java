@@ -5,16 +5,21 @@ import dev.creditgate.gateway.ApiError;
 import dev.creditgate.gateway.GatewayLimits;
 import dev.creditgate.meter.CreditMeter;
 import io.javalin.http.Context;
+import io.javalin.http.Handler;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * {@code POST /v1/chat/completions}: a chain of single-purpose steps.
+ * The metered LLM APIs ({@link LlmApi}: {@code POST /v1/chat/completions}, {@code /v1/responses},
+ * {@code /v1/embeddings}, {@code /v1/messages}): one chain of single-purpose steps for all of them,
+ * each step asking the call's API for what differs.
  *
  * <ol>
- *   <li>{@link ReadChatRequest}: name the request, authenticate, read and validate the body,
- *       resolve the alias, build the billing context;
+ *   <li>{@link ReadRequest}: name the request, authenticate, read and validate the body, resolve
+ *       the alias to a route that speaks the API's protocol, build the billing context;
  *   <li>{@link AdmitCall}: take the call's slot under the concurrency limits, open its metering
  *       (claims the Idempotency-Key, admits or denies);
  *   <li>{@link CallUpstream}: call the route's upstream;
@@ -24,17 +29,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The credit side is one {@link dev.creditgate.meter.MeteredCall}; no step talks to the ledger or
  * the guard. A request refused before the upstream is called changes nothing.
  */
-public final class ChatCompletions {
+public final class LlmCalls {
 
-  public static final String IDEMPOTENCY_HEADER = ReadChatRequest.IDEMPOTENCY_HEADER;
-  public static final String REQUEST_ID_HEADER = ReadChatRequest.REQUEST_ID_HEADER;
-  public static final String SCENE_HEADER = ReadChatRequest.SCENE_HEADER;
-  public static final String CONVERSATION_HEADER = ReadChatRequest.CONVERSATION_HEADER;
+  public static final String IDEMPOTENCY_HEADER = ReadRequest.IDEMPOTENCY_HEADER;
+  public static final String REQUEST_ID_HEADER = ReadRequest.REQUEST_ID_HEADER;
+  public static final String SCENE_HEADER = ReadRequest.SCENE_HEADER;
+  public static final String CONVERSATION_HEADER = ReadRequest.CONVERSATION_HEADER;
   public static final String CHARGED_HEADER = SettleUsage.CHARGED_HEADER;
   public static final String BALANCE_HEADER = SettleUsage.BALANCE_HEADER;
   public static final String ESTIMATED_HEADER = SettleUsage.ESTIMATED_HEADER;
 
-  private final ChatChain chain;
+  private final CallChain chain;
   private final GatewayMetrics metrics;
 
   /** Calls being handled, for a shutdown that must not close the ledger under a charge. */
@@ -43,7 +48,7 @@ public final class ChatCompletions {
   private final Ticker ticker;
   private final CallTracing tracing;
 
-  public ChatCompletions(
+  public LlmCalls(
       Authenticator auth,
       UpstreamRouter router,
       CreditMeter meter,
@@ -51,7 +56,7 @@ public final class ChatCompletions {
       GatewayMetrics metrics,
       TokenEstimator estimator,
       Ticker ticker,
-      ChatOptions options,
+      CallOptions options,
       GatewayLimits limits,
       CallTracing tracing) {
     this.metrics = metrics;
@@ -60,20 +65,34 @@ public final class ChatCompletions {
     CallSlots slots = new CallSlots(limits, metrics);
     metrics.callSlots(slots);
     SettleUsage settle = new SettleUsage(estimator, metrics, ticker);
-    ChatStep plain = new PlainAnswer(settle, metrics, ticker, options.maxAnswerBytes());
-    ChatStep stream = new StreamAnswer(settle, metrics, ticker);
+    CallStep plain = new PlainAnswer(settle, metrics, ticker, options.maxAnswerBytes());
+    CallStep stream = new StreamAnswer(settle, metrics, ticker);
     this.chain =
-        new ChatChain(
+        new CallChain(
             List.of(
-                new ReadChatRequest(auth, router, options),
+                new ReadRequest(auth, router, options),
                 new AdmitCall(meter, estimator, slots),
                 new CallUpstream(upstream, settle, metrics, ticker),
                 (x, next) -> (x.stream ? stream : plain).process(x, next)),
             ticker);
   }
 
+  /** The handler of each API, by its path under the gateway's root ({@code /v1/messages}, ...). */
+  public Map<String, Handler> handlers() {
+    Map<String, Handler> handlers = new LinkedHashMap<>();
+    for (LlmApi api : LlmApis.ALL) {
+      handlers.put("/v1" + api.upstreamPath(), ctx -> handle(ctx, api));
+    }
+    return handlers;
+  }
+
+  /** Answers a chat completion. */
   public void handle(Context ctx) {
-    ChatExchange exchange = new ChatExchange(ctx);
+    handle(ctx, ChatApi.INSTANCE);
+  }
+
+  private void handle(Context ctx, LlmApi api) {
+    CallExchange exchange = new CallExchange(ctx, api);
     exchange.startTick = ticker.read();
     if (tracing.enabled()) {
       exchange.startEpochNanos = CallTracing.nowEpochNanos();
@@ -84,13 +103,14 @@ public final class ChatCompletions {
       chain.run(exchange);
     } catch (ApiError e) {
       exchange.status = e.status();
-      respondError(ctx, e);
+      respondError(ctx, e, api);
     } finally {
       long end = ticker.read();
       active.decrementAndGet();
-      metrics.request("chat_completions", exchange.alias(), exchange.status);
+      metrics.request(api.name(), exchange.alias(), exchange.status);
       if (exchange.upstreamCalled) {
         metrics.upstreamCall(
+            api.operation(),
             exchange.route.config(),
             exchange.usage,
             exchange.status,
@@ -121,11 +141,19 @@ public final class ChatCompletions {
     return active.get();
   }
 
-  /** Answers with the error's status, its {@code Retry-After} if it has one, and its body. */
+  /**
+   * Answers with the error's status, its {@code Retry-After} if it has one, and its body in the
+   * OpenAI shape.
+   */
   public static void respondError(Context ctx, ApiError e) {
+    respondError(ctx, e, ChatApi.INSTANCE);
+  }
+
+  /** Answers with the error in {@code api}'s shape. */
+  static void respondError(Context ctx, ApiError e, LlmApi api) {
     if (e.retryAfterSeconds() > 0) {
       ctx.header("Retry-After", Long.toString(e.retryAfterSeconds()));
     }
-    ctx.status(e.status()).contentType("application/json").result(Json.errorBytes(e));
+    ctx.status(e.status()).contentType("application/json").result(api.errorBody(e));
   }
 }

@@ -19,7 +19,7 @@ import java.util.UUID;
  * (before reading the body), reads and validates the body, resolves the model alias to its route,
  * and builds the call's billing context. Nothing is charged or called upstream when it refuses.
  */
-final class ReadChatRequest implements ChatStep {
+final class ReadRequest implements CallStep {
 
   static final String IDEMPOTENCY_HEADER = "Idempotency-Key";
   static final String REQUEST_ID_HEADER = "X-Request-Id";
@@ -37,22 +37,20 @@ final class ReadChatRequest implements ChatStep {
 
   private final Authenticator auth;
   private final UpstreamRouter router;
+  private final CallOptions options;
   private final long maxBodyBytes;
   private final Set<String> userScenes;
-  private final long maxChoices;
-  private final long maxTopLogprobs;
 
-  ReadChatRequest(Authenticator auth, UpstreamRouter router, ChatOptions options) {
+  ReadRequest(Authenticator auth, UpstreamRouter router, CallOptions options) {
     this.auth = auth;
     this.router = router;
+    this.options = options;
     this.maxBodyBytes = options.maxBodyBytes();
     this.userScenes = options.userSceneKeys();
-    this.maxChoices = options.maxChoices();
-    this.maxTopLogprobs = options.maxTopLogprobs();
   }
 
   @Override
-  public void process(ChatExchange x, Chain next) {
+  public void process(CallExchange x, Chain next) {
     Context ctx = x.ctx;
     x.requestId = requestId(ctx);
     ctx.header(REQUEST_ID_HEADER, x.requestId);
@@ -60,8 +58,8 @@ final class ReadChatRequest implements ChatStep {
     String scene = scene(ctx, x.principal);
     byte[] body = read(ctx);
     x.requestBytes = body.length;
-    x.request = ChatRequestRules.validate(parse(body), maxChoices, maxTopLogprobs);
-    x.route = router.resolve(x.request.path("model").asText(""));
+    x.request = x.api.validate(parse(body), options);
+    x.route = router.resolve(x.request.path("model").asText(""), x.api);
     x.billing =
         new BillingContext(
                 x.principal.accountId(),
@@ -72,7 +70,7 @@ final class ReadChatRequest implements ChatStep {
                 x.route.config().alias(),
                 x.principal.skipCharge())
             .normalize();
-    x.stream = x.request.path("stream").asBoolean(false);
+    x.stream = x.api.stream(x.request);
     x.clientWantsUsage = x.request.path("stream_options").path("include_usage").asBoolean(false);
     next.proceed(x);
   }
@@ -183,7 +181,7 @@ final class ReadChatRequest implements ChatStep {
     String scene = header(ctx, SCENE_HEADER);
     if (scene.isBlank()
         || principal.key().kind() != ApiKey.Kind.USER
-        || userScenes.contains(ChatOptions.sceneKey(scene))) {
+        || userScenes.contains(CallOptions.sceneKey(scene))) {
       return scene;
     }
     throw new ApiError(
