@@ -57,6 +57,7 @@ public record GatewayConfig(
     List<String> userScenes,
     RequestLimits requestLimits,
     TelemetrySettings telemetry,
+    FallbackSettings fallback,
     Map<String, ModelRoute> models) {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
@@ -127,6 +128,9 @@ public record GatewayConfig(
           "upstream.idle-timeout",
           "upstream.probe-interval",
           "upstream.max-answer-bytes",
+          "upstream.max-attempts",
+          "upstream.fallback-deadline",
+          "upstream.cooldown",
           "limits.max-n",
           "limits.max-top-logprobs",
           "credit.mode",
@@ -157,6 +161,7 @@ public record GatewayConfig(
     Objects.requireNonNull(host, "host");
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(telemetry, "telemetry");
+    Objects.requireNonNull(fallback, "fallback");
     userScenes = List.copyOf(userScenes);
     models = Collections.unmodifiableMap(new LinkedHashMap<>(models));
   }
@@ -284,23 +289,20 @@ public record GatewayConfig(
       }
     }
     for (Map.Entry<String, String> e : new TreeMap<>(env).entrySet()) {
-      Matcher m = ModelRoute.ENV.matcher(e.getKey());
-      if (m.matches()) {
-        String alias = m.group(1).toLowerCase(Locale.ROOT).replace('_', '-');
-        String field = m.group(2).toLowerCase(Locale.ROOT).replace('_', '-');
-        props.put("models." + alias + "." + field, e.getValue());
+      String key = ModelRoute.keyOfEnv(e.getKey());
+      if (key != null) {
+        props.put(key, e.getValue());
       }
     }
     for (String key : props.keySet()) {
-      if (!SCALAR_KEYS.contains(key) && !ModelRoute.KEY.matcher(key).matches()) {
+      if (!SCALAR_KEYS.contains(key) && !ModelRoute.isKey(key)) {
         throw new ConfigException(
             "unknown config key '"
                 + key
                 + "'; known keys: "
                 + String.join(", ", SCALAR_KEYS)
-                + ", models.<alias>.{"
-                + String.join(",", ModelRoute.fields())
-                + "}");
+                + ", "
+                + ModelRoute.keysHelp());
       }
     }
     ConfigReader r = new ConfigReader(props);
@@ -392,6 +394,7 @@ public record GatewayConfig(
         r.names("keys.user-scenes", 200),
         RequestLimits.read(r),
         TelemetrySettings.read(r),
+        FallbackSettings.read(r),
         models);
   }
 
@@ -469,6 +472,7 @@ public record GatewayConfig(
         userScenes,
         requestLimits,
         telemetry,
+        fallback,
         newModels);
   }
 
@@ -512,6 +516,14 @@ public record GatewayConfig(
     if (node.isObject()) {
       for (Map.Entry<String, JsonNode> e : node.properties()) {
         flatten(prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey(), e.getValue(), out);
+      }
+    } else if (node.isArray() && prefix.startsWith("models.") && prefix.endsWith(".upstreams")) {
+      // An alias's further upstreams: models.<alias>.upstreams.<index>.<field>.
+      for (int i = 0; i < node.size(); i++) {
+        if (!node.get(i).isObject()) {
+          throw new ConfigException(prefix + "[" + i + "] must be a map of an upstream's fields");
+        }
+        flatten(prefix + "." + i, node.get(i), out);
       }
     } else if (node.isArray() && LIST_KEYS.contains(prefix)) {
       List<String> items = new java.util.ArrayList<>();

@@ -201,15 +201,13 @@ class GatewayConfigTest {
   @Test
   void aRouteHasAnOutputCapAndATokenizer() {
     Map<String, String> route = Map.of("models.pro.base-url", "http://x", "models.pro.model", "m");
-    GatewayConfig.ModelRoute plain =
-        GatewayConfig.fromProperties(route, Map.of()).models().get("pro");
+    ModelRoute plain = GatewayConfig.fromProperties(route, Map.of()).models().get("pro");
     assertThat(plain.maxOutputTokens()).isEqualTo(GatewayConfig.DEFAULT_MAX_OUTPUT_TOKENS);
     assertThat(plain.tokenizer()).isEqualTo("o200k_base");
     Map<String, String> other = new java.util.HashMap<>(route);
     other.put("models.pro.provider", "anthropic");
     other.put("models.pro.max-output-tokens", "800");
-    GatewayConfig.ModelRoute set =
-        GatewayConfig.fromProperties(other, Map.of()).models().get("pro");
+    ModelRoute set = GatewayConfig.fromProperties(other, Map.of()).models().get("pro");
     assertThat(set.tokenizer()).as("an unknown tokenizer's bound").isEqualTo("bytes");
     assertThat(set.maxOutputTokens()).isEqualTo(800);
     other.put("models.pro.tokenizer", "sentencepiece");

@@ -49,6 +49,19 @@ final class AdmitCall implements CallStep {
   }
 
   private void admit(CallExchange x, Chain next) {
+    try (MeteredCall call = open(x)) {
+      next.proceed(x);
+    }
+  }
+
+  /**
+   * Opens the metering of the call on its current upstream ({@code x.route}): counts its worst case
+   * on that upstream's price, has the meter admit it, and sets {@code x.call}, {@code x.estimate}
+   * and the credit headers. The caller closes the call.
+   *
+   * @throws ApiError 409 for a reused Idempotency-Key, 402 or 503 for a call not admitted
+   */
+  MeteredCall open(CallExchange x) {
     Estimate estimate = estimate(x, tokens);
     MeteredCall call;
     try {
@@ -66,7 +79,7 @@ final class AdmitCall implements CallStep {
                   : "it was already used for a completed, charged request"),
           ReadRequest.IDEMPOTENCY_HEADER);
     }
-    try (call) {
+    try {
       refuseUnlessAdmitted(x, call, estimate);
       x.estimate = estimate;
       call.clampedOutputTokens()
@@ -81,7 +94,10 @@ final class AdmitCall implements CallStep {
       }
       call.remaining().ifPresent(left -> x.ctx.header(REMAINING_HEADER, Long.toString(left)));
       x.call = call;
-      next.proceed(x);
+      return call;
+    } catch (RuntimeException e) {
+      call.close();
+      throw e;
     }
   }
 

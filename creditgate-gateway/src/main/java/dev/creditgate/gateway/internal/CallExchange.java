@@ -28,7 +28,12 @@ final class CallExchange {
    */
   ObjectNode request;
 
+  /** The upstreams to try, in order ({@link UpstreamRouter#attempts}). */
+  java.util.List<Route> attempts;
+
+  /** The upstream being tried, or that answered. */
   Route route;
+
   BillingContext billing;
 
   /** The size of the request body as received. */

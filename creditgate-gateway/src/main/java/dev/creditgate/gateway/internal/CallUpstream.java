@@ -6,6 +6,7 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.gateway.ApiError;
 import dev.creditgate.gateway.internal.UpstreamRouter.Route;
 import dev.creditgate.internal.ThrottledLog;
+import dev.creditgate.meter.MeteredCall;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.util.concurrent.TimeUnit;
@@ -13,38 +14,163 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Calls the route's upstream with the request, its alias replaced by the provider's model, and what
- * its API needs to be charged (for a chat stream, usage asked for in the last chunk). Once the
- * upstream has answered, the metered call is made durable before a byte is relayed; the answer
- * stays open for the steps after, and is closed when they return. A call whose connection or
- * request failed is refused with 502 and charged nothing; one the upstream took and did not answer
- * within the first-byte timeout is refused with 504 and charged its worst case ({@link
- * SettleUsage#unanswered}): the provider may be generating it, and bill it, all the same.
+ * Calls the upstream with the request, its alias replaced by the provider's model, and what its API
+ * needs to be charged (for a chat stream, usage asked for in the last chunk). Once an upstream has
+ * answered, the metered call is made durable before a byte is relayed; the answer stays open for
+ * the steps after, and is closed when they return.
+ *
+ * <p>An alias with several upstreams moves on to the next ({@link UpstreamRouter#attempts}) when
+ * one fails before answering: the connection fails, no headers come within the first-byte timeout,
+ * or it answers 429 or 5xx. The failed attempt is abandoned, not charged, and the call is admitted
+ * again on the next upstream's price ({@link AdmitCall#open}); at most {@code
+ * upstream.max-attempts} upstreams are tried, none after {@code upstream.fallback-deadline}, and
+ * none whose circuit breaker is open. Nothing has been relayed at that point, so a stream is never
+ * moved once it has begun.
+ *
+ * <p>The last attempt's failure is the call's: a connection or request that failed is refused with
+ * 502 and charged nothing; an upstream that took the call and did not answer within the first-byte
+ * timeout is refused with 504 and charged its worst case ({@link SettleUsage#unanswered}), since
+ * the provider may be generating it, and bill it, all the same; an error answer is relayed.
  */
 final class CallUpstream implements CallStep {
 
   private static final Logger LOG = LoggerFactory.getLogger(CallUpstream.class);
 
   private final UpstreamClient upstream;
+  private final UpstreamRouter router;
+  private final AdmitCall admit;
   private final SettleUsage settle;
   private final GatewayMetrics metrics;
   private final Ticker ticker;
   private final ThrottledLog upstreamLog = new ThrottledLog(LOG, TimeUnit.SECONDS.toNanos(1));
 
-  CallUpstream(UpstreamClient upstream, SettleUsage settle, GatewayMetrics metrics, Ticker ticker) {
+  CallUpstream(
+      UpstreamClient upstream,
+      UpstreamRouter router,
+      AdmitCall admit,
+      SettleUsage settle,
+      GatewayMetrics metrics,
+      Ticker ticker) {
     this.upstream = upstream;
+    this.router = router;
+    this.admit = admit;
     this.settle = settle;
     this.metrics = metrics;
     this.ticker = ticker;
   }
 
+  /** An attempt's failure that the call may move on from. */
+  private static final class Failed extends Exception {
+
+    private static final long serialVersionUID = 1L;
+
+    /** What the client gets should no other upstream answer. */
+    final transient ApiError error;
+
+    Failed(ApiError error) {
+      super(error.getMessage(), null, false, false);
+      this.error = error;
+    }
+  }
+
   @Override
   public void process(CallExchange x, Chain next) {
+    long began = ticker.read();
+    int maxAttempts = router == null ? 1 : router.fallback().maxAttempts();
+    long deadline = router == null ? 0 : began + router.fallback().deadline().toNanos();
+    java.util.List<Route> attempts = x.attempts != null ? x.attempts : java.util.List.of(x.route);
+    MeteredCall reopened = null;
+    ApiError lastError = null;
+    int tried = 0;
+    try {
+      for (int i = 0; i < attempts.size() && tried < maxAttempts; i++) {
+        Route route = attempts.get(i);
+        if (router != null && !router.permit(route)) {
+          metrics.upstreamAttempt(route.config(), "skipped_cooling_down", 0);
+          continue;
+        }
+        if (tried > 0) {
+          if (ticker.read() - deadline > 0) {
+            break;
+          }
+          metrics.upstreamFallback(route.config());
+          // The failed attempt is not charged; the next is admitted on its own upstream's price.
+          x.call.abandon("upstream_fallback");
+          x.call.close();
+          x.route = route;
+          reopened = admit.open(x);
+        }
+        tried++;
+        boolean last =
+            tried >= maxAttempts
+                || i == attempts.size() - 1
+                || (router != null && ticker.read() - deadline > 0);
+        try {
+          attempt(x, next, last);
+          return;
+        } catch (Failed f) {
+          lastError = f.error;
+          LOG.info(
+              "upstream {} of model '{}' failed ({}); trying the next, request_id={}",
+              route.name(),
+              route.config().alias(),
+              f.error.getMessage(),
+              x.logRef());
+        }
+      }
+      if (lastError != null) {
+        throw lastError;
+      }
+      throw new ApiError(
+              503,
+              "server_error",
+              "upstream_unavailable",
+              "every upstream of model '"
+                  + x.alias()
+                  + "' failed recently and is cooling down; try again later")
+          .withRetryAfter(Math.max(1, router.fallback().cooldown().toSeconds()));
+    } finally {
+      if (reopened != null) {
+        reopened.close();
+      }
+    }
+  }
+
+  /**
+   * Sends the call to {@code x.route} and, once it answered, runs the rest of the chain.
+   *
+   * @param last whether no other upstream would be tried after this one
+   * @throws Failed when it failed before answering and {@code last} is false
+   */
+  private void attempt(CallExchange x, Chain next, boolean last) throws Failed {
+    Route route = x.route;
     byte[] body = upstreamBody(x);
     x.upstreamStart = ticker.read();
     x.upstreamCalled = true;
-    try (UpstreamClient.Exchange response = send(x, body)) {
-      metrics.upstreamLatency(x.alias(), "first_byte", ticker.read() - x.upstreamStart);
+    UpstreamClient.Exchange response = send(x, body, last);
+    long firstByte = ticker.read() - x.upstreamStart;
+    try (response) {
+      int status = response.status();
+      if (status == 429 || status >= 500) {
+        metrics.upstreamAttempt(route.config(), "status_" + (status == 429 ? "429" : "5xx"), 0);
+        if (router != null) {
+          router.failed(route, firstByte, new IOException("HTTP " + status));
+        }
+        if (!last) {
+          throw new Failed(
+              new ApiError(
+                  status,
+                  "upstream_error",
+                  "upstream_error",
+                  "the upstream answered HTTP " + status));
+        }
+      } else {
+        metrics.upstreamAttempt(route.config(), "answered", firstByte);
+        if (router != null) {
+          router.succeeded(route, firstByte);
+        }
+      }
+      metrics.upstreamLatency(x.alias(), "first_byte", firstByte);
       x.call.beforeRelay();
       x.upstream = response;
       next.proceed(x);
@@ -64,7 +190,7 @@ final class CallUpstream implements CallStep {
     }
   }
 
-  private UpstreamClient.Exchange send(CallExchange x, byte[] body) {
+  private UpstreamClient.Exchange send(CallExchange x, byte[] body, boolean last) throws Failed {
     Route route = x.route;
     String alias = route.config().alias();
     try {
@@ -73,26 +199,50 @@ final class CallUpstream implements CallStep {
           x.api.upstreamHeaders(route.apiKey(), name -> x.ctx.header(name)),
           body);
     } catch (UpstreamClient.FirstByteTimeoutException e) {
+      failed(x, "timeout", e);
+      if (!last) {
+        throw new Failed(new ApiError(504, "server_error", "upstream_timeout", e.getMessage()));
+      }
       settle.unanswered(x, e.getMessage());
       throw new ApiError(
           504, "server_error", "upstream_timeout", e.getMessage() + PlainAnswer.UNREAD);
     } catch (ConnectException e) {
-      throw new ApiError(
-          502,
-          "server_error",
-          "upstream_unavailable",
-          "cannot connect to the upstream for model '" + alias + "'");
+      failed(x, "connect_error", e);
+      ApiError error =
+          new ApiError(
+              502,
+              "server_error",
+              "upstream_unavailable",
+              "cannot connect to the upstream for model '" + alias + "'");
+      if (last) {
+        throw error;
+      }
+      throw new Failed(error);
     } catch (IOException e) {
+      failed(x, "io_error", e);
       upstreamLog.warn(
           ticker.read(), "upstream call for model '{}' failed: {}", alias, e.getMessage());
-      throw new ApiError(
-          502,
-          "server_error",
-          "upstream_unavailable",
-          "the upstream call for model '" + alias + "' failed");
+      ApiError error =
+          new ApiError(
+              502,
+              "server_error",
+              "upstream_unavailable",
+              "the upstream call for model '" + alias + "' failed");
+      if (last) {
+        throw error;
+      }
+      throw new Failed(error);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new ApiError(503, "server_error", "shutting_down", "the gateway is shutting down");
+    }
+  }
+
+  private void failed(CallExchange x, String outcome, Throwable why) {
+    long nanos = ticker.read() - x.upstreamStart;
+    metrics.upstreamAttempt(x.route.config(), outcome, nanos);
+    if (router != null) {
+      router.failed(x.route, nanos, why);
     }
   }
 }

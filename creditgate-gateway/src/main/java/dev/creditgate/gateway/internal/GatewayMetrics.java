@@ -71,6 +71,47 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
   }
 
   /**
+   * One attempt on an upstream of an alias: {@code answered} (the headers came, and not an error to
+   * move on from), {@code status_429}, {@code status_5xx}, {@code connect_error}, {@code timeout},
+   * {@code io_error}, or {@code skipped_cooling_down} (its circuit breaker was open).
+   *
+   * @param nanos the time to the answer's headers or the failure; 0 for a skipped upstream
+   */
+  void upstreamAttempt(dev.creditgate.gateway.ModelRoute upstream, String outcome, long nanos) {
+    this.<Timer>meter(
+            r ->
+                Timer.builder("creditgate.upstream.attempts")
+                    .description(
+                        "Attempts on each upstream of a model alias, by outcome, and their time to"
+                            + " the answer's headers or the failure")
+                    .tag("alias", upstream.alias())
+                    .tag("upstream", upstream.name())
+                    .tag("outcome", outcome)
+                    .register(r),
+            "upstream_attempts",
+            upstream.alias(),
+            upstream.name(),
+            outcome)
+        .record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /** A call that moved on to {@code to}, another upstream of its alias, after a failure. */
+  void upstreamFallback(dev.creditgate.gateway.ModelRoute to) {
+    this.<Counter>meter(
+            r ->
+                Counter.builder("creditgate.upstream.fallbacks")
+                    .description(
+                        "Calls moved on to another upstream of their alias after a failure")
+                    .tag("alias", to.alias())
+                    .tag("upstream", to.name())
+                    .register(r),
+            "upstream_fallbacks",
+            to.alias(),
+            to.name())
+        .increment();
+  }
+
+  /**
    * One call that reached its upstream, for the GenAI conventions' meters ({@link GenAiMetrics}).
    *
    * @param usage what it was charged for; null when not charged

@@ -67,12 +67,13 @@ public final class LlmCalls {
     SettleUsage settle = new SettleUsage(estimator, metrics, ticker);
     CallStep plain = new PlainAnswer(settle, metrics, ticker, options.maxAnswerBytes());
     CallStep stream = new StreamAnswer(settle, metrics, ticker);
+    AdmitCall admit = new AdmitCall(meter, estimator, slots);
     this.chain =
         new CallChain(
             List.of(
                 new ReadRequest(auth, router, options),
-                new AdmitCall(meter, estimator, slots),
-                new CallUpstream(upstream, settle, metrics, ticker),
+                admit,
+                new CallUpstream(upstream, router, admit, settle, metrics, ticker),
                 (x, next) -> (x.stream ? stream : plain).process(x, next)),
             ticker);
   }

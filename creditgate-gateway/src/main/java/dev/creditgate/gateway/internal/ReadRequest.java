@@ -59,7 +59,8 @@ final class ReadRequest implements CallStep {
     byte[] body = read(ctx);
     x.requestBytes = body.length;
     x.request = x.api.validate(parse(body), options);
-    x.route = router.resolve(x.request.path("model").asText(""), x.api);
+    x.attempts = router.attempts(x.request.path("model").asText(""), x.api);
+    x.route = x.attempts.get(0);
     x.billing =
         new BillingContext(
                 x.principal.accountId(),

@@ -2,14 +2,18 @@ package dev.creditgate.gateway.internal;
 
 import dev.creditgate.Checks;
 import dev.creditgate.gateway.ApiError;
+import dev.creditgate.gateway.FallbackSettings;
 import dev.creditgate.gateway.GatewayConfig;
 import dev.creditgate.gateway.ModelRoute;
 import dev.creditgate.gateway.Protocol;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -17,22 +21,40 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Maps model aliases to upstreams and knows which are ready. An alias is ready when its upstream is
- * configured, its API key variable (if any) is set, and its host accepted a TCP connection at the
- * last probe. Probing runs at start and then periodically, so an upstream that comes up later
- * becomes ready without a restart; an unready alias answers 503 {@code runtime_not_ready} alone.
+ * Maps model aliases to their upstreams and knows which are ready. An upstream is ready when its
+ * API key variable (if any) is set and its host accepted a TCP connection at the last probe; an
+ * alias is ready when one of its upstreams is. Probing runs at start and then periodically, so an
+ * upstream that comes up later becomes ready without a restart; an unready alias answers 503 {@code
+ * runtime_not_ready} alone.
+ *
+ * <p>For each call, {@link #attempts} orders the alias's ready upstreams (in configured order, or
+ * drawn by weight). An alias with several upstreams keeps a circuit breaker per upstream: an
+ * upstream whose recent attempts mostly failed is skipped for the configured cooldown ({@link
+ * #permit}), then tried again with one call.
  */
 public final class UpstreamRouter {
 
   private static final Logger LOG = LoggerFactory.getLogger(UpstreamRouter.class);
 
+  /** Attempts in a breaker's window. */
+  static final int BREAKER_WINDOW = 10;
+
+  /** Attempts a breaker needs in its window before it may open. */
+  static final int BREAKER_MINIMUM_CALLS = 5;
+
+  /** The share of failed attempts, in percent, that opens a breaker. */
+  static final float BREAKER_FAILURE_RATE = 50;
+
   /**
-   * A routable alias with its resolved API key (never logged) and the upstream's URL of each API
-   * its protocol serves, by path ({@link LlmApi#upstreamPath()}).
+   * One upstream of an alias with its resolved API key (never logged) and its URL for each API its
+   * protocol serves, by path ({@link LlmApi#upstreamPath()}).
    */
   public record Route(ModelRoute config, Map<String, URI> uris, String apiKey) {
 
@@ -55,14 +77,32 @@ public final class UpstreamRouter {
       return URI.create(config.baseUrl());
     }
 
+    /** The upstream's name in metrics and logs. */
+    String name() {
+      return config.name();
+    }
+
+    /** The alias and the upstream's name, unique in the gateway. */
+    String key() {
+      return config.alias() + "/" + config.name();
+    }
+
     @Override
     public String toString() {
-      return "Route[" + config.alias() + " -> " + config.provider() + "/" + config.model() + "]";
+      return "Route["
+          + config.alias()
+          + " -> "
+          + config.name()
+          + " "
+          + config.provider()
+          + "/"
+          + config.model()
+          + "]";
     }
   }
 
   /**
-   * An upstream's API key variable is not set. The environment is read once, so the alias stays
+   * An upstream's API key variable is not set. The environment is read once, so the upstream stays
    * unready until a restart; probing its host would not change that.
    */
   static final class MissingApiKeyException extends IllegalStateException {
@@ -75,38 +115,67 @@ public final class UpstreamRouter {
   }
 
   private final List<String> aliases;
-  private final Map<String, Route> routes = new LinkedHashMap<>();
+
+  /** Each alias's upstreams, in configured order. */
+  private final Map<String, List<Route>> routes = new LinkedHashMap<>();
+
+  /** Why each unready upstream is unready, by {@link Route#key()}. */
   private final Map<String, String> notReady = new ConcurrentHashMap<>();
 
-  /** Aliases whose API key is missing; never probed. */
+  /** Upstreams whose API key is missing, by key; never probed. */
   private final Set<String> keyMissing = new HashSet<>();
 
+  /** The circuit breakers of the upstreams of aliases with several, by key. */
+  private final Map<String, CircuitBreaker> breakers = new HashMap<>();
+
   private final Duration connectTimeout;
+  private final FallbackSettings fallback;
 
   public UpstreamRouter(GatewayConfig config, Map<String, String> env) {
     this.aliases = config.aliases();
     this.connectTimeout = config.connectTimeout();
-    for (ModelRoute m : config.models().values()) {
-      String key = "";
-      try {
-        key = apiKey(m, env);
-      } catch (MissingApiKeyException e) {
-        keyMissing.add(m.alias());
-        notReady.put(m.alias(), e.getMessage());
-      }
-      Map<String, URI> uris = new HashMap<>();
-      for (LlmApi api : LlmApis.ALL) {
-        if (api.protocol() == m.protocol()) {
-          uris.put(api.upstreamPath(), URI.create(m.baseUrl() + api.upstreamPath()));
+    this.fallback = config.fallback();
+    CircuitBreakerConfig breakerConfig =
+        CircuitBreakerConfig.custom()
+            .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+            .slidingWindowSize(BREAKER_WINDOW)
+            .minimumNumberOfCalls(BREAKER_MINIMUM_CALLS)
+            .failureRateThreshold(BREAKER_FAILURE_RATE)
+            .waitDurationInOpenState(fallback.cooldown())
+            .permittedNumberOfCallsInHalfOpenState(1)
+            .recordExceptions(Throwable.class)
+            .build();
+    for (ModelRoute alias : config.models().values()) {
+      List<Route> upstreams = new ArrayList<>();
+      for (ModelRoute m : alias.upstreams()) {
+        Route route = route(m, env);
+        upstreams.add(route);
+        if (alias.upstreams().size() > 1) {
+          breakers.put(route.key(), CircuitBreaker.of(route.key(), breakerConfig));
         }
       }
-      routes.put(m.alias(), new Route(m, uris, key));
+      routes.put(alias.alias(), List.copyOf(upstreams));
     }
-    for (String alias : aliases) {
-      if (!routes.containsKey(alias)) {
-        notReady.put(alias, "no upstream is configured");
+  }
+
+  private Route route(ModelRoute m, Map<String, String> env) {
+    String key = "";
+    Map<String, URI> uris = new HashMap<>();
+    for (LlmApi api : LlmApis.ALL) {
+      if (api.protocol() == m.protocol()) {
+        uris.put(api.upstreamPath(), URI.create(m.baseUrl() + api.upstreamPath()));
       }
     }
+    Route route;
+    try {
+      key = apiKey(m, env);
+      route = new Route(m, uris, key);
+    } catch (MissingApiKeyException e) {
+      route = new Route(m, uris, "");
+      keyMissing.add(route.key());
+      notReady.put(route.key(), e.getMessage());
+    }
+    return route;
   }
 
   /**
@@ -127,22 +196,28 @@ public final class UpstreamRouter {
 
   /** Probes every configured upstream whose key is present; logs each change of state. */
   public void probeAll() {
-    for (Route r : routes.values()) {
-      String alias = r.config().alias();
-      if (keyMissing.contains(alias)) {
-        continue;
-      }
-      String problem = probe(r.baseUri());
-      if (problem == null) {
-        if (notReady.remove(alias) != null) {
-          LOG.info(
-              "model alias '{}' is ready ({} {})",
-              alias,
-              r.config().provider(),
-              r.config().model());
+    for (List<Route> upstreams : routes.values()) {
+      for (Route r : upstreams) {
+        if (keyMissing.contains(r.key())) {
+          continue;
         }
-      } else if (!problem.equals(notReady.put(alias, problem))) {
-        LOG.warn("model alias '{}' is not ready: {}", alias, problem);
+        String problem = probe(r.baseUri());
+        if (problem == null) {
+          if (notReady.remove(r.key()) != null) {
+            LOG.info(
+                "model alias '{}' upstream {} is ready ({} {})",
+                r.config().alias(),
+                r.name(),
+                r.config().provider(),
+                r.config().model());
+          }
+        } else if (!problem.equals(notReady.put(r.key(), problem))) {
+          LOG.warn(
+              "model alias '{}' upstream {} is not ready: {}",
+              r.config().alias(),
+              r.name(),
+              problem);
+        }
       }
     }
   }
@@ -166,12 +241,74 @@ public final class UpstreamRouter {
   }
 
   /**
-   * The route for {@code alias} (empty means {@value GatewayConfig#DEFAULT_ALIAS}).
+   * The first ready upstream of {@code alias} (empty means {@value GatewayConfig#DEFAULT_ALIAS}).
    *
    * @throws ApiError 404 {@code model_not_found} for an unknown alias, 503 {@code
    *     runtime_not_ready} for one that cannot be served now
    */
   public Route resolve(String alias) {
+    return readyUpstreams(name(alias)).get(0);
+  }
+
+  /**
+   * The upstreams to try for one call of {@code api} to {@code alias}, in the order to try them:
+   * the configured order, or, for an alias routed by weight, drawn by weight.
+   *
+   * @throws ApiError as {@link #resolve(String)} does, and 400 {@code wrong_protocol} for an alias
+   *     whose upstreams speak another protocol than {@code api}'s
+   */
+  List<Route> attempts(String alias, LlmApi api) {
+    String name = name(alias);
+    List<Route> ready = readyUpstreams(name);
+    Protocol protocol = ready.get(0).config().protocol();
+    if (protocol != api.protocol()) {
+      throw new ApiError(
+          400,
+          "invalid_request_error",
+          "wrong_protocol",
+          "model '"
+              + name
+              + "' is served over the "
+              + protocol.configName()
+              + " protocol; call it through "
+              + String.join(" or ", LlmApis.pathsOf(protocol)),
+          "model");
+    }
+    if (ready.size() == 1 || ready.get(0).config().routing() == ModelRoute.Routing.ORDER) {
+      return ready;
+    }
+    return byWeight(ready);
+  }
+
+  /**
+   * A weighted draw without replacement: each upstream comes next with a chance proportional to its
+   * weight among those left; those of weight 0 come last, in configured order.
+   */
+  static List<Route> byWeight(List<Route> upstreams) {
+    List<Route> left = new ArrayList<>(upstreams);
+    List<Route> order = new ArrayList<>(upstreams.size());
+    while (!left.isEmpty()) {
+      long total = 0;
+      for (Route r : left) {
+        total += r.config().weight();
+      }
+      if (total == 0) {
+        order.addAll(left);
+        break;
+      }
+      long draw = ThreadLocalRandom.current().nextLong(total);
+      for (int i = 0; i < left.size(); i++) {
+        draw -= left.get(i).config().weight();
+        if (draw < 0) {
+          order.add(left.remove(i));
+          break;
+        }
+      }
+    }
+    return order;
+  }
+
+  private String name(String alias) {
     String name = alias == null || alias.isBlank() ? GatewayConfig.DEFAULT_ALIAS : alias.trim();
     if (!aliases.contains(name)) {
       throw new ApiError(
@@ -181,47 +318,73 @@ public final class UpstreamRouter {
           "The model '" + Checks.abbreviate(name, 80) + "' does not exist; use one of " + aliases,
           "model");
     }
-    String problem = notReady.get(name);
-    if (problem != null) {
+    return name;
+  }
+
+  /** The alias's ready upstreams, in configured order; 503 when none is. */
+  private List<Route> readyUpstreams(String alias) {
+    List<Route> upstreams = routes.getOrDefault(alias, List.of());
+    List<Route> ready = new ArrayList<>(upstreams.size());
+    for (Route r : upstreams) {
+      if (!notReady.containsKey(r.key())) {
+        ready.add(r);
+      }
+    }
+    if (ready.isEmpty()) {
       throw new ApiError(
           503,
           "server_error",
           "runtime_not_ready",
-          "llm runtime service dependency not initialized for model '" + name + "'",
+          "llm runtime service dependency not initialized for model '" + alias + "'",
           "model");
     }
-    return routes.get(name);
+    return ready.size() == upstreams.size() ? upstreams : ready;
   }
 
   /**
-   * The route for {@code alias} when it serves {@code api}.
-   *
-   * @throws ApiError as {@link #resolve(String)} does, and 400 {@code wrong_protocol} for an alias
-   *     whose upstream speaks another protocol than {@code api}'s
+   * Whether an attempt on {@code route} may start now: false while its breaker is open (its recent
+   * attempts mostly failed), or half-open with its trial call already under way. True for an alias
+   * with one upstream.
    */
-  Route resolve(String alias, LlmApi api) {
-    Route route = resolve(alias);
-    Protocol protocol = route.config().protocol();
-    if (protocol != api.protocol()) {
-      throw new ApiError(
-          400,
-          "invalid_request_error",
-          "wrong_protocol",
-          "model '"
-              + route.config().alias()
-              + "' is served over the "
-              + protocol.configName()
-              + " protocol; call it through "
-              + String.join(" or ", LlmApis.pathsOf(protocol)),
-          "model");
-    }
-    return route;
+  boolean permit(Route route) {
+    CircuitBreaker breaker = breakers.get(route.key());
+    return breaker == null || breaker.tryAcquirePermission();
   }
 
-  /** The protocol of an alias's upstream (the default for an alias with none configured). */
+  /** An attempt on {@code route} got its answer's headers, and not an error to move on from. */
+  void succeeded(Route route, long nanos) {
+    CircuitBreaker breaker = breakers.get(route.key());
+    if (breaker != null) {
+      breaker.onSuccess(nanos, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  /** An attempt on {@code route} failed in a way the call moves on from. */
+  void failed(Route route, long nanos, Throwable why) {
+    CircuitBreaker breaker = breakers.get(route.key());
+    if (breaker != null) {
+      breaker.onError(nanos, TimeUnit.NANOSECONDS, why);
+    }
+  }
+
+  /** Whether {@code route}'s breaker is open now (it is being skipped). */
+  boolean coolingDown(Route route) {
+    CircuitBreaker breaker = breakers.get(route.key());
+    return breaker != null && breaker.getState() == CircuitBreaker.State.OPEN;
+  }
+
+  FallbackSettings fallback() {
+    return fallback;
+  }
+
+  public List<String> aliases() {
+    return aliases;
+  }
+
+  /** The protocol of an alias's upstreams (the default for an alias with none configured). */
   public Protocol protocol(String alias) {
-    Route route = routes.get(alias);
-    return route == null ? ModelRoute.DEFAULT_PROTOCOL : route.config().protocol();
+    List<Route> upstreams = routes.get(alias);
+    return upstreams == null ? ModelRoute.DEFAULT_PROTOCOL : upstreams.get(0).config().protocol();
   }
 
   /** The gateway's endpoints that serve an alias, such as {@code POST /v1/chat/completions}. */
@@ -229,17 +392,33 @@ public final class UpstreamRouter {
     return LlmApis.pathsOf(protocol(alias));
   }
 
-  public List<String> aliases() {
-    return aliases;
-  }
-
+  /** Whether one of the alias's upstreams is ready. */
   public boolean ready(String alias) {
-    return !notReady.containsKey(alias);
+    return routes.getOrDefault(alias, List.of()).stream()
+        .anyMatch(r -> !notReady.containsKey(r.key()));
   }
 
-  /** Why each unready alias is unready. */
+  /**
+   * Why each unready alias is unready: its one upstream's problem, or, for an alias with several,
+   * each upstream's by name.
+   */
   public Map<String, String> problems() {
-    return Map.copyOf(notReady);
+    Map<String, String> problems = new LinkedHashMap<>();
+    for (String alias : aliases) {
+      List<Route> upstreams = routes.get(alias);
+      if (upstreams == null) {
+        problems.put(alias, "no upstream is configured");
+      } else if (!ready(alias)) {
+        problems.put(
+            alias,
+            upstreams.size() == 1
+                ? notReady.get(upstreams.get(0).key())
+                : upstreams.stream()
+                    .map(r -> r.name() + ": " + notReady.get(r.key()))
+                    .collect(Collectors.joining("; ")));
+      }
+    }
+    return problems;
   }
 
   /** Whether any alias is configured and ready. */

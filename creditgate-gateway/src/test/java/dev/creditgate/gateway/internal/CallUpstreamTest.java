@@ -65,6 +65,8 @@ class CallUpstreamTest {
     step =
         new CallUpstream(
             client,
+            null,
+            null,
             new SettleUsage(new TokenEstimator(), metrics, Ticker.systemTicker()),
             metrics,
             Ticker.systemTicker());
