@@ -94,6 +94,37 @@ final class SimulatedText {
 
   private SimulatedText() {}
 
+  /**
+   * What the simulated model says: the visible words, the hidden reasoning tokens, and whether the
+   * output cap cut the words short. Output tokens are the words plus the reasoning.
+   */
+  record Answer(String[] words, int reasoningTokens, boolean cut) {
+
+    int outputTokens() {
+      return words.length + reasoningTokens;
+    }
+
+    String text() {
+      return String.join(" ", words);
+    }
+
+    /** The text of the i-th output delta: the word, after a space unless it is the first. */
+    String delta(int i) {
+      return i == 0 ? words[0] : " " + words[i];
+    }
+  }
+
+  /**
+   * The answer for a seed under a cap on output tokens ({@link Integer#MAX_VALUE} for none).
+   * Reasoning tokens come first and share the cap; the words are the prefix that still fits.
+   */
+  static Answer answer(long seed, int cap, int reasoningTokens) {
+    int natural = naturalLength(seed);
+    int reasoning = Math.min(reasoningTokens, cap);
+    int visible = Math.min(natural, cap - reasoning);
+    return new Answer(words(seed, visible), reasoning, visible < natural);
+  }
+
   /** A 64-bit seed from the model and the messages' JSON. */
   static long seed(String model, byte[] messagesJson) {
     try {
@@ -164,7 +195,19 @@ final class SimulatedText {
     return words;
   }
 
-  private static long countWords(String text) {
+  /**
+   * Tokens of a text to embed: about 4/3 per word, at least 1 for a non-empty text (no message
+   * overhead, as embedding models add none).
+   */
+  static int embeddingTokens(String text) {
+    long tokens = (countWords(text) * 4 + 2) / 3;
+    if (tokens == 0 && !text.isEmpty()) {
+      tokens = 1;
+    }
+    return (int) Math.min(Integer.MAX_VALUE, tokens);
+  }
+
+  static long countWords(String text) {
     long words = 0;
     boolean inWord = false;
     for (int i = 0; i < text.length(); i++) {

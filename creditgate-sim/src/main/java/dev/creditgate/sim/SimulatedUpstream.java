@@ -1,52 +1,52 @@
 package dev.creditgate.sim;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpServer;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A SIMULATED OpenAI-compatible upstream for trials, tests and load benchmarks. It is not a
- * language model: its answers are words picked deterministically from a hash of the request, and
- * every response says so ({@code "system_fingerprint":"creditgate-simulator"}, an {@code
- * X-Simulator} header, models owned by {@code creditgate-simulator}).
+ * A SIMULATED LLM upstream for trials, tests and load benchmarks, speaking OpenAI's and Anthropic's
+ * protocols. It is not a language model: its answers are words picked deterministically from a hash
+ * of the request, and every response says so (an {@code X-Simulator} header, ids containing {@code
+ * sim}, models owned by {@code creditgate-simulator}).
  *
  * <p>Endpoints: {@code POST /v1/chat/completions} (plain and {@code "stream": true} server-sent
- * events, with a final usage chunk when {@code stream_options.include_usage} is true), {@code GET
+ * events, with a final usage chunk when {@code stream_options.include_usage} is true), {@code POST
+ * /v1/responses} (OpenAI's Responses API, plain and typed events), {@code POST /v1/embeddings},
+ * {@code POST /v1/messages} (Anthropic's Messages API, plain and named events), {@code GET
  * /v1/models}, {@code GET /v1/models/{id}}, {@code GET /sim/stats}, {@code POST /sim/stats/reset},
- * {@code GET /health}.
+ * {@code GET|POST /sim/fault}, {@code GET /health}.
  *
  * <p>Usage is realistic in shape: prompt tokens are about 4/3 of the words in the messages plus a
- * per-message overhead; completion tokens are {@code min(max_tokens, n)} for a deterministic {@code
- * n} in [8, 64]; cached and reasoning token details are always present. Request headers inject
- * faults for tests:
+ * per-message overhead; output tokens are {@code min(cap, n)} for a deterministic {@code n} in [8,
+ * 64]; cached and reasoning token details are always present. Request headers inject faults for
+ * tests, each in the endpoint's own error shape:
  *
  * <ul>
- *   <li>{@code X-Sim-Fail: 500} answers with that status (400-599) and an OpenAI-style error;
- *   <li>{@code X-Sim-No-Usage: true} omits usage (body field and stream usage chunk);
+ *   <li>{@code X-Sim-Fail: 500} answers with that status (400-599);
+ *   <li>{@code X-Sim-No-Usage: true} omits usage;
  *   <li>{@code X-Sim-Latency-Ms: n} overrides the latency for this request;
  *   <li>{@code X-Sim-Cached-Tokens: n} and {@code X-Sim-Reasoning-Tokens: n} set those details
- *       (reasoning tokens count towards completion tokens and {@code max_tokens});
- *   <li>{@code X-Sim-Abort-After-Chunks: n} drops the connection after n content chunks of a
- *       stream, without the final chunk, usage or {@code [DONE]}.
+ *       (reasoning tokens count towards output tokens and the output cap); {@code
+ *       X-Sim-Cache-Creation-Tokens: n} sets Anthropic's cache creation tokens;
+ *   <li>{@code X-Sim-Abort-After-Chunks: n} drops the connection after n output deltas of a stream,
+ *       without the final events or usage.
  * </ul>
  *
- * <p>{@link #stats()} counts what was served, so fault drills can compare the usage the upstream
- * reported with the charges a gateway recorded. One virtual thread per request; {@link #close()}
- * stops the server and its executor.
+ * <p>A gateway does not forward those headers, so {@link #fault(Fault)} sets an upstream-wide
+ * {@link Fault} at run time. {@link #stats()} counts what was served, so fault drills can compare
+ * the usage the upstream reported with the charges a gateway recorded. One virtual thread per
+ * request; {@link #close()} stops the server and its executor.
  */
 public final class SimulatedUpstream implements AutoCloseable {
 
@@ -68,7 +68,6 @@ public final class SimulatedUpstream implements AutoCloseable {
   /** Models listed by {@code GET /v1/models}; any model name is accepted by completions. */
   public static final List<String> DEFAULT_MODELS = List.of("sim-lite", "sim-pro", "sim-max");
 
-  private static final int BACKLOG = 4096;
   private static final Duration STOP_GRACE = Duration.ofSeconds(5);
   private static final Logger LOG = LoggerFactory.getLogger(SimulatedUpstream.class);
 
@@ -95,8 +94,9 @@ public final class SimulatedUpstream implements AutoCloseable {
   private final int answerPaddingBytes;
   private final Duration stallAfterHeaders;
   private final StatsCounter stats = new StatsCounter();
+  private final AtomicReference<Fault> fault;
   private final Object lock = new Object();
-  private HttpServer server;
+  private Listener listener;
   private ExecutorService executor;
   private boolean closed;
 
@@ -113,6 +113,7 @@ public final class SimulatedUpstream implements AutoCloseable {
     this.requestLogFile = b.requestLog;
     this.answerPaddingBytes = b.answerPaddingBytes;
     this.stallAfterHeaders = b.stallAfterHeaders;
+    this.fault = new AtomicReference<>(b.fault);
   }
 
   private static void setIfAbsent(String property, String value) {
@@ -137,42 +138,44 @@ public final class SimulatedUpstream implements AutoCloseable {
       if (closed) {
         throw new IllegalStateException("simulator is closed");
       }
-      if (server != null) {
+      if (listener != null) {
         throw new IllegalStateException("simulator is already started on port " + port());
       }
-      ExecutorService exec =
-          Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("sim-upstream-", 0).factory());
-      HttpServer http;
-      try {
-        http =
-            HttpServer.create(
-                new InetSocketAddress(InetAddress.getByName(host), requestedPort), BACKLOG);
-      } catch (IOException e) {
-        exec.close();
-        throw new UncheckedIOException(
-            "cannot bind the simulator to " + host + ":" + requestedPort, e);
-      }
-      http.setExecutor(exec);
       if (requestLogFile != null) {
         requestLog = RequestLog.open(requestLogFile);
       }
-      http.createContext(
-          "/",
-          new SimHandler(
-              new ObjectMapper(),
+      ObjectMapper mapper = new ObjectMapper();
+      SimContext ctx =
+          new SimContext(
+              mapper,
+              new Wire(
+                  mapper,
+                  new Wire.PlainFaults(answerPaddingBytes, stallAfterHeaders.toNanos()),
+                  stats),
+              new Pacing(tokensPerSecond),
               latency.toNanos(),
-              tokensPerSecond,
               apiKey,
               models,
               clock,
               maxBodyBytes,
               ignoreMaxTokens,
               requestLog,
-              new SimHandler.PlainFaults(answerPaddingBytes, stallAfterHeaders.toNanos()),
-              stats));
-      http.start();
-      server = http;
+              stats);
+      SimRouter router =
+          new SimRouter(ctx, new ControlEndpoint(ctx, fault::get, this::fault), fault::get);
+      ExecutorService exec =
+          Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("sim-upstream-", 0).factory());
+      try {
+        listener = new Listener(host, requestedPort, router, exec);
+      } catch (UncheckedIOException e) {
+        exec.close();
+        requestLog.close();
+        throw e;
+      }
       executor = exec;
+      if (fault.get() instanceof Fault.RefuseConnections) {
+        listener.stop();
+      }
       LOG.info(
           "SIMULATED upstream (not an LLM) listening on {} with latency {} ms and {}",
           baseUrl(),
@@ -182,13 +185,13 @@ public final class SimulatedUpstream implements AutoCloseable {
     }
   }
 
-  /** The bound port. */
+  /** The bound port; it stays the same while connections are refused. */
   public int port() {
     synchronized (lock) {
-      if (server == null) {
+      if (listener == null) {
         throw new IllegalStateException("simulator is not started");
       }
-      return server.getAddress().getPort();
+      return listener.port();
     }
   }
 
@@ -199,6 +202,39 @@ public final class SimulatedUpstream implements AutoCloseable {
 
   private String hostForUrl() {
     return host.contains(":") ? "[" + host + "]" : host;
+  }
+
+  /**
+   * Sets the upstream-wide fault for every request that starts after this returns; {@link
+   * Fault#none()} clears it. Moving to {@link Fault#refuseConnections()} closes the listening
+   * socket and drops open connections; moving away from it listens again on the same port. Safe to
+   * call from any thread, before or after {@link #start()}.
+   *
+   * @throws UncheckedIOException if the port cannot be bound again after refusing connections
+   */
+  public void fault(Fault fault) {
+    Objects.requireNonNull(fault, "fault");
+    synchronized (lock) {
+      boolean running = listener != null && !closed;
+      if (fault instanceof Fault.RefuseConnections) {
+        // Set first, so a request racing the close is dropped rather than answered.
+        this.fault.set(fault);
+        if (running) {
+          listener.stop();
+        }
+      } else {
+        if (running && !listener.listening()) {
+          listener.resume();
+        }
+        this.fault.set(fault);
+      }
+      LOG.info("SIMULATED upstream fault: {}", fault.spec());
+    }
+  }
+
+  /** The upstream-wide fault in force. */
+  public Fault fault() {
+    return fault.get();
   }
 
   /** What was served since start or the last reset. */
@@ -214,67 +250,41 @@ public final class SimulatedUpstream implements AutoCloseable {
   /** Stops accepting, drops open exchanges and stops the executor. Idempotent. */
   @Override
   public void close() {
+    ExecutorService exec;
     synchronized (lock) {
       if (closed) {
         return;
       }
       closed = true;
-      if (server == null) {
+      if (listener == null) {
         return;
       }
-      server.stop(0);
-      executor.shutdownNow();
-      try {
-        if (!executor.awaitTermination(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
-          LOG.warn("SIMULATED upstream: some requests were still running after {}", STOP_GRACE);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      requestLog.close();
-      LOG.info("SIMULATED upstream on port {} stopped", server.getAddress().getPort());
+      listener.stop();
+      exec = executor;
     }
+    // Outside the lock: a request still running may be setting a fault.
+    exec.shutdownNow();
+    try {
+      if (!exec.awaitTermination(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
+        LOG.warn("SIMULATED upstream: some requests were still running after {}", STOP_GRACE);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    requestLog.close();
+    LOG.info("SIMULATED upstream on port {} stopped", listener.port());
   }
 
   /**
    * Runs the simulator until the process is stopped: {@code java -cp ...
    * dev.creditgate.sim.SimulatedUpstream --port 8081 --latency-ms 20}. Options: {@code --host},
-   * {@code --port}, {@code --latency-ms}, {@code --tokens-per-second}, {@code --api-key}. Prints
-   * one line starting with "SIMULATED upstream" once it listens.
+   * {@code --port}, {@code --latency-ms}, {@code --tokens-per-second}, {@code --api-key}, {@code
+   * --ignore-max-tokens}, {@code --request-log}, {@code --fault}. Prints one line starting with
+   * "SIMULATED upstream" once it listens.
    */
   public static void main(String[] args) throws InterruptedException {
-    Builder builder;
-    try {
-      builder = fromArgs(args);
-    } catch (IllegalArgumentException e) {
-      System.err.println("error: " + e.getMessage());
-      System.err.println(USAGE);
-      System.exit(2);
-      return;
-    }
-    if (builder == null) {
-      System.out.println(USAGE);
-      return;
-    }
-    SimulatedUpstream sim = builder.build().start();
-    printBanner(sim, System.out);
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  sim.close();
-                  stopped.countDown();
-                },
-                "sim-shutdown"));
-    stopped.await();
+    CommandLine.run(args);
   }
-
-  static final String USAGE =
-      """
-      usage: SimulatedUpstream [--host 127.0.0.1] [--port 0] [--latency-ms 0] \
-      [--tokens-per-second 0] [--api-key KEY] [--ignore-max-tokens=false] [--request-log FILE]
-      A SIMULATED OpenAI-compatible upstream (not an LLM) for trials and load tests.""";
 
   static void printBanner(SimulatedUpstream sim, PrintStream out) {
     out.println(
@@ -293,44 +303,7 @@ public final class SimulatedUpstream implements AutoCloseable {
    * @throws IllegalArgumentException naming the bad option or value
    */
   public static Builder fromArgs(String... args) {
-    Builder builder = builder();
-    for (int i = 0; i < args.length; i++) {
-      String option = args[i];
-      if (option.equals("--help") || option.equals("-h")) {
-        return null;
-      }
-      String value;
-      int eq = option.indexOf('=');
-      if (option.startsWith("--") && eq > 0) {
-        value = option.substring(eq + 1);
-        option = option.substring(0, eq);
-      } else {
-        if (i + 1 >= args.length) {
-          throw new IllegalArgumentException("option " + option + " needs a value");
-        }
-        value = args[++i];
-      }
-      switch (option) {
-        case "--host" -> builder.host(value);
-        case "--port" -> builder.port(parseInt(option, value));
-        case "--latency-ms" -> builder.latency(Duration.ofMillis(parseInt(option, value)));
-        case "--tokens-per-second" -> builder.tokensPerSecond(parseInt(option, value));
-        case "--api-key" -> builder.apiKey(value);
-        case "--ignore-max-tokens" -> builder.ignoreMaxTokens(Boolean.parseBoolean(value));
-        case "--request-log" -> builder.requestLog(java.nio.file.Path.of(value));
-        default -> throw new IllegalArgumentException("unknown option '" + option + "'");
-      }
-    }
-    return builder;
-  }
-
-  private static int parseInt(String option, String value) {
-    try {
-      return Integer.parseInt(value);
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(
-          option + " must be an integer, but was '" + value + "'", e);
-    }
+    return CommandLine.parse(args);
   }
 
   /** Options for a {@link SimulatedUpstream}; every setter validates its value. */
@@ -347,13 +320,23 @@ public final class SimulatedUpstream implements AutoCloseable {
     private java.nio.file.Path requestLog;
     private int answerPaddingBytes;
     private Duration stallAfterHeaders = Duration.ZERO;
+    private Fault fault = Fault.none();
 
     private Builder() {}
 
     /**
-     * Appends one line per chat completion taken on to {@code file}: the request's {@code user}
-     * field (or {@code -}), flushed before the answer. For drills that compare what the upstream
-     * served, call by call, with what was charged. Off by default.
+     * The upstream-wide fault in force from the start ({@link Fault#none()} by default); change it
+     * later with {@link SimulatedUpstream#fault(Fault)}.
+     */
+    public Builder fault(Fault fault) {
+      this.fault = Objects.requireNonNull(fault, "fault");
+      return this;
+    }
+
+    /**
+     * Appends one line per protocol call taken on to {@code file}: the request's {@code user} field
+     * (Anthropic: {@code metadata.user_id}) or {@code -}, flushed before the answer. For drills
+     * that compare what the upstream served, call by call, with what was charged. Off by default.
      */
     public Builder requestLog(java.nio.file.Path file) {
       this.requestLog = Objects.requireNonNull(file, "file");
@@ -390,9 +373,9 @@ public final class SimulatedUpstream implements AutoCloseable {
     }
 
     /**
-     * A misbehaving provider: completions run to their natural length whatever {@code max_tokens}
-     * or {@code max_completion_tokens} say (usage reports what was sent). For testing that a
-     * gateway stops a stream at what it can charge for. Off by default.
+     * A misbehaving provider: answers run to their natural length whatever {@code max_tokens},
+     * {@code max_completion_tokens} or {@code max_output_tokens} say (usage reports what was sent).
+     * For testing that a gateway stops a stream at what it can charge for. Off by default.
      */
     public Builder ignoreMaxTokens(boolean ignore) {
       this.ignoreMaxTokens = ignore;
@@ -441,7 +424,10 @@ public final class SimulatedUpstream implements AutoCloseable {
       return this;
     }
 
-    /** When set, {@code /v1/*} requires {@code Authorization: Bearer <apiKey>}; default: any. */
+    /**
+     * When set, {@code /v1/*} requires {@code Authorization: Bearer <apiKey>} ({@code /v1/messages}
+     * also takes {@code x-api-key: <apiKey>}); default: any.
+     */
     public Builder apiKey(String apiKey) {
       if (apiKey != null && apiKey.isBlank()) {
         throw new IllegalArgumentException("apiKey must not be blank when set, but was blank");
