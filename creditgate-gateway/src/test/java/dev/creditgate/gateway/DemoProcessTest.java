@@ -111,6 +111,23 @@ class DemoProcessTest {
       assertThat(readOrEmpty(nodeDir.resolve("out.txt"))).contains("prompt_tokens");
       JsonNode after = new ObjectMapper().readTree(run(adminCurl));
       assertThat(after.path("consumed").asLong()).isGreaterThan(consumedByCurl);
+
+      // One call per further API, each run as printed and charged.
+      long consumed = after.path("consumed").asLong();
+      for (String api : new String[] {"/v1/responses", "/v1/embeddings", "/v1/messages"}) {
+        String command =
+            lines.stream()
+                .filter(l -> l.startsWith("curl ") && l.contains(api + " "))
+                .findFirst()
+                .orElseThrow();
+        JsonNode answer = new ObjectMapper().readTree(run(command));
+        assertThat(answer.path("usage").path("creditgate_charged_credits").asLong())
+            .as("%s answered %s", api, answer)
+            .isPositive();
+        long now = new ObjectMapper().readTree(run(adminCurl)).path("consumed").asLong();
+        assertThat(now).as(api).isGreaterThan(consumed);
+        consumed = now;
+      }
     } finally {
       demo.destroy();
       if (!demo.waitFor(15, TimeUnit.SECONDS)) {

@@ -31,6 +31,9 @@ final class Demo implements Callable<Integer> {
   static final String ACCOUNT = "demo";
   static final long CREDITS = 10_000_000;
 
+  /** The demo's alias of the Anthropic protocol (the others are OpenAI's). */
+  static final String ANTHROPIC_ALIAS = "claude";
+
   /**
    * Micros per 1,000 tokens (input, output, cached, reasoning); one credit is one micro-currency
    * unit.
@@ -67,6 +70,11 @@ final class Demo implements Callable<Integer> {
         props.put("models." + alias + ".model", "sim-" + alias);
         props.put("models." + alias + ".provider", "simulator");
       }
+      // The simulator speaks Anthropic's protocol too.
+      props.put("models." + ANTHROPIC_ALIAS + ".base-url", sim.baseUrl());
+      props.put("models." + ANTHROPIC_ALIAS + ".model", "sim-claude");
+      props.put("models." + ANTHROPIC_ALIAS + ".provider", "simulator");
+      props.put("models." + ANTHROPIC_ALIAS + ".protocol", "anthropic");
       server = GatewayServer.start(GatewayConfig.fromProperties(props, Map.of()), Map.of());
     } catch (RuntimeException e) {
       sim.close();
@@ -125,6 +133,33 @@ final class Demo implements Callable<Integer> {
             + "content: \"Hello!\" }] });");
     out.println("console.log(reply.choices[0].message.content, reply.usage);");
     out.println("JS");
+    out.println();
+    out.println("The other APIs, metered the same way (OpenAI Responses, embeddings, Anthropic):");
+    String json = "' -H 'Content-Type: application/json' -d '";
+    out.println(
+        "curl -sS "
+            + base
+            + "/v1/responses -H 'Authorization: Bearer "
+            + key
+            + json
+            + "{\"model\":\"pro\",\"input\":\"Hello!\"}'");
+    out.println(
+        "curl -sS "
+            + base
+            + "/v1/embeddings -H 'Authorization: Bearer "
+            + key
+            + json
+            + "{\"model\":\"lite\",\"input\":\"Hello!\"}'");
+    out.println(
+        "curl -sS "
+            + base
+            + "/v1/messages -H 'x-api-key: "
+            + key
+            + "' -H 'anthropic-version: 2023-06-01"
+            + json
+            + "{\"model\":\""
+            + ANTHROPIC_ALIAS
+            + "\",\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'");
     out.println();
     out.println("See the balance go down:");
     out.println(

@@ -81,6 +81,7 @@ final class CallUpstream implements CallStep {
     java.util.List<Route> attempts = x.attempts != null ? x.attempts : java.util.List.of(x.route);
     MeteredCall reopened = null;
     ApiError lastError = null;
+    Route admitted = x.route;
     int tried = 0;
     try {
       for (int i = 0; i < attempts.size() && tried < maxAttempts; i++) {
@@ -89,16 +90,20 @@ final class CallUpstream implements CallStep {
           metrics.upstreamAttempt(route.config(), "skipped_cooling_down", 0);
           continue;
         }
-        if (tried > 0) {
-          if (ticker.read() - deadline > 0) {
-            break;
+        if (tried > 0 && ticker.read() - deadline > 0) {
+          break;
+        }
+        if (route != admitted) {
+          if (tried > 0) {
+            metrics.upstreamFallback(route.config());
           }
-          metrics.upstreamFallback(route.config());
-          // The failed attempt is not charged; the next is admitted on its own upstream's price.
-          x.call.abandon("upstream_fallback");
+          // A failed or skipped upstream's hold is given back, nothing charged; the call is
+          // admitted again on this upstream's own price.
+          x.call.abandon(tried > 0 ? "upstream_fallback" : "upstream_cooling_down");
           x.call.close();
           x.route = route;
           reopened = admit.open(x);
+          admitted = route;
         }
         tried++;
         boolean last =

@@ -1,11 +1,11 @@
 package dev.creditgate.gateway.internal;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.creditgate.pricing.Usage;
 import java.nio.charset.StandardCharsets;
 import java.util.OptionalLong;
+import java.util.function.Function;
 
 /**
  * Puts the credits a metered call was charged into its answer's {@code usage}, as {@link
@@ -29,21 +29,47 @@ final class ChargedUsage {
    */
   static byte[] plain(
       byte[] answer, JsonNode parsed, Usage charged, boolean reported, OptionalLong credits) {
-    if (credits.isEmpty() || !(parsed instanceof ObjectNode root)) {
+    return plain(answer, parsed, charged, reported, credits, ChargedUsage::counts);
+  }
+
+  /**
+   * {@link #plain(byte[], JsonNode, Usage, boolean, OptionalLong)} for an API whose usage object
+   * {@code counts} writes.
+   */
+  static byte[] plain(
+      byte[] answer,
+      JsonNode parsed,
+      Usage charged,
+      boolean reported,
+      OptionalLong credits,
+      Function<Usage, ObjectNode> counts) {
+    if (credits.isEmpty()
+        || !(parsed instanceof ObjectNode root)
+        || !into(root, charged, reported, credits.getAsLong(), counts)) {
       return answer;
     }
-    if (reported && root.get("usage") instanceof ObjectNode usage) {
-      usage.put(SettleUsage.CHARGED_FIELD, credits.getAsLong());
+    return Json.bytes(root);
+  }
+
+  /**
+   * Puts the charge into {@code holder}'s {@code usage}: beside the reported counts when the call
+   * was charged at them, else in a usage of the counts charged ({@code counts} writes it in the
+   * API's shape). False when there is neither.
+   */
+  static boolean into(
+      ObjectNode holder,
+      Usage charged,
+      boolean reported,
+      long credits,
+      Function<Usage, ObjectNode> counts) {
+    if (reported && holder.get("usage") instanceof ObjectNode usage) {
+      usage.put(SettleUsage.CHARGED_FIELD, credits);
     } else if (charged != null) {
-      root.set("usage", counts(charged).put(SettleUsage.CHARGED_FIELD, credits.getAsLong()));
+      holder.set("usage", counts.apply(charged).put(SettleUsage.CHARGED_FIELD, credits));
     } else {
-      return answer;
+      return false;
     }
-    try {
-      return Json.MAPPER.writeValueAsBytes(root);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("cannot serialise an answer read as JSON", e);
-    }
+    return true;
   }
 
   /**

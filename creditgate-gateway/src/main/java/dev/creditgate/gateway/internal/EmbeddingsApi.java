@@ -184,20 +184,15 @@ final class EmbeddingsApi implements LlmApi {
   @Override
   public byte[] withCharge(
       byte[] answer, JsonNode parsed, Usage charged, boolean reported, OptionalLong credits) {
-    if (credits.isEmpty() || !(parsed instanceof ObjectNode root)) {
-      return answer;
-    }
-    if (reported && root.get("usage") instanceof ObjectNode usage) {
-      usage.put(SettleUsage.CHARGED_FIELD, credits.getAsLong());
-    } else if (charged != null) {
-      ObjectNode usage = root.putObject("usage");
-      usage.put("prompt_tokens", charged.inputTokens());
-      usage.put("total_tokens", charged.inputTokens());
-      usage.put(SettleUsage.CHARGED_FIELD, credits.getAsLong());
-    } else {
-      return answer;
-    }
-    return Json.bytes(root);
+    return ChargedUsage.plain(answer, parsed, charged, reported, credits, EmbeddingsApi::counts);
+  }
+
+  /** An embeddings usage object of {@code usage}'s input. */
+  static ObjectNode counts(Usage usage) {
+    ObjectNode node = Json.MAPPER.createObjectNode();
+    node.put("prompt_tokens", usage.inputTokens());
+    node.put("total_tokens", usage.inputTokens());
+    return node;
   }
 
   @Override

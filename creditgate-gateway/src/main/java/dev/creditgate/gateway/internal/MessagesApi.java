@@ -208,28 +208,7 @@ final class MessagesApi implements LlmApi {
   @Override
   public byte[] withCharge(
       byte[] answer, JsonNode parsed, Usage charged, boolean reported, OptionalLong credits) {
-    if (credits.isEmpty() || !(parsed instanceof ObjectNode root)) {
-      return answer;
-    }
-    if (!chargeInto(root, charged, reported, credits.getAsLong())) {
-      return answer;
-    }
-    return Json.bytes(root);
-  }
-
-  /**
-   * Puts the charge into an object's {@code usage}: beside the reported counts when the call was
-   * charged at them, else in a usage of the counts charged. False when there is neither.
-   */
-  static boolean chargeInto(ObjectNode holder, Usage charged, boolean reported, long credits) {
-    if (reported && holder.get("usage") instanceof ObjectNode usage) {
-      usage.put(SettleUsage.CHARGED_FIELD, credits);
-    } else if (charged != null) {
-      holder.set("usage", counts(charged).put(SettleUsage.CHARGED_FIELD, credits));
-    } else {
-      return false;
-    }
-    return true;
+    return ChargedUsage.plain(answer, parsed, charged, reported, credits, MessagesApi::counts);
   }
 
   /** An Anthropic usage object of {@code usage}'s counts (its cached tokens as cache reads). */

@@ -92,7 +92,8 @@ final class MessagesStream extends EventStream {
         SettleUsage.charged(x.call, charge.settled())
             .ifPresent(
                 credits ->
-                    MessagesApi.chargeInto(h.data(), charge.usage(), charge.reported(), credits));
+                    ChargedUsage.into(
+                        h.data(), charge.usage(), charge.reported(), credits, MessagesApi::counts));
       }
       parts.add(event(h.type(), h.data()));
     }

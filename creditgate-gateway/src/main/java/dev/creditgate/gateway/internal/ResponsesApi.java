@@ -182,35 +182,16 @@ final class ResponsesApi implements LlmApi {
   @Override
   public byte[] withCharge(
       byte[] answer, JsonNode parsed, Usage charged, boolean reported, OptionalLong credits) {
-    if (credits.isEmpty() || !(parsed instanceof ObjectNode root)) {
-      return answer;
-    }
-    if (!chargeInto(root, charged, reported, credits.getAsLong())) {
-      return answer;
-    }
-    return Json.bytes(root);
-  }
-
-  /**
-   * Puts the charge into a response object's {@code usage}: beside the reported counts when the
-   * call was charged at them, else in a usage of the counts charged. False when there is neither.
-   */
-  static boolean chargeInto(ObjectNode response, Usage charged, boolean reported, long credits) {
-    if (reported && response.get("usage") instanceof ObjectNode usage) {
-      usage.put(SettleUsage.CHARGED_FIELD, credits);
-    } else if (charged != null) {
-      response.set("usage", counts(charged).put(SettleUsage.CHARGED_FIELD, credits));
-    } else {
-      return false;
-    }
-    return true;
+    return ChargedUsage.plain(answer, parsed, charged, reported, credits, ResponsesApi::counts);
   }
 
   /** A Responses usage object of {@code usage}'s counts. */
   static ObjectNode counts(Usage usage) {
     ObjectNode node = Json.MAPPER.createObjectNode();
     node.put("input_tokens", usage.inputTokens());
-    node.putObject("input_tokens_details").put("cached_tokens", usage.cachedTokens());
+    node.putObject("input_tokens_details")
+        .put("cached_tokens", usage.cachedTokens())
+        .put("cache_write_tokens", 0);
     node.put("output_tokens", usage.outputTokens());
     node.putObject("output_tokens_details").put("reasoning_tokens", usage.reasoningTokens());
     node.put("total_tokens", usage.inputTokens() + usage.outputTokens());

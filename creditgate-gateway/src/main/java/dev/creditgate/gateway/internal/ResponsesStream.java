@@ -55,7 +55,12 @@ final class ResponsesStream extends EventStream {
         SettleUsage.charged(x.call, charge.settled())
             .ifPresent(
                 credits ->
-                    ResponsesApi.chargeInto(response, charge.usage(), charge.reported(), credits));
+                    ChargedUsage.into(
+                        response,
+                        charge.usage(),
+                        charge.reported(),
+                        credits,
+                        ResponsesApi::counts));
       }
       parts.add(event(h.type(), h.data()));
     }

@@ -274,10 +274,23 @@ public final class UpstreamRouter {
               + String.join(" or ", LlmApis.pathsOf(protocol)),
           "model");
     }
-    if (ready.size() == 1 || ready.get(0).config().routing() == ModelRoute.Routing.ORDER) {
+    if (ready.size() == 1) {
       return ready;
     }
-    return byWeight(ready);
+    List<Route> order =
+        ready.get(0).config().routing() == ModelRoute.Routing.ORDER ? ready : byWeight(ready);
+    // Upstreams being skipped for their failures go last, so that the call is admitted on the
+    // price of one it will try.
+    List<Route> open = new ArrayList<>(order.size());
+    List<Route> cooling = new ArrayList<>(0);
+    for (Route r : order) {
+      (coolingDown(r) ? cooling : open).add(r);
+    }
+    if (cooling.isEmpty()) {
+      return order;
+    }
+    open.addAll(cooling);
+    return open;
   }
 
   /**
