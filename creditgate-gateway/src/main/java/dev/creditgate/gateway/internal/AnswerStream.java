@@ -11,7 +11,10 @@ import java.io.OutputStream;
 interface AnswerStream {
 
   /**
-   * Reads the next bytes from the upstream and writes to {@code client} what it may have now.
+   * Reads the next bytes from the upstream and writes to {@code client} what it may have now. Once
+   * the stream has more pieces of output than the call's output budget allows tokens, and has not
+   * closed, nothing more is relayed, not even the rest of these bytes: the stream is {@link
+   * #cutOff()}.
    *
    * @param client the client's stream, or null once the client has left (the bytes are still read)
    * @throws IOException only from writing to {@code client}: the client left
@@ -32,6 +35,12 @@ interface AnswerStream {
 
   /** Whether the stream has closed: its closing usage or end marker came. */
   boolean closed();
+
+  /**
+   * Whether the upstream sent more output than the call's budget pays for (it ignores its cap): the
+   * relay stopped before the piece past the budget.
+   */
+  boolean cutOff();
 
   /** The output text kept for an estimate. */
   String text();

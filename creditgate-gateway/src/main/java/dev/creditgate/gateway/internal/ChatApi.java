@@ -158,7 +158,7 @@ final class ChatApi implements LlmApi {
   }
 
   @Override
-  public AnswerStream newStream(CallExchange x) {
-    return new ChatStream(x.clientWantsUsage);
+  public AnswerStream newStream(CallExchange x, long budget) {
+    return new ChatStream(x.clientWantsUsage, budget);
   }
 }

@@ -20,17 +20,42 @@ final class ChatStream implements AnswerStream {
   private final DoneHoldback hold = new DoneHoldback();
   private final boolean clientWantsUsage;
 
-  ChatStream(boolean clientWantsUsage) {
+  /** The pieces of output the call pays for. */
+  private final long budget;
+
+  private boolean cutOff;
+
+  ChatStream(boolean clientWantsUsage, long budget) {
     this.clientWantsUsage = clientWantsUsage;
+    this.budget = budget;
+  }
+
+  /**
+   * Line by line, so that the line whose output goes past the budget is the first one not relayed.
+   */
+  @Override
+  public void feed(byte[] buf, int off, int len, OutputStream client) throws IOException {
+    int end = off + len;
+    int start = off;
+    while (start < end && !cutOff) {
+      int nl = SseScanner.indexOf(buf, (byte) '\n', start, end);
+      int stop = nl < 0 ? end : nl + 1;
+      scanner.feed(buf, start, stop - start);
+      if (scanner.outputPieces() > budget && !closed()) {
+        cutOff = true;
+        return;
+      }
+      if (client != null) {
+        byte[] passed = filter.feed(buf, start, stop - start);
+        client.write(passed, 0, hold.pass(passed, 0, passed.length));
+      }
+      start = stop;
+    }
   }
 
   @Override
-  public void feed(byte[] buf, int off, int len, OutputStream client) throws IOException {
-    scanner.feed(buf, off, len);
-    if (client != null) {
-      byte[] passed = filter.feed(buf, off, len);
-      client.write(passed, 0, hold.pass(passed, 0, passed.length));
-    }
+  public boolean cutOff() {
+    return cutOff;
   }
 
   @Override

@@ -196,7 +196,7 @@ final class EmbeddingsApi implements LlmApi {
   }
 
   @Override
-  public AnswerStream newStream(CallExchange x) {
+  public AnswerStream newStream(CallExchange x, long budget) {
     throw new IllegalStateException("embeddings are never streamed");
   }
 }

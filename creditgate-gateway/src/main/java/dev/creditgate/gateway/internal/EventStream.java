@@ -55,8 +55,20 @@ abstract class EventStream implements AnswerStream {
   private long outputPieces;
   private UsageParser.Report report = UsageParser.Report.ABSENT;
 
+  /** The pieces of output the call pays for. */
+  private final long budget;
+
+  private boolean cutOff;
+
+  EventStream(long budget) {
+    this.budget = budget;
+  }
+
   @Override
   public void feed(byte[] buf, int off, int len, OutputStream client) throws IOException {
+    if (cutOff) {
+      return;
+    }
     int end = off + len;
     int start = off;
     for (int nl = SseScanner.indexOf(buf, (byte) '\n', start, end);
@@ -64,6 +76,9 @@ abstract class EventStream implements AnswerStream {
         nl = SseScanner.indexOf(buf, (byte) '\n', start, end)) {
       line(buf, start, nl + 1 - start, client);
       start = nl + 1;
+      if (cutOff) {
+        return;
+      }
     }
     if (start < end) {
       partial(buf, start, end - start, client);
@@ -161,6 +176,11 @@ abstract class EventStream implements AnswerStream {
         held.add(new Held(type, object));
         return;
       }
+      if (!holding && outputPieces > budget && !closed()) {
+        // Past what the call pays for: this event and everything after it stay with the gateway.
+        cutOff = true;
+        return;
+      }
     }
     if (holding && parsed instanceof ObjectNode object) {
       held.add(new Held(type, object));
@@ -170,8 +190,13 @@ abstract class EventStream implements AnswerStream {
   }
 
   @Override
+  public boolean cutOff() {
+    return cutOff;
+  }
+
+  @Override
   public void finish(OutputStream client) throws IOException {
-    if (eventLen > 0) {
+    if (eventLen > 0 && !cutOff) {
       // An event the upstream did not end with a blank line: relayed as it came, unread.
       relay(event, 0, eventLen, client);
       eventLen = 0;

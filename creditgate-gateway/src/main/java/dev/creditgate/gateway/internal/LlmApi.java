@@ -103,8 +103,13 @@ interface LlmApi {
   byte[] withCharge(
       byte[] answer, JsonNode parsed, Usage charged, boolean reported, OptionalLong credits);
 
-  /** A watcher of one streamed answer. */
-  AnswerStream newStream(CallExchange x);
+  /**
+   * A watcher of one streamed answer.
+   *
+   * @param budget the pieces of output the call's hold pays for ({@link
+   *     dev.creditgate.meter.MeteredCall#outputBudget()})
+   */
+  AnswerStream newStream(CallExchange x, long budget);
 
   /** The body of an error in this API's shape. */
   default byte[] errorBody(ApiError error) {

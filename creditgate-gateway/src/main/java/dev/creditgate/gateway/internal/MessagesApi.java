@@ -222,8 +222,8 @@ final class MessagesApi implements LlmApi {
   }
 
   @Override
-  public AnswerStream newStream(CallExchange x) {
-    return new MessagesStream();
+  public AnswerStream newStream(CallExchange x, long budget) {
+    return new MessagesStream(budget);
   }
 
   /**

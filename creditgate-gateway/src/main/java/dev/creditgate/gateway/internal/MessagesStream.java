@@ -22,6 +22,10 @@ final class MessagesStream extends EventStream {
   /** The index of the content block open now, or -1. */
   private int openBlock = -1;
 
+  MessagesStream(long budget) {
+    super(budget);
+  }
+
   @Override
   Action onEvent(String type, ObjectNode data) {
     switch (type) {

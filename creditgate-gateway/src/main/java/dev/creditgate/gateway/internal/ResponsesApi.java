@@ -199,7 +199,7 @@ final class ResponsesApi implements LlmApi {
   }
 
   @Override
-  public AnswerStream newStream(CallExchange x) {
-    return new ResponsesStream();
+  public AnswerStream newStream(CallExchange x, long budget) {
+    return new ResponsesStream(budget);
   }
 }

@@ -21,6 +21,11 @@ final class ResponsesStream extends EventStream {
   private ObjectNode announced;
 
   private long lastSequence = -1;
+
+  ResponsesStream(long budget) {
+    super(budget);
+  }
+
   private boolean closed;
 
   @Override

@@ -46,8 +46,7 @@ final class StreamAnswer implements CallStep {
 
   private int relay(CallExchange x) {
     String alias = x.alias();
-    long budget = x.call.outputBudget();
-    AnswerStream stream = x.api.newStream(x);
+    AnswerStream stream = x.api.newStream(x, x.call.outputBudget());
     boolean clientGone = false;
     boolean upstreamBroken = false;
     boolean cutOff = false;
@@ -82,7 +81,7 @@ final class StreamAnswer implements CallStep {
                   + " request_id={}",
               x.logRef());
         }
-        if (stream.outputPieces() > budget && !stream.closed()) {
+        if (stream.cutOff()) {
           // More pieces of output than the cap it was sent allows tokens: the upstream ignores its
           // cap, and what follows would be served unpaid (a usage that came before the output, as
           // some providers send the prompt's count, does not close the stream).
