@@ -163,7 +163,8 @@ public final class Gateway implements AutoCloseable {
                 config.userScenes(),
                 config.requestLimits().maxChoices(),
                 config.requestLimits().maxTopLogprobs(),
-                config.requestLimits().maxAnswerBytes()),
+                config.requestLimits().maxAnswerBytes(),
+                config.requestLimits().storedInputTokens()),
             config.limits(),
             tracing);
     AdminApi admin =

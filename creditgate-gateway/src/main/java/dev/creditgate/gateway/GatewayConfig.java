@@ -129,6 +129,7 @@ public record GatewayConfig(
           "upstream.probe-interval",
           "upstream.max-answer-bytes",
           "upstream.max-attempts",
+          "limits.stored-input-tokens",
           "upstream.fallback-deadline",
           "upstream.cooldown",
           "limits.max-n",
@@ -219,8 +220,18 @@ public record GatewayConfig(
    * @param maxChoices the most choices ({@code n}) a request may ask for
    * @param maxTopLogprobs the most {@code top_logprobs} a request may ask for
    * @param maxAnswerBytes a plain answer larger than this is not read (502, charged its worst case)
+   * @param storedInputTokens the input a call that makes the provider add stored turns (a Responses
+   *     call naming a previous response, a conversation or a stored prompt) is held for, at least
    */
-  public record RequestLimits(long maxChoices, long maxTopLogprobs, long maxAnswerBytes) {
+  public record RequestLimits(
+      long maxChoices, long maxTopLogprobs, long maxAnswerBytes, long storedInputTokens) {
+
+    public static final long DEFAULT_STORED_INPUT_TOKENS = 200_000;
+
+    /** Limits with the default bound of stored input. */
+    public RequestLimits(long maxChoices, long maxTopLogprobs, long maxAnswerBytes) {
+      this(maxChoices, maxTopLogprobs, maxAnswerBytes, DEFAULT_STORED_INPUT_TOKENS);
+    }
 
     public static final long DEFAULT_MAX_CHOICES = 8;
     public static final long DEFAULT_MAX_TOP_LOGPROBS = 20;
@@ -230,7 +241,8 @@ public record GatewayConfig(
       return new RequestLimits(
           r.longIn("limits.max-n", DEFAULT_MAX_CHOICES, 1, 128),
           r.longIn("limits.max-top-logprobs", DEFAULT_MAX_TOP_LOGPROBS, 0, 20),
-          r.longIn("upstream.max-answer-bytes", DEFAULT_MAX_ANSWER_BYTES, 1024, 1L << 30));
+          r.longIn("upstream.max-answer-bytes", DEFAULT_MAX_ANSWER_BYTES, 1024, 1L << 30),
+          r.longIn("limits.stored-input-tokens", DEFAULT_STORED_INPUT_TOKENS, 0, 100_000_000));
     }
   }
 

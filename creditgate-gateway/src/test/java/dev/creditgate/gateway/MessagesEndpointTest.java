@@ -152,6 +152,10 @@ class MessagesEndpointTest extends SimulatorGatewaySupport {
         new String[][] {
           {"{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "400"},
           {"{\"model\":\"claude\",\"max_tokens\":5,\"messages\":[]}", "400"},
+          {
+            "{\"model\":\"claude\",\"max_tokens\":0,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+            "400"
+          },
           {"{\"model\":\"claude\",\"max_tokens\":5,\"messages\":[{\"content\":\"hi\"}]}", "400"},
           {
             "{\"model\":\"pro\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",

@@ -135,6 +135,8 @@ class ResponsesEndpointTest extends SimulatorGatewaySupport {
           {"{\"model\":\"pro\",\"input\":\"hi\",\"max_output_tokens\":\"9\"}", "max_output_tokens"},
           {"{\"model\":\"pro\",\"input\":\"hi\",\"stream\":\"yes\"}", "stream"},
           {"{\"model\":\"pro\",\"input\":[\"hi\"]}", "input[0]"},
+          {"{\"model\":\"pro\",\"input\":\"hi\",\"max_output_tokens\":0}", "max_output_tokens"},
+          {"{\"model\":\"pro\",\"input\":\"hi\",\"background\":true}", "background"},
         }) {
       HttpResponse<String> r = post("/v1/responses", key, c[0], Map.of());
       assertThat(r.statusCode()).as(c[0]).isEqualTo(400);
@@ -151,6 +153,20 @@ class ResponsesEndpointTest extends SimulatorGatewaySupport {
         .contains("POST /v1/messages");
     assertThat(charges(account)).isEmpty();
     assertThat(balance(account)).isEqualTo(1_000_000);
+  }
+
+  @Test
+  void aCallThatAddsStoredTurnsIsHeldForTheirBound() throws Exception {
+    // 100,000 credits cover a small call, not the 200,000 input tokens stored turns may add.
+    String account = account();
+    String key = userKey(account, 100_000);
+    String small = "{\"model\":\"pro\",\"input\":\"hi\",\"max_output_tokens\":10";
+    HttpResponse<String> plain = post("/v1/responses", key, small + "}", Map.of());
+    assertThat(plain.statusCode()).as(plain.body()).isEqualTo(200);
+    HttpResponse<String> stored =
+        post("/v1/responses", key, small + ",\"previous_response_id\":\"resp_earlier\"}", Map.of());
+    assertThat(stored.statusCode()).as(stored.body()).isEqualTo(402);
+    assertThat(charges(account)).hasSize(1);
   }
 
   @Test

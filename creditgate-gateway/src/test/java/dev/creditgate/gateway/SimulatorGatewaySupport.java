@@ -57,8 +57,6 @@ abstract class SimulatorGatewaySupport {
   @BeforeAll
   void start() throws Exception {
     tmp = Files.createTempDirectory("creditgate-apis-test");
-    sim = SimulatedUpstream.builder().build().start();
-    wild = SimulatedUpstream.builder().ignoreMaxTokens(true).build().start();
     Map<String, String> props = new HashMap<>();
     props.put("server.port", "0");
     props.put("admin.token", GatewayTestSupport.ADMIN_TOKEN);
@@ -67,18 +65,29 @@ abstract class SimulatorGatewaySupport {
     props.put("cache.redis-uri", TestBackends.REDIS_URI);
     props.put("cache.redis-prefix", TestBackends.freshRedisPrefix("apis"));
     props.put("upstream.idle-timeout", "5s");
-    route(props, "pro", sim, "openai", "sim-pro");
-    route(props, "embed", sim, "openai", "sim-embed");
-    route(props, "claude", sim, "anthropic", "sim-claude");
-    route(props, "wild", wild, "openai", "sim-pro");
-    route(props, "wild-claude", wild, "anthropic", "sim-claude");
+    configure(props);
     server = GatewayServer.start(GatewayConfig.fromProperties(props, Map.of()), Map.of());
     ledger = server.ledger();
     base = "http://127.0.0.1:" + server.port();
     rule =
         ledger.createPriceRule(
             new PriceRule(0, "", "", "", 3200, 16000, 800, 16000, 1_000_000, 0, 0, true));
+    started();
   }
+
+  /** Adds the upstreams and routes (and any other settings) to the gateway's configuration. */
+  void configure(Map<String, String> props) {
+    sim = SimulatedUpstream.builder().build().start();
+    wild = SimulatedUpstream.builder().ignoreMaxTokens(true).build().start();
+    route(props, "pro", sim, "openai", "sim-pro");
+    route(props, "embed", sim, "openai", "sim-embed");
+    route(props, "claude", sim, "anthropic", "sim-claude");
+    route(props, "wild", wild, "openai", "sim-pro");
+    route(props, "wild-claude", wild, "anthropic", "sim-claude");
+  }
+
+  /** Called once the gateway runs, with the catch-all price rule in place. */
+  void started() {}
 
   private static void route(
       Map<String, String> props,

@@ -18,7 +18,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -39,20 +38,10 @@ class UpstreamFallbackTest extends SimulatorGatewaySupport {
 
   static final String[] FAULTY = {"refuse", "limited", "broken", "stalled", "midway", "flaky"};
 
-  @BeforeAll
   @Override
-  void start() throws Exception {
-    tmp = java.nio.file.Files.createTempDirectory("creditgate-fallback-test");
+  void configure(Map<String, String> props) {
     good = SimulatedUpstream.builder().build().start();
-    Map<String, String> props = new HashMap<>();
-    props.put("server.port", "0");
-    props.put("admin.token", GatewayTestSupport.ADMIN_TOKEN);
-    props.put("ledger.spool-dir", tmp.resolve("spool").toString());
-    props.put("ledger.url", TestBackends.freshPostgresSchema("fallback"));
-    props.put("cache.redis-uri", TestBackends.REDIS_URI);
-    props.put("cache.redis-prefix", TestBackends.freshRedisPrefix("fallback"));
     props.put("upstream.first-byte-timeout", "1s");
-    props.put("upstream.idle-timeout", "5s");
     props.put("upstream.cooldown", "1m");
     for (String alias : FAULTY) {
       SimulatedUpstream s = SimulatedUpstream.builder().build().start();
@@ -82,12 +71,10 @@ class UpstreamFallbackTest extends SimulatorGatewaySupport {
     props.put("models.spread.upstreams.0.base-url", good.baseUrl());
     props.put("models.spread.upstreams.0.model", "m-good");
     props.put("models.spread.upstreams.0.provider", "prov-good");
-    server = GatewayServer.start(GatewayConfig.fromProperties(props, Map.of()), Map.of());
-    ledger = server.ledger();
-    base = "http://127.0.0.1:" + server.port();
-    rule =
-        ledger.createPriceRule(
-            new PriceRule(0, "", "", "", 3200, 16000, 800, 16000, 1_000_000, 0, 0, true));
+  }
+
+  @Override
+  void started() {
     // The good upstream's provider has a price of its own, twice the other's.
     goodRule =
         ledger.createPriceRule(

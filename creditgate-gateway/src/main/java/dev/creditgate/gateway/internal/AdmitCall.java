@@ -32,11 +32,13 @@ final class AdmitCall implements CallStep {
   private final CreditMeter meter;
   private final TokenEstimator tokens;
   private final CallSlots slots;
+  private final long storedInputTokens;
 
-  AdmitCall(CreditMeter meter, TokenEstimator tokens, CallSlots slots) {
+  AdmitCall(CreditMeter meter, TokenEstimator tokens, CallSlots slots, long storedInputTokens) {
     this.meter = meter;
     this.tokens = tokens;
     this.slots = slots;
+    this.storedInputTokens = storedInputTokens;
   }
 
   @Override
@@ -62,7 +64,18 @@ final class AdmitCall implements CallStep {
    * @throws ApiError 409 for a reused Idempotency-Key, 402 or 503 for a call not admitted
    */
   MeteredCall open(CallExchange x) {
-    Estimate estimate = estimate(x, tokens);
+    if (x.call != null) {
+      // Admitted again on another upstream: what the first admission wrote is undone, the output
+      // cap it wrote in that upstream's field among it.
+      if (x.defaultCapWritten) {
+        x.api.clearOutputCap(x.request);
+        x.defaultCapWritten = false;
+      }
+      x.ctx.res().setHeader(CLAMPED_HEADER, null);
+      x.ctx.res().setHeader(RESERVED_HEADER, null);
+      x.ctx.res().setHeader(REMAINING_HEADER, null);
+    }
+    Estimate estimate = estimate(x);
     MeteredCall call;
     try {
       call = meter.open(x.billing, estimate);
@@ -162,7 +175,7 @@ final class AdmitCall implements CallStep {
    * (the request's {@code max_completion_tokens} or {@code max_tokens}, else the route's, which is
    * then written into the request) for each of its {@code n} choices.
    */
-  static Estimate estimate(CallExchange x, TokenEstimator tokens) {
+  Estimate estimate(CallExchange x) {
     ModelRoute route = x.route.config();
     ObjectNode request = x.request;
     LlmApi api = x.api;
@@ -172,10 +185,15 @@ final class AdmitCall implements CallStep {
       if (cap <= 0) {
         cap = route.maxOutputTokens();
         api.setOutputCap(request, cap, route);
+        x.defaultCapWritten = true;
       }
     }
     Tokenizer tokenizer = Tokenizer.valueOf(route.tokenizer().toUpperCase(Locale.ROOT));
     long input = api.inputTokens(tokens, request, tokenizer, x.requestBytes);
+    if (api.addsStoredInput(request)) {
+      // Turns the provider adds from its storage are not in the request: held at their bound.
+      input = Math.max(input, storedInputTokens);
+    }
     return new Estimate(route.provider(), route.model(), input, cap, api.choices(request));
   }
 }

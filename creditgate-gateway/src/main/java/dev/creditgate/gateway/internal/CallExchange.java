@@ -7,6 +7,7 @@ import dev.creditgate.gateway.internal.UpstreamRouter.Route;
 import dev.creditgate.meter.Estimate;
 import dev.creditgate.meter.MeteredCall;
 import io.javalin.http.Context;
+import java.util.List;
 
 /**
  * One call of an LLM API as it passes through the {@link CallStep}s: each step fills in what it
@@ -29,10 +30,16 @@ final class CallExchange {
   ObjectNode request;
 
   /** The upstreams to try, in order ({@link UpstreamRouter#attempts}). */
-  java.util.List<Route> attempts;
+  List<Route> attempts;
 
   /** The upstream being tried, or that answered. */
   Route route;
+
+  /** Whether the output cap in the request is the route's, written in by the admission. */
+  boolean defaultCapWritten;
+
+  /** Whether the current attempt's outcome went to its upstream's circuit breaker. */
+  boolean attemptRecorded;
 
   BillingContext billing;
 

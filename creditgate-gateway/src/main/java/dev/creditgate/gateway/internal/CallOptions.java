@@ -14,13 +14,16 @@ import java.util.stream.Collectors;
  * @param maxChoices the most choices ({@code n}) a request may ask for
  * @param maxTopLogprobs the most {@code top_logprobs} a request may ask for
  * @param maxAnswerBytes a plain answer larger than this is not read
+ * @param storedInputTokens the input a call that makes the provider add stored turns is held for,
+ *     at least
  */
 public record CallOptions(
     long maxBodyBytes,
     List<String> userScenes,
     long maxChoices,
     long maxTopLogprobs,
-    long maxAnswerBytes) {
+    long maxAnswerBytes,
+    long storedInputTokens) {
 
   public CallOptions {
     userScenes = List.copyOf(userScenes);

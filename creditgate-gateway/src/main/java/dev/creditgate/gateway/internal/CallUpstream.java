@@ -9,6 +9,7 @@ import dev.creditgate.internal.ThrottledLog;
 import dev.creditgate.meter.MeteredCall;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,9 +68,13 @@ final class CallUpstream implements CallStep {
     /** What the client gets should no other upstream answer. */
     final transient ApiError error;
 
-    Failed(ApiError error) {
+    /** Whether the upstream took the call and did not answer within the first-byte timeout. */
+    final boolean unanswered;
+
+    Failed(ApiError error, boolean unanswered) {
       super(error.getMessage(), null, false, false);
       this.error = error;
+      this.unanswered = unanswered;
     }
   }
 
@@ -78,53 +83,59 @@ final class CallUpstream implements CallStep {
     long began = ticker.read();
     int maxAttempts = router == null ? 1 : router.fallback().maxAttempts();
     long deadline = router == null ? 0 : began + router.fallback().deadline().toNanos();
-    java.util.List<Route> attempts = x.attempts != null ? x.attempts : java.util.List.of(x.route);
+    List<Route> attempts = x.attempts != null ? x.attempts : List.of(x.route);
     MeteredCall reopened = null;
-    ApiError lastError = null;
+    Failed lastFailure = null;
     Route admitted = x.route;
     int tried = 0;
     try {
       for (int i = 0; i < attempts.size() && tried < maxAttempts; i++) {
         Route route = attempts.get(i);
+        if (tried > 0 && ticker.read() - deadline > 0) {
+          break;
+        }
         if (router != null && !router.permit(route)) {
           metrics.upstreamAttempt(route.config(), "skipped_cooling_down", 0);
           continue;
         }
-        if (tried > 0 && ticker.read() - deadline > 0) {
-          break;
-        }
-        if (route != admitted) {
-          if (tried > 0) {
-            metrics.upstreamFallback(route.config());
-          }
-          // A failed or skipped upstream's hold is given back, nothing charged; the call is
-          // admitted again on this upstream's own price.
-          x.call.abandon(tried > 0 ? "upstream_fallback" : "upstream_cooling_down");
-          x.call.close();
-          x.route = route;
-          reopened = admit.open(x);
-          admitted = route;
-        }
-        tried++;
-        boolean last =
-            tried >= maxAttempts
-                || i == attempts.size() - 1
-                || (router != null && ticker.read() - deadline > 0);
+        // The breaker's permission is given back unless the attempt's outcome is recorded.
+        x.attemptRecorded = false;
         try {
+          if (route != admitted) {
+            if (tried > 0) {
+              metrics.upstreamFallback(route.config());
+            }
+            // A failed or skipped upstream's hold is given back, nothing charged; the call is
+            // admitted again on this upstream's own price.
+            x.call.abandon(tried > 0 ? "upstream_fallback" : "upstream_cooling_down");
+            x.call.close();
+            x.route = route;
+            reopened = admit.open(x);
+            admitted = route;
+          }
+          tried++;
+          boolean last =
+              tried >= maxAttempts
+                  || i == attempts.size() - 1
+                  || (router != null && ticker.read() - deadline > 0);
           attempt(x, next, last);
           return;
         } catch (Failed f) {
-          lastError = f.error;
+          lastFailure = f;
           LOG.info(
               "upstream {} of model '{}' failed ({}); trying the next, request_id={}",
               route.name(),
               route.config().alias(),
               f.error.getMessage(),
               x.logRef());
+        } finally {
+          if (router != null && !x.attemptRecorded) {
+            router.release(route);
+          }
         }
       }
-      if (lastError != null) {
-        throw lastError;
+      if (lastFailure != null) {
+        throw lastFailure.unanswered ? unanswered(x, lastFailure) : lastFailure.error;
       }
       throw new ApiError(
               503,
@@ -139,6 +150,17 @@ final class CallUpstream implements CallStep {
         reopened.close();
       }
     }
+  }
+
+  /**
+   * The 504 of an upstream that took the call and did not answer within the first-byte timeout,
+   * with no other upstream tried after it: the call is charged its worst case, since the provider
+   * may be generating it, and bill it, all the same.
+   */
+  private ApiError unanswered(CallExchange x, Failed timeout) {
+    settle.unanswered(x, timeout.error.getMessage());
+    return new ApiError(
+        504, "server_error", "upstream_timeout", timeout.error.getMessage() + PlainAnswer.UNREAD);
   }
 
   /**
@@ -157,20 +179,21 @@ final class CallUpstream implements CallStep {
     try (response) {
       int status = response.status();
       if (status == 429 || status >= 500) {
-        metrics.upstreamAttempt(route.config(), "status_" + (status == 429 ? "429" : "5xx"), 0);
-        if (router != null) {
-          router.failed(route, firstByte, new IOException("HTTP " + status));
-        }
+        metrics.upstreamAttempt(
+            route.config(), "status_" + (status == 429 ? "429" : "5xx"), firstByte);
+        recordFailure(x, firstByte, new IOException("HTTP " + status));
         if (!last) {
           throw new Failed(
               new ApiError(
                   status,
                   "upstream_error",
                   "upstream_error",
-                  "the upstream answered HTTP " + status));
+                  "the upstream answered HTTP " + status),
+              false);
         }
       } else {
         metrics.upstreamAttempt(route.config(), "answered", firstByte);
+        x.attemptRecorded = true;
         if (router != null) {
           router.succeeded(route, firstByte);
         }
@@ -206,11 +229,12 @@ final class CallUpstream implements CallStep {
     } catch (UpstreamClient.FirstByteTimeoutException e) {
       failed(x, "timeout", e);
       if (!last) {
-        throw new Failed(new ApiError(504, "server_error", "upstream_timeout", e.getMessage()));
+        throw new Failed(
+            new ApiError(504, "server_error", "upstream_timeout", e.getMessage()), true);
       }
-      settle.unanswered(x, e.getMessage());
-      throw new ApiError(
-          504, "server_error", "upstream_timeout", e.getMessage() + PlainAnswer.UNREAD);
+      throw unanswered(
+          x,
+          new Failed(new ApiError(504, "server_error", "upstream_timeout", e.getMessage()), true));
     } catch (ConnectException e) {
       failed(x, "connect_error", e);
       ApiError error =
@@ -222,7 +246,7 @@ final class CallUpstream implements CallStep {
       if (last) {
         throw error;
       }
-      throw new Failed(error);
+      throw new Failed(error, false);
     } catch (IOException e) {
       failed(x, "io_error", e);
       upstreamLog.warn(
@@ -236,7 +260,7 @@ final class CallUpstream implements CallStep {
       if (last) {
         throw error;
       }
-      throw new Failed(error);
+      throw new Failed(error, false);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new ApiError(503, "server_error", "shutting_down", "the gateway is shutting down");
@@ -246,6 +270,11 @@ final class CallUpstream implements CallStep {
   private void failed(CallExchange x, String outcome, Throwable why) {
     long nanos = ticker.read() - x.upstreamStart;
     metrics.upstreamAttempt(x.route.config(), outcome, nanos);
+    recordFailure(x, nanos, why);
+  }
+
+  private void recordFailure(CallExchange x, long nanos, Throwable why) {
+    x.attemptRecorded = true;
     if (router != null) {
       router.failed(x.route, nanos, why);
     }

@@ -88,6 +88,12 @@ final class ChatApi implements LlmApi {
   }
 
   @Override
+  public void clearOutputCap(ObjectNode request) {
+    request.remove("max_completion_tokens");
+    request.remove("max_tokens");
+  }
+
+  @Override
   public long inputTokens(
       TokenEstimator tokens, ObjectNode request, Tokenizer tokenizer, long bytes) {
     return tokens.inputTokens(request, tokenizer, bytes);

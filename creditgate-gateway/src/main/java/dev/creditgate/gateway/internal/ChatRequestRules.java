@@ -40,50 +40,25 @@ final class ChatRequestRules {
    * @throws ApiError 400 naming the first invalid field
    */
   static ObjectNode validate(ObjectNode request, long maxChoices, long maxTopLogprobs) {
-    JsonNode model = request.get("model");
-    if (present(model) && !model.isTextual()) {
-      throw ApiError.invalidRequest("'model' must be a string", "model");
-    }
-    JsonNode messages = request.get("messages");
-    if (!present(messages)) {
-      throw ApiError.invalidRequest("'messages' is required", "messages");
-    }
-    if (!messages.isArray()) {
-      throw ApiError.invalidRequest("'messages' must be an array", "messages");
-    }
-    if (messages.isEmpty()) {
-      throw ApiError.invalidRequest("'messages' must not be empty", "messages");
-    }
+    RequestChecks.optionalString(request, "model");
+    JsonNode messages = RequestChecks.nonEmptyArray(request, "messages");
     for (int i = 0; i < messages.size(); i++) {
       checkMessage(messages.get(i), "messages[" + i + "]");
     }
-    JsonNode stream = request.get("stream");
-    if (present(stream) && !stream.isBoolean()) {
-      throw ApiError.invalidRequest("'stream' must be a boolean", "stream");
-    }
+    RequestChecks.optionalBoolean(request, "stream");
     JsonNode options = request.get("stream_options");
     if (present(options) && !options.isObject()) {
       throw ApiError.invalidRequest("'stream_options' must be an object", "stream_options");
     }
     for (String field : COUNTS) {
-      JsonNode v = request.get(field);
-      if (present(v) && (!v.canConvertToLong() || !v.isIntegralNumber() || v.asLong() < 0)) {
-        throw ApiError.invalidRequest("'" + field + "' must be a non-negative integer", field);
-      }
+      RequestChecks.optionalCount(request, field);
     }
-    for (String field : new String[] {"max_tokens", "max_completion_tokens"}) {
-      if (request.path(field).asLong(0) > MAX_OUTPUT_TOKENS) {
-        throw ApiError.invalidRequest(
-            "'" + field + "' must be at most " + MAX_OUTPUT_TOKENS, field);
-      }
-    }
+    RequestChecks.outputCap(request, "max_tokens");
+    RequestChecks.outputCap(request, "max_completion_tokens");
     if (request.path("n").asLong(1) > maxChoices) {
       throw ApiError.invalidRequest("'n' must be at most " + maxChoices, "n");
     }
-    JsonNode logprobs = request.get("logprobs");
-    if (present(logprobs) && !logprobs.isBoolean()) {
-      throw ApiError.invalidRequest("'logprobs' must be a boolean", "logprobs");
-    }
+    RequestChecks.optionalBoolean(request, "logprobs");
     if (request.path("top_logprobs").asLong(0) > maxTopLogprobs) {
       throw ApiError.invalidRequest(
           "'top_logprobs' must be at most " + maxTopLogprobs, "top_logprobs");
@@ -110,6 +85,6 @@ final class ChatRequestRules {
   }
 
   private static boolean present(JsonNode node) {
-    return node != null && !node.isNull();
+    return RequestChecks.present(node);
   }
 }

@@ -35,6 +35,7 @@ final class ChatStream implements AnswerStream {
    */
   @Override
   public void feed(byte[] buf, int off, int len, OutputStream client) throws IOException {
+    IOException clientFailure = null;
     int end = off + len;
     int start = off;
     while (start < end && !cutOff) {
@@ -43,13 +44,22 @@ final class ChatStream implements AnswerStream {
       scanner.feed(buf, start, stop - start);
       if (scanner.outputPieces() > budget && !closed()) {
         cutOff = true;
-        return;
+        break;
       }
       if (client != null) {
         byte[] passed = filter.feed(buf, start, stop - start);
-        client.write(passed, 0, hold.pass(passed, 0, passed.length));
+        try {
+          client.write(passed, 0, hold.pass(passed, 0, passed.length));
+        } catch (IOException e) {
+          // The client left: the rest of these bytes are still read, for their usage.
+          clientFailure = e;
+          client = null;
+        }
       }
       start = stop;
+    }
+    if (clientFailure != null) {
+      throw clientFailure;
     }
   }
 

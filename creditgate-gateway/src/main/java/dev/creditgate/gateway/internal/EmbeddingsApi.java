@@ -88,7 +88,7 @@ final class EmbeddingsApi implements LlmApi {
     }
     RequestChecks.optionalCount(request, "dimensions");
     RequestChecks.optionalString(request, "encoding_format");
-    if (RequestChecks.present(request.get("stream"))) {
+    if (request.path("stream").asBoolean(false)) {
       throw ApiError.invalidRequest("embeddings cannot be streamed; send no 'stream'", "stream");
     }
     return request;

@@ -16,15 +16,23 @@ import java.util.List;
  * Responses and Messages APIs' streams): splits it into whole events, relays each as soon as it is
  * complete, and lets the API ({@link #onEvent}) read each one's usage and output and hold back the
  * events that close the stream, which are written again, with the charge, once the call is settled
- * ({@link #closing}). Once an event is held, everything after it is held too.
+ * ({@link #closing}). Once an event is held, every event after it is held too (and still read).
+ *
+ * <p>Nothing past the call's output budget is relayed: the event whose output goes past it, and all
+ * after, stay with the gateway ({@link #cutOff()}). A client that fails mid-read does not stop the
+ * reading: the rest of the bytes are still read, for the usage they carry.
  *
  * <p>Memory is bounded: an event longer than {@link #MAX_EVENT_BYTES} is relayed as it comes
  * without being read (its usage and output are then unknown to the gateway, which charges its own
- * count), and output text beyond {@link SseScanner#MAX_TEXT_CHARS} is counted, not kept.
+ * count); events held past {@link #MAX_HELD_BYTES} end the stream as a cut-off; output text beyond
+ * {@link SseScanner#MAX_TEXT_CHARS} is counted, not kept.
  */
 abstract class EventStream implements AnswerStream {
 
   static final int MAX_EVENT_BYTES = SseScanner.MAX_LINE_BYTES;
+
+  /** The most bytes of events held for after the charge. */
+  static final int MAX_HELD_BYTES = 1024 * 1024;
 
   /** What to do with an event. */
   enum Action {
@@ -43,11 +51,17 @@ abstract class EventStream implements AnswerStream {
   /** Whether the event being read outgrew the limit and is relayed unread. */
   private boolean overlong;
 
-  /** Whether the bytes so far since the last event ended are only blank lines. */
-  private boolean lineStart = true;
+  /** The bytes of the current line so far (across reads), and its first byte. */
+  private int lineLen;
+
+  private byte lineFirst;
+
+  /** Whether the lines of the current event so far are all blank. */
+  private boolean eventBlank = true;
 
   private final List<Held> held = new ArrayList<>(2);
   private final ByteArrayOutputStream heldRaw = new ByteArrayOutputStream();
+  private long heldBytes;
   private boolean holding;
 
   private final StringBuilder text = new StringBuilder();
@@ -60,70 +74,91 @@ abstract class EventStream implements AnswerStream {
 
   private boolean cutOff;
 
+  /** The client during one {@link #feed}; null once it failed or left. */
+  private OutputStream client;
+
+  private IOException clientFailure;
+
   EventStream(long budget) {
     this.budget = budget;
   }
 
   @Override
-  public void feed(byte[] buf, int off, int len, OutputStream client) throws IOException {
+  public void feed(byte[] buf, int off, int len, OutputStream to) throws IOException {
     if (cutOff) {
       return;
     }
+    client = to;
+    clientFailure = null;
     int end = off + len;
     int start = off;
     for (int nl = SseScanner.indexOf(buf, (byte) '\n', start, end);
-        nl >= 0;
+        nl >= 0 && !cutOff;
         nl = SseScanner.indexOf(buf, (byte) '\n', start, end)) {
-      line(buf, start, nl + 1 - start, client);
+      line(buf, start, nl + 1 - start);
       start = nl + 1;
-      if (cutOff) {
-        return;
-      }
     }
-    if (start < end) {
-      partial(buf, start, end - start, client);
+    if (start < end && !cutOff) {
+      partial(buf, start, end - start);
+    }
+    client = null;
+    if (clientFailure != null) {
+      throw clientFailure;
     }
   }
 
-  /** A whole line, with its LF. */
-  private void line(byte[] b, int off, int len, OutputStream client) throws IOException {
-    boolean blank = len == 1 || (len == 2 && b[off] == '\r');
+  /** The end of a line, with its LF (its start may have come in an earlier read). */
+  private void line(byte[] b, int off, int len) {
+    if (lineLen == 0) {
+      lineFirst = b[off];
+    }
+    int total = lineLen + len;
+    boolean blank = total == 1 || (total == 2 && lineFirst == '\r');
+    lineLen = 0;
     if (overlong) {
-      relay(b, off, len, client);
-      if (blank && lineStart) {
+      relay(b, off, len);
+      if (blank) {
         overlong = false;
       }
-      lineStart = true;
       return;
     }
-    if (!append(b, off, len, client)) {
+    if (!append(b, off, len)) {
       return;
     }
-    if (blank && lineStart) {
-      complete(client);
+    if (blank && !eventBlank) {
+      complete();
+    } else if (blank) {
+      // A blank line between events: relayed as it came.
+      relay(event, 0, eventLen);
+      eventLen = 0;
+    } else {
+      eventBlank = false;
     }
-    lineStart = true;
   }
 
   /** The start of a line whose end has not come yet. */
-  private void partial(byte[] b, int off, int len, OutputStream client) throws IOException {
-    if (overlong) {
-      relay(b, off, len, client);
-    } else {
-      append(b, off, len, client);
+  private void partial(byte[] b, int off, int len) {
+    if (lineLen == 0) {
+      lineFirst = b[off];
     }
-    lineStart = false;
+    lineLen += len;
+    if (overlong) {
+      relay(b, off, len);
+    } else {
+      append(b, off, len);
+    }
   }
 
   /**
    * Adds bytes to the event being read; false when that made it overlong (what was read of it is
    * then relayed, and the rest will be).
    */
-  private boolean append(byte[] b, int off, int len, OutputStream client) throws IOException {
+  private boolean append(byte[] b, int off, int len) {
     if (eventLen + len > MAX_EVENT_BYTES) {
-      relay(event, 0, eventLen, client);
-      relay(b, off, len, client);
+      relay(event, 0, eventLen);
+      relay(b, off, len);
       eventLen = 0;
+      eventBlank = true;
       overlong = true;
       return false;
     }
@@ -137,18 +172,36 @@ abstract class EventStream implements AnswerStream {
     return true;
   }
 
-  private void relay(byte[] b, int off, int len, OutputStream client) throws IOException {
+  /** Writes to the client, or holds when holding; a client's failure is kept for the caller. */
+  private void relay(byte[] b, int off, int len) {
     if (holding) {
       heldRaw.write(b, off, len);
-    } else if (client != null) {
+      held(len);
+      return;
+    }
+    if (client == null) {
+      return;
+    }
+    try {
       client.write(b, off, len);
+    } catch (IOException e) {
+      clientFailure = e;
+      client = null;
+    }
+  }
+
+  private void held(long bytes) {
+    heldBytes += bytes;
+    if (heldBytes > MAX_HELD_BYTES) {
+      cutOff = true;
     }
   }
 
   /** An event ended (its blank line is in the buffer): reads it, then relays or holds it. */
-  private void complete(OutputStream client) throws IOException {
+  private void complete() {
     int len = eventLen;
     eventLen = 0;
+    eventBlank = true;
     String type = null;
     StringBuilder data = null;
     int p = 0;
@@ -167,26 +220,45 @@ abstract class EventStream implements AnswerStream {
       p = e + 1;
     }
     JsonNode parsed = data == null ? null : Json.parseOrNull(data.toString());
-    if (parsed instanceof ObjectNode object) {
-      if (type == null && object.path("type").isTextual()) {
-        type = object.path("type").asText();
-      }
-      if (!holding && onEvent(type == null ? "" : type, object) == Action.HOLD) {
-        holding = true;
-        held.add(new Held(type, object));
-        return;
-      }
-      if (!holding && outputPieces > budget && !closed()) {
-        // Past what the call pays for: this event and everything after it stay with the gateway.
-        cutOff = true;
-        return;
-      }
-    }
-    if (holding && parsed instanceof ObjectNode object) {
-      held.add(new Held(type, object));
+    if (!(parsed instanceof ObjectNode object)) {
+      relay(event, 0, len);
       return;
     }
-    relay(event, 0, len, client);
+    if (type == null && object.path("type").isTextual()) {
+      type = object.path("type").asText();
+    }
+    Action action = onEvent(type == null ? "" : type, object);
+    if (outputPieces > budget && !closed()) {
+      // Past what the call pays for: this event and everything after it stay with the gateway.
+      cutOff = true;
+      return;
+    }
+    if (holding || action == Action.HOLD) {
+      holding = true;
+      held.add(new Held(type, object));
+      held(len);
+      return;
+    }
+    relay(event, 0, len);
+  }
+
+  @Override
+  public void finish(OutputStream to) throws IOException {
+    if (eventLen == 0 || cutOff || overlong) {
+      return;
+    }
+    client = to;
+    // An event the upstream did not end with a blank line: read as one.
+    if (!eventBlank) {
+      complete();
+    } else {
+      relay(event, 0, eventLen);
+      eventLen = 0;
+    }
+    client = null;
+    if (clientFailure != null) {
+      throw clientFailure;
+    }
   }
 
   @Override
@@ -194,17 +266,8 @@ abstract class EventStream implements AnswerStream {
     return cutOff;
   }
 
-  @Override
-  public void finish(OutputStream client) throws IOException {
-    if (eventLen > 0 && !cutOff) {
-      // An event the upstream did not end with a blank line: relayed as it came, unread.
-      relay(event, 0, eventLen, client);
-      eventLen = 0;
-    }
-  }
-
   /**
-   * Reads one whole event, whose data is a JSON object.
+   * Reads one whole event, whose data is a JSON object; called for every event, held ones too.
    *
    * @param type its {@code event:} name, else its data's {@code type}, else empty
    * @return whether to relay it or hold it until the call is settled
@@ -212,8 +275,7 @@ abstract class EventStream implements AnswerStream {
   abstract Action onEvent(String type, ObjectNode data);
 
   /**
-   * The events that close a settled stream, written with the charge: for each held event, its
-   * bytes.
+   * The events that close a settled stream, written with the charge.
    *
    * @param held the events held, in order; empty when the stream never closed
    */

@@ -34,11 +34,6 @@ public final class Json {
 
   private Json() {}
 
-  /**
-   * The node as JSON text, through {@link #MAPPER} and its buffer pool ({@code JsonNode.toString()}
-   * uses a mapper of Jackson's own, which allocates its buffers per virtual thread).
-   */
-  /** The JSON tree of {@code bytes}, or null when they are not JSON. */
   /** A JSON value's bytes. */
   static byte[] bytes(JsonNode node) {
     try {
@@ -48,10 +43,12 @@ public final class Json {
     }
   }
 
+  /** The JSON tree of {@code text}, or null when it is not JSON. */
   static JsonNode parseOrNull(String text) {
     return parseOrNull(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
   }
 
+  /** The JSON tree of {@code bytes}, or null when they are not JSON. */
   static JsonNode parseOrNull(byte[] bytes) {
     try {
       return MAPPER.readTree(bytes);
@@ -60,6 +57,10 @@ public final class Json {
     }
   }
 
+  /**
+   * The node as JSON text, through {@link #MAPPER} and its buffer pool ({@code JsonNode.toString()}
+   * uses a mapper of Jackson's own, which allocates its buffers per virtual thread).
+   */
   public static String string(JsonNode node) {
     try {
       return MAPPER.writeValueAsString(node);

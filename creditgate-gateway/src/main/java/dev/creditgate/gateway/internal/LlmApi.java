@@ -65,6 +65,17 @@ interface LlmApi {
   /** Sets the request's output cap, in the field the API uses. */
   void setOutputCap(ObjectNode request, long cap, ModelRoute route);
 
+  /** Removes the output cap {@link #setOutputCap} wrote (for another upstream's field). */
+  default void clearOutputCap(ObjectNode request) {}
+
+  /**
+   * Whether the request makes the provider add input the gateway cannot count before the call
+   * (turns it stored); such a call is held for the configured bound of stored input.
+   */
+  default boolean addsStoredInput(ObjectNode request) {
+    return false;
+  }
+
   /** The request's input tokens before it is sent, counted with the route's tokenizer. */
   long inputTokens(TokenEstimator tokens, ObjectNode request, Tokenizer tokenizer, long bytes);
 

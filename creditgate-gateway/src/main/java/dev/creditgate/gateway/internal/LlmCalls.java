@@ -67,7 +67,7 @@ public final class LlmCalls {
     SettleUsage settle = new SettleUsage(estimator, metrics, ticker);
     CallStep plain = new PlainAnswer(settle, metrics, ticker, options.maxAnswerBytes());
     CallStep stream = new StreamAnswer(settle, metrics, ticker);
-    AdmitCall admit = new AdmitCall(meter, estimator, slots);
+    AdmitCall admit = new AdmitCall(meter, estimator, slots, options.storedInputTokens());
     this.chain =
         new CallChain(
             List.of(
@@ -144,10 +144,11 @@ public final class LlmCalls {
 
   /**
    * Answers with the error's status, its {@code Retry-After} if it has one, and its body in the
-   * OpenAI shape.
+   * shape of the API of the request's path (Anthropic's for {@code /v1/messages}, else OpenAI's).
    */
   public static void respondError(Context ctx, ApiError e) {
-    respondError(ctx, e, ChatApi.INSTANCE);
+    respondError(
+        ctx, e, ctx.path().startsWith("/v1/messages") ? MessagesApi.INSTANCE : ChatApi.INSTANCE);
   }
 
   /** Answers with the error in {@code api}'s shape. */

@@ -61,6 +61,7 @@ final class MessagesApi implements LlmApi {
       throw ApiError.invalidRequest("'max_tokens' is required", "max_tokens");
     }
     RequestChecks.outputCap(request, "max_tokens");
+    RequestChecks.positiveIfPresent(request, "max_tokens");
     JsonNode messages = RequestChecks.nonEmptyArray(request, "messages");
     for (int i = 0; i < messages.size(); i++) {
       JsonNode m = messages.get(i);

@@ -17,6 +17,10 @@ final class MessagesStream extends EventStream {
 
   private UsageParser.Report start = UsageParser.Report.ABSENT;
   private UsageParser.Report delta = UsageParser.Report.ABSENT;
+
+  /** Whether a {@code message_delta}'s usage carried the input counts too. */
+  private boolean deltaHasInput;
+
   private boolean closed;
 
   /** The index of the content block open now, or -1. */
@@ -48,7 +52,15 @@ final class MessagesStream extends EventStream {
         return Action.PASS;
       }
       case "message_delta" -> {
-        delta = MessagesApi.report(data.get("usage"), false);
+        // One or more, their counts cumulative: the largest of each is the usage.
+        UsageParser.Report r = MessagesApi.report(data.get("usage"), false);
+        if (r.kind() == UsageParser.Report.Kind.VALID
+            && delta.kind() == UsageParser.Report.Kind.VALID) {
+          delta = UsageParser.Report.valid(delta.usage().max(r.usage()));
+        } else if (delta.kind() != UsageParser.Report.Kind.MALFORMED) {
+          delta = r;
+        }
+        deltaHasInput |= data.path("usage").has("input_tokens");
         closed = true;
         return Action.HOLD;
       }
@@ -64,8 +76,8 @@ final class MessagesStream extends EventStream {
 
   /**
    * The input counts of {@code message_start} with the output of {@code message_delta} (the larger
-   * of each count when both carry it); unreadable when either is, absent while {@code
-   * message_start} reported nothing.
+   * of each count when both carry it); unreadable when either is; absent while neither {@code
+   * message_start} nor a {@code message_delta} reported the input.
    */
   @Override
   public UsageParser.Report usageReport() {
@@ -76,7 +88,7 @@ final class MessagesStream extends EventStream {
       return delta;
     }
     if (start.kind() == UsageParser.Report.Kind.ABSENT) {
-      return UsageParser.Report.ABSENT;
+      return deltaHasInput ? delta : UsageParser.Report.ABSENT;
     }
     Usage usage = start.usage();
     return UsageParser.Report.valid(
@@ -90,9 +102,16 @@ final class MessagesStream extends EventStream {
 
   @Override
   byte[] closing(CallExchange x, SettleUsage.Charge charge, List<Held> held) {
+    int last = -1;
+    for (int i = 0; i < held.size(); i++) {
+      if ("message_delta".equals(held.get(i).type())) {
+        last = i;
+      }
+    }
     List<byte[]> parts = new ArrayList<>(held.size());
-    for (Held h : held) {
-      if ("message_delta".equals(h.type())) {
+    for (int i = 0; i < held.size(); i++) {
+      Held h = held.get(i);
+      if (i == last) {
         SettleUsage.charged(x.call, charge.settled())
             .ifPresent(
                 credits ->

@@ -47,6 +47,13 @@ final class RequestChecks {
     }
   }
 
+  /** A count that, when present, is at least 1. */
+  static void positiveIfPresent(ObjectNode request, String field) {
+    if (present(request.get(field)) && request.get(field).asLong() < 1) {
+      throw ApiError.invalidRequest("'" + field + "' must be at least 1", field);
+    }
+  }
+
   /** A required, non-empty array. */
   static JsonNode nonEmptyArray(ObjectNode request, String field) {
     JsonNode v = request.get(field);

@@ -80,6 +80,13 @@ final class ResponsesApi implements LlmApi {
     RequestChecks.optionalString(request, "instructions");
     RequestChecks.optionalBoolean(request, "stream");
     RequestChecks.outputCap(request, "max_output_tokens");
+    RequestChecks.positiveIfPresent(request, "max_output_tokens");
+    if (request.path("background").asBoolean(false)) {
+      // The answer would come later, from another endpoint, which the gateway does not meter.
+      throw ApiError.invalidRequest(
+          "'background' responses are not served through the gateway; send no 'background'",
+          "background");
+    }
     return request;
   }
 
@@ -101,6 +108,19 @@ final class ResponsesApi implements LlmApi {
   @Override
   public void setOutputCap(ObjectNode request, long cap, ModelRoute route) {
     request.put("max_output_tokens", cap);
+  }
+
+  @Override
+  public void clearOutputCap(ObjectNode request) {
+    request.remove("max_output_tokens");
+  }
+
+  /** A previous response, a conversation or a stored prompt: turns the provider adds. */
+  @Override
+  public boolean addsStoredInput(ObjectNode request) {
+    return RequestChecks.present(request.get("previous_response_id"))
+        || RequestChecks.present(request.get("conversation"))
+        || RequestChecks.present(request.get("prompt"));
   }
 
   /**

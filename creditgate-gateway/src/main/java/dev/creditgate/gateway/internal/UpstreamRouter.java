@@ -143,6 +143,9 @@ public final class UpstreamRouter {
             .failureRateThreshold(BREAKER_FAILURE_RATE)
             .waitDurationInOpenState(fallback.cooldown())
             .permittedNumberOfCallsInHalfOpenState(1)
+            // Half-open once the cooldown is over, so that it is tried again (first, in its
+            // configured place) even while its alias's other upstreams answer.
+            .automaticTransitionFromOpenToHalfOpenEnabled(true)
             .recordExceptions(Throwable.class)
             .build();
     for (ModelRoute alias : config.models().values()) {
@@ -362,6 +365,14 @@ public final class UpstreamRouter {
   boolean permit(Route route) {
     CircuitBreaker breaker = breakers.get(route.key());
     return breaker == null || breaker.tryAcquirePermission();
+  }
+
+  /** Gives back the permission of an attempt that never reached {@code route}. */
+  void release(Route route) {
+    CircuitBreaker breaker = breakers.get(route.key());
+    if (breaker != null) {
+      breaker.releasePermission();
+    }
   }
 
   /** An attempt on {@code route} got its answer's headers, and not an error to move on from. */

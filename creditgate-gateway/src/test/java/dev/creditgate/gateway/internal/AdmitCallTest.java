@@ -58,7 +58,8 @@ class AdmitCallTest {
           return new RecordingCall(Admission.of(reason));
         },
         new TokenEstimator(),
-        slots);
+        slots,
+        1000);
   }
 
   @Test
@@ -157,7 +158,8 @@ class AdmitCallTest {
                 throw new IdempotencyKeyReusedException("k1", inProgress);
               },
               new TokenEstimator(),
-              slots);
+              slots,
+              1000);
       assertThatThrownBy(() -> step.process(x, next -> events.add("served")))
           .isInstanceOfSatisfying(
               ApiError.class,
