@@ -49,6 +49,7 @@ trap 'exit 143' TERM INT
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$RAW" >&2; }
 
 source "$ROOT/bench/java.sh"
+source "$ROOT/bench/provision.sh"
 JAVA=$(find_java)
 JAR=$ROOT/creditgate-bench/target/benchmarks.jar
 if [ "${SKIP_BUILD:-0}" != 1 ] || [ ! -f "$JAR" ]; then
@@ -109,23 +110,6 @@ stop_gateway() {
   wait "$GATEWAY" 2>/dev/null || true
 }
 
-provision() { # port, keys file: a price rule, ACCOUNTS funded accounts each with a user key
-  local base="http://127.0.0.1:$1/admin/v1" i key
-  local auth=(-H "Authorization: Bearer $ADMIN_TOKEN" -H "Content-Type: application/json")
-  curl -fsS "${auth[@]}" -X POST "$base/price-rules" \
-    -d '{"input_price":1,"output_price":2,"credits_per_unit":1000}' >/dev/null
-  : > "$2"
-  for i in $(seq 1 "$ACCOUNTS"); do
-    curl -fsS "${auth[@]}" -X POST "$base/accounts" -d "{\"id\":\"cold-$i\"}" >/dev/null
-    key=$(curl -fsS "${auth[@]}" -X POST "$base/keys" -d "{\"account_id\":\"cold-$i\"}" \
-      | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
-    [ -n "$key" ] || { echo "no key returned for cold-$i" >&2; return 1; }
-    curl -fsS "${auth[@]}" -H "Idempotency-Key: cold-grant-$i" -X POST \
-      "$base/accounts/cold-$i/grants" -d '{"amount":1000000000000}' >/dev/null
-    echo "$key" >> "$2"
-  done
-}
-
 {
   echo "# cold-start.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "# machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr)"
@@ -147,7 +131,7 @@ log "provisioning $ACCOUNTS accounts into a template ledger"
 mkdir -p "$WORK/template"
 start_gateway "$WORK/template" off
 wait_ready 120 > /dev/null
-provision "$PORT" "$WORK/keys.txt"
+provision_accounts "$PORT" "$ADMIN_TOKEN" cold "$ACCOUNTS" "$WORK/keys.txt"
 stop_gateway
 rm -f "$WORK/template/gateway.log"
 

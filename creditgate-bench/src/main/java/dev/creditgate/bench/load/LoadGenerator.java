@@ -119,6 +119,10 @@ public final class LoadGenerator {
             "streamUrl must be an http:// URL, but was " + streamUrl);
       }
       streamModel = streamModel == null ? model : streamModel;
+      if (streamFraction > 0 && isResponses(streamUrl)) {
+        throw new IllegalArgumentException(
+            "streams to the Responses API are not measured; use --stream-fraction 0 with " + url);
+      }
     }
 
     /** Options where streams go to the same URL and model as everything else. */
@@ -617,7 +621,10 @@ public final class LoadGenerator {
           URI target = s == 1 ? o.streamUrl() : o.url();
           String path = target.getRawPath().isEmpty() ? "/" : target.getRawPath();
           String hostHeader = target.getHost() + ":" + port(target);
-          String body = body(s == 1 ? o.streamModel() : o.model(), o.maxTokens(), v, s == 1);
+          String body =
+              isResponses(target)
+                  ? responsesBody(o.model(), o.maxTokens(), v)
+                  : body(s == 1 ? o.streamModel() : o.model(), o.maxTokens(), v, s == 1);
           StringBuilder head =
               new StringBuilder()
                   .append("POST ")
@@ -650,11 +657,30 @@ public final class LoadGenerator {
     return variants;
   }
 
+  /** Whether {@code url} is the Responses API's ({@code .../responses}). */
+  static boolean isResponses(URI url) {
+    return url.getRawPath() != null && url.getRawPath().endsWith("/responses");
+  }
+
+  private static String prompt(int variant) {
+    return "Load test prompt number "
+        + variant
+        + ": summarise the credit ledger entries for this account in two sentences.";
+  }
+
+  /** A Responses API request with the same instructions and prompt as {@link #body}. */
+  private static String responsesBody(String model, int maxTokens, int variant) {
+    return "{\"model\":\""
+        + model
+        + "\",\"max_output_tokens\":"
+        + maxTokens
+        + ",\"instructions\":\"You are a concise assistant.\",\"input\":\""
+        + prompt(variant)
+        + "\"}";
+  }
+
   private static String body(String model, int maxTokens, int variant, boolean stream) {
-    String prompt =
-        "Load test prompt number "
-            + variant
-            + ": summarise the credit ledger entries for this account in two sentences.";
+    String prompt = prompt(variant);
     return "{\"model\":\""
         + model
         + "\",\"max_tokens\":"
@@ -720,6 +746,7 @@ public final class LoadGenerator {
          --search-percentile 99]   (--limit-ms is an alias of --p99-limit-ms; it limits the
                                     percentile given by --search-percentile)
       Keys file: one key per line, 'KEY' (expects 200) or 'KEY,blocked' (expects 402).
+      A --url ending in /responses sends OpenAI Responses API requests (plain only).
       --timeline FILE: per 100 ms of the measured period, calls, calls over 40 ms and the slowest.""";
 
   public static void main(String[] args) throws Exception {

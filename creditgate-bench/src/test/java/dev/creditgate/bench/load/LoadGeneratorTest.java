@@ -204,6 +204,40 @@ class LoadGeneratorTest {
   }
 
   @Test
+  void aResponsesUrlSendsResponsesApiRequests() throws Exception {
+    try (SimulatedUpstream sim = SimulatedUpstream.builder().build().start()) {
+      Options o =
+          new Options(
+              java.net.URI.create(sim.baseUrl() + "/responses"),
+              100,
+              Duration.ofSeconds(1),
+              Duration.ZERO,
+              0,
+              List.of(),
+              8,
+              Duration.ofSeconds(5),
+              List.of(),
+              "responses",
+              "pro",
+              8);
+      Result r = LoadGenerator.run(o);
+      assertThat(r.errors()).as("errors %s", r.errorKinds()).isZero();
+      assertThat(r.ok()).isEqualTo(100);
+      assertThat(sim.stats().responsesRequests()).isEqualTo(100);
+      assertThat(sim.stats().chatRequests()).isZero();
+      // Eight output tokens at most per answer, as max_output_tokens asked.
+      assertThat(sim.stats().completionTokens()).isLessThanOrEqualTo(800);
+      assertThatThrownBy(
+              () ->
+                  new Options(
+                      o.url(), 100, Duration.ofSeconds(1), Duration.ZERO, 0.2, List.of(), 8,
+                      Duration.ofSeconds(5), List.of(), "responses", "pro", 8))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("--stream-fraction 0");
+    }
+  }
+
+  @Test
   void streamsCanGoToTheirOwnUrlAndModel() throws Exception {
     try (SimulatedUpstream plain = SimulatedUpstream.builder().build().start();
         SimulatedUpstream streams = SimulatedUpstream.builder().build().start()) {
