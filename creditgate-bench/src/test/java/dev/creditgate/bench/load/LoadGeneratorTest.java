@@ -230,8 +230,18 @@ class LoadGeneratorTest {
       assertThatThrownBy(
               () ->
                   new Options(
-                      o.url(), 100, Duration.ofSeconds(1), Duration.ZERO, 0.2, List.of(), 8,
-                      Duration.ofSeconds(5), List.of(), "responses", "pro", 8))
+                      o.url(),
+                      100,
+                      Duration.ofSeconds(1),
+                      Duration.ZERO,
+                      0.2,
+                      List.of(),
+                      8,
+                      Duration.ofSeconds(5),
+                      List.of(),
+                      "responses",
+                      "pro",
+                      8))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("--stream-fraction 0");
     }

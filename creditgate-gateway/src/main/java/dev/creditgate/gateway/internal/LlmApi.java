@@ -81,9 +81,14 @@ interface LlmApi {
 
   /**
    * The usage counted by the gateway when the upstream's is missing or not believed: the request's
-   * input and the output relayed.
+   * input (with OpenAI's current encoding) and the output relayed.
    */
-  Usage estimate(TokenEstimator tokens, ObjectNode request, String output, long outputCharsDropped);
+  default Usage estimate(
+      TokenEstimator tokens, ObjectNode request, String output, long outputCharsDropped) {
+    long input = inputTokens(tokens, request, Tokenizer.O200K_BASE, 0);
+    // Text beyond the kept window is counted at about four characters a token.
+    return new Usage(input, tokens.count(output) + (outputCharsDropped + 3) / 4, 0, 0);
+  }
 
   /** Changes what the upstream gets beyond the model name (a stream's usage, say). */
   default void prepareUpstream(ObjectNode request, boolean stream) {}

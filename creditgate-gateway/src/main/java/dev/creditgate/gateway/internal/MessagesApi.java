@@ -124,13 +124,6 @@ final class MessagesApi implements LlmApi {
   }
 
   @Override
-  public Usage estimate(
-      TokenEstimator tokens, ObjectNode request, String output, long outputCharsDropped) {
-    long input = inputTokens(tokens, request, Tokenizer.O200K_BASE, 0);
-    return new Usage(input, tokens.count(output) + (outputCharsDropped + 3) / 4, 0, 0);
-  }
-
-  @Override
   public Map<String, String> upstreamHeaders(String apiKey, UnaryOperator<String> clientHeader) {
     Map<String, String> headers = new LinkedHashMap<>();
     if (!apiKey.isEmpty()) {
