@@ -8,7 +8,7 @@
 # After a warm-up of both APIs, RUNS rounds each measure direct chat, gateway chat, direct
 # Responses and gateway Responses for DURATION (the order reversed every other round).
 #
-#   NICE=-10 SKIP_BUILD=1 bench/responses-vs-chat.sh        # about 8 minutes with the defaults
+#   NICE=-10 SKIP_BUILD=1 bench/responses-vs-chat.sh        # about 9 minutes with the defaults
 #
 # Writes raw.txt and summary.md (medians over the rounds) under $OUT_DIR and prints the summary.
 set -euo pipefail
@@ -21,10 +21,15 @@ if [ "$NICE" != 0 ] && [ -z "${CREDITGATE_LOAD_NICED:-}" ]; then
 fi
 
 RUNS=${RUNS:-3}
+# The APIs measured (chat, responses); chat alone compares builds that have no Responses API.
+APIS=${APIS:-"chat responses"}
 RATE=${RATE:-1000}
 DURATION=${DURATION:-20s}
-WARMUP=${WARMUP:-30s}
+WARMUP=${WARMUP:-90s}
 ACCOUNTS=${ACCOUNTS:-200}
+# ledger.intent-sync-wait of the gateway (empty: its default, 1s); 0s takes the disk's fsync off
+# the calls' path.
+INTENT_SYNC_WAIT=${INTENT_SYNC_WAIT:-}
 SIM_PORT=${SIM_PORT:-18291}
 PORT=${PORT:-18290}
 ADMIN_TOKEN=responses-bench-admin-token-0123456789
@@ -68,7 +73,7 @@ load() { # label, url, duration, warm-up, [extra args]
   echo "# java: $("$JAVA" -version 2>&1 | head -1)"
   echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); nice $(nice)"
   echo "# code: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "# RUNS=$RUNS RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP ACCOUNTS=$ACCOUNTS"
+  echo "# RUNS=$RUNS RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP ACCOUNTS=$ACCOUNTS APIS=$APIS INTENT_SYNC_WAIT=${INTENT_SYNC_WAIT:-default}"
 } | tee "$RAW" >&2
 
 "$JAVA" -Xms256m -Xmx1g -cp "$JAR" dev.creditgate.sim.SimulatedUpstream --port "$SIM_PORT" \
@@ -92,6 +97,9 @@ ledger:
   url: "jdbc:sqlite:$WORK/gw/creditgate.db"
   spool-dir: $WORK/gw/spool
 YAML
+if [ -n "$INTENT_SYNC_WAIT" ]; then
+  echo "  intent-sync-wait: $INTENT_SYNC_WAIT" >> "$WORK/gw/creditgate.yaml"
+fi
 CREDITGATE_AOT=off ./creditgate serve --config "$WORK/gw/creditgate.yaml" > "$WORK/gw/gateway.log" 2>&1 &
 GATEWAY=$!
 PIDS+=("$GATEWAY")
@@ -107,13 +115,18 @@ SIM=http://127.0.0.1:$SIM_PORT/v1
 GW=http://127.0.0.1:$PORT/v1
 log "warm-up: $WARMUP of each API through the gateway, and directly"
 load warm-chat "$GW/chat/completions" "$WARMUP" 0s --keys "$WORK/keys.txt" > "$WORK/warm.txt" 2>&1 || true
-load warm-responses "$GW/responses" "$WARMUP" 0s --keys "$WORK/keys.txt" >> "$WORK/warm.txt" 2>&1 || true
+case " $APIS " in *" responses "*)
+  load warm-responses "$GW/responses" "$WARMUP" 0s --keys "$WORK/keys.txt" >> "$WORK/warm.txt" 2>&1 || true ;;
+esac
 load warm-direct "$SIM/chat/completions" 10s 0s >> "$WORK/warm.txt" 2>&1 || true
-load warm-direct-responses "$SIM/responses" 10s 0s >> "$WORK/warm.txt" 2>&1 || true
+case " $APIS " in *" responses "*)
+  load warm-direct-responses "$SIM/responses" 10s 0s >> "$WORK/warm.txt" 2>&1 || true ;;
+esac
 
 for run in $(seq 1 "$RUNS"); do
-  cells="direct-chat gateway-chat direct-responses gateway-responses"
-  if [ $((run % 2)) = 0 ]; then cells="gateway-responses direct-responses gateway-chat direct-chat"; fi
+  cells=""
+  for api in $APIS; do cells="$cells direct-$api gateway-$api"; done
+  if [ $((run % 2)) = 0 ]; then cells=$(echo $cells | tr ' ' '\n' | tac | tr '\n' ' '); fi
   for cell in $cells; do
     case $cell in
       direct-chat) url=$SIM/chat/completions; keys=() ;;
@@ -130,7 +143,7 @@ done
 echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$RAW"
 grep -c 'ERROR' "$WORK/gw/gateway.log" | sed 's/^/# gateway log ERROR lines: /' >> "$RAW" || true
 
-awk -v rate="$RATE" -v duration="$DURATION" '
+awk -v rate="$RATE" -v duration="$DURATION" -v apis_list="$APIS" '
   function field(name,   i, kv) {
     for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] }
     return ""
@@ -149,8 +162,8 @@ awk -v rate="$RATE" -v duration="$DURATION" '
     printf "Plain calls at %s req/s for %s per cell, median of %d rounds; added = gateway minus direct, same round.\n\n", rate, duration, runs
     print "| API | direct p50 / p99 / p99.9 (ms) | gateway p50 / p99 / p99.9 (ms) | added p50 | added p99 | added p99.9 | errors |"
     print "| --- | --- | --- | ---: | ---: | ---: | ---: |"
-    split("chat responses", apis, " ")
-    for (k = 1; k <= 2; k++) {
+    napis = split(apis_list, apis, " ")
+    for (k = 1; k <= napis; k++) {
       api = apis[k]
       for (r = 1; r <= runs; r++) {
         d50[r] = p50["direct-" api, r]; d99[r] = p99["direct-" api, r]; d999[r] = p999["direct-" api, r]
@@ -163,9 +176,8 @@ awk -v rate="$RATE" -v duration="$DURATION" '
       for (r = 1; r <= runs; r++) per[api] = per[api] sprintf(" %+.2f", a99[r])
     }
     print ""
-    printf "Responses minus chat, added latency: p50 %+.2f ms, p99 %+.2f ms.\n\n", added50["responses"] - added50["chat"], added99["responses"] - added99["chat"]
-    print "- " per["chat"] " ms"
-    print "- " per["responses"] " ms"
+    if (napis == 2) printf "Responses minus chat, added latency: p50 %+.2f ms, p99 %+.2f ms.\n\n", added50["responses"] - added50["chat"], added99["responses"] - added99["chat"]
+    for (k = 1; k <= napis; k++) print "- " per[apis[k]] " ms"
   }' "$RAW" > "$OUT_DIR/summary.md"
 cat "$OUT_DIR/summary.md"
 echo "summary: $OUT_DIR/summary.md" >&2
