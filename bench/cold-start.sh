@@ -119,7 +119,8 @@ stop_gateway() {
   echo "# VARIANTS=$VARIANTS STARTS=$STARTS RATE=$RATE DURATION=$DURATION RECORD_DURATION=$RECORD_DURATION ACCOUNTS=$ACCOUNTS"
 } | tee "$RAW" >&2
 
-"$JAVA" -Xms256m -Xmx1g -cp "$JAR" dev.creditgate.sim.SimulatedUpstream --port "$SIM_PORT" \
+"$JAVA" -Xms256m -Xmx1g -Dsun.net.httpserver.maxIdleConnections=10000 -cp "$JAR" \
+  dev.creditgate.sim.SimulatedUpstream --port "$SIM_PORT" \
   --latency-ms 20 > "$WORK/sim.log" 2>&1 &
 PIDS+=("$!")
 for i in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$SIM_PORT/v1/models" 2>/dev/null && break; sleep 0.1; done

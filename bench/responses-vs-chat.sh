@@ -76,7 +76,8 @@ load() { # label, url, duration, warm-up, [extra args]
   echo "# RUNS=$RUNS RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP ACCOUNTS=$ACCOUNTS APIS=$APIS INTENT_SYNC_WAIT=${INTENT_SYNC_WAIT:-default}"
 } | tee "$RAW" >&2
 
-"$JAVA" -Xms256m -Xmx1g -cp "$JAR" dev.creditgate.sim.SimulatedUpstream --port "$SIM_PORT" \
+"$JAVA" -Xms256m -Xmx1g -Dsun.net.httpserver.maxIdleConnections=10000 -cp "$JAR" \
+  dev.creditgate.sim.SimulatedUpstream --port "$SIM_PORT" \
   --latency-ms 20 > "$WORK/sim.log" 2>&1 &
 PIDS+=("$!")
 for i in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$SIM_PORT/v1/models" 2>/dev/null && break; sleep 0.1; done
