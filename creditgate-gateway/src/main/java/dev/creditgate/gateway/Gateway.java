@@ -28,6 +28,7 @@ import io.javalin.http.Context;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
@@ -38,8 +39,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The OpenAI-compatible HTTP gateway: {@code /v1/chat/completions}, {@code /v1/models}, the admin
- * API under {@code /admin/v1}, {@code /metrics} and {@code /health/*}. Requests run on virtual
- * threads; one shared {@link UpstreamClient} calls the upstreams.
+ * API under {@code /admin/v1} (its OpenAPI document and Swagger UI too), {@code /metrics} and
+ * {@code /health/*}. Requests run on virtual threads; one shared {@link UpstreamClient} calls the
+ * upstreams.
  *
  * <p>The gateway does not own the ledger or the cache it is given; {@link #close()} stops the HTTP
  * server, the guard, the upstream client and its timers.
@@ -262,6 +264,17 @@ public final class Gateway implements AutoCloseable {
 
   public GatewayConfig config() {
     return config;
+  }
+
+  /**
+   * The HTTP routes the server has registered, each as its method and path template ({@code "GET
+   * /v1/models"}), read from Javalin's router (its "unsafe" state, only read here). The admin API's
+   * OpenAPI document is checked against them.
+   */
+  List<String> routes() {
+    return app.unsafe.internalRouter.allHttpHandlers().stream()
+        .map(route -> route.endpoint.method.name() + " " + route.endpoint.path)
+        .toList();
   }
 
   /**

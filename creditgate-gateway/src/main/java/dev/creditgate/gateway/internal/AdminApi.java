@@ -33,11 +33,16 @@ import java.util.UUID;
 /**
  * The operator API under {@code /admin/v1}, behind the admin token: accounts, grants, blocks,
  * entries, API keys and price rules. Bad input is 400 (not JSON) or 422 (a field is wrong, named in
- * {@code param}); a reused idempotency key with another payload is 409.
+ * {@code param}); a reused idempotency key with another payload is 409. Its OpenAPI document and
+ * Swagger UI ({@link AdminDocs}) are registered with it.
  */
 public final class AdminApi {
 
   public static final String PREFIX = "/admin/v1";
+
+  /** Under {@link #PREFIX}; served only when the ledger keeps accounts' credit policies. */
+  static final String CREDIT_POLICY = "/accounts/{id}/credit-policy";
+
   static final int DEFAULT_PAGE = 50;
   static final int MAX_PAGE = 500;
 
@@ -45,6 +50,7 @@ public final class AdminApi {
   private final LedgerCreditMeter meter;
   private final AdminHolds holds;
   private final AdminCreditPolicies policies;
+  private final AdminDocs docs;
   private final PriceBook prices;
   private final ApiKeyStore keys;
   private final byte[] token;
@@ -64,6 +70,7 @@ public final class AdminApi {
     this.holds = new AdminHolds(meter);
     this.policies =
         ledger instanceof CreditPolicies p ? new AdminCreditPolicies(ledger, p, meter) : null;
+    this.docs = new AdminDocs(policies != null);
     this.prices = prices;
     this.keys = keys;
     this.token = adminToken.getBytes(StandardCharsets.UTF_8);
@@ -72,6 +79,7 @@ public final class AdminApi {
   }
 
   public void register(RoutesConfig routes) {
+    docs.register(routes);
     holds.register(routes, PREFIX, this::guarded);
     routes.get(PREFIX + "/accounts", guarded(this::listAccounts));
     routes.post(PREFIX + "/accounts", guarded(this::openAccount));
@@ -81,7 +89,7 @@ public final class AdminApi {
     routes.post(PREFIX + "/accounts/{id}/unblock", guarded(ctx -> blockOrUnblock(ctx, false)));
     routes.get(PREFIX + "/accounts/{id}/entries", guarded(this::entries));
     if (policies != null) {
-      String policy = PREFIX + "/accounts/{id}/credit-policy";
+      String policy = PREFIX + CREDIT_POLICY;
       routes.get(policy, guarded(ctx -> policies.get(ctx, accountId(ctx.pathParam("id"), "id"))));
       routes.put(
           policy,
