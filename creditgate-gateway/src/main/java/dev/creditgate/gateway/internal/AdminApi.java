@@ -28,6 +28,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.UUID;
 
 /**
@@ -57,6 +58,9 @@ public final class AdminApi {
   private final long maxBodyBytes;
   private final GatewayMetrics metrics;
 
+  /** Null when the console is off. */
+  private final Console console;
+
   public AdminApi(
       CreditLedger ledger,
       PriceBook prices,
@@ -76,11 +80,36 @@ public final class AdminApi {
     this.token = adminToken.getBytes(StandardCharsets.UTF_8);
     this.maxBodyBytes = maxBodyBytes;
     this.metrics = metrics;
+    this.console =
+        token.length == 0
+            ? null
+            : new Console(
+                new ConsoleSessions(
+                    ConsoleSessions.DEFAULT_TTL,
+                    ConsoleSessions.DEFAULT_MAX_SESSIONS,
+                    com.github.benmanes.caffeine.cache.Ticker.systemTicker()),
+                this::operator,
+                new FailedAuthLimiter(
+                    10,
+                    java.time.Duration.ofMinutes(15),
+                    com.github.benmanes.caffeine.cache.Ticker.systemTicker()),
+                new ClientAddresses(""));
+  }
+
+  /** Who an admin token belongs to. */
+  private Optional<Console.Operator> operator(String presented) {
+    return MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8), token)
+        ? Optional.of(new Console.Operator("admin", "operator"))
+        : Optional.empty();
   }
 
   public void register(RoutesConfig routes) {
     docs.register(routes);
+    if (console != null) {
+      console.register(routes);
+    }
     holds.register(routes, PREFIX, this::guarded);
+    new AdminQuotes(prices).register(routes, PREFIX, this::guarded);
     routes.get(PREFIX + "/accounts", guarded(this::listAccounts));
     routes.post(PREFIX + "/accounts", guarded(this::openAccount));
     routes.get(PREFIX + "/accounts/{id}", guarded(this::getAccount));
@@ -155,14 +184,17 @@ public final class AdminApi {
           "the admin API is disabled: no admin token is set");
     }
     String h = ctx.header("Authorization");
-    if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
+    Optional<String> session =
+        h == null && console != null ? console.credential(ctx) : Optional.empty();
+    if (session.isEmpty() && (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7))) {
       throw new ApiError(
           401,
           "invalid_request_error",
           "missing_admin_token",
           "send the admin token as 'Authorization: Bearer <token>'");
     }
-    byte[] presented = h.substring(7).trim().getBytes(StandardCharsets.UTF_8);
+    byte[] presented =
+        session.orElseGet(() -> h.substring(7).trim()).getBytes(StandardCharsets.UTF_8);
     if (!MessageDigest.isEqual(presented, token)) {
       throw new ApiError(
           401, "invalid_request_error", "invalid_admin_token", "the admin token is not valid");
@@ -174,9 +206,19 @@ public final class AdminApi {
     ObjectNode root = Json.MAPPER.createObjectNode();
     root.put("object", "list");
     ArrayNode data = root.putArray("data");
-    page.items().forEach(a -> data.add(account(a)));
+    page.items().forEach(a -> data.add(withHolds(a)));
     root.put("next_cursor", page.nextCursor());
     json(ctx, 200, root);
+  }
+
+  /** The account with what this process holds of it and what is left. */
+  private ObjectNode withHolds(Account a) {
+    ObjectNode body = account(a);
+    // Holds live in the gateway process that admitted their calls: this one's.
+    long held = meter.heldCredits(a.id());
+    body.put("held", held);
+    body.put("available", a.balance() - held);
+    return body;
   }
 
   private void openAccount(Context ctx) {
@@ -189,11 +231,7 @@ public final class AdminApi {
   private void getAccount(Context ctx) {
     String id = accountId(ctx.pathParam("id"), "id");
     Account a = ledger.account(id).orElseThrow(() -> new AccountNotFoundException(id));
-    ObjectNode body = account(a);
-    // Holds live in the gateway process that admitted their calls: this one's.
-    long held = meter.heldCredits(id);
-    body.put("held", held);
-    body.put("available", a.balance() - held);
+    ObjectNode body = withHolds(a);
     AdminCreditPolicies.put(body.putObject("credit_policy"), meter.effectivePolicy(id));
     json(ctx, 200, body);
   }
