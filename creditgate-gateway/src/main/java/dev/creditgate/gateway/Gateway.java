@@ -177,7 +177,8 @@ public final class Gateway implements AutoCloseable {
             config.adminToken(),
             config.maxBodyBytes(),
             metrics,
-            meter);
+            meter,
+            config.limits());
     OpsEndpoints ops = new OpsEndpoints(config, b.ledger, b.cache, router, registry, b.ticker);
     this.app =
         Javalin.create(

@@ -3,11 +3,13 @@ package dev.creditgate.gateway.internal;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.benmanes.caffeine.cache.Ticker;
 import dev.creditgate.BillingContext;
 import dev.creditgate.InvalidArgumentException;
 import dev.creditgate.gateway.ApiError;
 import dev.creditgate.gateway.ApiKey;
 import dev.creditgate.gateway.ApiKeyStore;
+import dev.creditgate.gateway.GatewayLimits;
 import dev.creditgate.ledger.Account;
 import dev.creditgate.ledger.AccountNotFoundException;
 import dev.creditgate.ledger.CreditLedger;
@@ -68,7 +70,8 @@ public final class AdminApi {
       String adminToken,
       long maxBodyBytes,
       GatewayMetrics metrics,
-      LedgerCreditMeter meter) {
+      LedgerCreditMeter meter,
+      GatewayLimits limits) {
     this.ledger = ledger;
     this.meter = meter;
     this.holds = new AdminHolds(meter);
@@ -87,13 +90,13 @@ public final class AdminApi {
                 new ConsoleSessions(
                     ConsoleSessions.DEFAULT_TTL,
                     ConsoleSessions.DEFAULT_MAX_SESSIONS,
-                    com.github.benmanes.caffeine.cache.Ticker.systemTicker()),
+                    Ticker.systemTicker()),
                 this::operator,
                 new FailedAuthLimiter(
-                    10,
-                    java.time.Duration.ofMinutes(15),
-                    com.github.benmanes.caffeine.cache.Ticker.systemTicker()),
-                new ClientAddresses(""));
+                    limits.authFailuresPerAddress(),
+                    limits.authFailureWindow(),
+                    Ticker.systemTicker()),
+                new ClientAddresses(limits.clientAddressHeader()));
   }
 
   /** Who an admin token belongs to. */
