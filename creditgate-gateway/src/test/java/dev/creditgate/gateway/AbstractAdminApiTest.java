@@ -80,6 +80,23 @@ abstract class AbstractAdminApiTest extends GatewayTestSupport {
             Map.of());
     assertThat(rule.statusCode()).isEqualTo(201);
     long ruleId = JSON.readTree(rule.body()).path("id").asLong();
+    HttpResponse<String> quote =
+        admin(
+            "GET",
+            "/price-quote?rule_id=" + ruleId + "&input_tokens=1000&output_tokens=500",
+            null,
+            Map.of());
+    assertThat(JSON.readTree(quote.body()).path("credits").asLong())
+        .isEqualTo(
+            Pricing.quote(pricier, new dev.creditgate.pricing.Usage(1000, 500, 0, 0)).credits())
+        .isPositive();
+    HttpResponse<String> overflow =
+        admin(
+            "GET",
+            "/price-quote?rule_id=" + ruleId + "&input_tokens=" + Long.MAX_VALUE,
+            null,
+            Map.of());
+    assertThat(overflow.statusCode()).isEqualTo(422);
     long before = balance(account);
     assertThat(post(secret, HELLO, Map.of()).statusCode()).isEqualTo(200);
     long newPrice = Pricing.quote(pricier, REPORTED).credits();

@@ -142,6 +142,20 @@ class AdminOpenApiTest extends GatewayTestSupport {
     long ruleId = JSON.readTree(created.body()).path("id").asLong();
     answers.add(admin("PUT", "/price-rules/" + ruleId, rule, Map.of()));
     answers.add(admin("GET", "/price-rules", null, Map.of()));
+    answers.add(
+        admin(
+            "GET",
+            "/price-quote?rule_id=" + ruleId + "&input_tokens=1000&output_tokens=500",
+            null,
+            Map.of()));
+    answers.add(
+        admin(
+            "GET",
+            "/price-quote?input_price=100&output_price=200&credits_per_unit=1000&input_tokens=9",
+            null,
+            Map.of()));
+    answers.add(admin("GET", "/price-quote?output_price=1", null, Map.of()));
+    answers.add(admin("GET", "/price-quote?rule_id=" + (ruleId + 1000), null, Map.of()));
     answers.add(admin("DELETE", "/price-rules/" + ruleId, null, Map.of()));
     answers.add(admin("DELETE", "/price-rules/" + (ruleId + 1000), null, Map.of()));
     answers.add(admin("PUT", "/price-rules/zero", rule, Map.of()));
