@@ -73,6 +73,32 @@ class DemoProcessTest {
               .orElseThrow();
       assertThat(lines).anyMatch(l -> l.contains("SIMULATED"));
 
+      // The console's printed address serves the sign-in form, and the printed admin token signs
+      // in on it.
+      String console =
+          lines.stream()
+              .filter(l -> l.trim().startsWith("console "))
+              .findFirst()
+              .orElseThrow()
+              .trim()
+              .split("\\s+")[1];
+      String adminToken =
+          lines.stream()
+              .filter(l -> l.trim().startsWith("admin token "))
+              .findFirst()
+              .orElseThrow()
+              .trim()
+              .split("\\s+")[2];
+      assertThat(run("curl -sS -o /dev/null -w '%{http_code}' -L " + console)).isEqualTo("200");
+      assertThat(
+              run(
+                  "curl -sS -o /dev/null -w '%{http_code}' --data-urlencode token="
+                      + adminToken
+                      + " "
+                      + console
+                      + "/sign-in"))
+          .isEqualTo("303");
+
       JsonNode completion = new ObjectMapper().readTree(run(curl));
       assertThat(completion.path("object").asText()).isEqualTo("chat.completion");
       assertThat(completion.path("choices").get(0).path("message").path("content").asText())

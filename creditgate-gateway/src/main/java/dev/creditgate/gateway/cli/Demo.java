@@ -103,6 +103,8 @@ final class Demo implements Callable<Integer> {
     out.println("  account      " + ACCOUNT + "  balance " + balance + " credits");
     out.println("  API key      " + key);
     out.println("  admin token  " + adminToken);
+    out.println("  console      " + base + "/console  (sign in with the admin token)");
+    out.println("  admin API    " + base + "/admin/docs  (Swagger UI)");
     out.println();
     out.println("Call it with curl:");
     out.println(
