@@ -213,7 +213,12 @@ public final class Gateway implements AutoCloseable {
               cfg.routes.error(
                   404,
                   ctx -> {
-                    if (ctx.result() == null) {
+                    // No route matched (Javalin's own answer is plain text) rather than a
+                    // handler answering 404 with an error body of its own.
+                    String type = ctx.res().getContentType();
+                    if (ctx.result() == null
+                        || type == null
+                        || !type.startsWith("application/json")) {
                       error(
                           ctx,
                           new ApiError(

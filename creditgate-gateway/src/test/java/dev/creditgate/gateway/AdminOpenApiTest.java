@@ -231,6 +231,25 @@ class AdminOpenApiTest extends GatewayTestSupport {
     assertThat(get("/admin/docs/a/swagger-ui.css").statusCode()).isEqualTo(404);
   }
 
+  @Test
+  void anUnknownPathGetsAJsonNotFoundUnderEveryPrefix() throws Exception {
+    for (String unknown :
+        List.of(
+            "/admin/v1/nothing",
+            "/admin/v1/accounts/x/nothing",
+            "/admin/docs/a/swagger-ui.css",
+            "/console/assets/",
+            "/v1/nothing",
+            "/nothing")) {
+      HttpResponse<String> missing = get(unknown);
+      assertThat(missing.statusCode()).as(unknown).isEqualTo(404);
+      assertThat(missing.headers().firstValue("Content-Type").orElse(""))
+          .as(unknown)
+          .startsWith("application/json");
+      assertThat(code(missing)).as(unknown).isEqualTo("not_found");
+    }
+  }
+
   /** Every operation of the document, as its method and full path template. */
   private Set<String> documentedOperations() {
     Set<String> operations = new TreeSet<>();
