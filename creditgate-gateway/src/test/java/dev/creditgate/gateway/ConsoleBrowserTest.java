@@ -3,16 +3,22 @@ package dev.creditgate.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.deque.html.axecore.results.Results;
+import com.deque.html.axecore.selenium.AxeBuilder;
 import dev.creditgate.ledger.EntryKind;
 import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.pricing.PriceRule;
 import dev.creditgate.pricing.Pricing;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
+import org.openqa.selenium.Dimension;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.Keys;
 import org.openqa.selenium.support.ui.ExpectedConditions;
 
 /**
@@ -201,5 +207,89 @@ class ConsoleBrowserTest extends SimulatorGatewaySupport {
     openAccount(account);
     browser.find("#chart-spend canvas");
     browser.screenshot("account");
+  }
+
+  @Test
+  void everyPagePassesAxesWcagAaChecksAtLaptopAndPhoneWidths() throws Exception {
+    String account = account();
+    userKey(account, 10_000);
+    for (int[] size : new int[][] {{1280, 1000}, {390, 844}}) {
+      browser.driver.manage().window().setSize(new Dimension(size[0], size[1]));
+      browser.driver.manage().deleteAllCookies();
+      browser.open("/console/sign-in");
+      browser.find("#token");
+      assertAccessible("sign-in at " + size[0]);
+      signIn();
+      for (String page :
+          List.of(
+              "#/overview",
+              "#/accounts",
+              "#/accounts/" + account,
+              "#/price-rules",
+              "#/admin-tokens")) {
+        browser.open("/console" + page);
+        browser.find("main h1");
+        browser.wait.until(
+            d ->
+                ((JavascriptExecutor) d)
+                    .executeScript("return document.readyState")
+                    .equals("complete"));
+        Thread.sleep(300);
+        assertAccessible(page + " at " + size[0]);
+        // Nothing but a table's own scroller is wider than the screen.
+        assertThat(
+                (Boolean)
+                    ((JavascriptExecutor) browser.driver)
+                        .executeScript(
+                            "return document.documentElement.scrollWidth <= window.innerWidth"))
+            .as("%s at %d px wide scrolls sideways", page, size[0])
+            .isTrue();
+      }
+    }
+    browser.driver.manage().window().setSize(new Dimension(1280, 1000));
+  }
+
+  @Test
+  void theKeyboardReachesTheContentAndTheNavigation() {
+    signIn();
+    browser.open("/console#/overview");
+    browser.find("main h1");
+    org.openqa.selenium.WebElement body = browser.driver.findElement(By.tagName("body"));
+    body.sendKeys(Keys.TAB);
+    org.openqa.selenium.WebElement skip = browser.driver.switchTo().activeElement();
+    assertThat(skip.getText()).isEqualTo("Skip to content");
+    skip.sendKeys(Keys.TAB);
+    org.openqa.selenium.WebElement first = browser.driver.switchTo().activeElement();
+    assertThat(first.getText()).isEqualTo("Overview");
+    first.sendKeys(Keys.TAB);
+    org.openqa.selenium.WebElement accounts = browser.driver.switchTo().activeElement();
+    assertThat(accounts.getText()).isEqualTo("Accounts");
+    accounts.sendKeys(Keys.ENTER);
+    browser.waitForText("main h1", "Accounts");
+    assertThat(
+            browser
+                .driver
+                .findElement(By.cssSelector("a[data-page=accounts]"))
+                .getAttribute("aria-current"))
+        .isEqualTo("page");
+  }
+
+  private void assertAccessible(String where) {
+    Results results =
+        new AxeBuilder()
+            .withTags(List.of("wcag2a", "wcag2aa", "wcag21a", "wcag21aa"))
+            .analyze(browser.driver);
+    assertThat(results.getViolations())
+        .as(
+            "%s: %s",
+            where,
+            results.getViolations().stream()
+                .map(
+                    r ->
+                        r.getId()
+                            + " "
+                            + r.getNodes().stream().map(n -> n.getTarget().toString()).toList())
+                .toList())
+        .isEmpty();
   }
 }

@@ -85,7 +85,8 @@ export function table(columns, rows, caption) {
     return th;
   }));
   fill();
-  return h('div', { class: 'table-wrap' },
+  // A region that may scroll sideways on a narrow screen: focusable, so the keyboard scrolls it.
+  return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption || columns.map((c) => c.label).join(', ') },
     h('table', {}, caption ? h('caption', { class: 'muted' }, caption) : null, h('thead', {}, head), body));
 }
 
