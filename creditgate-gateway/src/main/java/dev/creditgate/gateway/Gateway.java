@@ -7,6 +7,7 @@ import dev.creditgate.CreditBalanceGuard;
 import dev.creditgate.CreditCache;
 import dev.creditgate.SnapshotPublisher;
 import dev.creditgate.gateway.internal.AdminApi;
+import dev.creditgate.gateway.internal.AdminAuth;
 import dev.creditgate.gateway.internal.Authenticator;
 import dev.creditgate.gateway.internal.CallOptions;
 import dev.creditgate.gateway.internal.CallTracing;
@@ -174,7 +175,8 @@ public final class Gateway implements AutoCloseable {
             b.ledger,
             b.priceBook,
             b.keys,
-            config.adminToken(),
+            b.adminTokens,
+            new AdminAuth(config.adminToken(), b.adminTokens, config.limits(), b.ticker),
             config.maxBodyBytes(),
             metrics,
             meter,
@@ -370,7 +372,10 @@ public final class Gateway implements AutoCloseable {
     registry.close();
   }
 
-  /** What a gateway is built from. The ledger, cache and key store stay the caller's to close. */
+  /**
+   * What a gateway is built from. The ledger, cache, key store and admin token store stay the
+   * caller's to close.
+   */
   public static final class Builder {
     private GatewayConfig config = GatewayConfig.defaults();
     private CreditLedger ledger;
@@ -383,6 +388,7 @@ public final class Gateway implements AutoCloseable {
     private SnapshotPublisher publisher;
     private CreditCache cache;
     private ApiKeyStore keys;
+    private AdminTokenStore adminTokens;
     private Map<String, String> env = System.getenv();
     private Ticker ticker = Ticker.systemTicker();
 
@@ -444,6 +450,15 @@ public final class Gateway implements AutoCloseable {
       return this;
     }
 
+    /**
+     * The named admin tokens; by default those in the database of a {@code JdbcCreditLedger} given
+     * to {@link #ledger}, read through its pool.
+     */
+    public Builder adminTokens(AdminTokenStore adminTokens) {
+      this.adminTokens = Objects.requireNonNull(adminTokens, "adminTokens");
+      return this;
+    }
+
     /** Where upstream API key variables are read from; the process environment by default. */
     public Builder env(Map<String, String> env) {
       this.env = Map.copyOf(Objects.requireNonNull(env, "env"));
@@ -458,11 +473,19 @@ public final class Gateway implements AutoCloseable {
 
     /**
      * @throws ConfigException when the config cannot run (no admin token outside demo mode)
-     * @throws IllegalStateException when the ledger, cache or key store is missing
+     * @throws IllegalStateException when the ledger, cache or key store is missing, or the admin
+     *     token store is and the ledger is not a {@code JdbcCreditLedger}
      */
     public Gateway build() {
       if (ledger == null || cache == null || keys == null) {
         throw new IllegalStateException("a gateway needs a ledger, a cache and a key store");
+      }
+      if (adminTokens == null) {
+        if (!(ledger instanceof dev.creditgate.ledger.jdbc.JdbcCreditLedger jdbc)) {
+          throw new IllegalStateException(
+              "a gateway whose ledger is not a JdbcCreditLedger needs an admin token store");
+        }
+        adminTokens = new AdminTokenStore(jdbc.dataSource(), java.time.Clock.systemUTC());
       }
       return new Gateway(this);
     }

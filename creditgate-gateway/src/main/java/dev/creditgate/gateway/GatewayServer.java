@@ -17,8 +17,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A running gateway with everything it needs, built from a {@link GatewayConfig}: the ledger
  * (SQLite by default, PostgreSQL for a {@code jdbc:postgresql:} URL), the cache (in-process, or
- * Redis when a URI is set), the API key store in the ledger's database, and the HTTP server. {@link
- * #close()} stops them in reverse order.
+ * Redis when a URI is set), the API key and admin token stores in the ledger's database, and the
+ * HTTP server. {@link #close()} stops them in reverse order.
  */
 public final class GatewayServer implements AutoCloseable {
 
@@ -27,6 +27,7 @@ public final class GatewayServer implements AutoCloseable {
   private final JdbcCreditLedger ledger;
   private final CreditCache cache;
   private final ApiKeyStore keys;
+  private final AdminTokenStore adminTokens;
   private final Gateway gateway;
   private final Deque<AutoCloseable> owned;
 
@@ -34,11 +35,13 @@ public final class GatewayServer implements AutoCloseable {
       JdbcCreditLedger ledger,
       CreditCache cache,
       ApiKeyStore keys,
+      AdminTokenStore adminTokens,
       Gateway gateway,
       Deque<AutoCloseable> owned) {
     this.ledger = ledger;
     this.cache = cache;
     this.keys = keys;
+    this.adminTokens = adminTokens;
     this.gateway = gateway;
     this.owned = owned;
   }
@@ -75,6 +78,11 @@ public final class GatewayServer implements AutoCloseable {
       // The keys have a pool of their own: a flood of bogus keys must not starve the ledger's.
       ApiKeyStore keys = ApiKeyStore.open(config.ledgerUrl(), Clock.systemUTC());
       owned.push(keys);
+      // Admin tokens too: each admin request with one is a read, which must not wait for the
+      // ledger's connections or the keys'. The key store migrated the tables they share.
+      AdminTokenStore adminTokens =
+          AdminTokenStore.open(config.ledgerUrl(), Clock.systemUTC(), false);
+      owned.push(adminTokens);
       Gateway gateway =
           Gateway.builder()
               .config(config)
@@ -82,11 +90,12 @@ public final class GatewayServer implements AutoCloseable {
               .cache(cache)
               .publisher(publisher)
               .keys(keys)
+              .adminTokens(adminTokens)
               .env(env)
               .build();
       owned.push(gateway);
       gateway.start();
-      return new GatewayServer(ledger, cache, keys, gateway, owned);
+      return new GatewayServer(ledger, cache, keys, adminTokens, gateway, owned);
     } catch (RuntimeException e) {
       closeAll(owned);
       throw e;
@@ -120,6 +129,10 @@ public final class GatewayServer implements AutoCloseable {
 
   public ApiKeyStore keys() {
     return keys;
+  }
+
+  public AdminTokenStore adminTokens() {
+    return adminTokens;
   }
 
   public int port() {

@@ -68,11 +68,24 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
    *     jdbc:sqlite:}
    */
   static JdbcApiKeyRecords open(String jdbcUrl) {
+    HikariDataSource pool = openPool(jdbcUrl, "creditgate-api-keys", POOL_SIZE);
+    return new JdbcApiKeyRecords(pool, pool);
+  }
+
+  /**
+   * A pool of {@code size} connections to the ledger's database at {@code jdbcUrl}, for the
+   * gateway's own tables: statements bounded by {@value #QUERY_TIMEOUT_SECONDS} s, {@link
+   * #CONNECTION_TIMEOUT} to get a connection. Opens even while the database is down.
+   *
+   * @throws IllegalArgumentException when the URL is neither {@code jdbc:postgresql:} nor {@code
+   *     jdbc:sqlite:}
+   */
+  static HikariDataSource openPool(String jdbcUrl, String poolName, int size) {
     Objects.requireNonNull(jdbcUrl, "jdbcUrl");
     HikariConfig config = new HikariConfig();
-    config.setPoolName("creditgate-api-keys");
+    config.setPoolName(poolName);
     config.setJdbcUrl(jdbcUrl);
-    config.setMaximumPoolSize(POOL_SIZE);
+    config.setMaximumPoolSize(size);
     config.setMinimumIdle(1);
     config.setConnectionTimeout(CONNECTION_TIMEOUT.toMillis());
     config.setValidationTimeout(1000);
@@ -95,8 +108,7 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
               + jdbcUrl.substring(0, Math.min(jdbcUrl.length(), "jdbc:postgresql:".length()))
               + "'");
     }
-    HikariDataSource pool = new HikariDataSource(config);
-    return new JdbcApiKeyRecords(pool, pool);
+    return new HikariDataSource(config);
   }
 
   DataSource dataSource() {
@@ -104,7 +116,8 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
   }
 
   /**
-   * Creates or updates the key table in {@code dataSource}; safe to run on every start.
+   * Creates or updates the gateway's tables (API keys, admin tokens) in {@code dataSource}; safe to
+   * run on every start.
    *
    * @throws LedgerUnavailableException when the database cannot be reached
    */
@@ -121,7 +134,7 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
             "the gateway supports PostgreSQL and SQLite, but the database is " + product);
       }
     } catch (SQLException e) {
-      throw new LedgerUnavailableException("cannot reach the database to migrate API keys", e);
+      throw new LedgerUnavailableException("cannot reach the database to migrate its tables", e);
     }
     Flyway.configure()
         .dataSource(dataSource)
@@ -282,7 +295,7 @@ final class JdbcApiKeyRecords implements ApiKeyRecords {
         revokedAt);
   }
 
-  private static LedgerUnavailableException unavailable(String what, SQLException e) {
+  static LedgerUnavailableException unavailable(String what, SQLException e) {
     return new LedgerUnavailableException("cannot " + what + ": " + e.getSQLState(), e);
   }
 }

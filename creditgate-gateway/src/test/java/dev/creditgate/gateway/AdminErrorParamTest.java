@@ -96,6 +96,7 @@ class AdminErrorParamTest {
               .ledger(rejecting)
               .cache(InMemoryCreditCache.builder().build())
               .keys(keys)
+              .adminTokens(new AdminTokenStore(real.dataSource(), Clock.systemUTC()))
               .build()
               .start()) {
         HttpResponse<String> r =

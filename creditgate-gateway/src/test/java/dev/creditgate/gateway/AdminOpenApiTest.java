@@ -161,9 +161,36 @@ class AdminOpenApiTest extends GatewayTestSupport {
     answers.add(admin("PUT", "/price-rules/zero", rule, Map.of()));
     answers.add(admin("POST", "/price-rules", "{\"input_price\":1}", Map.of()));
 
+    String viewerName = "viewer-" + account;
+    String viewerBody = "{\"name\":\"" + viewerName + "\",\"role\":\"viewer\"}";
+    HttpResponse<String> viewer = admin("POST", "/admin-tokens", viewerBody, Map.of());
+    answers.add(viewer);
+    answers.add(admin("POST", "/admin-tokens", viewerBody, Map.of()));
+    answers.add(
+        admin("POST", "/admin-tokens", "{\"name\":\"Admin\",\"role\":\"viewer\"}", Map.of()));
+    answers.add(admin("GET", "/admin-tokens", null, Map.of()));
+    String viewerToken = JSON.readTree(viewer.body()).path("token").asText();
+    String viewerId = JSON.readTree(viewer.body()).path("id").asText();
+    answers.add(adminAs(viewerToken, "GET", path, null, Map.of()));
+    answers.add(
+        adminAs(viewerToken, "POST", path + "/grants", grant, Map.of("Idempotency-Key", "g-9")));
+    answers.add(adminAs(viewerToken, "DELETE", path + "/holds/no-such-call", null, Map.of()));
+    answers.add(adminAs(viewerToken, "PUT", "/price-rules/" + ruleId, rule, Map.of()));
+    answers.add(adminAs(viewerToken, "DELETE", "/admin-tokens/" + viewerId, null, Map.of()));
+    answers.add(admin("POST", "/admin-tokens/" + viewerId + "/revoke", null, Map.of()));
+    answers.add(admin("DELETE", "/admin-tokens/" + viewerId, null, Map.of()));
+    answers.add(admin("DELETE", "/admin-tokens/atk_0000000000000000", null, Map.of()));
+
     answers.add(send("GET", AdminApi.PREFIX + "/accounts", null));
     answers.add(send("DELETE", AdminApi.PREFIX + "/price-rules/1", "not-the-token"));
     answers.add(send("GET", DOCUMENT, null));
+    // Last: unknown named tokens until this address is held up (only named tokens are).
+    HttpResponse<String> guess;
+    int guesses = 0;
+    do {
+      guess = send("GET", AdminApi.PREFIX + "/admin-tokens", "cga_unknown" + guesses++);
+    } while (guess.statusCode() == 401 && guesses < 100);
+    answers.add(guess);
 
     Set<String> statuses = new TreeSet<>();
     Set<String> operations = new TreeSet<>();
@@ -171,7 +198,8 @@ class AdminOpenApiTest extends GatewayTestSupport {
       operations.add(assertDocumented(answer));
       statuses.add(Integer.toString(answer.statusCode()));
     }
-    assertThat(statuses).contains("200", "201", "400", "401", "404", "409", "413", "422");
+    assertThat(statuses)
+        .contains("200", "201", "400", "401", "403", "404", "409", "413", "422", "429");
     assertThat(operations).isEqualTo(documentedOperations());
   }
 

@@ -82,6 +82,51 @@ class CliTest {
   }
 
   @Test
+  void adminTokenCommands() {
+    String c = config.toString();
+    Result created =
+        run("admin-tokens", "create", "--name", "ops", "--role", "operator", "--config", c);
+    assertThat(created.exit()).as(created.err()).isZero();
+    Matcher secret = Pattern.compile("token:\\s+(cga_\\S+)").matcher(created.out());
+    Matcher id = Pattern.compile("id:\\s+(atk_\\S+)").matcher(created.out());
+    assertThat(secret.find()).isTrue();
+    assertThat(id.find()).isTrue();
+    String url = "jdbc:sqlite:" + tmp.resolve("cli.db");
+    try (AdminTokenStore tokens = AdminTokenStore.open(url, java.time.Clock.systemUTC())) {
+      assertThat(tokens.authenticate(secret.group(1)))
+          .hasValueSatisfying(
+              t -> {
+                assertThat(t.name()).isEqualTo("ops");
+                assertThat(t.role()).isEqualTo(AdminToken.Role.OPERATOR);
+              });
+    }
+    Result list = run("admin-tokens", "list", "--config", c);
+    assertThat(list.out())
+        .contains(id.group(1), "ops", "operator", "active")
+        .doesNotContain(secret.group(1).substring(10));
+
+    Result taken =
+        run("admin-tokens", "create", "--name", "ops", "--role", "viewer", "--config", c);
+    assertThat(taken.exit()).isEqualTo(1);
+    assertThat(taken.err()).contains("'ops' exists");
+    Result badName =
+        run("admin-tokens", "create", "--name", "Admin", "--role", "viewer", "--config", c);
+    assertThat(badName.exit()).isEqualTo(2);
+    assertThat(badName.err()).contains("name must be");
+    Result badRole = run("admin-tokens", "create", "--name", "x", "--role", "root", "--config", c);
+    assertThat(badRole.exit()).isEqualTo(2);
+    assertThat(badRole.err()).contains("role must be 'viewer' or 'operator'");
+
+    assertThat(run("admin-tokens", "revoke", id.group(1), "--config", c).exit()).isZero();
+    assertThat(run("admin-tokens", "list", "--config", c).out()).contains("revoked");
+    try (AdminTokenStore tokens = AdminTokenStore.open(url, java.time.Clock.systemUTC())) {
+      assertThat(tokens.authenticate(secret.group(1))).isEmpty();
+    }
+    assertThat(run("admin-tokens", "revoke", "atk_0000000000000000", "--config", c).exit())
+        .isEqualTo(1);
+  }
+
+  @Test
   void badInputExitsWithAClearMessage() throws Exception {
     String c = config.toString();
     Result negative =

@@ -33,7 +33,7 @@ class CreditPolicyAdminTest extends GatewayTestSupport {
     String key = userKey(account, expectedCredits);
     assertThat(post(key, HELLO, Map.of()).statusCode()).isEqualTo(402);
 
-    HttpResponse<String> set = policy("PUT", account, "{\"mode\":\"check\",\"actor\":\"ops\"}");
+    HttpResponse<String> set = policy("PUT", account, "{\"mode\":\"check\",\"actor\":\"admin\"}");
     assertThat(set.statusCode()).as(set.body()).isEqualTo(200);
     JsonNode body = JSON.readTree(set.body());
     assertThat(body.path("object").asText()).isEqualTo("credit_policy");

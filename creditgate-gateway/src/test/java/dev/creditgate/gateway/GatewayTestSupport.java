@@ -193,10 +193,17 @@ abstract class GatewayTestSupport {
 
   HttpResponse<String> admin(String method, String path, String body, Map<String, String> headers)
       throws Exception {
+    return adminAs(ADMIN_TOKEN, method, path, body, headers);
+  }
+
+  /** An admin request with {@code token} as the bearer token. */
+  HttpResponse<String> adminAs(
+      String token, String method, String path, String body, Map<String, String> headers)
+      throws Exception {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(URI.create(base + "/admin/v1" + path))
             .timeout(Duration.ofSeconds(20))
-            .header("Authorization", "Bearer " + ADMIN_TOKEN)
+            .header("Authorization", "Bearer " + token)
             .method(
                 method,
                 body == null

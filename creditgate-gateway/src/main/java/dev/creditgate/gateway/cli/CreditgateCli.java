@@ -1,5 +1,6 @@
 package dev.creditgate.gateway.cli;
 
+import dev.creditgate.gateway.AdminTokenStore;
 import dev.creditgate.gateway.ApiKey;
 import dev.creditgate.gateway.ApiKeyStore;
 import dev.creditgate.gateway.ConfigException;
@@ -24,8 +25,8 @@ import picocli.CommandLine.Parameters;
 
 /**
  * The {@code creditgate} command: {@code serve}, {@code demo}, {@code account ...}, {@code key
- * ...}, {@code holds ...}, {@code migrate}, {@code sim}. Exit codes: 0 success, 1 failure (the
- * gateway unreachable or refusing too), 2 bad usage or bad configuration.
+ * ...}, {@code admin-tokens ...}, {@code holds ...}, {@code migrate}, {@code sim}. Exit codes: 0
+ * success, 1 failure (the gateway unreachable or refusing too), 2 bad usage or bad configuration.
  */
 @Command(
     name = "creditgate",
@@ -37,6 +38,7 @@ import picocli.CommandLine.Parameters;
       Demo.class,
       CreditgateCli.AccountCmd.class,
       CreditgateCli.KeyCmd.class,
+      AdminTokensCmd.class,
       HoldsCmd.class,
       CreditgateCli.Migrate.class,
       CreditgateCli.Sim.class
@@ -114,9 +116,21 @@ public final class CreditgateCli implements Runnable {
      * directory) when missing.
      */
     ApiKeyStore openKeys() {
+      return ApiKeyStore.open(createdLedgerUrl(), Clock.systemUTC());
+    }
+
+    /** The admin token store in the ledger's database, as {@link #openKeys} opens the keys. */
+    AdminTokenStore openAdminTokens() {
+      return AdminTokenStore.open(createdLedgerUrl(), Clock.systemUTC());
+    }
+
+    /**
+     * The ledger's URL, once the ledger is opened and closed (creating its database if missing).
+     */
+    private String createdLedgerUrl() {
       GatewayConfig loaded = loadConfig(config);
       GatewayServer.openLedger(loaded, LedgerCommitListener.NONE).close();
-      return ApiKeyStore.open(loaded.ledgerUrl(), Clock.systemUTC());
+      return loaded.ledgerUrl();
     }
   }
 

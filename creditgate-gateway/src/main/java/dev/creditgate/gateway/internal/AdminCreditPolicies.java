@@ -58,7 +58,7 @@ final class AdminCreditPolicies {
                     JsonFields.optionalLongIn(
                         body, "overdraft", 0, 0, dev.creditgate.ledger.LedgerChecks.MAX_AMOUNT))
                 : OptionalLong.empty());
-    String actor = JsonFields.optionalString(body, "actor", "admin");
+    String actor = AdminAuth.actor(ctx, body);
     respond(ctx, account, policies.setPolicy(account, policy, actor).orElse(CreditPolicy.NONE));
   }
 
@@ -66,7 +66,9 @@ final class AdminCreditPolicies {
     respond(
         ctx,
         account,
-        policies.setPolicy(account, CreditPolicy.NONE, "admin").orElse(CreditPolicy.NONE));
+        policies
+            .setPolicy(account, CreditPolicy.NONE, AdminAuth.principal(ctx).name())
+            .orElse(CreditPolicy.NONE));
   }
 
   private void respond(Context ctx, String account, CreditPolicy own) {

@@ -15,7 +15,8 @@ import java.util.function.UnaryOperator;
  * The admin API's view of strict-credit holds: an account's open holds in this gateway process, and
  * an operator's release of one. Holds live in the process that admitted their calls, so each
  * gateway answers for its own; when gateways lease the account's credit, the listing also shows
- * every gateway's lease (the credit each may hold against).
+ * every gateway's lease (the credit each may hold against). A release writes no ledger entry, so it
+ * is logged with the admin who made it.
  */
 final class AdminHolds {
 
@@ -35,7 +36,7 @@ final class AdminHolds {
   }
 
   private void list(Context ctx) {
-    String account = AdminApi.accountId(ctx.pathParam("id"), "id");
+    String account = AdminRequests.accountId(ctx.pathParam("id"), "id");
     ObjectNode body = Json.MAPPER.createObjectNode();
     body.put("object", "list");
     body.put("held", meter.heldCredits(account));
@@ -61,7 +62,7 @@ final class AdminHolds {
   }
 
   private void release(Context ctx) {
-    String account = AdminApi.accountId(ctx.pathParam("id"), "id");
+    String account = AdminRequests.accountId(ctx.pathParam("id"), "id");
     String eventId = ctx.pathParam("event_id");
     if (!meter.releaseHold(account, eventId)) {
       throw new ApiError(
@@ -75,6 +76,8 @@ final class AdminHolds {
               + "' in this gateway",
           "event_id");
     }
+    // The event id matched an open hold's, so it is one the ledger's checks let through.
+    AdminAuth.audit(ctx, "released the hold of event " + eventId + " on account " + account);
     ObjectNode body = Json.MAPPER.createObjectNode();
     body.put("object", "hold");
     body.put("account_id", account);

@@ -2,7 +2,6 @@ package dev.creditgate.gateway.internal;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.creditgate.gateway.ApiError;
-import dev.creditgate.ledger.PriceBook;
 import dev.creditgate.pricing.PriceRule;
 import dev.creditgate.pricing.Pricing;
 import dev.creditgate.pricing.Quote;
@@ -10,6 +9,7 @@ import dev.creditgate.pricing.Usage;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
+import java.util.function.LongFunction;
 import java.util.function.UnaryOperator;
 
 /**
@@ -22,10 +22,11 @@ final class AdminQuotes {
 
   static final String PATH = "/price-quote";
 
-  private final PriceBook prices;
+  /** The stored rule with an id, or a 404. */
+  private final LongFunction<PriceRule> stored;
 
-  AdminQuotes(PriceBook prices) {
-    this.prices = prices;
+  AdminQuotes(LongFunction<PriceRule> stored) {
+    this.stored = stored;
   }
 
   void register(RoutesConfig routes, String prefix, UnaryOperator<Handler> guarded) {
@@ -33,7 +34,8 @@ final class AdminQuotes {
   }
 
   private void quote(Context ctx) {
-    PriceRule rule = ctx.queryParam("rule_id") != null ? stored(ctx) : draft(ctx);
+    PriceRule rule =
+        ctx.queryParam("rule_id") != null ? stored.apply(param(ctx, "rule_id", 0, 1)) : draft(ctx);
     Usage usage =
         new Usage(
             param(ctx, "input_tokens", 0, 0),
@@ -52,20 +54,6 @@ final class AdminQuotes {
     o.put("cost_micros", q.costMicros());
     o.put("credits", q.credits());
     ctx.status(200).contentType("application/json").result(o.toString());
-  }
-
-  private PriceRule stored(Context ctx) {
-    long id = param(ctx, "rule_id", 0, 1);
-    return prices.priceRules().stream()
-        .filter(r -> r.id() == id)
-        .findFirst()
-        .orElseThrow(
-            () ->
-                new ApiError(
-                    404,
-                    "invalid_request_error",
-                    "price_rule_not_found",
-                    "no price rule with id " + id));
   }
 
   private static PriceRule draft(Context ctx) {

@@ -1,11 +1,9 @@
 package dev.creditgate.gateway.internal;
 
-import dev.creditgate.gateway.ApiError;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -13,29 +11,22 @@ import java.util.function.Function;
  * uPlot's files for the charts. The page's scripts read and change everything through the admin
  * API, as any other client would; what the console adds is the session: signing in with an admin
  * token on the form sets an HttpOnly, SameSite=Strict cookie that the admin API accepts in place of
- * the bearer token ({@link #credential}), provided a state-changing request repeats the session's
- * CSRF token in {@link #CSRF_HEADER}. Nothing here works without an admin token configured: the
- * gateway registers the console only then.
+ * the bearer token ({@link ConsoleSessions#credential}), provided a state-changing request repeats
+ * the session's CSRF token in {@link ConsoleSessions#CSRF_HEADER}. Nothing here works without an
+ * admin token configured: the gateway registers the console only then.
  */
 final class Console {
 
   static final String PATH = "/console";
-  static final String COOKIE = "creditgate_console";
-  static final String CSRF_HEADER = "X-CSRF-Token";
-
-  /** Methods that change nothing, allowed on a session without the CSRF token. */
-  private static final Set<String> SAFE_METHODS = Set.of("GET", "HEAD", "OPTIONS");
+  private static final String COOKIE = ConsoleSessions.COOKIE;
 
   /** Every page and script of the console: only its own files and nothing inline. */
   private static final String CONTENT_SECURITY_POLICY =
       "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
           + "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
 
-  /** The one admitted by {@link #signIn}: its name and role, shown on the page. */
-  record Operator(String name, String role) {}
-
   private final ConsoleSessions sessions;
-  private final Function<String, Optional<Operator>> operators;
+  private final Function<String, Optional<AdminPrincipal>> operators;
   private final FailedAuthLimiter failures;
   private final ClientAddresses addresses;
   private final ClasspathFiles assets =
@@ -51,7 +42,7 @@ final class Console {
    */
   Console(
       ConsoleSessions sessions,
-      Function<String, Optional<Operator>> operators,
+      Function<String, Optional<AdminPrincipal>> operators,
       FailedAuthLimiter failures,
       ClientAddresses addresses) {
     this.sessions = sessions;
@@ -72,34 +63,9 @@ final class Console {
     routes.get(PATH + "/vendor/{file}", ctx -> files(ctx, uplot));
   }
 
-  /**
-   * The admin credential of the request's console session, if it comes with one; an admin request
-   * that carries no bearer token is authorized with it.
-   *
-   * @throws ApiError 403 when a state-changing request has a session but not its CSRF token
-   */
-  Optional<String> credential(Context ctx) {
-    Optional<ConsoleSessions.Session> session = sessions.find(ctx.cookie(COOKIE));
-    if (session.isEmpty()) {
-      return Optional.empty();
-    }
-    if (!SAFE_METHODS.contains(ctx.method().name())
-        && !session.get().csrfMatches(ctx.header(CSRF_HEADER))) {
-      throw new ApiError(
-          403,
-          "permission_error",
-          "invalid_csrf_token",
-          "a state-changing request from the console must carry its CSRF token in the "
-              + CSRF_HEADER
-              + " header",
-          CSRF_HEADER);
-    }
-    return Optional.of(session.get().credential());
-  }
-
   private void console(Context ctx) {
     Optional<ConsoleSessions.Session> session = sessions.find(ctx.cookie(COOKIE));
-    Optional<Operator> operator = session.flatMap(s -> operators.apply(s.credential()));
+    Optional<AdminPrincipal> operator = session.flatMap(s -> operators.apply(s.credential()));
     if (operator.isEmpty()) {
       session.ifPresent(s -> sessions.end(s.id()));
       ctx.status(303).header("Location", PATH + "/sign-in");
@@ -109,7 +75,7 @@ final class Console {
         .result(
             page.replace("{{csrf}}", session.get().csrfToken())
                 .replace("{{operator}}", escape(operator.get().name()))
-                .replace("{{role}}", escape(operator.get().role())));
+                .replace("{{role}}", operator.get().role().apiName()));
   }
 
   private void signIn(Context ctx) {
@@ -126,7 +92,7 @@ final class Console {
     }
     String token = ctx.formParam("token");
     token = token == null ? "" : token.trim();
-    Optional<Operator> operator =
+    Optional<AdminPrincipal> operator =
         token.isEmpty() || token.length() > 512 ? Optional.empty() : operators.apply(token);
     if (operator.isEmpty()) {
       failures.failed(address);

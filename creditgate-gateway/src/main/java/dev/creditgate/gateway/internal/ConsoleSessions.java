@@ -3,12 +3,15 @@ package dev.creditgate.gateway.internal;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
+import dev.creditgate.gateway.ApiError;
+import io.javalin.http.Context;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The console's signed-in sessions, in this process's memory: a session is a random id (the
@@ -19,6 +22,15 @@ import java.util.Optional;
  * sign in again.
  */
 final class ConsoleSessions {
+
+  /** The cookie holding a session's id. */
+  static final String COOKIE = "creditgate_console";
+
+  /** The header in which a state-changing request repeats its session's CSRF token. */
+  static final String CSRF_HEADER = "X-CSRF-Token";
+
+  /** Methods that change nothing, allowed on a session without the CSRF token. */
+  private static final Set<String> SAFE_METHODS = Set.of("GET", "HEAD", "OPTIONS");
 
   /** How long a session lasts. */
   static final Duration DEFAULT_TTL = Duration.ofHours(8);
@@ -33,7 +45,7 @@ final class ConsoleSessions {
    * One signed-in session.
    *
    * @param id the cookie's value
-   * @param csrfToken what state-changing requests repeat in {@link Console#CSRF_HEADER}
+   * @param csrfToken what state-changing requests repeat in {@link #CSRF_HEADER}
    * @param credential the admin token it signed in with, checked again on every request so that a
    *     revoked token ends its sessions
    */
@@ -82,6 +94,31 @@ final class ConsoleSessions {
     return id == null || id.isEmpty()
         ? Optional.empty()
         : Optional.ofNullable(sessions.getIfPresent(id));
+  }
+
+  /**
+   * The admin credential of the request's session, if its cookie names a live one: an admin request
+   * that carries no bearer token is authorized with it.
+   *
+   * @throws ApiError 403 when a state-changing request has a session but not its CSRF token
+   */
+  Optional<String> credential(Context ctx) {
+    Optional<Session> session = find(ctx.cookie(COOKIE));
+    if (session.isEmpty()) {
+      return Optional.empty();
+    }
+    if (!SAFE_METHODS.contains(ctx.method().name())
+        && !session.get().csrfMatches(ctx.header(CSRF_HEADER))) {
+      throw new ApiError(
+          403,
+          "permission_error",
+          "invalid_csrf_token",
+          "a state-changing request from the console must carry its CSRF token in the "
+              + CSRF_HEADER
+              + " header",
+          CSRF_HEADER);
+    }
+    return Optional.of(session.get().credential());
   }
 
   /** Ends the session with {@code id}; nothing when there is none. */
