@@ -214,4 +214,48 @@ class ConsoleSessionTest extends SimulatorGatewaySupport {
           .isEqualTo(404);
     }
   }
+
+  @Test
+  void aViewerSignsInButCannotChangeAndARevokedTokenEndsItsSession() throws Exception {
+    String account = account();
+    userKey(account, 1_000);
+    AdminTokenStore.CreatedToken viewer =
+        server.adminTokens().create("viewer-" + account, AdminToken.Role.VIEWER);
+    HttpResponse<String> in = signIn(viewer.secret(), Map.of());
+    assertThat(in.statusCode()).isEqualTo(303);
+    String cookie = in.headers().firstValue("Set-Cookie").orElseThrow().split(";")[0];
+    String csrf = csrf(cookie);
+    HttpResponse<String> page =
+        send(HttpRequest.newBuilder(URI.create(base + "/console")).header("Cookie", cookie));
+    assertThat(page.body()).contains("viewer-" + account).contains("content=\"viewer\"");
+
+    HttpResponse<String> refused = grant(account, cookie, csrf);
+    assertThat(refused.statusCode()).isEqualTo(403);
+    assertThat(JSON.readTree(refused.body()).path("error").path("code").asText())
+        .isEqualTo("insufficient_role");
+    assertThat(balance(account)).isEqualTo(1_000);
+
+    server.adminTokens().revoke(viewer.token().id());
+    assertThat(
+            send(HttpRequest.newBuilder(URI.create(base + "/admin/v1/accounts"))
+                    .header("Cookie", cookie))
+                .statusCode())
+        .isEqualTo(401);
+    HttpResponse<String> gone =
+        send(HttpRequest.newBuilder(URI.create(base + "/console")).header("Cookie", cookie));
+    assertThat(gone.statusCode()).isEqualTo(303);
+    assertThat(gone.headers().firstValue("Location")).hasValue("/console/sign-in");
+  }
+
+  @Test
+  void anOperatorsConsoleChangesRecordItsName() throws Exception {
+    String account = account();
+    userKey(account, 1_000);
+    AdminTokenStore.CreatedToken operator =
+        server.adminTokens().create("op-" + account, AdminToken.Role.OPERATOR);
+    HttpResponse<String> in = signIn(operator.secret(), Map.of());
+    String cookie = in.headers().firstValue("Set-Cookie").orElseThrow().split(";")[0];
+    assertThat(grant(account, cookie, csrf(cookie)).statusCode()).isEqualTo(201);
+    assertThat(ledger.entries(account, null, 1).items().get(0).actor()).isEqualTo("op-" + account);
+  }
 }
