@@ -161,6 +161,9 @@ class AdminOpenApiTest extends GatewayTestSupport {
     answers.add(admin("PUT", "/price-rules/zero", rule, Map.of()));
     answers.add(admin("POST", "/price-rules", "{\"input_price\":1}", Map.of()));
 
+    answers.add(admin("GET", "/overview", null, Map.of()));
+    answers.add(send("GET", AdminApi.PREFIX + "/overview", null));
+
     answers.add(send("GET", AdminApi.PREFIX + "/accounts", null));
     answers.add(send("DELETE", AdminApi.PREFIX + "/price-rules/1", "not-the-token"));
     answers.add(send("GET", DOCUMENT, null));
@@ -194,6 +197,21 @@ class AdminOpenApiTest extends GatewayTestSupport {
     assertThat(schemas.problems(ref, shown.deepCopy().put("id", "a b"))).hasSize(1);
     JsonNode detail = JSON.createObjectNode().put("$ref", "#/components/schemas/AccountDetail");
     assertThat(schemas.problems(detail, shown)).hasSize(3);
+  }
+
+  @Test
+  void theOverviewsDenyReasonsAreTheOnesTheDocumentNames() throws Exception {
+    JsonNode overview = JSON.readTree(admin("GET", "/overview", null, Map.of()).body());
+    List<String> served = new ArrayList<>();
+    overview.path("deny_reasons").forEach(r -> served.add(r.asText()));
+    assertThat(served).contains("denied_insufficient_credit", "concurrency_key");
+    JsonNode schemas = document.path("components").path("schemas");
+    List<String> documented = new ArrayList<>();
+    schemas.path("DenyReason").path("enum").forEach(r -> documented.add(r.asText()));
+    assertThat(documented).isEqualTo(served);
+    assertThat(schemas.path("DeniedByReason").path("properties").properties())
+        .extracting(Map.Entry::getKey)
+        .containsExactlyElementsOf(served);
   }
 
   @Test

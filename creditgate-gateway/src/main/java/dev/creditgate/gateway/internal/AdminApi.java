@@ -35,9 +35,10 @@ import java.util.UUID;
 
 /**
  * The operator API under {@code /admin/v1}, behind the admin token: accounts, grants, blocks,
- * entries, API keys and price rules. Bad input is 400 (not JSON) or 422 (a field is wrong, named in
- * {@code param}); a reused idempotency key with another payload is 409. Its OpenAPI document and
- * Swagger UI ({@link AdminDocs}) are registered with it.
+ * entries, API keys, price rules, and the live overview ({@link AdminOverview}). Bad input is 400
+ * (not JSON) or 422 (a field is wrong, named in {@code param}); a reused idempotency key with
+ * another payload is 409. Its OpenAPI document and Swagger UI ({@link AdminDocs}) are registered
+ * with it.
  */
 public final class AdminApi {
 
@@ -52,6 +53,7 @@ public final class AdminApi {
   private final CreditLedger ledger;
   private final LedgerCreditMeter meter;
   private final AdminHolds holds;
+  private final AdminOverview overview;
   private final AdminCreditPolicies policies;
   private final AdminDocs docs;
   private final PriceBook prices;
@@ -71,10 +73,12 @@ public final class AdminApi {
       long maxBodyBytes,
       GatewayMetrics metrics,
       LedgerCreditMeter meter,
-      GatewayLimits limits) {
+      GatewayLimits limits,
+      AdminOverview overview) {
     this.ledger = ledger;
     this.meter = meter;
     this.holds = new AdminHolds(meter);
+    this.overview = overview;
     this.policies =
         ledger instanceof CreditPolicies p ? new AdminCreditPolicies(ledger, p, meter) : null;
     this.docs = new AdminDocs(policies != null);
@@ -113,6 +117,7 @@ public final class AdminApi {
     }
     holds.register(routes, PREFIX, this::guarded);
     new AdminQuotes(prices).register(routes, PREFIX, this::guarded);
+    overview.register(routes, PREFIX, this::guarded);
     routes.get(PREFIX + "/accounts", guarded(this::listAccounts));
     routes.post(PREFIX + "/accounts", guarded(this::openAccount));
     routes.get(PREFIX + "/accounts/{id}", guarded(this::getAccount));
