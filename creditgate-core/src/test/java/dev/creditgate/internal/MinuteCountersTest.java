@@ -31,6 +31,12 @@ class MinuteCountersTest {
     millis.addAndGet(d.toMillis());
   }
 
+  /** Moves the clock and rolls the ring, as the owner's timer does within a tenth of a second. */
+  private void tick(MinuteCounters ring, Duration d) {
+    advance(d);
+    ring.roll();
+  }
+
   /** Counter {@code counter} of each of the last hour's minutes, oldest first. */
   private static List<Long> column(MinuteCounters ring, int counter) {
     return ring.lastHour().stream().map(m -> m.count(counter)).toList();
@@ -64,19 +70,29 @@ class MinuteCountersTest {
     assertThat(last(ring, 0)).isEqualTo(4);
     assertThat(last(ring, 1)).isEqualTo(40);
 
-    advance(Duration.ofSeconds(1));
+    tick(ring, Duration.ofSeconds(1));
     assertThat(last(ring, 0)).as("the new minute, untouched").isZero();
     ring.add(0, 7);
-    List<Long> counts = column(ring, 0);
-    assertThat(counts.subList(58, 60)).containsExactly(4L, 7L);
+    assertThat(column(ring, 0).subList(58, 60)).containsExactly(4L, 7L);
     assertThat(column(ring, 1).subList(58, 60)).containsExactly(40L, 0L);
+  }
+
+  @Test
+  void anAddBeforeTheRollCountsInTheMinuteBeforeAndReadingRollsFirst() {
+    MinuteCounters ring = new MinuteCounters(1, clock);
+    advance(Duration.ofSeconds(60));
+    ring.add(0, 2);
+    List<Long> counts = column(ring, 0);
+    assertThat(counts.subList(58, 60)).containsExactly(2L, 0L);
+    ring.add(0, 5);
+    assertThat(column(ring, 0).subList(58, 60)).containsExactly(2L, 5L);
   }
 
   @Test
   void idleMinutesBetweenCountsAreZeros() {
     MinuteCounters ring = new MinuteCounters(1, clock);
     ring.add(0, 5);
-    advance(Duration.ofMinutes(4));
+    tick(ring, Duration.ofMinutes(4));
     ring.add(0, 2);
     assertThat(column(ring, 0).subList(55, 60)).containsExactly(5L, 0L, 0L, 0L, 2L);
     assertThat(column(ring, 0).subList(0, 55)).containsOnly(0L);
@@ -86,7 +102,7 @@ class MinuteCountersTest {
   void aSlotReusedAnHourLaterStartsFromZero() {
     MinuteCounters ring = new MinuteCounters(1, clock);
     ring.add(0, 5);
-    advance(Duration.ofMinutes(60));
+    tick(ring, Duration.ofMinutes(60));
     assertThat(column(ring, 0)).as("the old minute is out of the window").containsOnly(0L);
     ring.add(0, 1);
     assertThat(last(ring, 0)).as("not 5 + 1 from the same slot an hour ago").isEqualTo(1);
@@ -97,7 +113,7 @@ class MinuteCountersTest {
     MinuteCounters ring = new MinuteCounters(1, clock);
     for (int minute = 0; minute < 150; minute++) {
       ring.add(0, minute);
-      advance(Duration.ofMinutes(1));
+      tick(ring, Duration.ofMinutes(1));
     }
     // Now at minute 150, nothing counted in it yet; minutes 91..149 before it.
     List<Long> expected = new ArrayList<>();
@@ -113,28 +129,28 @@ class MinuteCountersTest {
     MinuteCounters ring = new MinuteCounters(1, clock);
     for (int i = 0; i < 60; i++) {
       ring.add(0, 1);
-      advance(Duration.ofMinutes(1));
+      tick(ring, Duration.ofMinutes(1));
     }
-    advance(Duration.ofHours(3));
+    tick(ring, Duration.ofHours(3));
     assertThat(column(ring, 0)).containsOnly(0L);
   }
 
   @Test
-  void aClockSetBackWithinTheHourCountsInItsEarlierMinuteAndOneSetBackFurtherIsDropped() {
+  void aClockSetBackKeepsCountingInTheCurrentMinuteUntilItPassesIt() {
     MinuteCounters ring = new MinuteCounters(1, clock);
     ring.add(0, 1);
-    advance(Duration.ofMinutes(2));
+    tick(ring, Duration.ofMinutes(2));
     ring.add(0, 10);
-    advance(Duration.ofMinutes(-2));
+    tick(ring, Duration.ofMinutes(-2));
     ring.add(0, 100);
-    advance(Duration.ofMinutes(2));
-    assertThat(column(ring, 0).subList(57, 60)).containsExactly(101L, 0L, 10L);
-
-    // The slot of an hour ago now holds this minute: an add stamped an hour back is not counted.
-    advance(Duration.ofMinutes(-60));
+    assertThat(column(ring, 0).subList(57, 60)).containsExactly(1L, 0L, 110L);
+    tick(ring, Duration.ofMinutes(-90));
     ring.add(0, 1000);
-    advance(Duration.ofMinutes(60));
-    assertThat(column(ring, 0).subList(57, 60)).containsExactly(101L, 0L, 10L);
+    assertThat(column(ring, 0).subList(57, 60)).containsExactly(1L, 0L, 1110L);
+
+    tick(ring, Duration.ofMinutes(93));
+    ring.add(0, 7);
+    assertThat(column(ring, 0).subList(56, 60)).containsExactly(1L, 0L, 1110L, 7L);
   }
 
   @Test
@@ -165,9 +181,8 @@ class MinuteCountersTest {
   }
 
   /**
-   * Adds racing the clock across minute boundaries: every add lands in some minute of the window
-   * and none is lost when a minute opens (clearing a bucket in place would lose the adds made
-   * between the clear and the new minute's stamp).
+   * Adds racing the rolls across minute boundaries: every add lands in some minute of the window
+   * and none is lost when a minute opens.
    */
   @Test
   void concurrentAddsAcrossMinuteBoundariesAreAllCounted() throws Exception {
@@ -194,7 +209,7 @@ class MinuteCountersTest {
     go.countDown();
     for (int minute = 0; minute < 50; minute++) {
       Thread.sleep(2);
-      advance(Duration.ofMinutes(1));
+      tick(ring, Duration.ofMinutes(1));
     }
     stop.set(true);
     for (Thread t : running) {
@@ -216,7 +231,7 @@ class MinuteCountersTest {
     Map<Long, Long> model = new HashMap<>();
     for (int step : steps) {
       if (step % 3 == 0) {
-        advance(Duration.ofSeconds(step % 5_000));
+        tick(ring, Duration.ofSeconds(step % 5_000));
       } else {
         ring.add(0, step);
         model.merge(Math.floorDiv(millis.get(), 60_000L), (long) step, Long::sum);

@@ -18,6 +18,7 @@ import dev.creditgate.gateway.internal.ProcessMetrics;
 import dev.creditgate.gateway.internal.TokenEstimator;
 import dev.creditgate.gateway.internal.UpstreamClient;
 import dev.creditgate.gateway.internal.UpstreamRouter;
+import dev.creditgate.internal.MinuteCounters;
 import dev.creditgate.ledger.CreditLedger;
 import dev.creditgate.ledger.LedgerCreditMeter;
 import dev.creditgate.ledger.LedgerCreditMeterBuilder;
@@ -110,6 +111,8 @@ public final class Gateway implements AutoCloseable {
             1, Thread.ofPlatform().daemon().name("creditgate-timer").factory());
     stpe.setRemoveOnCancelPolicy(true);
     this.timer = stpe;
+    long rollMs = MinuteCounters.ROLL_INTERVAL.toMillis();
+    timer.scheduleAtFixedRate(metrics::rollMinutes, rollMs, rollMs, TimeUnit.MILLISECONDS);
     this.upstream =
         new UpstreamClient(
             config.connectTimeout(), config.firstByteTimeout(), config.idleTimeout(), timer);

@@ -96,6 +96,11 @@ final class CallMinutes {
     ring.add(CHARGES, 1);
   }
 
+  /** Moves the current minute on with the clock ({@link MinuteCounters#roll}). */
+  void roll() {
+    ring.roll();
+  }
+
   /** The clock the minutes are read from. */
   InstantSource clock() {
     return ring.clock();

@@ -72,6 +72,14 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
     return minutes;
   }
 
+  /**
+   * Moves the calls' counts by minute on to the clock's minute; to be called every {@link
+   * dev.creditgate.internal.MinuteCounters#ROLL_INTERVAL}, so that counting reads no clock.
+   */
+  public void rollMinutes() {
+    minutes.roll();
+  }
+
   /** How the meters name an admission reason: {@code denied_insufficient_credit}, ... */
   static String reasonTag(Admission.Reason reason) {
     return reason.name().toLowerCase(Locale.ROOT);
