@@ -158,24 +158,15 @@ class MinuteCountersTest {
     MinuteCounters ring = new MinuteCounters(2, clock);
     int threads = 8;
     int adds = 50_000;
-    CountDownLatch go = new CountDownLatch(1);
-    List<Thread> running = new ArrayList<>();
-    for (int t = 0; t < threads; t++) {
-      running.add(
-          Thread.ofPlatform()
-              .start(
-                  () -> {
-                    await(go);
-                    for (int i = 0; i < adds; i++) {
-                      ring.add(0, 1);
-                      ring.add(1, 3);
-                    }
-                  }));
-    }
-    go.countDown();
-    for (Thread t : running) {
-      t.join();
-    }
+    onThreads(
+        threads,
+        () -> {
+          for (int i = 0; i < adds; i++) {
+            ring.add(0, 1);
+            ring.add(1, 3);
+          }
+        },
+        () -> {});
     assertThat(last(ring, 0)).isEqualTo((long) threads * adds);
     assertThat(last(ring, 1)).isEqualTo(3L * threads * adds);
   }
@@ -187,9 +178,42 @@ class MinuteCountersTest {
   @Test
   void concurrentAddsAcrossMinuteBoundariesAreAllCounted() throws Exception {
     MinuteCounters ring = new MinuteCounters(1, clock);
-    int threads = 6;
     AtomicBoolean stop = new AtomicBoolean();
     AtomicLong added = new AtomicLong();
+    onThreads(
+        6,
+        () -> {
+          long mine = 0;
+          while (!stop.get()) {
+            ring.add(0, 1);
+            mine++;
+          }
+          added.addAndGet(mine);
+        },
+        () -> {
+          for (int minute = 0; minute < 50; minute++) {
+            Thread.sleep(2);
+            tick(ring, Duration.ofMinutes(1));
+          }
+          stop.set(true);
+        });
+    List<Long> counts = column(ring, 0);
+    assertThat(counts.stream().mapToLong(Long::longValue).sum()).isEqualTo(added.get());
+    assertThat(counts.stream().filter(n -> n > 0).count())
+        .as("minutes counted in")
+        .isGreaterThan(10);
+  }
+
+  /** Something this thread does while the others run. */
+  private interface Meanwhile {
+    void run() throws Exception;
+  }
+
+  /**
+   * Starts {@code threads} threads that run {@code body} once all are started, runs {@code
+   * meanwhile} on this thread, then waits for them.
+   */
+  private static void onThreads(int threads, Runnable body, Meanwhile meanwhile) throws Exception {
     CountDownLatch go = new CountDownLatch(1);
     List<Thread> running = new ArrayList<>();
     for (int t = 0; t < threads; t++) {
@@ -197,29 +221,20 @@ class MinuteCountersTest {
           Thread.ofPlatform()
               .start(
                   () -> {
-                    await(go);
-                    long mine = 0;
-                    while (!stop.get()) {
-                      ring.add(0, 1);
-                      mine++;
+                    try {
+                      go.await();
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                      return;
                     }
-                    added.addAndGet(mine);
+                    body.run();
                   }));
     }
     go.countDown();
-    for (int minute = 0; minute < 50; minute++) {
-      Thread.sleep(2);
-      tick(ring, Duration.ofMinutes(1));
-    }
-    stop.set(true);
+    meanwhile.run();
     for (Thread t : running) {
       t.join();
     }
-    List<Long> counts = column(ring, 0);
-    assertThat(counts.stream().mapToLong(Long::longValue).sum()).isEqualTo(added.get());
-    assertThat(counts.stream().filter(n -> n > 0).count())
-        .as("minutes counted in")
-        .isGreaterThan(10);
   }
 
   /** Random adds and clock moves forward, against a map of minute to sum. */
@@ -252,13 +267,5 @@ class MinuteCountersTest {
         .hasMessage("width must be positive, but was 0");
     MinuteCounters ring = new MinuteCounters(1, clock);
     assertThatThrownBy(() -> ring.add(1, 1)).isInstanceOf(ArrayIndexOutOfBoundsException.class);
-  }
-
-  private static void await(CountDownLatch latch) {
-    try {
-      latch.await();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 }
