@@ -8,6 +8,7 @@ import dev.creditgate.CreditCache;
 import dev.creditgate.SnapshotPublisher;
 import dev.creditgate.gateway.internal.AdminApi;
 import dev.creditgate.gateway.internal.AdminAuth;
+import dev.creditgate.gateway.internal.AdminOverview;
 import dev.creditgate.gateway.internal.Authenticator;
 import dev.creditgate.gateway.internal.CallOptions;
 import dev.creditgate.gateway.internal.CallTracing;
@@ -18,6 +19,7 @@ import dev.creditgate.gateway.internal.ProcessMetrics;
 import dev.creditgate.gateway.internal.TokenEstimator;
 import dev.creditgate.gateway.internal.UpstreamClient;
 import dev.creditgate.gateway.internal.UpstreamRouter;
+import dev.creditgate.internal.MinuteCounters;
 import dev.creditgate.ledger.CreditLedger;
 import dev.creditgate.ledger.LedgerCreditMeter;
 import dev.creditgate.ledger.LedgerCreditMeterBuilder;
@@ -28,7 +30,9 @@ import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.InstantSource;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -87,7 +91,7 @@ public final class Gateway implements AutoCloseable {
             ? CallTracing.otlp(
                 telemetry.otlpEndpoint(), telemetry.sampleRatio(), telemetry.serviceName())
             : CallTracing.OFF;
-    GatewayMetrics metrics = new GatewayMetrics(registry);
+    GatewayMetrics metrics = new GatewayMetrics(registry, b.clock);
     metrics.ledger(b.metering);
     CreditBalanceGuard.Builder guardBuilder =
         CreditBalanceGuard.builder()
@@ -108,6 +112,8 @@ public final class Gateway implements AutoCloseable {
             1, Thread.ofPlatform().daemon().name("creditgate-timer").factory());
     stpe.setRemoveOnCancelPolicy(true);
     this.timer = stpe;
+    long rollMs = MinuteCounters.ROLL_INTERVAL.toMillis();
+    timer.scheduleAtFixedRate(metrics::rollMinutes, rollMs, rollMs, TimeUnit.MILLISECONDS);
     this.upstream =
         new UpstreamClient(
             config.connectTimeout(), config.firstByteTimeout(), config.idleTimeout(), timer);
@@ -170,6 +176,7 @@ public final class Gateway implements AutoCloseable {
                 config.requestLimits().storedInputTokens()),
             config.limits(),
             tracing);
+    OpsEndpoints ops = new OpsEndpoints(config, b.ledger, b.cache, router, registry, b.ticker);
     AdminApi admin =
         new AdminApi(
             b.ledger,
@@ -180,8 +187,8 @@ public final class Gateway implements AutoCloseable {
             config.maxBodyBytes(),
             metrics,
             meter,
-            config.limits());
-    OpsEndpoints ops = new OpsEndpoints(config, b.ledger, b.cache, router, registry, b.ticker);
+            config.limits(),
+            new AdminOverview(metrics, meter, b.metering, router, ops::recentReadiness));
     this.app =
         Javalin.create(
             cfg -> {
@@ -391,6 +398,7 @@ public final class Gateway implements AutoCloseable {
     private AdminTokenStore adminTokens;
     private Map<String, String> env = System.getenv();
     private Ticker ticker = Ticker.systemTicker();
+    private InstantSource clock = Clock.systemUTC();
 
     private Builder() {}
 
@@ -468,6 +476,15 @@ public final class Gateway implements AutoCloseable {
     /** The time source for upstream latency and log throttling; tests pass a fake. */
     public Builder ticker(Ticker ticker) {
       this.ticker = Objects.requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    /**
+     * The wall clock whose minutes the admin overview counts calls in; the system's by default,
+     * tests pass one they move by hand.
+     */
+    public Builder clock(InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 

@@ -97,6 +97,15 @@ final class OpsEndpoints {
         h.substring(7).trim().getBytes(StandardCharsets.UTF_8), adminToken);
   }
 
+  /**
+   * The readiness check shared by callers without the token, at most {@link #PLAIN_CHECK_INTERVAL}
+   * old, with each part's detail ({@code status}, {@code ledger}, {@code cache}, {@code
+   * upstreams}); callers must not change it. For the admin overview, which a console polls.
+   */
+  ObjectNode recentReadiness() {
+    return plainReadiness().detail();
+  }
+
   private Readiness plainReadiness() {
     plainLock.lock();
     try {

@@ -180,6 +180,8 @@ class AdminOpenApiTest extends GatewayTestSupport {
     answers.add(admin("POST", "/admin-tokens/" + viewerId + "/revoke", null, Map.of()));
     answers.add(admin("DELETE", "/admin-tokens/" + viewerId, null, Map.of()));
     answers.add(admin("DELETE", "/admin-tokens/atk_0000000000000000", null, Map.of()));
+    answers.add(admin("GET", "/overview", null, Map.of()));
+    answers.add(send("GET", AdminApi.PREFIX + "/overview", null));
 
     answers.add(send("GET", AdminApi.PREFIX + "/accounts", null));
     answers.add(send("DELETE", AdminApi.PREFIX + "/price-rules/1", "not-the-token"));
@@ -222,6 +224,21 @@ class AdminOpenApiTest extends GatewayTestSupport {
     assertThat(schemas.problems(ref, shown.deepCopy().put("id", "a b"))).hasSize(1);
     JsonNode detail = JSON.createObjectNode().put("$ref", "#/components/schemas/AccountDetail");
     assertThat(schemas.problems(detail, shown)).hasSize(3);
+  }
+
+  @Test
+  void theOverviewsDenyReasonsAreTheOnesTheDocumentNames() throws Exception {
+    JsonNode overview = JSON.readTree(admin("GET", "/overview", null, Map.of()).body());
+    List<String> served = new ArrayList<>();
+    overview.path("deny_reasons").forEach(r -> served.add(r.asText()));
+    assertThat(served).contains("denied_insufficient_credit", "concurrency_key");
+    JsonNode schemas = document.path("components").path("schemas");
+    List<String> documented = new ArrayList<>();
+    schemas.path("DenyReason").path("enum").forEach(r -> documented.add(r.asText()));
+    assertThat(documented).isEqualTo(served);
+    assertThat(schemas.path("DeniedByReason").path("properties").properties())
+        .extracting(Map.Entry::getKey)
+        .containsExactlyElementsOf(served);
   }
 
   @Test

@@ -27,11 +27,12 @@ import java.util.UUID;
 
 /**
  * The operator API under {@code /admin/v1}: accounts, grants, blocks and entries here; holds,
- * credit policies, API keys, price rules and admin tokens in classes of their own. Every route is
- * behind {@link AdminAuth}: the caller's principal is resolved first, a viewer's change is refused,
- * and a ledger entry records the principal as its actor. Bad input is 400 (not JSON) or 422 (a
- * field is wrong, named in {@code param}); a reused idempotency key with another payload is 409.
- * Its OpenAPI document and Swagger UI ({@link AdminDocs}) are registered with it.
+ * credit policies, API keys, price rules, admin tokens and the live overview ({@link
+ * AdminOverview}) in classes of their own. Every route is behind {@link AdminAuth}: the caller's
+ * principal is resolved first, a viewer's change is refused, and a ledger entry records the
+ * principal as its actor. Bad input is 400 (not JSON) or 422 (a field is wrong, named in {@code
+ * param}); a reused idempotency key with another payload is 409. Its OpenAPI document and Swagger
+ * UI ({@link AdminDocs}) are registered with it.
  */
 public final class AdminApi {
 
@@ -45,6 +46,7 @@ public final class AdminApi {
   private final AdminAuth auth;
   private final AdminRequests requests;
   private final AdminHolds holds;
+  private final AdminOverview overview;
   private final AdminCreditPolicies policies;
   private final AdminKeys keys;
   private final AdminPriceRules rules;
@@ -64,12 +66,14 @@ public final class AdminApi {
       long maxBodyBytes,
       GatewayMetrics metrics,
       LedgerCreditMeter meter,
-      GatewayLimits limits) {
+      GatewayLimits limits,
+      AdminOverview overview) {
     this.ledger = ledger;
     this.meter = meter;
     this.auth = auth;
     this.requests = new AdminRequests(maxBodyBytes);
     this.holds = new AdminHolds(meter);
+    this.overview = overview;
     this.policies =
         ledger instanceof CreditPolicies p ? new AdminCreditPolicies(ledger, p, meter) : null;
     this.keys = new AdminKeys(ledger, keys, requests);
@@ -98,6 +102,7 @@ public final class AdminApi {
       console.register(routes);
     }
     holds.register(routes, PREFIX, this::guarded);
+    overview.register(routes, PREFIX, this::guarded);
     routes.get(PREFIX + "/accounts", guarded(this::listAccounts));
     routes.post(PREFIX + "/accounts", guarded(this::openAccount));
     routes.get(PREFIX + "/accounts/{id}", guarded(this::getAccount));

@@ -32,12 +32,19 @@ final class AdmitCall implements CallStep {
   private final CreditMeter meter;
   private final TokenEstimator tokens;
   private final CallSlots slots;
+  private final GatewayMetrics metrics;
   private final long storedInputTokens;
 
-  AdmitCall(CreditMeter meter, TokenEstimator tokens, CallSlots slots, long storedInputTokens) {
+  AdmitCall(
+      CreditMeter meter,
+      TokenEstimator tokens,
+      CallSlots slots,
+      GatewayMetrics metrics,
+      long storedInputTokens) {
     this.meter = meter;
     this.tokens = tokens;
     this.slots = slots;
+    this.metrics = metrics;
     this.storedInputTokens = storedInputTokens;
   }
 
@@ -64,7 +71,8 @@ final class AdmitCall implements CallStep {
    * @throws ApiError 409 for a reused Idempotency-Key, 402 or 503 for a call not admitted
    */
   MeteredCall open(CallExchange x) {
-    if (x.call != null) {
+    boolean again = x.call != null;
+    if (again) {
       // Admitted again on another upstream: what the first admission wrote is undone, the output
       // cap it wrote in that upstream's field among it.
       if (x.defaultCapWritten) {
@@ -91,6 +99,10 @@ final class AdmitCall implements CallStep {
                   ? "a request with this key is in progress"
                   : "it was already used for a completed, charged request"),
           ReadRequest.IDEMPOTENCY_HEADER);
+    }
+    if (!again) {
+      // Counted once per call: an admission again on another upstream is the same call's.
+      metrics.callAdmission(call.admission());
     }
     try {
       refuseUnlessAdmitted(x, call, estimate);

@@ -95,7 +95,7 @@ final class CallUpstream implements CallStep {
           break;
         }
         if (router != null && !router.permit(route)) {
-          metrics.upstreamAttempt(route.config(), "skipped_cooling_down", 0);
+          metrics.upstreamAttempt(route.config(), GatewayMetrics.SKIPPED, 0);
           continue;
         }
         // The breaker's permission is given back unless the attempt's outcome is recorded.
@@ -192,7 +192,7 @@ final class CallUpstream implements CallStep {
               false);
         }
       } else {
-        metrics.upstreamAttempt(route.config(), "answered", firstByte);
+        metrics.upstreamAttempt(route.config(), GatewayMetrics.ANSWERED, firstByte);
         x.attemptRecorded = true;
         if (router != null) {
           router.succeeded(route, firstByte);

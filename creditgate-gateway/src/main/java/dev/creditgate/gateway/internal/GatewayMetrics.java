@@ -12,16 +12,20 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.InstantSource;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Function;
 
 /**
  * The gateway's meters. Alias tags only ever take configured alias names (unknown names are counted
- * as {@code unknown}) so a caller cannot grow the number of time series.
+ * as {@code unknown}) so a caller cannot grow the number of time series. The LLM calls' counts by
+ * minute for the admin overview ({@link CallMinutes}) are fed from here too, by the same events.
  */
 public final class GatewayMetrics implements GuardListener, MeterListener {
 
@@ -37,9 +41,23 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
 
   private final GenAiMetrics genAi;
 
+  /** The call admissions' counters, by reason ordinal, registered at their first call. */
+  private final AtomicReferenceArray<Counter> admissions =
+      new AtomicReferenceArray<>(Admission.Reason.values().length);
+
+  private final CallMinutes minutes;
+
   public GatewayMetrics(MeterRegistry registry) {
+    this(registry, Clock.systemUTC());
+  }
+
+  /**
+   * @param clock the wall clock of the calls' counts by minute
+   */
+  public GatewayMetrics(MeterRegistry registry, InstantSource clock) {
     this.registry = registry;
     this.genAi = new GenAiMetrics(registry);
+    this.minutes = new CallMinutes(clock);
     this.decisionLatency =
         Timer.builder("creditgate.guard.decision.latency")
             .description("Time the credit guard took to decide")
@@ -47,6 +65,24 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
             .serviceLevelObjectives(
                 Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(50))
             .register(registry);
+  }
+
+  /** The LLM calls' counts by minute over the last hour. */
+  CallMinutes minutes() {
+    return minutes;
+  }
+
+  /**
+   * Moves the calls' counts by minute on to the clock's minute; to be called every {@link
+   * dev.creditgate.internal.MinuteCounters#ROLL_INTERVAL}, so that counting reads no clock.
+   */
+  public void rollMinutes() {
+    minutes.roll();
+  }
+
+  /** How the meters name an admission reason: {@code denied_insufficient_credit}, ... */
+  static String reasonTag(Admission.Reason reason) {
+    return reason.name().toLowerCase(Locale.ROOT);
   }
 
   @SuppressWarnings("unchecked")
@@ -69,6 +105,9 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
             status)
         .increment();
   }
+
+  static final String ANSWERED = "answered";
+  static final String SKIPPED = "skipped_cooling_down";
 
   /**
    * One attempt on an upstream of an alias: {@code answered} (the headers came, and not an error to
@@ -93,6 +132,9 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
             upstream.name(),
             outcome)
         .record(nanos, TimeUnit.NANOSECONDS);
+    if (!ANSWERED.equals(outcome) && !SKIPPED.equals(outcome)) {
+      minutes.upstreamError();
+    }
   }
 
   /** A call that moved on to {@code to}, another upstream of its alias, after a failure. */
@@ -125,6 +167,34 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
     genAi.record(operation, route, usage, status, nanos);
   }
 
+  /** An LLM API call was received, whatever becomes of it: counted when it starts. */
+  void callReceived() {
+    minutes.received();
+  }
+
+  /**
+   * A call's admission by the credit meter, once per call: the guard's decision as the meter
+   * finally took it (a strict meter denies calls the guard admitted, for insufficient credit, an
+   * unknown account or no price).
+   */
+  void callAdmission(Admission admission) {
+    Admission.Reason reason = admission.reason();
+    Counter counter = admissions.get(reason.ordinal());
+    if (counter == null) {
+      counter =
+          Counter.builder("creditgate.calls.admissions")
+              .description(
+                  "Calls admitted or denied by the credit meter, by reason (once per call; the"
+                      + " guard's decisions are counted apart)")
+              .tag("reason", reasonTag(reason))
+              .tag("outcome", reason.admitted() ? "admitted" : "denied")
+              .register(registry);
+      admissions.set(reason.ordinal(), counter);
+    }
+    counter.increment();
+    minutes.admission(reason);
+  }
+
   @Override
   public void onDecision(BillingContext context, Admission admission, long nanos) {
     Admission.Reason reason = admission.reason();
@@ -134,7 +204,7 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
                 Counter.builder("creditgate.guard.decisions")
                     .description(
                         "Credit guard decisions by reason; fail_open reasons were admitted without an answer")
-                    .tag("reason", reason.name().toLowerCase(Locale.ROOT))
+                    .tag("reason", reasonTag(reason))
                     .tag("outcome", admitted ? "admitted" : "denied")
                     .tag("degraded", Boolean.toString(reason.degraded()))
                     .register(r),
@@ -224,6 +294,7 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
             estimated)
         .increment();
     if (status != Settlement.Status.REPLAYED) {
+      minutes.charged(settled.credits());
       this.<Counter>meter(
               r ->
                   Counter.builder("creditgate.credits.charged")
@@ -353,6 +424,7 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
             "refusedConcurrency",
             scope)
         .increment();
+    minutes.refusedForConcurrency(scope);
   }
 
   /**

@@ -67,7 +67,7 @@ public final class LlmCalls {
     SettleUsage settle = new SettleUsage(estimator, metrics, ticker);
     CallStep plain = new PlainAnswer(settle, metrics, ticker, options.maxAnswerBytes());
     CallStep stream = new StreamAnswer(settle, metrics, ticker);
-    AdmitCall admit = new AdmitCall(meter, estimator, slots, options.storedInputTokens());
+    AdmitCall admit = new AdmitCall(meter, estimator, slots, metrics, options.storedInputTokens());
     this.chain =
         new CallChain(
             List.of(
@@ -95,6 +95,7 @@ public final class LlmCalls {
   private void handle(Context ctx, LlmApi api) {
     CallExchange exchange = new CallExchange(ctx, api);
     exchange.startTick = ticker.read();
+    metrics.callReceived();
     if (tracing.enabled()) {
       exchange.startEpochNanos = CallTracing.nowEpochNanos();
       tracing.start(exchange);

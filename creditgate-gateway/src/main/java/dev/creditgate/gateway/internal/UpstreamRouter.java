@@ -445,6 +445,38 @@ public final class UpstreamRouter {
     return problems;
   }
 
+  /**
+   * How one upstream of an alias stands now, for operators.
+   *
+   * @param name the upstream's name in metrics and logs
+   * @param problem why it is not ready (the host that refused a connection, an unset key variable);
+   *     null when it is ready
+   * @param breaker its circuit breaker's state ({@code closed}, {@code open}: being skipped, {@code
+   *     half_open}: one trial call allowed), or {@code none} for the one upstream of an alias
+   */
+  public record UpstreamState(String name, String problem, String breaker) {
+
+    public boolean ready() {
+      return problem == null;
+    }
+  }
+
+  /** Each upstream of {@code alias}, in configured order; empty for an unknown alias. */
+  public List<UpstreamState> upstreams(String alias) {
+    List<UpstreamState> states = new ArrayList<>();
+    for (Route r : routes.getOrDefault(alias, List.of())) {
+      CircuitBreaker breaker = breakers.get(r.key());
+      states.add(
+          new UpstreamState(
+              r.name(),
+              notReady.get(r.key()),
+              breaker == null
+                  ? "none"
+                  : breaker.getState().name().toLowerCase(java.util.Locale.ROOT)));
+    }
+    return states;
+  }
+
   /** Whether any alias is configured and ready. */
   public boolean anyReady() {
     return routes.keySet().stream().anyMatch(this::ready);

@@ -28,10 +28,9 @@ class AdmitCallTest {
 
   private final List<String> events = new ArrayList<>();
   private final AtomicReference<Estimate> estimated = new AtomicReference<>();
-  private final CallSlots slots =
-      new CallSlots(
-          new GatewayLimits(1, 0, 1),
-          new GatewayMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()));
+  private final GatewayMetrics metrics =
+      new GatewayMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+  private final CallSlots slots = new CallSlots(new GatewayLimits(1, 0, 1), metrics);
 
   private CallExchange exchange(String body) throws Exception {
     CallExchange x = new CallExchange(null, ChatApi.INSTANCE);
@@ -59,6 +58,7 @@ class AdmitCallTest {
         },
         new TokenEstimator(),
         slots,
+        metrics,
         1000);
   }
 
@@ -159,6 +159,7 @@ class AdmitCallTest {
               },
               new TokenEstimator(),
               slots,
+              metrics,
               1000);
       assertThatThrownBy(() -> step.process(x, next -> events.add("served")))
           .isInstanceOfSatisfying(
