@@ -98,6 +98,45 @@ class ConsoleBrowserTest extends SimulatorGatewaySupport {
   }
 
   @Test
+  void theOverviewShowsTheHoursAdmittedAndDeniedCallsAndReadiness() throws Exception {
+    String funded = account();
+    String key = userKey(funded, 100_000);
+    String broke = account();
+    String brokeKey = userKey(broke, 0);
+    for (int i = 0; i < 2; i++) {
+      assertThat(post("/v1/chat/completions", key, HELLO, Map.of()).statusCode()).isEqualTo(200);
+    }
+    assertThat(post("/v1/chat/completions", brokeKey, HELLO, Map.of()).statusCode()).isEqualTo(402);
+    await().atMost(Duration.ofSeconds(10)).until(() -> charges(funded).size() == 2);
+    com.fasterxml.jackson.databind.JsonNode overview =
+        JSON.readTree(
+            http.send(
+                    java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create(base + "/admin/v1/overview"))
+                        .header("Authorization", "Bearer " + GatewayTestSupport.ADMIN_TOKEN)
+                        .build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString())
+                .body());
+    long admitted = 0;
+    long denied = 0;
+    for (com.fasterxml.jackson.databind.JsonNode m : overview.path("minutes")) {
+      admitted += m.path("admitted").asLong();
+      for (com.fasterxml.jackson.databind.JsonNode n : m.path("denied")) {
+        denied += n.asLong();
+      }
+    }
+    assertThat(admitted).isGreaterThanOrEqualTo(2);
+    assertThat(denied).isGreaterThanOrEqualTo(1);
+
+    signIn();
+    browser.open("/console#/overview");
+    browser.waitForText("#ov-admitted", String.format("%,d", admitted));
+    browser.waitForText("#ov-denied", String.format("%,d", denied));
+    browser.find("#chart-traffic canvas");
+    assertThat(browser.text("main")).contains("ledger").contains("pro: pro#0");
+  }
+
+  @Test
   void blockingAnAccountRefusesItsCallsWith402() throws Exception {
     String account = account();
     String key = userKey(account, 100_000);

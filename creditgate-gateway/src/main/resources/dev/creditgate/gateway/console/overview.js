@@ -40,6 +40,7 @@ export async function overview(main) {
       card('Open holds', fmt(o.open_holds ? o.open_holds.count : 0), 'ov-holds'),
       card('Held credits', fmt(o.open_holds ? o.open_holds.credits : 0), 'ov-held'),
       card('Spool', fmt(o.spool ? o.spool.records : 0) + ' records', 'ov-spool'),
+      card('Charges queued', fmt(o.queued_charges || 0), 'ov-queued'),
       card('Failed open (hour)', fmt(sum('failed_open')), 'ov-failed-open'));
     const times = minutes.map((m) => Date.parse(m.start) / 1000);
     charts.forEach((c) => c.destroy());
@@ -57,7 +58,7 @@ export async function overview(main) {
     minutes.forEach((m) => Object.entries(m.denied || {}).forEach(([r, n]) => { reasons[r] = (reasons[r] || 0) + n; }));
     denials.replaceChildren(table(
       [{ key: 'reason', label: 'Reason', sortable: true }, { key: 'count', label: 'Denied (hour)', num: true, sortable: true }],
-      Object.entries(reasons).map(([reason, count]) => ({ reason, count }))));
+      Object.entries(reasons).map(([reason, count]) => ({ reason, count })), 'Denied calls by reason, last hour'));
     ready.replaceChildren(readiness(o.readiness || {}));
   };
   await draw();
@@ -68,19 +69,25 @@ export async function overview(main) {
   };
 }
 
+// Rows of the readiness table: the gateway, its ledger and cache, and each alias's upstreams.
 function readiness(r) {
-  const rows = [];
-  for (const [name, v] of Object.entries(r)) {
-    if (Array.isArray(v)) {
-      v.forEach((u) => rows.push({ name: `${name}: ${u.alias || ''} ${u.upstream || u.name || ''}`.trim(), state: u.state || (u.ready ? 'ready' : 'not ready') }));
-    } else if (v && typeof v === 'object') {
-      rows.push({ name, state: v.state || v.status || (v.ready ? 'ready' : 'not ready') });
-    } else {
-      rows.push({ name, state: String(v) });
+  const rows = [
+    { name: 'gateway', state: r.status || 'unknown', detail: '' },
+    { name: 'ledger', state: r.ledger || 'unknown', detail: '' },
+    { name: 'cache', state: r.cache || 'unknown', detail: '' },
+  ];
+  for (const a of r.aliases || []) {
+    for (const u of a.upstreams || []) {
+      rows.push({
+        name: `${a.alias}: ${u.name}`,
+        state: u.ready ? 'ready' : 'not ready',
+        detail: [u.breaker && u.breaker !== 'none' ? `breaker ${u.breaker.replace('_', '-')}` : '', u.problem || ''].filter(Boolean).join('; '),
+      });
     }
   }
   return table([
-    { key: 'name', label: 'Part' },
-    { key: 'state', label: 'State', render: (x) => h('span', { class: 'badge ' + (/^(up|ready|closed|ok)/i.test(x.state) ? 'good' : 'bad') }, x.state) },
-  ], rows);
+    { key: 'name', label: 'Part', sortable: true },
+    { key: 'state', label: 'State', sortable: true, render: (x) => h('span', { class: 'badge ' + (/^(up|ready)$/.test(x.state) ? 'good' : 'bad') }, x.state) },
+    { key: 'detail', label: 'Detail' },
+  ], rows, 'Readiness');
 }
