@@ -137,6 +137,24 @@ class ConsoleBrowserTest extends SimulatorGatewaySupport {
   }
 
   @Test
+  void aViewerSeesTheAccountButNoActions() {
+    String account = account();
+    userKey(account, 7_000);
+    AdminTokenStore.CreatedToken viewer =
+        server.adminTokens().create("viewer-" + account, AdminToken.Role.VIEWER);
+    browser.signIn(viewer.secret());
+    browser.waitForText("#operator", "viewer-" + account);
+    openAccount(account);
+    browser.waitForText("#acct-available", "7,000");
+    assertThat(browser.driver.findElements(By.cssSelector("#grant-form, #block-form, #key-form")))
+        .isEmpty();
+    browser.open("/console#/price-rules");
+    browser.find("#rule-list table");
+    assertThat(browser.driver.findElements(By.cssSelector("#rule-form, [data-edit-rule]")))
+        .isEmpty();
+  }
+
+  @Test
   void blockingAnAccountRefusesItsCallsWith402() throws Exception {
     String account = account();
     String key = userKey(account, 100_000);
