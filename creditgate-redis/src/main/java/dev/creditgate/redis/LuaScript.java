@@ -1,9 +1,15 @@
 package dev.creditgate.redis;
 
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.slf4j.LoggerFactory;
 
 /** A Lua script with its SHA-1 digest, the name EVALSHA runs it by. */
 record LuaScript(String name, String body, String sha) {
@@ -105,6 +111,46 @@ record LuaScript(String name, String body, String sha) {
       return new LuaScript(name, body, HexFormat.of().formatHex(digest));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-1 is required of every JVM", e);
+    }
+  }
+
+  /**
+   * Runs the script by EVALSHA, and on NOSCRIPT (a restarted or flushed server) by EVAL, which
+   * caches it again.
+   */
+  <T> CompletionStage<T> run(
+      RedisClusterAsyncCommands<String, String> commands, String[] keys, String... args) {
+    CompletableFuture<T> sha =
+        commands.<T>evalsha(sha(), ScriptOutputType.INTEGER, keys, args).toCompletableFuture();
+    return sha.exceptionallyCompose(
+        error -> {
+          Throwable cause = BoundedCalls.unwrap(error);
+          if (cause instanceof RedisNoScriptException
+              || (cause.getMessage() != null && cause.getMessage().startsWith("NOSCRIPT"))) {
+            return commands
+                .<T>eval(body(), ScriptOutputType.INTEGER, keys, args)
+                .toCompletableFuture();
+          }
+          return CompletableFuture.failedFuture(cause);
+        });
+  }
+
+  /**
+   * Loads every script once, in the background; {@link #run} falls back to EVAL if this has not
+   * landed.
+   */
+  static void preloadAll(RedisClusterAsyncCommands<String, String> commands) {
+    for (LuaScript script : new LuaScript[] {PUT_STATE, PUT_SNAPSHOT, SET_BLOCKED, DELETE}) {
+      commands
+          .scriptLoad(script.body())
+          .whenComplete(
+              (sha, error) -> {
+                if (error != null) {
+                  LoggerFactory.getLogger(RedisCreditCache.class)
+                      .debug(
+                          "preloading redis script {} failed: {}", script.name(), error.toString());
+                }
+              });
     }
   }
 }

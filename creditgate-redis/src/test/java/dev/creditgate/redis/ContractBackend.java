@@ -32,7 +32,7 @@ enum ContractBackend {
     }
   }
 
-  private RedisCreditCache.Builder builder() throws Exception {
+  private RedisCreditCacheBuilder builder() throws Exception {
     return switch (this) {
       case STANDALONE -> RedisCreditCache.builder(standalone());
       case STANDALONE_WITH_NEAR_CACHE ->

@@ -55,7 +55,7 @@ class NearCacheCoherenceTest {
     prefix = "cgnear-" + UUID.randomUUID().toString().substring(0, 8);
   }
 
-  RedisCreditCache.Builder gateway() {
+  RedisCreditCacheBuilder gateway() {
     // A long near-cache TTL, so only an invalidation message can explain a fresh read; a generous
     // budget, since this test measures coherence, not the budget.
     return RedisCreditCache.builder(client)

@@ -3,14 +3,11 @@ package dev.creditgate.bench.load;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.creditgate.bench.load.LoadGenerator.Key;
-import dev.creditgate.bench.load.LoadGenerator.Options;
-import dev.creditgate.bench.load.LoadGenerator.Result;
+import dev.creditgate.bench.load.LoadOptions.Key;
 import dev.creditgate.sim.SimulatedUpstream;
 import dev.creditgate.sim.SimulatorStats;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class LoadGeneratorTest {
 
-  private static Options options(
+  private static LoadOptions options(
       SimulatedUpstream sim,
       int rate,
       Duration duration,
@@ -29,8 +26,8 @@ class LoadGeneratorTest {
       List<Key> keys,
       int connections,
       List<String> headers) {
-    return new Options(
-        LoadGenerator.normalize(sim.baseUrl()),
+    return new LoadOptions(
+        LoadCommandLine.normalize(sim.baseUrl()),
         rate,
         duration,
         Duration.ofMillis(300),
@@ -48,7 +45,7 @@ class LoadGeneratorTest {
   void sendsTheMixAtTheRateAndMeasuresTheUpstreamLatency() throws Exception {
     try (SimulatedUpstream sim =
         SimulatedUpstream.builder().latency(Duration.ofMillis(20)).build().start()) {
-      Result r =
+      LoadResult r =
           LoadGenerator.run(
               options(sim, 200, Duration.ofSeconds(2), 0.3, List.of(), 32, List.of()));
 
@@ -76,7 +73,7 @@ class LoadGeneratorTest {
 
   @Test
   void theTimelineCountsCallsSlowCallsAndTheSlowestPer100Ms(@TempDir Path dir) throws Exception {
-    LoadGenerator.Timeline timeline = new LoadGenerator.Timeline(Duration.ofMillis(300).toNanos());
+    Timeline timeline = new Timeline(Duration.ofMillis(300).toNanos());
     timeline.record(Duration.ofMillis(5).toNanos(), 21_000);
     timeline.record(Duration.ofMillis(99).toNanos(), 45_000);
     timeline.record(Duration.ofMillis(250).toNanos(), 40_000);
@@ -100,10 +97,10 @@ class LoadGeneratorTest {
     // waits behind the ones before it. A closed-loop tool would report ~100 ms throughout.
     try (SimulatedUpstream sim =
         SimulatedUpstream.builder().latency(Duration.ofMillis(100)).build().start()) {
-      Result r =
+      LoadResult r =
           LoadGenerator.run(
-              new Options(
-                  LoadGenerator.normalize(sim.baseUrl()),
+              new LoadOptions(
+                  LoadCommandLine.normalize(sim.baseUrl()),
                   20,
                   Duration.ofSeconds(2),
                   Duration.ZERO,
@@ -126,7 +123,7 @@ class LoadGeneratorTest {
   @Test
   void unexpectedStatusesAndTruncatedStreamsAreErrors() throws Exception {
     try (SimulatedUpstream sim = SimulatedUpstream.builder().build().start()) {
-      Result failing =
+      LoadResult failing =
           LoadGenerator.run(
               options(
                   sim, 100, Duration.ofSeconds(1), 0.5, List.of(), 8, List.of("X-Sim-Fail: 500")));
@@ -135,7 +132,7 @@ class LoadGeneratorTest {
       assertThat(failing.ok()).isZero();
       assertThat(failing.all().getTotalCount()).isZero();
 
-      Result cut =
+      LoadResult cut =
           LoadGenerator.run(
               options(
                   sim,
@@ -155,14 +152,15 @@ class LoadGeneratorTest {
     try (SimulatedUpstream sim = SimulatedUpstream.builder().build().start()) {
       List<Key> keys = List.of(new Key("k-ok", false), new Key("k-blocked", true));
       // The simulator admits everyone, so every request for the blocked key is an error.
-      Result r = LoadGenerator.run(options(sim, 200, Duration.ofSeconds(1), 0, keys, 8, List.of()));
+      LoadResult r =
+          LoadGenerator.run(options(sim, 200, Duration.ofSeconds(1), 0, keys, 8, List.of()));
       long wrong = r.errorKinds().getOrDefault("unexpected status 200 (expected 402)", 0L);
       assertThat(wrong).isBetween(60L, 140L);
       assertThat(r.ok() + wrong).isEqualTo(200);
 
       // A target that refuses the blocked key with 402 passes.
       List<Key> allBlocked = List.of(new Key("k-blocked", true));
-      Result refused =
+      LoadResult refused =
           LoadGenerator.run(
               options(
                   sim, 100, Duration.ofSeconds(1), 0, allBlocked, 8, List.of("X-Sim-Fail: 402")));
@@ -175,9 +173,9 @@ class LoadGeneratorTest {
   void searchFindsTheHighestPassingRate() throws Exception {
     try (SimulatedUpstream sim =
         SimulatedUpstream.builder().latency(Duration.ofMillis(5)).build().start()) {
-      Options base =
-          new Options(
-              LoadGenerator.normalize(sim.baseUrl()),
+      LoadOptions base =
+          new LoadOptions(
+              LoadCommandLine.normalize(sim.baseUrl()),
               1,
               Duration.ofSeconds(1),
               Duration.ofMillis(200),
@@ -191,14 +189,14 @@ class LoadGeneratorTest {
               8);
       ByteArrayOutputStream buffer = new ByteArrayOutputStream();
       PrintStream out = new PrintStream(buffer, true, StandardCharsets.UTF_8);
-      int max = LoadGenerator.searchMaxRate(base, 50, 2.0, 200, Duration.ofSeconds(1), 2_000, out);
+      int max = new RateSearch(50, 2.0, 200, Duration.ofSeconds(1), 99, 2_000).run(base, out);
       assertThat(max).isEqualTo(200);
       assertThat(buffer.toString(StandardCharsets.UTF_8))
           .contains("STEP label=search rate=50 ")
           .contains("SEARCH label=search max_sustainable=200 first_failure=none");
 
       // 5 ms upstream latency can never meet a 1 ms p99.
-      assertThat(LoadGenerator.searchMaxRate(base, 50, 2.0, 200, Duration.ofSeconds(1), 1, out))
+      assertThat(new RateSearch(50, 2.0, 200, Duration.ofSeconds(1), 99, 1).run(base, out))
           .isZero();
     }
   }
@@ -206,8 +204,8 @@ class LoadGeneratorTest {
   @Test
   void aResponsesUrlSendsResponsesApiRequests() throws Exception {
     try (SimulatedUpstream sim = SimulatedUpstream.builder().build().start()) {
-      Options o =
-          new Options(
+      LoadOptions o =
+          new LoadOptions(
               java.net.URI.create(sim.baseUrl() + "/responses"),
               100,
               Duration.ofSeconds(1),
@@ -220,7 +218,7 @@ class LoadGeneratorTest {
               "responses",
               "pro",
               8);
-      Result r = LoadGenerator.run(o);
+      LoadResult r = LoadGenerator.run(o);
       assertThat(r.errors()).as("errors %s", r.errorKinds()).isZero();
       assertThat(r.ok()).isEqualTo(100);
       assertThat(sim.stats().responsesRequests()).isEqualTo(100);
@@ -229,7 +227,7 @@ class LoadGeneratorTest {
       assertThat(sim.stats().completionTokens()).isLessThanOrEqualTo(800);
       assertThatThrownBy(
               () ->
-                  new Options(
+                  new LoadOptions(
                       o.url(),
                       100,
                       Duration.ofSeconds(1),
@@ -251,10 +249,10 @@ class LoadGeneratorTest {
   void streamsCanGoToTheirOwnUrlAndModel() throws Exception {
     try (SimulatedUpstream plain = SimulatedUpstream.builder().build().start();
         SimulatedUpstream streams = SimulatedUpstream.builder().build().start()) {
-      Result r =
+      LoadResult r =
           LoadGenerator.run(
-              new Options(
-                  LoadGenerator.normalize(plain.baseUrl()),
+              new LoadOptions(
+                  LoadCommandLine.normalize(plain.baseUrl()),
                   100,
                   Duration.ofSeconds(1),
                   Duration.ZERO,
@@ -266,8 +264,9 @@ class LoadGeneratorTest {
                   "split",
                   "pro",
                   8,
-                  LoadGenerator.normalize(streams.baseUrl()),
-                  "slow"));
+                  LoadCommandLine.normalize(streams.baseUrl()),
+                  "slow",
+                  null));
       assertThat(r.errors()).as("errors %s", r.errorKinds()).isZero();
       assertThat(plain.stats().streamedResponses()).isZero();
       assertThat(plain.stats().completedResponses()).isEqualTo(r.plain().getTotalCount());
@@ -287,75 +286,5 @@ class LoadGeneratorTest {
     }
     assertThat(streams).isBetween(19_500, 20_500);
     assertThat(LoadGenerator.isStream(12345, 0.2)).isEqualTo(LoadGenerator.isStream(12345, 0.2));
-  }
-
-  @Test
-  void keysFileAndOptionsAreValidated(@TempDir Path dir) throws Exception {
-    Path keys = dir.resolve("keys.txt");
-    Files.writeString(keys, "# comment\nkey-a\nkey-b,blocked\n\nkey-c blocked\n");
-    assertThat(LoadGenerator.readKeys(keys))
-        .containsExactly(new Key("key-a", false), new Key("key-b", true), new Key("key-c", true));
-    Files.writeString(keys, "key-a,maybe\n");
-    assertThatThrownBy(() -> LoadGenerator.readKeys(keys))
-        .hasMessageContaining("line 1 must be 'KEY' or 'KEY,blocked', but was 'key-a,maybe'");
-
-    assertThat(LoadGenerator.normalize("http://127.0.0.1:9/v1"))
-        .isEqualTo(URI.create("http://127.0.0.1:9/v1/chat/completions"));
-    assertThat(LoadGenerator.normalize("http://127.0.0.1:9"))
-        .isEqualTo(URI.create("http://127.0.0.1:9/v1/chat/completions"));
-    assertThat(LoadGenerator.normalize("http://127.0.0.1:9/x/v1/chat/completions"))
-        .isEqualTo(URI.create("http://127.0.0.1:9/x/v1/chat/completions"));
-    assertThat(LoadGenerator.parseDuration("--d", "1500ms")).isEqualTo(Duration.ofMillis(1500));
-    assertThatThrownBy(() -> LoadGenerator.parseDuration("--duration", "soon"))
-        .hasMessage("--duration must be a duration like 15s or 500ms, but was 'soon'");
-    URI url = URI.create("http://127.0.0.1:9/v1/chat/completions");
-    assertThatThrownBy(
-            () ->
-                new Options(
-                    url,
-                    0,
-                    Duration.ofSeconds(1),
-                    Duration.ZERO,
-                    0,
-                    List.of(),
-                    1,
-                    Duration.ofSeconds(1),
-                    List.of(),
-                    "x",
-                    "pro",
-                    8))
-        .hasMessage("rate must be positive, but was 0");
-    assertThatThrownBy(
-            () ->
-                new Options(
-                    url,
-                    1,
-                    Duration.ofSeconds(1),
-                    Duration.ZERO,
-                    1.5,
-                    List.of(),
-                    1,
-                    Duration.ofSeconds(1),
-                    List.of(),
-                    "x",
-                    "pro",
-                    8))
-        .hasMessage("streamFraction must be between 0 and 1, but was 1.5");
-    assertThatThrownBy(
-            () ->
-                new Options(
-                    url,
-                    1,
-                    Duration.ofSeconds(1),
-                    Duration.ZERO,
-                    0,
-                    List.of(),
-                    1,
-                    Duration.ofSeconds(1),
-                    List.of("no colon"),
-                    "x",
-                    "pro",
-                    8))
-        .hasMessage("header must look like 'Name: value', but was 'no colon'");
   }
 }

@@ -17,25 +17,23 @@ import java.time.Duration;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Function;
 
 /**
- * The gateway's meters. Alias tags only ever take configured alias names (unknown names are counted
- * as {@code unknown}) so a caller cannot grow the number of time series. The LLM calls' counts by
- * minute for the admin overview ({@link CallMinutes}) are fed from here too, by the same events.
+ * The gateway's meters (strict credit's holds and leases in {@link HoldMetrics}). Alias tags only
+ * ever take configured alias names (unknown names are counted as {@code unknown}) so a caller
+ * cannot grow the number of time series. The LLM calls' counts by minute for the admin overview
+ * ({@link CallMinutes}) are fed from here too, by the same events.
  */
 public final class GatewayMetrics implements GuardListener, MeterListener {
 
   private final MeterRegistry registry;
 
-  /**
-   * Meters already registered, by their name and tags: registering looks up and sorts tags each
-   * time.
-   */
-  private final ConcurrentHashMap<List<Object>, Meter> meters = new ConcurrentHashMap<>();
+  private final MeterCache meters;
+
+  private final HoldMetrics holds;
 
   private final Timer decisionLatency;
 
@@ -56,6 +54,8 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
    */
   public GatewayMetrics(MeterRegistry registry, InstantSource clock) {
     this.registry = registry;
+    this.meters = new MeterCache(registry);
+    this.holds = new HoldMetrics(meters);
     this.genAi = new GenAiMetrics(registry);
     this.minutes = new CallMinutes(clock);
     this.decisionLatency =
@@ -85,9 +85,8 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
     return reason.name().toLowerCase(Locale.ROOT);
   }
 
-  @SuppressWarnings("unchecked")
   private <M extends Meter> M meter(Function<MeterRegistry, M> register, Object... key) {
-    return (M) meters.computeIfAbsent(List.of(key), k -> register.apply(registry));
+    return meters.get(register, key);
   }
 
   public void request(String route, String alias, int status) {
@@ -321,80 +320,32 @@ public final class GatewayMetrics implements GuardListener, MeterListener {
 
   @Override
   public void onHoldPlaced(BillingContext context, long credits) {
-    holdEvent("opened");
+    holds.placed();
   }
 
   @Override
   public void onHoldEnded(BillingContext context, long credits, HoldEnd end) {
-    holdEvent(end.name().toLowerCase(Locale.ROOT));
-  }
-
-  private void holdEvent(String event) {
-    this.<Counter>meter(
-            r ->
-                Counter.builder("creditgate.holds")
-                    .description(
-                        "Strict-credit holds by event: opened, settled (charged), released (ended"
-                            + " without a charge), expired (deadline passed first)")
-                    .tag("event", event)
-                    .register(r),
-            "holds",
-            event)
-        .increment();
+    holds.ended(end);
   }
 
   @Override
   public void onLease(LeaseEvent event) {
-    String name = event.name().toLowerCase(Locale.ROOT).replace('_', '-');
-    this.<Counter>meter(
-            r ->
-                Counter.builder("creditgate.leases")
-                    .description(
-                        "Lease operations on accounts' credit: grown, given-back, renewed (all of"
-                            + " this process's leases at once), failed (the ledger could not be"
-                            + " reached)")
-                    .tag("event", name)
-                    .register(r),
-            "leases",
-            name)
-        .increment();
+    holds.lease(event);
   }
 
   @Override
   public void onShortfall(BillingContext context, boolean clamped) {
-    String outcome = clamped ? "clamped" : "rejected";
-    this.<Counter>meter(
-            r ->
-                Counter.builder("creditgate.holds.shortfalls")
-                    .description(
-                        "Calls whose worst case did not fit the account's credit: clamped to a"
-                            + " lower output cap, or rejected")
-                    .tag("outcome", outcome)
-                    .register(r),
-            "shortfalls",
-            outcome)
-        .increment();
+    holds.shortfall(clamped);
   }
 
   @Override
   public void onOverrun(BillingContext context, long credits) {
-    this.<Counter>meter(
-            r ->
-                Counter.builder("creditgate.holds.overrun.credits")
-                    .description("Credits charged beyond calls' holds (input beyond its estimate)")
-                    .register(r),
-            "overrun")
-        .increment(credits);
+    holds.overrun(credits);
   }
 
   /** Registers the gauges of a meter's holds. */
   public void meter(dev.creditgate.ledger.LedgerCreditMeter meter) {
-    Gauge.builder("creditgate.holds.held.credits", meter, m -> m.heldCredits())
-        .description("Credits held by calls in flight in this process")
-        .register(registry);
-    Gauge.builder("creditgate.holds.open", meter, m -> m.openHolds())
-        .description("Holds open in this process")
-        .register(registry);
+    holds.gauges(meter);
   }
 
   /**
