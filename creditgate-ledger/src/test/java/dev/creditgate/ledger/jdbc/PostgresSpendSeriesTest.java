@@ -24,15 +24,22 @@ class PostgresSpendSeriesTest extends AbstractSpendSeriesTest {
   }
 
   /**
-   * On an empty table both spend indexes cost the same; the benchmark shows the choice at scale.
+   * Plans from statistics of a table with entries in it: 5,000 charges of 100 accounts in 1990,
+   * before any test's days. On an empty table the planner costs both spend indexes alike.
    */
   @Override
-  String oneAccountIndex() {
-    return "entries_spend_";
-  }
-
-  @Override
   String plan(Connection c, String sql, SpendQuery query) throws Exception {
+    execute(
+        c,
+        "INSERT INTO accounts (id, created_at, updated_at) SELECT 'plan-' || a, now(), now()"
+            + " FROM generate_series(1, 100) a ON CONFLICT (id) DO NOTHING");
+    execute(
+        c,
+        "INSERT INTO entries (account_id, event_id, kind, amount, balance_after, created_at)"
+            + " SELECT 'plan-' || (1 + g % 100), 'plan-' || g, 'CHARGE', -1, 0,"
+            + " TIMESTAMPTZ '1990-01-01 00:00:00Z' + g * INTERVAL '1 minute'"
+            + " FROM generate_series(1, 5000) g ON CONFLICT (account_id, event_id) DO NOTHING");
+    execute(c, "ANALYZE entries");
     execute(c, "SET enable_seqscan = off");
     try (PreparedStatement s = c.prepareStatement("EXPLAIN " + sql)) {
       bind(s, query);
