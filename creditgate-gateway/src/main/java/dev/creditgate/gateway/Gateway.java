@@ -27,6 +27,7 @@ import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -177,7 +178,8 @@ public final class Gateway implements AutoCloseable {
             config.adminToken(),
             config.maxBodyBytes(),
             metrics,
-            meter);
+            meter,
+            b.clock);
     OpsEndpoints ops = new OpsEndpoints(config, b.ledger, b.cache, router, registry, b.ticker);
     this.app =
         Javalin.create(
@@ -379,6 +381,7 @@ public final class Gateway implements AutoCloseable {
     private ApiKeyStore keys;
     private Map<String, String> env = System.getenv();
     private Ticker ticker = Ticker.systemTicker();
+    private Clock clock = Clock.systemUTC();
 
     private Builder() {}
 
@@ -447,6 +450,12 @@ public final class Gateway implements AutoCloseable {
     /** The time source for upstream latency and log throttling; tests pass a fake. */
     public Builder ticker(Ticker ticker) {
       this.ticker = Objects.requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    /** The wall clock: "now" where the admin API's time ranges default to it; tests pass a fake. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 

@@ -19,6 +19,7 @@ import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.ledger.LedgerUnavailableException;
 import dev.creditgate.ledger.Page;
 import dev.creditgate.ledger.PriceBook;
+import dev.creditgate.ledger.SpendSeries;
 import dev.creditgate.pricing.PriceRule;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
@@ -27,14 +28,17 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.time.Clock;
+import java.util.HashSet;
 import java.util.Locale;
+import java.util.Set;
 import java.util.UUID;
 
 /**
  * The operator API under {@code /admin/v1}, behind the admin token: accounts, grants, blocks,
- * entries, API keys and price rules. Bad input is 400 (not JSON) or 422 (a field is wrong, named in
- * {@code param}); a reused idempotency key with another payload is 409. Its OpenAPI document and
- * Swagger UI ({@link AdminDocs}) are registered with it.
+ * entries, spend series, API keys and price rules. Bad input is 400 (not JSON) or 422 (a field is
+ * wrong, named in {@code param}); a reused idempotency key with another payload is 409. Its OpenAPI
+ * document and Swagger UI ({@link AdminDocs}) are registered with it.
  */
 public final class AdminApi {
 
@@ -50,6 +54,7 @@ public final class AdminApi {
   private final LedgerCreditMeter meter;
   private final AdminHolds holds;
   private final AdminCreditPolicies policies;
+  private final AdminSpend spend;
   private final AdminDocs docs;
   private final PriceBook prices;
   private final ApiKeyStore keys;
@@ -64,13 +69,22 @@ public final class AdminApi {
       String adminToken,
       long maxBodyBytes,
       GatewayMetrics metrics,
-      LedgerCreditMeter meter) {
+      LedgerCreditMeter meter,
+      Clock clock) {
     this.ledger = ledger;
     this.meter = meter;
     this.holds = new AdminHolds(meter);
     this.policies =
         ledger instanceof CreditPolicies p ? new AdminCreditPolicies(ledger, p, meter) : null;
-    this.docs = new AdminDocs(policies != null);
+    this.spend = ledger instanceof SpendSeries s ? new AdminSpend(ledger, s, clock) : null;
+    Set<String> unserved = new HashSet<>();
+    if (policies == null) {
+      unserved.add(CREDIT_POLICY);
+    }
+    if (spend == null) {
+      unserved.addAll(Set.of(AdminSpend.SPEND, AdminSpend.ACCOUNT_SPEND));
+    }
+    this.docs = new AdminDocs(unserved);
     this.prices = prices;
     this.keys = keys;
     this.token = adminToken.getBytes(StandardCharsets.UTF_8);
@@ -96,6 +110,9 @@ public final class AdminApi {
           guarded(ctx -> policies.put(ctx, accountId(ctx.pathParam("id"), "id"), body(ctx, true))));
       routes.delete(
           policy, guarded(ctx -> policies.delete(ctx, accountId(ctx.pathParam("id"), "id"))));
+    }
+    if (spend != null) {
+      spend.register(routes, PREFIX, this::guarded);
     }
     routes.get(PREFIX + "/keys", guarded(this::listKeys));
     routes.post(PREFIX + "/keys", guarded(this::createKey));
