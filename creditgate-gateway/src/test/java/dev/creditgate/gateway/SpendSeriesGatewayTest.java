@@ -5,13 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.creditgate.InMemoryCreditCache;
-import dev.creditgate.ledger.CreditLedger;
 import dev.creditgate.ledger.LedgerEntry;
-import dev.creditgate.ledger.MeteringLedger;
-import dev.creditgate.ledger.PriceBook;
 import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpRequest;
@@ -151,8 +146,6 @@ class SpendSeriesGatewayTest extends SimulatorGatewaySupport {
     return JSON.readTree(r.body()).path("error").path("code").asText();
   }
 
-  interface FullLedger extends CreditLedger, MeteringLedger, PriceBook {}
-
   @Test
   void rangesDefaultToTheGatewaysClockAndALedgerWithoutTheRoleServesNoRoute() throws Exception {
     Instant now = Instant.parse("2026-03-01T12:34:56.789Z");
@@ -163,18 +156,7 @@ class SpendSeriesGatewayTest extends SimulatorGatewaySupport {
             .build()) {
       ApiKeyStore.migrate(real.dataSource());
       ApiKeyStore keys = new ApiKeyStore(real.dataSource(), Clock.systemUTC());
-      FullLedger withoutSpend =
-          (FullLedger)
-              Proxy.newProxyInstance(
-                  getClass().getClassLoader(),
-                  new Class<?>[] {FullLedger.class},
-                  (proxy, method, args) -> {
-                    try {
-                      return method.invoke(real, args);
-                    } catch (InvocationTargetException e) {
-                      throw e.getCause();
-                    }
-                  });
+      ForwardingLedger.Required withoutSpend = ForwardingLedger.of(real);
       GatewayConfig config =
           GatewayConfig.fromProperties(
               Map.of(
@@ -229,22 +211,20 @@ class SpendSeriesGatewayTest extends SimulatorGatewaySupport {
   }
 
   private HttpResponse<String> adminGet(String path, String token) throws Exception {
-    HttpRequest.Builder b =
-        HttpRequest.newBuilder(URI.create(base + "/admin/v1" + path))
-            .timeout(Duration.ofSeconds(20));
+    return fetch(base + "/admin/v1" + path, token);
+  }
+
+  private HttpResponse<String> send(Gateway gateway, String path) throws Exception {
+    return fetch("http://127.0.0.1:" + gateway.port() + path, GatewayTestSupport.ADMIN_TOKEN);
+  }
+
+  /** A GET of {@code url} with {@code token} as the bearer token, or none when it is null. */
+  private HttpResponse<String> fetch(String url, String token) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20));
     if (token != null) {
       b.header("Authorization", "Bearer " + token);
     }
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-  }
-
-  private HttpResponse<String> send(Gateway gateway, String path) throws Exception {
-    return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + path))
-            .header("Authorization", "Bearer " + GatewayTestSupport.ADMIN_TOKEN)
-            .timeout(Duration.ofSeconds(20))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
   }
 
   private static String enc(String value) {
