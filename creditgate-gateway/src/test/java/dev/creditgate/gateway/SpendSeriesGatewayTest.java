@@ -140,6 +140,9 @@ class SpendSeriesGatewayTest extends SimulatorGatewaySupport {
     assertThat(shifted.path("to").asText()).isEqualTo(now.toString());
     assertThat(shifted.path("bucket").asText()).isEqualTo("hour");
     assertThat(shifted.path("account_id").isNull()).isTrue();
+    // The default range starts no earlier than the earliest instant a series may.
+    JsonNode early = spend("/spend?to=1970-01-01T06:00:00Z");
+    assertThat(early.path("from").asText()).isEqualTo("1970-01-01T00:00:00Z");
   }
 
   static String code(HttpResponse<String> r) throws Exception {

@@ -82,7 +82,10 @@ final class AdminSpend {
 
   private void respond(Context ctx, String account) {
     Instant to = instant(ctx, "to", clock.instant());
-    Instant from = instant(ctx, "from", to.minus(DEFAULT_RANGE));
+    Instant dayBefore = to.minus(DEFAULT_RANGE);
+    Instant from =
+        instant(
+            ctx, "from", dayBefore.isBefore(SpendQuery.EARLIEST) ? SpendQuery.EARLIEST : dayBefore);
     String bucket = param(ctx, "bucket");
     String groupBy = param(ctx, "group_by");
     SpendQuery query;
