@@ -188,7 +188,8 @@ public final class Gateway implements AutoCloseable {
             metrics,
             meter,
             config.limits(),
-            new AdminOverview(metrics, meter, b.metering, router, ops::recentReadiness));
+            new AdminOverview(metrics, meter, b.metering, router, ops::recentReadiness),
+            b.clock);
     this.app =
         Javalin.create(
             cfg -> {
@@ -480,8 +481,8 @@ public final class Gateway implements AutoCloseable {
     }
 
     /**
-     * The wall clock whose minutes the admin overview counts calls in; the system's by default,
-     * tests pass one they move by hand.
+     * The wall clock: the minutes the admin overview counts calls in, and "now" where the admin
+     * API's time ranges default to it; the system's by default, tests pass one they move by hand.
      */
     public Builder clock(InstantSource clock) {
       this.clock = Objects.requireNonNull(clock, "clock");

@@ -6,12 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.creditgate.InMemoryCreditCache;
 import dev.creditgate.InvalidArgumentException;
-import dev.creditgate.ledger.CreditLedger;
-import dev.creditgate.ledger.MeteringLedger;
-import dev.creditgate.ledger.PriceBook;
 import dev.creditgate.ledger.jdbc.JdbcCreditLedger;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -32,8 +27,6 @@ class AdminErrorParamTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @TempDir Path tmp;
-
-  interface FullLedger extends CreditLedger, MeteringLedger, PriceBook {}
 
   @Test
   void paramComesFromTheExceptionNotFromTheMessage() throws Exception {
@@ -63,21 +56,7 @@ class AdminErrorParamTest {
       ApiKeyStore.migrate(real.dataSource());
       ApiKeyStore keys = new ApiKeyStore(real.dataSource(), Clock.systemUTC());
       real.openAccount("acme");
-      FullLedger rejecting =
-          (FullLedger)
-              Proxy.newProxyInstance(
-                  getClass().getClassLoader(),
-                  new Class<?>[] {FullLedger.class},
-                  (proxy, method, args) -> {
-                    if (method.getName().equals("grant")) {
-                      throw error;
-                    }
-                    try {
-                      return method.invoke(real, args);
-                    } catch (InvocationTargetException e) {
-                      throw e.getCause();
-                    }
-                  });
+      ForwardingLedger.Required rejecting = ForwardingLedger.of(real, "grant", error);
       GatewayConfig config =
           GatewayConfig.fromProperties(
               Map.of(

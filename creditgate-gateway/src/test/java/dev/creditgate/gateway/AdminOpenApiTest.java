@@ -114,6 +114,11 @@ class AdminOpenApiTest extends GatewayTestSupport {
     answers.add(admin("GET", path + "/credit-policy", null, Map.of()));
     answers.add(admin("PUT", path + "/credit-policy", "{\"mode\":\"loose\"}", Map.of()));
     answers.add(admin("DELETE", path + "/credit-policy", null, Map.of()));
+    answers.add(admin("GET", "/spend?account_id=" + account + "&bucket=day", null, Map.of()));
+    answers.add(admin("GET", "/spend?group_by=alias", null, Map.of()));
+    answers.add(admin("GET", "/spend?bucket=week", null, Map.of()));
+    answers.add(admin("GET", path + "/spend?bucket=minute&group_by=model", null, Map.of()));
+    answers.add(admin("GET", "/accounts/nobody-" + account + "/spend", null, Map.of()));
     answers.add(admin("GET", "/accounts/nobody-" + account, null, Map.of()));
     answers.add(admin("POST", "/accounts", "{\"id\":", Map.of()));
     String huge = "{\"id\":\"" + "x".repeat(MAX_BODY_BYTES) + "\"}";

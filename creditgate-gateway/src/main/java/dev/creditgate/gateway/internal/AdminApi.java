@@ -19,15 +19,19 @@ import dev.creditgate.ledger.LedgerEntry;
 import dev.creditgate.ledger.LedgerUnavailableException;
 import dev.creditgate.ledger.Page;
 import dev.creditgate.ledger.PriceBook;
+import dev.creditgate.ledger.SpendSeries;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
+import java.time.InstantSource;
+import java.util.HashSet;
 import java.util.Locale;
+import java.util.Set;
 import java.util.UUID;
 
 /**
  * The operator API under {@code /admin/v1}: accounts, grants, blocks and entries here; holds,
- * credit policies, API keys, price rules, admin tokens and the live overview ({@link
+ * credit policies, spend series, API keys, price rules, admin tokens and the live overview ({@link
  * AdminOverview}) in classes of their own. Every route is behind {@link AdminAuth}: the caller's
  * principal is resolved first, a viewer's change is refused, and a ledger entry records the
  * principal as its actor. Bad input is 400 (not JSON) or 422 (a field is wrong, named in {@code
@@ -51,6 +55,10 @@ public final class AdminApi {
   private final AdminKeys keys;
   private final AdminPriceRules rules;
   private final AdminTokens tokens;
+
+  /** Null when the ledger keeps no spend series. */
+  private final AdminSpend spend;
+
   private final AdminDocs docs;
   private final GatewayMetrics metrics;
 
@@ -67,7 +75,8 @@ public final class AdminApi {
       GatewayMetrics metrics,
       LedgerCreditMeter meter,
       GatewayLimits limits,
-      AdminOverview overview) {
+      AdminOverview overview,
+      InstantSource clock) {
     this.ledger = ledger;
     this.meter = meter;
     this.auth = auth;
@@ -79,7 +88,15 @@ public final class AdminApi {
     this.keys = new AdminKeys(ledger, keys, requests);
     this.rules = new AdminPriceRules(prices, requests);
     this.tokens = new AdminTokens(adminTokens, requests);
-    this.docs = new AdminDocs(policies != null);
+    this.spend = ledger instanceof SpendSeries s ? new AdminSpend(ledger, s, clock) : null;
+    Set<String> unserved = new HashSet<>();
+    if (policies == null) {
+      unserved.add(CREDIT_POLICY);
+    }
+    if (spend == null) {
+      unserved.addAll(Set.of(AdminSpend.SPEND, AdminSpend.ACCOUNT_SPEND));
+    }
+    this.docs = new AdminDocs(unserved);
     this.metrics = metrics;
     this.console =
         auth.sessions()
@@ -116,6 +133,9 @@ public final class AdminApi {
       routes.put(
           policy, guarded(ctx -> policies.put(ctx, accountId(ctx), requests.body(ctx, true))));
       routes.delete(policy, guarded(ctx -> policies.delete(ctx, accountId(ctx))));
+    }
+    if (spend != null) {
+      spend.register(routes, PREFIX, this::guarded);
     }
     keys.register(routes, PREFIX, this::guarded);
     rules.register(routes, PREFIX, this::guarded);

@@ -31,12 +31,13 @@ final class AdminDocs {
       ClasspathFiles.webjar("org.webjars", "swagger-ui", "", UI_PATH);
 
   /**
-   * @param creditPolicies whether the gateway serves the credit-policy routes (its ledger keeps
-   *     accounts' policies); when not, the document leaves them out
+   * @param unserved the document's paths (under {@link AdminApi#PREFIX}) this gateway does not
+   *     serve, since its ledger lacks their role (credit policies, spend series); the document
+   *     leaves them out
    * @throws IllegalStateException when the document or the Swagger UI WebJar is not on the
    *     classpath
    */
-  AdminDocs(boolean creditPolicies) {
+  AdminDocs(Set<String> unserved) {
     JsonNode doc;
     try (InputStream in = ClasspathFiles.resource(DOCUMENT)) {
       doc = Json.MAPPER.readTree(in);
@@ -44,9 +45,7 @@ final class AdminDocs {
       throw new IllegalStateException(
           "cannot read the admin API's OpenAPI document " + DOCUMENT, e);
     }
-    if (!creditPolicies) {
-      ((ObjectNode) doc.path("paths")).remove(AdminApi.CREDIT_POLICY);
-    }
+    ((ObjectNode) doc.path("paths")).remove(unserved);
     this.document = Json.bytes(doc);
   }
 

@@ -22,6 +22,9 @@ import dev.creditgate.ledger.LedgerUnavailableException;
 import dev.creditgate.ledger.MeteringLedger;
 import dev.creditgate.ledger.Page;
 import dev.creditgate.ledger.PriceBook;
+import dev.creditgate.ledger.SpendBucket;
+import dev.creditgate.ledger.SpendQuery;
+import dev.creditgate.ledger.SpendSeries;
 import dev.creditgate.ledger.VerifyResult;
 import dev.creditgate.pricing.PriceRule;
 import dev.creditgate.pricing.Quote;
@@ -63,11 +66,17 @@ import javax.sql.DataSource;
  * idempotency keys), {@link EntryWriter} and {@link BatchWriter} (one operation, or a batch of
  * charges, per transaction), {@link Metering} (the way of a charge), {@link ChargeBatcher} (group
  * commit), {@link WriteBehindQueue} (queued charges and pending debits), {@link ChargeJournal} and
- * {@link ChargeSpool} (durability), {@link SpoolReplayer}, {@link PriceRules} and {@link
- * LedgerVerifier}.
+ * {@link ChargeSpool} (durability), {@link SpoolReplayer}, {@link PriceRules}, {@link
+ * LedgerVerifier} and {@link SpendBuckets}.
  */
 public final class JdbcCreditLedger
-    implements CreditLedger, MeteringLedger, PriceBook, LedgerAudit, CreditLeases, CreditPolicies {
+    implements CreditLedger,
+        MeteringLedger,
+        PriceBook,
+        LedgerAudit,
+        CreditLeases,
+        CreditPolicies,
+        SpendSeries {
 
   private final LedgerOptions options;
   private final LedgerDatabase db;
@@ -82,6 +91,7 @@ public final class JdbcCreditLedger
   private final EventClaims claims;
   private final PriceRules prices;
   private final LedgerVerifier verifier;
+  private final SpendBuckets spendBuckets;
   private final Metering metering;
   private final SpoolReplayer replayer;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -94,6 +104,7 @@ public final class JdbcCreditLedger
     this.prices = new PriceRules(db, options);
     this.policies = new AccountPolicies(db, tables, options.priceRuleRefresh());
     this.verifier = new LedgerVerifier(db, tables);
+    this.spendBuckets = new SpendBuckets(db);
     ChargeSpool openedSpool = null;
     ChargeJournal journal = null;
     try {
@@ -461,6 +472,22 @@ public final class JdbcCreditLedger
     awaitOwnCharges(accountId);
     return db.read(
         c -> Optional.ofNullable(tables.findEntry(c, accountId, eventId)).map(EntryRow::entry));
+  }
+
+  // ---------------------------------------------------------------- spend series
+
+  /**
+   * One statement over the entries, through the V6 indexes. An account's own series first waits
+   * (bounded) for this process's queued charges of it, as {@link #entries} does.
+   */
+  @Override
+  public List<SpendBucket> spend(SpendQuery query) {
+    Objects.requireNonNull(query, "query");
+    ensureOpen();
+    if (query.accountId() != null) {
+      awaitOwnCharges(query.accountId());
+    }
+    return spendBuckets.spend(query);
   }
 
   // ---------------------------------------------------------------- price rules

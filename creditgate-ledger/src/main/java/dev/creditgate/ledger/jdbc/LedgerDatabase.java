@@ -128,7 +128,9 @@ final class LedgerDatabase implements AutoCloseable {
     Dialect dialect = Dialect.of(jdbcUrl);
     HikariConfig config = new HikariConfig();
     config.setJdbcUrl(jdbcUrl);
-    config.setMaximumPoolSize(1);
+    // Flyway holds one connection for its lock on PostgreSQL while it migrates on another: with a
+    // pool of one it waited for itself until the pool's timeout.
+    config.setMaximumPoolSize(2);
     config.setPoolName("creditgate-migrate");
     if (dialect == Dialect.SQLITE) {
       createSqliteDirectory(jdbcUrl);

@@ -40,7 +40,7 @@ class JdbcCreditLedgerOptionsTest {
   @Test
   void migrateBringsTheSchemaUpToDateOnce() {
     String url = "jdbc:sqlite:" + directory.resolve("db/ledger.db");
-    assertThat(JdbcCreditLedger.migrate(url)).isEqualTo(5);
+    assertThat(JdbcCreditLedger.migrate(url)).isEqualTo(6);
     assertThat(JdbcCreditLedger.migrate(url)).isZero();
     try (JdbcCreditLedger ledger =
         JdbcCreditLedger.builder()
