@@ -37,7 +37,7 @@ export async function account(main, id) {
       card('Held', fmt(a.held), 'acct-held'),
       card('Balance', fmt(a.balance), 'acct-balance'),
       card('Granted', fmt(a.granted), 'acct-granted'),
-      card('Spent', fmt(a.consumed), 'acct-consumed'));
+      card('Spent (all time)', fmt(a.consumed), 'acct-consumed'));
     if (blockButton) {
       blockButton.textContent = a.blocked ? 'Unblock' : 'Block';
       blockButton.className = a.blocked ? '' : 'danger';
@@ -101,9 +101,9 @@ export async function account(main, id) {
     charts.length = 0;
     try {
       const s = await api('GET', '/spend' + query({ account_id: id, from: from.toISOString(), to: to.toISOString(), bucket: r.bucket }));
-      const p = pivot(s.data, 'model', 'credits');
+      const p = pivot(s.data, 'model', 'credits', from, to, r.bucket === 'day' ? 86400 : 3600);
       const total = s.data.reduce((t, d) => t + d.credits, 0);
-      if (p.times.length === 0) {
+      if (p.series.length === 0) {
         chart.replaceChildren(h('p', { class: 'muted', id: 'spend-total' }, 'No spend in this range.'));
       } else {
         charts.push(timeChart(chart, `Credits spent by model: ${fmt(total)} in total`, p.times, p.series, { bars: true }));

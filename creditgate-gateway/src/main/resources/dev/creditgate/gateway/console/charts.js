@@ -17,9 +17,9 @@ export function timeChart(container, title, times, series, opts = {}) {
         label: s.label,
         stroke: COLORS[i % COLORS.length],
         width: 2,
-        fill: opts.fill ? COLORS[i % COLORS.length] + '22' : undefined,
+        fill: opts.bars ? COLORS[i % COLORS.length] + 'bb' : opts.fill ? COLORS[i % COLORS.length] + '22' : undefined,
         paths: opts.bars ? window.uPlot.paths.bars({ size: [0.8, 40] }) : undefined,
-        points: { show: times.length < 80 },
+        points: { show: !opts.bars && times.length < 80 },
       })),
     ],
     axes: [{}, { size: 70 }],
@@ -29,15 +29,20 @@ export function timeChart(container, title, times, series, opts = {}) {
   return { plot, destroy: () => { window.removeEventListener('resize', resize); plot.destroy(); } };
 }
 
-// Buckets {start, <group>, <value>} into one series per group on a shared time axis.
-export function pivot(rows, groupKey, valueKey) {
-  const times = [...new Set(rows.map((r) => Date.parse(r.start) / 1000))].sort((a, b) => a - b);
+// Buckets {start, <group>, <value>} into one series per group on a time axis of every bucket from
+// `from` to `to` (Dates) of `step` seconds, so a range with few buckets still spans the range.
+export function pivot(rows, groupKey, valueKey, from, to, step) {
+  const first = Math.floor(from.getTime() / 1000 / step) * step;
+  const times = [];
+  for (let t = first; t < to.getTime() / 1000; t += step) times.push(t);
   const index = new Map(times.map((t, i) => [t, i]));
   const groups = new Map();
   for (const r of rows) {
+    const i = index.get(Date.parse(r.start) / 1000);
+    if (i === undefined) continue;
     const g = r[groupKey] || '(none)';
     if (!groups.has(g)) groups.set(g, new Array(times.length).fill(0));
-    groups.get(g)[index.get(Date.parse(r.start) / 1000)] += r[valueKey];
+    groups.get(g)[i] += r[valueKey];
   }
   return { times, series: [...groups.entries()].map(([label, values]) => ({ label, values })) };
 }
