@@ -155,6 +155,38 @@ class ConsoleBrowserTest extends SimulatorGatewaySupport {
   }
 
   @Test
+  void theAccountListShowsThisMonthsSpendAndSortsByIt() throws Exception {
+    String account = account();
+    String key = userKey(account, 100_000);
+    assertThat(post("/v1/chat/completions", key, HELLO, Map.of()).statusCode()).isEqualTo(200);
+    LedgerEntry charge = theCharge(account);
+    signIn();
+    browser.open("/console#/accounts");
+    browser.find("#account-list table");
+    org.openqa.selenium.WebElement row =
+        browser.driver.findElement(
+            By.xpath("//div[@id='account-list']//tr[td/a[text()='" + account + "']]"));
+    List<org.openqa.selenium.WebElement> cells = row.findElements(By.tagName("td"));
+    assertThat(cells.get(1).getText()).isEqualTo(String.format("%,d", 100_000 + charge.amount()));
+    assertThat(cells.get(3).getText()).isEqualTo(String.format("%,d", -charge.amount()));
+
+    // Sorting by this month's spend, twice: descending puts the biggest spender first.
+    browser.click("#account-list th:nth-child(4) button");
+    browser.click("#account-list th:nth-child(4) button");
+    assertThat(
+            browser
+                .driver
+                .findElement(By.cssSelector("#account-list th:nth-child(4)"))
+                .getAttribute("aria-sort"))
+        .isEqualTo("descending");
+    List<Long> spent =
+        browser.driver.findElements(By.cssSelector("#account-list tbody td:nth-child(4)")).stream()
+            .map(td -> Long.parseLong(td.getText().replace(",", "")))
+            .toList();
+    assertThat(spent).isSortedAccordingTo(java.util.Comparator.reverseOrder());
+  }
+
+  @Test
   void blockingAnAccountRefusesItsCallsWith402() throws Exception {
     String account = account();
     String key = userKey(account, 100_000);

@@ -34,10 +34,23 @@ export async function accounts(main) {
       list.replaceChildren(errorBox(e));
       return;
     }
+    // Spent this month (UTC), from each account's spend series: one indexed read per account.
+    const now = new Date();
+    const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+    await Promise.all(page.data.map(async (a) => {
+      try {
+        const s = await api('GET', '/accounts/' + encodeURIComponent(a.id) + '/spend' +
+          query({ bucket: 'day', from: monthStart.toISOString(), to: now.toISOString() }));
+        a.spent_month = s.data.reduce((t, d) => t + d.credits, 0);
+      } catch (e) {
+        a.spent_month = null;
+      }
+    }));
     list.replaceChildren(table([
       { key: 'id', label: 'Account', sortable: true, render: (a) => h('a', { href: '#/accounts/' + encodeURIComponent(a.id) }, a.id) },
       { key: 'available', label: 'Available', num: true, sortable: true },
       { key: 'held', label: 'Held', num: true, sortable: true },
+      { key: 'spent_month', label: 'Spent this month', num: true, sortable: true, render: (a) => a.spent_month === null ? '?' : fmt(a.spent_month) },
       { key: 'consumed', label: 'Spent (all time)', num: true, sortable: true },
       { key: 'granted', label: 'Granted', num: true, sortable: true },
       { key: 'blocked', label: 'Blocked', sortable: true, render: (a) => a.blocked ? h('span', { class: 'badge bad' }, 'blocked') : '' },
