@@ -94,6 +94,7 @@ class ConsoleBrowserTest extends SimulatorGatewaySupport {
     browser.driver.navigate().refresh();
     browser.waitForText("#spend-total", String.format("%,d credits", -charge.amount()));
     browser.find("#chart-spend canvas");
+    assertThat(browser.text("#chart-spend")).contains("by alias").contains("pro");
     browser.waitForText("#acct-available", String.format("%,d", 50_000 + charge.amount()));
   }
 
@@ -184,6 +185,33 @@ class ConsoleBrowserTest extends SimulatorGatewaySupport {
             .map(td -> Long.parseLong(td.getText().replace(",", "")))
             .toList();
     assertThat(spent).isSortedAccordingTo(java.util.Comparator.reverseOrder());
+  }
+
+  @Test
+  void anAdminTokenMadeInTheConsoleSignsInWithItsRoleUntilRevoked() {
+    String name = "viewer-" + account();
+    signIn();
+    browser.open("/console#/admin-tokens");
+    browser.type("#token-name", name);
+    browser.click("#token-create");
+    browser.confirm();
+    String secret = browser.text("#new-secret");
+    assertThat(secret).startsWith("cga_");
+    browser.waitForText("#token-list", name);
+
+    browser.click("#sign-out");
+    browser.signIn(secret);
+    browser.waitForText("#operator", name + " (viewer)");
+    browser.click("#sign-out");
+
+    signIn();
+    browser.open("/console#/admin-tokens");
+    browser.click("button[data-revoke-token='" + name + "']");
+    browser.confirm();
+    browser.waitForText("#token-result", "revoked");
+    browser.click("#sign-out");
+    browser.signIn(secret);
+    assertThat(browser.text("[role=alert]")).contains("not valid");
   }
 
   @Test

@@ -100,13 +100,13 @@ export async function account(main, id) {
     charts.forEach((c) => c.destroy());
     charts.length = 0;
     try {
-      const s = await api('GET', '/spend' + query({ account_id: id, from: from.toISOString(), to: to.toISOString(), bucket: r.bucket }));
-      const p = pivot(s.data, 'model', 'credits', from, to, r.bucket === 'day' ? 86400 : 3600);
+      const s = await api('GET', '/spend' + query({ account_id: id, from: from.toISOString(), to: to.toISOString(), bucket: r.bucket, group_by: 'alias' }));
+      const p = pivot(s.data, 'alias', 'credits', from, to, r.bucket === 'day' ? 86400 : 3600);
       const total = s.data.reduce((t, d) => t + d.credits, 0);
       if (p.series.length === 0) {
         chart.replaceChildren(h('p', { class: 'muted', id: 'spend-total' }, 'No spend in this range.'));
       } else {
-        charts.push(timeChart(chart, `Credits spent by model: ${fmt(total)} in total`, p.times, p.series, { bars: true }));
+        charts.push(timeChart(chart, `Credits spent by alias: ${fmt(total)} in total`, p.times, p.series, { bars: true }));
         chart.append(h('p', { class: 'muted', id: 'spend-total' }, `${fmt(total)} credits in this range`));
       }
     } catch (e) {

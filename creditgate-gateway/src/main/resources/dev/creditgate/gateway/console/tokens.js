@@ -18,7 +18,7 @@ export async function adminTokens(main) {
       { key: 'prefix', label: 'Token' },
       { key: 'created_at', label: 'Created', render: (t) => time(t.created_at) },
       { key: 'revoked_at', label: 'Revoked', render: (t) => t.revoked_at ? time(t.revoked_at) : '' },
-      canChange ? { key: 'revoke', label: 'Action', render: (t) => t.revoked_at ? '' : h('button', { type: 'button', class: 'danger', onclick: async () => {
+      canChange ? { key: 'revoke', label: 'Action', render: (t) => t.revoked_at ? '' : h('button', { type: 'button', class: 'danger', 'data-revoke-token': t.name, onclick: async () => {
         if (!(await confirmAction('Revoke admin token', `Revoke ${t.name}'s token? It stops working at once.`, 'Revoke'))) return;
         try {
           await api('POST', '/admin-tokens/' + encodeURIComponent(t.id) + '/revoke');
@@ -33,7 +33,7 @@ export async function adminTokens(main) {
   if (canChange) {
     const name = h('input', { id: 'token-name', required: true, maxlength: '64', autocomplete: 'off' });
     const role = h('select', { id: 'token-role' }, h('option', { value: 'viewer' }, 'viewer'), h('option', { value: 'operator' }, 'operator'));
-    const form = h('form', { class: 'panel row' }, field('Name', name), field('Role', role), h('button', { type: 'submit', class: 'primary' }, 'Create token'));
+    const form = h('form', { class: 'panel row' }, field('Name', name), field('Role', role), h('button', { type: 'submit', class: 'primary', id: 'token-create' }, 'Create token'));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       if (!(await confirmAction('Create admin token', `Create a ${role.value} token named ${name.value}?`, 'Create'))) return;
