@@ -131,6 +131,7 @@ EOF
       echo "$key" >> "$run/keys.txt"
     fi
   done
+  echo "rss_kib label=$label when=provisioned rss=$(ps -o rss= -p "$pid" | tr -d ' ')"
   echo "# $label ($dir, $BACKEND): warming up, $WARMUP at $WARMUP_RATE req/s"
   load "$label-warmup" "$WARMUP_RATE" "$WARMUP" "$run/keys.txt" > "$run/warmup.txt"
   for cell in $(seq 1 "$CELLS"); do
@@ -141,6 +142,11 @@ EOF
     echo "$result cpu_ms_per_request=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$completed" \
       'BEGIN { printf "%.3f", t * 1000 / hz / n }')"
   done
+  echo "rss_kib label=$label when=after_cells rss=$(ps -o rss= -p "$pid" | tr -d ' ')"
+  if [ "${IDLE_AFTER:-0}" != 0 ]; then
+    sleep "$IDLE_AFTER"
+    echo "rss_kib label=$label when=idle_${IDLE_AFTER} rss=$(ps -o rss= -p "$pid" | tr -d ' ')"
+  fi
   kill "$pid" 2>/dev/null || true
   wait "$launcher" 2>/dev/null || true
 done
