@@ -53,7 +53,7 @@ final class AdminQuotes {
     u.put("reasoning_tokens", usage.reasoningTokens());
     o.put("cost_micros", q.costMicros());
     o.put("credits", q.credits());
-    ctx.status(200).contentType("application/json").result(o.toString());
+    AdminRequests.json(ctx, 200, o);
   }
 
   private static PriceRule draft(Context ctx) {
